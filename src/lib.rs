@@ -1,0 +1,1 @@
+pub use chainkey_crypto as crypto;
