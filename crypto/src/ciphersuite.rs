@@ -105,7 +105,12 @@ impl<S: Scheme> Ciphersuite<S> {
     ///
     /// # Errors
     /// [`Error::InvalidSignature`] if it does not verify.
-    pub fn verify(&self, public_key: &PublicKey<S>, message: &[u8], signature: &Signature<S>) -> Result<(), Error> {
+    pub fn verify(
+        &self,
+        public_key: &PublicKey<S>,
+        message: &[u8],
+        signature: &Signature<S>,
+    ) -> Result<(), Error> {
         let hashed = self.hash_message(message).to_affine();
         check(pairing_product_is_one::<S>(&[
             (signature.0, negated_generator::<S>()),
@@ -177,17 +182,14 @@ impl<S: Scheme> Ciphersuite<S> {
         let weights: Vec<Scalar> = (0..signatures.len())
             .map(|_| Scalar::from(rng.next_u64() | 1))
             .collect();
-        let signature_points: Vec<S::SignatureGroup> = signatures.iter().map(|sig| sig.0.to_curve()).collect();
+        let signature_points: Vec<S::SignatureGroup> =
+            signatures.iter().map(|sig| sig.0.to_curve()).collect();
         let combined = S::SignatureGroup::multi_scalar_mul(&signature_points, &weights);
         let mut terms = Vec::with_capacity(signatures.len() + 1);
         terms.push((combined.to_affine(), negated_generator::<S>()));
-        terms.extend(
-            messages
-                .iter()
-                .zip(public_keys)
-                .zip(&weights)
-                .map(|((message, key), weight)| ((self.hash_message(message) * weight).to_affine(), key.0)),
-        );
+        terms.extend(messages.iter().zip(public_keys).zip(&weights).map(
+            |((message, key), weight)| ((self.hash_message(message) * weight).to_affine(), key.0),
+        ));
         check(pairing_product_is_one::<S>(&terms))
     }
 
@@ -203,9 +205,17 @@ impl<S: Scheme> Ciphersuite<S> {
     ///
     /// # Errors
     /// [`Error::InvalidProofOfPossession`] if it does not verify.
-    pub fn verify_possession(&self, public_key: &PublicKey<S>, proof: &Signature<S>) -> Result<(), Error> {
-        let point = S::SignatureGroup::hash_to_curve(&public_key.to_bytes(), &self.pop_dst).to_affine();
-        if pairing_product_is_one::<S>(&[(proof.0, negated_generator::<S>()), (point, public_key.0)]) {
+    pub fn verify_possession(
+        &self,
+        public_key: &PublicKey<S>,
+        proof: &Signature<S>,
+    ) -> Result<(), Error> {
+        let point =
+            S::SignatureGroup::hash_to_curve(&public_key.to_bytes(), &self.pop_dst).to_affine();
+        if pairing_product_is_one::<S>(&[
+            (proof.0, negated_generator::<S>()),
+            (point, public_key.0),
+        ]) {
             Ok(())
         } else {
             Err(Error::InvalidProofOfPossession)
@@ -272,7 +282,11 @@ mod tests {
         let public_key = key.public_key();
         let result = suite.aggregate_verify(&[public_key, public_key], &[b"m", b"m"], &aggregate);
         assert_eq!(result, Err(Error::DuplicateMessage));
-        let pop_suite = Ciphersuite::<MinSig>::custom(suite.signature_dst(), suite.pop_dst()).unwrap();
-        assert_eq!(pop_suite.aggregate_verify(&[public_key, public_key], &[b"m", b"m"], &aggregate), Ok(()));
+        let pop_suite =
+            Ciphersuite::<MinSig>::custom(suite.signature_dst(), suite.pop_dst()).unwrap();
+        assert_eq!(
+            pop_suite.aggregate_verify(&[public_key, public_key], &[b"m", b"m"], &aggregate),
+            Ok(())
+        );
     }
 }

@@ -50,8 +50,7 @@ pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + Send + Sync + 'static {
             });
         }
         repr.as_mut().copy_from_slice(bytes);
-        let point: Option<Affine<Self>> =
-            Affine::<Self>::from_bytes_unchecked(&repr).into();
+        let point: Option<Affine<Self>> = Affine::<Self>::from_bytes_unchecked(&repr).into();
         let point = point.ok_or(Error::InvalidPointEncoding)?;
         if !Self::is_torsion_free(&point) {
             return Err(Error::NotInSubgroup);

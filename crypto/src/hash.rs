@@ -36,7 +36,10 @@ pub fn expand_message_xmd(msg: &[u8], dst: &[u8], len_in_bytes: usize) -> Result
     }
     let hashed_dst;
     let dst = if dst.len() > 255 {
-        hashed_dst = Sha256::new().chain_update(OVERSIZE_DST_PREFIX).chain_update(dst).finalize();
+        hashed_dst = Sha256::new()
+            .chain_update(OVERSIZE_DST_PREFIX)
+            .chain_update(dst)
+            .finalize();
         hashed_dst.as_slice()
     } else {
         dst

@@ -12,6 +12,7 @@ use ff::Field;
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
 use rand_core::{CryptoRng, RngCore};
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::{DefaultIsZeroes, Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::curve::{Affine, BlsGroup};
@@ -70,7 +71,9 @@ impl SecretKey {
         })?;
         let scalar: Option<Scalar> = Scalar::from_bytes_be(bytes).into();
         match scalar {
-            Some(scalar) if !bool::from(scalar.is_zero()) => Ok(Self::from_scalar_unchecked(scalar)),
+            Some(scalar) if !bool::from(scalar.is_zero()) => {
+                Ok(Self::from_scalar_unchecked(scalar))
+            }
             _ => Err(Error::InvalidSecretKey),
         }
     }
@@ -103,6 +106,21 @@ impl Drop for SecretKey {
 }
 
 impl ZeroizeOnDrop for SecretKey {}
+
+/// Secret keys compare in constant time, so equality checks leak nothing.
+impl ConstantTimeEq for SecretKey {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.scalar().ct_eq(other.scalar())
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for SecretKey {}
 
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -220,7 +238,9 @@ impl<S: Scheme> Signature<S> {
 }
 
 /// Sums affine points in projective form; an empty input is an error.
-fn sum_points<'a, G: BlsGroup>(points: impl Iterator<Item = &'a Affine<G>>) -> Result<Affine<G>, Error> {
+fn sum_points<'a, G: BlsGroup>(
+    points: impl Iterator<Item = &'a Affine<G>>,
+) -> Result<Affine<G>, Error> {
     let mut count = 0usize;
     let sum = points.fold(G::identity(), |acc, point| {
         count += 1;

@@ -66,7 +66,11 @@ impl<S: Scheme> Ciphersuite<S> {
         message: &[u8],
         share: &MultiSignatureShare<S>,
     ) -> Result<(), Error> {
-        self.verify(committee_key(committee, share.signer)?, message, &share.signature)
+        self.verify(
+            committee_key(committee, share.signer)?,
+            message,
+            &share.signature,
+        )
     }
 
     /// Verifies a multi-signature against the committee it claims to come from.
@@ -83,12 +87,19 @@ impl<S: Scheme> Ciphersuite<S> {
             .signers()
             .map(|signer| committee_key(committee, signer))
             .collect::<Result<Vec<_>, _>>()?;
-        self.verify(&PublicKey::aggregate(keys)?, message, &multi_signature.signature)
+        self.verify(
+            &PublicKey::aggregate(keys)?,
+            message,
+            &multi_signature.signature,
+        )
     }
 }
 
 /// The committee member at `signer`, or a typed error.
-fn committee_key<S: Scheme>(committee: &[PublicKey<S>], signer: u32) -> Result<&PublicKey<S>, Error> {
+fn committee_key<S: Scheme>(
+    committee: &[PublicKey<S>],
+    signer: u32,
+) -> Result<&PublicKey<S>, Error> {
     committee.get(signer as usize).ok_or(Error::UnknownSigner {
         index: signer,
         committee_size: committee.len(),

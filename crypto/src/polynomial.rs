@@ -24,9 +24,16 @@ impl<F: PrimeField> Polynomial<F> {
     ///
     /// # Errors
     /// [`Error::InvalidThreshold`] when `threshold` is 0.
-    pub fn random_with_secret<R: RngCore + CryptoRng>(secret: F, threshold: usize, rng: &mut R) -> Result<Self, Error> {
+    pub fn random_with_secret<R: RngCore + CryptoRng>(
+        secret: F,
+        threshold: usize,
+        rng: &mut R,
+    ) -> Result<Self, Error> {
         if threshold == 0 {
-            return Err(Error::InvalidThreshold { threshold, shares: 0 });
+            return Err(Error::InvalidThreshold {
+                threshold,
+                shares: 0,
+            });
         }
         let mut coefficients = Vec::with_capacity(threshold);
         coefficients.push(secret);
@@ -41,7 +48,10 @@ impl<F: PrimeField> Polynomial<F> {
 
     /// Evaluates the polynomial at `x` with Horner's rule.
     pub fn evaluate(&self, x: F) -> F {
-        self.coefficients.iter().rev().fold(F::ZERO, |acc, coefficient| acc * x + coefficient)
+        self.coefficients
+            .iter()
+            .rev()
+            .fold(F::ZERO, |acc, coefficient| acc * x + coefficient)
     }
 }
 
@@ -87,7 +97,10 @@ pub fn lagrange_coefficients_at_zero<F: PrimeField>(indices: &[u32]) -> Result<V
         return Err(Error::EmptyInput);
     }
     check_indices(indices.iter().copied())?;
-    let xs: Vec<F> = indices.iter().map(|&index| F::from(u64::from(index))).collect();
+    let xs: Vec<F> = indices
+        .iter()
+        .map(|&index| F::from(u64::from(index)))
+        .collect();
     let product_of_all: F = xs.iter().product();
     // λᵢ = (Π xⱼ) / (xᵢ · Π_{j≠i} (xⱼ − xᵢ)).
     let mut denominators: Vec<F> = xs
@@ -101,7 +114,10 @@ pub fn lagrange_coefficients_at_zero<F: PrimeField>(indices: &[u32]) -> Result<V
         })
         .collect();
     denominators.iter_mut().batch_invert();
-    Ok(denominators.into_iter().map(|inverse| product_of_all * inverse).collect())
+    Ok(denominators
+        .into_iter()
+        .map(|inverse| product_of_all * inverse)
+        .collect())
 }
 
 #[cfg(test)]
@@ -130,8 +146,17 @@ mod tests {
 
     #[test]
     fn bad_index_sets_are_rejected() {
-        assert_eq!(lagrange_coefficients_at_zero::<Scalar>(&[]), Err(Error::EmptyInput));
-        assert_eq!(lagrange_coefficients_at_zero::<Scalar>(&[1, 0]), Err(Error::ZeroIndex));
-        assert_eq!(lagrange_coefficients_at_zero::<Scalar>(&[3, 1, 3]), Err(Error::DuplicateIndex(3)));
+        assert_eq!(
+            lagrange_coefficients_at_zero::<Scalar>(&[]),
+            Err(Error::EmptyInput)
+        );
+        assert_eq!(
+            lagrange_coefficients_at_zero::<Scalar>(&[1, 0]),
+            Err(Error::ZeroIndex)
+        );
+        assert_eq!(
+            lagrange_coefficients_at_zero::<Scalar>(&[3, 1, 3]),
+            Err(Error::DuplicateIndex(3))
+        );
     }
 }

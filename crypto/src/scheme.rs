@@ -7,6 +7,7 @@
 //! [`Scheme`], so both share the same code path.
 
 use std::fmt::Debug;
+use std::hash::Hash;
 
 use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective};
 use group::Group;
@@ -15,7 +16,7 @@ use pairing::{MillerLoopResult, MultiMillerLoop};
 use crate::curve::{Affine, BlsGroup};
 
 /// Assignment of signatures and public keys to the two source groups.
-pub trait Scheme: Copy + Debug + Default + Send + Sync + 'static {
+pub trait Scheme: Copy + Debug + Default + Eq + Hash + Send + Sync + 'static {
     /// Group of public keys (and of threshold public commitments).
     type PublicKeyGroup: BlsGroup;
     /// Group of signatures and of hashed messages.
@@ -45,7 +46,10 @@ impl Scheme for MinSig {
     type SignatureGroup = G1Projective;
     const NAME: &'static str = "min-sig";
 
-    fn pairing_arguments(signature_side: &G1Affine, public_key_side: &G2Affine) -> (G1Affine, G2Affine) {
+    fn pairing_arguments(
+        signature_side: &G1Affine,
+        public_key_side: &G2Affine,
+    ) -> (G1Affine, G2Affine) {
         (*signature_side, *public_key_side)
     }
 }
@@ -55,19 +59,27 @@ impl Scheme for MinPk {
     type SignatureGroup = G2Projective;
     const NAME: &'static str = "min-pk";
 
-    fn pairing_arguments(signature_side: &G2Affine, public_key_side: &G1Affine) -> (G1Affine, G2Affine) {
+    fn pairing_arguments(
+        signature_side: &G2Affine,
+        public_key_side: &G1Affine,
+    ) -> (G1Affine, G2Affine) {
         (*public_key_side, *signature_side)
     }
 }
+
+/// One factor `e(a, b)` of a pairing product: `a` in the signature group,
+/// `b` in the public-key group.
+pub(crate) type PairingTerm<S> = (
+    Affine<<S as Scheme>::SignatureGroup>,
+    Affine<<S as Scheme>::PublicKeyGroup>,
+);
 
 /// Checks Π e(aᵢ, bᵢ) = 1 for pairs (aᵢ in the signature group, bᵢ in the
 /// public-key group) with one multi-Miller loop and one final exponentiation.
 ///
 /// Every verification equation of this crate is brought into this form, e.g.
 /// `e(σ, g) = e(H(m), pk)` becomes `e(σ, −g)·e(H(m), pk) = 1`.
-pub(crate) fn pairing_product_is_one<S: Scheme>(
-    terms: &[(Affine<S::SignatureGroup>, Affine<S::PublicKeyGroup>)],
-) -> bool {
+pub(crate) fn pairing_product_is_one<S: Scheme>(terms: &[PairingTerm<S>]) -> bool {
     let arguments: Vec<(G1Affine, G2Prepared)> = terms
         .iter()
         .map(|(sig_side, pk_side)| {

@@ -113,7 +113,9 @@ impl<S: Scheme> PublicCommitment<S> {
             .coefficients
             .iter()
             .rev()
-            .fold(S::PublicKeyGroup::identity(), |acc, coefficient| acc * x + coefficient.to_curve());
+            .fold(S::PublicKeyGroup::identity(), |acc, coefficient| {
+                acc * x + coefficient.to_curve()
+            });
         PublicKey::from_point(value.to_affine())
     }
 }
@@ -264,7 +266,10 @@ impl<S: Scheme> Ciphersuite<S> {
 /// # Errors
 /// [`Error::InvalidThreshold`] for a threshold of 0, [`Error::NotEnoughShares`],
 /// [`Error::ZeroIndex`] or [`Error::DuplicateIndex`].
-pub fn combine_unchecked<S: Scheme>(threshold: usize, shares: &[SignatureShare<S>]) -> Result<Signature<S>, Error> {
+pub fn combine_unchecked<S: Scheme>(
+    threshold: usize,
+    shares: &[SignatureShare<S>],
+) -> Result<Signature<S>, Error> {
     if threshold == 0 {
         return Err(Error::InvalidThreshold {
             threshold,
@@ -281,6 +286,11 @@ pub fn combine_unchecked<S: Scheme>(threshold: usize, shares: &[SignatureShare<S
     let used = &shares[..threshold];
     let indices: Vec<u32> = used.iter().map(|share| share.index).collect();
     let lambdas = lagrange_coefficients_at_zero::<Scalar>(&indices)?;
-    let points: Vec<S::SignatureGroup> = used.iter().map(|share| share.signature.0.to_curve()).collect();
-    Ok(Signature(S::SignatureGroup::multi_scalar_mul(&points, &lambdas).to_affine()))
+    let points: Vec<S::SignatureGroup> = used
+        .iter()
+        .map(|share| share.signature.0.to_curve())
+        .collect();
+    Ok(Signature(
+        S::SignatureGroup::multi_scalar_mul(&points, &lambdas).to_affine(),
+    ))
 }
