@@ -129,13 +129,7 @@ impl<S: Scheme> Ciphersuite<S> {
         messages: &[&[u8]],
         signature: &Signature<S>,
     ) -> Result<(), Error> {
-        check_pairs(public_keys.len(), messages.len())?;
-        if self.require_distinct_messages {
-            let mut seen = HashSet::with_capacity(messages.len());
-            if !messages.iter().all(|message| seen.insert(*message)) {
-                return Err(Error::DuplicateMessage);
-            }
-        }
+        self.check_aggregate_inputs(public_keys.len(), messages)?;
         let mut terms = Vec::with_capacity(messages.len() + 1);
         terms.push((signature.0, negated_generator::<S>()));
         terms.extend(
@@ -145,6 +139,23 @@ impl<S: Scheme> Ciphersuite<S> {
                 .map(|(message, key)| (self.hash_message(message).to_affine(), key.0)),
         );
         check(pairing_product_is_one::<S>(&terms))
+    }
+
+    /// Checks that keys and messages pair up and, under the basic suite, that
+    /// the messages are distinct.
+    pub(crate) fn check_aggregate_inputs(
+        &self,
+        keys: usize,
+        messages: &[&[u8]],
+    ) -> Result<(), Error> {
+        check_pairs(keys, messages.len())?;
+        if self.require_distinct_messages {
+            let mut seen = HashSet::with_capacity(messages.len());
+            if !messages.iter().all(|message| seen.insert(*message)) {
+                return Err(Error::DuplicateMessage);
+            }
+        }
+        Ok(())
     }
 
     /// Verifies an aggregate of signatures on one message (the keys must

@@ -10,6 +10,7 @@ use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 use group::prime::PrimeCurve;
 use group::{Group, GroupEncoding};
 
+use crate::batch::{Backend, Msm};
 use crate::Error;
 
 /// The affine form of a [`BlsGroup`] element.
@@ -36,6 +37,12 @@ pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + Send + Sync + 'static {
 
     /// Whether `point` lies in the prime-order subgroup.
     fn is_torsion_free(point: &Affine<Self>) -> bool;
+
+    /// Hashes many messages through a batch [`Backend`].
+    fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<Affine<Self>>;
+
+    /// Computes independent 64-bit-weight MSMs through a batch [`Backend`].
+    fn msm_with(backend: &dyn Backend, msms: &[Msm<Affine<Self>>]) -> Vec<Affine<Self>>;
 
     /// Decodes a compressed point, strictly: the flag bits must be canonical,
     /// coordinates below the modulus, the point on the curve and in the
@@ -83,6 +90,14 @@ impl BlsGroup for G1Projective {
     fn is_torsion_free(point: &G1Affine) -> bool {
         point.is_torsion_free().into()
     }
+
+    fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<G1Affine> {
+        backend.hash_to_g1(messages, dst)
+    }
+
+    fn msm_with(backend: &dyn Backend, msms: &[Msm<G1Affine>]) -> Vec<G1Affine> {
+        backend.msm_g1(msms)
+    }
 }
 
 impl BlsGroup for G2Projective {
@@ -103,5 +118,13 @@ impl BlsGroup for G2Projective {
 
     fn is_torsion_free(point: &G2Affine) -> bool {
         point.is_torsion_free().into()
+    }
+
+    fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<G2Affine> {
+        backend.hash_to_g2(messages, dst)
+    }
+
+    fn msm_with(backend: &dyn Backend, msms: &[Msm<G2Affine>]) -> Vec<G2Affine> {
+        backend.msm_g2(msms)
     }
 }

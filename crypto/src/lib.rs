@@ -78,6 +78,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod batch;
 mod ciphersuite;
 mod curve;
 mod error;

@@ -83,20 +83,26 @@ impl<S: Scheme> Ciphersuite<S> {
         message: &[u8],
         multi_signature: &MultiSignature<S>,
     ) -> Result<(), Error> {
+        let key = self.multi_signature_key(committee, multi_signature)?;
+        self.verify(&key, message, &multi_signature.signature)
+    }
+
+    /// The sum of the signers' committee keys, which a multi-signature verifies under.
+    pub(crate) fn multi_signature_key(
+        &self,
+        committee: &[PublicKey<S>],
+        multi_signature: &MultiSignature<S>,
+    ) -> Result<PublicKey<S>, Error> {
         let keys = multi_signature
             .signers()
             .map(|signer| committee_key(committee, signer))
             .collect::<Result<Vec<_>, _>>()?;
-        self.verify(
-            &PublicKey::aggregate(keys)?,
-            message,
-            &multi_signature.signature,
-        )
+        PublicKey::aggregate(keys)
     }
 }
 
 /// The committee member at `signer`, or a typed error.
-fn committee_key<S: Scheme>(
+pub(crate) fn committee_key<S: Scheme>(
     committee: &[PublicKey<S>],
     signer: u32,
 ) -> Result<&PublicKey<S>, Error> {

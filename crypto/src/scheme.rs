@@ -25,6 +25,10 @@ pub trait Scheme: Copy + Debug + Default + Eq + Hash + Send + Sync + 'static {
     /// Short human name, `"min-sig"` or `"min-pk"`.
     const NAME: &'static str;
 
+    /// Whether public keys are the G2 argument of the pairing, so that their
+    /// Miller-loop line coefficients can be prepared once and cached.
+    const KEYS_IN_G2: bool;
+
     /// Orders one (signature-side, public-key-side) pair into the pairing's
     /// (G1, G2) argument order.
     fn pairing_arguments(
@@ -45,6 +49,7 @@ impl Scheme for MinSig {
     type PublicKeyGroup = G2Projective;
     type SignatureGroup = G1Projective;
     const NAME: &'static str = "min-sig";
+    const KEYS_IN_G2: bool = true;
 
     fn pairing_arguments(
         signature_side: &G1Affine,
@@ -58,6 +63,7 @@ impl Scheme for MinPk {
     type PublicKeyGroup = G1Projective;
     type SignatureGroup = G2Projective;
     const NAME: &'static str = "min-pk";
+    const KEYS_IN_G2: bool = false;
 
     fn pairing_arguments(
         signature_side: &G2Affine,
