@@ -4,7 +4,10 @@
 //! chain-key cryptography of an Internet-Computer-style blockchain.
 //!
 //! - [`crypto`] (`chainkey-crypto`): BLS12-381 signatures — min-sig and
-//!   min-pk, multi-signatures and threshold signatures.
+//!   min-pk, multi-signatures and threshold signatures — and the batch
+//!   verification engine ([`crypto::batch`]).
+//! - [`workloads`]: benchmark batches and their baselines, used by
+//!   `chainkey bench` and the criterion benches.
 //!
 //! ```
 //! use chainkey::crypto::{Ciphersuite, MinSig, SecretKey};
@@ -16,3 +19,5 @@
 //! ```
 
 pub use chainkey_crypto as crypto;
+
+pub mod workloads;

@@ -14,19 +14,20 @@ use blst::{
     blst_p1s_mult_pippenger_scratch_sizeof, blst_p2, blst_p2_affine, blst_p2_from_affine,
     blst_p2_mult, blst_p2s_mult_pippenger, blst_p2s_mult_pippenger_scratch_sizeof,
 };
-use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective};
+use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective, Gt};
 use group::{Curve, Group};
 use pairing::{MillerLoopResult, MultiMillerLoop};
 use rayon::prelude::*;
 
-/// One multi-scalar multiplication `Σ scalarsᵢ·basesᵢ` with 64-bit scalars
-/// (the random weights of a batch).
+/// One multi-scalar multiplication `Σ scalarsᵢ·basesᵢ` with short scalars
+/// (the random weights of a batch: 64 bits, or up to 128 while locating a fault).
+/// Backends process only as many bits as the largest scalar has.
 #[derive(Clone, Debug)]
 pub struct Msm<P> {
     /// The points.
     pub bases: Vec<P>,
     /// One weight per point.
-    pub scalars: Vec<u64>,
+    pub scalars: Vec<u128>,
 }
 
 impl<P> Default for Msm<P> {
@@ -66,8 +67,8 @@ pub trait Backend: Send + Sync {
     /// Computes independent G2 MSMs.
     fn msm_g2(&self, msms: &[Msm<G2Affine>]) -> Vec<G2Affine>;
 
-    /// Whether Π e(g1ᵢ, g2ᵢ) = 1: one multi-Miller loop and one final exponentiation.
-    fn pairing_product_is_one(&self, terms: &[(G1Affine, G2Argument)]) -> bool;
+    /// Π e(g1ᵢ, g2ᵢ): one multi-Miller loop and one final exponentiation.
+    fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt;
 }
 
 /// The CPU backend: blst kernels, parallelised over a rayon pool.
@@ -136,9 +137,9 @@ impl Backend for CpuBackend {
         normalize(&sums)
     }
 
-    fn pairing_product_is_one(&self, terms: &[(G1Affine, G2Argument)]) -> bool {
+    fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt {
         if terms.is_empty() {
-            return true;
+            return Gt::identity();
         }
         let chunk = terms.len().div_ceil(self.threads()).max(1);
         let partial: Vec<_> = self.install(|| {
@@ -165,7 +166,7 @@ impl Backend for CpuBackend {
             .into_iter()
             .reduce(|a, b| a + b)
             .expect("terms is not empty");
-        product.final_exponentiation().is_identity().into()
+        product.final_exponentiation()
     }
 }
 
@@ -179,19 +180,23 @@ where
     affine
 }
 
-/// Scalars as the little-endian byte string blst reads, 8 bytes each.
-fn scalar_bytes(scalars: &[u64]) -> Vec<u8> {
-    scalars
+/// Scalars as the little-endian byte string blst reads, with as many whole
+/// bytes each as the largest needs; returns the bytes and the bit length.
+fn scalar_bytes(scalars: &[u128]) -> (Vec<u8>, usize) {
+    let largest = scalars.iter().copied().max().unwrap_or(0);
+    let width = (u128::BITS - largest.leading_zeros()).div_ceil(8).max(1) as usize;
+    let bytes = scalars
         .iter()
-        .flat_map(|scalar| scalar.to_le_bytes())
-        .collect()
+        .flat_map(|scalar| scalar.to_le_bytes()[..width].to_vec())
+        .collect();
+    (bytes, width * 8)
 }
 
-/// Σ kᵢ·Pᵢ in G1 on the calling thread: one 64-bit ladder for a single
+/// Σ kᵢ·Pᵢ in G1 on the calling thread: one short ladder for a single
 /// point, blst's single-threaded Pippenger otherwise.
 fn msm_g1(msm: &Msm<G1Affine>) -> G1Projective {
     assert_eq!(msm.bases.len(), msm.scalars.len(), "one scalar per base");
-    let bytes = scalar_bytes(&msm.scalars);
+    let (bytes, bits) = scalar_bytes(&msm.scalars);
     let bases: Vec<blst_p1_affine> = msm.bases.iter().map(|point| *point.as_ref()).collect();
     let mut out = blst_p1::default();
     match bases.len() {
@@ -199,14 +204,14 @@ fn msm_g1(msm: &Msm<G1Affine>) -> G1Projective {
         1 => {
             let mut base = blst_p1::default();
             // SAFETY: all pointers refer to live, initialised values of the types blst expects;
-            // `bytes` holds 8 bytes, i.e. the 64 bits passed as `nbits`.
+            // `bytes` holds `bits / 8` bytes.
             unsafe {
                 blst_p1_from_affine(&mut base, &bases[0]);
-                blst_p1_mult(&mut out, &base, bytes.as_ptr(), 64);
+                blst_p1_mult(&mut out, &base, bytes.as_ptr(), bits);
             }
         }
         n => {
-            // SAFETY: blst reads `n` contiguous affine points and `n` 8-byte scalars (a null
+            // SAFETY: blst reads `n` contiguous affine points and `n` scalars of `bits / 8` bytes (a null
             // second pointer marks a contiguous array) and writes within the scratch size it asked for.
             unsafe {
                 let mut scratch = vec![0u64; blst_p1s_mult_pippenger_scratch_sizeof(n).div_ceil(8)];
@@ -217,7 +222,7 @@ fn msm_g1(msm: &Msm<G1Affine>) -> G1Projective {
                     points.as_ptr(),
                     n,
                     scalars.as_ptr(),
-                    64,
+                    bits,
                     scratch.as_mut_ptr(),
                 );
             }
@@ -231,7 +236,7 @@ fn msm_g1(msm: &Msm<G1Affine>) -> G1Projective {
 /// Σ kᵢ·Pᵢ in G2 on the calling thread (see [`msm_g1`]).
 fn msm_g2(msm: &Msm<G2Affine>) -> G2Projective {
     assert_eq!(msm.bases.len(), msm.scalars.len(), "one scalar per base");
-    let bytes = scalar_bytes(&msm.scalars);
+    let (bytes, bits) = scalar_bytes(&msm.scalars);
     let bases: Vec<blst_p2_affine> = msm.bases.iter().map(|point| *point.as_ref()).collect();
     let mut out = blst_p2::default();
     match bases.len() {
@@ -241,7 +246,7 @@ fn msm_g2(msm: &Msm<G2Affine>) -> G2Projective {
             // SAFETY: as in `msm_g1`.
             unsafe {
                 blst_p2_from_affine(&mut base, &bases[0]);
-                blst_p2_mult(&mut out, &base, bytes.as_ptr(), 64);
+                blst_p2_mult(&mut out, &base, bytes.as_ptr(), bits);
             }
         }
         n => {
@@ -255,7 +260,7 @@ fn msm_g2(msm: &Msm<G2Affine>) -> G2Projective {
                     points.as_ptr(),
                     n,
                     scalars.as_ptr(),
-                    64,
+                    bits,
                     scratch.as_mut_ptr(),
                 );
             }
@@ -272,6 +277,12 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
+    fn scalar(k: u128) -> Scalar {
+        let mut bytes = [0u8; 32];
+        bytes[..16].copy_from_slice(&k.to_le_bytes());
+        Scalar::from_bytes_le(&bytes).unwrap()
+    }
+
     /// The blst-based MSMs agree with naive scalar multiplication (through
     /// blstrs' independent full-width path), identity points included.
     #[test]
@@ -287,17 +298,17 @@ mod tests {
                 .collect();
             g1[n / 2] = G1Affine::default();
             g2[n / 2] = G2Affine::default();
-            let scalars: Vec<u64> = (0..n).map(|_| rng.gen()).collect();
-            let naive1: G1Projective = g1
-                .iter()
-                .zip(&scalars)
-                .map(|(p, k)| p * Scalar::from(*k))
-                .sum();
-            let naive2: G2Projective = g2
-                .iter()
-                .zip(&scalars)
-                .map(|(p, k)| p * Scalar::from(*k))
-                .sum();
+            let scalars: Vec<u128> = (0..n)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        rng.gen()
+                    } else {
+                        u128::from(rng.gen::<u64>())
+                    }
+                })
+                .collect();
+            let naive1: G1Projective = g1.iter().zip(&scalars).map(|(p, k)| p * scalar(*k)).sum();
+            let naive2: G2Projective = g2.iter().zip(&scalars).map(|(p, k)| p * scalar(*k)).sum();
             let msm1 = backend.msm_g1(&[Msm {
                 bases: g1,
                 scalars: scalars.clone(),

@@ -8,6 +8,8 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use super::faults::BatchCheck;
+
 /// `signature` is an Ed25519 signature by `key` on `message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ed25519Claim {
@@ -19,13 +21,26 @@ pub struct Ed25519Claim {
     pub signature: Signature,
 }
 
-/// Whether every claim in `subset` verifies, in one batch equation.
-pub(crate) fn check(claims: &[&Ed25519Claim], subset: &[usize]) -> bool {
-    let messages: Vec<&[u8]> = subset
-        .iter()
-        .map(|&i| claims[i].message.as_slice())
-        .collect();
-    let signatures: Vec<Signature> = subset.iter().map(|&i| claims[i].signature).collect();
-    let keys: Vec<VerifyingKey> = subset.iter().map(|&i| claims[i].key).collect();
-    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+/// Checks subsets of Ed25519 claims with one batch equation each.
+pub(crate) struct Ed25519Checker<'a> {
+    pub(crate) claims: &'a [&'a Ed25519Claim],
+}
+
+impl BatchCheck for Ed25519Checker<'_> {
+    type Failure = ();
+
+    fn check(&self, subset: &[usize]) -> Result<(), ()> {
+        let messages: Vec<&[u8]> = subset
+            .iter()
+            .map(|&i| self.claims[i].message.as_slice())
+            .collect();
+        let signatures: Vec<Signature> = subset.iter().map(|&i| self.claims[i].signature).collect();
+        let keys: Vec<VerifyingKey> = subset.iter().map(|&i| self.claims[i].key).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(drop)
+    }
+
+    /// The batch equation hides which signature failed: halving finds it.
+    fn locate_single(&self, _: &[usize], (): ()) -> Option<usize> {
+        None
+    }
 }

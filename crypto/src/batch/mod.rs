@@ -46,8 +46,11 @@ mod faults;
 #[cfg(feature = "service")]
 mod service;
 
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use lru::LruCache;
 
 use rayon::prelude::*;
 
@@ -140,13 +143,16 @@ pub struct VerifierConfig {
     pub threads: usize,
     /// How many prepared public keys to keep (≈ 19.5 KiB each).
     pub prepared_key_cache: NonZeroUsize,
+    /// How many suspect sources (that recently sent invalid jobs) to remember.
+    pub suspect_sources: NonZeroUsize,
 }
 
 impl Default for VerifierConfig {
     fn default() -> Self {
         VerifierConfig {
             threads: 0,
-            prepared_key_cache: NonZeroUsize::new(1024).expect("non-zero"),
+            prepared_key_cache: NonZeroUsize::new(4096).expect("non-zero"),
+            suspect_sources: NonZeroUsize::new(4096).expect("non-zero"),
         }
     }
 }
@@ -156,6 +162,7 @@ pub struct BatchVerifier {
     backend: Arc<dyn Backend>,
     cpu: Arc<CpuBackend>,
     cache: PreparedKeyCache,
+    suspects: Mutex<LruCache<SourceId, ()>>,
 }
 
 impl Default for BatchVerifier {
@@ -182,6 +189,7 @@ impl BatchVerifier {
             backend: cpu.clone(),
             cpu,
             cache: PreparedKeyCache::new(config.prepared_key_cache),
+            suspects: Mutex::new(LruCache::new(config.suspect_sources)),
         }
     }
 
@@ -196,7 +204,12 @@ impl BatchVerifier {
     }
 
     /// Returns one verdict per job (`true` = valid), in order.
+    ///
+    /// Sources that sent an invalid job are remembered as suspects until
+    /// they send a clean batch; their jobs are checked apart from everyone
+    /// else's (see [`SourceId`]).
     pub fn verify(&self, jobs: &[Job]) -> Vec<bool> {
+        let suspects = self.suspects_among(jobs);
         let mut verdicts = vec![false; jobs.len()];
         let mut min_sig = Kind::default();
         let mut min_pk = Kind::default();
@@ -212,20 +225,18 @@ impl BatchVerifier {
                 Claim::P256(claim) => p256.push(position, job.source, claim),
             }
         }
-        min_sig.record(
-            self.verify_bls(&min_sig.claims, &min_sig.sources),
+        min_sig.record(self.verify_bls(&min_sig, &suspects), &mut verdicts);
+        min_pk.record(self.verify_bls(&min_pk, &suspects), &mut verdicts);
+        let ed25519_checker = ed25519::Ed25519Checker {
+            claims: &ed25519.claims,
+        };
+        ed25519.record(
+            faults::find_invalid(&ed25519.sources, &suspects, &ed25519_checker),
             &mut verdicts,
         );
-        min_pk.record(
-            self.verify_bls(&min_pk.claims, &min_pk.sources),
-            &mut verdicts,
-        );
-        let ed25519_verdicts = faults::find_invalid(&ed25519.sources, &|subset| {
-            ed25519::check(&ed25519.claims, subset)
-        });
-        ed25519.record(ed25519_verdicts, &mut verdicts);
         secp256k1.record(self.verify_each(&secp256k1.claims), &mut verdicts);
         p256.record(self.verify_each(&p256.claims), &mut verdicts);
+        self.update_suspects(jobs, &verdicts);
         verdicts
     }
 
@@ -234,15 +245,59 @@ impl BatchVerifier {
             .install(|| claims.par_iter().map(|claim| claim.is_valid()).collect())
     }
 
-    fn verify_bls<S: Scheme>(&self, claims: &[&BlsClaim<S>], sources: &[SourceId]) -> Vec<bool> {
-        if claims.is_empty() {
+    fn verify_bls<S: Scheme>(
+        &self,
+        kind: &Kind<'_, BlsClaim<S>>,
+        suspects: &HashSet<SourceId>,
+    ) -> Vec<bool> {
+        if kind.claims.is_empty() {
             return Vec::new();
         }
-        let batch = bls::PreparedBatch::new(claims, self.backend.as_ref());
-        debug_assert_eq!(batch.len(), sources.len());
-        faults::find_invalid(sources, &|subset| {
-            batch.check(subset, self.backend.as_ref(), &self.cache)
-        })
+        let batch = bls::PreparedBatch::new(&kind.claims, self.backend.as_ref());
+        let checker = bls::BlsChecker {
+            batch: &batch,
+            backend: self.backend.as_ref(),
+            cache: &self.cache,
+        };
+        faults::find_invalid(&kind.sources, suspects, &checker)
+    }
+
+    /// Forgets every suspect source (e.g. to measure a first encounter with a fault).
+    pub fn clear_suspects(&self) {
+        self.lock_suspects().clear();
+    }
+
+    fn suspects_among(&self, jobs: &[Job]) -> HashSet<SourceId> {
+        let suspects = self.lock_suspects();
+        jobs.iter()
+            .map(|job| job.source)
+            .filter(|source| suspects.contains(source))
+            .collect()
+    }
+
+    /// Sources with an invalid job become suspects; sources whose jobs were all valid are cleared.
+    fn update_suspects(&self, jobs: &[Job], verdicts: &[bool]) {
+        let mut faulty = HashSet::new();
+        for (job, valid) in jobs.iter().zip(verdicts) {
+            if !valid {
+                faulty.insert(job.source);
+            }
+        }
+        let mut suspects = self.lock_suspects();
+        for job in jobs {
+            if faulty.contains(&job.source) {
+                suspects.put(job.source, ());
+            } else {
+                suspects.pop(&job.source);
+            }
+        }
+    }
+
+    fn lock_suspects(&self) -> std::sync::MutexGuard<'_, LruCache<SourceId, ()>> {
+        // The set is advisory (it only orders work), so a poisoned lock is still usable.
+        self.suspects
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
