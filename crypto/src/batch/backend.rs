@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use blst::{
-    blst_p1, blst_p1_affine, blst_p1_from_affine, blst_p1_mult, blst_p1s_mult_pippenger,
-    blst_p1s_mult_pippenger_scratch_sizeof, blst_p2, blst_p2_affine, blst_p2_from_affine,
-    blst_p2_mult, blst_p2s_mult_pippenger, blst_p2s_mult_pippenger_scratch_sizeof,
+    blst_p1, blst_p1_affine, blst_p1s_mult_pippenger, blst_p1s_mult_pippenger_scratch_sizeof,
+    blst_p1s_to_affine, blst_p2, blst_p2_affine, blst_p2s_mult_pippenger,
+    blst_p2s_mult_pippenger_scratch_sizeof, blst_p2s_to_affine,
 };
 use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective, Gt};
 use group::{Curve, Group};
@@ -114,7 +114,7 @@ impl Backend for CpuBackend {
                 .map(|message| G1Projective::hash_to_curve(message, dst, &[]))
                 .collect()
         });
-        normalize(&points)
+        normalize_g1(&points)
     }
 
     fn hash_to_g2(&self, messages: &[&[u8]], dst: &[u8]) -> Vec<G2Affine> {
@@ -124,17 +124,17 @@ impl Backend for CpuBackend {
                 .map(|message| G2Projective::hash_to_curve(message, dst, &[]))
                 .collect()
         });
-        normalize(&points)
+        normalize_g2(&points)
     }
 
     fn msm_g1(&self, msms: &[Msm<G1Affine>]) -> Vec<G1Affine> {
-        let sums: Vec<G1Projective> = self.install(|| msms.par_iter().map(msm_g1).collect());
-        normalize(&sums)
+        let sums = self.install(|| parallel_msms(msms, self.threads(), pippenger_g1));
+        normalize_g1(&sums)
     }
 
     fn msm_g2(&self, msms: &[Msm<G2Affine>]) -> Vec<G2Affine> {
-        let sums: Vec<G2Projective> = self.install(|| msms.par_iter().map(msm_g2).collect());
-        normalize(&sums)
+        let sums = self.install(|| parallel_msms(msms, self.threads(), pippenger_g2));
+        normalize_g2(&sums)
     }
 
     fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt {
@@ -170,13 +170,40 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Converts projective points to affine with one shared inversion.
-fn normalize<G: Curve>(points: &[G]) -> Vec<G::AffineRepr>
-where
-    G::AffineRepr: Default + Clone,
-{
-    let mut affine = vec![G::AffineRepr::default(); points.len()];
-    G::batch_normalize(points, &mut affine);
+/// Converts G1 points to affine with one shared inversion (blst's batch
+/// conversion; blstrs' `batch_normalize` inverts once per point).
+fn normalize_g1(points: &[G1Projective]) -> Vec<G1Affine> {
+    let mut affine = vec![G1Affine::default(); points.len()];
+    if !points.is_empty() {
+        // SAFETY: `G1Projective` and `G1Affine` are `#[repr(transparent)]` over `blst_p1` and
+        // `blst_p1_affine`; blst reads `points.len()` contiguous points (null second pointer)
+        // and writes as many affine points into `affine`.
+        unsafe {
+            let input = [points.as_ptr().cast::<blst_p1>(), std::ptr::null()];
+            blst_p1s_to_affine(
+                affine.as_mut_ptr().cast::<blst_p1_affine>(),
+                input.as_ptr(),
+                points.len(),
+            );
+        }
+    }
+    affine
+}
+
+/// Converts G2 points to affine with one shared inversion (see [`normalize_g1`]).
+fn normalize_g2(points: &[G2Projective]) -> Vec<G2Affine> {
+    let mut affine = vec![G2Affine::default(); points.len()];
+    if !points.is_empty() {
+        // SAFETY: as in `normalize_g1`, for `blst_p2`.
+        unsafe {
+            let input = [points.as_ptr().cast::<blst_p2>(), std::ptr::null()];
+            blst_p2s_to_affine(
+                affine.as_mut_ptr().cast::<blst_p2_affine>(),
+                input.as_ptr(),
+                points.len(),
+            );
+        }
+    }
     affine
 }
 
@@ -192,81 +219,98 @@ fn scalar_bytes(scalars: &[u128]) -> (Vec<u8>, usize) {
     (bytes, width * 8)
 }
 
-/// Σ kᵢ·Pᵢ in G1 on the calling thread: one short ladder for a single
-/// point, blst's single-threaded Pippenger otherwise.
-fn msm_g1(msm: &Msm<G1Affine>) -> G1Projective {
-    assert_eq!(msm.bases.len(), msm.scalars.len(), "one scalar per base");
-    let (bytes, bits) = scalar_bytes(&msm.scalars);
-    let bases: Vec<blst_p1_affine> = msm.bases.iter().map(|point| *point.as_ref()).collect();
+/// MSMs larger than this are split into pieces that run on different threads.
+const MIN_PIECE_POINTS: usize = 512;
+
+/// Computes independent MSMs on the current rayon pool: large ones are
+/// split into pieces so every thread gets work, small ones run whole.
+fn parallel_msms<G>(
+    msms: &[Msm<G::AffineRepr>],
+    threads: usize,
+    pippenger: fn(&[G::AffineRepr], &[u128]) -> G,
+) -> Vec<G>
+where
+    G: Curve + Send,
+    G::AffineRepr: Default + Copy + Send + Sync,
+{
+    let mut pieces = Vec::new();
+    for (index, msm) in msms.iter().enumerate() {
+        assert_eq!(msm.bases.len(), msm.scalars.len(), "one scalar per base");
+        let piece = msm
+            .bases
+            .len()
+            .div_ceil(threads.max(1))
+            .max(MIN_PIECE_POINTS);
+        for (bases, scalars) in msm.bases.chunks(piece).zip(msm.scalars.chunks(piece)) {
+            pieces.push((index, bases, scalars));
+        }
+    }
+    let partial: Vec<(usize, G)> = pieces
+        .par_iter()
+        .map(|&(index, bases, scalars)| {
+            let sum = if bases.is_empty() {
+                G::identity()
+            } else {
+                pippenger(bases, scalars)
+            };
+            (index, sum)
+        })
+        .collect();
+    let mut sums = vec![G::identity(); msms.len()];
+    for (index, sum) in partial {
+        sums[index] += sum;
+    }
+    sums
+}
+
+/// blst's single-threaded Pippenger in G1 on the calling thread.
+fn pippenger_g1(bases: &[G1Affine], scalars: &[u128]) -> G1Projective {
+    let (bytes, bits) = scalar_bytes(scalars);
+    let bases: Vec<blst_p1_affine> = bases.iter().map(|point| *point.as_ref()).collect();
     let mut out = blst_p1::default();
-    match bases.len() {
-        0 => return G1Projective::identity(),
-        1 => {
-            let mut base = blst_p1::default();
-            // SAFETY: all pointers refer to live, initialised values of the types blst expects;
-            // `bytes` holds `bits / 8` bytes.
-            unsafe {
-                blst_p1_from_affine(&mut base, &bases[0]);
-                blst_p1_mult(&mut out, &base, bytes.as_ptr(), bits);
-            }
-        }
-        n => {
-            // SAFETY: blst reads `n` contiguous affine points and `n` scalars of `bits / 8` bytes (a null
-            // second pointer marks a contiguous array) and writes within the scratch size it asked for.
-            unsafe {
-                let mut scratch = vec![0u64; blst_p1s_mult_pippenger_scratch_sizeof(n).div_ceil(8)];
-                let points = [bases.as_ptr(), std::ptr::null()];
-                let scalars = [bytes.as_ptr(), std::ptr::null()];
-                blst_p1s_mult_pippenger(
-                    &mut out,
-                    points.as_ptr(),
-                    n,
-                    scalars.as_ptr(),
-                    bits,
-                    scratch.as_mut_ptr(),
-                );
-            }
-        }
+    // SAFETY: blst reads `n` contiguous affine points and `n` scalars of `bits / 8` bytes
+    // (a null second pointer marks a contiguous array) and writes within the scratch size
+    // it asked for.
+    unsafe {
+        let mut scratch =
+            vec![0u64; blst_p1s_mult_pippenger_scratch_sizeof(bases.len()).div_ceil(8)];
+        let points = [bases.as_ptr(), std::ptr::null()];
+        let scalars = [bytes.as_ptr(), std::ptr::null()];
+        blst_p1s_mult_pippenger(
+            &mut out,
+            points.as_ptr(),
+            bases.len(),
+            scalars.as_ptr(),
+            bits,
+            scratch.as_mut_ptr(),
+        );
     }
     // SAFETY: `G1Projective` is `#[repr(transparent)]` over `blst_p1`, and blst
     // returns a valid point of the group we gave it.
     unsafe { std::mem::transmute::<blst_p1, G1Projective>(out) }
 }
 
-/// Σ kᵢ·Pᵢ in G2 on the calling thread (see [`msm_g1`]).
-fn msm_g2(msm: &Msm<G2Affine>) -> G2Projective {
-    assert_eq!(msm.bases.len(), msm.scalars.len(), "one scalar per base");
-    let (bytes, bits) = scalar_bytes(&msm.scalars);
-    let bases: Vec<blst_p2_affine> = msm.bases.iter().map(|point| *point.as_ref()).collect();
+/// blst's single-threaded Pippenger in G2 on the calling thread (see [`pippenger_g1`]).
+fn pippenger_g2(bases: &[G2Affine], scalars: &[u128]) -> G2Projective {
+    let (bytes, bits) = scalar_bytes(scalars);
+    let bases: Vec<blst_p2_affine> = bases.iter().map(|point| *point.as_ref()).collect();
     let mut out = blst_p2::default();
-    match bases.len() {
-        0 => return G2Projective::identity(),
-        1 => {
-            let mut base = blst_p2::default();
-            // SAFETY: as in `msm_g1`.
-            unsafe {
-                blst_p2_from_affine(&mut base, &bases[0]);
-                blst_p2_mult(&mut out, &base, bytes.as_ptr(), bits);
-            }
-        }
-        n => {
-            // SAFETY: as in `msm_g1`.
-            unsafe {
-                let mut scratch = vec![0u64; blst_p2s_mult_pippenger_scratch_sizeof(n).div_ceil(8)];
-                let points = [bases.as_ptr(), std::ptr::null()];
-                let scalars = [bytes.as_ptr(), std::ptr::null()];
-                blst_p2s_mult_pippenger(
-                    &mut out,
-                    points.as_ptr(),
-                    n,
-                    scalars.as_ptr(),
-                    bits,
-                    scratch.as_mut_ptr(),
-                );
-            }
-        }
+    // SAFETY: as in `pippenger_g1`.
+    unsafe {
+        let mut scratch =
+            vec![0u64; blst_p2s_mult_pippenger_scratch_sizeof(bases.len()).div_ceil(8)];
+        let points = [bases.as_ptr(), std::ptr::null()];
+        let scalars = [bytes.as_ptr(), std::ptr::null()];
+        blst_p2s_mult_pippenger(
+            &mut out,
+            points.as_ptr(),
+            bases.len(),
+            scalars.as_ptr(),
+            bits,
+            scratch.as_mut_ptr(),
+        );
     }
-    // SAFETY: `G2Projective` is `#[repr(transparent)]` over `blst_p2` (see `msm_g1`).
+    // SAFETY: `G2Projective` is `#[repr(transparent)]` over `blst_p2` (see `pippenger_g1`).
     unsafe { std::mem::transmute::<blst_p2, G2Projective>(out) }
 }
 
@@ -289,7 +333,7 @@ mod tests {
     fn msms_match_naive_sums() {
         let mut rng = StdRng::seed_from_u64(3);
         let backend = CpuBackend::new(2);
-        for n in [1usize, 2, 3, 17, 70] {
+        for n in [1usize, 2, 3, 17, 70, 300, 1500] {
             let mut g1: Vec<G1Affine> = (0..n)
                 .map(|_| G1Projective::random(&mut rng).to_affine())
                 .collect();

@@ -150,11 +150,14 @@ impl<S: Scheme> PreparedBatch<S> {
         let (message_ids, message_msms): (Vec<usize>, Vec<_>) = message_stars.into_iter().unzip();
         let mut signature_side_msms = key_msms;
         signature_side_msms.push(signature_sum);
-        let mut signature_side = S::SignatureGroup::msm_with(backend, &signature_side_msms);
+        // The two groups' MSMs are independent: run them side by side.
+        let (mut signature_side, key_side) = rayon::join(
+            || S::SignatureGroup::msm_with(backend, &signature_side_msms),
+            || S::PublicKeyGroup::msm_with(backend, &message_msms),
+        );
         let combined_signature = signature_side
             .pop()
             .expect("the signature sum was pushed last");
-        let key_side = S::PublicKeyGroup::msm_with(backend, &message_msms);
 
         let negated_generator = (-S::PublicKeyGroup::generator()).to_affine();
         let mut terms = Vec::with_capacity(key_ids.len() + message_ids.len() + 1);
