@@ -10,14 +10,15 @@
 use std::sync::Arc;
 
 use blst::{
-    blst_p1, blst_p1_affine, blst_p1s_mult_pippenger, blst_p1s_mult_pippenger_scratch_sizeof,
-    blst_p1s_to_affine, blst_p2, blst_p2_affine, blst_p2s_mult_pippenger,
-    blst_p2s_mult_pippenger_scratch_sizeof, blst_p2s_to_affine,
+    blst_final_exp, blst_fp12, blst_p1, blst_p1_affine, blst_p1s_mult_pippenger,
+    blst_p1s_mult_pippenger_scratch_sizeof, blst_p1s_to_affine, blst_p2, blst_p2_affine,
+    blst_p2s_mult_pippenger, blst_p2s_mult_pippenger_scratch_sizeof, blst_p2s_to_affine,
 };
-use blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective, Gt};
+use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Gt};
 use group::{Curve, Group};
-use pairing::{MillerLoopResult, MultiMillerLoop};
 use rayon::prelude::*;
+
+use super::miller::{multi_miller_loop, PreparedG2};
 
 /// One multi-scalar multiplication `Σ scalarsᵢ·basesᵢ` with short scalars
 /// (the random weights of a batch: 64 bits, or up to 128 while locating a fault).
@@ -43,8 +44,8 @@ impl<P> Default for Msm<P> {
 /// a fresh point the backend prepares itself.
 #[derive(Clone, Debug)]
 pub enum G2Argument {
-    /// Line coefficients computed earlier, e.g. from the prepared-key cache.
-    Prepared(Arc<G2Prepared>),
+    /// Line functions computed earlier, e.g. from the prepared-key cache.
+    Prepared(Arc<PreparedG2>),
     /// A point seen for the first time.
     Fresh(G2Affine),
 }
@@ -138,35 +139,39 @@ impl Backend for CpuBackend {
     }
 
     fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt {
-        if terms.is_empty() {
-            return Gt::identity();
-        }
+        // One shared-squaring loop per thread, over that thread's share of the terms.
         let chunk = terms.len().div_ceil(self.threads()).max(1);
-        let partial: Vec<_> = self.install(|| {
+        let partial: Vec<blst_fp12> = self.install(|| {
             terms
                 .par_chunks(chunk)
                 .map(|chunk| {
-                    let prepared: Vec<Arc<G2Prepared>> = chunk
+                    let prepared: Vec<Arc<PreparedG2>> = chunk
                         .iter()
                         .map(|(_, g2)| match g2 {
                             G2Argument::Prepared(prepared) => Arc::clone(prepared),
-                            G2Argument::Fresh(point) => Arc::new(G2Prepared::from(*point)),
+                            G2Argument::Fresh(point) => Arc::new(PreparedG2::new(point)),
                         })
                         .collect();
-                    let arguments: Vec<(&G1Affine, &G2Prepared)> = chunk
+                    let arguments: Vec<(G1Affine, &PreparedG2)> = chunk
                         .iter()
                         .zip(&prepared)
-                        .map(|((g1, _), g2)| (g1, g2.as_ref()))
+                        .map(|((g1, _), g2)| (*g1, g2.as_ref()))
                         .collect();
-                    Bls12::multi_miller_loop(&arguments)
+                    multi_miller_loop(&arguments)
                 })
                 .collect()
         });
-        let product = partial
-            .into_iter()
-            .reduce(|a, b| a + b)
-            .expect("terms is not empty");
-        product.final_exponentiation()
+        let mut product = partial.into_iter().reduce(|a, b| a * b).unwrap_or_default();
+        if terms.is_empty() {
+            return Gt::identity();
+        }
+        let product_ptr: *mut blst_fp12 = &mut product;
+        // SAFETY: in-place final exponentiation of an initialised value (blst allows aliasing);
+        // `Gt` is `#[repr(transparent)]` over blstrs' `Fp12`, itself over `blst_fp12`.
+        unsafe {
+            blst_final_exp(product_ptr, product_ptr);
+            std::mem::transmute::<blst_fp12, Gt>(product)
+        }
     }
 }
 

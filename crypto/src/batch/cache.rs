@@ -8,12 +8,14 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use blstrs::{G2Affine, G2Prepared};
+use blstrs::G2Affine;
 use lru::LruCache;
+
+use super::miller::PreparedG2;
 
 /// Bounded cache from a G2 point (by its compressed encoding) to its prepared form.
 pub struct PreparedKeyCache {
-    entries: Mutex<LruCache<[u8; 96], Arc<G2Prepared>>>,
+    entries: Mutex<LruCache<[u8; 96], Arc<PreparedG2>>>,
 }
 
 impl PreparedKeyCache {
@@ -25,13 +27,13 @@ impl PreparedKeyCache {
     }
 
     /// The prepared form of `point`, computed on a miss.
-    pub fn get_or_prepare(&self, point: &G2Affine) -> Arc<G2Prepared> {
+    pub fn get_or_prepare(&self, point: &G2Affine) -> Arc<PreparedG2> {
         let key = point.to_compressed();
         if let Some(hit) = self.lock().get(&key) {
             return Arc::clone(hit);
         }
         // Prepare outside the lock so concurrent misses do not serialise.
-        let prepared = Arc::new(G2Prepared::from(*point));
+        let prepared = Arc::new(PreparedG2::new(point));
         self.lock().put(key, Arc::clone(&prepared));
         prepared
     }
@@ -46,7 +48,7 @@ impl PreparedKeyCache {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<[u8; 96], Arc<G2Prepared>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<[u8; 96], Arc<PreparedG2>>> {
         // A panic while holding the lock cannot leave the LRU inconsistent
         // for our use (entries are immutable), so recover from poisoning.
         self.entries

@@ -43,6 +43,7 @@ mod cache;
 mod ecdsa;
 mod ed25519;
 mod faults;
+mod miller;
 #[cfg(feature = "service")]
 mod service;
 
@@ -60,6 +61,7 @@ pub use cache::PreparedKeyCache;
 pub use ecdsa::{EcdsaClaim, EcdsaCurve, Secp256k1, P256};
 pub use ed25519::Ed25519Claim;
 pub use faults::SourceId;
+pub use miller::PreparedG2;
 #[cfg(feature = "service")]
 pub use service::{ServiceConfig, ServiceError, VerifyService};
 
