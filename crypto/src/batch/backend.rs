@@ -175,43 +175,6 @@ impl Backend for CpuBackend {
     }
 }
 
-/// Converts G1 points to affine with one shared inversion (blst's batch
-/// conversion; blstrs' `batch_normalize` inverts once per point).
-fn normalize_g1(points: &[G1Projective]) -> Vec<G1Affine> {
-    let mut affine = vec![G1Affine::default(); points.len()];
-    if !points.is_empty() {
-        // SAFETY: `G1Projective` and `G1Affine` are `#[repr(transparent)]` over `blst_p1` and
-        // `blst_p1_affine`; blst reads `points.len()` contiguous points (null second pointer)
-        // and writes as many affine points into `affine`.
-        unsafe {
-            let input = [points.as_ptr().cast::<blst_p1>(), std::ptr::null()];
-            blst_p1s_to_affine(
-                affine.as_mut_ptr().cast::<blst_p1_affine>(),
-                input.as_ptr(),
-                points.len(),
-            );
-        }
-    }
-    affine
-}
-
-/// Converts G2 points to affine with one shared inversion (see [`normalize_g1`]).
-fn normalize_g2(points: &[G2Projective]) -> Vec<G2Affine> {
-    let mut affine = vec![G2Affine::default(); points.len()];
-    if !points.is_empty() {
-        // SAFETY: as in `normalize_g1`, for `blst_p2`.
-        unsafe {
-            let input = [points.as_ptr().cast::<blst_p2>(), std::ptr::null()];
-            blst_p2s_to_affine(
-                affine.as_mut_ptr().cast::<blst_p2_affine>(),
-                input.as_ptr(),
-                points.len(),
-            );
-        }
-    }
-    affine
-}
-
 /// Scalars as the little-endian byte string blst reads, with as many whole
 /// bytes each as the largest needs; returns the bytes and the bit length.
 fn scalar_bytes(scalars: &[u128]) -> (Vec<u8>, usize) {
@@ -268,56 +231,80 @@ where
     sums
 }
 
-/// blst's single-threaded Pippenger in G1 on the calling thread.
-fn pippenger_g1(bases: &[G1Affine], scalars: &[u128]) -> G1Projective {
-    let (bytes, bits) = scalar_bytes(scalars);
-    let bases: Vec<blst_p1_affine> = bases.iter().map(|point| *point.as_ref()).collect();
-    let mut out = blst_p1::default();
-    // SAFETY: blst reads `n` contiguous affine points and `n` scalars of `bits / 8` bytes
-    // (a null second pointer marks a contiguous array) and writes within the scratch size
-    // it asked for.
-    unsafe {
-        let mut scratch =
-            vec![0u64; blst_p1s_mult_pippenger_scratch_sizeof(bases.len()).div_ceil(8)];
-        let points = [bases.as_ptr(), std::ptr::null()];
-        let scalars = [bytes.as_ptr(), std::ptr::null()];
-        blst_p1s_mult_pippenger(
-            &mut out,
-            points.as_ptr(),
-            bases.len(),
-            scalars.as_ptr(),
-            bits,
-            scratch.as_mut_ptr(),
-        );
-    }
-    // SAFETY: `G1Projective` is `#[repr(transparent)]` over `blst_p1`, and blst
-    // returns a valid point of the group we gave it.
-    unsafe { std::mem::transmute::<blst_p1, G1Projective>(out) }
+/// Defines the blst kernels of one group: batch conversion to affine and
+/// single-threaded Pippenger (blst's FFI differs per group only by names).
+macro_rules! blst_group_kernels {
+    ($normalize:ident, $pippenger:ident, $projective:ty, $affine:ty,
+     $raw:ty, $raw_affine:ty, $to_affine:ident, $msm:ident, $scratch:ident) => {
+        /// Converts points to affine with one shared inversion (blst's batch
+        /// conversion; blstrs' `batch_normalize` inverts once per point).
+        fn $normalize(points: &[$projective]) -> Vec<$affine> {
+            let mut affine = vec![<$affine>::default(); points.len()];
+            if !points.is_empty() {
+                // SAFETY: the blstrs point types are `#[repr(transparent)]` over blst's; blst
+                // reads `points.len()` contiguous points (a null second pointer marks a
+                // contiguous array) and writes as many affine points.
+                unsafe {
+                    let input = [points.as_ptr().cast::<$raw>(), std::ptr::null()];
+                    $to_affine(
+                        affine.as_mut_ptr().cast::<$raw_affine>(),
+                        input.as_ptr(),
+                        points.len(),
+                    );
+                }
+            }
+            affine
+        }
+
+        /// blst's single-threaded Pippenger on the calling thread.
+        fn $pippenger(bases: &[$affine], scalars: &[u128]) -> $projective {
+            let (bytes, bits) = scalar_bytes(scalars);
+            let mut out = <$raw>::default();
+            // SAFETY: blst reads `bases.len()` contiguous affine points (`#[repr(transparent)]`
+            // over blst's type) and as many scalars of `bits / 8` bytes, and writes within the
+            // scratch size it asked for.
+            unsafe {
+                let mut scratch = vec![0u64; $scratch(bases.len()).div_ceil(8)];
+                let points = [bases.as_ptr().cast::<$raw_affine>(), std::ptr::null()];
+                let scalars = [bytes.as_ptr(), std::ptr::null()];
+                $msm(
+                    &mut out,
+                    points.as_ptr(),
+                    bases.len(),
+                    scalars.as_ptr(),
+                    bits,
+                    scratch.as_mut_ptr(),
+                );
+            }
+            // SAFETY: the projective type is `#[repr(transparent)]` over blst's, and blst
+            // returns a valid point of the group it was given.
+            unsafe { std::mem::transmute::<$raw, $projective>(out) }
+        }
+    };
 }
 
-/// blst's single-threaded Pippenger in G2 on the calling thread (see [`pippenger_g1`]).
-fn pippenger_g2(bases: &[G2Affine], scalars: &[u128]) -> G2Projective {
-    let (bytes, bits) = scalar_bytes(scalars);
-    let bases: Vec<blst_p2_affine> = bases.iter().map(|point| *point.as_ref()).collect();
-    let mut out = blst_p2::default();
-    // SAFETY: as in `pippenger_g1`.
-    unsafe {
-        let mut scratch =
-            vec![0u64; blst_p2s_mult_pippenger_scratch_sizeof(bases.len()).div_ceil(8)];
-        let points = [bases.as_ptr(), std::ptr::null()];
-        let scalars = [bytes.as_ptr(), std::ptr::null()];
-        blst_p2s_mult_pippenger(
-            &mut out,
-            points.as_ptr(),
-            bases.len(),
-            scalars.as_ptr(),
-            bits,
-            scratch.as_mut_ptr(),
-        );
-    }
-    // SAFETY: `G2Projective` is `#[repr(transparent)]` over `blst_p2` (see `pippenger_g1`).
-    unsafe { std::mem::transmute::<blst_p2, G2Projective>(out) }
-}
+blst_group_kernels!(
+    normalize_g1,
+    pippenger_g1,
+    G1Projective,
+    G1Affine,
+    blst_p1,
+    blst_p1_affine,
+    blst_p1s_to_affine,
+    blst_p1s_mult_pippenger,
+    blst_p1s_mult_pippenger_scratch_sizeof
+);
+blst_group_kernels!(
+    normalize_g2,
+    pippenger_g2,
+    G2Projective,
+    G2Affine,
+    blst_p2,
+    blst_p2_affine,
+    blst_p2s_to_affine,
+    blst_p2s_mult_pippenger,
+    blst_p2s_mult_pippenger_scratch_sizeof
+);
 
 #[cfg(test)]
 mod tests {
