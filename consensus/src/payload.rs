@@ -1,0 +1,94 @@
+//! Block payloads: what a block maker puts in a block and how others check it.
+//!
+//! Consensus orders payloads without interpreting them. Ingress messages
+//! come first; DKG dealings and chain-key signature work will join through
+//! the same trait.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::types::{Hash, Height, IngressMessage};
+
+/// Builds and validates block payloads.
+pub trait PayloadBuilder {
+    /// The payload for a new block at `height` on `parent`.
+    fn build(&mut self, height: Height, parent: &Hash) -> Vec<IngressMessage>;
+    /// Whether a proposed payload is acceptable (limits, well-formedness).
+    fn validate(&self, height: Height, payload: &[IngressMessage]) -> bool;
+    /// Called with each finalized block's payload, in height order.
+    fn on_finalized(&mut self, _payload: &[IngressMessage]) {}
+}
+
+/// Limits on one block's ingress payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadLimits {
+    /// At most this many messages per block (the IC allows 1,000).
+    pub max_messages: usize,
+    /// At most this many content bytes per block (the IC allows 4 MiB).
+    pub max_bytes: usize,
+}
+
+impl Default for PayloadLimits {
+    fn default() -> Self {
+        PayloadLimits { max_messages: 1000, max_bytes: 4 << 20 }
+    }
+}
+
+/// A FIFO of ingress messages waiting for a block, with per-block limits.
+///
+/// Messages stay queued until a block that contains them is finalized, so a
+/// message proposed in a block that loses is proposed again.
+#[derive(Debug, Default)]
+pub struct IngressQueue {
+    pending: VecDeque<IngressMessage>,
+    limits: PayloadLimits,
+}
+
+impl IngressQueue {
+    /// An empty queue with the given limits.
+    pub fn new(limits: PayloadLimits) -> Self {
+        IngressQueue { pending: VecDeque::new(), limits }
+    }
+
+    /// Queues a message for a future block.
+    pub fn submit(&mut self, message: IngressMessage) {
+        self.pending.push_back(message);
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether no message is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+impl PayloadBuilder for IngressQueue {
+    fn build(&mut self, _height: Height, _parent: &Hash) -> Vec<IngressMessage> {
+        let mut bytes = 0;
+        self.pending
+            .iter()
+            .take(self.limits.max_messages)
+            .take_while(|message| {
+                bytes += message.content.len();
+                bytes <= self.limits.max_bytes
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn validate(&self, _height: Height, payload: &[IngressMessage]) -> bool {
+        let bytes: usize = payload.iter().map(|message| message.content.len()).sum();
+        let mut ids = HashSet::new();
+        payload.len() <= self.limits.max_messages
+            && bytes <= self.limits.max_bytes
+            && payload.iter().all(|message| ids.insert(message.id))
+    }
+
+    fn on_finalized(&mut self, payload: &[IngressMessage]) {
+        let done: HashSet<Hash> = payload.iter().map(|message| message.id).collect();
+        self.pending.retain(|message| !done.contains(&message.id));
+    }
+}

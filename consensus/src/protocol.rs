@@ -1,0 +1,735 @@
+//! The consensus state machine of one node (sans-IO).
+//!
+//! Rules and their sections in *Internet Computer Consensus* (eprint 2021/632):
+//!
+//! | rule | paper | here |
+//! |---|---|---|
+//! | random beacon: threshold (f+1) signature on the previous beacon ranks the makers | §3.1, §4 ("random beacon") | [`Consensus::share_and_combine_beacon`] |
+//! | rank-dependent delays Δ_prop(r) = 2Δr, Δ_ntry(r) = 2Δr + ε | §4, protocol ICC0 | [`Config::proposal_delay`], [`Config::notary_delay`] |
+//! | a block is valid if signed by the maker of its rank and its parent is notarized | §4 | [`Consensus::validate_pending`] |
+//! | notarization-share the best-ranked valid blocks once their delay has passed | §4, "supporting blocks" | [`Consensus::share_notarization`] |
+//! | n − f shares aggregate into a notarization; a notarized block ends the round | §4 | [`Consensus::aggregate_certificates`], [`Consensus::advance_round`] |
+//! | finalization-share B only if no other block of the round was notarization-shared | §4, "finalization" | [`Consensus::advance_round`] |
+//! | n − f finalization shares finalize B and all its ancestors | §4, Lemma (safety) | [`Consensus::finalize`] |
+//!
+//! The node is a pure function of its inputs: [`Consensus::on_event`] takes
+//! an [`Event`] and the current time and returns [`Action`]s (artifacts to
+//! send, a time to be woken at, finalized blocks). It has no clock, thread,
+//! socket or randomness of its own. Received artifacts wait in an
+//! unvalidated pool until their prerequisites (beacon, parent notarization)
+//! are known; all ready signatures are then verified in one batch, and
+//! invalid artifacts are dropped and counted per sender.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::crypto::{Check, ConsensusCrypto};
+use crate::payload::PayloadBuilder;
+use crate::types::{
+    signed, Artifact, Block, Certificate, FinalizedBlock, Hash, Height, NodeId, Proposal, Rank, Share,
+    SignatureBytes, Time,
+};
+
+/// Protocol parameters, equal on every node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Number of nodes n; up to f = ⌊(n − 1)/3⌋ may be Byzantine.
+    pub nodes: usize,
+    /// The unit delay Δ in milliseconds (an upper bound on message delay once the network is synchronous).
+    pub delta: Time,
+    /// The notary slack ε in milliseconds.
+    pub epsilon: Time,
+    /// How often a node re-sends the artifacts of its current round (lossy networks).
+    pub rebroadcast: Time,
+    /// How many heights above its own a node keeps unvalidated artifacts for.
+    pub window: Height,
+    /// At most this many unvalidated artifacts are kept; the excess is dropped.
+    pub max_unvalidated: usize,
+}
+
+impl Config {
+    /// Defaults for `nodes` nodes: Δ = 100 ms, ε = 50 ms.
+    pub fn new(nodes: usize) -> Self {
+        Config { nodes, delta: 100, epsilon: 50, rebroadcast: 1000, window: 32, max_unvalidated: 64 * nodes.max(4) * 8 }
+    }
+
+    /// f: the number of Byzantine nodes tolerated.
+    pub fn faults(&self) -> usize {
+        (self.nodes - 1) / 3
+    }
+
+    /// n − f: shares needed for a notarization or finalization.
+    pub fn quorum(&self) -> usize {
+        self.nodes - self.faults()
+    }
+
+    /// Δ_prop(r): how long the maker of rank r waits before proposing.
+    pub fn proposal_delay(&self, rank: Rank) -> Time {
+        2 * self.delta * Time::from(rank)
+    }
+
+    /// Δ_ntry(r): how long a node waits before notarization-sharing a rank-r block.
+    pub fn notary_delay(&self, rank: Rank) -> Time {
+        2 * self.delta * Time::from(rank) + self.epsilon
+    }
+}
+
+/// What happens to a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The node starts (or restarts) at this time.
+    Start,
+    /// An artifact arrived from a peer.
+    Artifact {
+        /// The peer that sent it.
+        from: NodeId,
+        /// The artifact.
+        artifact: Artifact,
+    },
+    /// A wake-up the node asked for (or any other tick).
+    Tick,
+}
+
+/// What the node asks its environment to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Send an artifact to every other node.
+    Broadcast(Artifact),
+    /// Send an artifact to one node.
+    Send {
+        /// The recipient.
+        to: NodeId,
+        /// The artifact.
+        artifact: Artifact,
+    },
+    /// Call [`Consensus::on_event`] with [`Event::Tick`] at this time.
+    WakeAt(Time),
+    /// A block was finalized; blocks are delivered once each, in height order.
+    Deliver(FinalizedBlock),
+}
+
+/// Validated artifacts, by height.
+#[derive(Default)]
+struct Pool {
+    proposals: BTreeMap<Height, HashMap<Hash, Proposal>>,
+    notarization_shares: BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>,
+    finalization_shares: BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>,
+    beacon_shares: BTreeMap<Height, BTreeMap<NodeId, SignatureBytes>>,
+    notarizations: BTreeMap<Height, BTreeMap<Hash, Certificate>>,
+    finalizations: BTreeMap<Height, Certificate>,
+    /// Beacon signature and its value (the hash that ranks makers).
+    beacons: BTreeMap<Height, (SignatureBytes, Hash)>,
+}
+
+/// One node's consensus state machine; see the [module docs](self).
+pub struct Consensus<C, P> {
+    me: NodeId,
+    config: Config,
+    crypto: C,
+    payloads: P,
+    pool: Pool,
+    unvalidated: Vec<(NodeId, Artifact)>,
+    blocks: HashMap<Hash, Block>,
+    /// The round: the height whose block we are trying to notarize.
+    height: Height,
+    /// When the current round's beacon became known to us.
+    round_start: Option<Time>,
+    shared_notarization: BTreeMap<Height, BTreeSet<Hash>>,
+    shared_finalization: BTreeSet<Height>,
+    shared_beacon: BTreeSet<Height>,
+    proposed: BTreeSet<Height>,
+    finalized_height: Height,
+    delivered: BTreeMap<Height, Hash>,
+    next_rebroadcast: Time,
+    helped: BTreeMap<NodeId, Time>,
+    invalid_from: BTreeMap<NodeId, u64>,
+}
+
+impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
+    /// A node at genesis.
+    pub fn new(me: NodeId, config: Config, crypto: C, payloads: P) -> Self {
+        let genesis = Block::genesis();
+        let genesis_hash = genesis.hash();
+        let mut pool = Pool::default();
+        pool.beacons.insert(0, (Vec::new(), Hash::of(&[b"chainkey-genesis-beacon"])));
+        Consensus {
+            me,
+            config,
+            crypto,
+            payloads,
+            pool,
+            unvalidated: Vec::new(),
+            blocks: HashMap::from([(genesis_hash, genesis)]),
+            height: 1,
+            round_start: None,
+            shared_notarization: BTreeMap::new(),
+            shared_finalization: BTreeSet::new(),
+            shared_beacon: BTreeSet::new(),
+            proposed: BTreeSet::new(),
+            finalized_height: 0,
+            delivered: BTreeMap::from([(0, genesis_hash)]),
+            next_rebroadcast: 0,
+            helped: BTreeMap::new(),
+            invalid_from: BTreeMap::new(),
+        }
+    }
+
+    /// The current round.
+    pub fn height(&self) -> Height {
+        self.height
+    }
+
+    /// The highest finalized height.
+    pub fn finalized_height(&self) -> Height {
+        self.finalized_height
+    }
+
+    /// The delivered (finalized) chain: block hash per height.
+    pub fn finalized_chain(&self) -> &BTreeMap<Height, Hash> {
+        &self.delivered
+    }
+
+    /// Invalid artifacts dropped, per sender.
+    pub fn invalid_artifacts(&self) -> &BTreeMap<NodeId, u64> {
+        &self.invalid_from
+    }
+
+    /// Artifacts waiting for validation (bounded by [`Config::max_unvalidated`]).
+    pub fn unvalidated_len(&self) -> usize {
+        self.unvalidated.len()
+    }
+
+    /// The payload builder (e.g. to submit ingress messages).
+    pub fn payloads_mut(&mut self) -> &mut P {
+        &mut self.payloads
+    }
+
+    /// Handles one event at time `now`.
+    pub fn on_event(&mut self, event: Event, now: Time) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let Event::Artifact { from, artifact } = event {
+            self.receive(from, artifact, now, &mut actions);
+        }
+        loop {
+            let validated = self.validate_pending();
+            let stepped = self.step(now, &mut actions);
+            if !validated && !stepped {
+                break;
+            }
+        }
+        if now >= self.next_rebroadcast {
+            self.rebroadcast(&mut actions);
+            self.next_rebroadcast = now + self.config.rebroadcast;
+        }
+        actions.push(Action::WakeAt(self.next_deadline(now)));
+        actions
+    }
+
+    /// Queues a received artifact, dropping what is too old, too far ahead or over the bound.
+    fn receive(&mut self, from: NodeId, artifact: Artifact, now: Time, actions: &mut Vec<Action>) {
+        let height = artifact.height();
+        if from as usize >= self.config.nodes || height > self.height + self.config.window {
+            return;
+        }
+        if height + 1 < self.finalized_height {
+            self.help_lagging_peer(from, height, now, actions);
+        }
+        if height <= self.finalized_height && !matches!(artifact, Artifact::Beacon { .. }) {
+            return;
+        }
+        if self.unvalidated.len() >= self.config.max_unvalidated || self.unvalidated.iter().any(|(_, a)| *a == artifact) {
+            return;
+        }
+        self.unvalidated.push((from, artifact));
+    }
+
+    /// Sends a lagging peer the beacons, notarized blocks and certificates it
+    /// needs to catch up (at most once per rebroadcast interval per peer).
+    fn help_lagging_peer(&mut self, peer: NodeId, peer_height: Height, now: Time, actions: &mut Vec<Action>) {
+        if self.helped.get(&peer).is_some_and(|&last| now < last + self.config.rebroadcast) {
+            return;
+        }
+        self.helped.insert(peer, now);
+        let end = self.height.min(peer_height + self.config.window);
+        for height in peer_height..=end {
+            for artifact in self.round_artifacts(height) {
+                actions.push(Action::Send { to: peer, artifact });
+            }
+        }
+    }
+
+    /// The beacon, notarized block and certificates of a height, for relaying.
+    fn round_artifacts(&self, height: Height) -> Vec<Artifact> {
+        let mut artifacts = Vec::new();
+        if let Some((signature, _)) = self.pool.beacons.get(&height).filter(|_| height > 0) {
+            artifacts.push(Artifact::Beacon { height, signature: signature.clone() });
+        }
+        for (hash, certificate) in self.pool.notarizations.get(&height).into_iter().flatten() {
+            if let Some(proposal) = self.pool.proposals.get(&height).and_then(|proposals| proposals.get(hash)) {
+                artifacts.push(Artifact::Proposal(proposal.clone()));
+            }
+            artifacts.push(Artifact::Notarization(certificate.clone()));
+        }
+        if let Some(certificate) = self.pool.finalizations.get(&height) {
+            artifacts.push(Artifact::Finalization(certificate.clone()));
+        }
+        artifacts
+    }
+
+    /// Validates, in one batch, every pending artifact whose prerequisites
+    /// are known; invalid ones are dropped and counted. Returns whether any
+    /// artifact entered the validated pool.
+    fn validate_pending(&mut self) -> bool {
+        let pending = std::mem::take(&mut self.unvalidated);
+        let mut ready = Vec::new();
+        for (from, artifact) in pending {
+            match self.readiness(&artifact) {
+                Readiness::Ready(messages) => ready.push((from, artifact, messages)),
+                Readiness::Waiting => self.unvalidated.push((from, artifact)),
+                Readiness::Useless => {}
+                Readiness::Invalid => *self.invalid_from.entry(from).or_default() += 1,
+            }
+        }
+        if ready.is_empty() {
+            return false;
+        }
+        let checks: Vec<(NodeId, Check<'_>)> =
+            ready.iter().map(|(from, artifact, message)| (*from, check_for(artifact, message))).collect();
+        let verdicts = self.crypto.verify_batch(&checks);
+        let mut added = false;
+        for ((from, artifact, _), valid) in ready.into_iter().zip(verdicts) {
+            if valid {
+                added |= self.insert_validated(artifact);
+            } else {
+                *self.invalid_from.entry(from).or_default() += 1;
+            }
+        }
+        added
+    }
+
+    /// Whether an artifact can be checked now, and the bytes its signature covers.
+    fn readiness(&self, artifact: &Artifact) -> Readiness {
+        let nodes = self.config.nodes;
+        match artifact {
+            Artifact::Proposal(proposal) => {
+                let block = &proposal.block;
+                let hash = block.hash();
+                if self.pool.proposals.get(&block.height).is_some_and(|proposals| proposals.contains_key(&hash)) {
+                    return Readiness::Useless;
+                }
+                if block.maker as usize >= nodes || block.height == 0 {
+                    return Readiness::Invalid;
+                }
+                let Some(beacon) = self.beacon_value(block.height) else { return Readiness::Waiting };
+                if !self.is_notarized(block.height - 1, &block.parent) {
+                    return Readiness::Waiting;
+                }
+                if rank_of(&beacon, block.maker, nodes) != block.rank || !self.payloads.validate(block.height, &block.payload) {
+                    return Readiness::Invalid;
+                }
+                Readiness::Ready(signed::proposal(&hash))
+            }
+            Artifact::NotarizationShare { height, block, share } => {
+                if share.signer as usize >= nodes {
+                    return Readiness::Invalid;
+                }
+                let known = self.pool.notarization_shares.get(&(*height, *block)).is_some_and(|s| s.contains_key(&share.signer));
+                if known || self.pool.notarizations.get(height).is_some_and(|n| n.contains_key(block)) {
+                    return Readiness::Useless;
+                }
+                Readiness::Ready(signed::notarization(*height, block))
+            }
+            Artifact::FinalizationShare { height, block, share } => {
+                if share.signer as usize >= nodes {
+                    return Readiness::Invalid;
+                }
+                let known = self.pool.finalization_shares.get(&(*height, *block)).is_some_and(|s| s.contains_key(&share.signer));
+                if known || self.pool.finalizations.contains_key(height) {
+                    return Readiness::Useless;
+                }
+                Readiness::Ready(signed::finalization(*height, block))
+            }
+            Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
+                let is_notarization = matches!(artifact, Artifact::Notarization(_));
+                let known = if is_notarization {
+                    self.pool.notarizations.get(&certificate.height).is_some_and(|n| n.contains_key(&certificate.block))
+                } else {
+                    self.pool.finalizations.contains_key(&certificate.height)
+                };
+                if known {
+                    return Readiness::Useless;
+                }
+                let signers = &certificate.signers;
+                let well_formed = signers.len() >= self.config.quorum()
+                    && signers.windows(2).all(|pair| pair[0] < pair[1])
+                    && signers.last().is_some_and(|&last| (last as usize) < nodes);
+                if !well_formed || certificate.height == 0 {
+                    return Readiness::Invalid;
+                }
+                Readiness::Ready(if is_notarization {
+                    signed::notarization(certificate.height, &certificate.block)
+                } else {
+                    signed::finalization(certificate.height, &certificate.block)
+                })
+            }
+            Artifact::BeaconShare { height, share } => {
+                if share.signer as usize >= nodes || *height == 0 {
+                    return Readiness::Invalid;
+                }
+                if self.pool.beacons.contains_key(height)
+                    || self.pool.beacon_shares.get(height).is_some_and(|s| s.contains_key(&share.signer))
+                {
+                    return Readiness::Useless;
+                }
+                match self.beacon_value(height - 1) {
+                    Some(previous) => Readiness::Ready(signed::beacon(*height, &previous)),
+                    None => Readiness::Waiting,
+                }
+            }
+            Artifact::Beacon { height, .. } => {
+                if *height == 0 {
+                    return Readiness::Invalid;
+                }
+                if self.pool.beacons.contains_key(height) {
+                    return Readiness::Useless;
+                }
+                match self.beacon_value(height - 1) {
+                    Some(previous) => Readiness::Ready(signed::beacon(*height, &previous)),
+                    None => Readiness::Waiting,
+                }
+            }
+        }
+    }
+
+    /// Adds a verified artifact to the validated pool; returns whether it was new.
+    fn insert_validated(&mut self, artifact: Artifact) -> bool {
+        match artifact {
+            Artifact::Proposal(proposal) => {
+                let hash = proposal.block.hash();
+                self.blocks.insert(hash, proposal.block.clone());
+                self.pool.proposals.entry(proposal.block.height).or_default().insert(hash, proposal).is_none()
+            }
+            Artifact::NotarizationShare { height, block, share } => self
+                .pool
+                .notarization_shares
+                .entry((height, block))
+                .or_default()
+                .insert(share.signer, share.signature)
+                .is_none(),
+            Artifact::FinalizationShare { height, block, share } => self
+                .pool
+                .finalization_shares
+                .entry((height, block))
+                .or_default()
+                .insert(share.signer, share.signature)
+                .is_none(),
+            Artifact::Notarization(certificate) => self
+                .pool
+                .notarizations
+                .entry(certificate.height)
+                .or_default()
+                .insert(certificate.block, certificate)
+                .is_none(),
+            Artifact::Finalization(certificate) => {
+                self.pool.finalizations.insert(certificate.height, certificate).is_none()
+            }
+            Artifact::BeaconShare { height, share } => {
+                self.pool.beacon_shares.entry(height).or_default().insert(share.signer, share.signature).is_none()
+            }
+            Artifact::Beacon { height, signature } => {
+                let value = Hash::of(&[&signature]);
+                self.pool.beacons.insert(height, (signature, value)).is_none()
+            }
+        }
+    }
+
+    /// Applies every protocol rule once; returns whether anything changed.
+    fn step(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
+        let mut changed = self.share_and_combine_beacon(actions);
+        changed |= self.aggregate_certificates(actions);
+        changed |= self.advance_round(actions);
+        if self.round_start.is_none() && self.beacon_value(self.height).is_some() {
+            self.round_start = Some(now);
+        }
+        changed |= self.propose(now, actions);
+        changed |= self.share_notarization(now, actions);
+        changed |= self.finalize(actions);
+        changed
+    }
+
+    /// Random beacon: share it for the current round once the previous beacon
+    /// is known; combine f + 1 shares (§4, random beacon).
+    fn share_and_combine_beacon(&mut self, actions: &mut Vec<Action>) -> bool {
+        let height = self.height;
+        let Some(previous) = self.beacon_value(height - 1) else { return false };
+        let message = signed::beacon(height, &previous);
+        let mut changed = false;
+        if self.shared_beacon.insert(height) {
+            let share = Share { signer: self.me, signature: self.crypto.sign_beacon_share(&message) };
+            self.pool.beacon_shares.entry(height).or_default().insert(self.me, share.signature.clone());
+            actions.push(Action::Broadcast(Artifact::BeaconShare { height, share }));
+            changed = true;
+        }
+        let shares = self.pool.beacon_shares.get(&height).map_or(0, BTreeMap::len);
+        if !self.pool.beacons.contains_key(&height) && shares >= self.crypto.beacon_threshold() {
+            let shares: Vec<Share> = self.pool.beacon_shares[&height]
+                .iter()
+                .map(|(signer, signature)| Share { signer: *signer, signature: signature.clone() })
+                .collect();
+            let signature = self.crypto.combine_beacon(&message, &shares);
+            let artifact = Artifact::Beacon { height, signature };
+            self.insert_validated(artifact.clone());
+            actions.push(Action::Broadcast(artifact));
+            changed = true;
+        }
+        changed
+    }
+
+    /// Aggregates n − f notarization or finalization shares on one block into a certificate.
+    fn aggregate_certificates(&mut self, actions: &mut Vec<Action>) -> bool {
+        let quorum = self.config.quorum();
+        let mut new = Vec::new();
+        for (&(height, block), shares) in &self.pool.notarization_shares {
+            if shares.len() >= quorum && !self.pool.notarizations.get(&height).is_some_and(|n| n.contains_key(&block)) {
+                new.push(Artifact::Notarization(self.certificate(height, block, shares, signed::notarization(height, &block))));
+            }
+        }
+        for (&(height, block), shares) in &self.pool.finalization_shares {
+            if shares.len() >= quorum && !self.pool.finalizations.contains_key(&height) {
+                new.push(Artifact::Finalization(self.certificate(height, block, shares, signed::finalization(height, &block))));
+            }
+        }
+        let changed = !new.is_empty();
+        for artifact in new {
+            if self.insert_validated(artifact.clone()) {
+                actions.push(Action::Broadcast(artifact));
+            }
+        }
+        changed
+    }
+
+    fn certificate(&self, height: Height, block: Hash, shares: &BTreeMap<NodeId, SignatureBytes>, message: Vec<u8>) -> Certificate {
+        let shares: Vec<Share> =
+            shares.iter().map(|(signer, signature)| Share { signer: *signer, signature: signature.clone() }).collect();
+        Certificate {
+            height,
+            block,
+            signers: shares.iter().map(|share| share.signer).collect(),
+            signature: self.crypto.aggregate(&message, &shares),
+        }
+    }
+
+    /// A notarized block at the current height ends the round. A node that
+    /// notarization-shared no other block of the round finalization-shares it (§4).
+    fn advance_round(&mut self, actions: &mut Vec<Action>) -> bool {
+        let mut changed = false;
+        while let Some(notarized) = self.notarized_at(self.height) {
+            let height = self.height;
+            let shared = self.shared_notarization.get(&height);
+            if shared.is_none_or(|blocks| blocks.iter().all(|block| *block == notarized))
+                && self.shared_finalization.insert(height)
+            {
+                let message = signed::finalization(height, &notarized);
+                let share = Share { signer: self.me, signature: self.crypto.sign(&message) };
+                self.pool.finalization_shares.entry((height, notarized)).or_default().insert(self.me, share.signature.clone());
+                actions.push(Action::Broadcast(Artifact::FinalizationShare { height, block: notarized, share }));
+            }
+            actions.extend(self.round_artifacts(height).into_iter().map(Action::Broadcast));
+            self.height += 1;
+            self.round_start = None;
+            changed = true;
+        }
+        changed
+    }
+
+    /// The block maker of rank r proposes once Δ_prop(r) has passed in the round (§4).
+    fn propose(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
+        let height = self.height;
+        let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(height)) else { return false };
+        let rank = rank_of(&beacon, self.me, self.config.nodes);
+        if now < start + self.config.proposal_delay(rank) || self.proposed.contains(&height) {
+            return false;
+        }
+        let Some(parent) = self.notarized_at(height - 1) else { return false };
+        self.proposed.insert(height);
+        let block = Block { height, parent, rank, maker: self.me, payload: self.payloads.build(height, &parent) };
+        let hash = block.hash();
+        let proposal = Proposal { signature: self.crypto.sign(&signed::proposal(&hash)), block };
+        self.insert_validated(Artifact::Proposal(proposal.clone()));
+        actions.push(Action::Broadcast(Artifact::Proposal(proposal)));
+        true
+    }
+
+    /// Notarization-share the valid blocks of the lowest rank seen, once
+    /// Δ_ntry(r) has passed and no block of the round is notarized yet (§4).
+    fn share_notarization(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
+        let height = self.height;
+        let Some(start) = self.round_start else { return false };
+        let Some(proposals) = self.pool.proposals.get(&height) else { return false };
+        let Some(best) = proposals.values().map(|proposal| proposal.block.rank).min() else { return false };
+        if now < start + self.config.notary_delay(best) {
+            return false;
+        }
+        let mut to_share: Vec<Hash> =
+            proposals.iter().filter(|(_, proposal)| proposal.block.rank == best).map(|(hash, _)| *hash).collect();
+        to_share.sort_unstable();
+        let shared = self.shared_notarization.entry(height).or_default();
+        to_share.retain(|hash| !shared.contains(hash));
+        for block in &to_share {
+            shared.insert(*block);
+            let share = Share { signer: self.me, signature: self.crypto.sign(&signed::notarization(height, block)) };
+            self.pool.notarization_shares.entry((height, *block)).or_default().insert(self.me, share.signature.clone());
+            actions.push(Action::Broadcast(Artifact::NotarizationShare { height, block: *block, share }));
+        }
+        !to_share.is_empty()
+    }
+
+    /// A finalization at h finalizes its block and all ancestors; blocks are
+    /// delivered in height order once their contents are known.
+    fn finalize(&mut self, actions: &mut Vec<Action>) -> bool {
+        let Some((&height, certificate)) = self.pool.finalizations.iter().next_back() else { return false };
+        if height <= self.finalized_height {
+            return false;
+        }
+        // Walk back from the finalized block to what was already delivered.
+        let mut chain = Vec::new();
+        let mut hash = certificate.block;
+        let mut at = height;
+        while at > self.finalized_height {
+            let Some(block) = self.blocks.get(&hash) else { return false }; // contents still missing
+            chain.push((at, hash, block.clone()));
+            hash = block.parent;
+            at -= 1;
+        }
+        if self.delivered.get(&self.finalized_height) != Some(&hash) {
+            // Cannot happen with f < n/3 (safety); refuse to deliver a conflicting chain.
+            return false;
+        }
+        for (at, hash, block) in chain.into_iter().rev() {
+            self.payloads.on_finalized(&block.payload);
+            self.delivered.insert(at, hash);
+            actions.push(Action::Deliver(FinalizedBlock { block, hash }));
+        }
+        self.finalized_height = height;
+        self.purge();
+        if self.height <= height {
+            // A finalized block is notarized: jump ahead (catching up).
+            self.height = height + 1;
+            self.round_start = None;
+        }
+        true
+    }
+
+    /// Drops shares and losing proposals below the finalized height.
+    fn purge(&mut self) {
+        let keep_from = self.finalized_height;
+        let delivered = &self.delivered;
+        self.pool.notarization_shares.retain(|(height, _), _| *height >= keep_from);
+        self.pool.finalization_shares.retain(|(height, _), _| *height >= keep_from);
+        self.pool.beacon_shares.retain(|height, _| *height >= keep_from);
+        for (height, proposals) in self.pool.proposals.range_mut(..keep_from) {
+            proposals.retain(|hash, _| delivered.get(height) == Some(hash));
+        }
+        self.blocks.retain(|hash, block| block.height >= keep_from || delivered.get(&block.height) == Some(hash));
+        self.shared_notarization.retain(|height, _| *height >= keep_from);
+        self.unvalidated.retain(|(_, artifact)| artifact.height() >= keep_from || matches!(artifact, Artifact::Beacon { .. }));
+    }
+
+    /// Re-sends this round's own shares and the latest round's artifacts.
+    fn rebroadcast(&self, actions: &mut Vec<Action>) {
+        let height = self.height;
+        if let Some(signature) = self.pool.beacon_shares.get(&height).and_then(|shares| shares.get(&self.me)) {
+            let share = Share { signer: self.me, signature: signature.clone() };
+            actions.push(Action::Broadcast(Artifact::BeaconShare { height, share }));
+        }
+        for block in self.shared_notarization.get(&height).into_iter().flatten() {
+            if let Some(proposal) = self.pool.proposals.get(&height).and_then(|proposals| proposals.get(block)) {
+                actions.push(Action::Broadcast(Artifact::Proposal(proposal.clone())));
+            }
+            if let Some(signature) = self.pool.notarization_shares.get(&(height, *block)).and_then(|s| s.get(&self.me)) {
+                let share = Share { signer: self.me, signature: signature.clone() };
+                actions.push(Action::Broadcast(Artifact::NotarizationShare { height, block: *block, share }));
+            }
+        }
+        for (&(share_height, block), shares) in self.pool.finalization_shares.range((height.saturating_sub(1), Hash::default())..) {
+            if let Some(signature) = shares.get(&self.me) {
+                let share = Share { signer: self.me, signature: signature.clone() };
+                actions.push(Action::Broadcast(Artifact::FinalizationShare { height: share_height, block, share }));
+            }
+        }
+        actions.extend(self.round_artifacts(height.saturating_sub(1)).into_iter().map(Action::Broadcast));
+    }
+
+    /// The next time a rule may fire without new input.
+    fn next_deadline(&self, now: Time) -> Time {
+        let mut deadline = self.next_rebroadcast.max(now + 1);
+        if let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(self.height)) {
+            if !self.proposed.contains(&self.height) {
+                let rank = rank_of(&beacon, self.me, self.config.nodes);
+                deadline = deadline.min(start + self.config.proposal_delay(rank));
+            }
+            if let Some(best) = self.pool.proposals.get(&self.height).and_then(|p| p.values().map(|p| p.block.rank).min()) {
+                let at = start + self.config.notary_delay(best);
+                if at > now {
+                    deadline = deadline.min(at);
+                }
+            }
+        }
+        deadline.max(now + 1)
+    }
+
+    fn beacon_value(&self, height: Height) -> Option<Hash> {
+        self.pool.beacons.get(&height).map(|(_, value)| *value)
+    }
+
+    /// Whether `block` at `height` is notarized (genesis and finalized blocks count).
+    fn is_notarized(&self, height: Height, block: &Hash) -> bool {
+        self.delivered.get(&height) == Some(block)
+            || self.pool.notarizations.get(&height).is_some_and(|n| n.contains_key(block))
+            || self.pool.finalizations.get(&height).is_some_and(|f| f.block == *block)
+    }
+
+    /// A notarized block at `height`, if any (the smallest hash if several).
+    fn notarized_at(&self, height: Height) -> Option<Hash> {
+        if let Some(hash) = self.delivered.get(&height) {
+            return Some(*hash);
+        }
+        self.pool.notarizations.get(&height).and_then(|n| n.keys().next().copied())
+    }
+}
+
+/// Whether a pending artifact can be checked now.
+enum Readiness {
+    /// Check this message's signature.
+    Ready(Vec<u8>),
+    /// Prerequisites are missing: keep it.
+    Waiting,
+    /// Already known: drop it silently.
+    Useless,
+    /// Malformed: drop it and count the sender.
+    Invalid,
+}
+
+/// The signature check an artifact needs, given the bytes it signs.
+fn check_for<'a>(artifact: &'a Artifact, message: &'a [u8]) -> Check<'a> {
+    match artifact {
+        Artifact::Proposal(proposal) => {
+            Check::Node { signer: proposal.block.maker, message, signature: &proposal.signature }
+        }
+        Artifact::NotarizationShare { share, .. } | Artifact::FinalizationShare { share, .. } => {
+            Check::Node { signer: share.signer, message, signature: &share.signature }
+        }
+        Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
+            Check::Aggregate { signers: &certificate.signers, message, signature: &certificate.signature }
+        }
+        Artifact::BeaconShare { share, .. } => Check::BeaconShare { signer: share.signer, message, signature: &share.signature },
+        Artifact::Beacon { signature, .. } => Check::Beacon { message, signature },
+    }
+}
+
+/// The rank of `node` at a height with beacon value `beacon`: its position
+/// when nodes are sorted by H(beacon, node) (a permutation only the beacon decides).
+pub fn rank_of(beacon: &Hash, node: NodeId, nodes: usize) -> Rank {
+    let key = |candidate: NodeId| Hash::of(&[b"chainkey-rank", &beacon.0, &candidate.to_be_bytes()]);
+    let mine = key(node);
+    (0..nodes as NodeId).filter(|&other| (key(other), other) < (mine, node)).count() as Rank
+}

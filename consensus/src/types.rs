@@ -1,0 +1,190 @@
+//! The artifacts nodes exchange, with the bytes each signature covers.
+//!
+//! Every signed message starts with a domain tag naming the artifact kind,
+//! so a signature on one kind can never be replayed as another.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// A node's position in the subnet (0-based).
+pub type NodeId = u32;
+/// A block height (round number); genesis is height 0.
+pub type Height = u64;
+/// A block maker's rank at a height: 0 is the leader.
+pub type Rank = u32;
+/// Simulated or real time in milliseconds.
+pub type Time = u64;
+
+/// A SHA-256 hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash(pub [u8; 32]);
+
+impl Hash {
+    /// Hashes the concatenation of `parts`.
+    pub fn of(parts: &[&[u8]]) -> Hash {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        Hash(hasher.finalize().into())
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for byte in &self.0[..4] {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str("…")
+    }
+}
+
+/// An ingress message carried in a block payload: an id and opaque bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IngressMessage {
+    /// Unique id of the message (e.g. the IC request id).
+    pub id: Hash,
+    /// The message content, opaque to consensus.
+    pub content: Vec<u8>,
+}
+
+/// A block: a payload appended to a notarized parent by a ranked maker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Block {
+    /// Height of the block (parent height + 1).
+    pub height: Height,
+    /// Hash of the parent block.
+    pub parent: Hash,
+    /// The maker's rank at this height.
+    pub rank: Rank,
+    /// The maker.
+    pub maker: NodeId,
+    /// Ingress messages ordered by this block.
+    pub payload: Vec<IngressMessage>,
+}
+
+impl Block {
+    /// The genesis block every node starts from.
+    pub fn genesis() -> Block {
+        Block { height: 0, parent: Hash::default(), rank: 0, maker: 0, payload: Vec::new() }
+    }
+
+    /// The block's hash, which commits to every field.
+    pub fn hash(&self) -> Hash {
+        let payload = Hash::of(
+            &self
+                .payload
+                .iter()
+                .flat_map(|message| [message.id.0.as_slice(), message.content.as_slice()])
+                .collect::<Vec<_>>(),
+        );
+        Hash::of(&[
+            b"block",
+            &self.height.to_be_bytes(),
+            &self.parent.0,
+            &self.rank.to_be_bytes(),
+            &self.maker.to_be_bytes(),
+            &payload.0,
+        ])
+    }
+}
+
+/// What a signature signs: domain-separated bytes for each artifact kind.
+pub(crate) mod signed {
+    use super::{Hash, Height};
+
+    /// A block proposal signs the block hash.
+    pub fn proposal(block: &Hash) -> Vec<u8> {
+        [b"chainkey-proposal".as_slice(), &block.0].concat()
+    }
+    /// A notarization (share) signs the height and block hash.
+    pub fn notarization(height: Height, block: &Hash) -> Vec<u8> {
+        [b"chainkey-notarization".as_slice(), &height.to_be_bytes(), &block.0].concat()
+    }
+    /// A finalization (share) signs the height and block hash.
+    pub fn finalization(height: Height, block: &Hash) -> Vec<u8> {
+        [b"chainkey-finalization".as_slice(), &height.to_be_bytes(), &block.0].concat()
+    }
+    /// A random-beacon (share) signs the height and the previous beacon.
+    pub fn beacon(height: Height, previous: &Hash) -> Vec<u8> {
+        [b"chainkey-beacon".as_slice(), &height.to_be_bytes(), &previous.0].concat()
+    }
+}
+
+/// Signature bytes, opaque to the protocol (their scheme is the crypto's business).
+pub type SignatureBytes = Vec<u8>;
+
+/// A block signed by its maker.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Proposal {
+    /// The proposed block.
+    pub block: Block,
+    /// The maker's signature on the block hash.
+    pub signature: SignatureBytes,
+}
+
+/// One node's share of a multi-signature or threshold signature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Share {
+    /// The signer.
+    pub signer: NodeId,
+    /// The signature share.
+    pub signature: SignatureBytes,
+}
+
+/// An aggregate of n − f shares on one block: a notarization or a finalization.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Certificate {
+    /// Height of the block.
+    pub height: Height,
+    /// Hash of the block.
+    pub block: Hash,
+    /// Who signed, ascending.
+    pub signers: Vec<NodeId>,
+    /// The aggregate multi-signature.
+    pub signature: SignatureBytes,
+}
+
+/// Everything consensus nodes send each other.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Artifact {
+    /// A block proposal.
+    Proposal(Proposal),
+    /// A notarization share on (height, block).
+    NotarizationShare { height: Height, block: Hash, share: Share },
+    /// A notarization: n − f notarization shares aggregated.
+    Notarization(Certificate),
+    /// A finalization share on (height, block).
+    FinalizationShare { height: Height, block: Hash, share: Share },
+    /// A finalization: n − f finalization shares aggregated.
+    Finalization(Certificate),
+    /// A random-beacon share for a height.
+    BeaconShare { height: Height, share: Share },
+    /// The random beacon of a height: the threshold signature on the previous beacon.
+    Beacon { height: Height, signature: SignatureBytes },
+}
+
+impl Artifact {
+    /// The height the artifact belongs to.
+    pub fn height(&self) -> Height {
+        match self {
+            Artifact::Proposal(proposal) => proposal.block.height,
+            Artifact::NotarizationShare { height, .. }
+            | Artifact::FinalizationShare { height, .. }
+            | Artifact::BeaconShare { height, .. }
+            | Artifact::Beacon { height, .. } => *height,
+            Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => certificate.height,
+        }
+    }
+}
+
+/// A finalized block handed to execution, in height order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalizedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its hash.
+    pub hash: Hash,
+}
