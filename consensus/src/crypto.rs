@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use chainkey_crypto::batch::{BatchVerifier, Job};
-use chainkey_crypto::threshold::{combine_unchecked, PublicCommitment, SecretKeyShare, SignatureShare};
+use chainkey_crypto::threshold::{
+    combine_unchecked, PublicCommitment, SecretKeyShare, SignatureShare,
+};
 use chainkey_crypto::{Ciphersuite, MinSig, PublicKey, SecretKey, Signature};
 
 use crate::types::{Hash, NodeId, Share, SignatureBytes};
@@ -92,7 +94,12 @@ pub struct BlsCrypto {
 
 impl BlsCrypto {
     /// Crypto for the node holding `key` and `beacon_share`.
-    pub fn new(key: SecretKey, beacon_share: SecretKeyShare, subnet: Arc<SubnetKeys>, verifier: Arc<BatchVerifier>) -> Self {
+    pub fn new(
+        key: SecretKey,
+        beacon_share: SecretKeyShare,
+        subnet: Arc<SubnetKeys>,
+        verifier: Arc<BatchVerifier>,
+    ) -> Self {
         BlsCrypto {
             key,
             beacon_share,
@@ -107,22 +114,48 @@ impl BlsCrypto {
     fn job(&self, sender: NodeId, check: &Check<'_>) -> Option<Job> {
         let committee = &self.subnet.committee;
         let claim = match *check {
-            Check::Node { signer, message, signature } => {
+            Check::Node {
+                signer,
+                message,
+                signature,
+            } => {
                 let key = committee.get(signer as usize)?;
-                self.multi.signature_claim(key, message, &Signature::from_bytes(signature).ok()?)
+                self.multi
+                    .signature_claim(key, message, &Signature::from_bytes(signature).ok()?)
             }
-            Check::BeaconShare { signer, message, signature } => {
-                let share = SignatureShare { index: signer.checked_add(1)?, signature: Signature::from_bytes(signature).ok()? };
-                self.threshold.share_claim(&self.subnet.beacon, message, &share).ok()?
+            Check::BeaconShare {
+                signer,
+                message,
+                signature,
+            } => {
+                let share = SignatureShare {
+                    index: signer.checked_add(1)?,
+                    signature: Signature::from_bytes(signature).ok()?,
+                };
+                self.threshold
+                    .share_claim(&self.subnet.beacon, message, &share)
+                    .ok()?
             }
-            Check::Aggregate { signers, message, signature } => {
-                let keys = signers.iter().map(|&signer| committee.get(signer as usize)).collect::<Option<Vec<_>>>()?;
+            Check::Aggregate {
+                signers,
+                message,
+                signature,
+            } => {
+                let keys = signers
+                    .iter()
+                    .map(|&signer| committee.get(signer as usize))
+                    .collect::<Option<Vec<_>>>()?;
                 let key = PublicKey::aggregate(keys).ok()?;
-                self.multi.signature_claim(&key, message, &Signature::from_bytes(signature).ok()?)
+                self.multi
+                    .signature_claim(&key, message, &Signature::from_bytes(signature).ok()?)
             }
             Check::Beacon { message, signature } => {
                 let key = self.subnet.beacon.public_key();
-                self.threshold.signature_claim(&key, message, &Signature::from_bytes(signature).ok()?)
+                self.threshold.signature_claim(
+                    &key,
+                    message,
+                    &Signature::from_bytes(signature).ok()?,
+                )
             }
         };
         Some(Job::new(claim).from_source(u64::from(sender)))
@@ -135,23 +168,35 @@ impl ConsensusCrypto for BlsCrypto {
     }
 
     fn sign_beacon_share(&self, message: &[u8]) -> SignatureBytes {
-        self.threshold.sign_share(&self.beacon_share, message).signature.to_bytes()
+        self.threshold
+            .sign_share(&self.beacon_share, message)
+            .signature
+            .to_bytes()
     }
 
     fn aggregate(&self, _message: &[u8], shares: &[Share]) -> SignatureBytes {
-        let signatures: Vec<Signature<MinSig>> =
-            shares.iter().filter_map(|share| Signature::from_bytes(&share.signature).ok()).collect();
-        Signature::aggregate(&signatures).map(|signature| signature.to_bytes()).unwrap_or_default()
+        let signatures: Vec<Signature<MinSig>> = shares
+            .iter()
+            .filter_map(|share| Signature::from_bytes(&share.signature).ok())
+            .collect();
+        Signature::aggregate(&signatures)
+            .map(|signature| signature.to_bytes())
+            .unwrap_or_default()
     }
 
     fn combine_beacon(&self, _message: &[u8], shares: &[Share]) -> SignatureBytes {
         let shares: Vec<SignatureShare<MinSig>> = shares
             .iter()
             .filter_map(|share| {
-                Some(SignatureShare { index: share.signer + 1, signature: Signature::from_bytes(&share.signature).ok()? })
+                Some(SignatureShare {
+                    index: share.signer + 1,
+                    signature: Signature::from_bytes(&share.signature).ok()?,
+                })
             })
             .collect();
-        combine_unchecked(self.beacon_threshold(), &shares).map(|signature| signature.to_bytes()).unwrap_or_default()
+        combine_unchecked(self.beacon_threshold(), &shares)
+            .map(|signature| signature.to_bytes())
+            .unwrap_or_default()
     }
 
     fn beacon_threshold(&self) -> usize {
@@ -159,10 +204,15 @@ impl ConsensusCrypto for BlsCrypto {
     }
 
     fn verify_batch(&self, checks: &[(NodeId, Check<'_>)]) -> Vec<bool> {
-        let jobs: Vec<Option<Job>> = checks.iter().map(|(sender, check)| self.job(*sender, check)).collect();
+        let jobs: Vec<Option<Job>> = checks
+            .iter()
+            .map(|(sender, check)| self.job(*sender, check))
+            .collect();
         let decodable: Vec<Job> = jobs.iter().flatten().cloned().collect();
         let mut verdicts = self.verifier.verify(&decodable).into_iter();
-        jobs.iter().map(|job| job.is_some() && verdicts.next().unwrap_or(false)).collect()
+        jobs.iter()
+            .map(|job| job.is_some() && verdicts.next().unwrap_or(false))
+            .collect()
     }
 }
 
@@ -177,7 +227,10 @@ pub struct SimCrypto {
 impl SimCrypto {
     /// Simulated crypto for node `me` in a subnet whose beacon needs `beacon_threshold` shares.
     pub fn new(me: NodeId, beacon_threshold: usize) -> Self {
-        SimCrypto { me, beacon_threshold }
+        SimCrypto {
+            me,
+            beacon_threshold,
+        }
     }
 
     fn tag(kind: &[u8], who: &[u8], message: &[u8]) -> SignatureBytes {
@@ -201,7 +254,11 @@ impl ConsensusCrypto for SimCrypto {
     fn aggregate(&self, message: &[u8], shares: &[Share]) -> SignatureBytes {
         let mut signers: Vec<NodeId> = shares.iter().map(|share| share.signer).collect();
         signers.sort_unstable();
-        Self::tag(b"aggregate", &Self::signers_bytes(signers.into_iter()), message)
+        Self::tag(
+            b"aggregate",
+            &Self::signers_bytes(signers.into_iter()),
+            message,
+        )
     }
 
     fn combine_beacon(&self, message: &[u8], _shares: &[Share]) -> SignatureBytes {
@@ -216,16 +273,31 @@ impl ConsensusCrypto for SimCrypto {
         checks
             .iter()
             .map(|(_, check)| match *check {
-                Check::Node { signer, message, signature } => {
-                    signature == Self::tag(b"node", &signer.to_be_bytes(), message)
+                Check::Node {
+                    signer,
+                    message,
+                    signature,
+                } => signature == Self::tag(b"node", &signer.to_be_bytes(), message),
+                Check::BeaconShare {
+                    signer,
+                    message,
+                    signature,
+                } => signature == Self::tag(b"beacon-share", &signer.to_be_bytes(), message),
+                Check::Aggregate {
+                    signers,
+                    message,
+                    signature,
+                } => {
+                    signature
+                        == Self::tag(
+                            b"aggregate",
+                            &Self::signers_bytes(signers.iter().copied()),
+                            message,
+                        )
                 }
-                Check::BeaconShare { signer, message, signature } => {
-                    signature == Self::tag(b"beacon-share", &signer.to_be_bytes(), message)
+                Check::Beacon { message, signature } => {
+                    signature == Self::tag(b"beacon", b"", message)
                 }
-                Check::Aggregate { signers, message, signature } => {
-                    signature == Self::tag(b"aggregate", &Self::signers_bytes(signers.iter().copied()), message)
-                }
-                Check::Beacon { message, signature } => signature == Self::tag(b"beacon", b"", message),
             })
             .collect()
     }

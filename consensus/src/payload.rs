@@ -29,7 +29,10 @@ pub struct PayloadLimits {
 
 impl Default for PayloadLimits {
     fn default() -> Self {
-        PayloadLimits { max_messages: 1000, max_bytes: 4 << 20 }
+        PayloadLimits {
+            max_messages: 1000,
+            max_bytes: 4 << 20,
+        }
     }
 }
 
@@ -46,7 +49,10 @@ pub struct IngressQueue {
 impl IngressQueue {
     /// An empty queue with the given limits.
     pub fn new(limits: PayloadLimits) -> Self {
-        IngressQueue { pending: VecDeque::new(), limits }
+        IngressQueue {
+            pending: VecDeque::new(),
+            limits,
+        }
     }
 
     /// Queues a message for a future block.

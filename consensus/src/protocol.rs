@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::crypto::{Check, ConsensusCrypto};
 use crate::payload::PayloadBuilder;
 use crate::types::{
-    signed, Artifact, Block, Certificate, FinalizedBlock, Hash, Height, NodeId, Proposal, Rank, Share,
-    SignatureBytes, Time,
+    signed, Artifact, Block, Certificate, FinalizedBlock, Hash, Height, NodeId, Proposal, Rank,
+    Share, SignatureBytes, Time,
 };
 
 /// Protocol parameters, equal on every node.
@@ -49,7 +49,14 @@ pub struct Config {
 impl Config {
     /// Defaults for `nodes` nodes: Δ = 100 ms, ε = 50 ms.
     pub fn new(nodes: usize) -> Self {
-        Config { nodes, delta: 100, epsilon: 50, rebroadcast: 1000, window: 32, max_unvalidated: 64 * nodes.max(4) * 8 }
+        Config {
+            nodes,
+            delta: 100,
+            epsilon: 50,
+            rebroadcast: 1000,
+            window: 32,
+            max_unvalidated: 64 * nodes.max(4) * 8,
+        }
     }
 
     /// f: the number of Byzantine nodes tolerated.
@@ -141,6 +148,7 @@ pub struct Consensus<C, P> {
     delivered: BTreeMap<Height, Hash>,
     next_rebroadcast: Time,
     helped: BTreeMap<NodeId, Time>,
+    highest_seen: Height,
     invalid_from: BTreeMap<NodeId, u64>,
 }
 
@@ -150,7 +158,8 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let genesis = Block::genesis();
         let genesis_hash = genesis.hash();
         let mut pool = Pool::default();
-        pool.beacons.insert(0, (Vec::new(), Hash::of(&[b"chainkey-genesis-beacon"])));
+        pool.beacons
+            .insert(0, (Vec::new(), Hash::of(&[b"chainkey-genesis-beacon"])));
         Consensus {
             me,
             config,
@@ -169,6 +178,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             delivered: BTreeMap::from([(0, genesis_hash)]),
             next_rebroadcast: 0,
             helped: BTreeMap::new(),
+            highest_seen: 0,
             invalid_from: BTreeMap::new(),
         }
     }
@@ -186,6 +196,33 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// The delivered (finalized) chain: block hash per height.
     pub fn finalized_chain(&self) -> &BTreeMap<Height, Hash> {
         &self.delivered
+    }
+
+    /// A one-line summary of the current round, for diagnostics.
+    pub fn describe(&self) -> String {
+        let height = self.height;
+        let proposals: Vec<(Rank, NodeId)> = self
+            .pool
+            .proposals
+            .get(&height)
+            .into_iter()
+            .flatten()
+            .map(|(_, proposal)| (proposal.block.rank, proposal.block.maker))
+            .collect();
+        let shares: Vec<usize> = self
+            .pool
+            .notarization_shares
+            .range((height, Hash([0; 32]))..=(height, Hash([0xff; 32])))
+            .map(|(_, shares)| shares.len())
+            .collect();
+        format!(
+            "round {height} (started {:?}), finalized {}, beacon {}, proposals (rank, maker) {proposals:?}, notarization shares {shares:?}, shared {:?}, unvalidated {}",
+            self.round_start,
+            self.finalized_height,
+            self.pool.beacons.contains_key(&height),
+            self.shared_notarization.get(&height).map_or(0, BTreeSet::len),
+            self.unvalidated.len()
+        )
     }
 
     /// Invalid artifacts dropped, per sender.
@@ -227,25 +264,45 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Queues a received artifact, dropping what is too old, too far ahead or over the bound.
     fn receive(&mut self, from: NodeId, artifact: Artifact, now: Time, actions: &mut Vec<Action>) {
         let height = artifact.height();
-        if from as usize >= self.config.nodes || height > self.height + self.config.window {
+        if from as usize >= self.config.nodes {
             return;
         }
-        if height + 1 < self.finalized_height {
+        if let Artifact::CatchUpRequest { height } = artifact {
             self.help_lagging_peer(from, height, now, actions);
+            return;
+        }
+        self.highest_seen = self
+            .highest_seen
+            .max(height.min(self.height + self.config.window));
+        if height > self.height + self.config.window {
+            return;
         }
         if height <= self.finalized_height && !matches!(artifact, Artifact::Beacon { .. }) {
             return;
         }
-        if self.unvalidated.len() >= self.config.max_unvalidated || self.unvalidated.iter().any(|(_, a)| *a == artifact) {
+        if self.unvalidated.len() >= self.config.max_unvalidated
+            || self.unvalidated.iter().any(|(_, a)| *a == artifact)
+        {
             return;
         }
         self.unvalidated.push((from, artifact));
     }
 
-    /// Sends a lagging peer the beacons, notarized blocks and certificates it
-    /// needs to catch up (at most once per rebroadcast interval per peer).
-    fn help_lagging_peer(&mut self, peer: NodeId, peer_height: Height, now: Time, actions: &mut Vec<Action>) {
-        if self.helped.get(&peer).is_some_and(|&last| now < last + self.config.rebroadcast) {
+    /// Answers a catch-up request: the beacons, notarized and finalized blocks
+    /// and certificates of up to `window` heights (once per rebroadcast interval per peer).
+    fn help_lagging_peer(
+        &mut self,
+        peer: NodeId,
+        peer_height: Height,
+        now: Time,
+        actions: &mut Vec<Action>,
+    ) {
+        if peer_height > self.height
+            || self
+                .helped
+                .get(&peer)
+                .is_some_and(|&last| now < last + self.config.rebroadcast)
+        {
             return;
         }
         self.helped.insert(peer, now);
@@ -261,14 +318,25 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     fn round_artifacts(&self, height: Height) -> Vec<Artifact> {
         let mut artifacts = Vec::new();
         if let Some((signature, _)) = self.pool.beacons.get(&height).filter(|_| height > 0) {
-            artifacts.push(Artifact::Beacon { height, signature: signature.clone() });
+            artifacts.push(Artifact::Beacon {
+                height,
+                signature: signature.clone(),
+            });
         }
-        for (hash, certificate) in self.pool.notarizations.get(&height).into_iter().flatten() {
-            if let Some(proposal) = self.pool.proposals.get(&height).and_then(|proposals| proposals.get(hash)) {
+        let notarizations = self.pool.notarizations.get(&height);
+        for (hash, proposal) in self.pool.proposals.get(&height).into_iter().flatten() {
+            if notarizations.is_some_and(|n| n.contains_key(hash))
+                || self.delivered.get(&height) == Some(hash)
+            {
                 artifacts.push(Artifact::Proposal(proposal.clone()));
             }
-            artifacts.push(Artifact::Notarization(certificate.clone()));
         }
+        artifacts.extend(
+            notarizations
+                .into_iter()
+                .flatten()
+                .map(|(_, certificate)| Artifact::Notarization(certificate.clone())),
+        );
         if let Some(certificate) = self.pool.finalizations.get(&height) {
             artifacts.push(Artifact::Finalization(certificate.clone()));
         }
@@ -292,8 +360,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         if ready.is_empty() {
             return false;
         }
-        let checks: Vec<(NodeId, Check<'_>)> =
-            ready.iter().map(|(from, artifact, message)| (*from, check_for(artifact, message))).collect();
+        let checks: Vec<(NodeId, Check<'_>)> = ready
+            .iter()
+            .map(|(from, artifact, message)| (*from, check_for(artifact, message)))
+            .collect();
         let verdicts = self.crypto.verify_batch(&checks);
         let mut added = false;
         for ((from, artifact, _), valid) in ready.into_iter().zip(verdicts) {
@@ -313,36 +383,68 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             Artifact::Proposal(proposal) => {
                 let block = &proposal.block;
                 let hash = block.hash();
-                if self.pool.proposals.get(&block.height).is_some_and(|proposals| proposals.contains_key(&hash)) {
+                if self
+                    .pool
+                    .proposals
+                    .get(&block.height)
+                    .is_some_and(|proposals| proposals.contains_key(&hash))
+                {
                     return Readiness::Useless;
                 }
                 if block.maker as usize >= nodes || block.height == 0 {
                     return Readiness::Invalid;
                 }
-                let Some(beacon) = self.beacon_value(block.height) else { return Readiness::Waiting };
+                let Some(beacon) = self.beacon_value(block.height) else {
+                    return Readiness::Waiting;
+                };
                 if !self.is_notarized(block.height - 1, &block.parent) {
                     return Readiness::Waiting;
                 }
-                if rank_of(&beacon, block.maker, nodes) != block.rank || !self.payloads.validate(block.height, &block.payload) {
+                if rank_of(&beacon, block.maker, nodes) != block.rank
+                    || !self.payloads.validate(block.height, &block.payload)
+                {
                     return Readiness::Invalid;
                 }
                 Readiness::Ready(signed::proposal(&hash))
             }
-            Artifact::NotarizationShare { height, block, share } => {
+            Artifact::NotarizationShare {
+                height,
+                block,
+                share,
+            } => {
                 if share.signer as usize >= nodes {
                     return Readiness::Invalid;
                 }
-                let known = self.pool.notarization_shares.get(&(*height, *block)).is_some_and(|s| s.contains_key(&share.signer));
-                if known || self.pool.notarizations.get(height).is_some_and(|n| n.contains_key(block)) {
+                let known = self
+                    .pool
+                    .notarization_shares
+                    .get(&(*height, *block))
+                    .is_some_and(|s| s.contains_key(&share.signer));
+                if known
+                    || self
+                        .pool
+                        .notarizations
+                        .get(height)
+                        .is_some_and(|n| n.contains_key(block))
+                    || self.shares_by(share.signer, *height) >= MAX_SHARES_PER_SIGNER
+                {
                     return Readiness::Useless;
                 }
                 Readiness::Ready(signed::notarization(*height, block))
             }
-            Artifact::FinalizationShare { height, block, share } => {
+            Artifact::FinalizationShare {
+                height,
+                block,
+                share,
+            } => {
                 if share.signer as usize >= nodes {
                     return Readiness::Invalid;
                 }
-                let known = self.pool.finalization_shares.get(&(*height, *block)).is_some_and(|s| s.contains_key(&share.signer));
+                let known = self
+                    .pool
+                    .finalization_shares
+                    .get(&(*height, *block))
+                    .is_some_and(|s| s.contains_key(&share.signer));
                 if known || self.pool.finalizations.contains_key(height) {
                     return Readiness::Useless;
                 }
@@ -351,7 +453,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
                 let is_notarization = matches!(artifact, Artifact::Notarization(_));
                 let known = if is_notarization {
-                    self.pool.notarizations.get(&certificate.height).is_some_and(|n| n.contains_key(&certificate.block))
+                    self.pool
+                        .notarizations
+                        .get(&certificate.height)
+                        .is_some_and(|n| n.contains_key(&certificate.block))
                 } else {
                     self.pool.finalizations.contains_key(&certificate.height)
                 };
@@ -376,7 +481,11 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                     return Readiness::Invalid;
                 }
                 if self.pool.beacons.contains_key(height)
-                    || self.pool.beacon_shares.get(height).is_some_and(|s| s.contains_key(&share.signer))
+                    || self
+                        .pool
+                        .beacon_shares
+                        .get(height)
+                        .is_some_and(|s| s.contains_key(&share.signer))
                 {
                     return Readiness::Useless;
                 }
@@ -385,6 +494,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                     None => Readiness::Waiting,
                 }
             }
+            Artifact::CatchUpRequest { .. } => Readiness::Useless,
             Artifact::Beacon { height, .. } => {
                 if *height == 0 {
                     return Readiness::Invalid;
@@ -406,16 +516,29 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             Artifact::Proposal(proposal) => {
                 let hash = proposal.block.hash();
                 self.blocks.insert(hash, proposal.block.clone());
-                self.pool.proposals.entry(proposal.block.height).or_default().insert(hash, proposal).is_none()
+                self.pool
+                    .proposals
+                    .entry(proposal.block.height)
+                    .or_default()
+                    .insert(hash, proposal)
+                    .is_none()
             }
-            Artifact::NotarizationShare { height, block, share } => self
+            Artifact::NotarizationShare {
+                height,
+                block,
+                share,
+            } => self
                 .pool
                 .notarization_shares
                 .entry((height, block))
                 .or_default()
                 .insert(share.signer, share.signature)
                 .is_none(),
-            Artifact::FinalizationShare { height, block, share } => self
+            Artifact::FinalizationShare {
+                height,
+                block,
+                share,
+            } => self
                 .pool
                 .finalization_shares
                 .entry((height, block))
@@ -429,16 +552,26 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 .or_default()
                 .insert(certificate.block, certificate)
                 .is_none(),
-            Artifact::Finalization(certificate) => {
-                self.pool.finalizations.insert(certificate.height, certificate).is_none()
-            }
-            Artifact::BeaconShare { height, share } => {
-                self.pool.beacon_shares.entry(height).or_default().insert(share.signer, share.signature).is_none()
-            }
+            Artifact::Finalization(certificate) => self
+                .pool
+                .finalizations
+                .insert(certificate.height, certificate)
+                .is_none(),
+            Artifact::BeaconShare { height, share } => self
+                .pool
+                .beacon_shares
+                .entry(height)
+                .or_default()
+                .insert(share.signer, share.signature)
+                .is_none(),
             Artifact::Beacon { height, signature } => {
                 let value = Hash::of(&[&signature]);
-                self.pool.beacons.insert(height, (signature, value)).is_none()
+                self.pool
+                    .beacons
+                    .insert(height, (signature, value))
+                    .is_none()
             }
+            Artifact::CatchUpRequest { .. } => false,
         }
     }
 
@@ -460,20 +593,36 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// is known; combine f + 1 shares (§4, random beacon).
     fn share_and_combine_beacon(&mut self, actions: &mut Vec<Action>) -> bool {
         let height = self.height;
-        let Some(previous) = self.beacon_value(height - 1) else { return false };
+        let Some(previous) = self.beacon_value(height - 1) else {
+            return false;
+        };
         let message = signed::beacon(height, &previous);
         let mut changed = false;
         if self.shared_beacon.insert(height) {
-            let share = Share { signer: self.me, signature: self.crypto.sign_beacon_share(&message) };
-            self.pool.beacon_shares.entry(height).or_default().insert(self.me, share.signature.clone());
+            let share = Share {
+                signer: self.me,
+                signature: self.crypto.sign_beacon_share(&message),
+            };
+            self.pool
+                .beacon_shares
+                .entry(height)
+                .or_default()
+                .insert(self.me, share.signature.clone());
             actions.push(Action::Broadcast(Artifact::BeaconShare { height, share }));
             changed = true;
         }
-        let shares = self.pool.beacon_shares.get(&height).map_or(0, BTreeMap::len);
+        let shares = self
+            .pool
+            .beacon_shares
+            .get(&height)
+            .map_or(0, BTreeMap::len);
         if !self.pool.beacons.contains_key(&height) && shares >= self.crypto.beacon_threshold() {
             let shares: Vec<Share> = self.pool.beacon_shares[&height]
                 .iter()
-                .map(|(signer, signature)| Share { signer: *signer, signature: signature.clone() })
+                .map(|(signer, signature)| Share {
+                    signer: *signer,
+                    signature: signature.clone(),
+                })
                 .collect();
             let signature = self.crypto.combine_beacon(&message, &shares);
             let artifact = Artifact::Beacon { height, signature };
@@ -489,13 +638,29 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let quorum = self.config.quorum();
         let mut new = Vec::new();
         for (&(height, block), shares) in &self.pool.notarization_shares {
-            if shares.len() >= quorum && !self.pool.notarizations.get(&height).is_some_and(|n| n.contains_key(&block)) {
-                new.push(Artifact::Notarization(self.certificate(height, block, shares, signed::notarization(height, &block))));
+            if shares.len() >= quorum
+                && !self
+                    .pool
+                    .notarizations
+                    .get(&height)
+                    .is_some_and(|n| n.contains_key(&block))
+            {
+                new.push(Artifact::Notarization(self.certificate(
+                    height,
+                    block,
+                    shares,
+                    signed::notarization(height, &block),
+                )));
             }
         }
         for (&(height, block), shares) in &self.pool.finalization_shares {
             if shares.len() >= quorum && !self.pool.finalizations.contains_key(&height) {
-                new.push(Artifact::Finalization(self.certificate(height, block, shares, signed::finalization(height, &block))));
+                new.push(Artifact::Finalization(self.certificate(
+                    height,
+                    block,
+                    shares,
+                    signed::finalization(height, &block),
+                )));
             }
         }
         let changed = !new.is_empty();
@@ -507,9 +672,20 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         changed
     }
 
-    fn certificate(&self, height: Height, block: Hash, shares: &BTreeMap<NodeId, SignatureBytes>, message: Vec<u8>) -> Certificate {
-        let shares: Vec<Share> =
-            shares.iter().map(|(signer, signature)| Share { signer: *signer, signature: signature.clone() }).collect();
+    fn certificate(
+        &self,
+        height: Height,
+        block: Hash,
+        shares: &BTreeMap<NodeId, SignatureBytes>,
+        message: Vec<u8>,
+    ) -> Certificate {
+        let shares: Vec<Share> = shares
+            .iter()
+            .map(|(signer, signature)| Share {
+                signer: *signer,
+                signature: signature.clone(),
+            })
+            .collect();
         Certificate {
             height,
             block,
@@ -529,11 +705,26 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 && self.shared_finalization.insert(height)
             {
                 let message = signed::finalization(height, &notarized);
-                let share = Share { signer: self.me, signature: self.crypto.sign(&message) };
-                self.pool.finalization_shares.entry((height, notarized)).or_default().insert(self.me, share.signature.clone());
-                actions.push(Action::Broadcast(Artifact::FinalizationShare { height, block: notarized, share }));
+                let share = Share {
+                    signer: self.me,
+                    signature: self.crypto.sign(&message),
+                };
+                self.pool
+                    .finalization_shares
+                    .entry((height, notarized))
+                    .or_default()
+                    .insert(self.me, share.signature.clone());
+                actions.push(Action::Broadcast(Artifact::FinalizationShare {
+                    height,
+                    block: notarized,
+                    share,
+                }));
             }
-            actions.extend(self.round_artifacts(height).into_iter().map(Action::Broadcast));
+            actions.extend(
+                self.round_artifacts(height)
+                    .into_iter()
+                    .map(Action::Broadcast),
+            );
             self.height += 1;
             self.round_start = None;
             changed = true;
@@ -544,16 +735,29 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// The block maker of rank r proposes once Δ_prop(r) has passed in the round (§4).
     fn propose(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
         let height = self.height;
-        let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(height)) else { return false };
+        let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(height)) else {
+            return false;
+        };
         let rank = rank_of(&beacon, self.me, self.config.nodes);
         if now < start + self.config.proposal_delay(rank) || self.proposed.contains(&height) {
             return false;
         }
-        let Some(parent) = self.notarized_at(height - 1) else { return false };
+        let Some(parent) = self.notarized_at(height - 1) else {
+            return false;
+        };
         self.proposed.insert(height);
-        let block = Block { height, parent, rank, maker: self.me, payload: self.payloads.build(height, &parent) };
+        let block = Block {
+            height,
+            parent,
+            rank,
+            maker: self.me,
+            payload: self.payloads.build(height, &parent),
+        };
         let hash = block.hash();
-        let proposal = Proposal { signature: self.crypto.sign(&signed::proposal(&hash)), block };
+        let proposal = Proposal {
+            signature: self.crypto.sign(&signed::proposal(&hash)),
+            block,
+        };
         self.insert_validated(Artifact::Proposal(proposal.clone()));
         actions.push(Action::Broadcast(Artifact::Proposal(proposal)));
         true
@@ -563,22 +767,42 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Δ_ntry(r) has passed and no block of the round is notarized yet (§4).
     fn share_notarization(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
         let height = self.height;
-        let Some(start) = self.round_start else { return false };
-        let Some(proposals) = self.pool.proposals.get(&height) else { return false };
-        let Some(best) = proposals.values().map(|proposal| proposal.block.rank).min() else { return false };
+        let Some(start) = self.round_start else {
+            return false;
+        };
+        let Some(proposals) = self.pool.proposals.get(&height) else {
+            return false;
+        };
+        let Some(best) = proposals.values().map(|proposal| proposal.block.rank).min() else {
+            return false;
+        };
         if now < start + self.config.notary_delay(best) {
             return false;
         }
-        let mut to_share: Vec<Hash> =
-            proposals.iter().filter(|(_, proposal)| proposal.block.rank == best).map(|(hash, _)| *hash).collect();
+        let mut to_share: Vec<Hash> = proposals
+            .iter()
+            .filter(|(_, proposal)| proposal.block.rank == best)
+            .map(|(hash, _)| *hash)
+            .collect();
         to_share.sort_unstable();
         let shared = self.shared_notarization.entry(height).or_default();
         to_share.retain(|hash| !shared.contains(hash));
         for block in &to_share {
             shared.insert(*block);
-            let share = Share { signer: self.me, signature: self.crypto.sign(&signed::notarization(height, block)) };
-            self.pool.notarization_shares.entry((height, *block)).or_default().insert(self.me, share.signature.clone());
-            actions.push(Action::Broadcast(Artifact::NotarizationShare { height, block: *block, share }));
+            let share = Share {
+                signer: self.me,
+                signature: self.crypto.sign(&signed::notarization(height, block)),
+            };
+            self.pool
+                .notarization_shares
+                .entry((height, *block))
+                .or_default()
+                .insert(self.me, share.signature.clone());
+            actions.push(Action::Broadcast(Artifact::NotarizationShare {
+                height,
+                block: *block,
+                share,
+            }));
         }
         !to_share.is_empty()
     }
@@ -586,7 +810,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// A finalization at h finalizes its block and all ancestors; blocks are
     /// delivered in height order once their contents are known.
     fn finalize(&mut self, actions: &mut Vec<Action>) -> bool {
-        let Some((&height, certificate)) = self.pool.finalizations.iter().next_back() else { return false };
+        let Some((&height, certificate)) = self.pool.finalizations.iter().next_back() else {
+            return false;
+        };
         if height <= self.finalized_height {
             return false;
         }
@@ -595,7 +821,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let mut hash = certificate.block;
         let mut at = height;
         while at > self.finalized_height {
-            let Some(block) = self.blocks.get(&hash) else { return false }; // contents still missing
+            let Some(block) = self.blocks.get(&hash) else {
+                return false;
+            }; // contents still missing
             chain.push((at, hash, block.clone()));
             hash = block.parent;
             at -= 1;
@@ -623,40 +851,102 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     fn purge(&mut self) {
         let keep_from = self.finalized_height;
         let delivered = &self.delivered;
-        self.pool.notarization_shares.retain(|(height, _), _| *height >= keep_from);
-        self.pool.finalization_shares.retain(|(height, _), _| *height >= keep_from);
-        self.pool.beacon_shares.retain(|height, _| *height >= keep_from);
+        self.pool
+            .notarization_shares
+            .retain(|(height, _), _| *height >= keep_from);
+        self.pool
+            .finalization_shares
+            .retain(|(height, _), _| *height >= keep_from);
+        self.pool
+            .beacon_shares
+            .retain(|height, _| *height >= keep_from);
         for (height, proposals) in self.pool.proposals.range_mut(..keep_from) {
             proposals.retain(|hash, _| delivered.get(height) == Some(hash));
         }
-        self.blocks.retain(|hash, block| block.height >= keep_from || delivered.get(&block.height) == Some(hash));
-        self.shared_notarization.retain(|height, _| *height >= keep_from);
-        self.unvalidated.retain(|(_, artifact)| artifact.height() >= keep_from || matches!(artifact, Artifact::Beacon { .. }));
+        self.blocks.retain(|hash, block| {
+            block.height >= keep_from || delivered.get(&block.height) == Some(hash)
+        });
+        self.shared_notarization
+            .retain(|height, _| *height >= keep_from);
+        self.unvalidated.retain(|(_, artifact)| {
+            artifact.height() >= keep_from || matches!(artifact, Artifact::Beacon { .. })
+        });
     }
 
     /// Re-sends this round's own shares and the latest round's artifacts.
     fn rebroadcast(&self, actions: &mut Vec<Action>) {
         let height = self.height;
-        if let Some(signature) = self.pool.beacon_shares.get(&height).and_then(|shares| shares.get(&self.me)) {
-            let share = Share { signer: self.me, signature: signature.clone() };
+        if let Some(signature) = self
+            .pool
+            .beacon_shares
+            .get(&height)
+            .and_then(|shares| shares.get(&self.me))
+        {
+            let share = Share {
+                signer: self.me,
+                signature: signature.clone(),
+            };
             actions.push(Action::Broadcast(Artifact::BeaconShare { height, share }));
         }
         for block in self.shared_notarization.get(&height).into_iter().flatten() {
-            if let Some(proposal) = self.pool.proposals.get(&height).and_then(|proposals| proposals.get(block)) {
+            if let Some(proposal) = self
+                .pool
+                .proposals
+                .get(&height)
+                .and_then(|proposals| proposals.get(block))
+            {
                 actions.push(Action::Broadcast(Artifact::Proposal(proposal.clone())));
             }
-            if let Some(signature) = self.pool.notarization_shares.get(&(height, *block)).and_then(|s| s.get(&self.me)) {
-                let share = Share { signer: self.me, signature: signature.clone() };
-                actions.push(Action::Broadcast(Artifact::NotarizationShare { height, block: *block, share }));
+            if let Some(signature) = self
+                .pool
+                .notarization_shares
+                .get(&(height, *block))
+                .and_then(|s| s.get(&self.me))
+            {
+                let share = Share {
+                    signer: self.me,
+                    signature: signature.clone(),
+                };
+                actions.push(Action::Broadcast(Artifact::NotarizationShare {
+                    height,
+                    block: *block,
+                    share,
+                }));
             }
         }
-        for (&(share_height, block), shares) in self.pool.finalization_shares.range((height.saturating_sub(1), Hash::default())..) {
+        for (&(share_height, block), shares) in self
+            .pool
+            .finalization_shares
+            .range((height.saturating_sub(1), Hash::default())..)
+        {
             if let Some(signature) = shares.get(&self.me) {
-                let share = Share { signer: self.me, signature: signature.clone() };
-                actions.push(Action::Broadcast(Artifact::FinalizationShare { height: share_height, block, share }));
+                let share = Share {
+                    signer: self.me,
+                    signature: signature.clone(),
+                };
+                actions.push(Action::Broadcast(Artifact::FinalizationShare {
+                    height: share_height,
+                    block,
+                    share,
+                }));
             }
         }
-        actions.extend(self.round_artifacts(height.saturating_sub(1)).into_iter().map(Action::Broadcast));
+        actions.extend(
+            self.round_artifacts(height.saturating_sub(1))
+                .into_iter()
+                .map(Action::Broadcast),
+        );
+        let finalization_blocked = self
+            .pool
+            .finalizations
+            .keys()
+            .next_back()
+            .is_some_and(|&h| h > self.finalized_height);
+        if finalization_blocked || self.highest_seen > height + 1 {
+            actions.push(Action::Broadcast(Artifact::CatchUpRequest {
+                height: self.finalized_height + 1,
+            }));
+        }
     }
 
     /// The next time a rule may fire without new input.
@@ -667,7 +957,12 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 let rank = rank_of(&beacon, self.me, self.config.nodes);
                 deadline = deadline.min(start + self.config.proposal_delay(rank));
             }
-            if let Some(best) = self.pool.proposals.get(&self.height).and_then(|p| p.values().map(|p| p.block.rank).min()) {
+            if let Some(best) = self
+                .pool
+                .proposals
+                .get(&self.height)
+                .and_then(|p| p.values().map(|p| p.block.rank).min())
+            {
                 let at = start + self.config.notary_delay(best);
                 if at > now {
                     deadline = deadline.min(at);
@@ -677,6 +972,17 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         deadline.max(now + 1)
     }
 
+    /// How many blocks at `height` a signer has notarization-shared (honest
+    /// nodes share only the lowest-ranked blocks, one unless the maker equivocates).
+    fn shares_by(&self, signer: NodeId, height: Height) -> usize {
+        let range = (height, Hash([0; 32]))..=(height, Hash([0xff; 32]));
+        self.pool
+            .notarization_shares
+            .range(range)
+            .filter(|(_, shares)| shares.contains_key(&signer))
+            .count()
+    }
+
     fn beacon_value(&self, height: Height) -> Option<Hash> {
         self.pool.beacons.get(&height).map(|(_, value)| *value)
     }
@@ -684,8 +990,16 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Whether `block` at `height` is notarized (genesis and finalized blocks count).
     fn is_notarized(&self, height: Height, block: &Hash) -> bool {
         self.delivered.get(&height) == Some(block)
-            || self.pool.notarizations.get(&height).is_some_and(|n| n.contains_key(block))
-            || self.pool.finalizations.get(&height).is_some_and(|f| f.block == *block)
+            || self
+                .pool
+                .notarizations
+                .get(&height)
+                .is_some_and(|n| n.contains_key(block))
+            || self
+                .pool
+                .finalizations
+                .get(&height)
+                .is_some_and(|f| f.block == *block)
     }
 
     /// A notarized block at `height`, if any (the smallest hash if several).
@@ -693,9 +1007,16 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         if let Some(hash) = self.delivered.get(&height) {
             return Some(*hash);
         }
-        self.pool.notarizations.get(&height).and_then(|n| n.keys().next().copied())
+        self.pool
+            .notarizations
+            .get(&height)
+            .and_then(|n| n.keys().next().copied())
     }
 }
+
+/// Notarization shares accepted per signer and height: bounds the pool
+/// against a signer that shares blocks that do not exist.
+const MAX_SHARES_PER_SIGNER: usize = 4;
 
 /// Whether a pending artifact can be checked now.
 enum Readiness {
@@ -712,24 +1033,42 @@ enum Readiness {
 /// The signature check an artifact needs, given the bytes it signs.
 fn check_for<'a>(artifact: &'a Artifact, message: &'a [u8]) -> Check<'a> {
     match artifact {
-        Artifact::Proposal(proposal) => {
-            Check::Node { signer: proposal.block.maker, message, signature: &proposal.signature }
-        }
+        Artifact::Proposal(proposal) => Check::Node {
+            signer: proposal.block.maker,
+            message,
+            signature: &proposal.signature,
+        },
         Artifact::NotarizationShare { share, .. } | Artifact::FinalizationShare { share, .. } => {
-            Check::Node { signer: share.signer, message, signature: &share.signature }
+            Check::Node {
+                signer: share.signer,
+                message,
+                signature: &share.signature,
+            }
         }
         Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
-            Check::Aggregate { signers: &certificate.signers, message, signature: &certificate.signature }
+            Check::Aggregate {
+                signers: &certificate.signers,
+                message,
+                signature: &certificate.signature,
+            }
         }
-        Artifact::BeaconShare { share, .. } => Check::BeaconShare { signer: share.signer, message, signature: &share.signature },
+        Artifact::BeaconShare { share, .. } => Check::BeaconShare {
+            signer: share.signer,
+            message,
+            signature: &share.signature,
+        },
         Artifact::Beacon { signature, .. } => Check::Beacon { message, signature },
+        Artifact::CatchUpRequest { .. } => unreachable!("requests are never validated"),
     }
 }
 
 /// The rank of `node` at a height with beacon value `beacon`: its position
 /// when nodes are sorted by H(beacon, node) (a permutation only the beacon decides).
 pub fn rank_of(beacon: &Hash, node: NodeId, nodes: usize) -> Rank {
-    let key = |candidate: NodeId| Hash::of(&[b"chainkey-rank", &beacon.0, &candidate.to_be_bytes()]);
+    let key =
+        |candidate: NodeId| Hash::of(&[b"chainkey-rank", &beacon.0, &candidate.to_be_bytes()]);
     let mine = key(node);
-    (0..nodes as NodeId).filter(|&other| (key(other), other) < (mine, node)).count() as Rank
+    (0..nodes as NodeId)
+        .filter(|&other| (key(other), other) < (mine, node))
+        .count() as Rank
 }

@@ -68,7 +68,13 @@ pub struct Block {
 impl Block {
     /// The genesis block every node starts from.
     pub fn genesis() -> Block {
-        Block { height: 0, parent: Hash::default(), rank: 0, maker: 0, payload: Vec::new() }
+        Block {
+            height: 0,
+            parent: Hash::default(),
+            rank: 0,
+            maker: 0,
+            payload: Vec::new(),
+        }
     }
 
     /// The block's hash, which commits to every field.
@@ -101,15 +107,30 @@ pub(crate) mod signed {
     }
     /// A notarization (share) signs the height and block hash.
     pub fn notarization(height: Height, block: &Hash) -> Vec<u8> {
-        [b"chainkey-notarization".as_slice(), &height.to_be_bytes(), &block.0].concat()
+        [
+            b"chainkey-notarization".as_slice(),
+            &height.to_be_bytes(),
+            &block.0,
+        ]
+        .concat()
     }
     /// A finalization (share) signs the height and block hash.
     pub fn finalization(height: Height, block: &Hash) -> Vec<u8> {
-        [b"chainkey-finalization".as_slice(), &height.to_be_bytes(), &block.0].concat()
+        [
+            b"chainkey-finalization".as_slice(),
+            &height.to_be_bytes(),
+            &block.0,
+        ]
+        .concat()
     }
     /// A random-beacon (share) signs the height and the previous beacon.
     pub fn beacon(height: Height, previous: &Hash) -> Vec<u8> {
-        [b"chainkey-beacon".as_slice(), &height.to_be_bytes(), &previous.0].concat()
+        [
+            b"chainkey-beacon".as_slice(),
+            &height.to_be_bytes(),
+            &previous.0,
+        ]
+        .concat()
     }
 }
 
@@ -153,17 +174,30 @@ pub enum Artifact {
     /// A block proposal.
     Proposal(Proposal),
     /// A notarization share on (height, block).
-    NotarizationShare { height: Height, block: Hash, share: Share },
+    NotarizationShare {
+        height: Height,
+        block: Hash,
+        share: Share,
+    },
     /// A notarization: n − f notarization shares aggregated.
     Notarization(Certificate),
     /// A finalization share on (height, block).
-    FinalizationShare { height: Height, block: Hash, share: Share },
+    FinalizationShare {
+        height: Height,
+        block: Hash,
+        share: Share,
+    },
     /// A finalization: n − f finalization shares aggregated.
     Finalization(Certificate),
     /// A random-beacon share for a height.
     BeaconShare { height: Height, share: Share },
     /// The random beacon of a height: the threshold signature on the previous beacon.
-    Beacon { height: Height, signature: SignatureBytes },
+    Beacon {
+        height: Height,
+        signature: SignatureBytes,
+    },
+    /// A lagging node asks for the beacons, blocks and certificates from `height` on.
+    CatchUpRequest { height: Height },
 }
 
 impl Artifact {
@@ -174,8 +208,11 @@ impl Artifact {
             Artifact::NotarizationShare { height, .. }
             | Artifact::FinalizationShare { height, .. }
             | Artifact::BeaconShare { height, .. }
-            | Artifact::Beacon { height, .. } => *height,
-            Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => certificate.height,
+            | Artifact::Beacon { height, .. }
+            | Artifact::CatchUpRequest { height } => *height,
+            Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
+                certificate.height
+            }
         }
     }
 }

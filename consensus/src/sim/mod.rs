@@ -18,7 +18,9 @@ use rand::{Rng, SeedableRng};
 use crate::crypto::{ConsensusCrypto, SimCrypto};
 use crate::payload::{IngressQueue, PayloadLimits};
 use crate::protocol::{Action, Config, Consensus, Event};
-use crate::types::{signed, Artifact, Block, Hash, Height, IngressMessage, NodeId, Proposal, Share, Time};
+use crate::types::{
+    signed, Artifact, Block, Hash, Height, IngressMessage, NodeId, Proposal, Share, Time,
+};
 
 /// How the simulated network delivers messages.
 #[derive(Clone, Debug)]
@@ -33,11 +35,21 @@ pub struct NetworkConfig {
     pub duplicate_probability: f64,
     /// Periods during which the listed nodes are cut off from the others.
     pub partitions: Vec<Partition>,
+    /// From this time on the network is synchronous: no loss, no partition
+    /// (the "global stabilisation time" of partial synchrony).
+    pub stable_after: Time,
 }
 
 impl Default for NetworkConfig {
     fn default() -> Self {
-        NetworkConfig { min_latency: 5, max_latency: 60, drop_probability: 0.0, duplicate_probability: 0.0, partitions: Vec::new() }
+        NetworkConfig {
+            min_latency: 5,
+            max_latency: 60,
+            drop_probability: 0.0,
+            duplicate_probability: 0.0,
+            partitions: Vec::new(),
+            stable_after: 0,
+        }
     }
 }
 
@@ -100,6 +112,8 @@ pub struct SimConfig {
 pub struct Outcome {
     /// Each honest node's finalized height at the end.
     pub finalized_heights: BTreeMap<NodeId, Height>,
+    /// Each honest node's finalized height when the network became stable.
+    pub finalized_when_stable: BTreeMap<NodeId, Height>,
     /// A description of the first safety violation, if any.
     pub safety_violation: Option<String>,
     /// Finalization latency samples (ms from a block's proposal to its finalization at a node).
@@ -110,12 +124,25 @@ pub struct Outcome {
     pub max_unvalidated: usize,
     /// Messages the network carried.
     pub messages: u64,
+    /// Each honest node's round (the height it is trying to notarize) at the end.
+    pub rounds: BTreeMap<NodeId, Height>,
+    /// Each honest node's state at the end, for diagnosing a failed run.
+    pub final_states: BTreeMap<NodeId, String>,
 }
 
 impl Outcome {
     /// The lowest finalized height among honest nodes.
     pub fn min_finalized(&self) -> Height {
         self.finalized_heights.values().copied().min().unwrap_or(0)
+    }
+
+    /// The fewest heights any honest node finalized after the network became stable.
+    pub fn min_progress_after_stable(&self) -> Height {
+        self.finalized_heights
+            .iter()
+            .map(|(node, end)| end - self.finalized_when_stable.get(node).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -154,7 +181,9 @@ pub fn run(config: SimConfig) -> Outcome {
 impl Simulation {
     fn new(config: SimConfig) -> Self {
         let n = config.consensus.nodes;
-        let nodes = (0..n as NodeId).map(|id| new_node(id, &config.consensus)).collect();
+        let nodes = (0..n as NodeId)
+            .map(|id| new_node(id, &config.consensus))
+            .collect();
         Simulation {
             rng: StdRng::seed_from_u64(config.seed),
             nodes,
@@ -165,11 +194,14 @@ impl Simulation {
             finalized: BTreeMap::new(),
             outcome: Outcome {
                 finalized_heights: BTreeMap::new(),
+                finalized_when_stable: BTreeMap::new(),
                 safety_violation: None,
                 finalization_latencies: Vec::new(),
                 invalid_artifacts: BTreeMap::new(),
                 max_unvalidated: 0,
                 messages: 0,
+                rounds: BTreeMap::new(),
+                final_states: BTreeMap::new(),
             },
             config,
         }
@@ -180,12 +212,17 @@ impl Simulation {
     }
 
     fn is_honest(&self, node: NodeId) -> bool {
-        matches!(self.behaviour(node), Behaviour::Honest | Behaviour::LaggingClock(_))
+        matches!(
+            self.behaviour(node),
+            Behaviour::Honest | Behaviour::LaggingClock(_)
+        )
     }
 
     fn is_down(&self, node: NodeId, now: Time) -> bool {
         match self.behaviour(node) {
-            Behaviour::Crash { at, restart } => now >= *at && restart.is_none_or(|restart| now < restart),
+            Behaviour::Crash { at, restart } => {
+                now >= *at && restart.is_none_or(|restart| now < restart)
+            }
             _ => false,
         }
     }
@@ -194,7 +231,10 @@ impl Simulation {
         let mut artifacts: BTreeMap<u64, Artifact> = BTreeMap::new();
         for node in 0..self.nodes.len() as NodeId {
             self.handle(node, Event::Start, 0, &mut artifacts);
-            if let Behaviour::Crash { restart: Some(at), .. } = self.behaviour(node) {
+            if let Behaviour::Crash {
+                restart: Some(at), ..
+            } = self.behaviour(node)
+            {
                 let at = *at;
                 self.schedule(at, node, Delivery::Restart);
             }
@@ -203,6 +243,11 @@ impl Simulation {
         while let Some(Reverse((now, _, node, delivery))) = self.queue.pop() {
             if now > self.config.duration {
                 break;
+            }
+            if now >= self.config.network.stable_after
+                && self.outcome.finalized_when_stable.is_empty()
+            {
+                self.snapshot_stable();
             }
             while self.config.ingress_per_second > 0 && next_ingress <= now {
                 self.submit_ingress(next_ingress);
@@ -225,15 +270,26 @@ impl Simulation {
                     self.handle(node, Event::Start, now, &mut artifacts);
                 }
                 Delivery::Artifact(from, ArtifactKey(key)) => {
-                    let Some(artifact) = artifacts.remove(&key) else { continue };
-                    self.handle(node, Event::Artifact { from, artifact }, now, &mut artifacts);
+                    let Some(artifact) = artifacts.remove(&key) else {
+                        continue;
+                    };
+                    self.handle(
+                        node,
+                        Event::Artifact { from, artifact },
+                        now,
+                        &mut artifacts,
+                    );
                 }
             }
         }
         for (id, node) in self.nodes.iter().enumerate() {
             let id = id as NodeId;
             if self.is_honest(id) {
-                self.outcome.finalized_heights.insert(id, node.finalized_height());
+                self.outcome
+                    .finalized_heights
+                    .insert(id, node.finalized_height());
+                self.outcome.rounds.insert(id, node.height());
+                self.outcome.final_states.insert(id, node.describe());
                 for (sender, count) in node.invalid_artifacts() {
                     *self.outcome.invalid_artifacts.entry(*sender).or_default() += count;
                 }
@@ -241,15 +297,34 @@ impl Simulation {
         }
     }
 
+    fn snapshot_stable(&mut self) {
+        for (id, node) in self.nodes.iter().enumerate() {
+            if self.is_honest(id as NodeId) {
+                self.outcome
+                    .finalized_when_stable
+                    .insert(id as NodeId, node.finalized_height());
+            }
+        }
+    }
+
     fn submit_ingress(&mut self, at: Time) {
         for node in &mut self.nodes {
             let id = Hash::of(&[b"ingress", &at.to_be_bytes()]);
-            node.payloads_mut().submit(IngressMessage { id, content: at.to_be_bytes().to_vec() });
+            node.payloads_mut().submit(IngressMessage {
+                id,
+                content: at.to_be_bytes().to_vec(),
+            });
         }
     }
 
     /// Feeds one event to a node (at its local clock) and carries out its actions.
-    fn handle(&mut self, node: NodeId, event: Event, now: Time, artifacts: &mut BTreeMap<u64, Artifact>) {
+    fn handle(
+        &mut self,
+        node: NodeId,
+        event: Event,
+        now: Time,
+        artifacts: &mut BTreeMap<u64, Artifact>,
+    ) {
         let skew = match self.behaviour(node) {
             Behaviour::LaggingClock(lag) => *lag,
             _ => 0,
@@ -257,7 +332,10 @@ impl Simulation {
         let local_now = now.saturating_sub(skew);
         let actions = self.nodes[node as usize].on_event(event, local_now);
         if self.is_honest(node) {
-            self.outcome.max_unvalidated = self.outcome.max_unvalidated.max(self.nodes[node as usize].unvalidated_len());
+            self.outcome.max_unvalidated = self
+                .outcome
+                .max_unvalidated
+                .max(self.nodes[node as usize].unvalidated_len());
         }
         for action in actions {
             match action {
@@ -268,7 +346,9 @@ impl Simulation {
                         self.schedule(at, node, Delivery::Tick);
                     }
                 }
-                Action::Deliver(finalized) => self.record_finalized(node, finalized.block.height, finalized.hash, now),
+                Action::Deliver(finalized) => {
+                    self.record_finalized(node, finalized.block.height, finalized.hash, now)
+                }
                 Action::Broadcast(artifact) => {
                     if let Artifact::Proposal(proposal) = &artifact {
                         self.proposed_at.entry(proposal.block.hash()).or_insert(now);
@@ -288,21 +368,45 @@ impl Simulation {
 
     /// What a node actually sends for one broadcast, given its behaviour.
     fn outgoing(&mut self, node: NodeId, artifact: Artifact, now: Time) -> Vec<(NodeId, Artifact)> {
-        let everyone: Vec<NodeId> = (0..self.nodes.len() as NodeId).filter(|&to| to != node).collect();
-        let all = |artifact: Artifact| everyone.iter().map(|&to| (to, artifact.clone())).collect::<Vec<_>>();
+        let everyone: Vec<NodeId> = (0..self.nodes.len() as NodeId)
+            .filter(|&to| to != node)
+            .collect();
+        let all = |artifact: Artifact| {
+            everyone
+                .iter()
+                .map(|&to| (to, artifact.clone()))
+                .collect::<Vec<_>>()
+        };
         let crypto = SimCrypto::new(node, self.config.consensus.faults() + 1);
         match self.behaviour(node).clone() {
-            Behaviour::Honest | Behaviour::LaggingClock(_) | Behaviour::Crash { .. } => all(artifact),
+            Behaviour::Honest | Behaviour::LaggingClock(_) | Behaviour::Crash { .. } => {
+                all(artifact)
+            }
             Behaviour::Withhold => Vec::new(),
             Behaviour::InvalidShares => all(corrupt_shares(artifact, &mut self.rng)),
             Behaviour::Equivocate => match artifact {
                 Artifact::Proposal(proposal) => {
                     let mut other = proposal.block.clone();
-                    other.payload.push(IngressMessage { id: Hash::of(&[b"equivocation", &now.to_be_bytes()]), content: Vec::new() });
-                    let twin = Proposal { signature: crypto.sign(&signed::proposal(&other.hash())), block: other };
+                    other.payload.push(IngressMessage {
+                        id: Hash::of(&[b"equivocation", &now.to_be_bytes()]),
+                        content: Vec::new(),
+                    });
+                    let twin = Proposal {
+                        signature: crypto.sign(&signed::proposal(&other.hash())),
+                        block: other,
+                    };
                     everyone
                         .iter()
-                        .map(|&to| (to, Artifact::Proposal(if to % 2 == 0 { proposal.clone() } else { twin.clone() })))
+                        .map(|&to| {
+                            (
+                                to,
+                                Artifact::Proposal(if to % 2 == 0 {
+                                    proposal.clone()
+                                } else {
+                                    twin.clone()
+                                }),
+                            )
+                        })
                         .collect()
                 }
                 other => all(other),
@@ -311,8 +415,15 @@ impl Simulation {
                 let mut out = all(artifact.clone());
                 if let Artifact::NotarizationShare { height, .. } = artifact {
                     let block = Hash::of(&[b"missing", &self.rng.gen::<u64>().to_be_bytes()]);
-                    let share = Share { signer: node, signature: crypto.sign(&signed::notarization(height, &block)) };
-                    out.extend(all(Artifact::NotarizationShare { height, block, share }));
+                    let share = Share {
+                        signer: node,
+                        signature: crypto.sign(&signed::notarization(height, &block)),
+                    };
+                    out.extend(all(Artifact::NotarizationShare {
+                        height,
+                        block,
+                        share,
+                    }));
                 }
                 out
             }
@@ -320,8 +431,17 @@ impl Simulation {
                 let mut out = all(artifact.clone());
                 out.extend(all(artifact.clone())); // duplicates
                 let height = artifact.height() + self.rng.gen_range(0..3);
-                let junk = Block { height, parent: Hash::default(), rank: 0, maker: node, payload: Vec::new() };
-                out.extend(all(Artifact::Proposal(Proposal { block: junk, signature: vec![0; 32] })));
+                let junk = Block {
+                    height,
+                    parent: Hash::default(),
+                    rank: 0,
+                    maker: node,
+                    payload: Vec::new(),
+                };
+                out.extend(all(Artifact::Proposal(Proposal {
+                    block: junk,
+                    signature: vec![0; 32],
+                })));
                 out.extend(all(Artifact::Notarization(crate::types::Certificate {
                     height,
                     block: Hash::default(),
@@ -334,15 +454,30 @@ impl Simulation {
     }
 
     /// Puts one message on the network: latency, loss, duplication, partitions.
-    fn send(&mut self, from: NodeId, to: NodeId, artifact: Artifact, now: Time, artifacts: &mut BTreeMap<u64, Artifact>) {
+    fn send(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        artifact: Artifact,
+        now: Time,
+        artifacts: &mut BTreeMap<u64, Artifact>,
+    ) {
         let network = &self.config.network;
+        let stable = now >= network.stable_after;
         let cut = network.partitions.iter().any(|partition| {
-            now >= partition.from && now < partition.until && (partition.group.contains(&from) != partition.group.contains(&to))
+            now >= partition.from
+                && now < partition.until
+                && (partition.group.contains(&from) != partition.group.contains(&to))
         });
-        if cut || self.rng.gen_bool(network.drop_probability) {
+        let dropped = self.rng.gen_bool(network.drop_probability);
+        if !stable && (cut || dropped) {
             return;
         }
-        let copies = if self.rng.gen_bool(network.duplicate_probability) { 2 } else { 1 };
+        let copies = if self.rng.gen_bool(network.duplicate_probability) {
+            2
+        } else {
+            1
+        };
         let latencies = network.min_latency..=network.max_latency;
         for _ in 0..copies {
             let latency = self.rng.gen_range(latencies.clone());
@@ -356,7 +491,8 @@ impl Simulation {
 
     fn schedule(&mut self, at: Time, node: NodeId, delivery: Delivery) {
         self.sequence += 1;
-        self.queue.push(Reverse((at, self.sequence, node, delivery)));
+        self.queue
+            .push(Reverse((at, self.sequence, node, delivery)));
     }
 
     /// Checks safety against every block any honest node finalized so far.
@@ -382,16 +518,46 @@ impl Simulation {
 
 fn new_node(id: NodeId, config: &Config) -> Node {
     let crypto = SimCrypto::new(id, config.faults() + 1);
-    Consensus::new(id, config.clone(), crypto, IngressQueue::new(PayloadLimits { max_messages: 100, max_bytes: 1 << 20 }))
+    Consensus::new(
+        id,
+        config.clone(),
+        crypto,
+        IngressQueue::new(PayloadLimits {
+            max_messages: 100,
+            max_bytes: 1 << 20,
+        }),
+    )
 }
 
 /// Replaces the signature of every share with random bytes.
 fn corrupt_shares(artifact: Artifact, rng: &mut StdRng) -> Artifact {
-    let mut corrupt = |share: Share| Share { signer: share.signer, signature: (0..share.signature.len()).map(|_| rng.gen()).collect() };
+    let mut corrupt = |share: Share| Share {
+        signer: share.signer,
+        signature: (0..share.signature.len()).map(|_| rng.gen()).collect(),
+    };
     match artifact {
-        Artifact::NotarizationShare { height, block, share } => Artifact::NotarizationShare { height, block, share: corrupt(share) },
-        Artifact::FinalizationShare { height, block, share } => Artifact::FinalizationShare { height, block, share: corrupt(share) },
-        Artifact::BeaconShare { height, share } => Artifact::BeaconShare { height, share: corrupt(share) },
+        Artifact::NotarizationShare {
+            height,
+            block,
+            share,
+        } => Artifact::NotarizationShare {
+            height,
+            block,
+            share: corrupt(share),
+        },
+        Artifact::FinalizationShare {
+            height,
+            block,
+            share,
+        } => Artifact::FinalizationShare {
+            height,
+            block,
+            share: corrupt(share),
+        },
+        Artifact::BeaconShare { height, share } => Artifact::BeaconShare {
+            height,
+            share: corrupt(share),
+        },
         other => other,
     }
 }
