@@ -82,6 +82,30 @@ pub struct SubnetKeys {
     pub beacon: PublicCommitment<MinSig>,
 }
 
+impl SubnetKeys {
+    /// Keys for a new subnet of `nodes` nodes from a trusted dealer (the
+    /// genesis setup until the non-interactive DKG replaces it): each node's
+    /// key, and its share of an (f + 1)-of-n beacon key.
+    ///
+    /// # Panics
+    /// If `nodes` is 0.
+    pub fn generate<R: rand::RngCore + rand::CryptoRng>(
+        nodes: usize,
+        rng: &mut R,
+    ) -> (SubnetKeys, Vec<(SecretKey, SecretKeyShare)>) {
+        let threshold = (nodes - 1) / 3 + 1;
+        let (beacon, shares) =
+            chainkey_crypto::threshold::deal::<MinSig, _>(threshold, nodes as u32, rng)
+                .expect("1 ≤ f + 1 ≤ n for n ≥ 1");
+        let keys: Vec<SecretKey> = (0..nodes).map(|_| SecretKey::generate(rng)).collect();
+        let committee = keys.iter().map(SecretKey::public_key).collect();
+        (
+            SubnetKeys { committee, beacon },
+            keys.into_iter().zip(shares).collect(),
+        )
+    }
+}
+
 /// Real BLS12-381 crypto for one node.
 pub struct BlsCrypto {
     key: SecretKey,

@@ -146,12 +146,15 @@ impl Outcome {
     }
 }
 
-type Node = Consensus<SimCrypto, IngressQueue>;
+type Node<C> = Consensus<C, IngressQueue>;
 
-struct Simulation {
+struct Simulation<C> {
     config: SimConfig,
     rng: StdRng,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<C>>,
+    /// A second crypto handle per node, with which faulty nodes sign what they forge.
+    signers: Vec<C>,
+    make_crypto: Box<dyn Fn(NodeId) -> C>,
     queue: BinaryHeap<Reverse<(Time, u64, NodeId, Delivery)>>,
     sequence: u64,
     wake: Vec<Option<Time>>,
@@ -171,22 +174,34 @@ enum Delivery {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct ArtifactKey(u64);
 
-/// Runs one simulation to completion.
+/// Runs one simulation to completion with [`SimCrypto`].
 pub fn run(config: SimConfig) -> Outcome {
-    let mut simulation = Simulation::new(config);
+    let beacon_threshold = config.consensus.faults() + 1;
+    run_with(config, move |id| SimCrypto::new(id, beacon_threshold))
+}
+
+/// Runs one simulation with the crypto `make_crypto` gives each node (e.g. real BLS).
+pub fn run_with<C: ConsensusCrypto + 'static>(
+    config: SimConfig,
+    make_crypto: impl Fn(NodeId) -> C + 'static,
+) -> Outcome {
+    let mut simulation = Simulation::new(config, Box::new(make_crypto));
     simulation.run();
     simulation.outcome
 }
 
-impl Simulation {
-    fn new(config: SimConfig) -> Self {
+impl<C: ConsensusCrypto> Simulation<C> {
+    fn new(config: SimConfig, make_crypto: Box<dyn Fn(NodeId) -> C>) -> Self {
         let n = config.consensus.nodes;
         let nodes = (0..n as NodeId)
-            .map(|id| new_node(id, &config.consensus))
+            .map(|id| new_node(id, &config.consensus, make_crypto(id)))
             .collect();
+        let signers = (0..n as NodeId).map(&make_crypto).collect();
         Simulation {
             rng: StdRng::seed_from_u64(config.seed),
             nodes,
+            signers,
+            make_crypto,
             queue: BinaryHeap::new(),
             sequence: 0,
             wake: vec![None; n],
@@ -265,7 +280,8 @@ impl Simulation {
                     self.handle(node, Event::Tick, now, &mut artifacts);
                 }
                 Delivery::Restart => {
-                    self.nodes[node as usize] = new_node(node, &self.config.consensus);
+                    self.nodes[node as usize] =
+                        new_node(node, &self.config.consensus, (self.make_crypto)(node));
                     self.wake[node as usize] = None;
                     self.handle(node, Event::Start, now, &mut artifacts);
                 }
@@ -377,7 +393,7 @@ impl Simulation {
                 .map(|&to| (to, artifact.clone()))
                 .collect::<Vec<_>>()
         };
-        let crypto = SimCrypto::new(node, self.config.consensus.faults() + 1);
+        let crypto = &self.signers[node as usize];
         match self.behaviour(node).clone() {
             Behaviour::Honest | Behaviour::LaggingClock(_) | Behaviour::Crash { .. } => {
                 all(artifact)
@@ -516,8 +532,7 @@ impl Simulation {
     }
 }
 
-fn new_node(id: NodeId, config: &Config) -> Node {
-    let crypto = SimCrypto::new(id, config.faults() + 1);
+fn new_node<C: ConsensusCrypto>(id: NodeId, config: &Config, crypto: C) -> Node<C> {
     Consensus::new(
         id,
         config.clone(),
