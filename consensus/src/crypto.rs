@@ -30,8 +30,8 @@ pub enum Check<'a> {
         /// The signature.
         signature: &'a [u8],
     },
-    /// A random-beacon share by `signer`'s threshold key share.
-    BeaconShare {
+    /// A share by `signer`'s threshold key share (random beacon, catch-up packages).
+    ThresholdShare {
         /// The claimed signer.
         signer: NodeId,
         /// The signed bytes.
@@ -48,8 +48,8 @@ pub enum Check<'a> {
         /// The aggregate signature.
         signature: &'a [u8],
     },
-    /// A combined random beacon under the subnet's threshold key.
-    Beacon {
+    /// A threshold signature under the subnet's threshold key (random beacon, catch-up packages).
+    Threshold {
         /// The signed bytes.
         message: &'a [u8],
         /// The threshold signature.
@@ -147,7 +147,7 @@ impl BlsCrypto {
                 self.multi
                     .signature_claim(key, message, &Signature::from_bytes(signature).ok()?)
             }
-            Check::BeaconShare {
+            Check::ThresholdShare {
                 signer,
                 message,
                 signature,
@@ -173,7 +173,7 @@ impl BlsCrypto {
                 self.multi
                     .signature_claim(&key, message, &Signature::from_bytes(signature).ok()?)
             }
-            Check::Beacon { message, signature } => {
+            Check::Threshold { message, signature } => {
                 let key = self.subnet.beacon.public_key();
                 self.threshold.signature_claim(
                     &key,
@@ -302,7 +302,7 @@ impl ConsensusCrypto for SimCrypto {
                     message,
                     signature,
                 } => signature == Self::tag(b"node", &signer.to_be_bytes(), message),
-                Check::BeaconShare {
+                Check::ThresholdShare {
                     signer,
                     message,
                     signature,
@@ -319,7 +319,7 @@ impl ConsensusCrypto for SimCrypto {
                             message,
                         )
                 }
-                Check::Beacon { message, signature } => {
+                Check::Threshold { message, signature } => {
                     signature == Self::tag(b"beacon", b"", message)
                 }
             })

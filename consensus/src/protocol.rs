@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::crypto::{Check, ConsensusCrypto};
 use crate::payload::PayloadBuilder;
 use crate::types::{
-    signed, Artifact, Block, Certificate, FinalizedBlock, Hash, Height, NodeId, Proposal, Rank,
-    Share, SignatureBytes, Time,
+    signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
+    Height, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
 /// Protocol parameters, equal on every node.
@@ -44,6 +44,8 @@ pub struct Config {
     pub window: Height,
     /// At most this many unvalidated artifacts are kept; the excess is dropped.
     pub max_unvalidated: usize,
+    /// A catch-up package is made at every finalized height divisible by this.
+    pub catch_up_interval: Height,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
             rebroadcast: 1000,
             window: 32,
             max_unvalidated: 64 * nodes.max(4) * 8,
+            catch_up_interval: 50,
         }
     }
 
@@ -112,6 +115,9 @@ pub enum Action {
     WakeAt(Time),
     /// A block was finalized; blocks are delivered once each, in height order.
     Deliver(FinalizedBlock),
+    /// The node jumped to a catch-up package: blocks up to its height were
+    /// not delivered, so the environment must obtain the state at that height.
+    JumpedTo(CatchUpPackage),
 }
 
 /// Validated artifacts, by height.
@@ -125,6 +131,9 @@ struct Pool {
     finalizations: BTreeMap<Height, Certificate>,
     /// Beacon signature and its value (the hash that ranks makers).
     beacons: BTreeMap<Height, (SignatureBytes, Hash)>,
+    catch_up_shares: BTreeMap<Height, HashMap<CatchUpContent, BTreeMap<NodeId, SignatureBytes>>>,
+    /// The latest catch-up package.
+    catch_up: Option<CatchUpPackage>,
 }
 
 /// One node's consensus state machine; see the [module docs](self).
@@ -216,9 +225,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .map(|(_, shares)| shares.len())
             .collect();
         format!(
-            "round {height} (started {:?}), finalized {}, beacon {}, proposals (rank, maker) {proposals:?}, notarization shares {shares:?}, shared {:?}, unvalidated {}",
+            "round {height} (started {:?}), finalized {}, catch-up {}, beacon {}, proposals (rank, maker) {proposals:?}, notarization shares {shares:?}, shared {:?}, unvalidated {}",
             self.round_start,
             self.finalized_height,
+            self.catch_up_height(),
             self.pool.beacons.contains_key(&height),
             self.shared_notarization.get(&height).map_or(0, BTreeSet::len),
             self.unvalidated.len()
@@ -228,6 +238,40 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Invalid artifacts dropped, per sender.
     pub fn invalid_artifacts(&self) -> &BTreeMap<NodeId, u64> {
         &self.invalid_from
+    }
+
+    /// Everything the node holds: validated artifacts, blocks and the
+    /// unvalidated pool. Bounded, thanks to purging at finalization and at
+    /// catch-up packages.
+    pub fn pool_len(&self) -> usize {
+        let pool = &self.pool;
+        let share_maps = |map: &BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>| {
+            map.values().map(BTreeMap::len).sum::<usize>()
+        };
+        pool.proposals.values().map(HashMap::len).sum::<usize>()
+            + share_maps(&pool.notarization_shares)
+            + share_maps(&pool.finalization_shares)
+            + pool
+                .beacon_shares
+                .values()
+                .map(BTreeMap::len)
+                .sum::<usize>()
+            + pool
+                .notarizations
+                .values()
+                .map(BTreeMap::len)
+                .sum::<usize>()
+            + pool.finalizations.len()
+            + pool.beacons.len()
+            + pool
+                .catch_up_shares
+                .values()
+                .flat_map(HashMap::values)
+                .map(BTreeMap::len)
+                .sum::<usize>()
+            + self.blocks.len()
+            + self.delivered.len()
+            + self.unvalidated.len()
     }
 
     /// Artifacts waiting for validation (bounded by [`Config::max_unvalidated`]).
@@ -274,10 +318,18 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.highest_seen = self
             .highest_seen
             .max(height.min(self.height + self.config.window));
-        if height > self.height + self.config.window {
+        // Catch-up packages are how a node far behind jumps ahead: never too far.
+        if height > self.height + self.config.window
+            && !matches!(artifact, Artifact::CatchUpPackage(_))
+        {
             return;
         }
-        if height <= self.finalized_height && !matches!(artifact, Artifact::Beacon { .. }) {
+        if height <= self.finalized_height
+            && !matches!(
+                artifact,
+                Artifact::Beacon { .. } | Artifact::CatchUpShare { .. }
+            )
+        {
             return;
         }
         if self.unvalidated.len() >= self.config.max_unvalidated
@@ -306,8 +358,21 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             return;
         }
         self.helped.insert(peer, now);
-        let end = self.height.min(peer_height + self.config.window);
-        for height in peer_height..=end {
+        let mut from = peer_height;
+        if let Some(package) = self
+            .pool
+            .catch_up
+            .as_ref()
+            .filter(|package| package.content.height() >= peer_height)
+        {
+            actions.push(Action::Send {
+                to: peer,
+                artifact: Artifact::CatchUpPackage(package.clone()),
+            });
+            from = package.content.height() + 1;
+        }
+        let end = self.height.min(from + self.config.window);
+        for height in from..=end {
             for artifact in self.round_artifacts(height) {
                 actions.push(Action::Send { to: peer, artifact });
             }
@@ -495,6 +560,34 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 }
             }
             Artifact::CatchUpRequest { .. } => Readiness::Useless,
+            Artifact::CatchUpShare { content, share } => {
+                if share.signer as usize >= nodes {
+                    return Readiness::Invalid;
+                }
+                let height = content.height();
+                let known = self
+                    .pool
+                    .catch_up_shares
+                    .get(&height)
+                    .is_some_and(|contents| {
+                        contents
+                            .values()
+                            .any(|shares| shares.contains_key(&share.signer))
+                    });
+                if known
+                    || self.catch_up_height() >= height
+                    || height % self.config.catch_up_interval != 0
+                {
+                    return Readiness::Useless;
+                }
+                Readiness::Ready(content.signed_bytes())
+            }
+            Artifact::CatchUpPackage(package) => {
+                if self.catch_up_height() >= package.content.height() {
+                    return Readiness::Useless;
+                }
+                Readiness::Ready(package.content.signed_bytes())
+            }
             Artifact::Beacon { height, .. } => {
                 if *height == 0 {
                     return Readiness::Invalid;
@@ -572,6 +665,22 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                     .is_none()
             }
             Artifact::CatchUpRequest { .. } => false,
+            Artifact::CatchUpShare { content, share } => self
+                .pool
+                .catch_up_shares
+                .entry(content.height())
+                .or_default()
+                .entry(content)
+                .or_default()
+                .insert(share.signer, share.signature)
+                .is_none(),
+            Artifact::CatchUpPackage(package) => {
+                let newer = package.content.height() > self.catch_up_height();
+                if newer {
+                    self.pool.catch_up = Some(package);
+                }
+                newer
+            }
         }
     }
 
@@ -586,7 +695,103 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         changed |= self.propose(now, actions);
         changed |= self.share_notarization(now, actions);
         changed |= self.finalize(actions);
+        changed |= self.combine_catch_up(actions);
+        changed |= self.apply_catch_up(actions);
         changed
+    }
+
+    /// Height of the latest catch-up package (0 before the first).
+    fn catch_up_height(&self) -> Height {
+        self.pool
+            .catch_up
+            .as_ref()
+            .map_or(0, |package| package.content.height())
+    }
+
+    /// Shares a catch-up package for the latest interval height finalized
+    /// between `previous` and the current finalized height (§ deployment: CUPs).
+    fn share_catch_up(&mut self, previous: Height, actions: &mut Vec<Action>) {
+        let interval = self.config.catch_up_interval;
+        let height = self.finalized_height / interval * interval;
+        if height <= previous || height == 0 {
+            return;
+        }
+        let (Some(hash), Some((beacon, _))) =
+            (self.delivered.get(&height), self.pool.beacons.get(&height))
+        else {
+            return;
+        };
+        let Some(block) = self.blocks.get(hash) else {
+            return;
+        };
+        let content = CatchUpContent {
+            block: block.clone(),
+            beacon: beacon.clone(),
+        };
+        let share = Share {
+            signer: self.me,
+            signature: self.crypto.sign_beacon_share(&content.signed_bytes()),
+        };
+        let artifact = Artifact::CatchUpShare { content, share };
+        self.insert_validated(artifact.clone());
+        actions.push(Action::Broadcast(artifact));
+    }
+
+    /// Combines f + 1 shares of one catch-up content into a package.
+    fn combine_catch_up(&mut self, actions: &mut Vec<Action>) -> bool {
+        let threshold = self.crypto.beacon_threshold();
+        let latest = self.catch_up_height();
+        let ready = self
+            .pool
+            .catch_up_shares
+            .range(latest + 1..)
+            .flat_map(|(_, contents)| contents)
+            .find(|(_, shares)| shares.len() >= threshold);
+        let Some((content, shares)) = ready else {
+            return false;
+        };
+        let shares: Vec<Share> = shares
+            .iter()
+            .map(|(signer, signature)| Share {
+                signer: *signer,
+                signature: signature.clone(),
+            })
+            .collect();
+        let signature = self.crypto.combine_beacon(&content.signed_bytes(), &shares);
+        let package = CatchUpPackage {
+            content: content.clone(),
+            signature,
+        };
+        self.insert_validated(Artifact::CatchUpPackage(package.clone()));
+        actions.push(Action::Broadcast(Artifact::CatchUpPackage(package)));
+        true
+    }
+
+    /// Jumps to the latest catch-up package if it is ahead of what we finalized.
+    fn apply_catch_up(&mut self, actions: &mut Vec<Action>) -> bool {
+        let Some(package) = self.pool.catch_up.clone() else {
+            return false;
+        };
+        let height = package.content.height();
+        if height <= self.finalized_height {
+            return false;
+        }
+        let block = package.content.block.clone();
+        let hash = block.hash();
+        let beacon = package.content.beacon.clone();
+        self.pool
+            .beacons
+            .insert(height, (beacon.clone(), Hash::of(&[&beacon])));
+        self.blocks.insert(hash, block);
+        self.delivered.insert(height, hash);
+        self.finalized_height = height;
+        if self.height <= height {
+            self.height = height + 1;
+            self.round_start = None;
+        }
+        actions.push(Action::JumpedTo(package));
+        self.purge();
+        true
     }
 
     /// Random beacon: share it for the current round once the previous beacon
@@ -837,7 +1042,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             self.delivered.insert(at, hash);
             actions.push(Action::Deliver(FinalizedBlock { block, hash }));
         }
+        let previous = self.finalized_height;
         self.finalized_height = height;
+        self.share_catch_up(previous, actions);
         self.purge();
         if self.height <= height {
             // A finalized block is notarized: jump ahead (catching up).
@@ -847,8 +1054,18 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         true
     }
 
-    /// Drops shares and losing proposals below the finalized height.
+    /// Drops shares and losing proposals below the finalized height, and
+    /// everything below the latest catch-up package (which replaces it).
     fn purge(&mut self) {
+        let cut = self.catch_up_height();
+        if cut > 0 {
+            self.pool.notarizations = self.pool.notarizations.split_off(&cut);
+            self.pool.finalizations = self.pool.finalizations.split_off(&cut);
+            self.pool.beacons = self.pool.beacons.split_off(&cut);
+            self.pool.proposals = self.pool.proposals.split_off(&cut);
+            self.pool.catch_up_shares = self.pool.catch_up_shares.split_off(&(cut + 1));
+            self.delivered = self.delivered.split_off(&cut);
+        }
         let keep_from = self.finalized_height;
         let delivered = &self.delivered;
         self.pool
@@ -1052,13 +1269,22 @@ fn check_for<'a>(artifact: &'a Artifact, message: &'a [u8]) -> Check<'a> {
                 signature: &certificate.signature,
             }
         }
-        Artifact::BeaconShare { share, .. } => Check::BeaconShare {
+        Artifact::BeaconShare { share, .. } => Check::ThresholdShare {
             signer: share.signer,
             message,
             signature: &share.signature,
         },
-        Artifact::Beacon { signature, .. } => Check::Beacon { message, signature },
+        Artifact::Beacon { signature, .. } => Check::Threshold { message, signature },
         Artifact::CatchUpRequest { .. } => unreachable!("requests are never validated"),
+        Artifact::CatchUpShare { share, .. } => Check::ThresholdShare {
+            signer: share.signer,
+            message,
+            signature: &share.signature,
+        },
+        Artifact::CatchUpPackage(package) => Check::Threshold {
+            message,
+            signature: &package.signature,
+        },
     }
 }
 

@@ -198,6 +198,53 @@ pub enum Artifact {
     },
     /// A lagging node asks for the beacons, blocks and certificates from `height` on.
     CatchUpRequest { height: Height },
+    /// A share of a catch-up package on a finalized block.
+    CatchUpShare {
+        /// What the package will attest.
+        content: CatchUpContent,
+        /// The signer's threshold share.
+        share: Share,
+    },
+    /// A catch-up package: a threshold-signed finalized state to restart from.
+    CatchUpPackage(CatchUpPackage),
+}
+
+/// What a catch-up package attests: a finalized block and the random beacon at its height.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CatchUpContent {
+    /// The finalized block (its height is the package's height).
+    pub block: Block,
+    /// The random beacon at that height (its threshold signature).
+    pub beacon: SignatureBytes,
+}
+
+impl CatchUpContent {
+    /// The package's height.
+    pub fn height(&self) -> Height {
+        self.block.height
+    }
+
+    /// The bytes the threshold signature covers.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let beacon = Hash::of(&[&self.beacon]);
+        [
+            b"chainkey-catch-up".as_slice(),
+            &self.block.height.to_be_bytes(),
+            &self.block.hash().0,
+            &beacon.0,
+        ]
+        .concat()
+    }
+}
+
+/// A catch-up package: content plus an (f + 1)-threshold signature on it, so
+/// at least one honest node attests that the block is finalized.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CatchUpPackage {
+    /// What is attested.
+    pub content: CatchUpContent,
+    /// The threshold signature on [`CatchUpContent::signed_bytes`].
+    pub signature: SignatureBytes,
 }
 
 impl Artifact {
@@ -210,6 +257,8 @@ impl Artifact {
             | Artifact::BeaconShare { height, .. }
             | Artifact::Beacon { height, .. }
             | Artifact::CatchUpRequest { height } => *height,
+            Artifact::CatchUpShare { content, .. } => content.height(),
+            Artifact::CatchUpPackage(package) => package.content.height(),
             Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
                 certificate.height
             }

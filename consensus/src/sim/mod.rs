@@ -112,6 +112,8 @@ pub struct SimConfig {
 pub struct Outcome {
     /// Each honest node's finalized height at the end.
     pub finalized_heights: BTreeMap<NodeId, Height>,
+    /// Every node's finalized height at the end, faulty ones included.
+    pub all_finalized_heights: BTreeMap<NodeId, Height>,
     /// Each honest node's finalized height when the network became stable.
     pub finalized_when_stable: BTreeMap<NodeId, Height>,
     /// A description of the first safety violation, if any.
@@ -122,6 +124,10 @@ pub struct Outcome {
     pub invalid_artifacts: BTreeMap<NodeId, u64>,
     /// The largest unvalidated pool any honest node held.
     pub max_unvalidated: usize,
+    /// The most artifacts and blocks any honest node held at once.
+    pub max_pool: usize,
+    /// How often each node (honest or restarted) jumped to a catch-up package.
+    pub catch_up_jumps: BTreeMap<NodeId, u64>,
     /// Messages the network carried.
     pub messages: u64,
     /// Each honest node's round (the height it is trying to notarize) at the end.
@@ -209,11 +215,14 @@ impl<C: ConsensusCrypto> Simulation<C> {
             finalized: BTreeMap::new(),
             outcome: Outcome {
                 finalized_heights: BTreeMap::new(),
+                all_finalized_heights: BTreeMap::new(),
                 finalized_when_stable: BTreeMap::new(),
                 safety_violation: None,
                 finalization_latencies: Vec::new(),
                 invalid_artifacts: BTreeMap::new(),
                 max_unvalidated: 0,
+                max_pool: 0,
+                catch_up_jumps: BTreeMap::new(),
                 messages: 0,
                 rounds: BTreeMap::new(),
                 final_states: BTreeMap::new(),
@@ -300,6 +309,9 @@ impl<C: ConsensusCrypto> Simulation<C> {
         }
         for (id, node) in self.nodes.iter().enumerate() {
             let id = id as NodeId;
+            self.outcome
+                .all_finalized_heights
+                .insert(id, node.finalized_height());
             if self.is_honest(id) {
                 self.outcome
                     .finalized_heights
@@ -364,6 +376,15 @@ impl<C: ConsensusCrypto> Simulation<C> {
                 }
                 Action::Deliver(finalized) => {
                     self.record_finalized(node, finalized.block.height, finalized.hash, now)
+                }
+                Action::JumpedTo(package) => {
+                    *self.outcome.catch_up_jumps.entry(node).or_default() += 1;
+                    self.record_finalized(
+                        node,
+                        package.content.height(),
+                        package.content.block.hash(),
+                        now,
+                    )
                 }
                 Action::Broadcast(artifact) => {
                     if let Artifact::Proposal(proposal) = &artifact {
