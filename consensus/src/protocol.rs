@@ -46,6 +46,9 @@ pub struct Config {
     pub max_unvalidated: usize,
     /// A catch-up package is made at every finalized height divisible by this.
     pub catch_up_interval: Height,
+    /// Received artifacts wait up to this long (ms) so that those arriving
+    /// together are verified as one batch.
+    pub batch_delay: Time,
 }
 
 impl Config {
@@ -59,6 +62,7 @@ impl Config {
             window: 32,
             max_unvalidated: 64 * nodes.max(4) * 8,
             catch_up_interval: 50,
+            batch_delay: 5,
         }
     }
 
@@ -158,6 +162,7 @@ pub struct Consensus<C, P> {
     next_rebroadcast: Time,
     helped: BTreeMap<NodeId, Time>,
     highest_seen: Height,
+    validate_at: Option<Time>,
     invalid_from: BTreeMap<NodeId, u64>,
 }
 
@@ -188,6 +193,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             next_rebroadcast: 0,
             helped: BTreeMap::new(),
             highest_seen: 0,
+            validate_at: None,
             invalid_from: BTreeMap::new(),
         }
     }
@@ -290,8 +296,13 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         if let Event::Artifact { from, artifact } = event {
             self.receive(from, artifact, now, &mut actions);
         }
+        // Artifacts arriving close together are validated as one batch.
+        let validate_now = self.validate_at.is_some_and(|at| now >= at);
+        if validate_now {
+            self.validate_at = None;
+        }
         loop {
-            let validated = self.validate_pending();
+            let validated = validate_now && self.validate_pending();
             let stepped = self.step(now, &mut actions);
             if !validated && !stepped {
                 break;
@@ -300,6 +311,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         if now >= self.next_rebroadcast {
             self.rebroadcast(&mut actions);
             self.next_rebroadcast = now + self.config.rebroadcast;
+        }
+        if !self.unvalidated.is_empty() && self.validate_at.is_none() {
+            self.validate_at = Some(now + self.config.batch_delay);
         }
         actions.push(Action::WakeAt(self.next_deadline(now)));
         actions
@@ -1169,6 +1183,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// The next time a rule may fire without new input.
     fn next_deadline(&self, now: Time) -> Time {
         let mut deadline = self.next_rebroadcast.max(now + 1);
+        if let Some(at) = self.validate_at {
+            deadline = deadline.min(at);
+        }
         if let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(self.height)) {
             if !self.proposed.contains(&self.height) {
                 let rank = rank_of(&beacon, self.me, self.config.nodes);

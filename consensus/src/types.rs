@@ -98,7 +98,7 @@ impl Block {
 }
 
 /// What a signature signs: domain-separated bytes for each artifact kind.
-pub(crate) mod signed {
+pub mod signed {
     use super::{Hash, Height};
 
     /// A block proposal signs the block hash.
