@@ -10,6 +10,8 @@
 //!
 //! See [`protocol`] for the rules and where the paper states them.
 
+#![warn(missing_docs)]
+
 pub mod crypto;
 pub mod payload;
 pub mod protocol;

@@ -1,16 +1,18 @@
 //! The consensus state machine of one node (sans-IO).
 //!
-//! Rules and their sections in *Internet Computer Consensus* (eprint 2021/632):
+//! Rules and where *Internet Computer Consensus* (eprint 2021/632) states
+//! them (Protocol ICC0, whose rules ICC1 keeps while adding gossip):
 //!
 //! | rule | paper | here |
 //! |---|---|---|
-//! | random beacon: threshold (f+1) signature on the previous beacon ranks the makers | §3.1, §4 ("random beacon") | [`Consensus::share_and_combine_beacon`] |
-//! | rank-dependent delays Δ_prop(r) = 2Δr, Δ_ntry(r) = 2Δr + ε | §4, protocol ICC0 | [`Config::proposal_delay`], [`Config::notary_delay`] |
-//! | a block is valid if signed by the maker of its rank and its parent is notarized | §4 | [`Consensus::validate_pending`] |
-//! | notarization-share the best-ranked valid blocks once their delay has passed | §4, "supporting blocks" | [`Consensus::share_notarization`] |
-//! | n − f shares aggregate into a notarization; a notarized block ends the round | §4 | [`Consensus::aggregate_certificates`], [`Consensus::advance_round`] |
-//! | finalization-share B only if no other block of the round was notarization-shared | §4, "finalization" | [`Consensus::advance_round`] |
-//! | n − f finalization shares finalize B and all its ancestors | §4, Lemma (safety) | [`Consensus::finalize`] |
+//! | random beacon: threshold (f+1) signature on the previous beacon ranks the makers | ICC0: random beacon and ranking of parties | `share_and_combine_beacon` |
+//! | rank-dependent delays Δ_prop(r) = 2Δr, Δ_ntry(r) = 2Δr + ε | ICC0: delay functions Δ_prop, Δ_ntry | `Config::proposal_delay`, `Config::notary_delay` |
+//! | a block is valid if signed by the maker of its rank and its parent is notarized | ICC0: valid blocks | `validate_pending` |
+//! | notarization-share the best-ranked valid blocks once their delay has passed | ICC0: notarization shares ("supporting" a block) | `share_notarization` |
+//! | n − f shares aggregate into a notarization; a notarized block ends the round | ICC0: notarization, round termination | `aggregate_certificates`, `advance_round` |
+//! | finalization-share B only if no other block of the round was notarization-shared | ICC0: finalization shares | `advance_round` |
+//! | n − f finalization shares finalize B and all its ancestors | ICC0: finalization; the safety theorem | `finalize` |
+//! | catch-up packages: an (f+1)-threshold signature on a finalized block and its beacon every `catch_up_interval` heights; laggards jump to them, pools are purged below them | not in the paper: the Internet Computer's deployment | `share_catch_up`, `combine_catch_up`, `apply_catch_up` |
 //!
 //! The node is a pure function of its inputs: [`Consensus::on_event`] takes
 //! an [`Event`] and the current time and returns [`Action`]s (artifacts to

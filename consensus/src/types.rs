@@ -175,29 +175,45 @@ pub enum Artifact {
     Proposal(Proposal),
     /// A notarization share on (height, block).
     NotarizationShare {
+        /// Height of the block.
         height: Height,
+        /// Hash of the block.
         block: Hash,
+        /// The signer's share.
         share: Share,
     },
     /// A notarization: n − f notarization shares aggregated.
     Notarization(Certificate),
     /// A finalization share on (height, block).
     FinalizationShare {
+        /// Height of the block.
         height: Height,
+        /// Hash of the block.
         block: Hash,
+        /// The signer's share.
         share: Share,
     },
     /// A finalization: n − f finalization shares aggregated.
     Finalization(Certificate),
     /// A random-beacon share for a height.
-    BeaconShare { height: Height, share: Share },
+    BeaconShare {
+        /// The height whose beacon this is a share of.
+        height: Height,
+        /// The signer's threshold share.
+        share: Share,
+    },
     /// The random beacon of a height: the threshold signature on the previous beacon.
     Beacon {
+        /// The beacon's height.
         height: Height,
+        /// The threshold signature.
         signature: SignatureBytes,
     },
     /// A lagging node asks for the beacons, blocks and certificates from `height` on.
-    CatchUpRequest { height: Height },
+    CatchUpRequest {
+        /// The first height the node is missing.
+        height: Height,
+    },
     /// A share of a catch-up package on a finalized block.
     CatchUpShare {
         /// What the package will attest.
