@@ -21,6 +21,12 @@
 //! unvalidated pool until their prerequisites (beacon, parent notarization)
 //! are known; all ready signatures are then verified in one batch, and
 //! invalid artifacts are dropped and counted per sender.
+//!
+//! A node that crashes must come back with the shares it had signed (the
+//! node crate persists its pool): a node restarted with an empty state could
+//! sign a second block at a height where it already signed one. The
+//! simulator's restarts start from genesis and rely on catching up before
+//! the node signs again at those heights.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -69,7 +69,8 @@ pub struct Partition {
 pub enum Behaviour {
     /// Follows the protocol.
     Honest,
-    /// Stops at `at` (and, with `restart`, comes back with an empty state at that time).
+    /// Stops at `at` (and, with `restart`, comes back with an empty state at
+    /// that time and catches up through catch-up packages and peers).
     Crash {
         /// When it stops.
         at: Time,
