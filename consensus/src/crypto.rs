@@ -198,6 +198,9 @@ impl ConsensusCrypto for BlsCrypto {
             .to_bytes()
     }
 
+    // The protocol only aggregates and combines shares it verified, which
+    // decode. Should that ever fail, the result is an empty signature that
+    // every node rejects: a lost certificate, never an accepted bad one.
     fn aggregate(&self, _message: &[u8], shares: &[Share]) -> SignatureBytes {
         let signatures: Vec<Signature<MinSig>> = shares
             .iter()

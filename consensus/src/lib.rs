@@ -14,6 +14,7 @@
 
 pub mod crypto;
 pub mod payload;
+mod pool;
 pub mod protocol;
 pub mod sim;
 pub mod types;

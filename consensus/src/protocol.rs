@@ -32,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::{Check, ConsensusCrypto};
 use crate::payload::PayloadBuilder;
+use crate::pool::Pool;
 use crate::types::{
     signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
     Height, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
@@ -130,22 +131,6 @@ pub enum Action {
     /// The node jumped to a catch-up package: blocks up to its height were
     /// not delivered, so the environment must obtain the state at that height.
     JumpedTo(CatchUpPackage),
-}
-
-/// Validated artifacts, by height.
-#[derive(Default)]
-struct Pool {
-    proposals: BTreeMap<Height, HashMap<Hash, Proposal>>,
-    notarization_shares: BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>,
-    finalization_shares: BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>,
-    beacon_shares: BTreeMap<Height, BTreeMap<NodeId, SignatureBytes>>,
-    notarizations: BTreeMap<Height, BTreeMap<Hash, Certificate>>,
-    finalizations: BTreeMap<Height, Certificate>,
-    /// Beacon signature and its value (the hash that ranks makers).
-    beacons: BTreeMap<Height, (SignatureBytes, Hash)>,
-    catch_up_shares: BTreeMap<Height, HashMap<CatchUpContent, BTreeMap<NodeId, SignatureBytes>>>,
-    /// The latest catch-up package.
-    catch_up: Option<CatchUpPackage>,
 }
 
 /// One node's consensus state machine; see the [module docs](self).
@@ -258,34 +243,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// unvalidated pool. Bounded, thanks to purging at finalization and at
     /// catch-up packages.
     pub fn pool_len(&self) -> usize {
-        let pool = &self.pool;
-        let share_maps = |map: &BTreeMap<(Height, Hash), BTreeMap<NodeId, SignatureBytes>>| {
-            map.values().map(BTreeMap::len).sum::<usize>()
-        };
-        pool.proposals.values().map(HashMap::len).sum::<usize>()
-            + share_maps(&pool.notarization_shares)
-            + share_maps(&pool.finalization_shares)
-            + pool
-                .beacon_shares
-                .values()
-                .map(BTreeMap::len)
-                .sum::<usize>()
-            + pool
-                .notarizations
-                .values()
-                .map(BTreeMap::len)
-                .sum::<usize>()
-            + pool.finalizations.len()
-            + pool.beacons.len()
-            + pool
-                .catch_up_shares
-                .values()
-                .flat_map(HashMap::values)
-                .map(BTreeMap::len)
-                .sum::<usize>()
-            + self.blocks.len()
-            + self.delivered.len()
-            + self.unvalidated.len()
+        self.pool.len() + self.blocks.len() + self.delivered.len() + self.unvalidated.len()
     }
 
     /// Artifacts waiting for validation (bounded by [`Config::max_unvalidated`]).
@@ -513,7 +471,8 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                         .notarizations
                         .get(height)
                         .is_some_and(|n| n.contains_key(block))
-                    || self.shares_by(share.signer, *height) >= MAX_SHARES_PER_SIGNER
+                    || self.pool.notarization_shares_by(share.signer, *height)
+                        >= MAX_SHARES_PER_SIGNER
                 {
                     return Readiness::Useless;
                 }
@@ -627,83 +586,11 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
 
     /// Adds a verified artifact to the validated pool; returns whether it was new.
     fn insert_validated(&mut self, artifact: Artifact) -> bool {
-        match artifact {
-            Artifact::Proposal(proposal) => {
-                let hash = proposal.block.hash();
-                self.blocks.insert(hash, proposal.block.clone());
-                self.pool
-                    .proposals
-                    .entry(proposal.block.height)
-                    .or_default()
-                    .insert(hash, proposal)
-                    .is_none()
-            }
-            Artifact::NotarizationShare {
-                height,
-                block,
-                share,
-            } => self
-                .pool
-                .notarization_shares
-                .entry((height, block))
-                .or_default()
-                .insert(share.signer, share.signature)
-                .is_none(),
-            Artifact::FinalizationShare {
-                height,
-                block,
-                share,
-            } => self
-                .pool
-                .finalization_shares
-                .entry((height, block))
-                .or_default()
-                .insert(share.signer, share.signature)
-                .is_none(),
-            Artifact::Notarization(certificate) => self
-                .pool
-                .notarizations
-                .entry(certificate.height)
-                .or_default()
-                .insert(certificate.block, certificate)
-                .is_none(),
-            Artifact::Finalization(certificate) => self
-                .pool
-                .finalizations
-                .insert(certificate.height, certificate)
-                .is_none(),
-            Artifact::BeaconShare { height, share } => self
-                .pool
-                .beacon_shares
-                .entry(height)
-                .or_default()
-                .insert(share.signer, share.signature)
-                .is_none(),
-            Artifact::Beacon { height, signature } => {
-                let value = Hash::of(&[&signature]);
-                self.pool
-                    .beacons
-                    .insert(height, (signature, value))
-                    .is_none()
-            }
-            Artifact::CatchUpRequest { .. } => false,
-            Artifact::CatchUpShare { content, share } => self
-                .pool
-                .catch_up_shares
-                .entry(content.height())
-                .or_default()
-                .entry(content)
-                .or_default()
-                .insert(share.signer, share.signature)
-                .is_none(),
-            Artifact::CatchUpPackage(package) => {
-                let newer = package.content.height() > self.catch_up_height();
-                if newer {
-                    self.pool.catch_up = Some(package);
-                }
-                newer
-            }
+        if let Artifact::Proposal(proposal) = &artifact {
+            self.blocks
+                .insert(proposal.block.hash(), proposal.block.clone());
         }
+        self.pool.insert(artifact)
     }
 
     /// Applies every protocol rule once; returns whether anything changed.
@@ -724,10 +611,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
 
     /// Height of the latest catch-up package (0 before the first).
     fn catch_up_height(&self) -> Height {
-        self.pool
-            .catch_up
-            .as_ref()
-            .map_or(0, |package| package.content.height())
+        self.pool.catch_up_height()
     }
 
     /// Shares a catch-up package for the latest interval height finalized
@@ -1076,32 +960,15 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         true
     }
 
-    /// Drops shares and losing proposals below the finalized height, and
-    /// everything below the latest catch-up package (which replaces it).
+    /// Drops what finalization and the latest catch-up package made useless.
     fn purge(&mut self) {
         let cut = self.catch_up_height();
         if cut > 0 {
-            self.pool.notarizations = self.pool.notarizations.split_off(&cut);
-            self.pool.finalizations = self.pool.finalizations.split_off(&cut);
-            self.pool.beacons = self.pool.beacons.split_off(&cut);
-            self.pool.proposals = self.pool.proposals.split_off(&cut);
-            self.pool.catch_up_shares = self.pool.catch_up_shares.split_off(&(cut + 1));
             self.delivered = self.delivered.split_off(&cut);
         }
+        self.pool.purge(self.finalized_height, &self.delivered);
         let keep_from = self.finalized_height;
         let delivered = &self.delivered;
-        self.pool
-            .notarization_shares
-            .retain(|(height, _), _| *height >= keep_from);
-        self.pool
-            .finalization_shares
-            .retain(|(height, _), _| *height >= keep_from);
-        self.pool
-            .beacon_shares
-            .retain(|height, _| *height >= keep_from);
-        for (height, proposals) in self.pool.proposals.range_mut(..keep_from) {
-            proposals.retain(|hash, _| delivered.get(height) == Some(hash));
-        }
         self.blocks.retain(|hash, block| {
             block.height >= keep_from || delivered.get(&block.height) == Some(hash)
         });
@@ -1212,17 +1079,6 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             }
         }
         deadline.max(now + 1)
-    }
-
-    /// How many blocks at `height` a signer has notarization-shared (honest
-    /// nodes share only the lowest-ranked blocks, one unless the maker equivocates).
-    fn shares_by(&self, signer: NodeId, height: Height) -> usize {
-        let range = (height, Hash([0; 32]))..=(height, Hash([0xff; 32]));
-        self.pool
-            .notarization_shares
-            .range(range)
-            .filter(|(_, shares)| shares.contains_key(&signer))
-            .count()
     }
 
     fn beacon_value(&self, height: Height) -> Option<Hash> {

@@ -191,7 +191,7 @@ impl<S: Scheme> Ciphersuite<S> {
         check_pairs(public_keys.len(), messages.len())?;
         check_pairs(public_keys.len(), signatures.len())?;
         let weights: Vec<Scalar> = (0..signatures.len())
-            .map(|_| Scalar::from(rng.next_u64() | 1))
+            .map(|_| Scalar::from(nonzero_u64(rng)))
             .collect();
         let signature_points: Vec<S::SignatureGroup> =
             signatures.iter().map(|sig| sig.0.to_curve()).collect();
@@ -230,6 +230,16 @@ impl<S: Scheme> Ciphersuite<S> {
             Ok(())
         } else {
             Err(Error::InvalidProofOfPossession)
+        }
+    }
+}
+
+/// A uniformly random non-zero 64-bit weight.
+fn nonzero_u64<R: RngCore>(rng: &mut R) -> u64 {
+    loop {
+        let weight = rng.next_u64();
+        if weight != 0 {
+            return weight;
         }
     }
 }
