@@ -112,11 +112,12 @@ impl Pool {
     /// How many blocks at `height` a signer has notarization-shared (honest
     /// nodes share only the lowest-ranked blocks, one unless the maker equivocates).
     pub(crate) fn notarization_shares_by(&self, signer: NodeId, height: Height) -> usize {
-        let range = (height, Hash([0; 32]))..=(height, Hash([0xff; 32]));
-        self.notarization_shares
-            .range(range)
-            .filter(|(_, shares)| shares.contains_key(&signer))
-            .count()
+        shares_by(&self.notarization_shares, signer, height)
+    }
+
+    /// How many blocks at `height` a signer has finalization-shared (one, if honest).
+    pub(crate) fn finalization_shares_by(&self, signer: NodeId, height: Height) -> usize {
+        shares_by(&self.finalization_shares, signer, height)
     }
 
     /// Drops shares and losing proposals below the finalized height
@@ -168,4 +169,12 @@ impl Pool {
                 .map(BTreeMap::len)
                 .sum::<usize>()
     }
+}
+
+/// How many blocks at `height` have a share by `signer` in `map`.
+fn shares_by(map: &BTreeMap<(Height, Hash), Shares>, signer: NodeId, height: Height) -> usize {
+    let range = (height, Hash([0; 32]))..=(height, Hash([0xff; 32]));
+    map.range(range)
+        .filter(|(_, shares)| shares.contains_key(&signer))
+        .count()
 }

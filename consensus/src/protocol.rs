@@ -223,8 +223,15 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .range((height, Hash([0; 32]))..=(height, Hash([0xff; 32])))
             .map(|(_, shares)| shares.len())
             .collect();
+        let top = self
+            .pool
+            .finalizations
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0);
         format!(
-            "round {height} (started {:?}), finalized {}, catch-up {}, beacon {}, proposals (rank, maker) {proposals:?}, notarization shares {shares:?}, shared {:?}, unvalidated {}",
+            "top finalization {top}, round {height} (started {:?}), finalized {}, catch-up {}, beacon {}, proposals (rank, maker) {proposals:?}, notarization shares {shares:?}, shared {:?}, unvalidated {}",
             self.round_start,
             self.finalized_height,
             self.catch_up_height(),
@@ -304,17 +311,28 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         {
             return;
         }
-        if height <= self.finalized_height
-            && !matches!(
-                artifact,
-                Artifact::Beacon { .. } | Artifact::CatchUpShare { .. }
-            )
-        {
+        let still_useful = match artifact {
+            // Beacons below the finalized height may still be needed to validate
+            // newer beacons after a jump, but never those a catch-up package covers.
+            Artifact::Beacon { .. } => height > self.catch_up_height(),
+            Artifact::CatchUpShare { .. } | Artifact::CatchUpPackage(_) => true,
+            _ => height > self.finalized_height,
+        };
+        if !still_useful || self.unvalidated.iter().any(|(_, a)| *a == artifact) {
             return;
         }
-        if self.unvalidated.len() >= self.config.max_unvalidated
-            || self.unvalidated.iter().any(|(_, a)| *a == artifact)
-        {
+        // Each peer gets an equal share of the unvalidated pool, so one peer
+        // cannot crowd out the others (catch-up packages always get in).
+        let quota = self.config.max_unvalidated / self.config.nodes;
+        let is_package = matches!(artifact, Artifact::CatchUpPackage(_));
+        let queued = self
+            .unvalidated
+            .iter()
+            .filter(|(sender, queued)| {
+                *sender == from && matches!(queued, Artifact::CatchUpPackage(_)) == is_package
+            })
+            .count();
+        if queued >= if is_package { 1 } else { quota } {
             return;
         }
         self.unvalidated.push((from, artifact));
@@ -439,6 +457,13 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if block.maker as usize >= nodes || block.height == 0 {
                     return Readiness::Invalid;
                 }
+                // Two blocks from one maker at a height prove it equivocated; more add
+                // nothing, unless one of them is notarized (then it is needed).
+                if self.proposals_by(block.maker, block.height) >= 2
+                    && !self.is_notarized(block.height, &hash)
+                {
+                    return Readiness::Useless;
+                }
                 let Some(beacon) = self.beacon_value(block.height) else {
                     return Readiness::Waiting;
                 };
@@ -471,8 +496,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                         .notarizations
                         .get(height)
                         .is_some_and(|n| n.contains_key(block))
-                    || self.pool.notarization_shares_by(share.signer, *height)
-                        >= MAX_SHARES_PER_SIGNER
+                    || (!self.blocks.contains_key(block)
+                        && self.pool.notarization_shares_by(share.signer, *height)
+                            >= MAX_SHARES_PER_SIGNER)
                 {
                     return Readiness::Useless;
                 }
@@ -486,12 +512,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if share.signer as usize >= nodes {
                     return Readiness::Invalid;
                 }
-                let known = self
-                    .pool
-                    .finalization_shares
-                    .get(&(*height, *block))
-                    .is_some_and(|s| s.contains_key(&share.signer));
-                if known || self.pool.finalizations.contains_key(height) {
+                // Honest nodes finalization-share one block per height: keep one per signer.
+                if self.pool.finalizations.contains_key(height)
+                    || self.pool.finalization_shares_by(share.signer, *height) > 0
+                {
                     return Readiness::Useless;
                 }
                 Readiness::Ready(signed::finalization(*height, block))
@@ -526,7 +550,8 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if share.signer as usize >= nodes || *height == 0 {
                     return Readiness::Invalid;
                 }
-                if self.pool.beacons.contains_key(height)
+                if *height <= self.catch_up_height()
+                    || self.pool.beacons.contains_key(height)
                     || self
                         .pool
                         .beacon_shares
@@ -573,7 +598,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if *height == 0 {
                     return Readiness::Invalid;
                 }
-                if self.pool.beacons.contains_key(height) {
+                if *height <= self.catch_up_height() || self.pool.beacons.contains_key(height) {
                     return Readiness::Useless;
                 }
                 match self.beacon_value(height - 1) {
@@ -881,12 +906,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let Some(start) = self.round_start else {
             return false;
         };
-        let Some(proposals) = self.pool.proposals.get(&height) else {
+        let Some(best) = self.best_rank(height) else {
             return false;
         };
-        let Some(best) = proposals.values().map(|proposal| proposal.block.rank).min() else {
-            return false;
-        };
+        let proposals = &self.pool.proposals[&height];
         if now < start + self.config.notary_delay(best) {
             return false;
         }
@@ -972,16 +995,36 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.blocks.retain(|hash, block| {
             block.height >= keep_from || delivered.get(&block.height) == Some(hash)
         });
+        self.shared_finalization = self.shared_finalization.split_off(&keep_from);
+        self.shared_beacon = self.shared_beacon.split_off(&keep_from);
+        self.proposed = self.proposed.split_off(&keep_from);
         self.shared_notarization
             .retain(|height, _| *height >= keep_from);
-        self.unvalidated.retain(|(_, artifact)| {
-            artifact.height() >= keep_from || matches!(artifact, Artifact::Beacon { .. })
+        let cut = self.catch_up_height();
+        self.unvalidated.retain(|(_, artifact)| match artifact {
+            Artifact::Beacon { .. } | Artifact::CatchUpShare { .. } if artifact.height() > cut => {
+                true
+            }
+            _ => artifact.height() >= keep_from,
         });
     }
 
     /// Re-sends this round's own shares and the latest round's artifacts.
     fn rebroadcast(&self, actions: &mut Vec<Action>) {
         let height = self.height;
+        // Relay proof of equivocation (two blocks of one maker) so that every
+        // node disqualifies that maker at this height.
+        for proposal in self
+            .pool
+            .proposals
+            .get(&height)
+            .into_iter()
+            .flat_map(HashMap::values)
+        {
+            if self.proposals_by(proposal.block.maker, height) > 1 {
+                actions.push(Action::Broadcast(Artifact::Proposal(proposal.clone())));
+            }
+        }
         if let Some(signature) = self
             .pool
             .beacon_shares
@@ -1066,12 +1109,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 let rank = rank_of(&beacon, self.me, self.config.nodes);
                 deadline = deadline.min(start + self.config.proposal_delay(rank));
             }
-            if let Some(best) = self
-                .pool
-                .proposals
-                .get(&self.height)
-                .and_then(|p| p.values().map(|p| p.block.rank).min())
-            {
+            if let Some(best) = self.best_rank(self.height) {
                 let at = start + self.config.notary_delay(best);
                 if at > now {
                     deadline = deadline.min(at);
@@ -1079,6 +1117,27 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             }
         }
         deadline.max(now + 1)
+    }
+
+    /// How many proposals a maker has at a height (two prove equivocation).
+    fn proposals_by(&self, maker: NodeId, height: Height) -> usize {
+        self.pool.proposals.get(&height).map_or(0, |proposals| {
+            proposals
+                .values()
+                .filter(|proposal| proposal.block.maker == maker)
+                .count()
+        })
+    }
+
+    /// The lowest rank with a valid proposal at `height` whose maker did not
+    /// equivocate (a maker with two blocks at a height is disqualified there).
+    fn best_rank(&self, height: Height) -> Option<Rank> {
+        let proposals = self.pool.proposals.get(&height)?;
+        proposals
+            .values()
+            .filter(|proposal| self.proposals_by(proposal.block.maker, height) == 1)
+            .map(|proposal| proposal.block.rank)
+            .min()
     }
 
     fn beacon_value(&self, height: Height) -> Option<Hash> {
