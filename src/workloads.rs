@@ -298,8 +298,8 @@ impl Workload {
         Some(result == blst::BLST_ERROR::BLST_SUCCESS)
     }
 
-    /// Verifies the first `count` jobs one by one (blst for BLS, the
-    /// signature crates' single verification otherwise), in parallel on the
+    /// Verifies the first `count` jobs one by one (blst for BLS, ZIP-215
+    /// single verification for Ed25519, k256 for ECDSA), in parallel on the
     /// current rayon pool.
     pub fn run_one_by_one(&self, count: usize) -> Vec<bool> {
         let count = count.min(self.len());
@@ -322,10 +322,7 @@ impl Workload {
         self.jobs[..count]
             .par_iter()
             .map(|job| match &job.claim {
-                chainkey_crypto::batch::Claim::Ed25519(claim) => claim
-                    .key
-                    .verify_strict(&claim.message, &claim.signature)
-                    .is_ok(),
+                chainkey_crypto::batch::Claim::Ed25519(claim) => claim.is_valid(),
                 chainkey_crypto::batch::Claim::Secp256k1(claim) => claim
                     .key
                     .verify_prehash(&claim.message_hash, &claim.signature)
@@ -355,7 +352,7 @@ impl Workload {
             .iter()
             .filter_map(|job| match &job.claim {
                 chainkey_crypto::batch::Claim::MinSig(claim) => {
-                    Some(*claim.signature.as_point().as_ref())
+                    Some(*claim.signature().as_point().as_ref())
                 }
                 _ => None,
             })

@@ -38,6 +38,24 @@ pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + Send + Sync + 'static {
     /// Whether `point` lies in the prime-order subgroup.
     fn is_torsion_free(point: &Affine<Self>) -> bool;
 
+    /// Whether `point` satisfies the curve equation.
+    fn is_on_curve(point: &Affine<Self>) -> bool;
+
+    /// Checks that a point built elsewhere (e.g. with blstrs' unchecked
+    /// constructors) is on the curve and in the prime-order subgroup.
+    ///
+    /// # Errors
+    /// [`Error::NotOnCurve`] or [`Error::NotInSubgroup`].
+    fn check_point(point: &Affine<Self>) -> Result<(), Error> {
+        if !Self::is_on_curve(point) {
+            return Err(Error::NotOnCurve);
+        }
+        if !Self::is_torsion_free(point) {
+            return Err(Error::NotInSubgroup);
+        }
+        Ok(())
+    }
+
     /// Hashes many messages through a batch [`Backend`].
     fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<Affine<Self>>;
 
@@ -91,6 +109,10 @@ impl BlsGroup for G1Projective {
         point.is_torsion_free().into()
     }
 
+    fn is_on_curve(point: &G1Affine) -> bool {
+        point.is_on_curve().into()
+    }
+
     fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<G1Affine> {
         backend.hash_to_g1(messages, dst)
     }
@@ -118,6 +140,10 @@ impl BlsGroup for G2Projective {
 
     fn is_torsion_free(point: &G2Affine) -> bool {
         point.is_torsion_free().into()
+    }
+
+    fn is_on_curve(point: &G2Affine) -> bool {
+        point.is_on_curve().into()
     }
 
     fn hash_with(backend: &dyn Backend, messages: &[&[u8]], dst: &[u8]) -> Vec<G2Affine> {

@@ -23,6 +23,9 @@ pub enum Error {
     /// with that x-coordinate).
     #[error("not a canonical compressed point encoding")]
     InvalidPointEncoding,
+    /// A point given in coordinates is not on the curve.
+    #[error("point is not on the curve")]
+    NotOnCurve,
     /// The point is on the curve but outside the prime-order subgroup.
     #[error("point is not in the prime-order subgroup")]
     NotInSubgroup,

@@ -190,14 +190,21 @@ impl<S: Scheme> PublicKey<S> {
     /// Any decoding error of [`BlsGroup::from_compressed_slice`], and
     /// [`Error::IdentityPublicKey`] for the identity.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        Self::from_point(S::PublicKeyGroup::from_compressed_slice(bytes)?)
+        Self::from_subgroup_point(S::PublicKeyGroup::from_compressed_slice(bytes)?)
     }
 
-    /// Wraps a subgroup element, rejecting the identity.
+    /// Wraps a group element after checking it (on the curve, in the
+    /// subgroup, not the identity): blstrs can build points that are not.
     ///
     /// # Errors
-    /// [`Error::IdentityPublicKey`] for the identity.
+    /// [`Error::NotOnCurve`], [`Error::NotInSubgroup`] or [`Error::IdentityPublicKey`].
     pub fn from_point(point: Affine<S::PublicKeyGroup>) -> Result<Self, Error> {
+        S::PublicKeyGroup::check_point(&point)?;
+        Self::from_subgroup_point(point)
+    }
+
+    /// Wraps a point known to be in the subgroup, rejecting the identity.
+    pub(crate) fn from_subgroup_point(point: Affine<S::PublicKeyGroup>) -> Result<Self, Error> {
         if bool::from(point.is_identity()) {
             return Err(Error::IdentityPublicKey);
         }
@@ -210,7 +217,7 @@ impl<S: Scheme> PublicKey<S> {
     /// [`Error::EmptyInput`] for no keys; [`Error::IdentityPublicKey`] if the sum is the identity.
     pub fn aggregate<'a>(keys: impl IntoIterator<Item = &'a Self>) -> Result<Self, Error> {
         let sum = sum_points::<S::PublicKeyGroup>(keys.into_iter().map(|key| &key.0))?;
-        Self::from_point(sum)
+        Self::from_subgroup_point(sum)
     }
 }
 
@@ -223,9 +230,14 @@ impl<S: Scheme> Signature<S> {
         S::SignatureGroup::from_compressed_slice(bytes).map(Signature)
     }
 
-    /// Wraps a signature-group element (any element of the prime-order group is well-formed).
-    pub fn from_point(point: Affine<S::SignatureGroup>) -> Self {
-        Signature(point)
+    /// Wraps a group element after checking it is on the curve and in the
+    /// subgroup (any such element, the identity included, is well-formed).
+    ///
+    /// # Errors
+    /// [`Error::NotOnCurve`] or [`Error::NotInSubgroup`].
+    pub fn from_point(point: Affine<S::SignatureGroup>) -> Result<Self, Error> {
+        S::SignatureGroup::check_point(&point)?;
+        Ok(Signature(point))
     }
 
     /// Sums signatures into one aggregate signature.

@@ -53,6 +53,9 @@ impl<S: Scheme> PublicCommitment<S> {
     pub fn from_coefficients(coefficients: Vec<Affine<S::PublicKeyGroup>>) -> Result<Self, Error> {
         let constant = coefficients.first().ok_or(Error::EmptyInput)?;
         PublicKey::<S>::from_point(*constant)?;
+        for coefficient in &coefficients[1..] {
+            S::PublicKeyGroup::check_point(coefficient)?;
+        }
         Ok(PublicCommitment { coefficients })
     }
 
@@ -116,7 +119,7 @@ impl<S: Scheme> PublicCommitment<S> {
             .fold(S::PublicKeyGroup::identity(), |acc, coefficient| {
                 acc * x + coefficient.to_curve()
             });
-        PublicKey::from_point(value.to_affine())
+        PublicKey::from_subgroup_point(value.to_affine())
     }
 }
 

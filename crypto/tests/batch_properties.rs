@@ -137,7 +137,7 @@ where
         Fault::WrongMessage => suite.sign(&keys.secrets[who], other_message),
         Fault::SwappedSignature => suite.sign(&keys.secrets[other], what),
         Fault::IdentitySignature => {
-            Signature::from_point(group::prime::PrimeCurveAffine::identity())
+            Signature::from_point(group::prime::PrimeCurveAffine::identity()).unwrap()
         }
         _ => suite.sign(&keys.secrets[who], what),
     };
@@ -222,15 +222,19 @@ fn other_job(fixture: &Fixture, spec: Spec) -> (Job, bool) {
             } else {
                 key.sign(message)
             };
-            let expected = key
-                .verifying_key()
-                .verify_strict(message, &signature)
-                .is_ok();
             let claim = Ed25519Claim {
                 key: key.verifying_key(),
                 message: message.to_vec(),
                 signature,
             };
+            // One-by-one ZIP-215 verification, cross-checked with dalek's strict check
+            // (they agree on signatures without small-order components).
+            let expected = claim.is_valid();
+            let strict = key
+                .verifying_key()
+                .verify_strict(message, &signature)
+                .is_ok();
+            assert_eq!(expected, strict);
             (Job::new(claim).from_source(source), expected)
         }
         7 if signer % 2 == 0 => {

@@ -74,7 +74,7 @@ fn flag_bits_are_enforced<S: Scheme>(seed: u64) {
 }
 
 fn identity_is_not_a_public_key<S: Scheme>() {
-    let identity = Signature::<S>::from_point(PrimeCurveAffine::identity());
+    let identity = Signature::<S>::from_point(PrimeCurveAffine::identity()).unwrap();
     let mut bytes = vec![0u8; PublicKey::<S>::SIZE];
     bytes[0] = 0xc0;
     assert_eq!(
@@ -124,6 +124,53 @@ proptest! {
 
     #[test]
     fn flag_bits_min_pk(seed in any::<u64>()) { flag_bits_are_enforced::<MinPk>(seed); }
+}
+
+/// Points built around the checks (blstrs' unchecked constructors) are refused.
+#[test]
+fn unchecked_points_are_refused() {
+    use chainkey_crypto::{G1Affine, G2Affine};
+    // Small x-coordinates give curve points outside the prime-order subgroup.
+    let outside_g1 = (1u8..)
+        .find_map(|x| {
+            let mut bytes = [0u8; 48];
+            bytes[0] = 0x80;
+            bytes[47] = x;
+            Option::<G1Affine>::from(G1Affine::from_compressed_unchecked(&bytes))
+                .filter(|p| !bool::from(p.is_torsion_free()))
+        })
+        .unwrap();
+    assert_eq!(
+        Signature::<MinSig>::from_point(outside_g1),
+        Err(Error::NotInSubgroup)
+    );
+    assert_eq!(
+        PublicKey::<MinPk>::from_point(outside_g1),
+        Err(Error::NotInSubgroup)
+    );
+    let outside_g2 = (1u8..)
+        .find_map(|x| {
+            let mut bytes = [0u8; 96];
+            bytes[0] = 0x80;
+            bytes[95] = x;
+            Option::<G2Affine>::from(G2Affine::from_compressed_unchecked(&bytes))
+                .filter(|p| !bool::from(p.is_torsion_free()))
+        })
+        .unwrap();
+    assert_eq!(
+        PublicKey::<MinSig>::from_point(outside_g2),
+        Err(Error::NotInSubgroup)
+    );
+    assert_eq!(
+        Signature::<MinPk>::from_point(outside_g2),
+        Err(Error::NotInSubgroup)
+    );
+    let generator = G1Affine::generator();
+    let off_curve = G1Affine::from_raw_unchecked(generator.y(), generator.x(), false);
+    assert_eq!(
+        Signature::<MinSig>::from_point(off_curve),
+        Err(Error::NotOnCurve)
+    );
 }
 
 #[test]

@@ -37,16 +37,33 @@ use super::faults::BatchCheck;
 use crate::curve::{Affine, BlsGroup};
 use crate::{PublicKey, Scheme, Signature};
 
-/// One BLS verification claim: `signature` is valid on `messages[j]` under
-/// `public_keys[j]` for all j, hashed under `dst`.
+/// One BLS verification claim: `signature` is valid on each message under
+/// its public key, all hashed under `dst`. Built only by the
+/// [`Ciphersuite`](crate::Ciphersuite) methods (`signature_claim`,
+/// `share_claim`, `aggregate_claim`, …), which enforce the suite's rules
+/// (non-empty, distinct messages under the basic suite).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlsClaim<S: Scheme> {
+    pub(crate) dst: Vec<u8>,
+    pub(crate) pairs: Vec<(PublicKey<S>, Vec<u8>)>,
+    pub(crate) signature: Signature<S>,
+}
+
+impl<S: Scheme> BlsClaim<S> {
     /// The domain separation tag messages are hashed under.
-    pub dst: Vec<u8>,
+    pub fn dst(&self) -> &[u8] {
+        &self.dst
+    }
+
     /// Signer keys and their messages: one pair for a signature or share.
-    pub pairs: Vec<(PublicKey<S>, Vec<u8>)>,
+    pub fn pairs(&self) -> &[(PublicKey<S>, Vec<u8>)] {
+        &self.pairs
+    }
+
     /// The (possibly aggregate) signature.
-    pub signature: Signature<S>,
+    pub fn signature(&self) -> &Signature<S> {
+        &self.signature
+    }
 }
 
 /// A batch of claims of one scheme with its messages hashed and keys deduplicated.

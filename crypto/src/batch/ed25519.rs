@@ -1,12 +1,16 @@
-//! Ed25519 claims (ingress request signatures), verified with
-//! ed25519-dalek's batch equation.
+//! Ed25519 claims (ingress request signatures), verified under ZIP-215.
 //!
-//! The batch equation is cofactored, so a claim's verdict is defined by the
-//! cofactored equation too (a batch of one): verdicts then never depend on
-//! which other claims share the batch, which nodes that must agree on
-//! ingress validity need.
+//! Ed25519 implementations disagree on edge cases (small-order points,
+//! cofactored or not), and a batch equation may accept what single
+//! verification rejects — fatal when nodes must agree on which ingress
+//! messages are valid. Claims are therefore judged by ZIP-215 (cofactored,
+//! as implemented by `ed25519-zebra`), whose batch verification (with fresh
+//! random 128-bit weights) agrees with its single verification on every
+//! input: a claim's verdict never depends on the other claims in its batch.
 
 use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_zebra::batch;
+use ed25519_zebra::VerificationKeyBytes;
 
 use super::faults::BatchCheck;
 
@@ -21,6 +25,20 @@ pub struct Ed25519Claim {
     pub signature: Signature,
 }
 
+impl Ed25519Claim {
+    /// Whether the claim holds under ZIP-215, on its own (the one-by-one
+    /// verdict batches reproduce).
+    pub fn is_valid(&self) -> bool {
+        batch::Item::from((
+            VerificationKeyBytes::from(self.key.to_bytes()),
+            self.signature,
+            &self.message,
+        ))
+        .verify_single()
+        .is_ok()
+    }
+}
+
 /// Checks subsets of Ed25519 claims with one batch equation each.
 pub(crate) struct Ed25519Checker<'a> {
     pub(crate) claims: &'a [&'a Ed25519Claim],
@@ -30,13 +48,16 @@ impl BatchCheck for Ed25519Checker<'_> {
     type Failure = ();
 
     fn check(&self, subset: &[usize]) -> Result<(), ()> {
-        let messages: Vec<&[u8]> = subset
-            .iter()
-            .map(|&i| self.claims[i].message.as_slice())
-            .collect();
-        let signatures: Vec<Signature> = subset.iter().map(|&i| self.claims[i].signature).collect();
-        let keys: Vec<VerifyingKey> = subset.iter().map(|&i| self.claims[i].key).collect();
-        ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(drop)
+        let mut verifier = batch::Verifier::new();
+        for &i in subset {
+            let claim = self.claims[i];
+            verifier.queue((
+                VerificationKeyBytes::from(claim.key.to_bytes()),
+                claim.signature,
+                &claim.message,
+            ));
+        }
+        verifier.verify(rand::thread_rng()).map_err(drop)
     }
 
     /// The batch equation hides which signature failed: halving finds it.

@@ -4,7 +4,9 @@
 //! signatures, threshold and multi-signature shares and aggregates in both
 //! schemes, Ed25519 ingress signatures, ECDSA over secp256k1 and P-256 — and
 //! returns one verdict per job, exactly as one-by-one verification would
-//! (up to the 2⁻⁶⁴ error of random linear combinations).
+//! (each pairing evaluation of a random linear combination wrongly passes
+//! with probability at most 2⁻⁶⁴, so a batch errs with at most the number of
+//! its evaluations times 2⁻⁶⁴).
 //!
 //! - BLS claims are combined with secret random weights into one pairing
 //!   product whose Miller loops are shared per signer or per message
