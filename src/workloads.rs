@@ -9,11 +9,11 @@
 use std::fmt;
 
 use blst::min_sig as blst_min_sig;
-use chainkey_crypto::batch::{BatchVerifier, EcdsaClaim, Ed25519Claim, Job, Secp256k1};
+use chainkey_crypto::batch::{BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Secp256k1};
 use chainkey_crypto::threshold::deal;
 use chainkey_crypto::{Ciphersuite, MinSig, PublicKey, SecretKey, Signature};
 use ed25519_dalek::Signer as _;
-use k256::ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier};
+use k256::ecdsa::signature::hazmat::PrehashSigner;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
@@ -322,14 +322,12 @@ impl Workload {
         self.jobs[..count]
             .par_iter()
             .map(|job| match &job.claim {
-                chainkey_crypto::batch::Claim::Ed25519(claim) => claim.is_valid(),
-                chainkey_crypto::batch::Claim::Secp256k1(claim) => claim
-                    .key
-                    .verify_prehash(&claim.message_hash, &claim.signature)
-                    .is_ok(),
-                other => unreachable!(
-                    "workloads only hold BLS, Ed25519 or secp256k1 jobs, not {other:?}"
-                ),
+                Claim::Ed25519(claim) => claim.is_valid(),
+                Claim::Secp256k1(claim) => claim.is_valid(),
+                Claim::P256(claim) => claim.is_valid(),
+                Claim::MinSig(_) | Claim::MinPk(_) => {
+                    unreachable!("BLS workloads are verified through blst above")
+                }
             })
             .collect()
     }
