@@ -32,10 +32,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::crypto::{Check, ConsensusCrypto};
 use crate::payload::PayloadBuilder;
-use crate::pool::Pool;
+use crate::pool::{Pool, Shares};
 use crate::types::{
     signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
-    Height, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
+    Height, NodeId, Proposal, Rank, Share, Time,
 };
 
 /// Protocol parameters, equal on every node.
@@ -681,13 +681,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let Some((content, shares)) = ready else {
             return false;
         };
-        let shares: Vec<Share> = shares
-            .iter()
-            .map(|(signer, signature)| Share {
-                signer: *signer,
-                signature: signature.clone(),
-            })
-            .collect();
+        let shares = to_shares(shares);
         let signature = self.crypto.combine_beacon(&content.signed_bytes(), &shares);
         let package = CatchUpPackage {
             content: content.clone(),
@@ -753,13 +747,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .get(&height)
             .map_or(0, BTreeMap::len);
         if !self.pool.beacons.contains_key(&height) && shares >= self.crypto.beacon_threshold() {
-            let shares: Vec<Share> = self.pool.beacon_shares[&height]
-                .iter()
-                .map(|(signer, signature)| Share {
-                    signer: *signer,
-                    signature: signature.clone(),
-                })
-                .collect();
+            let shares = to_shares(&self.pool.beacon_shares[&height]);
             let signature = self.crypto.combine_beacon(&message, &shares);
             let artifact = Artifact::Beacon { height, signature };
             self.insert_validated(artifact.clone());
@@ -812,16 +800,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         &self,
         height: Height,
         block: Hash,
-        shares: &BTreeMap<NodeId, SignatureBytes>,
+        shares: &Shares,
         message: Vec<u8>,
     ) -> Certificate {
-        let shares: Vec<Share> = shares
-            .iter()
-            .map(|(signer, signature)| Share {
-                signer: *signer,
-                signature: signature.clone(),
-            })
-            .collect();
+        let shares = to_shares(shares);
         Certificate {
             height,
             block,
@@ -1169,6 +1151,17 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .get(&height)
             .and_then(|n| n.keys().next().copied())
     }
+}
+
+/// The shares of a pool entry, as the crypto's aggregation functions take them.
+fn to_shares(shares: &Shares) -> Vec<Share> {
+    shares
+        .iter()
+        .map(|(signer, signature)| Share {
+            signer: *signer,
+            signature: signature.clone(),
+        })
+        .collect()
 }
 
 /// Notarization shares accepted per signer and height: bounds the pool

@@ -153,7 +153,8 @@ macro_rules! point_newtype {
 
         impl<S: Scheme> Hash for $name<S> {
             fn hash<H: Hasher>(&self, state: &mut H) {
-                self.to_bytes().hash(state);
+                // The compressed encoding, without allocating (keys are hashed per job).
+                group::GroupEncoding::to_bytes(&self.0).as_ref().hash(state);
             }
         }
 

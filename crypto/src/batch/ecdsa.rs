@@ -45,26 +45,22 @@ pub struct Secp256k1;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct P256;
 
-impl EcdsaCurve for Secp256k1 {
-    type VerifyingKey = k256::ecdsa::VerifyingKey;
-    type Signature = k256::ecdsa::Signature;
-    fn verify(
-        key: &Self::VerifyingKey,
-        message_hash: &[u8; 32],
-        signature: &Self::Signature,
-    ) -> bool {
-        key.verify_prehash(message_hash, signature).is_ok()
-    }
+/// Implements [`EcdsaCurve`] for a RustCrypto ECDSA crate.
+macro_rules! ecdsa_curve {
+    ($curve:ty, $krate:ident) => {
+        impl EcdsaCurve for $curve {
+            type VerifyingKey = $krate::ecdsa::VerifyingKey;
+            type Signature = $krate::ecdsa::Signature;
+            fn verify(
+                key: &Self::VerifyingKey,
+                message_hash: &[u8; 32],
+                signature: &Self::Signature,
+            ) -> bool {
+                key.verify_prehash(message_hash, signature).is_ok()
+            }
+        }
+    };
 }
 
-impl EcdsaCurve for P256 {
-    type VerifyingKey = p256::ecdsa::VerifyingKey;
-    type Signature = p256::ecdsa::Signature;
-    fn verify(
-        key: &Self::VerifyingKey,
-        message_hash: &[u8; 32],
-        signature: &Self::Signature,
-    ) -> bool {
-        key.verify_prehash(message_hash, signature).is_ok()
-    }
-}
+ecdsa_curve!(Secp256k1, k256);
+ecdsa_curve!(P256, p256);
