@@ -97,4 +97,7 @@ pub enum Error {
     /// `expand_message_xmd` was asked for more than 255 blocks or 65535 bytes.
     #[error("expand_message_xmd cannot produce {0} bytes")]
     ExpandLengthTooLarge(usize),
+    /// A scalar encoding that is not below the group order r.
+    #[error("not a canonical scalar encoding")]
+    NonCanonicalScalar,
 }

@@ -85,6 +85,7 @@ mod error;
 pub mod hash;
 mod keys;
 pub mod multisig;
+pub mod nidkg;
 pub mod polynomial;
 mod scheme;
 pub mod threshold;

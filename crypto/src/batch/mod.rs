@@ -44,7 +44,7 @@ mod bls;
 mod cache;
 mod ecdsa;
 mod ed25519;
-mod faults;
+pub(crate) mod faults;
 mod miller;
 #[cfg(feature = "service")]
 mod service;
