@@ -13,6 +13,9 @@ use serde::Serialize;
 /// Options of `chainkey bench`.
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
+    /// Another workload than signature verification.
+    #[command(subcommand)]
+    pub workload: Option<BenchWorkload>,
     /// Batch sizes to measure (1024 is always added: the targets use it).
     #[arg(long, value_delimiter = ',', default_values_t = [64, 256, 1024, 4096])]
     sizes: Vec<usize>,
@@ -32,6 +35,13 @@ pub struct BenchArgs {
     /// Draw throughput against batch size per workload as an SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
+}
+
+/// Workloads of `chainkey bench` besides signature verification.
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchWorkload {
+    /// NIDKG: dealing creation, single and batched dealing verification, share decryption.
+    Dkg(crate::bench_dkg::DkgArgs),
 }
 
 /// One measured (workload, size) case; times are per signature.
@@ -79,6 +89,9 @@ struct Report<'a> {
 
 /// Runs the benchmark and prints the table and targets.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
+    if let Some(BenchWorkload::Dkg(dkg)) = &args.workload {
+        return crate::bench_dkg::run(dkg);
+    }
     let verifier = BatchVerifier::new(VerifierConfig {
         threads: args.threads,
         ..VerifierConfig::default()
@@ -227,7 +240,7 @@ fn measure_case(
 
 /// Runs `work` once to warm up, then repeatedly (at least 3 and at most 50
 /// times, within `budget`), and returns the median duration.
-fn median_time(budget: Duration, mut work: impl FnMut()) -> Duration {
+pub fn median_time(budget: Duration, mut work: impl FnMut()) -> Duration {
     work();
     let started = Instant::now();
     let mut times = Vec::new();

@@ -5,9 +5,11 @@
 //!
 //! - [`crypto`] (`chainkey-crypto`): BLS12-381 signatures — min-sig and
 //!   min-pk, multi-signatures and threshold signatures — and the batch
-//!   verification engine ([`crypto::batch`]).
+//!   verification engine ([`crypto::batch`]), and the non-interactive DKG
+//!   ([`crypto::nidkg`]).
 //! - [`workloads`]: benchmark batches and their baselines, used by
-//!   `chainkey bench` and the criterion benches.
+//!   `chainkey bench` and the criterion benches; [`dkg_workload`]: the
+//!   same for the NIDKG (`chainkey bench dkg`).
 //!
 //! ```
 //! use chainkey::crypto::{Ciphersuite, MinSig, SecretKey};
@@ -20,4 +22,5 @@
 
 pub use chainkey_crypto as crypto;
 
+pub mod dkg_workload;
 pub mod workloads;

@@ -1,6 +1,7 @@
 //! The `chainkey` command line.
 
 mod bench;
+mod bench_dkg;
 
 use clap::{Parser, Subcommand};
 

@@ -8,6 +8,7 @@
 //! work grows with |m|/2¹⁶ and is charged against a caller-given budget.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use blstrs::{G1Affine, G1Projective};
@@ -58,9 +59,26 @@ pub(crate) fn small_dlog(point: &G1Affine) -> Option<u64> {
     (table.points[a as usize] == *point).then_some(u64::from(a))
 }
 
-/// Work left for [`bounded_dlog`], in group operations.
+/// Work left for [`bounded_dlog`], in group operations; shared by the
+/// threads decrypting one transcript.
 #[derive(Debug)]
-pub(crate) struct Budget(pub(crate) u64);
+pub(crate) struct Budget(AtomicU64);
+
+impl Budget {
+    /// A budget of `operations` group operations.
+    pub(crate) fn new(operations: u64) -> Self {
+        Budget(AtomicU64::new(operations))
+    }
+
+    /// Takes `cost` from the budget, or returns false if not that much is left.
+    fn try_spend(&self, cost: u64) -> bool {
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(cost)
+            })
+            .is_ok()
+    }
+}
 
 /// Finds m with `point = m·g₁` and `|m| < bound`, trying small |m| first.
 ///
@@ -69,7 +87,7 @@ pub(crate) struct Budget(pub(crate) u64);
 pub(crate) fn bounded_dlog(
     point: G1Projective,
     bound: u64,
-    budget: &mut Budget,
+    budget: &Budget,
 ) -> Result<Option<i64>, ()> {
     let giant = G1Projective::generator() * blstrs::Scalar::from(CHUNK_SIZE);
     let max_q = bound / CHUNK_SIZE + 1;
@@ -91,11 +109,9 @@ pub(crate) fn bounded_dlog(
             }
             q += 1;
         }
-        let cost = candidates.len() as u64;
-        if budget.0 < cost {
+        if !budget.try_spend(candidates.len() as u64) {
             return Err(());
         }
-        budget.0 -= cost;
         let mut affine = vec![G1Affine::default(); candidates.len()];
         G1Projective::batch_normalize(&candidates, &mut affine);
         for (candidate, q) in affine.iter().zip(offsets) {
@@ -144,21 +160,21 @@ mod tests {
             -(3 * CHUNK_SIZE as i64) - 1,
             49 * CHUNK_SIZE as i64,
         ] {
-            let mut budget = Budget(1 << 20);
+            let budget = Budget::new(1 << 20);
             assert_eq!(
-                bounded_dlog(times_g1(m), bound, &mut budget),
+                bounded_dlog(times_g1(m), bound, &budget),
                 Ok(Some(m)),
                 "m = {m}"
             );
         }
-        let mut budget = Budget(1 << 20);
+        let budget = Budget::new(1 << 20);
         assert_eq!(
-            bounded_dlog(times_g1(bound as i64 + 3), bound, &mut budget),
+            bounded_dlog(times_g1(bound as i64 + 3), bound, &budget),
             Ok(None)
         );
-        let mut tiny = Budget(10);
+        let tiny = Budget::new(10);
         assert_eq!(
-            bounded_dlog(times_g1(40 * CHUNK_SIZE as i64), bound, &mut tiny),
+            bounded_dlog(times_g1(40 * CHUNK_SIZE as i64), bound, &tiny),
             Err(())
         );
     }

@@ -111,7 +111,7 @@ impl EncryptionSecretKey {
         ciphertexts: &ChunkedCiphertexts,
         position: usize,
         range_bound: u64,
-        budget: &mut Budget,
+        budget: &Budget,
     ) -> Result<Scalar, DkgError> {
         let row = ciphertexts
             .chunks

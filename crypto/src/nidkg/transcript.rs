@@ -11,6 +11,7 @@
 use blstrs::{G2Affine, G2Projective, Scalar};
 use ff::Field;
 use group::{Curve, Group};
+use rayon::prelude::*;
 
 use super::checks::parallel_msm;
 use super::chunking_proof::range_bounds;
@@ -153,15 +154,18 @@ impl Transcript {
             return Err(DkgError::WrongDecryptionKey(position));
         }
         let (_, range_bound) = range_bounds(self.receivers.len());
-        let mut budget = Budget(budget);
+        let budget = Budget::new(budget);
         let index = position as u32 + 1;
-        let mut share = Scalar::ZERO;
-        let mut parts = Vec::with_capacity(self.dealings.len());
-        for (dealing, weight) in self.dealings.iter().zip(&self.weights) {
-            let part = key.decrypt(&dealing.ciphertexts, position, range_bound, &mut budget)?;
-            share += part * weight;
-            parts.push(part);
-        }
+        let mut parts = self
+            .dealings
+            .par_iter()
+            .map(|dealing| key.decrypt(&dealing.ciphertexts, position, range_bound, &budget))
+            .collect::<Result<Vec<Scalar>, DkgError>>()?;
+        let share: Scalar = parts
+            .iter()
+            .zip(&self.weights)
+            .map(|(part, weight)| part * weight)
+            .sum();
         let expected = self
             .commitment
             .public_key_share(index)
