@@ -56,6 +56,26 @@ impl Subnet {
     }
 }
 
+impl Subnet {
+    /// A fresh DKG for this subnet in which `dealers` deal.
+    fn fresh_dkg(
+        &self,
+        threshold: usize,
+        min_dealings: usize,
+        dealers: impl IntoIterator<Item = u32>,
+    ) -> (Transcript, Vec<SecretKeyShare>) {
+        let id = format!("fresh dkg of {} nodes", self.keys.len());
+        let config =
+            DkgConfig::new(id.as_bytes(), self.receivers(), threshold, min_dealings).unwrap();
+        let mut rng = rand::thread_rng();
+        let dealings = dealers
+            .into_iter()
+            .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
+            .collect();
+        self.finish(&config, dealings)
+    }
+}
+
 /// Every share signs under its public key share; random t-subsets combine
 /// into a signature under the group key; t − 1 shares are not enough.
 fn assert_threshold_key_works(commitment: &PublicCommitment<MinSig>, shares: &[SecretKeyShare]) {
@@ -93,20 +113,8 @@ fn assert_threshold_key_works(commitment: &PublicCommitment<MinSig>, shares: &[S
 }
 
 fn fresh_dkg(n: usize, threshold: usize) {
-    let subnet = Subnet::new(n);
     let f = (n - 1) / 3;
-    let config = DkgConfig::new(
-        format!("fresh dkg n={n}").as_bytes(),
-        subnet.receivers(),
-        threshold,
-        f + 1,
-    )
-    .unwrap();
-    let mut rng = rand::thread_rng();
-    let dealings = (0..n as u32)
-        .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
-        .collect();
-    let (transcript, shares) = subnet.finish(&config, dealings);
+    let (transcript, shares) = Subnet::new(n).fresh_dkg(threshold, f + 1, 0..n as u32);
     assert_eq!(transcript.dealers().len(), n);
     assert_threshold_key_works(transcript.commitment(), &shares);
 }
@@ -134,14 +142,7 @@ fn dkg_with_28_nodes() {
 
 #[test]
 fn only_min_dealings_are_needed_and_a_transcript_from_them_works() {
-    let subnet = Subnet::new(7);
-    let config = DkgConfig::new(b"f+1 dealings", subnet.receivers(), 3, 3).unwrap();
-    let mut rng = rand::thread_rng();
-    let dealings = [6u32, 2, 4]
-        .iter()
-        .map(|&dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
-        .collect();
-    let (transcript, shares) = subnet.finish(&config, dealings);
+    let (transcript, shares) = Subnet::new(7).fresh_dkg(3, 3, [6, 2, 4]);
     assert_eq!(transcript.dealers(), [2, 4, 6]);
     assert_threshold_key_works(transcript.commitment(), &shares);
 }
@@ -178,13 +179,7 @@ fn reshare(
 
 #[test]
 fn resharing_4_to_7_to_5_keeps_the_public_key() {
-    let first = Subnet::new(4);
-    let config = DkgConfig::new(b"genesis", first.receivers(), 2, 2).unwrap();
-    let mut rng = rand::thread_rng();
-    let dealings = (0..4)
-        .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
-        .collect();
-    let (genesis, genesis_shares) = first.finish(&config, dealings);
+    let (genesis, genesis_shares) = Subnet::new(4).fresh_dkg(2, 2, 0..4);
 
     let second = Subnet::new(7);
     let (grown, grown_shares) = reshare(&genesis, &genesis_shares, 4, &second, 5);
@@ -217,13 +212,8 @@ fn resharing_4_to_7_to_5_keeps_the_public_key() {
 
 #[test]
 fn resharing_needs_the_previous_threshold_of_dealings() {
-    let first = Subnet::new(4);
-    let config = DkgConfig::new(b"genesis", first.receivers(), 3, 2).unwrap();
+    let (genesis, shares) = Subnet::new(4).fresh_dkg(3, 2, 0..4);
     let mut rng = rand::thread_rng();
-    let dealings = (0..4)
-        .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
-        .collect();
-    let (genesis, shares) = first.finish(&config, dealings);
     let next = Subnet::new(4);
     let config =
         DkgConfig::resharing(b"reshare", next.receivers(), 2, genesis.commitment(), 4).unwrap();
@@ -254,12 +244,7 @@ fn resharing_needs_the_previous_threshold_of_dealings() {
 #[test]
 fn a_receiver_with_the_wrong_key_gets_a_typed_error() {
     let subnet = Subnet::new(4);
-    let config = DkgConfig::new(b"wrong key", subnet.receivers(), 2, 2).unwrap();
-    let mut rng = rand::thread_rng();
-    let dealings = (0..2)
-        .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
-        .collect();
-    let (transcript, _) = subnet.finish(&config, dealings);
+    let (transcript, _) = subnet.fresh_dkg(2, 2, 0..2);
     assert_eq!(
         transcript.decrypt_share(0, &subnet.keys[1]).unwrap_err(),
         DkgError::WrongDecryptionKey(0)
