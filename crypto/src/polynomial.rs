@@ -57,14 +57,27 @@ impl<F: PrimeField> Polynomial<F> {
 
 impl<F: PrimeField> Drop for Polynomial<F> {
     fn drop(&mut self) {
-        // `F` need not implement `Zeroize` (blstrs' scalar does not), so wipe
-        // each coefficient the way `zeroize` does: volatile writes the
-        // optimiser may not elide, then a fence against reordering.
-        for coefficient in &mut self.coefficients {
-            // SAFETY: `coefficient` is a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(coefficient, F::ZERO) };
-        }
-        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        wipe(&mut self.coefficients);
+    }
+}
+
+/// Overwrites secret field elements with zero. `F` need not implement
+/// `Zeroize` (blstrs' scalar does not), so this does what `zeroize` does:
+/// volatile writes the optimiser may not elide, then a fence against reordering.
+pub(crate) fn wipe<F: PrimeField>(values: &mut [F]) {
+    for value in values {
+        // SAFETY: `value` is a valid, aligned, exclusive reference.
+        unsafe { std::ptr::write_volatile(value, F::ZERO) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Secret field elements that are wiped when dropped, on every path.
+pub(crate) struct SecretValues<F: PrimeField>(pub(crate) Vec<F>);
+
+impl<F: PrimeField> Drop for SecretValues<F> {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
     }
 }
 

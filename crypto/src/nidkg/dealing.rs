@@ -23,7 +23,7 @@ use super::fiat_shamir::FiatShamir;
 use super::sharing_proof::{self, SharingProof};
 use super::{DkgError, NUM_CHUNKS, REPETITIONS};
 use crate::curve::BlsGroup;
-use crate::polynomial::Polynomial;
+use crate::polynomial::{Polynomial, SecretValues};
 use crate::threshold::SecretKeyShare;
 use crate::Error;
 
@@ -263,8 +263,7 @@ pub(crate) fn statement(
     transcript.append_u64(b"dealer", u64::from(dealer));
     transcript.append_g2(b"commitment", commitment);
     transcript.append_g1(b"randomizers", &ciphertexts.randomizers);
-    let chunks: Vec<G1Affine> = ciphertexts.chunks.iter().flatten().copied().collect();
-    transcript.append_g1(b"chunks", &chunks);
+    transcript.append_g1(b"chunks", ciphertexts.chunks.as_flattened());
     transcript
 }
 
@@ -281,12 +280,13 @@ fn deal<R: RngCore + CryptoRng>(
     let projective: Vec<G2Projective> = polynomial.coefficients().iter().map(|a| g2 * a).collect();
     let mut commitment = vec![G2Affine::default(); projective.len()];
     G2Projective::batch_normalize(&projective, &mut commitment);
-    let shares: Vec<Scalar> = (1..=config.receivers.len() as u64)
-        .map(|index| polynomial.evaluate(Scalar::from(index)))
-        .collect();
-    let mut chunks: Vec<[u64; NUM_CHUNKS]> = shares.iter().map(split_into_chunks).collect();
-    let dealing = assemble(config, dealer, commitment, &shares, &chunks, rng);
-    wipe(shares);
+    let shares = SecretValues(
+        (1..=config.receivers.len() as u64)
+            .map(|index| polynomial.evaluate(Scalar::from(index)))
+            .collect::<Vec<Scalar>>(),
+    );
+    let mut chunks: Vec<[u64; NUM_CHUNKS]> = shares.0.iter().map(split_into_chunks).collect();
+    let dealing = assemble(config, dealer, commitment, &shares.0, &chunks, rng);
     chunks.zeroize();
     dealing
 }
@@ -313,12 +313,4 @@ pub(crate) fn assemble<R: RngCore + CryptoRng>(
         sharing_proof,
         chunking_proof,
     })
-}
-
-/// Overwrites secret scalars before freeing them.
-fn wipe(mut secrets: Vec<Scalar>) {
-    for secret in &mut secrets {
-        // SAFETY: a valid, aligned, exclusive reference.
-        unsafe { std::ptr::write_volatile(secret, Scalar::ZERO) };
-    }
 }

@@ -65,10 +65,7 @@ pub(crate) struct EncryptionRandomness(pub(crate) [Scalar; NUM_CHUNKS]);
 
 impl Drop for EncryptionRandomness {
     fn drop(&mut self) {
-        for r in &mut self.0 {
-            // SAFETY: a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(r, Scalar::ZERO) };
-        }
+        crate::polynomial::wipe(&mut self.0);
     }
 }
 

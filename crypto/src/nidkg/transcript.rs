@@ -21,7 +21,7 @@ use super::dlog::Budget;
 use super::encryption::{EncryptionPublicKey, EncryptionSecretKey};
 use super::verification::VerifiedDealing;
 use super::DkgError;
-use crate::polynomial::lagrange_coefficients_at_zero;
+use crate::polynomial::{lagrange_coefficients_at_zero, SecretValues};
 use crate::threshold::{PublicCommitment, SecretKeyShare};
 use crate::{MinSig, PublicKey, SecretKey};
 
@@ -156,12 +156,14 @@ impl Transcript {
         let (_, range_bound) = range_bounds(self.receivers.len());
         let budget = Budget::new(budget);
         let index = position as u32 + 1;
-        let mut parts = self
+        let parts = self
             .dealings
             .par_iter()
             .map(|dealing| key.decrypt(&dealing.ciphertexts, position, range_bound, &budget))
-            .collect::<Result<Vec<Scalar>, DkgError>>()?;
+            .collect::<Result<Vec<Scalar>, DkgError>>()
+            .map(SecretValues)?;
         let share: Scalar = parts
+            .0
             .iter()
             .zip(&self.weights)
             .map(|(part, weight)| part * weight)
@@ -174,7 +176,7 @@ impl Transcript {
             let dealer = self
                 .dealings
                 .iter()
-                .zip(&parts)
+                .zip(&parts.0)
                 .zip(&self.dealers)
                 .find(|((dealing, part), _)| !share_matches(dealing, index, part))
                 .map(|(_, &dealer)| dealer);
@@ -185,23 +187,13 @@ impl Transcript {
         }
         let share = SecretKeyShare::new(index, SecretKey::from_scalar_unchecked(share))
             .map_err(|_| DkgError::UnknownReceiver(position))?;
-        for part in &mut parts {
-            // SAFETY: a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(part, Scalar::ZERO) };
-        }
         Ok(share)
     }
 }
 
 /// Whether `part·g₂` is the dealing's commitment evaluated at `index`.
 fn share_matches(dealing: &Dealing, index: u32, part: &Scalar) -> bool {
-    let x = Scalar::from(u64::from(index));
-    let evaluation = dealing
-        .commitment
-        .iter()
-        .rev()
-        .fold(G2Projective::identity(), |acc, coefficient| {
-            acc * x + coefficient
-        });
-    evaluation == G2Projective::generator() * part
+    PublicCommitment::<MinSig>::from_coefficients(dealing.commitment.clone())
+        .and_then(|commitment| commitment.public_key_share(index))
+        .is_ok_and(|key| *key.as_point() == (G2Projective::generator() * part).to_affine())
 }
