@@ -32,6 +32,15 @@ pub struct BenchArgs {
     /// Write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Where the BLS kernels run (prints the adapter and driver for a GPU).
+    #[arg(long, value_enum, default_value_t = crate::gpu_choice::BackendChoice::Cpu)]
+    backend: crate::gpu_choice::BackendChoice,
+    /// Measure the CPU/GPU crossover sizes and write them to `--gpu-config`, then stop.
+    #[arg(long)]
+    calibrate: bool,
+    /// The GPU crossover file `--calibrate` writes and `--backend gpu|auto` read.
+    #[arg(long, default_value_os_t = crate::gpu_choice::default_config_path())]
+    gpu_config: PathBuf,
     /// Draw throughput against batch size per workload as an SVG to this file.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -92,10 +101,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     if let Some(BenchWorkload::Dkg(dkg)) = &args.workload {
         return crate::bench_dkg::run(dkg);
     }
+    if args.calibrate {
+        return crate::gpu_choice::calibrate(&args.gpu_config, args.threads);
+    }
     let verifier = BatchVerifier::new(VerifierConfig {
         threads: args.threads,
         ..VerifierConfig::default()
     });
+    let verifier =
+        crate::gpu_choice::apply(args.backend, &args.gpu_config, args.threads, verifier)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()

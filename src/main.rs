@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_dkg;
+mod gpu_choice;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,9 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::run(&args),

@@ -82,6 +82,8 @@ pub mod batch;
 mod ciphersuite;
 mod curve;
 mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod hash;
 mod keys;
 pub mod multisig;

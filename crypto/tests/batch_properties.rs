@@ -1,6 +1,8 @@
 //! The batch engine's verdicts equal one-by-one verification on random
 //! batches mixing every claim kind with every kind of fault.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use chainkey_crypto::batch::{
@@ -314,4 +316,57 @@ fn one_bad_share_among_many_is_named() {
     let verdicts = fixture.verifier.verify(&jobs);
     let invalid: Vec<usize> = (0..jobs.len()).filter(|&i| !verdicts[i]).collect();
     assert_eq!(invalid, [13]);
+}
+
+/// The same batches with every MSM and hash on the GPU backend (crossover 0):
+/// identical verdicts. Fewer cases: on lavapipe each batch costs seconds.
+#[cfg(feature = "gpu")]
+mod on_the_gpu {
+    use std::sync::Arc;
+
+    use chainkey_crypto::batch::CpuBackend;
+    use chainkey_crypto::gpu::{Crossover, GpuBackend};
+
+    use super::*;
+
+    fn gpu_verifier() -> Option<&'static BatchVerifier> {
+        static VERIFIER: OnceLock<Option<BatchVerifier>> = OnceLock::new();
+        VERIFIER
+            .get_or_init(|| {
+                let context = common::discover_gpu()?;
+                let everything = Crossover {
+                    msm_points: 0,
+                    hash_messages: 0,
+                };
+                let backend =
+                    GpuBackend::new(Arc::new(context), Arc::new(CpuBackend::new(2)), everything);
+                Some(
+                    BatchVerifier::new(VerifierConfig {
+                        threads: 2,
+                        ..VerifierConfig::default()
+                    })
+                    .with_backend(Arc::new(backend)),
+                )
+            })
+            .as_ref()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn gpu_backend_verdicts_equal_one_by_one_verification(specs in proptest::collection::vec(spec(), 1..12)) {
+            let Some(verifier) = gpu_verifier() else { return Ok(()) };
+            let fixture = fixture();
+            let (jobs, expected): (Vec<Job>, Vec<bool>) = specs
+                .iter()
+                .filter_map(|&spec| match spec.0 {
+                    0..=2 => bls_job(&fixture.min_sig, spec),
+                    3..=5 => bls_job(&fixture.min_pk, spec),
+                    _ => Some(other_job(fixture, spec)),
+                })
+                .unzip();
+            prop_assert_eq!(verifier.verify(&jobs), expected);
+        }
+    }
 }

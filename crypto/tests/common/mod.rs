@@ -58,3 +58,21 @@ pub fn unhex(value: &Value) -> Vec<u8> {
 pub fn unhex_list(value: &Value) -> Vec<Vec<u8>> {
     value.as_array().expect("list").iter().map(unhex).collect()
 }
+
+/// The machine's GPU for a GPU test, or `None` (the test skips) when there
+/// is no adapter — unless `CHAINKEY_REQUIRE_GPU=1` (as in CI), which makes
+/// that a failure. Names the adapter on stderr past the test harness's
+/// output capture, so the test log shows which device ran the kernels.
+#[cfg(feature = "gpu")]
+pub fn discover_gpu() -> Option<chainkey_crypto::gpu::GpuContext> {
+    use std::io::Write;
+
+    let context = chainkey_crypto::gpu::GpuContext::discover()
+        .expect("CHAINKEY_REQUIRE_GPU=1 but no usable GPU");
+    let line = match &context {
+        Some(context) => format!("GPU adapter: {}", context.describe()),
+        None => "no GPU adapter: skipping the GPU tests".to_string(),
+    };
+    let _ = writeln!(std::io::stderr(), "{line}");
+    context
+}
