@@ -9,7 +9,9 @@
 use std::fmt;
 
 use blst::min_sig as blst_min_sig;
-use chainkey_crypto::batch::{BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Secp256k1};
+use chainkey_crypto::batch::{
+    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1,
+};
 use chainkey_crypto::threshold::deal;
 use chainkey_crypto::{Ciphersuite, MinSig, PublicKey, SecretKey, Signature};
 use ed25519_dalek::Signer as _;
@@ -239,6 +241,7 @@ impl Workload {
                     key: *key.verifying_key(),
                     message_hash,
                     signature,
+                    malleability: Malleability::LowSOnly,
                 })
                 .from_source(i % 40)
             })

@@ -6,7 +6,7 @@ mod common;
 use std::sync::OnceLock;
 
 use chainkey_crypto::batch::{
-    BatchVerifier, EcdsaClaim, Ed25519Claim, Job, Secp256k1, VerifierConfig, P256,
+    BatchVerifier, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifierConfig, P256,
 };
 use chainkey_crypto::threshold::{deal, PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{Ciphersuite, MinPk, MinSig, PublicKey, Scheme, SecretKey, Signature};
@@ -250,6 +250,7 @@ fn other_job(fixture: &Fixture, spec: Spec) -> (Job, bool) {
                 key: *key.verifying_key(),
                 message_hash: hash,
                 signature,
+                malleability: Malleability::LowSOnly,
             };
             (Job::new(claim).from_source(source), expected)
         }
@@ -264,6 +265,7 @@ fn other_job(fixture: &Fixture, spec: Spec) -> (Job, bool) {
                 key: *key.verifying_key(),
                 message_hash: hash,
                 signature,
+                malleability: Malleability::EitherS,
             };
             (Job::new(claim).from_source(source), expected)
         }

@@ -14,6 +14,20 @@ pub struct EcdsaClaim<C: EcdsaCurve> {
     pub message_hash: [u8; 32],
     /// The signature `(r, s)`.
     pub signature: C::Signature,
+    /// Whether `(r, n − s)` is accepted as well as `(r, s)`.
+    pub malleability: Malleability,
+}
+
+/// ECDSA signatures come in pairs: `(r, s)` and `(r, n − s)` are both
+/// valid. Protocols that identify transactions by their signature
+/// (Bitcoin, Ethereum, the Internet Computer) accept only the low one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Malleability {
+    /// Only `s ≤ n/2`: every signature has exactly one valid form.
+    #[default]
+    LowSOnly,
+    /// Either form, as plain ECDSA (X9.62, FIPS 186) allows.
+    EitherS,
 }
 
 /// A curve whose ECDSA signatures the engine verifies.
@@ -22,18 +36,24 @@ pub trait EcdsaCurve {
     type VerifyingKey: Clone + std::fmt::Debug + PartialEq + Eq + Send + Sync;
     /// The signature type.
     type Signature: Clone + std::fmt::Debug + PartialEq + Eq + Send + Sync;
-    /// Verifies one signature on a prehashed message.
+    /// Verifies one signature on a prehashed message under `malleability`.
     fn verify(
         key: &Self::VerifyingKey,
         message_hash: &[u8; 32],
         signature: &Self::Signature,
+        malleability: Malleability,
     ) -> bool;
 }
 
 impl<C: EcdsaCurve> EcdsaClaim<C> {
     /// Whether the claim holds.
     pub fn is_valid(&self) -> bool {
-        C::verify(&self.key, &self.message_hash, &self.signature)
+        C::verify(
+            &self.key,
+            &self.message_hash,
+            &self.signature,
+            self.malleability,
+        )
     }
 }
 
@@ -55,8 +75,15 @@ macro_rules! ecdsa_curve {
                 key: &Self::VerifyingKey,
                 message_hash: &[u8; 32],
                 signature: &Self::Signature,
+                malleability: Malleability,
             ) -> bool {
-                key.verify_prehash(message_hash, signature).is_ok()
+                // `normalize_s` returns the low form only when `s` is high.
+                let low = match (signature.normalize_s(), malleability) {
+                    (Some(_), Malleability::LowSOnly) => return false,
+                    (Some(low), Malleability::EitherS) => low,
+                    (None, _) => *signature,
+                };
+                key.verify_prehash(message_hash, &low).is_ok()
             }
         }
     };

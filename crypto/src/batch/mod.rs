@@ -60,7 +60,7 @@ use rayon::prelude::*;
 pub use backend::{Backend, CpuBackend, G2Argument, Msm};
 pub use bls::BlsClaim;
 pub use cache::PreparedKeyCache;
-pub use ecdsa::{EcdsaClaim, EcdsaCurve, Secp256k1, P256};
+pub use ecdsa::{EcdsaClaim, EcdsaCurve, Malleability, Secp256k1, P256};
 pub use ed25519::Ed25519Claim;
 pub use faults::SourceId;
 pub use miller::PreparedG2;
