@@ -90,6 +90,7 @@ pub mod multisig;
 pub mod nidkg;
 pub mod polynomial;
 mod scheme;
+pub mod tecdsa;
 pub mod threshold;
 
 pub use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};

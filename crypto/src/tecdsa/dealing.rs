@@ -1,0 +1,398 @@
+//! Transcript parameters and dealings: what a dealer sends, how anyone
+//! checks it (paper §4–§6).
+//!
+//! A transcript is made by one operation (paper §6.1):
+//!
+//! | operation | dealer's secret | commitment | proof |
+//! |---|---|---|---|
+//! | `Random` | fresh random | masked | — |
+//! | `RandomUnmasked` | fresh random | unmasked | — |
+//! | `ReshareOfMasked` | its share of a masked transcript | unmasked, `S₀ = s·G` | `C_j − S₀ = r·H` (dlog base `H`) |
+//! | `ReshareOfUnmasked` | its share of an unmasked transcript | unmasked, `S₀ = A_j` | — (checked directly) |
+//! | `UnmaskedTimesMasked` | product of its shares `a·b` | masked | product proof |
+//!
+//! where `C_j`, `A_j` are the source commitments evaluated at the dealer.
+//! Dealers of the last three are the receivers of the source transcripts,
+//! so a dealing is tied to the dealer's share publicly; the combined
+//! transcript interpolates over dealers (paper §6.3).
+
+use ff::Field;
+use group::Group;
+use rand_core::{CryptoRng, RngCore};
+
+use super::commitment::{x_of, Commitment, Masking, Share};
+use super::curve::IdkgCurve;
+use super::mega::{Ciphertexts, MegaPublicKey};
+use super::oracle::Oracle;
+use super::proofs::{DlogProof, ProductProof, ProductStatement};
+use super::TecdsaError;
+use crate::polynomial::Polynomial;
+
+/// How a transcript's secret comes about (the sources' commitments are
+/// public parts of earlier transcripts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation<C: IdkgCurve> {
+    /// A fresh random secret, masked.
+    Random,
+    /// A fresh random secret, unmasked (its `·G` becomes public).
+    RandomUnmasked,
+    /// The secret of a masked transcript, now unmasked.
+    ReshareOfMasked(Commitment<C>),
+    /// The secret of an unmasked transcript, to new receivers or a new threshold.
+    ReshareOfUnmasked(Commitment<C>),
+    /// The product of an unmasked and a masked secret, masked.
+    UnmaskedTimesMasked(Commitment<C>, Commitment<C>),
+}
+
+impl<C: IdkgCurve> Operation<C> {
+    fn name(&self) -> &'static str {
+        match self {
+            Operation::Random => "Random",
+            Operation::RandomUnmasked => "RandomUnmasked",
+            Operation::ReshareOfMasked(_) => "ReshareOfMasked",
+            Operation::ReshareOfUnmasked(_) => "ReshareOfUnmasked",
+            Operation::UnmaskedTimesMasked(..) => "UnmaskedTimesMasked",
+        }
+    }
+
+    /// The masking of the resulting transcript.
+    pub fn masking(&self) -> Masking {
+        match self {
+            Operation::Random | Operation::UnmaskedTimesMasked(..) => Masking::Masked,
+            _ => Masking::Unmasked,
+        }
+    }
+
+    fn sources(&self) -> Vec<&Commitment<C>> {
+        match self {
+            Operation::Random | Operation::RandomUnmasked => Vec::new(),
+            Operation::ReshareOfMasked(source) | Operation::ReshareOfUnmasked(source) => {
+                vec![source]
+            }
+            Operation::UnmaskedTimesMasked(a, b) => vec![a, b],
+        }
+    }
+}
+
+/// Everything every node must agree on before dealing (agreed through consensus).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranscriptParams<C: IdkgCurve> {
+    /// Unique per transcript: binds every dealing and proof to it.
+    pub id: [u8; 32],
+    /// Number of dealers (for resharing and products: the source's receivers).
+    pub dealers: usize,
+    /// The receivers' encryption keys; receiver `i` gets the share at `x = i + 1`.
+    pub receivers: Vec<MegaPublicKey<C>>,
+    /// Shares needed to reconstruct the new secret (polynomial degree + 1).
+    pub threshold: usize,
+    /// How the secret comes about.
+    pub operation: Operation<C>,
+}
+
+impl<C: IdkgCurve> TranscriptParams<C> {
+    /// Checked parameters.
+    ///
+    /// # Errors
+    /// [`TecdsaError::InvalidParams`] for an impossible threshold, dealer
+    /// count, or mismatched sources.
+    pub fn new(
+        id: [u8; 32],
+        dealers: usize,
+        receivers: Vec<MegaPublicKey<C>>,
+        threshold: usize,
+        operation: Operation<C>,
+    ) -> Result<Self, TecdsaError> {
+        let invalid = |why: &str| Err(TecdsaError::InvalidParams(why.to_string()));
+        if threshold == 0 || threshold > receivers.len() {
+            return invalid("the threshold must be between 1 and the number of receivers");
+        }
+        let params = TranscriptParams {
+            id,
+            dealers,
+            receivers,
+            threshold,
+            operation,
+        };
+        let sources_fit = match &params.operation {
+            Operation::Random | Operation::RandomUnmasked => true,
+            Operation::ReshareOfMasked(source) => source.masking == Masking::Masked,
+            Operation::ReshareOfUnmasked(source) => source.masking == Masking::Unmasked,
+            Operation::UnmaskedTimesMasked(a, b) => {
+                a.masking == Masking::Unmasked && b.masking == Masking::Masked
+            }
+        };
+        if !sources_fit {
+            return invalid("source transcripts of the wrong masking");
+        }
+        if params.min_dealings() > dealers {
+            return invalid("fewer dealers than the transcript needs dealings");
+        }
+        Ok(params)
+    }
+
+    /// Verified dealings a transcript needs: the threshold for fresh
+    /// secrets (so one honest dealer is included when threshold = f + 1),
+    /// the source's threshold for a reshare, `t_a + t_b − 1` for a product
+    /// (the dealers' products lie on a polynomial of that many coefficients).
+    pub fn min_dealings(&self) -> usize {
+        match &self.operation {
+            Operation::Random | Operation::RandomUnmasked => self.threshold,
+            Operation::ReshareOfMasked(source) | Operation::ReshareOfUnmasked(source) => {
+                source.threshold()
+            }
+            Operation::UnmaskedTimesMasked(a, b) => a.threshold() + b.threshold() - 1,
+        }
+    }
+
+    /// Whether dealers interpolate (reshares, products) rather than add.
+    pub(crate) fn interpolates(&self) -> bool {
+        !matches!(
+            self.operation,
+            Operation::Random | Operation::RandomUnmasked
+        )
+    }
+
+    /// The oracle state every dealing of this transcript starts from.
+    pub(crate) fn context(&self) -> Oracle {
+        let mut oracle = Oracle::new::<C>("chainkey tECDSA transcript v1");
+        oracle
+            .bytes(b"id", &self.id)
+            .bytes(b"operation", self.operation.name().as_bytes());
+        oracle
+            .u64(b"dealers", self.dealers as u64)
+            .u64(b"threshold", self.threshold as u64);
+        for key in &self.receivers {
+            oracle.point::<C>(b"receiver", &key.0);
+        }
+        for source in self.operation.sources() {
+            for point in &source.points {
+                oracle.point::<C>(b"source", point);
+            }
+        }
+        oracle
+    }
+
+    fn dealer_context(&self, dealer: u32) -> Oracle {
+        let mut oracle = self.context();
+        oracle.u64(b"dealer", u64::from(dealer));
+        oracle
+    }
+}
+
+/// The proof a dealing carries, by operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DealingProof<C: IdkgCurve> {
+    /// `Random`, `RandomUnmasked`, `ReshareOfUnmasked`: nothing to prove.
+    None,
+    /// `ReshareOfMasked`: `C_j − S₀ = r·H`.
+    ReshareOfMasked(DlogProof<C>),
+    /// `UnmaskedTimesMasked`.
+    Product(ProductProof<C>),
+}
+
+/// One dealer's contribution to a transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dealing<C: IdkgCurve> {
+    /// The dealer's index (for reshares and products, its receiver index in the sources).
+    pub dealer: u32,
+    /// Commitment to the dealer's polynomial.
+    pub commitment: Commitment<C>,
+    /// The receivers' encrypted shares.
+    pub ciphertexts: Ciphertexts<C>,
+    /// Proof tying the constant term to the dealer's source shares.
+    pub proof: DealingProof<C>,
+}
+
+/// The dealer's secret inputs for an operation.
+pub enum DealerInput<'a, C: IdkgCurve> {
+    /// `Random` and `RandomUnmasked`.
+    Fresh,
+    /// Reshares: the dealer's share of the source.
+    Reshare(&'a Share<C>),
+    /// Products: the dealer's shares of the unmasked and the masked source.
+    Product(&'a Share<C>, &'a Share<C>),
+}
+
+impl<C: IdkgCurve> Dealing<C> {
+    /// Deals for `params` as `dealer`.
+    ///
+    /// # Errors
+    /// [`TecdsaError::WrongDealerInput`] when the input does not fit the
+    /// operation or is not the dealer's share.
+    pub fn create(
+        params: &TranscriptParams<C>,
+        dealer: u32,
+        input: DealerInput<'_, C>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Self, TecdsaError> {
+        let wrong = || TecdsaError::WrongDealerInput { dealer };
+        if dealer as usize >= params.dealers {
+            return Err(wrong());
+        }
+        let (secret, mask) = match (&params.operation, &input) {
+            (Operation::Random, DealerInput::Fresh) => (
+                C::Scalar::random(&mut *rng),
+                Some(C::Scalar::random(&mut *rng)),
+            ),
+            (Operation::RandomUnmasked, DealerInput::Fresh) => (C::Scalar::random(&mut *rng), None),
+            (
+                Operation::ReshareOfMasked(_) | Operation::ReshareOfUnmasked(_),
+                DealerInput::Reshare(share),
+            ) => (share.value, None),
+            (Operation::UnmaskedTimesMasked(..), DealerInput::Product(a, b)) => {
+                (a.value * b.value, Some(C::Scalar::random(&mut *rng)))
+            }
+            _ => return Err(wrong()),
+        };
+        let sources_match = match (&params.operation, &input) {
+            (
+                Operation::ReshareOfMasked(source) | Operation::ReshareOfUnmasked(source),
+                DealerInput::Reshare(share),
+            ) => share.index == dealer && source.opens(dealer, share),
+            (Operation::UnmaskedTimesMasked(a, b), DealerInput::Product(share_a, share_b)) => {
+                share_a.index == dealer
+                    && share_b.index == dealer
+                    && a.opens(dealer, share_a)
+                    && b.opens(dealer, share_b)
+            }
+            _ => true,
+        };
+        if !sources_match {
+            return Err(wrong());
+        }
+
+        let values =
+            Polynomial::random_with_secret(secret, params.threshold, rng).map_err(|_| wrong())?;
+        let masks = mask
+            .map(|mask| Polynomial::random_with_secret(mask, params.threshold, rng))
+            .transpose()
+            .map_err(|_| wrong())?;
+        let h = C::pedersen_generator();
+        let points = (0..params.threshold)
+            .map(|k| {
+                let mut point = C::Point::generator() * values.coefficients()[k];
+                if let Some(masks) = &masks {
+                    point += h * masks.coefficients()[k];
+                }
+                point
+            })
+            .collect();
+        let commitment = Commitment {
+            masking: params.operation.masking(),
+            points,
+        };
+        let shares: Vec<Share<C>> = (0..params.receivers.len() as u32)
+            .map(|index| Share {
+                index,
+                value: values.evaluate(x_of::<C>(index)),
+                mask: masks.as_ref().map(|masks| masks.evaluate(x_of::<C>(index))),
+            })
+            .collect();
+        let context = params.dealer_context(dealer);
+        let ciphertexts = Ciphertexts::encrypt(&context, &params.receivers, &shares, rng);
+        let proof = match (&params.operation, &input) {
+            // The source opened at the dealer, so C_j − s·G = r·H.
+            (Operation::ReshareOfMasked(_), DealerInput::Reshare(share)) => {
+                DealingProof::ReshareOfMasked(DlogProof::prove(
+                    &context,
+                    &h,
+                    &share.mask.ok_or_else(wrong)?,
+                    rng,
+                ))
+            }
+            (Operation::UnmaskedTimesMasked(a, b), DealerInput::Product(share_a, share_b)) => {
+                let statement = ProductStatement {
+                    a: a.evaluate(dealer),
+                    b: b.evaluate(dealer),
+                    product: commitment.constant_term(),
+                };
+                let mut w = masks
+                    .as_ref()
+                    .map(|m| m.coefficients()[0])
+                    .unwrap_or(C::Scalar::ZERO)
+                    - share_a.value * share_b.mask.ok_or_else(wrong)?;
+                let proof = ProductProof::prove(&context, &statement, &share_a.value, &w, rng);
+                zeroize::Zeroize::zeroize(&mut w);
+                DealingProof::Product(proof)
+            }
+            _ => DealingProof::None,
+        };
+        Ok(Dealing {
+            dealer,
+            commitment,
+            ciphertexts,
+            proof,
+        })
+    }
+
+    /// Checks everything public about the dealing (paper §6.2): dealer,
+    /// commitment shape, ciphertext shape, ephemeral key possession, and
+    /// the tie between the constant term and the dealer's source shares.
+    ///
+    /// # Errors
+    /// [`TecdsaError::InvalidDealing`] naming the dealer and the failed check.
+    pub fn verify(&self, params: &TranscriptParams<C>) -> Result<(), TecdsaError> {
+        let fail = |check: &'static str| {
+            Err(TecdsaError::InvalidDealing {
+                dealer: self.dealer,
+                check,
+            })
+        };
+        if self.dealer as usize >= params.dealers {
+            return fail("dealer index");
+        }
+        if self.commitment.masking != params.operation.masking()
+            || self.commitment.threshold() != params.threshold
+        {
+            return fail("commitment shape");
+        }
+        let context = params.dealer_context(self.dealer);
+        if !self.ciphertexts.is_well_formed(
+            &context,
+            params.receivers.len(),
+            self.commitment.masking,
+        ) {
+            return fail("ciphertexts");
+        }
+        let constant = self.commitment.constant_term();
+        let tied = match (&params.operation, &self.proof) {
+            (Operation::Random | Operation::RandomUnmasked, DealingProof::None) => true,
+            (Operation::ReshareOfUnmasked(source), DealingProof::None) => {
+                source.evaluate(self.dealer) == constant
+            }
+            (Operation::ReshareOfMasked(source), DealingProof::ReshareOfMasked(proof)) => proof
+                .verify(
+                    &context,
+                    &C::pedersen_generator(),
+                    &(source.evaluate(self.dealer) - constant),
+                ),
+            (Operation::UnmaskedTimesMasked(a, b), DealingProof::Product(proof)) => {
+                let statement = ProductStatement {
+                    a: a.evaluate(self.dealer),
+                    b: b.evaluate(self.dealer),
+                    product: constant,
+                };
+                proof.verify(&context, &statement)
+            }
+            _ => false,
+        };
+        if tied {
+            Ok(())
+        } else {
+            fail("proof")
+        }
+    }
+
+    /// Receiver `index`'s share of this dealing, checked against the commitment.
+    pub(crate) fn open(
+        &self,
+        params: &TranscriptParams<C>,
+        index: u32,
+        key: &super::mega::MegaSecretKey<C>,
+    ) -> Option<Share<C>> {
+        let share = self
+            .ciphertexts
+            .decrypt(&params.dealer_context(self.dealer), index, key);
+        self.commitment.opens(index, &share).then_some(share)
+    }
+}

@@ -1,0 +1,148 @@
+//! Transcripts: the public result of enough verified dealings, and each
+//! receiver's share of it (paper §6.3).
+//!
+//! Fresh secrets add the dealers' polynomials; reshares and products
+//! interpolate them at 0 over the dealers' indices (each dealer shared a
+//! point of the source polynomial, or of the product of two). The
+//! commitment is combined the same way, so a receiver checks its combined
+//! share against it. A receiver whose ciphertext from some dealer does not
+//! open the dealer's commitment learns that the dealer cheated and names it
+//! ([`TecdsaError::BadCiphertext`]).
+
+use ff::Field;
+
+use super::commitment::{Commitment, Masking, Share};
+use super::curve::IdkgCurve;
+use super::dealing::{Dealing, TranscriptParams};
+use super::mega::MegaSecretKey;
+use super::TecdsaError;
+use crate::polynomial::lagrange_coefficients_at_zero;
+
+/// A dealing that passed [`Dealing::verify`] for its transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedDealing<C: IdkgCurve>(Dealing<C>);
+
+impl<C: IdkgCurve> VerifiedDealing<C> {
+    /// Verifies `dealing` for `params`.
+    ///
+    /// # Errors
+    /// [`TecdsaError::InvalidDealing`].
+    pub fn verify(dealing: Dealing<C>, params: &TranscriptParams<C>) -> Result<Self, TecdsaError> {
+        dealing.verify(params)?;
+        Ok(VerifiedDealing(dealing))
+    }
+
+    /// The dealing.
+    pub fn dealing(&self) -> &Dealing<C> {
+        &self.0
+    }
+}
+
+/// A transcript: the combined commitment and the dealings it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transcript<C: IdkgCurve> {
+    params: TranscriptParams<C>,
+    dealings: Vec<Dealing<C>>,
+    weights: Vec<C::Scalar>,
+    commitment: Commitment<C>,
+}
+
+impl<C: IdkgCurve> Transcript<C> {
+    /// Combines verified dealings of distinct dealers (all are used, in
+    /// dealer order, so every node derives the same transcript).
+    ///
+    /// # Errors
+    /// [`TecdsaError::NotEnoughDealings`] below `params.min_dealings()`;
+    /// [`TecdsaError::DuplicateDealer`].
+    pub fn create(
+        params: &TranscriptParams<C>,
+        dealings: Vec<VerifiedDealing<C>>,
+    ) -> Result<Self, TecdsaError> {
+        let mut dealings: Vec<Dealing<C>> =
+            dealings.into_iter().map(|verified| verified.0).collect();
+        dealings.sort_by_key(|dealing| dealing.dealer);
+        if let Some(pair) = dealings
+            .windows(2)
+            .find(|pair| pair[0].dealer == pair[1].dealer)
+        {
+            return Err(TecdsaError::DuplicateDealer(pair[0].dealer));
+        }
+        if dealings.len() < params.min_dealings() {
+            return Err(TecdsaError::NotEnoughDealings {
+                needed: params.min_dealings(),
+                got: dealings.len(),
+            });
+        }
+        let weights = if params.interpolates() {
+            let indices: Vec<u32> = dealings.iter().map(|dealing| dealing.dealer + 1).collect();
+            lagrange_coefficients_at_zero(&indices).map_err(|_| TecdsaError::DuplicateDealer(0))?
+        } else {
+            vec![C::Scalar::ONE; dealings.len()]
+        };
+        let commitments: Vec<&Commitment<C>> =
+            dealings.iter().map(|dealing| &dealing.commitment).collect();
+        let commitment = Commitment::combine(&commitments, &weights);
+        Ok(Transcript {
+            params: params.clone(),
+            dealings,
+            weights,
+            commitment,
+        })
+    }
+
+    /// The transcript's identifier.
+    pub fn id(&self) -> [u8; 32] {
+        self.params.id
+    }
+
+    /// The parameters it was made under.
+    pub fn params(&self) -> &TranscriptParams<C> {
+        &self.params
+    }
+
+    /// The combined commitment (for unmasked transcripts its constant term
+    /// is the secret times `G`: the public key, or a nonce's `R`).
+    pub fn commitment(&self) -> &Commitment<C> {
+        &self.commitment
+    }
+
+    /// The dealers whose dealings it combines.
+    pub fn dealers(&self) -> Vec<u32> {
+        self.dealings.iter().map(|dealing| dealing.dealer).collect()
+    }
+
+    /// Receiver `index`'s share, decrypted with `key` and checked.
+    ///
+    /// # Errors
+    /// [`TecdsaError::NotAReceiver`] for an index or key that is not a
+    /// receiver's; [`TecdsaError::BadCiphertext`] naming every dealer whose
+    /// ciphertext to this receiver does not match its commitment.
+    pub fn open_share(&self, index: u32, key: &MegaSecretKey<C>) -> Result<Share<C>, TecdsaError> {
+        if self.params.receivers.get(index as usize) != Some(&key.public_key()) {
+            return Err(TecdsaError::NotAReceiver { index });
+        }
+        let mut value = C::Scalar::ZERO;
+        let mut mask = C::Scalar::ZERO;
+        let mut cheaters = Vec::new();
+        for (dealing, weight) in self.dealings.iter().zip(&self.weights) {
+            match dealing.open(&self.params, index, key) {
+                Some(share) => {
+                    value += share.value * weight;
+                    mask += share.mask.unwrap_or(C::Scalar::ZERO) * weight;
+                }
+                None => cheaters.push(dealing.dealer),
+            }
+        }
+        let share = Share {
+            index,
+            value,
+            mask: (self.commitment.masking == Masking::Masked).then_some(mask),
+        };
+        zeroize::Zeroize::zeroize(&mut value);
+        zeroize::Zeroize::zeroize(&mut mask);
+        if !cheaters.is_empty() {
+            return Err(TecdsaError::BadCiphertext { dealers: cheaters });
+        }
+        Ok(share)
+    }
+}

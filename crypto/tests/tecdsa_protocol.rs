@@ -1,0 +1,270 @@
+//! Threshold ECDSA end to end: key generation, presignatures, signing
+//! under derived keys (checked with k256's standard verifier), resharing,
+//! and robustness against up to f misbehaving nodes.
+
+use chainkey_crypto::batch::Secp256k1;
+use chainkey_crypto::tecdsa::{
+    combine, derive, DealerInput, Dealing, DerivationPath, LocalSubnet, Operation,
+    PresignatureShares, SignatureShare, SigningRequest, TecdsaError, Transcript, VerifiedDealing,
+};
+use group::{Group, GroupEncoding};
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+type Subnet = LocalSubnet<Secp256k1>;
+
+fn request(rng: &mut StdRng) -> SigningRequest {
+    let caller: Vec<u8> = (0..10).map(|_| rng.gen()).collect();
+    let path: Vec<Vec<u8>> = (0..rng.gen_range(0..3))
+        .map(|_| (0..rng.gen_range(0..20)).map(|_| rng.gen()).collect())
+        .collect();
+    SigningRequest {
+        message_hash: rng.gen(),
+        path: DerivationPath::for_caller(&caller, &path),
+        randomness: rng.gen(),
+    }
+}
+
+/// Checks `signature` with k256's standard verifier (which also insists on low s).
+fn assert_verifies(public_key: &k256::ProjectivePoint, request: &SigningRequest, signature: &[u8]) {
+    let key =
+        k256::ecdsa::VerifyingKey::from_affine(public_key.to_affine()).expect("not the identity");
+    let signature = k256::ecdsa::Signature::from_slice(signature).expect("r, s in range");
+    key.verify_prehash(&request.message_hash, &signature)
+        .expect("the combined signature verifies");
+}
+
+fn sign_and_check(subnet: &mut Subnet, key: &Transcript<Secp256k1>, rng: &mut StdRng) {
+    let (presignature, shares) = subnet.presignature(key, rng).unwrap();
+    let request = request(rng);
+    let combined = Subnet::sign(&presignature, shares, key, &request).unwrap();
+    assert!(combined.invalid_signers.is_empty());
+    let derived =
+        derive::<Secp256k1>(&key.commitment().constant_term(), &[0; 32], &request.path).unwrap();
+    assert_eq!(combined.public_key, derived.public_key);
+    assert_verifies(
+        &combined.public_key,
+        &request,
+        &combined.signature.to_bytes(),
+    );
+}
+
+#[test]
+fn four_and_seven_nodes_sign_under_derived_keys() {
+    let mut rng = StdRng::seed_from_u64(1);
+    for (nodes, threshold) in [(4, 2), (7, 3)] {
+        let mut subnet = Subnet::new("sign", nodes, threshold, &mut rng);
+        let key = subnet.generate_key(&mut rng).unwrap();
+        for _ in 0..3 {
+            sign_and_check(&mut subnet, &key, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn any_threshold_subset_of_shares_signs_and_bad_shares_are_named() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut subnet = Subnet::new("robust", 7, 3, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    let (presignature, node_shares) = subnet.presignature(&key, &mut rng).unwrap();
+    let request = request(&mut rng);
+    let other_request = SigningRequest {
+        randomness: rng.gen(),
+        ..request.clone()
+    };
+    let mut shares: Vec<SignatureShare<Secp256k1>> = Vec::new();
+    for (index, node) in node_shares.into_iter().enumerate() {
+        // Node 1 signs another session (a wrong share), node 4 stays silent.
+        let share = match index {
+            1 => SignatureShare::create(node, &presignature, &key, &other_request).unwrap(),
+            4 => continue,
+            _ => SignatureShare::create(node, &presignature, &key, &request).unwrap(),
+        };
+        shares.push(share);
+    }
+    // Node 6 replays node 0's share under its own index.
+    let mut replayed = shares[0].clone();
+    replayed.signer = 6;
+    shares.retain(|share| share.signer != 6);
+    shares.push(replayed);
+
+    let combined = combine(&presignature, &key, &request, &shares).unwrap();
+    assert_eq!(combined.invalid_signers, vec![1, 6]);
+    assert_verifies(
+        &combined.public_key,
+        &request,
+        &combined.signature.to_bytes(),
+    );
+
+    // With only two valid shares (threshold 3) nothing is output.
+    let too_few: Vec<_> = shares
+        .iter()
+        .filter(|share| [0, 1, 2, 6].contains(&share.signer))
+        .cloned()
+        .collect();
+    assert_eq!(
+        combine(&presignature, &key, &request, &too_few),
+        Err(TecdsaError::NotEnoughShares {
+            needed: 3,
+            valid: 2,
+            invalid_signers: vec![1, 6]
+        })
+    );
+    // Each valid subset gives the same signature (r is fixed, s low).
+    let subset: Vec<_> = shares
+        .iter()
+        .filter(|share| [2, 3, 5].contains(&share.signer))
+        .cloned()
+        .collect();
+    assert_eq!(
+        combine(&presignature, &key, &request, &subset)
+            .unwrap()
+            .signature,
+        combined.signature
+    );
+}
+
+#[test]
+fn invalid_and_replayed_dealings_are_rejected_with_the_dealer_named() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut subnet = Subnet::new("dealings", 4, 2, &mut rng);
+    let masked = subnet.random(false, &mut rng).unwrap();
+    let params = subnet
+        .params(4, Operation::ReshareOfMasked(masked.commitment().clone()))
+        .unwrap();
+    let share = subnet.share(&masked, 2).unwrap();
+    let dealing = Dealing::create(&params, 2, DealerInput::Reshare(&share), &mut rng).unwrap();
+    assert!(dealing.verify(&params).is_ok());
+
+    // A dealer cannot reshare someone else's share.
+    assert_eq!(
+        Dealing::create(&params, 1, DealerInput::Reshare(&share), &mut rng).unwrap_err(),
+        TecdsaError::WrongDealerInput { dealer: 1 }
+    );
+    // A different constant term (resharing another value) fails the proof.
+    let mut tampered = dealing.clone();
+    tampered.commitment.points[0] += k256::ProjectivePoint::GENERATOR;
+    assert_eq!(
+        tampered.verify(&params),
+        Err(TecdsaError::InvalidDealing {
+            dealer: 2,
+            check: "proof"
+        })
+    );
+    // Replayed under another dealer's name, or into another transcript.
+    let mut relabelled = dealing.clone();
+    relabelled.dealer = 3;
+    assert!(matches!(
+        relabelled.verify(&params),
+        Err(TecdsaError::InvalidDealing { dealer: 3, .. })
+    ));
+    let other = subnet
+        .params(4, Operation::ReshareOfMasked(masked.commitment().clone()))
+        .unwrap();
+    assert!(matches!(
+        dealing.verify(&other),
+        Err(TecdsaError::InvalidDealing {
+            dealer: 2,
+            check: "ciphertexts"
+        })
+    ));
+    // Wrong shapes.
+    let mut short = dealing.clone();
+    short.commitment.points.pop();
+    assert_eq!(
+        short.verify(&params),
+        Err(TecdsaError::InvalidDealing {
+            dealer: 2,
+            check: "commitment shape"
+        })
+    );
+    let mut missing = dealing.clone();
+    missing.ciphertexts.shares.pop();
+    assert_eq!(
+        missing.verify(&params),
+        Err(TecdsaError::InvalidDealing {
+            dealer: 2,
+            check: "ciphertexts"
+        })
+    );
+
+    // Too few verified dealings, or two from one dealer.
+    let verified = VerifiedDealing::verify(dealing, &params).unwrap();
+    assert_eq!(
+        Transcript::create(&params, vec![verified.clone()]).unwrap_err(),
+        TecdsaError::NotEnoughDealings { needed: 2, got: 1 }
+    );
+    assert_eq!(
+        Transcript::create(&params, vec![verified.clone(), verified]).unwrap_err(),
+        TecdsaError::DuplicateDealer(2)
+    );
+}
+
+#[test]
+fn a_dealer_that_encrypts_a_wrong_share_is_named_by_its_receiver() {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut subnet = Subnet::new("ciphertext", 4, 2, &mut rng);
+    let params = subnet.params(4, Operation::RandomUnmasked).unwrap();
+    let mut dealings: Vec<_> = (0..4)
+        .map(|dealer| Dealing::create(&params, dealer, DealerInput::Fresh, &mut rng).unwrap())
+        .collect();
+    // Dealer 3 sends receiver 1 garbage; the dealing still passes public checks.
+    dealings[3].ciphertexts.shares[1][0] += k256::Scalar::ONE;
+    let verified = dealings
+        .into_iter()
+        .map(|dealing| VerifiedDealing::verify(dealing, &params).unwrap())
+        .collect();
+    let transcript = Transcript::create(&params, verified).unwrap();
+    assert_eq!(
+        subnet.share(&transcript, 1).unwrap_err(),
+        TecdsaError::BadCiphertext { dealers: vec![3] }
+    );
+    assert!(subnet.share(&transcript, 0).is_ok());
+}
+
+#[test]
+fn resharing_four_to_seven_to_four_keeps_the_key_and_retires_old_presignatures() {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut first = Subnet::new("first", 4, 2, &mut rng);
+    let key = first.generate_key(&mut rng).unwrap();
+    let (old_presignature, old_shares) = first.presignature(&key, &mut rng).unwrap();
+
+    let mut second = Subnet::new("second", 7, 3, &mut rng);
+    let key_on_seven = first.reshare_key(&key, &mut second, &mut rng).unwrap();
+    let mut third = Subnet::new("third", 4, 2, &mut rng);
+    let key_on_four = second
+        .reshare_key(&key_on_seven, &mut third, &mut rng)
+        .unwrap();
+
+    let master = key.commitment().constant_term();
+    assert_eq!(key_on_seven.commitment().constant_term(), master);
+    assert_eq!(key_on_four.commitment().constant_term(), master);
+    assert_eq!(
+        master.to_bytes(),
+        key_on_four.commitment().constant_term().to_bytes()
+    );
+    sign_and_check(&mut second, &key_on_seven, &mut rng);
+    sign_and_check(&mut third, &key_on_four, &mut rng);
+
+    // The old set's presignature is refused under the new key.
+    let request = request(&mut rng);
+    assert_eq!(
+        Subnet::sign(&old_presignature, old_shares, &key_on_four, &request).unwrap_err(),
+        TecdsaError::PresignatureForOtherKey
+    );
+}
+
+#[test]
+fn signing_shares_cannot_be_opened_by_non_receivers() {
+    let mut rng = StdRng::seed_from_u64(6);
+    let mut subnet = Subnet::new("receivers", 4, 2, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    let (presignature, _) = subnet.presignature(&key, &mut rng).unwrap();
+    let stranger = chainkey_crypto::tecdsa::MegaSecretKey::<Secp256k1>::generate(&mut rng);
+    assert_eq!(
+        PresignatureShares::open(&presignature, 0, &stranger).err(),
+        Some(TecdsaError::NotAReceiver { index: 0 })
+    );
+    assert!(!bool::from(key.commitment().constant_term().is_identity()));
+}
