@@ -51,6 +51,8 @@ pub struct BenchArgs {
 pub enum BenchWorkload {
     /// NIDKG: dealing creation, single and batched dealing verification, share decryption.
     Dkg(crate::bench_dkg::DkgArgs),
+    /// Threshold ECDSA: presignatures, online signing, end-to-end signatures per second.
+    Ecdsa(crate::bench_ecdsa::EcdsaArgs),
 }
 
 /// One measured (workload, size) case; times are per signature.
@@ -98,8 +100,10 @@ struct Report<'a> {
 
 /// Runs the benchmark and prints the table and targets.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
-    if let Some(BenchWorkload::Dkg(dkg)) = &args.workload {
-        return crate::bench_dkg::run(dkg);
+    match &args.workload {
+        Some(BenchWorkload::Dkg(dkg)) => return crate::bench_dkg::run(dkg),
+        Some(BenchWorkload::Ecdsa(ecdsa)) => return crate::bench_ecdsa::run(ecdsa),
+        None => {}
     }
     if args.calibrate {
         return crate::gpu_choice::calibrate(&args.gpu_config, args.threads);

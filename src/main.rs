@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_dkg;
+mod bench_ecdsa;
 mod gpu_choice;
 
 use clap::{Parser, Subcommand};

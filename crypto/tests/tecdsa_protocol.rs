@@ -4,8 +4,9 @@
 
 use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::tecdsa::{
-    combine, derive, DealerInput, Dealing, DerivationPath, LocalSubnet, Operation,
-    PresignatureShares, SignatureShare, SigningRequest, TecdsaError, Transcript, VerifiedDealing,
+    combine, derive, verify_dealings, DealerInput, Dealing, DerivationPath, LocalSubnet,
+    MegaSecretKey, Operation, PresignatureShares, SignatureShare, SigningRequest, TecdsaError,
+    Transcript, VerifiedDealing,
 };
 use group::{Group, GroupEncoding};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -35,7 +36,7 @@ fn assert_verifies(public_key: &k256::ProjectivePoint, request: &SigningRequest,
         .expect("the combined signature verifies");
 }
 
-fn sign_and_check(subnet: &mut Subnet, key: &Transcript<Secp256k1>, rng: &mut StdRng) {
+fn sign_and_check(subnet: &Subnet, key: &Transcript<Secp256k1>, rng: &mut StdRng) {
     let (presignature, shares) = subnet.presignature(key, rng).unwrap();
     let request = request(rng);
     let combined = Subnet::sign(&presignature, shares, key, &request).unwrap();
@@ -54,10 +55,10 @@ fn sign_and_check(subnet: &mut Subnet, key: &Transcript<Secp256k1>, rng: &mut St
 fn four_and_seven_nodes_sign_under_derived_keys() {
     let mut rng = StdRng::seed_from_u64(1);
     for (nodes, threshold) in [(4, 2), (7, 3)] {
-        let mut subnet = Subnet::new("sign", nodes, threshold, &mut rng);
+        let subnet = Subnet::new("sign", nodes, threshold, &mut rng);
         let key = subnet.generate_key(&mut rng).unwrap();
         for _ in 0..3 {
-            sign_and_check(&mut subnet, &key, &mut rng);
+            sign_and_check(&subnet, &key, &mut rng);
         }
     }
 }
@@ -65,7 +66,7 @@ fn four_and_seven_nodes_sign_under_derived_keys() {
 #[test]
 fn any_threshold_subset_of_shares_signs_and_bad_shares_are_named() {
     let mut rng = StdRng::seed_from_u64(2);
-    let mut subnet = Subnet::new("robust", 7, 3, &mut rng);
+    let subnet = Subnet::new("robust", 7, 3, &mut rng);
     let key = subnet.generate_key(&mut rng).unwrap();
     let (presignature, node_shares) = subnet.presignature(&key, &mut rng).unwrap();
     let request = request(&mut rng);
@@ -128,7 +129,7 @@ fn any_threshold_subset_of_shares_signs_and_bad_shares_are_named() {
 #[test]
 fn invalid_and_replayed_dealings_are_rejected_with_the_dealer_named() {
     let mut rng = StdRng::seed_from_u64(3);
-    let mut subnet = Subnet::new("dealings", 4, 2, &mut rng);
+    let subnet = Subnet::new("dealings", 4, 2, &mut rng);
     let masked = subnet.random(false, &mut rng).unwrap();
     let params = subnet
         .params(4, Operation::ReshareOfMasked(masked.commitment().clone()))
@@ -202,15 +203,15 @@ fn invalid_and_replayed_dealings_are_rejected_with_the_dealer_named() {
 }
 
 #[test]
-fn a_dealer_that_encrypts_a_wrong_share_is_named_by_its_receiver() {
+fn a_receiver_given_a_wrong_share_complains_and_rebuilds_it_from_openings() {
     let mut rng = StdRng::seed_from_u64(4);
-    let mut subnet = Subnet::new("ciphertext", 4, 2, &mut rng);
-    let params = subnet.params(4, Operation::RandomUnmasked).unwrap();
+    let subnet = Subnet::new("ciphertext", 4, 2, &mut rng);
+    let params = subnet.params(4, Operation::Random).unwrap();
     let mut dealings: Vec<_> = (0..4)
         .map(|dealer| Dealing::create(&params, dealer, DealerInput::Fresh, &mut rng).unwrap())
         .collect();
     // Dealer 3 sends receiver 1 garbage; the dealing still passes public checks.
-    dealings[3].ciphertexts.shares[1][0] += k256::Scalar::ONE;
+    dealings[3].ciphertexts.shares[1][1] += k256::Scalar::ONE;
     let verified = dealings
         .into_iter()
         .map(|dealing| VerifiedDealing::verify(dealing, &params).unwrap())
@@ -220,22 +221,59 @@ fn a_dealer_that_encrypts_a_wrong_share_is_named_by_its_receiver() {
         subnet.share(&transcript, 1).unwrap_err(),
         TecdsaError::BadCiphertext { dealers: vec![3] }
     );
-    assert!(subnet.share(&transcript, 0).is_ok());
+
+    let complaints = subnet.complain(&transcript, 1, &mut rng).unwrap();
+    assert_eq!(complaints.len(), 1);
+    let complaint = &complaints[0];
+    assert_eq!((complaint.dealer, complaint.complainer), (3, 1));
+    assert_eq!(transcript.verify_complaint(complaint), Ok(()));
+    // Honest receivers have nothing to complain about, and a complaint
+    // moved to another receiver or dealer proves nothing.
+    assert!(subnet
+        .complain(&transcript, 0, &mut rng)
+        .unwrap()
+        .is_empty());
+    let mut moved = complaint.clone();
+    moved.complainer = 2;
+    assert!(transcript.verify_complaint(&moved).is_err());
+    let mut moved = complaint.clone();
+    moved.dealer = 2;
+    assert!(transcript.verify_complaint(&moved).is_err());
+
+    // Two honest receivers open dealer 3's dealing; receiver 1 rebuilds its share.
+    let mut openings: Vec<_> = [0u32, 2]
+        .iter()
+        .map(|&index| subnet.open_for(&transcript, complaint, index).unwrap())
+        .collect();
+    assert!(openings
+        .iter()
+        .all(|opening| transcript.verify_opening(opening)));
+    let share = subnet.share_with_openings(&transcript, 1, &openings[..1]);
+    assert_eq!(
+        share.unwrap_err(),
+        TecdsaError::BadCiphertext { dealers: vec![3] },
+        "one opening is below the threshold"
+    );
+    let share = subnet
+        .share_with_openings(&transcript, 1, &openings)
+        .unwrap();
+    assert!(transcript.commitment().opens(1, &share));
+    // A forged opening is ignored.
+    openings[0].dealer = 2;
+    assert!(!transcript.verify_opening(&openings[0]));
 }
 
 #[test]
 fn resharing_four_to_seven_to_four_keeps_the_key_and_retires_old_presignatures() {
     let mut rng = StdRng::seed_from_u64(5);
-    let mut first = Subnet::new("first", 4, 2, &mut rng);
+    let first = Subnet::new("first", 4, 2, &mut rng);
     let key = first.generate_key(&mut rng).unwrap();
     let (old_presignature, old_shares) = first.presignature(&key, &mut rng).unwrap();
 
-    let mut second = Subnet::new("second", 7, 3, &mut rng);
-    let key_on_seven = first.reshare_key(&key, &mut second, &mut rng).unwrap();
-    let mut third = Subnet::new("third", 4, 2, &mut rng);
-    let key_on_four = second
-        .reshare_key(&key_on_seven, &mut third, &mut rng)
-        .unwrap();
+    let second = Subnet::new("second", 7, 3, &mut rng);
+    let key_on_seven = first.reshare_key(&key, &second, &mut rng).unwrap();
+    let third = Subnet::new("third", 4, 2, &mut rng);
+    let key_on_four = second.reshare_key(&key_on_seven, &third, &mut rng).unwrap();
 
     let master = key.commitment().constant_term();
     assert_eq!(key_on_seven.commitment().constant_term(), master);
@@ -244,8 +282,8 @@ fn resharing_four_to_seven_to_four_keeps_the_key_and_retires_old_presignatures()
         master.to_bytes(),
         key_on_four.commitment().constant_term().to_bytes()
     );
-    sign_and_check(&mut second, &key_on_seven, &mut rng);
-    sign_and_check(&mut third, &key_on_four, &mut rng);
+    sign_and_check(&second, &key_on_seven, &mut rng);
+    sign_and_check(&third, &key_on_four, &mut rng);
 
     // The old set's presignature is refused under the new key.
     let request = request(&mut rng);
@@ -258,13 +296,93 @@ fn resharing_four_to_seven_to_four_keeps_the_key_and_retires_old_presignatures()
 #[test]
 fn signing_shares_cannot_be_opened_by_non_receivers() {
     let mut rng = StdRng::seed_from_u64(6);
-    let mut subnet = Subnet::new("receivers", 4, 2, &mut rng);
+    let subnet = Subnet::new("receivers", 4, 2, &mut rng);
     let key = subnet.generate_key(&mut rng).unwrap();
     let (presignature, _) = subnet.presignature(&key, &mut rng).unwrap();
-    let stranger = chainkey_crypto::tecdsa::MegaSecretKey::<Secp256k1>::generate(&mut rng);
+    let stranger = MegaSecretKey::<Secp256k1>::generate(&mut rng);
     assert_eq!(
         PresignatureShares::open(&presignature, 0, &stranger).err(),
         Some(TecdsaError::NotAReceiver { index: 0 })
     );
     assert!(!bool::from(key.commitment().constant_term().is_identity()));
+}
+
+#[test]
+fn f_faulty_dealers_are_named_and_signing_goes_on() {
+    let mut rng = StdRng::seed_from_u64(7);
+    for (nodes, threshold, faulty) in [(4, 2, vec![3]), (7, 3, vec![0, 5])] {
+        let subnet = Subnet::new("faulty", nodes, threshold, &mut rng).with_faulty_dealers(&faulty);
+        let key = subnet.generate_key(&mut rng).unwrap();
+        sign_and_check(&subnet, &key, &mut rng);
+        let rejected = subnet.rejected_dealings();
+        assert!(!rejected.is_empty());
+        for error in rejected {
+            let TecdsaError::InvalidDealing {
+                dealer,
+                check: "ciphertexts",
+            } = error
+            else {
+                panic!("unexpected rejection {error:?}");
+            };
+            assert!(faulty.contains(&dealer), "honest dealer {dealer} rejected");
+        }
+    }
+    // With more than f faulty dealers a product transcript lacks dealings: a clear error.
+    let subnet = Subnet::new("too faulty", 4, 2, &mut rng).with_faulty_dealers(&[0, 1]);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    assert_eq!(
+        subnet.presignature(&key, &mut rng).err(),
+        Some(TecdsaError::NotEnoughDealings { needed: 3, got: 2 })
+    );
+}
+
+#[test]
+fn batched_dealing_verification_names_exactly_the_invalid_dealings() {
+    let mut rng = StdRng::seed_from_u64(8);
+    let subnet = Subnet::new("batch", 7, 3, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    let lambda = subnet.random(false, &mut rng).unwrap();
+    let params = subnet
+        .params(
+            7,
+            Operation::UnmaskedTimesMasked(key.commitment().clone(), lambda.commitment().clone()),
+        )
+        .unwrap();
+    let key_shares: Vec<_> = (0..7).map(|i| subnet.share(&key, i).unwrap()).collect();
+    let lambda_shares: Vec<_> = (0..7).map(|i| subnet.share(&lambda, i).unwrap()).collect();
+    let mut dealings: Vec<Dealing<Secp256k1>> = (0..7)
+        .map(|i| {
+            Dealing::create(
+                &params,
+                i,
+                DealerInput::Product(&key_shares[i as usize], &lambda_shares[i as usize]),
+                &mut rng,
+            )
+            .unwrap()
+        })
+        .collect();
+    assert!(verify_dealings(&params, &dealings)
+        .iter()
+        .all(Result::is_ok));
+    // A product of the wrong value: the constant term of another dealer.
+    dealings[2].commitment.points[0] = dealings[4].commitment.points[0];
+    dealings[5].ciphertexts.ephemeral = dealings[6].ciphertexts.ephemeral;
+    let verdicts = verify_dealings(&params, &dealings);
+    let invalid: Vec<_> = verdicts
+        .iter()
+        .filter_map(|verdict| verdict.clone().err())
+        .collect();
+    assert_eq!(
+        invalid,
+        vec![
+            TecdsaError::InvalidDealing {
+                dealer: 2,
+                check: "proof"
+            },
+            TecdsaError::InvalidDealing {
+                dealer: 5,
+                check: "ciphertexts"
+            }
+        ]
+    );
 }

@@ -50,11 +50,14 @@ impl<C: IdkgCurve> Commitment<C> {
 
     /// The commitment to receiver `index`'s share (Horner's rule).
     pub fn evaluate(&self, index: u32) -> C::Point {
-        let x = x_of::<C>(index);
+        // The evaluation point is small: each Horner step is a short double-and-add.
+        let x = u64::from(index) + 1;
         self.points
             .iter()
             .rev()
-            .fold(C::Point::identity(), |acc, point| acc * x + point)
+            .fold(C::Point::identity(), |acc, point| {
+                mul_small::<C>(&acc, x) + point
+            })
     }
 
     /// Whether `share` (value, and mask when masked) opens the commitment at `index`.
@@ -84,6 +87,20 @@ impl<C: IdkgCurve> Commitment<C> {
     }
 }
 
+/// `k·point` for a small public `k` by double-and-add.
+fn mul_small<C: IdkgCurve>(point: &C::Point, k: u64) -> C::Point {
+    (0..u64::BITS - k.leading_zeros())
+        .rev()
+        .fold(C::Point::identity(), |acc, bit| {
+            let doubled = acc.double();
+            if (k >> bit) & 1 == 1 {
+                doubled + point
+            } else {
+                doubled
+            }
+        })
+}
+
 /// One receiver's share of a sharing: its value, and its mask when the
 /// sharing is masked. Wiped on drop; `Debug` shows no secret.
 #[derive(Clone)]
@@ -97,9 +114,9 @@ pub struct Share<C: IdkgCurve> {
 impl<C: IdkgCurve> Share<C> {
     /// `value·G (+ mask·H)`: what the sharing's commitment evaluates to at `index`.
     pub(crate) fn commit(&self) -> C::Point {
-        let mut point = C::Point::generator() * self.value;
+        let mut point = C::mul_g(&self.value);
         if let Some(mask) = self.mask {
-            point += C::pedersen_generator() * mask;
+            point += C::mul_h(&mask);
         }
         point
     }

@@ -7,13 +7,14 @@ use std::sync::OnceLock;
 
 use ff::PrimeField;
 use group::prime::PrimeGroup;
-use group::GroupEncoding;
+use group::{Group, GroupEncoding};
 use k256::elliptic_curve::bigint::U512;
 use k256::elliptic_curve::hash2curve::{ExpandMsgXmd, GroupDigest};
-use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::ops::{MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
 use sha2::Sha256;
+use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
 use crate::batch::Secp256k1;
@@ -24,7 +25,11 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
     /// 32-byte big-endian SEC1 encoding.
     type Scalar: PrimeField + Zeroize + Send + Sync;
     /// The group; `GroupEncoding` is the compressed SEC1 encoding.
-    type Point: PrimeGroup<Scalar = Self::Scalar> + GroupEncoding + Send + Sync;
+    type Point: PrimeGroup<Scalar = Self::Scalar>
+        + GroupEncoding
+        + ConditionallySelectable
+        + Send
+        + Sync;
 
     /// A short name, bound into every hash (domain separation per curve).
     const NAME: &'static str;
@@ -42,6 +47,55 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
 
     /// Whether `s > n/2` (the "high" form ECDSA's low-s rule replaces by `n − s`).
     fn is_high(s: &Self::Scalar) -> bool;
+
+    /// `scalar·G` through the curve's precomputed generator table.
+    fn mul_g(scalar: &Self::Scalar) -> Self::Point;
+
+    /// `scalar·H` through a table built once (a commitment's every mask
+    /// term multiplies `H`).
+    fn mul_h(scalar: &Self::Scalar) -> Self::Point;
+}
+
+/// Multiples `j·16ⁱ·B` of a fixed base `B` (64 windows of 4 bits over the
+/// big-endian scalar encoding): a multiplication is 64 additions instead of
+/// 256 doublings and additions.
+pub(crate) struct FixedBaseTable<C: IdkgCurve> {
+    windows: Vec<[C::Point; 16]>,
+}
+
+impl<C: IdkgCurve> FixedBaseTable<C> {
+    pub(crate) fn new(base: C::Point) -> Self {
+        let bits = C::Scalar::NUM_BITS.div_ceil(4) as usize;
+        let mut windows = Vec::with_capacity(bits);
+        let mut window_base = base;
+        for _ in 0..bits {
+            let mut row = [C::Point::identity(); 16];
+            for j in 1..16 {
+                row[j] = row[j - 1] + window_base;
+            }
+            windows.push(row);
+            window_base = row[15] + window_base;
+        }
+        FixedBaseTable { windows }
+    }
+
+    /// `scalar·B`. The table lookup is indexed by secret nibbles; every
+    /// entry of a window is read (selected in constant time).
+    pub(crate) fn mul(&self, scalar: &C::Scalar) -> C::Point {
+        let repr = scalar.to_repr();
+        let bytes = repr.as_ref();
+        let mut sum = C::Point::identity();
+        for (i, row) in self.windows.iter().enumerate() {
+            let byte = bytes[bytes.len() - 1 - i / 2];
+            let nibble = if i % 2 == 0 { byte & 15 } else { byte >> 4 };
+            let mut entry = C::Point::identity();
+            for (j, candidate) in row.iter().enumerate() {
+                entry.conditional_assign(candidate, (j as u8).ct_eq(&nibble));
+            }
+            sum += entry;
+        }
+        sum
+    }
 }
 
 impl IdkgCurve for Secp256k1 {
@@ -71,5 +125,16 @@ impl IdkgCurve for Secp256k1 {
 
     fn is_high(s: &k256::Scalar) -> bool {
         s.is_high().into()
+    }
+
+    fn mul_g(scalar: &k256::Scalar) -> k256::ProjectivePoint {
+        k256::ProjectivePoint::mul_by_generator(scalar)
+    }
+
+    fn mul_h(scalar: &k256::Scalar) -> k256::ProjectivePoint {
+        static TABLE: OnceLock<FixedBaseTable<Secp256k1>> = OnceLock::new();
+        TABLE
+            .get_or_init(|| FixedBaseTable::new(Self::pedersen_generator()))
+            .mul(scalar)
     }
 }

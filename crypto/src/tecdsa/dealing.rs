@@ -17,14 +17,14 @@
 //! transcript interpolates over dealers (paper §6.3).
 
 use ff::Field;
-use group::Group;
 use rand_core::{CryptoRng, RngCore};
 
+use super::check::{random_weight, LinearCheck};
 use super::commitment::{x_of, Commitment, Masking, Share};
 use super::curve::IdkgCurve;
 use super::mega::{Ciphertexts, MegaPublicKey};
 use super::oracle::Oracle;
-use super::proofs::{DlogProof, ProductProof, ProductStatement};
+use super::proofs::{Base, DlogProof, ProductProof, ProductStatement};
 use super::TecdsaError;
 use crate::polynomial::Polynomial;
 
@@ -172,7 +172,7 @@ impl<C: IdkgCurve> TranscriptParams<C> {
         oracle
     }
 
-    fn dealer_context(&self, dealer: u32) -> Oracle {
+    pub(crate) fn dealer_context(&self, dealer: u32) -> Oracle {
         let mut oracle = self.context();
         oracle.u64(b"dealer", u64::from(dealer));
         oracle
@@ -216,9 +216,15 @@ pub enum DealerInput<'a, C: IdkgCurve> {
 impl<C: IdkgCurve> Dealing<C> {
     /// Deals for `params` as `dealer`.
     ///
+    /// The input shares must be the dealer's own, as [`Transcript::open_share`]
+    /// returned them (a share that does not open the source makes the
+    /// dealing fail verification).
+    ///
+    /// [`Transcript::open_share`]: super::Transcript::open_share
+    ///
     /// # Errors
     /// [`TecdsaError::WrongDealerInput`] when the input does not fit the
-    /// operation or is not the dealer's share.
+    /// operation or carries another index.
     pub fn create(
         params: &TranscriptParams<C>,
         dealer: u32,
@@ -244,20 +250,12 @@ impl<C: IdkgCurve> Dealing<C> {
             }
             _ => return Err(wrong()),
         };
-        let sources_match = match (&params.operation, &input) {
-            (
-                Operation::ReshareOfMasked(source) | Operation::ReshareOfUnmasked(source),
-                DealerInput::Reshare(share),
-            ) => share.index == dealer && source.opens(dealer, share),
-            (Operation::UnmaskedTimesMasked(a, b), DealerInput::Product(share_a, share_b)) => {
-                share_a.index == dealer
-                    && share_b.index == dealer
-                    && a.opens(dealer, share_a)
-                    && b.opens(dealer, share_b)
-            }
-            _ => true,
+        let own_shares = match &input {
+            DealerInput::Reshare(share) => share.index == dealer,
+            DealerInput::Product(a, b) => a.index == dealer && b.index == dealer,
+            DealerInput::Fresh => true,
         };
-        if !sources_match {
+        if !own_shares {
             return Err(wrong());
         }
 
@@ -267,12 +265,11 @@ impl<C: IdkgCurve> Dealing<C> {
             .map(|mask| Polynomial::random_with_secret(mask, params.threshold, rng))
             .transpose()
             .map_err(|_| wrong())?;
-        let h = C::pedersen_generator();
         let points = (0..params.threshold)
             .map(|k| {
-                let mut point = C::Point::generator() * values.coefficients()[k];
+                let mut point = C::mul_g(&values.coefficients()[k]);
                 if let Some(masks) = &masks {
-                    point += h * masks.coefficients()[k];
+                    point += C::mul_h(&masks.coefficients()[k]);
                 }
                 point
             })
@@ -295,7 +292,7 @@ impl<C: IdkgCurve> Dealing<C> {
             (Operation::ReshareOfMasked(_), DealerInput::Reshare(share)) => {
                 DealingProof::ReshareOfMasked(DlogProof::prove(
                     &context,
-                    &h,
+                    Base::H,
                     &share.mask.ok_or_else(wrong)?,
                     rng,
                 ))
@@ -332,67 +329,120 @@ impl<C: IdkgCurve> Dealing<C> {
     /// # Errors
     /// [`TecdsaError::InvalidDealing`] naming the dealer and the failed check.
     pub fn verify(&self, params: &TranscriptParams<C>) -> Result<(), TecdsaError> {
-        let fail = |check: &'static str| {
-            Err(TecdsaError::InvalidDealing {
-                dealer: self.dealer,
-                check,
-            })
-        };
+        self.check_structure(params)?;
+        let context = params.dealer_context(self.dealer);
+        let mut possession = LinearCheck::new();
+        self.ciphertexts
+            .add_possession_to(&mut possession, &context, random_weight::<C>());
+        if !possession.holds() {
+            return Err(self.invalid("ciphertexts"));
+        }
+        let mut tie = LinearCheck::new();
+        self.add_tie_to(&mut tie, params, &context);
+        if !tie.holds() {
+            return Err(self.invalid("proof"));
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, check: &'static str) -> TecdsaError {
+        TecdsaError::InvalidDealing {
+            dealer: self.dealer,
+            check,
+        }
+    }
+
+    /// The checks that need no group arithmetic beyond evaluating commitments.
+    fn check_structure(&self, params: &TranscriptParams<C>) -> Result<(), TecdsaError> {
         if self.dealer as usize >= params.dealers {
-            return fail("dealer index");
+            return Err(self.invalid("dealer index"));
         }
         if self.commitment.masking != params.operation.masking()
             || self.commitment.threshold() != params.threshold
         {
-            return fail("commitment shape");
+            return Err(self.invalid("commitment shape"));
         }
-        let context = params.dealer_context(self.dealer);
-        if !self.ciphertexts.is_well_formed(
-            &context,
-            params.receivers.len(),
-            self.commitment.masking,
-        ) {
-            return fail("ciphertexts");
+        if !self
+            .ciphertexts
+            .has_shape(params.receivers.len(), self.commitment.masking)
+        {
+            return Err(self.invalid("ciphertexts"));
         }
-        let constant = self.commitment.constant_term();
         let tied = match (&params.operation, &self.proof) {
             (Operation::Random | Operation::RandomUnmasked, DealingProof::None) => true,
             (Operation::ReshareOfUnmasked(source), DealingProof::None) => {
-                source.evaluate(self.dealer) == constant
+                source.evaluate(self.dealer) == self.commitment.constant_term()
             }
-            (Operation::ReshareOfMasked(source), DealingProof::ReshareOfMasked(proof)) => proof
-                .verify(
-                    &context,
-                    &C::pedersen_generator(),
-                    &(source.evaluate(self.dealer) - constant),
-                ),
+            (Operation::ReshareOfMasked(_), DealingProof::ReshareOfMasked(_))
+            | (Operation::UnmaskedTimesMasked(..), DealingProof::Product(_)) => true,
+            _ => false,
+        };
+        if tied {
+            Ok(())
+        } else {
+            Err(self.invalid("proof"))
+        }
+    }
+
+    /// Adds the proof tying the constant term to the dealer's source shares.
+    fn add_tie_to(
+        &self,
+        check: &mut LinearCheck<C>,
+        params: &TranscriptParams<C>,
+        context: &Oracle,
+    ) {
+        let constant = self.commitment.constant_term();
+        match (&params.operation, &self.proof) {
+            (Operation::ReshareOfMasked(source), DealingProof::ReshareOfMasked(proof)) => {
+                let difference = source.evaluate(self.dealer) - constant;
+                proof.add_to(check, context, Base::H, &difference, random_weight::<C>());
+            }
             (Operation::UnmaskedTimesMasked(a, b), DealingProof::Product(proof)) => {
                 let statement = ProductStatement {
                     a: a.evaluate(self.dealer),
                     b: b.evaluate(self.dealer),
                     product: constant,
                 };
-                proof.verify(&context, &statement)
+                proof.add_to(
+                    check,
+                    context,
+                    &statement,
+                    [random_weight::<C>(), random_weight::<C>()],
+                );
             }
-            _ => false,
-        };
-        if tied {
-            Ok(())
-        } else {
-            fail("proof")
+            _ => {}
         }
     }
+}
 
-    /// Receiver `index`'s share of this dealing, checked against the commitment.
-    pub(crate) fn open(
-        &self,
-        params: &TranscriptParams<C>,
-        index: u32,
-        key: &super::mega::MegaSecretKey<C>,
-    ) -> Option<Share<C>> {
-        let share = self
-            .ciphertexts
-            .decrypt(&params.dealer_context(self.dealer), index, key);
-        self.commitment.opens(index, &share).then_some(share)
+/// Verifies many dealings of one transcript: the structural checks one by
+/// one, then every proof equation of every dealing in one weighted check;
+/// only if that fails are dealings checked apart, to name the invalid ones.
+pub fn verify_dealings<C: IdkgCurve>(
+    params: &TranscriptParams<C>,
+    dealings: &[Dealing<C>],
+) -> Vec<Result<(), TecdsaError>> {
+    let mut verdicts: Vec<Result<(), TecdsaError>> = dealings
+        .iter()
+        .map(|dealing| dealing.check_structure(params))
+        .collect();
+    let mut batch = LinearCheck::new();
+    for (dealing, verdict) in dealings.iter().zip(&verdicts) {
+        if verdict.is_ok() {
+            let context = params.dealer_context(dealing.dealer);
+            dealing
+                .ciphertexts
+                .add_possession_to(&mut batch, &context, random_weight::<C>());
+            dealing.add_tie_to(&mut batch, params, &context);
+        }
     }
+    if batch.holds() {
+        return verdicts;
+    }
+    for (dealing, verdict) in dealings.iter().zip(verdicts.iter_mut()) {
+        if verdict.is_ok() {
+            *verdict = dealing.verify(params);
+        }
+    }
+    verdicts
 }

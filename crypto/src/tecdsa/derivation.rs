@@ -104,7 +104,7 @@ fn child<C: IdkgCurve>(
     let mut input = parent.to_bytes().as_ref().to_vec();
     loop {
         let (tweak, next_chain_code) = tweak_and_chain_code::<C>(chain_code, &input, element);
-        let child = *parent + C::Point::generator() * tweak;
+        let child = *parent + C::mul_g(&tweak);
         if !bool::from(child.is_identity()) {
             return (child, next_chain_code, tweak);
         }

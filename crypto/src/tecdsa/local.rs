@@ -3,9 +3,14 @@
 //! benchmarks and examples — a real node holds one decryption key and
 //! exchanges dealings and shares through consensus.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use group::Group;
 use rand_core::{CryptoRng, RngCore};
 
 use super::commitment::Share;
+use super::complaints::{Complaint, Opening};
 use super::curve::IdkgCurve;
 use super::dealing::{DealerInput, Dealing, Operation, TranscriptParams};
 use super::mega::{MegaPublicKey, MegaSecretKey};
@@ -15,13 +20,19 @@ use super::signing::{
 use super::transcript::{Transcript, VerifiedDealing};
 use super::TecdsaError;
 
+/// Every node's share of one key transcript, by transcript id.
+type KeyShares<C> = ([u8; 32], Arc<Vec<Share<C>>>);
+
 /// The nodes of one subnet: their decryption keys and the threshold.
 pub struct LocalSubnet<C: IdkgCurve> {
     keys: Vec<MegaSecretKey<C>>,
     receivers: Vec<MegaPublicKey<C>>,
     threshold: usize,
     name: &'static str,
-    transcripts: u64,
+    transcripts: AtomicU64,
+    key_shares: Mutex<Option<KeyShares<C>>>,
+    faulty: Vec<u32>,
+    rejected: Mutex<Vec<TecdsaError>>,
 }
 
 impl<C: IdkgCurve> LocalSubnet<C> {
@@ -40,7 +51,10 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             receivers,
             threshold,
             name,
-            transcripts: 0,
+            transcripts: AtomicU64::new(0),
+            key_shares: Mutex::new(None),
+            faulty: Vec::new(),
+            rejected: Mutex::new(Vec::new()),
         }
     }
 
@@ -59,13 +73,13 @@ impl<C: IdkgCurve> LocalSubnet<C> {
     /// # Errors
     /// [`TecdsaError::InvalidParams`].
     pub fn params(
-        &mut self,
+        &self,
         dealers: usize,
         operation: Operation<C>,
     ) -> Result<TranscriptParams<C>, TecdsaError> {
-        self.transcripts += 1;
+        let number = self.transcripts.fetch_add(1, Ordering::Relaxed) + 1;
         let mut id = [0u8; 32];
-        id[..8].copy_from_slice(&self.transcripts.to_be_bytes());
+        id[..8].copy_from_slice(&number.to_be_bytes());
         let name = self.name.as_bytes();
         id[8..8 + name.len().min(24)].copy_from_slice(&name[..name.len().min(24)]);
         TranscriptParams::new(
@@ -85,23 +99,80 @@ impl<C: IdkgCurve> LocalSubnet<C> {
         transcript.open_share(index, &self.keys[index as usize])
     }
 
-    /// Every dealer deals with its input, every dealing is verified, and
-    /// the transcript is formed.
+    /// Node `index`'s complaints about `transcript`.
     ///
     /// # Errors
-    /// Any dealing, verification or transcript error.
+    /// Those of [`Transcript::complain`].
+    pub fn complain(
+        &self,
+        transcript: &Transcript<C>,
+        index: u32,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Vec<Complaint<C>>, TecdsaError> {
+        transcript.complain(index, &self.keys[index as usize], rng)
+    }
+
+    /// Node `index`'s opening in answer to `complaint`.
+    ///
+    /// # Errors
+    /// Those of [`Transcript::open_for`].
+    pub fn open_for(
+        &self,
+        transcript: &Transcript<C>,
+        complaint: &Complaint<C>,
+        index: u32,
+    ) -> Result<Opening<C>, TecdsaError> {
+        transcript.open_for(complaint, index, &self.keys[index as usize])
+    }
+
+    /// Node `index`'s share of `transcript`, rebuilt with `openings` where needed.
+    ///
+    /// # Errors
+    /// Those of [`Transcript::open_share_with_openings`].
+    pub fn share_with_openings(
+        &self,
+        transcript: &Transcript<C>,
+        index: u32,
+        openings: &[Opening<C>],
+    ) -> Result<Share<C>, TecdsaError> {
+        transcript.open_share_with_openings(index, &self.keys[index as usize], openings)
+    }
+
+    /// Every dealer deals with its input (the faulty ones send a dealing
+    /// whose ephemeral key is not theirs), the dealings are verified in one
+    /// batch, invalid ones are dropped and recorded, and the transcript is
+    /// formed from the rest.
+    ///
+    /// # Errors
+    /// Any dealing error, or [`TecdsaError::NotEnoughDealings`].
     pub fn run<'a>(
+        &self,
         params: &TranscriptParams<C>,
         inputs: impl IntoIterator<Item = (u32, DealerInput<'a, C>)>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
-        let dealings = inputs
-            .into_iter()
-            .map(|(dealer, input)| {
-                VerifiedDealing::verify(Dealing::create(params, dealer, input, rng)?, params)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Transcript::create(params, dealings)
+        let mut dealings = Vec::new();
+        for (dealer, input) in inputs {
+            let mut dealing = Dealing::create(params, dealer, input, rng)?;
+            if self.faulty.contains(&dealer) {
+                dealing.ciphertexts.ephemeral += C::Point::generator();
+            }
+            dealings.push(dealing);
+        }
+        let (valid, invalid) = VerifiedDealing::verify_all(dealings, params);
+        self.rejected.lock().expect("rejection log").extend(invalid);
+        Transcript::create(params, valid)
+    }
+
+    /// Makes `dealers` send invalid dealings from now on.
+    pub fn with_faulty_dealers(mut self, dealers: &[u32]) -> Self {
+        self.faulty = dealers.to_vec();
+        self
+    }
+
+    /// The dealings rejected so far, each naming its dealer.
+    pub fn rejected_dealings(&self) -> Vec<TecdsaError> {
+        self.rejected.lock().expect("rejection log").clone()
     }
 
     /// A transcript of a fresh secret dealt by every node.
@@ -109,7 +180,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
     /// # Errors
     /// As [`LocalSubnet::run`].
     pub fn random(
-        &mut self,
+        &self,
         unmasked: bool,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
@@ -119,7 +190,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             Operation::Random
         };
         let params = self.params(self.nodes(), operation)?;
-        Self::run(
+        self.run(
             &params,
             (0..self.nodes() as u32).map(|dealer| (dealer, DealerInput::Fresh)),
             rng,
@@ -131,7 +202,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
     /// # Errors
     /// As [`LocalSubnet::run`].
     pub fn generate_key(
-        &mut self,
+        &self,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
         let masked = self.random(false, rng)?;
@@ -140,7 +211,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             Operation::ReshareOfMasked(masked.commitment().clone()),
         )?;
         let shares = self.all_shares(&masked)?;
-        Self::run(
+        self.run(
             &params,
             shares
                 .iter()
@@ -157,7 +228,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
     pub fn reshare_key(
         &self,
         key: &Transcript<C>,
-        target: &mut LocalSubnet<C>,
+        target: &LocalSubnet<C>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
         let params = target.params(
@@ -165,7 +236,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             Operation::ReshareOfUnmasked(key.commitment().clone()),
         )?;
         let shares = self.all_shares(key)?;
-        Self::run(
+        self.run(
             &params,
             shares
                 .iter()
@@ -179,26 +250,39 @@ impl<C: IdkgCurve> LocalSubnet<C> {
     /// # Errors
     /// As [`LocalSubnet::run`].
     pub fn presignature(
-        &mut self,
+        &self,
         key: &Transcript<C>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<(Presignature<C>, Vec<PresignatureShares<C>>), TecdsaError> {
+        // Each node opens each transcript once, as a real node does (its key
+        // share is kept from when the key was made).
+        let key_shares = self.key_shares(key)?;
         let kappa = self.random(true, rng)?;
+        let kappa_shares = self.all_shares(&kappa)?;
         let lambda = self.random(false, rng)?;
-        let kappa_times_lambda = self.product(&kappa, &lambda, rng)?;
-        let key_times_lambda = self.product(key, &lambda, rng)?;
+        let lambda_shares = self.all_shares(&lambda)?;
+        let kappa_times_lambda =
+            self.product(&kappa, &kappa_shares, &lambda, &lambda_shares, rng)?;
+        let key_times_lambda = self.product(key, &key_shares, &lambda, &lambda_shares, rng)?;
+        let kl_shares = self.all_shares(&kappa_times_lambda)?;
+        let xl_shares = self.all_shares(&key_times_lambda)?;
         let presignature =
             Presignature::new(key, kappa, lambda, kappa_times_lambda, key_times_lambda)?;
-        let shares = (0..self.nodes() as u32)
-            .map(|index| PresignatureShares::open(&presignature, index, &self.keys[index as usize]))
+        let shares = lambda_shares
+            .into_iter()
+            .zip(kl_shares)
+            .zip(xl_shares)
+            .map(|((lambda, kl), xl)| PresignatureShares::new(&presignature, lambda, kl, xl))
             .collect::<Result<_, _>>()?;
         Ok((presignature, shares))
     }
 
     fn product(
-        &mut self,
+        &self,
         unmasked: &Transcript<C>,
+        unmasked_shares: &[Share<C>],
         masked: &Transcript<C>,
+        masked_shares: &[Share<C>],
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
         let operation = Operation::UnmaskedTimesMasked(
@@ -206,21 +290,30 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             masked.commitment().clone(),
         );
         let params = self.params(self.nodes(), operation)?;
-        let a = self.all_shares(unmasked)?;
-        let b = self.all_shares(masked)?;
-        Self::run(
-            &params,
-            a.iter()
-                .zip(&b)
-                .map(|(a, b)| (a.index, DealerInput::Product(a, b))),
-            rng,
-        )
+        let inputs = unmasked_shares
+            .iter()
+            .zip(masked_shares)
+            .map(|(a, b)| (a.index, DealerInput::Product(a, b)));
+        self.run(&params, inputs, rng)
     }
 
     fn all_shares(&self, transcript: &Transcript<C>) -> Result<Vec<Share<C>>, TecdsaError> {
         (0..self.nodes() as u32)
             .map(|index| self.share(transcript, index))
             .collect()
+    }
+
+    /// Every node's share of `key`, opened once and kept.
+    fn key_shares(&self, key: &Transcript<C>) -> Result<Arc<Vec<Share<C>>>, TecdsaError> {
+        let mut cache = self.key_shares.lock().expect("key share cache");
+        if let Some((id, shares)) = cache.as_ref() {
+            if *id == key.id() {
+                return Ok(shares.clone());
+            }
+        }
+        let shares = Arc::new(self.all_shares(key)?);
+        *cache = Some((key.id(), shares.clone()));
+        Ok(shares)
     }
 
     /// Every node signs `request` with its presignature shares, and the

@@ -11,13 +11,13 @@
 //! the dealer (see `transcript`).
 
 use ff::Field;
-use group::Group;
 use rand_core::{CryptoRng, RngCore};
 
+use super::check::LinearCheck;
 use super::commitment::{Masking, Share};
 use super::curve::IdkgCurve;
 use super::oracle::Oracle;
-use super::proofs::DlogProof;
+use super::proofs::{Base, DlogProof};
 
 /// A node's decryption key. Wiped on drop; `Debug` shows only the public key.
 pub struct MegaSecretKey<C: IdkgCurve> {
@@ -38,7 +38,7 @@ impl<C: IdkgCurve> MegaSecretKey<C> {
 
     /// The matching public key.
     pub fn public_key(&self) -> MegaPublicKey<C> {
-        MegaPublicKey(C::Point::generator() * self.scalar)
+        MegaPublicKey(C::mul_g(&self.scalar))
     }
 }
 
@@ -101,9 +101,8 @@ impl<C: IdkgCurve> Ciphertexts<C> {
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Self {
         let mut beta = C::Scalar::random(&mut *rng);
-        let ephemeral = C::Point::generator() * beta;
-        let proof_of_possession =
-            DlogProof::prove(&pop_context(context), &C::Point::generator(), &beta, rng);
+        let ephemeral = C::mul_g(&beta);
+        let proof_of_possession = DlogProof::prove(&pop_context(context), Base::G, &beta, rng);
         let shares = receivers
             .iter()
             .zip(shares)
@@ -127,47 +126,65 @@ impl<C: IdkgCurve> Ciphertexts<C> {
         }
     }
 
-    /// Whether the shape fits `receivers` receivers of a `masking` sharing
-    /// and the ephemeral key's proof holds.
-    pub(crate) fn is_well_formed(
-        &self,
-        context: &Oracle,
-        receivers: usize,
-        masking: Masking,
-    ) -> bool {
+    /// Whether there is one ciphertext per receiver, with a slot per
+    /// share part (value, and mask when masked).
+    pub(crate) fn has_shape(&self, receivers: usize, masking: Masking) -> bool {
         let slots = match masking {
             Masking::Unmasked => 1,
             Masking::Masked => 2,
         };
-        self.shares.len() == receivers
-            && self.shares.iter().all(|share| share.len() == slots)
-            && self.proof_of_possession.verify(
-                &pop_context(context),
-                &C::Point::generator(),
-                &self.ephemeral,
-            )
+        self.shares.len() == receivers && self.shares.iter().all(|share| share.len() == slots)
+    }
+
+    /// Adds the ephemeral key's proof of possession to `check`.
+    pub(crate) fn add_possession_to(
+        &self,
+        check: &mut LinearCheck<C>,
+        context: &Oracle,
+        weight: C::Scalar,
+    ) {
+        self.proof_of_possession.add_to(
+            check,
+            &pop_context(context),
+            Base::G,
+            &self.ephemeral,
+            weight,
+        );
     }
 
     /// Receiver `index`'s share (not yet checked against the commitment).
     pub(crate) fn decrypt(&self, context: &Oracle, index: u32, key: &MegaSecretKey<C>) -> Share<C> {
-        let public = key.public_key();
-        let shared = self.ephemeral * key.scalar;
+        self.decrypt_with_shared(context, index, &key.public_key(), &self.shared_secret(key))
+    }
+
+    /// `y·V`, the receiver's Diffie–Hellman value with the dealer.
+    pub(crate) fn shared_secret(&self, key: &MegaSecretKey<C>) -> C::Point {
+        self.ephemeral * key.scalar
+    }
+
+    /// Receiver `index`'s share given its Diffie–Hellman value (revealed in a complaint).
+    pub(crate) fn decrypt_with_shared(
+        &self,
+        context: &Oracle,
+        index: u32,
+        public: &MegaPublicKey<C>,
+        shared: &C::Point,
+    ) -> Share<C> {
         let slots = &self.shares[index as usize];
         let plain = |slot: usize| {
-            slots[slot]
-                - pad(
-                    context,
-                    index,
-                    slot as u64,
-                    &self.ephemeral,
-                    &public,
-                    &shared,
-                )
+            slots[slot] - pad(context, index, slot as u64, &self.ephemeral, public, shared)
         };
         Share {
             index,
             value: plain(0),
             mask: (slots.len() == 2).then(|| plain(1)),
         }
+    }
+}
+
+impl<C: IdkgCurve> MegaSecretKey<C> {
+    /// The secret scalar, for proofs about the key.
+    pub(crate) fn scalar(&self) -> &C::Scalar {
+        &self.scalar
     }
 }

@@ -25,8 +25,10 @@
 //! ([`proofs`]). Anyone verifies a dealing without secrets. Enough verified
 //! dealings form a [`Transcript`] (added for fresh secrets, interpolated at
 //! 0 over the dealers for reshares and products); each receiver decrypts
-//! its share and checks it against the transcript's commitment, naming any
-//! dealer whose ciphertext does not open.
+//! its share and checks it against the transcript's commitment. A receiver
+//! whose ciphertext from some dealer does not open files a provable
+//! complaint and rebuilds that share from other receivers' openings
+//! ([`complaints`]).
 //!
 //! **Key generation and resharing** (§6.4). The master key is a `Random`
 //! transcript reshared as `ReshareOfMasked`, so `X = x·G` is the constant
@@ -51,7 +53,9 @@
 //! and never printed. Scalar arithmetic is k256's constant-time code; the
 //! only branches are on public values.
 
+mod check;
 pub mod commitment;
+pub mod complaints;
 pub mod curve;
 pub mod dealing;
 pub mod derivation;
@@ -63,8 +67,11 @@ pub mod signing;
 pub mod transcript;
 
 pub use commitment::{Commitment, Masking, Share};
+pub use complaints::{Complaint, Opening};
 pub use curve::IdkgCurve;
-pub use dealing::{DealerInput, Dealing, DealingProof, Operation, TranscriptParams};
+pub use dealing::{
+    verify_dealings, DealerInput, Dealing, DealingProof, Operation, TranscriptParams,
+};
 pub use derivation::{derive, ecdsa_public_key, DerivationPath, DerivedKey};
 pub use local::LocalSubnet;
 pub use mega::{MegaPublicKey, MegaSecretKey};
@@ -116,6 +123,14 @@ pub enum TecdsaError {
     BadCiphertext {
         /// The cheating dealers.
         dealers: Vec<u32>,
+    },
+    /// A complaint that does not prove its dealer faulty.
+    #[error("complaint of receiver {complainer} against dealer {dealer} is invalid")]
+    InvalidComplaint {
+        /// The complaining receiver.
+        complainer: u32,
+        /// The accused dealer.
+        dealer: u32,
     },
     /// Transcripts that do not form a presignature for the key.
     #[error("the transcripts do not form a presignature for this key")]

@@ -1,39 +1,58 @@
 //! The zero-knowledge proofs that make dealings publicly verifiable
 //! (paper §4, "proofs of correct dealing"), all Fiat–Shamir sigma
-//! protocols bound to the dealing's context:
+//! protocols bound to the dealing's context and kept in commitment form
+//! (nonce points and responses), so their equations can be batched:
 //!
-//! - [`DlogProof`]: knowledge of `w` with `P = w·B` — possession of the
-//!   encryption's ephemeral key (base `G`), and for a reshare of a masked
-//!   sharing, that the old commitment `C = s·G + r·H` and the new constant
-//!   term `S = s·G` differ by a multiple of `H` (`C − S = r·H`), i.e. the
-//!   dealer reshares exactly its old value.
+//! - [`DlogProof`]: knowledge of `w` with `P = w·B` for `B = G` or `H` —
+//!   possession of the encryption's ephemeral key (base `G`), and for a
+//!   reshare of a masked sharing, that the old commitment `C = s·G + r·H`
+//!   and the new constant term `S = s·G` differ by a multiple of `H`
+//!   (`C − S = r·H`): the dealer reshares exactly its old value.
 //! - [`ProductProof`]: for `A = a·G` (unmasked share) and `B` (masked share
 //!   commitment), the new constant term satisfies `C = a·B + w·H`, so it
 //!   commits to `a·b` — the multiplication step of presignatures.
 
 use ff::Field;
-use group::Group;
 use rand_core::{CryptoRng, RngCore};
 
+use super::check::LinearCheck;
 use super::curve::IdkgCurve;
 use super::oracle::Oracle;
 
-/// Schnorr proof of knowledge of a discrete logarithm.
+/// The base of a discrete-logarithm proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// The group generator `G`.
+    G,
+    /// The Pedersen generator `H`.
+    H,
+}
+
+impl Base {
+    fn times<C: IdkgCurve>(self, scalar: &C::Scalar) -> C::Point {
+        match self {
+            Base::G => C::mul_g(scalar),
+            Base::H => C::mul_h(scalar),
+        }
+    }
+}
+
+/// Schnorr proof of knowledge of a discrete logarithm: `z·B = T + c·P`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DlogProof<C: IdkgCurve> {
-    challenge: C::Scalar,
+    nonce: C::Point,
     response: C::Scalar,
 }
 
 fn dlog_challenge<C: IdkgCurve>(
     context: &Oracle,
-    base: &C::Point,
+    base: Base,
     public: &C::Point,
     nonce: &C::Point,
 ) -> C::Scalar {
     let mut oracle = context.clone();
     oracle
-        .point::<C>(b"dlog base", base)
+        .bytes(b"dlog base", if base == Base::G { b"G" } else { b"H" })
         .point::<C>(b"dlog public", public)
         .point::<C>(b"dlog nonce", nonce);
     oracle.output::<C>()
@@ -43,31 +62,42 @@ impl<C: IdkgCurve> DlogProof<C> {
     /// Proves knowledge of `witness` with `public = witness·base`.
     pub(crate) fn prove(
         context: &Oracle,
-        base: &C::Point,
+        base: Base,
         witness: &C::Scalar,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Self {
-        let mut nonce = C::Scalar::random(&mut *rng);
-        let challenge = dlog_challenge::<C>(context, base, &(*base * witness), &(*base * nonce));
-        let response = nonce + challenge * witness;
-        zeroize::Zeroize::zeroize(&mut nonce);
-        DlogProof {
-            challenge,
-            response,
-        }
+        let mut k = C::Scalar::random(&mut *rng);
+        let nonce = base.times::<C>(&k);
+        let challenge = dlog_challenge::<C>(context, base, &base.times::<C>(witness), &nonce);
+        let response = k + challenge * witness;
+        zeroize::Zeroize::zeroize(&mut k);
+        DlogProof { nonce, response }
     }
 
-    /// Whether the proof holds for `public` over `base`.
-    pub(crate) fn verify(&self, context: &Oracle, base: &C::Point, public: &C::Point) -> bool {
-        let nonce = *base * self.response - *public * self.challenge;
-        dlog_challenge::<C>(context, base, public, &nonce) == self.challenge
+    /// Adds `weight·(z·B − T − c·P)` to `check`.
+    pub(crate) fn add_to(
+        &self,
+        check: &mut LinearCheck<C>,
+        context: &Oracle,
+        base: Base,
+        public: &C::Point,
+        weight: C::Scalar,
+    ) {
+        let challenge = dlog_challenge::<C>(context, base, public, &self.nonce);
+        match base {
+            Base::G => check.g(weight * self.response),
+            Base::H => check.h(weight * self.response),
+        }
+        check.term(self.nonce, -weight);
+        check.term(*public, -(weight * challenge));
     }
 }
 
-/// Proof that `C = a·B + w·H` for the `a` of `A = a·G`.
+/// Proof that `C = a·B + w·H` for the `a` of `A = a·G`:
+/// `z_a·G = T₁ + c·A` and `z_a·B + z_w·H = T₂ + c·C`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProductProof<C: IdkgCurve> {
-    challenge: C::Scalar,
+    nonces: [C::Point; 2],
     response_a: C::Scalar,
     response_w: C::Scalar,
 }
@@ -85,15 +115,15 @@ pub(crate) struct ProductStatement<C: IdkgCurve> {
 fn product_challenge<C: IdkgCurve>(
     context: &Oracle,
     statement: &ProductStatement<C>,
-    nonces: [&C::Point; 2],
+    nonces: &[C::Point; 2],
 ) -> C::Scalar {
     let mut oracle = context.clone();
     oracle
         .point::<C>(b"product a", &statement.a)
         .point::<C>(b"product b", &statement.b)
         .point::<C>(b"product c", &statement.product)
-        .point::<C>(b"nonce 1", nonces[0])
-        .point::<C>(b"nonce 2", nonces[1]);
+        .point::<C>(b"nonce 1", &nonces[0])
+        .point::<C>(b"nonce 2", &nonces[1]);
     oracle.output::<C>()
 }
 
@@ -106,28 +136,103 @@ impl<C: IdkgCurve> ProductProof<C> {
         w: &C::Scalar,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Self {
-        let h = C::pedersen_generator();
-        let mut nonce_a = C::Scalar::random(&mut *rng);
-        let mut nonce_w = C::Scalar::random(&mut *rng);
-        let first = C::Point::generator() * nonce_a;
-        let second = statement.b * nonce_a + h * nonce_w;
-        let challenge = product_challenge(context, statement, [&first, &second]);
+        let mut k_a = C::Scalar::random(&mut *rng);
+        let mut k_w = C::Scalar::random(&mut *rng);
+        let nonces = [C::mul_g(&k_a), statement.b * k_a + C::mul_h(&k_w)];
+        let challenge = product_challenge(context, statement, &nonces);
         let proof = ProductProof {
-            challenge,
-            response_a: nonce_a + challenge * a,
-            response_w: nonce_w + challenge * w,
+            nonces,
+            response_a: k_a + challenge * a,
+            response_w: k_w + challenge * w,
         };
-        zeroize::Zeroize::zeroize(&mut nonce_a);
-        zeroize::Zeroize::zeroize(&mut nonce_w);
+        zeroize::Zeroize::zeroize(&mut k_a);
+        zeroize::Zeroize::zeroize(&mut k_w);
         proof
     }
 
-    /// Whether the proof holds.
-    pub(crate) fn verify(&self, context: &Oracle, statement: &ProductStatement<C>) -> bool {
-        let h = C::pedersen_generator();
-        let first = C::Point::generator() * self.response_a - statement.a * self.challenge;
-        let second = statement.b * self.response_a + h * self.response_w
-            - statement.product * self.challenge;
-        product_challenge(context, statement, [&first, &second]) == self.challenge
+    /// Adds both equations, weighted by `weight` and an independent second weight, to `check`.
+    pub(crate) fn add_to(
+        &self,
+        check: &mut LinearCheck<C>,
+        context: &Oracle,
+        statement: &ProductStatement<C>,
+        weights: [C::Scalar; 2],
+    ) {
+        let challenge = product_challenge(context, statement, &self.nonces);
+        let [first, second] = weights;
+        check.g(first * self.response_a);
+        check.term(self.nonces[0], -first);
+        check.term(statement.a, -(first * challenge));
+        check.term(statement.b, second * self.response_a);
+        check.h(second * self.response_w);
+        check.term(self.nonces[1], -second);
+        check.term(statement.product, -(second * challenge));
+    }
+}
+
+/// Proof that `log_G(Y) = log_V(S)`: the revealed `S` is the receiver's true
+/// Diffie–Hellman value for ephemeral key `V` (a complaint's evidence).
+/// `z·G = T₁ + c·Y` and `z·V = T₂ + c·S`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DleqProof<C: IdkgCurve> {
+    nonces: [C::Point; 2],
+    response: C::Scalar,
+}
+
+fn dleq_challenge<C: IdkgCurve>(
+    context: &Oracle,
+    points: [&C::Point; 3],
+    nonces: &[C::Point; 2],
+) -> C::Scalar {
+    let mut oracle = context.clone();
+    oracle
+        .point::<C>(b"dleq key", points[0])
+        .point::<C>(b"dleq base", points[1])
+        .point::<C>(b"dleq value", points[2])
+        .point::<C>(b"nonce 1", &nonces[0])
+        .point::<C>(b"nonce 2", &nonces[1]);
+    oracle.output::<C>()
+}
+
+impl<C: IdkgCurve> DleqProof<C> {
+    /// Proves `key = y·G` and `value = y·base`.
+    pub(crate) fn prove(
+        context: &Oracle,
+        base: &C::Point,
+        y: &C::Scalar,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Self {
+        let mut k = C::Scalar::random(&mut *rng);
+        let nonces = [C::mul_g(&k), *base * k];
+        let challenge = dleq_challenge::<C>(context, [&C::mul_g(y), base, &(*base * y)], &nonces);
+        let proof = DleqProof {
+            nonces,
+            response: k + challenge * y,
+        };
+        zeroize::Zeroize::zeroize(&mut k);
+        proof
+    }
+
+    /// Whether the proof holds for `key`, `base` and `value`.
+    pub(crate) fn verify(
+        &self,
+        context: &Oracle,
+        key: &C::Point,
+        base: &C::Point,
+        value: &C::Point,
+    ) -> bool {
+        let challenge = dleq_challenge::<C>(context, [key, base, value], &self.nonces);
+        let [first, second] = [
+            super::check::random_weight::<C>(),
+            super::check::random_weight::<C>(),
+        ];
+        let mut check = LinearCheck::<C>::new();
+        check.g(first * self.response);
+        check.term(self.nonces[0], -first);
+        check.term(*key, -(first * challenge));
+        check.term(*base, second * self.response);
+        check.term(self.nonces[1], -second);
+        check.term(*value, -(second * challenge));
+        check.holds()
     }
 }

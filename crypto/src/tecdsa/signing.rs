@@ -111,6 +111,33 @@ pub struct PresignatureShares<C: IdkgCurve> {
 }
 
 impl<C: IdkgCurve> PresignatureShares<C> {
+    /// A node's presignature shares from its already opened shares of
+    /// `λ`, `κ·λ` and `x·λ` (a node opens `λ` to deal the products).
+    ///
+    /// # Errors
+    /// [`TecdsaError::InvalidPresignature`] when the shares are not one
+    /// receiver's masked shares.
+    pub fn new(
+        presignature: &Presignature<C>,
+        lambda: Share<C>,
+        kappa_times_lambda: Share<C>,
+        key_times_lambda: Share<C>,
+    ) -> Result<Self, TecdsaError> {
+        let shares = [&lambda, &kappa_times_lambda, &key_times_lambda];
+        let fits = shares
+            .iter()
+            .all(|share| share.index == lambda.index && share.masking() == Masking::Masked);
+        if !fits {
+            return Err(TecdsaError::InvalidPresignature);
+        }
+        Ok(PresignatureShares {
+            key_id: presignature.key_id,
+            lambda,
+            kappa_times_lambda,
+            key_times_lambda,
+        })
+    }
+
     /// Receiver `index`'s shares of `presignature`.
     ///
     /// # Errors
@@ -179,7 +206,7 @@ impl<C: IdkgCurve> Session<C> {
             .point::<C>(b"presignature", &kappa_point)
             .scalar::<C>(b"key tweak", &derived.tweak);
         let delta = oracle.output::<C>();
-        let nonce_point = kappa_point + C::Point::generator() * delta;
+        let nonce_point = kappa_point + C::mul_g(&delta);
         let r = C::x_coordinate(&nonce_point);
         if bool::from(r.is_zero()) {
             return Err(TecdsaError::DegenerateSignature);
@@ -324,7 +351,7 @@ fn holds<C: IdkgCurve>(
             power *= x;
         }
     }
-    let mut sum = C::Point::generator() * g + C::pedersen_generator() * h;
+    let mut sum = C::mul_g(&g) + C::mul_h(&h);
     for (commitment, coefficients) in [(lambda, &on_lambda), (kl, &on_kl), (xl, &on_xl)] {
         sum -= weighted_sum::<C>(commitment, coefficients);
     }
@@ -398,7 +425,7 @@ pub fn combine<C: IdkgCurve>(
     let s = if C::is_high(&s) { -s } else { s };
     // s·R = ±(e·G + r·P): the standard verification equation, checked before release.
     let lhs = session.nonce_point * s;
-    let rhs = C::Point::generator() * session.e + session.derived_key * session.r;
+    let rhs = C::mul_g(&session.e) + session.derived_key * session.r;
     if bool::from(s.is_zero()) || (lhs != rhs && lhs != -rhs) {
         return Err(TecdsaError::DegenerateSignature);
     }

@@ -13,7 +13,7 @@ use ff::Field;
 
 use super::commitment::{Commitment, Masking, Share};
 use super::curve::IdkgCurve;
-use super::dealing::{Dealing, TranscriptParams};
+use super::dealing::{verify_dealings, Dealing, TranscriptParams};
 use super::mega::MegaSecretKey;
 use super::TecdsaError;
 use crate::polynomial::lagrange_coefficients_at_zero;
@@ -30,6 +30,24 @@ impl<C: IdkgCurve> VerifiedDealing<C> {
     pub fn verify(dealing: Dealing<C>, params: &TranscriptParams<C>) -> Result<Self, TecdsaError> {
         dealing.verify(params)?;
         Ok(VerifiedDealing(dealing))
+    }
+
+    /// Verifies many dealings in one batch ([`verify_dealings`]); returns
+    /// the valid ones and an error naming each invalid one.
+    pub fn verify_all(
+        dealings: Vec<Dealing<C>>,
+        params: &TranscriptParams<C>,
+    ) -> (Vec<Self>, Vec<TecdsaError>) {
+        let verdicts = verify_dealings(params, &dealings);
+        let mut valid = Vec::new();
+        let mut invalid = Vec::new();
+        for (dealing, verdict) in dealings.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(()) => valid.push(VerifiedDealing(dealing)),
+                Err(error) => invalid.push(error),
+            }
+        }
+        (valid, invalid)
     }
 
     /// The dealing.
@@ -106,6 +124,28 @@ impl<C: IdkgCurve> Transcript<C> {
         &self.commitment
     }
 
+    /// The verified dealings it combines, in dealer order.
+    pub(crate) fn dealings(&self) -> &[Dealing<C>] {
+        &self.dealings
+    }
+
+    /// Each dealing's coefficient in the combination (1, or a Lagrange coefficient).
+    pub(crate) fn weights(&self) -> &[C::Scalar] {
+        &self.weights
+    }
+
+    pub(crate) fn check_receiver(
+        &self,
+        index: u32,
+        key: &MegaSecretKey<C>,
+    ) -> Result<(), TecdsaError> {
+        if self.params.receivers.get(index as usize) == Some(&key.public_key()) {
+            Ok(())
+        } else {
+            Err(TecdsaError::NotAReceiver { index })
+        }
+    }
+
     /// The dealers whose dealings it combines.
     pub fn dealers(&self) -> Vec<u32> {
         self.dealings.iter().map(|dealing| dealing.dealer).collect()
@@ -118,31 +158,39 @@ impl<C: IdkgCurve> Transcript<C> {
     /// receiver's; [`TecdsaError::BadCiphertext`] naming every dealer whose
     /// ciphertext to this receiver does not match its commitment.
     pub fn open_share(&self, index: u32, key: &MegaSecretKey<C>) -> Result<Share<C>, TecdsaError> {
-        if self.params.receivers.get(index as usize) != Some(&key.public_key()) {
-            return Err(TecdsaError::NotAReceiver { index });
-        }
-        let mut value = C::Scalar::ZERO;
-        let mut mask = C::Scalar::ZERO;
-        let mut cheaters = Vec::new();
-        for (dealing, weight) in self.dealings.iter().zip(&self.weights) {
-            match dealing.open(&self.params, index, key) {
-                Some(share) => {
-                    value += share.value * weight;
-                    mask += share.mask.unwrap_or(C::Scalar::ZERO) * weight;
-                }
-                None => cheaters.push(dealing.dealer),
-            }
-        }
-        let share = Share {
+        self.check_receiver(index, key)?;
+        // Decrypt everything, check the combined share against the combined
+        // commitment once, and only if that fails, dealing by dealing.
+        let parts: Vec<Share<C>> = self
+            .dealings
+            .iter()
+            .map(|dealing| {
+                let context = self.params.dealer_context(dealing.dealer);
+                dealing.ciphertexts.decrypt(&context, index, key)
+            })
+            .collect();
+        let mut share = Share {
             index,
-            value,
-            mask: (self.commitment.masking == Masking::Masked).then_some(mask),
+            value: C::Scalar::ZERO,
+            mask: None,
         };
-        zeroize::Zeroize::zeroize(&mut value);
-        zeroize::Zeroize::zeroize(&mut mask);
-        if !cheaters.is_empty() {
-            return Err(TecdsaError::BadCiphertext { dealers: cheaters });
+        let mut mask = C::Scalar::ZERO;
+        for (part, weight) in parts.iter().zip(&self.weights) {
+            share.value += part.value * weight;
+            mask += part.mask.unwrap_or(C::Scalar::ZERO) * weight;
         }
-        Ok(share)
+        share.mask = (self.commitment.masking == Masking::Masked).then_some(mask);
+        zeroize::Zeroize::zeroize(&mut mask);
+        if self.commitment.opens(index, &share) {
+            return Ok(share);
+        }
+        let dealers = self
+            .dealings
+            .iter()
+            .zip(&parts)
+            .filter(|(dealing, part)| !dealing.commitment.opens(index, part))
+            .map(|(dealing, _)| dealing.dealer)
+            .collect();
+        Err(TecdsaError::BadCiphertext { dealers })
     }
 }
