@@ -46,7 +46,7 @@ impl<C: IdkgCurve> LinearCheck<C> {
 
     /// Whether the sum is the identity.
     pub(crate) fn holds(&self) -> bool {
-        let sum = C::mul_g(&self.on_g) + C::mul_h(&self.on_h) + msm::<C>(&self.terms);
+        let sum = C::mul_g(&self.on_g) + C::mul_h(&self.on_h) + C::msm(&self.terms);
         bool::from(sum.is_identity())
     }
 }
@@ -59,7 +59,7 @@ pub(crate) fn random_weight<C: IdkgCurve>() -> C::Scalar {
 
 /// `Σ sᵢ·Pᵢ` by Pippenger's bucket method (windows over the big-endian
 /// scalar encoding); public inputs only.
-pub(crate) fn msm<C: IdkgCurve>(terms: &[(C::Point, C::Scalar)]) -> C::Point {
+pub(crate) fn pippenger<C: IdkgCurve>(terms: &[(C::Point, C::Scalar)]) -> C::Point {
     if terms.len() < 4 {
         return terms.iter().map(|(point, scalar)| *point * scalar).sum();
     }
@@ -105,10 +105,11 @@ pub(crate) fn msm<C: IdkgCurve>(terms: &[(C::Point, C::Scalar)]) -> C::Point {
 mod tests {
     use super::*;
     use crate::batch::Secp256k1;
+    use crate::tecdsa::IdkgCurve;
     use k256::{ProjectivePoint, Scalar};
 
     #[test]
-    fn msm_equals_the_sum_of_products() {
+    fn multi_scalar_multiplications_equal_the_sum_of_products() {
         let mut rng = rand::thread_rng();
         for n in [0usize, 1, 3, 4, 5, 31, 32, 100, 600] {
             let mut terms: Vec<(ProjectivePoint, Scalar)> = (0..n)
@@ -122,7 +123,8 @@ mod tests {
             }
             let expected: ProjectivePoint =
                 terms.iter().map(|(point, scalar)| *point * scalar).sum();
-            assert_eq!(msm::<Secp256k1>(&terms), expected, "n = {n}");
+            assert_eq!(pippenger::<Secp256k1>(&terms), expected, "n = {n}");
+            assert_eq!(Secp256k1::msm(&terms), expected, "n = {n}");
         }
     }
 

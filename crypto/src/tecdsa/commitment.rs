@@ -7,6 +7,7 @@
 //! "unmasked" sharings). Receiver `i` (index from 0) holds the evaluation
 //! at `x = i + 1`.
 
+use ff::Field;
 use group::Group;
 
 use super::curve::IdkgCurve;
@@ -71,13 +72,23 @@ impl<C: IdkgCurve> Commitment<C> {
         coefficients: &[C::Scalar],
     ) -> Commitment<C> {
         let first = commitments[0];
+        let all_one = coefficients
+            .iter()
+            .all(|coefficient| *coefficient == C::Scalar::ONE);
         let points = (0..first.points.len())
             .map(|k| {
-                commitments
+                if all_one {
+                    return commitments
+                        .iter()
+                        .map(|commitment| commitment.points[k])
+                        .sum();
+                }
+                let terms: Vec<(C::Point, C::Scalar)> = commitments
                     .iter()
                     .zip(coefficients)
-                    .map(|(commitment, coefficient)| commitment.points[k] * coefficient)
-                    .sum()
+                    .map(|(commitment, coefficient)| (commitment.points[k], *coefficient))
+                    .collect();
+                C::msm(&terms)
             })
             .collect();
         Commitment {

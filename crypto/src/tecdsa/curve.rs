@@ -10,9 +10,11 @@ use group::prime::PrimeGroup;
 use group::{Group, GroupEncoding};
 use k256::elliptic_curve::bigint::U512;
 use k256::elliptic_curve::hash2curve::{ExpandMsgXmd, GroupDigest};
-use k256::elliptic_curve::ops::{MulByGenerator, Reduce};
+use k256::elliptic_curve::ops::{LinearCombinationExt, MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::elliptic_curve::BatchNormalize;
 use sha2::Sha256;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
@@ -50,6 +52,20 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
 
     /// `scalar·G` through the curve's precomputed generator table.
     fn mul_g(scalar: &Self::Scalar) -> Self::Point;
+
+    /// The compressed encodings of `points` (implementations share one
+    /// field inversion among all of them).
+    fn encode_all(points: &[Self::Point]) -> Vec<Vec<u8>> {
+        points
+            .iter()
+            .map(|point| point.to_bytes().as_ref().to_vec())
+            .collect()
+    }
+
+    /// `Σ sᵢ·Pᵢ` over public inputs (verification equations).
+    fn msm(terms: &[(Self::Point, Self::Scalar)]) -> Self::Point {
+        super::check::pippenger::<Self>(terms)
+    }
 
     /// `scalar·H` through a table built once (a commitment's every mask
     /// term multiplies `H`).
@@ -127,6 +143,22 @@ impl IdkgCurve for Secp256k1 {
         s.is_high().into()
     }
 
+    /// k256's Straus multi-scalar multiplication with the GLV endomorphism
+    /// (halved doublings) beats Pippenger at the sizes dealings need.
+    fn msm(terms: &[(k256::ProjectivePoint, k256::Scalar)]) -> k256::ProjectivePoint {
+        if terms.len() > 256 {
+            return super::check::pippenger::<Self>(terms);
+        }
+        k256::ProjectivePoint::lincomb_ext(terms)
+    }
+
+    fn encode_all(points: &[k256::ProjectivePoint]) -> Vec<Vec<u8>> {
+        k256::ProjectivePoint::batch_normalize(points)
+            .iter()
+            .map(|affine| affine.to_encoded_point(true).as_bytes().to_vec())
+            .collect()
+    }
+
     fn mul_g(scalar: &k256::Scalar) -> k256::ProjectivePoint {
         k256::ProjectivePoint::mul_by_generator(scalar)
     }
@@ -136,5 +168,43 @@ impl IdkgCurve for Secp256k1 {
         TABLE
             .get_or_init(|| FixedBaseTable::new(Self::pedersen_generator()))
             .mul(scalar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ff::Field;
+
+    #[test]
+    fn secp256k1_shortcuts_agree_with_the_generic_operations() {
+        let mut rng = rand::thread_rng();
+        let points: Vec<k256::ProjectivePoint> = (0..5)
+            .map(|_| k256::ProjectivePoint::random(&mut rng))
+            .collect();
+        let expected: Vec<Vec<u8>> = points
+            .iter()
+            .map(|point| point.to_bytes().to_vec())
+            .collect();
+        assert_eq!(Secp256k1::encode_all(&points), expected);
+        for scalar in [
+            k256::Scalar::ZERO,
+            k256::Scalar::ONE,
+            -k256::Scalar::ONE,
+            k256::Scalar::random(&mut rng),
+        ] {
+            assert_eq!(
+                Secp256k1::mul_h(&scalar),
+                Secp256k1::pedersen_generator() * scalar
+            );
+            assert_eq!(
+                Secp256k1::mul_g(&scalar),
+                k256::ProjectivePoint::GENERATOR * scalar
+            );
+        }
+        assert_ne!(
+            Secp256k1::pedersen_generator(),
+            k256::ProjectivePoint::GENERATOR
+        );
     }
 }

@@ -77,16 +77,13 @@ impl<C: IdkgCurve> Operation<C> {
 /// Everything every node must agree on before dealing (agreed through consensus).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TranscriptParams<C: IdkgCurve> {
-    /// Unique per transcript: binds every dealing and proof to it.
-    pub id: [u8; 32],
-    /// Number of dealers (for resharing and products: the source's receivers).
-    pub dealers: usize,
-    /// The receivers' encryption keys; receiver `i` gets the share at `x = i + 1`.
-    pub receivers: Vec<MegaPublicKey<C>>,
-    /// Shares needed to reconstruct the new secret (polynomial degree + 1).
-    pub threshold: usize,
-    /// How the secret comes about.
-    pub operation: Operation<C>,
+    pub(super) id: [u8; 32],
+    pub(super) dealers: usize,
+    pub(super) receivers: Vec<MegaPublicKey<C>>,
+    pub(super) threshold: usize,
+    pub(super) operation: Operation<C>,
+    /// Hash of all of the above: the start of every dealing's oracle.
+    digest: [u8; 64],
 }
 
 impl<C: IdkgCurve> TranscriptParams<C> {
@@ -106,13 +103,15 @@ impl<C: IdkgCurve> TranscriptParams<C> {
         if threshold == 0 || threshold > receivers.len() {
             return invalid("the threshold must be between 1 and the number of receivers");
         }
-        let params = TranscriptParams {
+        let mut params = TranscriptParams {
             id,
             dealers,
             receivers,
             threshold,
             operation,
+            digest: [0; 64],
         };
+        params.digest = params.hash();
         let sources_fit = match &params.operation {
             Operation::Random | Operation::RandomUnmasked => true,
             Operation::ReshareOfMasked(source) => source.masking == Masking::Masked,
@@ -152,9 +151,40 @@ impl<C: IdkgCurve> TranscriptParams<C> {
         )
     }
 
+    /// Unique per transcript: binds every dealing and proof to it.
+    pub fn id(&self) -> [u8; 32] {
+        self.id
+    }
+
+    /// Number of dealers (for resharing and products: the source's receivers).
+    pub fn dealers(&self) -> usize {
+        self.dealers
+    }
+
+    /// The receivers' encryption keys; receiver `i` gets the share at `x = i + 1`.
+    pub fn receivers(&self) -> &[MegaPublicKey<C>] {
+        &self.receivers
+    }
+
+    /// Shares needed to reconstruct the new secret (polynomial degree + 1).
+    pub fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// How the secret comes about.
+    pub fn operation(&self) -> &Operation<C> {
+        &self.operation
+    }
+
     /// The oracle state every dealing of this transcript starts from.
     pub(crate) fn context(&self) -> Oracle {
         let mut oracle = Oracle::new::<C>("chainkey tECDSA transcript v1");
+        oracle.bytes(b"parameters", &self.digest);
+        oracle
+    }
+
+    fn hash(&self) -> [u8; 64] {
+        let mut oracle = Oracle::new::<C>("chainkey tECDSA transcript parameters v1");
         oracle
             .bytes(b"id", &self.id)
             .bytes(b"operation", self.operation.name().as_bytes());
@@ -169,7 +199,7 @@ impl<C: IdkgCurve> TranscriptParams<C> {
                 oracle.point::<C>(b"source", point);
             }
         }
-        oracle
+        oracle.digest()
     }
 
     pub(crate) fn dealer_context(&self, dealer: u32) -> Oracle {

@@ -22,6 +22,7 @@ use super::proofs::{Base, DlogProof};
 /// A node's decryption key. Wiped on drop; `Debug` shows only the public key.
 pub struct MegaSecretKey<C: IdkgCurve> {
     scalar: C::Scalar,
+    public: MegaPublicKey<C>,
 }
 
 /// A node's encryption key `y·G`.
@@ -31,14 +32,16 @@ pub struct MegaPublicKey<C: IdkgCurve>(pub C::Point);
 impl<C: IdkgCurve> MegaSecretKey<C> {
     /// A fresh random key.
     pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        let scalar = C::Scalar::random(rng);
         MegaSecretKey {
-            scalar: C::Scalar::random(rng),
+            scalar,
+            public: MegaPublicKey(C::mul_g(&scalar)),
         }
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> MegaPublicKey<C> {
-        MegaPublicKey(C::mul_g(&self.scalar))
+        self.public
     }
 }
 
@@ -67,22 +70,24 @@ pub struct Ciphertexts<C: IdkgCurve> {
     pub shares: Vec<Vec<C::Scalar>>,
 }
 
-fn pad<C: IdkgCurve>(
-    context: &Oracle,
-    receiver: u32,
-    slot: u64,
-    ephemeral: &C::Point,
-    key: &MegaPublicKey<C>,
-    shared: &C::Point,
-) -> C::Scalar {
+/// The oracle behind receiver `receiver`'s pads in one dealing, from the
+/// encodings of the ephemeral key, the receiver's key and their
+/// Diffie–Hellman value; slot `k` of the share is masked by its output
+/// with `k` appended.
+fn pad_oracle(context: &Oracle, receiver: u32, encodings: [&[u8]; 3]) -> Oracle {
     let mut oracle = context.clone();
     oracle
         .bytes(b"use", b"MEGa pad")
         .u64(b"receiver", u64::from(receiver))
-        .u64(b"slot", slot)
-        .point::<C>(b"ephemeral", ephemeral)
-        .point::<C>(b"receiver key", &key.0)
-        .point::<C>(b"shared", shared);
+        .bytes(b"ephemeral", encodings[0])
+        .bytes(b"receiver key", encodings[1])
+        .bytes(b"shared", encodings[2]);
+    oracle
+}
+
+fn pad<C: IdkgCurve>(oracle: &Oracle, slot: usize) -> C::Scalar {
+    let mut oracle = oracle.clone();
+    oracle.u64(b"slot", slot as u64);
     oracle.output::<C>()
 }
 
@@ -103,18 +108,26 @@ impl<C: IdkgCurve> Ciphertexts<C> {
         let mut beta = C::Scalar::random(&mut *rng);
         let ephemeral = C::mul_g(&beta);
         let proof_of_possession = DlogProof::prove(&pop_context(context), Base::G, &beta, rng);
-        let shares = receivers
+        // One inversion encodes every point of the dealing.
+        let mut points: Vec<C::Point> = receivers.iter().map(|key| key.0).collect();
+        points.extend(receivers.iter().map(|key| key.0 * beta));
+        points.push(ephemeral);
+        let encodings = C::encode_all(&points);
+        let (keys, rest) = encodings.split_at(receivers.len());
+        let (shared, ephemeral_encoding) = rest.split_at(receivers.len());
+        let shares = shares
             .iter()
-            .zip(shares)
             .enumerate()
-            .map(|(i, (key, share))| {
-                let shared = key.0 * beta;
-                let slots = std::iter::once(share.value).chain(share.mask);
-                slots
+            .map(|(i, share)| {
+                let oracle = pad_oracle(
+                    context,
+                    i as u32,
+                    [&ephemeral_encoding[0], &keys[i], &shared[i]],
+                );
+                std::iter::once(share.value)
+                    .chain(share.mask)
                     .enumerate()
-                    .map(|(slot, value)| {
-                        value + pad(context, i as u32, slot as u64, &ephemeral, key, &shared)
-                    })
+                    .map(|(slot, value)| value + pad::<C>(&oracle, slot))
                     .collect()
             })
             .collect();
@@ -170,10 +183,14 @@ impl<C: IdkgCurve> Ciphertexts<C> {
         public: &MegaPublicKey<C>,
         shared: &C::Point,
     ) -> Share<C> {
+        let encodings = C::encode_all(&[self.ephemeral, public.0, *shared]);
+        let oracle = pad_oracle(
+            context,
+            index,
+            [&encodings[0], &encodings[1], &encodings[2]],
+        );
         let slots = &self.shares[index as usize];
-        let plain = |slot: usize| {
-            slots[slot] - pad(context, index, slot as u64, &self.ephemeral, public, shared)
-        };
+        let plain = |slot: usize| slots[slot] - pad::<C>(&oracle, slot);
         Share {
             index,
             value: plain(0),

@@ -65,4 +65,9 @@ impl Oracle {
         let digest: [u8; 64] = self.hasher.clone().finalize().into();
         C::scalar_from_wide(&digest)
     }
+
+    /// The raw 64-byte hash (to bind a long statement once).
+    pub(crate) fn digest(&self) -> [u8; 64] {
+        self.hasher.clone().finalize().into()
+    }
 }
