@@ -3,8 +3,8 @@
 //! An unmasked (Feldman) commitment to `a(x) = Σ aₖxᵏ` is `(aₖ·G)ₖ`: it
 //! reveals `a(0)·G`, which is what a key or an ECDSA nonce needs. A masked
 //! (Pedersen) commitment to `a` with a random mask polynomial `b` is
-//! `(aₖ·G + bₖ·H)ₖ`: it reveals nothing about `a` (paper §3, "masked" and
-//! "unmasked" sharings). Receiver `i` (index from 0) holds the evaluation
+//! `(aₖ·G + bₖ·H)ₖ`: it reveals nothing about `a` (the paper's "masked" and "unmasked"
+//! sharings). Receiver `i` (index from 0) holds the evaluation
 //! at `x = i + 1`.
 
 use ff::Field;

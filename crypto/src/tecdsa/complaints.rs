@@ -1,5 +1,5 @@
 //! Complaints and openings: how a receiver gets its share of a dealing
-//! whose ciphertext to it was wrong (paper §6, "complaints").
+//! whose ciphertext to it was wrong (the paper's complaint and opening steps).
 //!
 //! Ciphertexts carry no proof of correct content, so a dealer may send one
 //! receiver garbage while the dealing verifies. That receiver publishes a

@@ -1,7 +1,7 @@
 //! Transcript parameters and dealings: what a dealer sends, how anyone
-//! checks it (paper §4–§6).
+//! checks it (the paper's dealing protocol).
 //!
-//! A transcript is made by one operation (paper §6.1):
+//! A transcript is made by one of the paper's five operations:
 //!
 //! | operation | dealer's secret | commitment | proof |
 //! |---|---|---|---|
@@ -14,7 +14,7 @@
 //! where `C_j`, `A_j` are the source commitments evaluated at the dealer.
 //! Dealers of the last three are the receivers of the source transcripts,
 //! so a dealing is tied to the dealer's share publicly; the combined
-//! transcript interpolates over dealers (paper §6.3).
+//! transcript interpolates over dealers.
 
 use ff::Field;
 use rand_core::{CryptoRng, RngCore};
@@ -352,7 +352,7 @@ impl<C: IdkgCurve> Dealing<C> {
         })
     }
 
-    /// Checks everything public about the dealing (paper §6.2): dealer,
+    /// Checks everything public about the dealing: dealer,
     /// commitment shape, ciphertext shape, ephemeral key possession, and
     /// the tie between the constant term and the dealer's source shares.
     ///

@@ -1,4 +1,4 @@
-//! Multi-recipient encryption of shares ("MEGa", paper §5): one ephemeral
+//! Multi-recipient encryption of shares (the paper's "MEGa"): one ephemeral
 //! key per dealing, one pad per receiver and slot.
 //!
 //! The dealer picks `β`, publishes `V = β·G` with a proof of knowledge of

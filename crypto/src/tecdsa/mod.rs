@@ -5,7 +5,7 @@
 //!
 //! # The protocol in a page
 //!
-//! **Sharings** (§3). Every secret is Shamir-shared among `n` receivers
+//! **Sharings.** Every secret is Shamir-shared among `n` receivers
 //! with a reconstruction threshold `t`; receiver `i` holds the value at
 //! `x = i + 1`. A sharing is *unmasked* when its polynomial is committed
 //! coefficient-wise as `aₖ·G` (the secret's `·G` is public — keys and
@@ -13,14 +13,14 @@
 //! polynomial `b` and a second generator `H` of unknown logarithm (the
 //! secret stays hidden) — [`commitment`].
 //!
-//! **Dealings and transcripts** (§4–§6). A transcript is produced by one
+//! **Dealings and transcripts.** A transcript is produced by one
 //! of five operations ([`Operation`]): `Random` (masked), `RandomUnmasked`,
 //! `ReshareOfMasked` (turn a masked secret into an unmasked one — how the
 //! key becomes public), `ReshareOfUnmasked` (move a secret to new
 //! receivers or a new threshold — key resharing), `UnmaskedTimesMasked`
 //! (a masked product — presignatures). Each dealer sends a [`Dealing`]:
 //! a commitment to its polynomial, the receivers' shares encrypted under
-//! their keys with one ephemeral key ([`mega`], §5), and a proof tying the
+//! their keys with one ephemeral key ([`mega`]), and a proof tying the
 //! constant term to the dealer's own share of the source transcripts
 //! ([`proofs`]). Anyone verifies a dealing without secrets. Enough verified
 //! dealings form a [`Transcript`] (added for fresh secrets, interpolated at
@@ -30,16 +30,16 @@
 //! complaint and rebuilds that share from other receivers' openings
 //! ([`complaints`]).
 //!
-//! **Key generation and resharing** (§6.4). The master key is a `Random`
+//! **Key generation and resharing.** The master key is a `Random`
 //! transcript reshared as `ReshareOfMasked`, so `X = x·G` is the constant
 //! term of an unmasked commitment and no one ever held `x`. Resharing to a
 //! new node set is `ReshareOfUnmasked`: the interpolated secret, hence `X`,
 //! is unchanged.
 //!
-//! **Presignatures** (§7). Ahead of time: `κ` (`RandomUnmasked`), `λ`
+//! **Presignatures.** Ahead of time: `κ` (`RandomUnmasked`), `λ`
 //! (`Random`), `κ·λ` and `x·λ` (`UnmaskedTimesMasked`) — a [`Presignature`].
 //!
-//! **Signing** (§8 and [`signing`]). Given a message hash, a derivation path
+//! **Signing** ([`signing`]). Given a message hash, a derivation path
 //! and beacon randomness, each node publishes openings of `ν = λ(e + r(x +
 //! t))` and `μ = λ(κ + δ)`; any `t` valid ones give `s = ν/μ`. Shares are
 //! checked against the commitments (all at once, then one by one to name

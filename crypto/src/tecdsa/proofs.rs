@@ -1,5 +1,5 @@
 //! The zero-knowledge proofs that make dealings publicly verifiable
-//! (paper §4, "proofs of correct dealing"), all Fiat–Shamir sigma
+//! (the paper's proofs of correct dealing), all Fiat–Shamir sigma
 //! protocols bound to the dealing's context and kept in commitment form
 //! (nonce points and responses), so their equations can be batched:
 //!

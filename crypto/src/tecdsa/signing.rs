@@ -1,4 +1,4 @@
-//! Presignatures and online signing (paper §7–§8, with the nonce
+//! Presignatures and online signing (the paper's presignature and signing phases, with the nonce
 //! re-randomisation of Groth–Shoup 2021/1330 that the Internet Computer uses).
 //!
 //! A presignature is four transcripts made ahead of time: `κ` unmasked

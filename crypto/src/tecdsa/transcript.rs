@@ -1,5 +1,5 @@
 //! Transcripts: the public result of enough verified dealings, and each
-//! receiver's share of it (paper §6.3).
+//! receiver's share of it.
 //!
 //! Fresh secrets add the dealers' polynomials; reshares and products
 //! interpolate them at 0 over the dealers' indices (each dealer shared a
