@@ -14,7 +14,7 @@ struct OpsParams {
 
 @group(0) @binding(0) var<storage, read> inputs: array<u32>;
 @group(0) @binding(1) var<storage, read_write> outputs: array<u32>;
-@group(0) @binding(2) var<uniform> ops_params: OpsParams;
+@group(0) @binding(2) var<storage, read> ops_params: OpsParams;
 
 fn read8(offset: u32) -> array<u32, 8> {
     var w: array<u32, 8>;

@@ -16,7 +16,7 @@ struct HashParams {
 
 @group(0) @binding(0) var<storage, read> field_elements: array<u32>;
 @group(0) @binding(1) var<storage, read_write> points: array<u32>;
-@group(0) @binding(2) var<uniform> hash_params: HashParams;
+@group(0) @binding(2) var<storage, read> hash_params: HashParams;
 
 struct AffineFp {
     x: Fp,

@@ -36,7 +36,7 @@ struct MsmParams {
 @group(0) @binding(2) var<storage, read> bucket_starts: array<u32>;
 @group(0) @binding(3) var<storage, read_write> bucket_sums: array<u32>;
 @group(0) @binding(4) var<storage, read_write> segment_sums: array<u32>;
-@group(0) @binding(5) var<uniform> params: MsmParams;
+@group(0) @binding(5) var<storage, read> params: MsmParams;
 
 fn load_coordinate(buffer_offset: u32) -> $E {
     var w: array<u32, $K>;

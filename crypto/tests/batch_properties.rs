@@ -277,17 +277,22 @@ proptest! {
 
     #[test]
     fn verdicts_equal_one_by_one_verification(specs in proptest::collection::vec(spec(), 1..12)) {
-        let fixture = fixture();
-        let (jobs, expected): (Vec<Job>, Vec<bool>) = specs
-            .iter()
-            .filter_map(|&spec| match spec.0 {
-                0..=2 => bls_job(&fixture.min_sig, spec),
-                3..=5 => bls_job(&fixture.min_pk, spec),
-                _ => Some(other_job(fixture, spec)),
-            })
-            .unzip();
-        prop_assert_eq!(fixture.verifier.verify(&jobs), expected);
+        let (jobs, expected) = jobs(&specs);
+        prop_assert_eq!(fixture().verifier.verify(&jobs), expected);
     }
+}
+
+/// The jobs `specs` describe, with each one's one-by-one verdict.
+fn jobs(specs: &[Spec]) -> (Vec<Job>, Vec<bool>) {
+    let fixture = fixture();
+    specs
+        .iter()
+        .filter_map(|&spec| match spec.0 {
+            0..=2 => bls_job(&fixture.min_sig, spec),
+            3..=5 => bls_job(&fixture.min_pk, spec),
+            _ => Some(other_job(fixture, spec)),
+        })
+        .unzip()
 }
 
 /// The consensus shape (every signer signs every message) with one forgery
@@ -321,7 +326,7 @@ fn one_bad_share_among_many_is_named() {
 }
 
 /// The same batches with every MSM and hash on the GPU backend (crossover 0):
-/// identical verdicts. Fewer cases: on lavapipe each batch costs seconds.
+/// identical verdicts. Fewer cases: lavapipe runs the kernels on the CPU.
 #[cfg(feature = "gpu")]
 mod on_the_gpu {
     use std::sync::Arc;
@@ -354,20 +359,12 @@ mod on_the_gpu {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(12))]
+        #![proptest_config(ProptestConfig::with_cases(32))]
 
         #[test]
         fn gpu_backend_verdicts_equal_one_by_one_verification(specs in proptest::collection::vec(spec(), 1..12)) {
             let Some(verifier) = gpu_verifier() else { return Ok(()) };
-            let fixture = fixture();
-            let (jobs, expected): (Vec<Job>, Vec<bool>) = specs
-                .iter()
-                .filter_map(|&spec| match spec.0 {
-                    0..=2 => bls_job(&fixture.min_sig, spec),
-                    3..=5 => bls_job(&fixture.min_pk, spec),
-                    _ => Some(other_job(fixture, spec)),
-                })
-                .unzip();
+            let (jobs, expected) = jobs(&specs);
             prop_assert_eq!(verifier.verify(&jobs), expected);
         }
     }

@@ -213,13 +213,16 @@ impl GpuContext {
         )
     }
 
-    /// A uniform buffer of small parameters (created per call: a few bytes).
-    pub(crate) fn uniform(&self, words: &[u32]) -> wgpu::Buffer {
+    /// A small read-only buffer of kernel parameters (created per call: a
+    /// few bytes). A storage buffer, not a uniform one: lavapipe inlines
+    /// uniform values into the shader and recompiles it for every new value
+    /// (seconds per MSM size), and must not see `runtime_zero` as a constant.
+    pub(crate) fn parameters(&self, words: &[u32]) -> wgpu::Buffer {
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("params"),
                 contents: words_as_bytes(words),
-                usage: wgpu::BufferUsages::UNIFORM,
+                usage: wgpu::BufferUsages::STORAGE,
             })
     }
 

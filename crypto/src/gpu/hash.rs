@@ -66,7 +66,7 @@ pub(crate) fn submit(
     }
     let inputs = context.upload(&words);
     let outputs = context.output(messages.len() * 36);
-    let params = context.uniform(&[messages.len() as u32, 0, 0, 0]);
+    let params = context.parameters(&[messages.len() as u32, 0, 0, 0]);
     let bind_group = context.bind(
         kernel,
         &[(0, &inputs.buffer), (1, &outputs.buffer), (2, &params)],

@@ -147,7 +147,7 @@ pub(crate) fn submit<P: GpuPoint>(
     let starts_buffer = context.upload(&starts);
     let bucket_sums = context.output(plan.buckets() * point_words);
     let segment_sums = context.output(segment_outputs * point_words);
-    let params = context.uniform(&[
+    let params = context.parameters(&[
         plan.buckets() as u32,
         plan.buckets_per_window as u32,
         plan.windows as u32,

@@ -50,7 +50,7 @@ fn run_ops(
         .expect("field_ops kernel compiles");
     let input = context.upload(inputs);
     let output = context.output(count * output_words);
-    let params = context.uniform(&[count as u32, 0, 0, 0]);
+    let params = context.parameters(&[count as u32, 0, 0, 0]);
     let bind_group = context.bind(
         kernel,
         &[(0, &input.buffer), (1, &output.buffer), (2, &params)],

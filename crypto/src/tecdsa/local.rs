@@ -210,14 +210,7 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             self.nodes(),
             Operation::ReshareOfMasked(masked.commitment().clone()),
         )?;
-        let shares = self.all_shares(&masked)?;
-        self.run(
-            &params,
-            shares
-                .iter()
-                .map(|share| (share.index, DealerInput::Reshare(share))),
-            rng,
-        )
+        self.reshare(&params, &masked, rng)
     }
 
     /// This subnet's `key` reshared to `target`'s nodes and threshold (the
@@ -235,14 +228,21 @@ impl<C: IdkgCurve> LocalSubnet<C> {
             self.nodes(),
             Operation::ReshareOfUnmasked(key.commitment().clone()),
         )?;
-        let shares = self.all_shares(key)?;
-        self.run(
-            &params,
-            shares
-                .iter()
-                .map(|share| (share.index, DealerInput::Reshare(share))),
-            rng,
-        )
+        self.reshare(&params, key, rng)
+    }
+
+    /// Every node of this subnet deals its share of `source` into `params`.
+    fn reshare(
+        &self,
+        params: &TranscriptParams<C>,
+        source: &Transcript<C>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Transcript<C>, TecdsaError> {
+        let shares = self.all_shares(source)?;
+        let inputs = shares
+            .iter()
+            .map(|share| (share.index, DealerInput::Reshare(share)));
+        self.run(params, inputs, rng)
     }
 
     /// A presignature for `key` and every node's shares of it.
