@@ -386,3 +386,37 @@ fn batched_dealing_verification_names_exactly_the_invalid_dealings() {
         ]
     );
 }
+
+#[test]
+fn four_nodes_sign_with_one_wrong_or_one_silent_node() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let subnet = Subnet::new("four", 4, 2, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    for silent in [false, true] {
+        let (presignature, node_shares) = subnet.presignature(&key, &mut rng).unwrap();
+        let request = request(&mut rng);
+        let wrong_session = SigningRequest {
+            message_hash: rng.gen(),
+            ..request.clone()
+        };
+        let shares: Vec<_> = node_shares
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| !(silent && *index == 2))
+            .map(|(index, node)| {
+                let session = if index == 2 { &wrong_session } else { &request };
+                SignatureShare::create(node, &presignature, &key, session).unwrap()
+            })
+            .collect();
+        let combined = combine(&presignature, &key, &request, &shares).unwrap();
+        assert_eq!(
+            combined.invalid_signers,
+            if silent { vec![] } else { vec![2] }
+        );
+        assert_verifies(
+            &combined.public_key,
+            &request,
+            &combined.signature.to_bytes(),
+        );
+    }
+}

@@ -265,7 +265,7 @@ impl<C: IdkgCurve> Dealing<C> {
         if dealer as usize >= params.dealers {
             return Err(wrong());
         }
-        let (secret, mask) = match (&params.operation, &input) {
+        let (mut secret, mut mask) = match (&params.operation, &input) {
             (Operation::Random, DealerInput::Fresh) => (
                 C::Scalar::random(&mut *rng),
                 Some(C::Scalar::random(&mut *rng)),
@@ -295,6 +295,10 @@ impl<C: IdkgCurve> Dealing<C> {
             .map(|mask| Polynomial::random_with_secret(mask, params.threshold, rng))
             .transpose()
             .map_err(|_| wrong())?;
+        zeroize::Zeroize::zeroize(&mut secret);
+        if let Some(mask) = mask.as_mut() {
+            zeroize::Zeroize::zeroize(mask);
+        }
         let points = (0..params.threshold)
             .map(|k| {
                 let mut point = C::mul_g(&values.coefficients()[k]);
