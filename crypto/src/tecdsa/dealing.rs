@@ -322,12 +322,15 @@ impl<C: IdkgCurve> Dealing<C> {
         let context = params.dealer_context(dealer);
         let ciphertexts = Ciphertexts::encrypt(&context, &params.receivers, &shares, rng);
         let proof = match (&params.operation, &input) {
-            // The source opened at the dealer, so C_j − s·G = r·H.
-            (Operation::ReshareOfMasked(_), DealerInput::Reshare(share)) => {
+            // The source opens at the dealer, so C_j − s·G = r·H.
+            (Operation::ReshareOfMasked(source), DealerInput::Reshare(share)) => {
+                let difference = source.evaluate(dealer) - commitment.constant_term();
+                let mask = share.mask.ok_or_else(wrong)?;
                 DealingProof::ReshareOfMasked(DlogProof::prove(
                     &context,
                     Base::H,
-                    &share.mask.ok_or_else(wrong)?,
+                    &difference,
+                    &mask,
                     rng,
                 ))
             }

@@ -107,7 +107,8 @@ impl<C: IdkgCurve> Ciphertexts<C> {
     ) -> Self {
         let mut beta = C::Scalar::random(&mut *rng);
         let ephemeral = C::mul_g(&beta);
-        let proof_of_possession = DlogProof::prove(&pop_context(context), Base::G, &beta, rng);
+        let proof_of_possession =
+            DlogProof::prove(&pop_context(context), Base::G, &ephemeral, &beta, rng);
         // One inversion encodes every point of the dealing.
         let mut points: Vec<C::Point> = receivers.iter().map(|key| key.0).collect();
         points.extend(receivers.iter().map(|key| key.0 * beta));

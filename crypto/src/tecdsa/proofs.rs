@@ -63,12 +63,13 @@ impl<C: IdkgCurve> DlogProof<C> {
     pub(crate) fn prove(
         context: &Oracle,
         base: Base,
+        public: &C::Point,
         witness: &C::Scalar,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Self {
         let mut k = C::Scalar::random(&mut *rng);
         let nonce = base.times::<C>(&k);
-        let challenge = dlog_challenge::<C>(context, base, &base.times::<C>(witness), &nonce);
+        let challenge = dlog_challenge::<C>(context, base, public, &nonce);
         let response = k + challenge * witness;
         zeroize::Zeroize::zeroize(&mut k);
         DlogProof { nonce, response }

@@ -19,9 +19,9 @@
 //! cannot sign twice with one nonce.
 
 use ff::{Field, PrimeField};
-use group::Group;
 
-use super::commitment::{x_of, Commitment, Masking, Share};
+use super::check::{random_weight, LinearCheck};
+use super::commitment::{x_of, Masking, Share};
 use super::curve::IdkgCurve;
 use super::dealing::Operation;
 use super::derivation::{derive, DerivationPath, MASTER_CHAIN_CODE};
@@ -304,22 +304,30 @@ pub fn verify_shares<C: IdkgCurve>(
     shares: &[SignatureShare<C>],
 ) -> Result<Vec<bool>, TecdsaError> {
     let session = Session::new(presignature, key, request)?;
+    Ok(verify_in_session(presignature, &session, shares))
+}
+
+fn verify_in_session<C: IdkgCurve>(
+    presignature: &Presignature<C>,
+    session: &Session<C>,
+    shares: &[SignatureShare<C>],
+) -> Vec<bool> {
     let receivers = presignature.lambda.params().receivers.len();
     let in_range = |share: &SignatureShare<C>| (share.signer as usize) < receivers;
     let weights: Vec<[C::Scalar; 2]> = shares
         .iter()
-        .map(|_| [0, 1].map(|_| C::Scalar::random(&mut rand::thread_rng())))
+        .map(|_| [random_weight::<C>(), random_weight::<C>()])
         .collect();
     let all_at_once: Vec<(&SignatureShare<C>, &[C::Scalar; 2])> =
         shares.iter().zip(&weights).collect();
-    if shares.iter().all(in_range) && holds(presignature, &session, &all_at_once) {
-        return Ok(vec![true; shares.len()]);
+    if shares.iter().all(in_range) && holds(presignature, session, &all_at_once) {
+        return vec![true; shares.len()];
     }
-    Ok(shares
+    shares
         .iter()
         .zip(&weights)
-        .map(|(share, weight)| in_range(share) && holds(presignature, &session, &[(share, weight)]))
-        .collect())
+        .map(|(share, weight)| in_range(share) && holds(presignature, session, &[(share, weight)]))
+        .collect()
 }
 
 /// Whether `Σ wᵢ·(νᵢ-check) + w'ᵢ·(μᵢ-check) = 0` for the weighted shares:
@@ -334,14 +342,13 @@ fn holds<C: IdkgCurve>(
     let kl = presignature.kappa_times_lambda.commitment();
     let xl = presignature.key_times_lambda.commitment();
     let terms = lambda.threshold();
-    let mut g = C::Scalar::ZERO;
-    let mut h = C::Scalar::ZERO;
+    let mut check = LinearCheck::<C>::new();
     let mut on_lambda = vec![C::Scalar::ZERO; terms];
     let mut on_kl = vec![C::Scalar::ZERO; terms];
     let mut on_xl = vec![C::Scalar::ZERO; terms];
     for (share, [w_nu, w_mu]) in weighted {
-        g += *w_nu * share.nu[0] + *w_mu * share.mu[0];
-        h += *w_nu * share.nu[1] + *w_mu * share.mu[1];
+        check.g(*w_nu * share.nu[0] + *w_mu * share.mu[0]);
+        check.h(*w_nu * share.nu[1] + *w_mu * share.mu[1]);
         let x = x_of::<C>(share.signer);
         let mut power = C::Scalar::ONE;
         for k in 0..terms {
@@ -351,20 +358,12 @@ fn holds<C: IdkgCurve>(
             power *= x;
         }
     }
-    let mut sum = C::mul_g(&g) + C::mul_h(&h);
     for (commitment, coefficients) in [(lambda, &on_lambda), (kl, &on_kl), (xl, &on_xl)] {
-        sum -= weighted_sum::<C>(commitment, coefficients);
+        for (point, coefficient) in commitment.points.iter().zip(coefficients) {
+            check.term(*point, -*coefficient);
+        }
     }
-    bool::from(sum.is_identity())
-}
-
-fn weighted_sum<C: IdkgCurve>(commitment: &Commitment<C>, coefficients: &[C::Scalar]) -> C::Point {
-    commitment
-        .points
-        .iter()
-        .zip(coefficients)
-        .map(|(point, coefficient)| *point * coefficient)
-        .sum()
+    check.holds()
 }
 
 /// Combines signature shares: verifies them, excludes and names invalid
@@ -386,7 +385,8 @@ pub fn combine<C: IdkgCurve>(
     if let Some(pair) = signers.windows(2).find(|pair| pair[0] == pair[1]) {
         return Err(TecdsaError::DuplicateSigner(pair[0]));
     }
-    let verdicts = verify_shares(presignature, key, request, shares)?;
+    let session = Session::new(presignature, key, request)?;
+    let verdicts = verify_in_session(presignature, &session, shares);
     let invalid_signers: Vec<u32> = shares
         .iter()
         .zip(&verdicts)
@@ -420,7 +420,6 @@ pub fn combine<C: IdkgCurve>(
         .zip(&lagrange)
         .map(|(share, l)| share.mu[0] * l)
         .sum();
-    let session = Session::new(presignature, key, request)?;
     let s = Option::<C::Scalar>::from(mu.invert()).ok_or(TecdsaError::DegenerateSignature)? * nu;
     let s = if C::is_high(&s) { -s } else { s };
     // s·R = ±(e·G + r·P): the standard verification equation, checked before release.
