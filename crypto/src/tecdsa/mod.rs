@@ -41,7 +41,8 @@
 //!
 //! **Signing** ([`signing`]). Given a message hash, a derivation path
 //! and beacon randomness, each node publishes openings of `ν = λ(e + r(x +
-//! t))` and `μ = λ(κ + δ)`; any `t` valid ones give `s = ν/μ`. Shares are
+//! t))` and `μ = λ(κ + δ)` (`t` the derivation tweak, `δ` the
+//! re-randomiser); any threshold of valid ones give `s = ν/μ`. Shares are
 //! checked against the commitments (all at once, then one by one to name
 //! the invalid ones), and the combined signature is checked before release.
 //!
@@ -52,6 +53,38 @@
 //! Secrets (encryption keys, shares, polynomials, nonces) are wiped on drop
 //! and never printed. Scalar arithmetic is k256's constant-time code; the
 //! only branches are on public values.
+//!
+//! Not here: the consensus layer's dealing *support* (receivers signing that
+//! they could decrypt, so a transcript only includes dealings most
+//! receivers can use) belongs to the node; the encryption is not forward
+//! secure.
+//!
+//! # Example
+//!
+//! A 4-node subnet (all nodes in one process) makes a key and a
+//! presignature and signs for a caller's derived key:
+//!
+//! ```
+//! use chainkey_crypto::batch::Secp256k1;
+//! use chainkey_crypto::tecdsa::{DerivationPath, LocalSubnet, SigningRequest};
+//! use k256::ecdsa::signature::hazmat::PrehashVerifier;
+//!
+//! let mut rng = rand::thread_rng();
+//! let subnet = LocalSubnet::<Secp256k1>::new("example", 4, 2, &mut rng);
+//! let key = subnet.generate_key(&mut rng)?;
+//! let (presignature, shares) = subnet.presignature(&key, &mut rng)?;
+//! let request = SigningRequest {
+//!     message_hash: [7; 32],
+//!     path: DerivationPath::for_caller(b"canister", &[b"account 1".to_vec()]),
+//!     randomness: [9; 32],
+//! };
+//! let signed = LocalSubnet::sign(&presignature, shares, &key, &request)?;
+//!
+//! let verifying_key = k256::ecdsa::VerifyingKey::from_affine(signed.public_key.to_affine())?;
+//! let signature = k256::ecdsa::Signature::from_slice(&signed.signature.to_bytes())?;
+//! verifying_key.verify_prehash(&request.message_hash, &signature)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod check;
 pub mod commitment;
