@@ -184,9 +184,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         targets: &targets,
     };
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report).map_err(|error| error.to_string())?;
-        std::fs::write(path, text)
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        write_json(path, &report)?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
@@ -254,6 +252,12 @@ fn measure_case(
         one_by_one_us: per_signature(one_by_one, count),
         floor_us: floor.map(|time| per_signature(time, workload.len())),
     })
+}
+
+/// Writes `value` as pretty-printed JSON to `path`.
+pub fn write_json(path: &std::path::Path, value: &impl Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|error| error.to_string())?;
+    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
 /// Runs `work` once to warm up, then repeatedly (at least 3 and at most 50

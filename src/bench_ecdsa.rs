@@ -194,9 +194,7 @@ pub fn run(args: &EcdsaArgs) -> Result<(), String> {
         if per_second >= 200.0 { "PASS" } else { "FAIL" }
     );
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&rows).map_err(|error| error.to_string())?;
-        std::fs::write(path, text)
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        crate::bench::write_json(path, &rows)?;
         println!("wrote {}", path.display());
     }
     Ok(())

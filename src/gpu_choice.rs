@@ -156,9 +156,7 @@ pub fn calibrate(config: &Path, threads: usize) -> Result<(), String> {
         msm_points,
         hash_messages,
     };
-    let text = serde_json::to_string_pretty(&measured).map_err(|error| error.to_string())?;
-    std::fs::write(config, text)
-        .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
+    crate::bench::write_json(config, &measured)?;
     let show = |n: usize| {
         if n == usize::MAX {
             "never".to_string()
