@@ -157,18 +157,18 @@ pub fn calibrate(config: &Path, threads: usize) -> Result<(), String> {
         hash_messages,
     };
     crate::bench::write_json(config, &measured)?;
-    let show = |n: usize| {
+    let show = |n: usize, unit: &str| {
         if n == usize::MAX {
             "never".to_string()
         } else {
-            n.to_string()
+            format!("from {n} {unit}")
         }
     };
     println!(
-        "wrote {}: GPU for MSMs from {} points, hashes from {} messages",
+        "wrote {}: GPU for MSMs {}, for hashes {}",
         config.display(),
-        show(msm_points),
-        show(hash_messages)
+        show(msm_points, "points"),
+        show(hash_messages, "messages")
     );
     Ok(())
 }
