@@ -355,21 +355,35 @@ fn main() {
         array(&words32(&((p + 1u32) >> 2), 12))
     )
     .unwrap();
-    for (name, coefficients) in [
-        ("ISO_X_NUM", &ISO_X_NUM[..]),
-        ("ISO_X_DEN", &ISO_X_DEN[..]),
-        ("ISO_Y_NUM", &ISO_Y_NUM[..]),
-        ("ISO_Y_DEN", &ISO_Y_DEN[..]),
+    // The four isogeny polynomials as one table, each padded to 16
+    // coefficients (low first; the denominators' implicit leading 1 made
+    // explicit), with their lengths: the kernel evaluates them in one loop.
+    let one = BigUint::one();
+    let zero = BigUint::default();
+    let mut polynomials = Vec::new();
+    let mut lengths = Vec::new();
+    for (coefficients, monic) in [
+        (&ISO_X_NUM[..], false),
+        (&ISO_X_DEN[..], true),
+        (&ISO_Y_NUM[..], false),
+        (&ISO_Y_DEN[..], true),
     ] {
-        let items: Vec<String> = coefficients.iter().map(|c| element(&fp, &hex(c))).collect();
-        writeln!(
-            constants,
-            "const {name} = array<array<u32, 24>, {}>({});",
-            items.len(),
-            items.join(", ")
-        )
-        .unwrap();
+        let mut values: Vec<BigUint> = coefficients.iter().map(|c| hex(c)).collect();
+        if monic {
+            values.push(one.clone());
+        }
+        lengths.push(values.len() as u32);
+        values.resize(16, zero.clone());
+        let items: Vec<String> = values.iter().map(|value| element(&fp, value)).collect();
+        polynomials.push(format!("array<array<u32, 24>, 16>({})", items.join(", ")));
     }
+    writeln!(
+        constants,
+        "const ISO_POLYNOMIALS = array<array<array<u32, 24>, 16>, 4>({});",
+        polynomials.join(", ")
+    )
+    .unwrap();
+    writeln!(constants, "const ISO_LENGTHS = {};", array(&lengths)).unwrap();
 
     let fp_source = field(&fp);
     let fr_source = field(&fr);

@@ -55,54 +55,24 @@ fn map_to_curve_sswu(u: Fp) -> AffineFp {
     return AffineFp(x, fp_select(y, fp_neg(y), sgn0(u) != sgn0(y)));
 }
 
-// Horner evaluation of a polynomial given by its coefficients, low first,
-// with an implicit leading 1 when `monic`.
-fn iso_x_num(x: Fp) -> Fp {
-    var k = ISO_X_NUM;
-    var acc = Fp(k[11]);
-    for (var i = 11u + runtime_zero; i > 0u; i--) {
-        acc = fp_add(fp_mul(acc, x), Fp(k[i - 1u]));
-    }
-    return acc;
-}
-
-fn iso_x_den(x: Fp) -> Fp {
-    var k = ISO_X_DEN;
-    var acc = fp_one();
-    for (var i = 10u + runtime_zero; i > 0u; i--) {
-        acc = fp_add(fp_mul(acc, x), Fp(k[i - 1u]));
-    }
-    return acc;
-}
-
-fn iso_y_num(x: Fp) -> Fp {
-    var k = ISO_Y_NUM;
-    var acc = Fp(k[15]);
-    for (var i = 15u + runtime_zero; i > 0u; i--) {
-        acc = fp_add(fp_mul(acc, x), Fp(k[i - 1u]));
-    }
-    return acc;
-}
-
-fn iso_y_den(x: Fp) -> Fp {
-    var k = ISO_Y_DEN;
-    var acc = fp_one();
-    for (var i = 15u + runtime_zero; i > 0u; i--) {
-        acc = fp_add(fp_mul(acc, x), Fp(k[i - 1u]));
-    }
-    return acc;
-}
-
 // The 11-isogeny E' → E, straight to homogeneous coordinates (no
 // inversion): (xn·yd, y'·yn·xd, xd·yd). A zero denominator gives Z = 0,
-// the identity, as RFC 9380 prescribes.
+// the identity, as RFC 9380 prescribes. The four polynomials (x numerator,
+// x denominator, y numerator, y denominator) are rows of ISO_POLYNOMIALS,
+// low coefficient first, evaluated by Horner's rule in one loop.
 fn iso_map(p: AffineFp) -> G1 {
-    let xn = iso_x_num(p.x);
-    let xd = iso_x_den(p.x);
-    let yn = iso_y_num(p.x);
-    let yd = iso_y_den(p.x);
-    let z = fp_mul(xd, yd);
-    let q = G1(fp_mul(xn, yd), fp_mul(fp_mul(p.y, yn), xd), z);
+    var table = ISO_POLYNOMIALS;
+    var lengths = ISO_LENGTHS;
+    var values: array<Fp, 4>;
+    for (var j = runtime_zero; j < 4u; j++) {
+        var acc = fp_zero();
+        for (var i = lengths[j]; i > 0u; i--) {
+            acc = fp_add(fp_mul(acc, p.x), Fp(table[j][i - 1u]));
+        }
+        values[j] = acc;
+    }
+    let z = fp_mul(values[1], values[3]);
+    let q = G1(fp_mul(values[0], values[3]), fp_mul(fp_mul(p.y, values[2]), values[1]), z);
     return g1_select(q, g1_identity(), fp_is_zero(z));
 }
 
