@@ -55,12 +55,12 @@ impl<C: IdkgCurve> Presignature<C> {
         kappa_times_lambda: Transcript<C>,
         key_times_lambda: Transcript<C>,
     ) -> Result<Self, TecdsaError> {
-        let product_of = |product: &Transcript<C>, a: &Transcript<C>| {
-            product.params().operation
-                == Operation::UnmaskedTimesMasked(
-                    a.commitment().clone(),
-                    lambda.commitment().clone(),
-                )
+        let product_of = |product: &Transcript<C>, a: &Transcript<C>| match product
+            .params()
+            .operation()
+        {
+            Operation::UnmaskedTimesMasked(x, y) => x == a.commitment() && y == lambda.commitment(),
+            _ => false,
         };
         let fits = key.commitment().masking == Masking::Unmasked
             && kappa.commitment().masking == Masking::Unmasked
