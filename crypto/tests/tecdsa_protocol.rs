@@ -4,9 +4,9 @@
 
 use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::tecdsa::{
-    combine, derive, verify_dealings, DealerInput, Dealing, DerivationPath, LocalSubnet,
-    MegaSecretKey, Operation, PresignatureShares, SignatureShare, SigningRequest, TecdsaError,
-    Transcript, VerifiedDealing,
+    combine, derive, verify_dealings, DealerInput, Dealing, DerivationPath, EphemeralKey,
+    LocalSubnet, MegaSecretKey, Operation, PresignatureShares, SignatureShare, SigningRequest,
+    TecdsaError, Transcript, VerifiedDealing,
 };
 use group::{Group, GroupEncoding};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
@@ -200,6 +200,95 @@ fn invalid_and_replayed_dealings_are_rejected_with_the_dealer_named() {
         Transcript::create(&params, vec![verified.clone(), verified]).unwrap_err(),
         TecdsaError::DuplicateDealer(2)
     );
+}
+
+#[test]
+fn a_batch_of_presignatures_made_with_shared_ephemeral_keys_signs() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let subnet = Subnet::new("batch", 4, 2, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    let batch = subnet.presignatures(&key, 3, &mut rng).unwrap();
+    assert_eq!(batch.len(), 3);
+    for (presignature, shares) in batch {
+        let request = request(&mut rng);
+        let combined = Subnet::sign(&presignature, shares, &key, &request).unwrap();
+        assert_verifies(
+            &combined.public_key,
+            &request,
+            &combined.signature.to_bytes(),
+        );
+    }
+}
+
+#[test]
+fn one_ephemeral_key_serves_a_dealers_round_without_linking_its_dealings() {
+    let mut rng = StdRng::seed_from_u64(12);
+    let subnet = Subnet::new("round", 4, 2, &mut rng);
+    let round: Vec<EphemeralKey<Secp256k1>> =
+        (0..4).map(|_| EphemeralKey::generate(&mut rng)).collect();
+    let params = [
+        subnet.params(4, Operation::Random).unwrap(),
+        subnet.params(4, Operation::Random).unwrap(),
+    ];
+    let mut dealings: Vec<Vec<Dealing<Secp256k1>>> = params
+        .iter()
+        .map(|params| {
+            (0..4)
+                .map(|dealer| {
+                    let ephemeral = &round[dealer as usize];
+                    Dealing::create_with_ephemeral(
+                        params,
+                        dealer,
+                        DealerInput::Fresh,
+                        ephemeral,
+                        &mut rng,
+                    )
+                    .unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let (first, second) = (&dealings[0][0].ciphertexts, &dealings[1][0].ciphertexts);
+    assert_eq!(first.ephemeral, round[0].public());
+    assert_eq!(first.ephemeral, second.ephemeral);
+    // Each dealing proves possession for its own transcript only.
+    let mut lifted = dealings[1][0].clone();
+    lifted.ciphertexts.proof_of_possession = first.proof_of_possession.clone();
+    assert_eq!(
+        lifted.verify(&params[1]),
+        Err(TecdsaError::InvalidDealing {
+            dealer: 0,
+            check: "ciphertexts"
+        })
+    );
+
+    // Dealer 3 sends receiver 1 garbage in the first transcript only.
+    dealings[0][3].ciphertexts.shares[1][0] += k256::Scalar::ONE;
+    let transcripts: Vec<Transcript<Secp256k1>> = params
+        .iter()
+        .zip(dealings)
+        .map(|(params, dealings)| {
+            let (valid, invalid) = VerifiedDealing::verify_all(dealings, params);
+            assert!(invalid.is_empty());
+            Transcript::create(params, valid).unwrap()
+        })
+        .collect();
+    for index in [0, 2, 3] {
+        for transcript in &transcripts {
+            subnet.share(transcript, index).unwrap();
+        }
+    }
+    assert_eq!(
+        subnet.share(&transcripts[0], 1).unwrap_err(),
+        TecdsaError::BadCiphertext { dealers: vec![3] }
+    );
+    let complaints = subnet.complain(&transcripts[0], 1, &mut rng).unwrap();
+    assert_eq!(complaints.len(), 1);
+    assert_eq!(transcripts[0].verify_complaint(&complaints[0]), Ok(()));
+    // The complaint's revealed value opens nothing in the other transcript:
+    // there it proves nothing, and receiver 1's share there is fine.
+    assert!(transcripts[1].verify_complaint(&complaints[0]).is_err());
+    subnet.share(&transcripts[1], 1).unwrap();
 }
 
 #[test]

@@ -58,9 +58,10 @@ impl<C: IdkgCurve> Transcript<C> {
         Ok(self
             .dealings()
             .iter()
-            .filter_map(|dealing| {
+            .enumerate()
+            .filter_map(|(position, dealing)| {
                 let context = self.params().dealer_context(dealing.dealer);
-                let share = dealing.ciphertexts.decrypt(&context, index, key);
+                let share = self.decrypt(position, index, key);
                 if dealing.commitment.opens(index, &share) {
                     return None;
                 }
@@ -134,15 +135,13 @@ impl<C: IdkgCurve> Transcript<C> {
     ) -> Result<Opening<C>, TecdsaError> {
         self.verify_complaint(complaint)?;
         self.check_receiver(index, key)?;
-        let dealing = self
+        let position = self
             .dealings()
             .iter()
-            .find(|dealing| dealing.dealer == complaint.dealer)
+            .position(|dealing| dealing.dealer == complaint.dealer)
             .expect("verified complaint");
-        let share =
-            dealing
-                .ciphertexts
-                .decrypt(&self.params().dealer_context(dealing.dealer), index, key);
+        let dealing = &self.dealings()[position];
+        let share = self.decrypt(position, index, key);
         if !dealing.commitment.opens(index, &share) {
             return Err(TecdsaError::BadCiphertext {
                 dealers: vec![dealing.dealer],
@@ -183,12 +182,9 @@ impl<C: IdkgCurve> Transcript<C> {
         let mut value = C::Scalar::ZERO;
         let mut mask = C::Scalar::ZERO;
         let mut missing = Vec::new();
-        for (dealing, weight) in self.dealings().iter().zip(self.weights()) {
-            let own = dealing.ciphertexts.decrypt(
-                &self.params().dealer_context(dealing.dealer),
-                index,
-                key,
-            );
+        for (position, (dealing, weight)) in self.dealings().iter().zip(self.weights()).enumerate()
+        {
+            let own = self.decrypt(position, index, key);
             let part = if dealing.commitment.opens(index, &own) {
                 Some(own)
             } else {

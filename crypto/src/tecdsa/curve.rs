@@ -13,7 +13,6 @@ use k256::elliptic_curve::hash2curve::{ExpandMsgXmd, GroupDigest};
 use k256::elliptic_curve::ops::{LinearCombinationExt, MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
-use k256::elliptic_curve::sec1::ToEncodedPoint;
 use k256::elliptic_curve::BatchNormalize;
 use sha2::Sha256;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
@@ -153,9 +152,13 @@ impl IdkgCurve for Secp256k1 {
     }
 
     fn encode_all(points: &[k256::ProjectivePoint]) -> Vec<Vec<u8>> {
+        if points.is_empty() {
+            // k256's batch inversion asserts on an empty batch.
+            return Vec::new();
+        }
         k256::ProjectivePoint::batch_normalize(points)
             .iter()
-            .map(|affine| affine.to_encoded_point(true).as_bytes().to_vec())
+            .map(|affine| affine.to_bytes().to_vec())
             .collect()
     }
 
@@ -179,14 +182,16 @@ mod tests {
     #[test]
     fn secp256k1_shortcuts_agree_with_the_generic_operations() {
         let mut rng = rand::thread_rng();
-        let points: Vec<k256::ProjectivePoint> = (0..5)
+        let mut points: Vec<k256::ProjectivePoint> = (0..5)
             .map(|_| k256::ProjectivePoint::random(&mut rng))
             .collect();
+        points.insert(2, k256::ProjectivePoint::IDENTITY);
         let expected: Vec<Vec<u8>> = points
             .iter()
             .map(|point| point.to_bytes().to_vec())
             .collect();
         assert_eq!(Secp256k1::encode_all(&points), expected);
+        assert!(Secp256k1::encode_all(&[]).is_empty());
         for scalar in [
             k256::Scalar::ZERO,
             k256::Scalar::ONE,

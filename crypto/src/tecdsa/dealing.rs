@@ -22,7 +22,7 @@ use rand_core::{CryptoRng, RngCore};
 use super::check::{random_weight, LinearCheck};
 use super::commitment::{x_of, Commitment, Masking, Share};
 use super::curve::IdkgCurve;
-use super::mega::{Ciphertexts, MegaPublicKey};
+use super::mega::{Ciphertexts, EphemeralKey, MegaPublicKey};
 use super::oracle::Oracle;
 use super::proofs::{Base, DlogProof, ProductProof, ProductStatement};
 use super::TecdsaError;
@@ -191,14 +191,13 @@ impl<C: IdkgCurve> TranscriptParams<C> {
         oracle
             .u64(b"dealers", self.dealers as u64)
             .u64(b"threshold", self.threshold as u64);
-        for key in &self.receivers {
-            oracle.point::<C>(b"receiver", &key.0);
-        }
-        for source in self.operation.sources() {
-            for point in &source.points {
-                oracle.point::<C>(b"source", point);
-            }
-        }
+        let receivers = self.receivers.iter().map(|key| (&b"receiver"[..], &key.0));
+        let sources = self
+            .operation
+            .sources()
+            .into_iter()
+            .flat_map(|source| source.points.iter().map(|point| (&b"source"[..], point)));
+        oracle.points::<C>(&receivers.chain(sources).collect::<Vec<_>>());
         oracle.digest()
     }
 
@@ -244,7 +243,22 @@ pub enum DealerInput<'a, C: IdkgCurve> {
 }
 
 impl<C: IdkgCurve> Dealing<C> {
-    /// Deals for `params` as `dealer`.
+    /// Deals for `params` as `dealer`, with a fresh ephemeral key.
+    ///
+    /// # Errors
+    /// As [`Dealing::create_with_ephemeral`].
+    pub fn create(
+        params: &TranscriptParams<C>,
+        dealer: u32,
+        input: DealerInput<'_, C>,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Self, TecdsaError> {
+        let ephemeral = EphemeralKey::generate(rng);
+        Self::create_with_ephemeral(params, dealer, input, &ephemeral, rng)
+    }
+
+    /// Deals for `params` as `dealer`, encrypting under `ephemeral`, which
+    /// the dealer may use for all its dealings of a round (see [`EphemeralKey`]).
     ///
     /// The input shares must be the dealer's own, as [`Transcript::open_share`]
     /// returned them (a share that does not open the source makes the
@@ -255,10 +269,11 @@ impl<C: IdkgCurve> Dealing<C> {
     /// # Errors
     /// [`TecdsaError::WrongDealerInput`] when the input does not fit the
     /// operation or carries another index.
-    pub fn create(
+    pub fn create_with_ephemeral(
         params: &TranscriptParams<C>,
         dealer: u32,
         input: DealerInput<'_, C>,
+        ephemeral: &EphemeralKey<C>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Self, TecdsaError> {
         let wrong = || TecdsaError::WrongDealerInput { dealer };
@@ -320,7 +335,8 @@ impl<C: IdkgCurve> Dealing<C> {
             })
             .collect();
         let context = params.dealer_context(dealer);
-        let ciphertexts = Ciphertexts::encrypt(&context, &params.receivers, &shares, rng);
+        let ciphertexts =
+            Ciphertexts::encrypt(&context, &params.receivers, &shares, ephemeral, rng);
         let proof = match (&params.operation, &input) {
             // The source opens at the dealer, so C_j − s·G = r·H.
             (Operation::ReshareOfMasked(source), DealerInput::Reshare(share)) => {

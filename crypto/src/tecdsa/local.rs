@@ -13,12 +13,15 @@ use super::commitment::Share;
 use super::complaints::{Complaint, Opening};
 use super::curve::IdkgCurve;
 use super::dealing::{DealerInput, Dealing, Operation, TranscriptParams};
-use super::mega::{MegaPublicKey, MegaSecretKey};
+use super::mega::{EphemeralKey, MegaPublicKey, MegaSecretKey};
 use super::signing::{
     combine, Combined, Presignature, PresignatureShares, SignatureShare, SigningRequest,
 };
 use super::transcript::{Transcript, VerifiedDealing};
 use super::TecdsaError;
+
+/// A presignature and every node's shares of it, in node order.
+pub type PresignatureWithShares<C> = (Presignature<C>, Vec<PresignatureShares<C>>);
 
 /// Every node's share of one key transcript, by transcript id.
 type KeyShares<C> = ([u8; 32], Arc<Vec<Share<C>>>);
@@ -151,9 +154,30 @@ impl<C: IdkgCurve> LocalSubnet<C> {
         inputs: impl IntoIterator<Item = (u32, DealerInput<'a, C>)>,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
+        let round = Self::round_keys(params.dealers(), rng);
+        self.run_in_round(params, inputs, &round, rng)
+    }
+
+    /// One ephemeral key per dealer, for all its dealings of one round.
+    fn round_keys(dealers: usize, rng: &mut (impl RngCore + CryptoRng)) -> Vec<EphemeralKey<C>> {
+        (0..dealers).map(|_| EphemeralKey::generate(rng)).collect()
+    }
+
+    /// [`LocalSubnet::run`] with dealer `j` encrypting under `round[j]`.
+    fn run_in_round<'a>(
+        &self,
+        params: &TranscriptParams<C>,
+        inputs: impl IntoIterator<Item = (u32, DealerInput<'a, C>)>,
+        round: &[EphemeralKey<C>],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Transcript<C>, TecdsaError> {
         let mut dealings = Vec::new();
         for (dealer, input) in inputs {
-            let mut dealing = Dealing::create(params, dealer, input, rng)?;
+            let ephemeral = round
+                .get(dealer as usize)
+                .ok_or(TecdsaError::WrongDealerInput { dealer })?;
+            let mut dealing =
+                Dealing::create_with_ephemeral(params, dealer, input, ephemeral, rng)?;
             if self.faulty.contains(&dealer) {
                 dealing.ciphertexts.ephemeral += C::Point::generator();
             }
@@ -184,15 +208,26 @@ impl<C: IdkgCurve> LocalSubnet<C> {
         unmasked: bool,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Transcript<C>, TecdsaError> {
+        let round = Self::round_keys(self.nodes(), rng);
+        self.random_in_round(unmasked, &round, rng)
+    }
+
+    fn random_in_round(
+        &self,
+        unmasked: bool,
+        round: &[EphemeralKey<C>],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Transcript<C>, TecdsaError> {
         let operation = if unmasked {
             Operation::RandomUnmasked
         } else {
             Operation::Random
         };
         let params = self.params(self.nodes(), operation)?;
-        self.run(
+        self.run_in_round(
             &params,
             (0..self.nodes() as u32).map(|dealer| (dealer, DealerInput::Fresh)),
+            round,
             rng,
         )
     }
@@ -253,48 +288,63 @@ impl<C: IdkgCurve> LocalSubnet<C> {
         &self,
         key: &Transcript<C>,
         rng: &mut (impl RngCore + CryptoRng),
-    ) -> Result<(Presignature<C>, Vec<PresignatureShares<C>>), TecdsaError> {
+    ) -> Result<PresignatureWithShares<C>, TecdsaError> {
+        let mut batch = self.presignatures(key, 1, rng)?;
+        Ok(batch.pop().expect("one presignature was made"))
+    }
+
+    /// `count` presignatures for `key` made together, as a node's pool
+    /// fills: in each of the two rounds (κ and λ, then the products) every
+    /// dealer encrypts all its dealings under one ephemeral key.
+    ///
+    /// # Errors
+    /// As [`LocalSubnet::run`].
+    pub fn presignatures(
+        &self,
+        key: &Transcript<C>,
+        count: usize,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Vec<PresignatureWithShares<C>>, TecdsaError> {
         // Each node opens each transcript once, as a real node does (its key
         // share is kept from when the key was made).
         let key_shares = self.key_shares(key)?;
-        let kappa = self.random(true, rng)?;
-        let kappa_shares = self.all_shares(&kappa)?;
-        let lambda = self.random(false, rng)?;
-        let lambda_shares = self.all_shares(&lambda)?;
-        let kappa_times_lambda =
-            self.product(&kappa, &kappa_shares, &lambda, &lambda_shares, rng)?;
-        let key_times_lambda = self.product(key, &key_shares, &lambda, &lambda_shares, rng)?;
-        let kl_shares = self.all_shares(&kappa_times_lambda)?;
-        let xl_shares = self.all_shares(&key_times_lambda)?;
-        let presignature =
-            Presignature::new(key, kappa, lambda, kappa_times_lambda, key_times_lambda)?;
-        let shares = lambda_shares
-            .into_iter()
-            .zip(kl_shares)
-            .zip(xl_shares)
-            .map(|((lambda, kl), xl)| PresignatureShares::new(&presignature, lambda, kl, xl))
-            .collect::<Result<_, _>>()?;
-        Ok((presignature, shares))
-    }
-
-    fn product(
-        &self,
-        unmasked: &Transcript<C>,
-        unmasked_shares: &[Share<C>],
-        masked: &Transcript<C>,
-        masked_shares: &[Share<C>],
-        rng: &mut (impl RngCore + CryptoRng),
-    ) -> Result<Transcript<C>, TecdsaError> {
-        let operation = Operation::UnmaskedTimesMasked(
-            unmasked.commitment().clone(),
-            masked.commitment().clone(),
-        );
-        let params = self.params(self.nodes(), operation)?;
-        let inputs = unmasked_shares
-            .iter()
-            .zip(masked_shares)
-            .map(|(a, b)| (a.index, DealerInput::Product(a, b)));
-        self.run(&params, inputs, rng)
+        let first_round = Self::round_keys(self.nodes(), rng);
+        let second_round = Self::round_keys(self.nodes(), rng);
+        (0..count)
+            .map(|_| {
+                let kappa = self.random_in_round(true, &first_round, rng)?;
+                let kappa_shares = self.all_shares(&kappa)?;
+                let lambda = self.random_in_round(false, &first_round, rng)?;
+                let lambda_shares = self.all_shares(&lambda)?;
+                let mut product = |a: &Transcript<C>, a_shares: &[Share<C>]| {
+                    let operation = Operation::UnmaskedTimesMasked(
+                        a.commitment().clone(),
+                        lambda.commitment().clone(),
+                    );
+                    let params = self.params(self.nodes(), operation)?;
+                    let inputs = a_shares
+                        .iter()
+                        .zip(&lambda_shares)
+                        .map(|(a, b)| (a.index, DealerInput::Product(a, b)));
+                    self.run_in_round(&params, inputs, &second_round, rng)
+                };
+                let kappa_times_lambda = product(&kappa, &kappa_shares)?;
+                let key_times_lambda = product(key, &key_shares)?;
+                let kl_shares = self.all_shares(&kappa_times_lambda)?;
+                let xl_shares = self.all_shares(&key_times_lambda)?;
+                let presignature =
+                    Presignature::new(key, kappa, lambda, kappa_times_lambda, key_times_lambda)?;
+                let shares = lambda_shares
+                    .iter()
+                    .zip(kl_shares)
+                    .zip(xl_shares)
+                    .map(|((lambda, kl), xl)| {
+                        PresignatureShares::new(&presignature, lambda.clone(), kl, xl)
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok((presignature, shares))
+            })
+            .collect()
     }
 
     fn all_shares(&self, transcript: &Transcript<C>) -> Result<Vec<Share<C>>, TecdsaError> {

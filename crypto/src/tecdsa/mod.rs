@@ -106,8 +106,8 @@ pub use dealing::{
     verify_dealings, DealerInput, Dealing, DealingProof, Operation, TranscriptParams,
 };
 pub use derivation::{derive, ecdsa_public_key, DerivationPath, DerivedKey};
-pub use local::LocalSubnet;
-pub use mega::{MegaPublicKey, MegaSecretKey};
+pub use local::{LocalSubnet, PresignatureWithShares};
+pub use mega::{EphemeralKey, MegaPublicKey, MegaSecretKey};
 pub use signing::{
     combine, verify_shares, Combined, EcdsaSignature, Presignature, PresignatureShares,
     SignatureShare, SigningRequest,

@@ -51,6 +51,19 @@ impl Oracle {
         self.bytes(label, point.to_bytes().as_ref())
     }
 
+    /// Absorbs labelled points as [`Oracle::point`] would one by one, but
+    /// encoded together (one field inversion for all).
+    pub(crate) fn points<C: IdkgCurve>(
+        &mut self,
+        labelled: &[(&'static [u8], &C::Point)],
+    ) -> &mut Self {
+        let points: Vec<C::Point> = labelled.iter().map(|(_, point)| **point).collect();
+        for ((label, _), encoding) in labelled.iter().zip(C::encode_all(&points)) {
+            self.bytes(label, &encoding);
+        }
+        self
+    }
+
     /// Absorbs a scalar.
     pub(crate) fn scalar<C: IdkgCurve>(
         &mut self,
@@ -69,5 +82,31 @@ impl Oracle {
     /// The raw 64-byte hash (to bind a long statement once).
     pub(crate) fn digest(&self) -> [u8; 64] {
         self.hasher.clone().finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::Secp256k1;
+    use group::Group;
+
+    #[test]
+    fn points_absorbs_exactly_what_point_does_one_by_one() {
+        let mut rng = rand::thread_rng();
+        let a = k256::ProjectivePoint::random(&mut rng);
+        let b = k256::ProjectivePoint::random(&mut rng);
+        let identity = k256::ProjectivePoint::IDENTITY;
+        let mut one_by_one = Oracle::new::<Secp256k1>("test");
+        one_by_one
+            .point::<Secp256k1>(b"a", &a)
+            .point::<Secp256k1>(b"identity", &identity)
+            .point::<Secp256k1>(b"b", &b);
+        let mut together = Oracle::new::<Secp256k1>("test");
+        together.points::<Secp256k1>(&[(b"a", &a), (b"identity", &identity), (b"b", &b)]);
+        assert_eq!(one_by_one.digest(), together.digest());
+        let mut swapped = Oracle::new::<Secp256k1>("test");
+        swapped.points::<Secp256k1>(&[(b"a", &b), (b"identity", &identity), (b"b", &a)]);
+        assert_ne!(one_by_one.digest(), swapped.digest());
     }
 }

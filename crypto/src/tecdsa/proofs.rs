@@ -53,8 +53,7 @@ fn dlog_challenge<C: IdkgCurve>(
     let mut oracle = context.clone();
     oracle
         .bytes(b"dlog base", if base == Base::G { b"G" } else { b"H" })
-        .point::<C>(b"dlog public", public)
-        .point::<C>(b"dlog nonce", nonce);
+        .points::<C>(&[(b"dlog public", public), (b"dlog nonce", nonce)]);
     oracle.output::<C>()
 }
 
@@ -119,12 +118,13 @@ fn product_challenge<C: IdkgCurve>(
     nonces: &[C::Point; 2],
 ) -> C::Scalar {
     let mut oracle = context.clone();
-    oracle
-        .point::<C>(b"product a", &statement.a)
-        .point::<C>(b"product b", &statement.b)
-        .point::<C>(b"product c", &statement.product)
-        .point::<C>(b"nonce 1", &nonces[0])
-        .point::<C>(b"nonce 2", &nonces[1]);
+    oracle.points::<C>(&[
+        (b"product a", &statement.a),
+        (b"product b", &statement.b),
+        (b"product c", &statement.product),
+        (b"nonce 1", &nonces[0]),
+        (b"nonce 2", &nonces[1]),
+    ]);
     oracle.output::<C>()
 }
 
@@ -186,12 +186,13 @@ fn dleq_challenge<C: IdkgCurve>(
     nonces: &[C::Point; 2],
 ) -> C::Scalar {
     let mut oracle = context.clone();
-    oracle
-        .point::<C>(b"dleq key", points[0])
-        .point::<C>(b"dleq base", points[1])
-        .point::<C>(b"dleq value", points[2])
-        .point::<C>(b"nonce 1", &nonces[0])
-        .point::<C>(b"nonce 2", &nonces[1]);
+    oracle.points::<C>(&[
+        (b"dleq key", points[0]),
+        (b"dleq base", points[1]),
+        (b"dleq value", points[2]),
+        (b"nonce 1", &nonces[0]),
+        (b"nonce 2", &nonces[1]),
+    ]);
     oracle.output::<C>()
 }
 

@@ -63,6 +63,8 @@ pub struct Transcript<C: IdkgCurve> {
     dealings: Vec<Dealing<C>>,
     weights: Vec<C::Scalar>,
     commitment: Commitment<C>,
+    /// Each dealing's ephemeral key, encoded once for every decryption.
+    ephemeral_encodings: Vec<Vec<u8>>,
 }
 
 impl<C: IdkgCurve> Transcript<C> {
@@ -100,11 +102,16 @@ impl<C: IdkgCurve> Transcript<C> {
         let commitments: Vec<&Commitment<C>> =
             dealings.iter().map(|dealing| &dealing.commitment).collect();
         let commitment = Commitment::combine(&commitments, &weights);
+        let ephemerals: Vec<C::Point> = dealings
+            .iter()
+            .map(|dealing| dealing.ciphertexts.ephemeral)
+            .collect();
         Ok(Transcript {
             params: params.clone(),
             dealings,
             weights,
             commitment,
+            ephemeral_encodings: C::encode_all(&ephemerals),
         })
     }
 
@@ -134,6 +141,17 @@ impl<C: IdkgCurve> Transcript<C> {
         &self.weights
     }
 
+    /// Receiver `index`'s part of the dealing at `position` (not yet checked).
+    pub(crate) fn decrypt(&self, position: usize, index: u32, key: &MegaSecretKey<C>) -> Share<C> {
+        let dealing = &self.dealings[position];
+        dealing.ciphertexts.decrypt(
+            &self.params.dealer_context(dealing.dealer),
+            index,
+            key,
+            &self.ephemeral_encodings[position],
+        )
+    }
+
     pub(crate) fn check_receiver(
         &self,
         index: u32,
@@ -161,13 +179,8 @@ impl<C: IdkgCurve> Transcript<C> {
         self.check_receiver(index, key)?;
         // Decrypt everything, check the combined share against the combined
         // commitment once, and only if that fails, dealing by dealing.
-        let parts: Vec<Share<C>> = self
-            .dealings
-            .iter()
-            .map(|dealing| {
-                let context = self.params.dealer_context(dealing.dealer);
-                dealing.ciphertexts.decrypt(&context, index, key)
-            })
+        let parts: Vec<Share<C>> = (0..self.dealings.len())
+            .map(|position| self.decrypt(position, index, key))
             .collect();
         let mut share = Share {
             index,
