@@ -5,6 +5,10 @@
 //!
 //! # The protocol in a page
 //!
+//! (The paper's section numbers are not cited: its text could not be
+//! obtained where this was written. Names follow the paper and the IC's
+//! implementation: transcript kinds, MEGa, presignature quadruples.)
+//!
 //! **Sharings.** Every secret is Shamir-shared among `n` receivers
 //! with a reconstruction threshold `t`; receiver `i` holds the value at
 //! `x = i + 1`. A sharing is *unmasked* when its polynomial is committed
@@ -20,7 +24,8 @@
 //! receivers or a new threshold — key resharing), `UnmaskedTimesMasked`
 //! (a masked product — presignatures). Each dealer sends a [`Dealing`]:
 //! a commitment to its polynomial, the receivers' shares encrypted under
-//! their keys with one ephemeral key ([`mega`]), and a proof tying the
+//! their keys under the dealer's ephemeral key for the round ([`mega`];
+//! a departure from the paper's key per dealing, argued there), and a proof tying the
 //! constant term to the dealer's own share of the source transcripts
 //! ([`proofs`]). Anyone verifies a dealing without secrets. Enough verified
 //! dealings form a [`Transcript`] (added for fresh secrets, interpolated at
