@@ -157,6 +157,7 @@ pub struct Consensus<C, P> {
     highest_seen: Height,
     validate_at: Option<Time>,
     invalid_from: BTreeMap<NodeId, u64>,
+    abstain_through: Height,
 }
 
 impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
@@ -188,7 +189,23 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             highest_seen: 0,
             validate_at: None,
             invalid_from: BTreeMap::new(),
+            abstain_through: 0,
         }
+    }
+
+    /// For a node restarted after a crash: it proposes and notarization-
+    /// or finalization-shares nothing at heights up to `height` (the
+    /// highest at which it may have signed before), so losing its memory
+    /// cannot make it sign two blocks of one round. Its environment
+    /// persists that height before sending anything it signs.
+    pub fn abstain_through(&mut self, height: Height) {
+        self.abstain_through = self.abstain_through.max(height);
+    }
+
+    /// The latest catch-up package this node holds (to persist, and to
+    /// restart from with an [`Event::Artifact`] carrying it).
+    pub fn catch_up_package(&self) -> Option<&CatchUpPackage> {
+        self.pool.catch_up.as_ref()
     }
 
     /// The current round.
@@ -820,6 +837,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             let height = self.height;
             let shared = self.shared_notarization.get(&height);
             if shared.is_none_or(|blocks| blocks.iter().all(|block| *block == notarized))
+                && height > self.abstain_through
                 && self.shared_finalization.insert(height)
             {
                 let message = signed::finalization(height, &notarized);
@@ -857,7 +875,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             return false;
         };
         let rank = rank_of(&beacon, self.me, self.config.nodes);
-        if now < start + self.config.proposal_delay(rank) || self.proposed.contains(&height) {
+        if now < start + self.config.proposal_delay(rank)
+            || self.proposed.contains(&height)
+            || height <= self.abstain_through
+        {
             return false;
         }
         let Some(parent) = self.notarized_at(height - 1) else {
@@ -885,7 +906,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Δ_ntry(r) has passed and no block of the round is notarized yet (§4).
     fn share_notarization(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
         let height = self.height;
-        let Some(start) = self.round_start else {
+        let Some(start) = self.round_start.filter(|_| height > self.abstain_through) else {
             return false;
         };
         let Some(best) = self.best_rank(height) else {

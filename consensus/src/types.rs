@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A node's position in the subnet (0-based).
@@ -17,7 +18,7 @@ pub type Rank = u32;
 pub type Time = u64;
 
 /// A SHA-256 hash.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
@@ -42,7 +43,7 @@ impl fmt::Debug for Hash {
 }
 
 /// An ingress message carried in a block payload: an id and opaque bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IngressMessage {
     /// Unique id of the message (e.g. the IC request id).
     pub id: Hash,
@@ -51,7 +52,7 @@ pub struct IngressMessage {
 }
 
 /// A block: a payload appended to a notarized parent by a ranked maker.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Block {
     /// Height of the block (parent height + 1).
     pub height: Height,
@@ -138,7 +139,7 @@ pub mod signed {
 pub type SignatureBytes = Vec<u8>;
 
 /// A block signed by its maker.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Proposal {
     /// The proposed block.
     pub block: Block,
@@ -147,7 +148,7 @@ pub struct Proposal {
 }
 
 /// One node's share of a multi-signature or threshold signature.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Share {
     /// The signer.
     pub signer: NodeId,
@@ -156,7 +157,7 @@ pub struct Share {
 }
 
 /// An aggregate of n − f shares on one block: a notarization or a finalization.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Certificate {
     /// Height of the block.
     pub height: Height,
@@ -169,7 +170,7 @@ pub struct Certificate {
 }
 
 /// Everything consensus nodes send each other.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Artifact {
     /// A block proposal.
     Proposal(Proposal),
@@ -226,7 +227,7 @@ pub enum Artifact {
 }
 
 /// What a catch-up package attests: a finalized block and the random beacon at its height.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CatchUpContent {
     /// The finalized block (its height is the package's height).
     pub block: Block,
@@ -255,7 +256,7 @@ impl CatchUpContent {
 
 /// A catch-up package: content plus an (f + 1)-threshold signature on it, so
 /// at least one honest node attests that the block is finalized.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CatchUpPackage {
     /// What is attested.
     pub content: CatchUpContent,
@@ -264,6 +265,26 @@ pub struct CatchUpPackage {
 }
 
 impl Artifact {
+    /// The height of a proposal, notarization share or finalization share
+    /// that `node` signed: a node signs at most one of each kind per height
+    /// and after a crash must not sign again there (see
+    /// [`Consensus::abstain_through`](crate::Consensus::abstain_through)).
+    /// `None` for other artifacts, and for ones `node` only relays.
+    pub fn signed_height(&self, node: NodeId) -> Option<Height> {
+        match self {
+            Artifact::Proposal(proposal) if proposal.block.maker == node => {
+                Some(proposal.block.height)
+            }
+            Artifact::NotarizationShare { height, share, .. }
+            | Artifact::FinalizationShare { height, share, .. }
+                if share.signer == node =>
+            {
+                Some(*height)
+            }
+            _ => None,
+        }
+    }
+
     /// The height the artifact belongs to.
     pub fn height(&self) -> Height {
         match self {
@@ -283,7 +304,7 @@ impl Artifact {
 }
 
 /// A finalized block handed to execution, in height order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalizedBlock {
     /// The block.
     pub block: Block,

@@ -165,6 +165,9 @@ struct Simulation<C> {
     queue: BinaryHeap<Reverse<(Time, u64, NodeId, Delivery)>>,
     sequence: u64,
     wake: Vec<Option<Time>>,
+    /// Per node, the highest height it signed a binding artifact at (what
+    /// a real node persists before sending).
+    signed_through: Vec<Height>,
     proposed_at: BTreeMap<Hash, Time>,
     finalized: BTreeMap<Height, (Hash, NodeId)>,
     outcome: Outcome,
@@ -212,6 +215,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
             queue: BinaryHeap::new(),
             sequence: 0,
             wake: vec![None; n],
+            signed_through: vec![0; n],
             proposed_at: BTreeMap::new(),
             finalized: BTreeMap::new(),
             outcome: Outcome {
@@ -292,6 +296,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
                 Delivery::Restart => {
                     self.nodes[node as usize] =
                         new_node(node, &self.config.consensus, (self.make_crypto)(node));
+                    self.nodes[node as usize].abstain_through(self.signed_through[node as usize]);
                     self.wake[node as usize] = None;
                     self.handle(node, Event::Start, now, &mut artifacts);
                 }
@@ -388,6 +393,10 @@ impl<C: ConsensusCrypto> Simulation<C> {
                     )
                 }
                 Action::Broadcast(artifact) => {
+                    if let Some(height) = artifact.signed_height(node) {
+                        let signed = &mut self.signed_through[node as usize];
+                        *signed = (*signed).max(height);
+                    }
                     if let Artifact::Proposal(proposal) = &artifact {
                         self.proposed_at.entry(proposal.block.hash()).or_insert(now);
                     }
