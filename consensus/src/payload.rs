@@ -69,6 +69,16 @@ impl IngressQueue {
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
     }
+
+    /// Keeps only the messages `keep` accepts (e.g. drops expired ones).
+    pub fn retain(&mut self, keep: impl FnMut(&IngressMessage) -> bool) {
+        self.pending.retain(keep);
+    }
+
+    /// The ids of the waiting messages.
+    pub fn ids(&self) -> impl Iterator<Item = Hash> + '_ {
+        self.pending.iter().map(|message| message.id)
+    }
 }
 
 impl PayloadBuilder for IngressQueue {

@@ -35,7 +35,7 @@ use crate::payload::PayloadBuilder;
 use crate::pool::{Pool, Shares};
 use crate::types::{
     signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
-    Height, NodeId, Proposal, Rank, Share, Time,
+    Height, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
 /// Protocol parameters, equal on every node.
@@ -200,6 +200,40 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// persists that height before sending anything it signs.
     pub fn abstain_through(&mut self, height: Height) {
         self.abstain_through = self.abstain_through.max(height);
+    }
+
+    /// Resumes a restarted node from its own durable state: `block` was
+    /// finalized (this node delivered it before it stopped) and `beacon` is
+    /// the random beacon at its height. Trusted input: it comes from the
+    /// node's store, not from a peer. Like a catch-up package, but without
+    /// one: the node continues at the next height, with
+    /// [`Consensus::abstain_through`] keeping it from signing again where it
+    /// already did. Ignored unless above the finalized height.
+    pub fn resume_from(&mut self, block: Block, beacon: SignatureBytes) {
+        let height = block.height;
+        if height <= self.finalized_height {
+            return;
+        }
+        let hash = block.hash();
+        self.pool
+            .beacons
+            .insert(height, (beacon.clone(), Hash::of(&[&beacon])));
+        self.blocks.insert(hash, block);
+        self.delivered.insert(height, hash);
+        self.finalized_height = height;
+        if self.height <= height {
+            self.height = height + 1;
+            self.round_start = None;
+        }
+        self.purge();
+    }
+
+    /// The random beacon (its threshold signature) at `height`, if held.
+    pub fn beacon(&self, height: Height) -> Option<&SignatureBytes> {
+        self.pool
+            .beacons
+            .get(&height)
+            .map(|(signature, _)| signature)
     }
 
     /// The latest catch-up package this node holds (to persist, and to
@@ -714,25 +748,14 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let Some(package) = self.pool.catch_up.clone() else {
             return false;
         };
-        let height = package.content.height();
-        if height <= self.finalized_height {
+        if package.content.height() <= self.finalized_height {
             return false;
         }
-        let block = package.content.block.clone();
-        let hash = block.hash();
-        let beacon = package.content.beacon.clone();
-        self.pool
-            .beacons
-            .insert(height, (beacon.clone(), Hash::of(&[&beacon])));
-        self.blocks.insert(hash, block);
-        self.delivered.insert(height, hash);
-        self.finalized_height = height;
-        if self.height <= height {
-            self.height = height + 1;
-            self.round_start = None;
-        }
+        self.resume_from(
+            package.content.block.clone(),
+            package.content.beacon.clone(),
+        );
         actions.push(Action::JumpedTo(package));
-        self.purge();
         true
     }
 

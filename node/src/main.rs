@@ -5,9 +5,15 @@ mod bench_dkg;
 mod bench_ecdsa;
 mod gpu_choice;
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
-/// chainkey: a high-throughput chain-key cryptography engine.
+use chainkey_node::config::NodeConfig;
+use chainkey_node::genesis::{write_genesis, NodeAddresses};
+use chainkey_node::subnet::SubnetArgs;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// chainkey: a high-throughput chain-key cryptography engine and subnet node.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -17,17 +23,89 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a local subnet: one `chainkey node` process per node on loopback, with a live status line.
+    Subnet(SubnetArgs),
+    /// Run one node of a subnet.
+    Node {
+        /// The node's configuration (`node.toml` from `chainkey genesis`).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write the keys and configurations of a new multi-host subnet.
+    Genesis {
+        /// Every node's peer address (host:port), in node-id order; its
+        /// HTTP endpoint listens on the next port.
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<std::net::SocketAddr>,
+        /// Output directory (one `node-<id>` directory per node).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Measure signature verification throughput against blst's batch API and one-by-one verification.
     Bench(bench::BenchArgs),
 }
 
-fn main() -> std::process::ExitCode {
+fn init_logs(filter: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
     tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn run_node(path: &std::path::Path) -> Result<(), String> {
+    let config = NodeConfig::load(path).map_err(|error| error.to_string())?;
+    init_logs(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| error.to_string())?;
+    runtime.block_on(async {
+        let shutdown = async {
+            let mut terminate =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM can be handled");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        };
+        chainkey_node::node::run(config, shutdown)
+            .await
+            .map_err(|error| error.to_string())
+    })
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(args) => bench::run(&args),
+        Command::Node { config } => run_node(&config),
+        Command::Subnet(args) => {
+            init_logs("warn");
+            chainkey_node::subnet::run(&args)
+        }
+        Command::Genesis { nodes, out } => {
+            init_logs("info");
+            let addresses: Vec<NodeAddresses> = nodes
+                .iter()
+                .map(|&p2p| NodeAddresses {
+                    p2p,
+                    http: std::net::SocketAddr::new(p2p.ip(), p2p.port() + 1),
+                })
+                .collect();
+            write_genesis(&out, &addresses, false, &mut rand::thread_rng())
+                .map(|paths| {
+                    for path in paths {
+                        println!("{}", path.display());
+                    }
+                })
+                .map_err(|error| error.to_string())
+        }
+        Command::Bench(args) => {
+            init_logs("info");
+            bench::run(&args)
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

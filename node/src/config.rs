@@ -1,0 +1,289 @@
+//! What a node reads at start: its public configuration (TOML, shareable)
+//! and its secrets (TOML, file mode 0600).
+//!
+//! Public: its id and addresses, every node's address, TLS certificate and
+//! BLS key, and the subnet's threshold beacon key. Secret: its BLS key, its
+//! beacon key share and its TLS key. Paths in a configuration are relative
+//! to the file they are in.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chainkey_consensus::{Config as ConsensusConfig, NodeId, SubnetKeys};
+use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
+use chainkey_crypto::{MinSig, PublicKey, SecretKey};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for its type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key or certificate does not decode.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One node of the subnet, as every other node knows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Its id (its position in the committee).
+    pub id: NodeId,
+    /// Where it accepts peer connections.
+    pub address: String,
+    /// Its self-signed TLS certificate (DER, hex): connections are
+    /// authenticated by exactly this certificate.
+    pub certificate: String,
+    /// Its BLS public key (hex).
+    pub public_key: String,
+}
+
+/// Protocol timing; defaults are those of [`ConsensusConfig::new`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct TimingConfig {
+    /// The unit delay Δ (ms).
+    pub delta_ms: Option<u64>,
+    /// The notary slack ε (ms).
+    pub epsilon_ms: Option<u64>,
+}
+
+/// A node's public configuration (`node.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// This node's id.
+    pub id: NodeId,
+    /// Address to accept peer connections on.
+    pub listen: SocketAddr,
+    /// Address of the HTTP endpoint (ingress, `/status`, `/metrics`).
+    pub http: SocketAddr,
+    /// Directory of the node's database.
+    pub data_dir: PathBuf,
+    /// The node's secrets file.
+    pub secrets: PathBuf,
+    /// The subnet's threshold beacon key (public polynomial, hex).
+    pub beacon_commitment: String,
+    /// Every node of the subnet, this one included, by id.
+    pub nodes: Vec<PeerConfig>,
+    /// Log filter (`tracing` syntax); the `RUST_LOG` variable overrides it.
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// Protocol timing.
+    #[serde(default)]
+    pub timing: TimingConfig,
+    /// Enables the `/debug/*` endpoints tests use to isolate the node or
+    /// make it flood its peers with invalid artifacts. Never in production.
+    #[serde(default)]
+    pub test_hooks: bool,
+}
+
+fn default_log() -> String {
+    "info".to_string()
+}
+
+/// A node's secrets (`secrets.toml`, mode 0600). `Debug` shows nothing.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SecretsFile {
+    /// BLS secret key (hex).
+    pub node_key: String,
+    /// Index of the beacon key share.
+    pub beacon_index: u32,
+    /// The beacon key share (hex).
+    pub beacon_share: String,
+    /// TLS private key (PKCS#8 DER, hex).
+    pub tls_key: String,
+}
+
+impl std::fmt::Debug for SecretsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsFile(..)")
+    }
+}
+
+impl Drop for SecretsFile {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.node_key.zeroize();
+        self.beacon_share.zeroize();
+        self.tls_key.zeroize();
+    }
+}
+
+/// The decoded secrets of a node.
+pub struct Secrets {
+    /// Signs proposals, notarization and finalization shares.
+    pub node_key: SecretKey,
+    /// Signs random-beacon and catch-up shares.
+    pub beacon_share: SecretKeyShare,
+    /// Authenticates the node's TLS connections (PKCS#8 DER).
+    pub tls_key: Zeroizing<Vec<u8>>,
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, ConfigError> {
+    hex::decode(text).map_err(|_| ConfigError::Invalid(format!("{what} is not hex")))
+}
+
+impl NodeConfig {
+    /// Reads `path`, resolving relative paths against its directory.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when it cannot be read or parsed.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let mut config: NodeConfig =
+            toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+            })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.data_dir = base.join(&config.data_dir);
+        config.secrets = base.join(&config.secrets);
+        if config.nodes.get(config.id as usize).map(|node| node.id) != Some(config.id)
+            || config
+                .nodes
+                .iter()
+                .enumerate()
+                .any(|(i, node)| node.id as usize != i)
+        {
+            return Err(ConfigError::Invalid(
+                "nodes must be listed by id, 0 to n − 1, this node among them".into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// Reads this node's secrets.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the file cannot be read or a key does not decode.
+    pub fn load_secrets(&self) -> Result<Secrets, ConfigError> {
+        let file: SecretsFile =
+            toml::from_str(&read(&self.secrets)?).map_err(|error| ConfigError::Parse {
+                path: self.secrets.clone(),
+                message: error.to_string(),
+            })?;
+        let invalid = |what: &str| ConfigError::Invalid(format!("secrets: invalid {what}"));
+        let node_key =
+            SecretKey::from_bytes(&Zeroizing::new(hex_bytes("node key", &file.node_key)?))
+                .map_err(|_| invalid("node key"))?;
+        let share_key = SecretKey::from_bytes(&Zeroizing::new(hex_bytes(
+            "beacon share",
+            &file.beacon_share,
+        )?))
+        .map_err(|_| invalid("beacon share"))?;
+        let beacon_share = SecretKeyShare::new(file.beacon_index, share_key)
+            .map_err(|_| invalid("beacon index"))?;
+        Ok(Secrets {
+            node_key,
+            beacon_share,
+            tls_key: Zeroizing::new(hex_bytes("TLS key", &file.tls_key)?),
+        })
+    }
+
+    /// The subnet's public keys.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a key that does not decode.
+    pub fn subnet_keys(&self) -> Result<SubnetKeys, ConfigError> {
+        let committee = self
+            .nodes
+            .iter()
+            .map(|node| {
+                PublicKey::<MinSig>::from_bytes(&hex_bytes("public key", &node.public_key)?)
+                    .map_err(|_| ConfigError::Invalid(format!("node {}: public key", node.id)))
+            })
+            .collect::<Result<_, _>>()?;
+        let beacon = PublicCommitment::<MinSig>::from_bytes(&hex_bytes(
+            "beacon commitment",
+            &self.beacon_commitment,
+        )?)
+        .map_err(|_| ConfigError::Invalid("beacon commitment".into()))?;
+        Ok(SubnetKeys { committee, beacon })
+    }
+
+    /// Every node's TLS certificate, by id.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a certificate that is not hex.
+    pub fn certificates(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
+        self.nodes
+            .iter()
+            .map(|node| hex_bytes("certificate", &node.certificate))
+            .collect()
+    }
+
+    /// The consensus parameters for this subnet.
+    pub fn consensus(&self) -> ConsensusConfig {
+        let mut config = ConsensusConfig::new(self.nodes.len());
+        if let Some(delta) = self.timing.delta_ms {
+            config.delta = delta;
+        }
+        if let Some(epsilon) = self.timing.epsilon_ms {
+            config.epsilon = epsilon;
+        }
+        config
+    }
+
+    /// Writes the configuration as TOML.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        let text = toml::to_string_pretty(self).map_err(|error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?;
+        std::fs::write(path, text).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+impl SecretsFile {
+    /// Writes the secrets as TOML, readable by the owner only (0600).
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`].
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = Zeroizing::new(toml::to_string(self).map_err(|error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)
+    }
+}

@@ -1,0 +1,27 @@
+//! Where finalized blocks go: an [`Executor`] receives each finalized
+//! block once, in height order. Until canister execution exists, nodes run
+//! the [`CountingExecutor`].
+
+use chainkey_consensus::FinalizedBlock;
+
+/// Executes finalized blocks, in height order, each once per run.
+pub trait Executor: Send {
+    /// Executes one block.
+    fn execute(&mut self, block: &FinalizedBlock);
+}
+
+/// Counts blocks and messages (the executor until execution exists).
+#[derive(Debug, Default)]
+pub struct CountingExecutor {
+    /// Blocks executed.
+    pub blocks: u64,
+    /// Ingress messages executed.
+    pub messages: u64,
+}
+
+impl Executor for CountingExecutor {
+    fn execute(&mut self, block: &FinalizedBlock) {
+        self.blocks += 1;
+        self.messages += block.block.payload.len() as u64;
+    }
+}

@@ -1,0 +1,190 @@
+//! A new subnet: every node's keys, the beacon's threshold key from the
+//! non-interactive DKG, and a configuration directory per node.
+//!
+//! The genesis tool plays every dealer and receiver of the genesis NIDKG
+//! (it creates every node's keys, so it is trusted with them anyway; on the
+//! Internet Computer the NNS plays this part). Each node's directory gets
+//! only its own secrets, and the tool keeps none.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chainkey_consensus::NodeId;
+use chainkey_crypto::nidkg::{
+    verify_dealings, Dealing, DkgConfig, EncryptionSecretKey, Transcript,
+};
+use chainkey_crypto::{MinSig, SecretKey};
+use rand::{CryptoRng, RngCore};
+
+use crate::config::{ConfigError, NodeConfig, PeerConfig, SecretsFile, TimingConfig};
+
+/// Where one node listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeAddresses {
+    /// Peer connections.
+    pub p2p: SocketAddr,
+    /// HTTP: ingress, status, metrics.
+    pub http: SocketAddr,
+}
+
+/// Why genesis failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// Writing a file failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The DKG failed (cannot happen with honest local dealers).
+    #[error("genesis NIDKG: {0}")]
+    Dkg(String),
+    /// A TLS certificate could not be made.
+    #[error("TLS certificate: {0}")]
+    Certificate(String),
+    /// Fewer than one node.
+    #[error("a subnet needs at least one node")]
+    NoNodes,
+}
+
+/// The file name of node `id`'s configuration under a genesis directory.
+pub fn config_path(out: &Path, id: NodeId) -> PathBuf {
+    out.join(format!("node-{id}")).join("node.toml")
+}
+
+/// Writes `out/node-<i>/node.toml` and `secrets.toml` for every node and
+/// returns the configuration paths.
+///
+/// # Errors
+/// [`GenesisError`].
+pub fn write_genesis(
+    out: &Path,
+    nodes: &[NodeAddresses],
+    test_hooks: bool,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Vec<PathBuf>, GenesisError> {
+    if nodes.is_empty() {
+        return Err(GenesisError::NoNodes);
+    }
+    let n = nodes.len();
+    let threshold = (n - 1) / 3 + 1;
+    let node_keys: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate(rng)).collect();
+    let (beacon, shares) = beacon_key(n, threshold, rng)?;
+    let tls: Vec<rcgen::CertifiedKey> = (0..n)
+        .map(|id| {
+            rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])
+                .map_err(|error| GenesisError::Certificate(error.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    let peers: Vec<PeerConfig> = (0..n)
+        .map(|id| PeerConfig {
+            id: id as NodeId,
+            address: nodes[id].p2p.to_string(),
+            certificate: hex::encode(tls[id].cert.der()),
+            public_key: hex::encode(node_keys[id].public_key::<MinSig>().to_bytes()),
+        })
+        .collect();
+    let mut paths = Vec::new();
+    for (id, ((key, share), tls)) in node_keys.iter().zip(&shares).zip(&tls).enumerate() {
+        let path = config_path(out, id as NodeId);
+        let dir = path.parent().expect("a node directory");
+        std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        SecretsFile {
+            node_key: hex::encode(*key.to_bytes()),
+            beacon_index: share.index(),
+            beacon_share: hex::encode(*share.secret_key().to_bytes()),
+            tls_key: hex::encode(tls.key_pair.serialize_der()),
+        }
+        .save(&dir.join("secrets.toml"))?;
+        NodeConfig {
+            id: id as NodeId,
+            listen: nodes[id].p2p,
+            http: nodes[id].http,
+            data_dir: "data".into(),
+            secrets: "secrets.toml".into(),
+            beacon_commitment: hex::encode(beacon.to_bytes()),
+            nodes: peers.clone(),
+            log: "info".into(),
+            timing: TimingConfig::default(),
+            test_hooks,
+        }
+        .save(&path)?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The genesis NIDKG: every node deals, all dealings are verified in one
+/// batch, and each node's share is decrypted with its encryption key.
+fn beacon_key(
+    n: usize,
+    threshold: usize,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<
+    (
+        chainkey_crypto::threshold::PublicCommitment<MinSig>,
+        Vec<chainkey_crypto::threshold::SecretKeyShare>,
+    ),
+    GenesisError,
+> {
+    let dkg = |error: chainkey_crypto::nidkg::DkgError| GenesisError::Dkg(error.to_string());
+    let keys: Vec<EncryptionSecretKey> =
+        (0..n).map(|_| EncryptionSecretKey::generate(rng)).collect();
+    let receivers = keys.iter().map(EncryptionSecretKey::public_key).collect();
+    let config =
+        DkgConfig::new(b"chainkey genesis beacon key", receivers, threshold, n).map_err(dkg)?;
+    let dealings = (0..n as u32)
+        .map(|dealer| Ok((dealer, Dealing::create(&config, dealer, rng)?)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(dkg)?;
+    let verified = verify_dealings(&config, dealings)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(dkg)?;
+    let transcript = Transcript::create(&config, verified).map_err(dkg)?;
+    let shares = keys
+        .iter()
+        .enumerate()
+        .map(|(position, key)| transcript.decrypt_share(position, key))
+        .collect::<Result<_, _>>()
+        .map_err(dkg)?;
+    Ok((transcript.commitment().clone(), shares))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_configs_load_and_the_beacon_shares_sign_under_the_subnet_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let addresses: Vec<NodeAddresses> = (0..4)
+            .map(|i| NodeAddresses {
+                p2p: format!("127.0.0.1:{}", 7000 + i).parse().unwrap(),
+                http: format!("127.0.0.1:{}", 8000 + i).parse().unwrap(),
+            })
+            .collect();
+        let paths = write_genesis(dir.path(), &addresses, false, &mut rand::thread_rng()).unwrap();
+        let suite = chainkey_crypto::Ciphersuite::<MinSig>::basic();
+        let mut shares = Vec::new();
+        for (id, path) in paths.iter().enumerate() {
+            let config = NodeConfig::load(path).unwrap();
+            assert_eq!(config.id as usize, id);
+            let mode = std::os::unix::fs::PermissionsExt::mode(
+                &std::fs::metadata(&config.secrets).unwrap().permissions(),
+            );
+            assert_eq!(mode & 0o777, 0o600, "secrets are the owner's only");
+            let secrets = config.load_secrets().unwrap();
+            shares.push(suite.sign_share(&secrets.beacon_share, b"beacon"));
+        }
+        let keys = NodeConfig::load(&paths[0]).unwrap().subnet_keys().unwrap();
+        assert_eq!(keys.committee.len(), 4);
+        // Any f + 1 = 2 shares make a signature under the DKG's key.
+        let signature = suite
+            .combine(&keys.beacon, b"beacon", &shares[1..3])
+            .unwrap();
+        suite
+            .verify(&keys.beacon.public_key(), b"beacon", &signature)
+            .unwrap();
+    }
+}

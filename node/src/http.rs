@@ -1,0 +1,157 @@
+//! The node's HTTP endpoint: ingress submission, `/status`, `/metrics`, and
+//! (with `test_hooks`) the `/debug/*` switches tests use.
+//!
+//! `POST /api/v1/ingress` takes a CBOR array of [`SignedIngress`]; the
+//! signatures are checked in one batch, duplicates and expired messages are
+//! refused, and the answer names each refused message and why.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::ingress::{check_batch, unix_ms, IngressError, SignedIngress};
+use crate::node::Shared;
+
+/// The most messages one submission may carry.
+pub const MAX_SUBMISSION: usize = 10_000;
+
+/// The answer to a submission.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SubmitResponse {
+    /// Messages queued for a block.
+    pub accepted: usize,
+    /// Refused messages: their position in the submission and why.
+    pub rejected: Vec<(usize, String)>,
+}
+
+/// Serves until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let router = Router::new()
+        .route("/api/v1/ingress", post(submit))
+        .route("/status", get(status))
+        .route("/metrics", get(metrics))
+        .route("/debug/isolate/{on}", post(isolate))
+        .route("/debug/flood/{on}", post(flood))
+        .with_state(shared);
+    if let Err(error) = axum::serve(listener, router).await {
+        tracing::error!(%error, "HTTP endpoint failed");
+    }
+}
+
+async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResponse {
+    let Ok(messages) = ciborium::from_reader::<Vec<SignedIngress>, _>(body.as_ref()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected a CBOR array of signed messages",
+        )
+            .into_response();
+    };
+    if messages.len() > MAX_SUBMISSION {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too many messages in one submission",
+        )
+            .into_response();
+    }
+    let checker = Arc::clone(&shared);
+    let Ok((messages, verdicts)) = tokio::task::spawn_blocking(move || {
+        let verdicts = check_batch(&checker.verifier, &messages, unix_ms());
+        (messages, verdicts)
+    })
+    .await
+    else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    {
+        let mut seen = shared.seen.lock().expect("seen ids");
+        for (position, (message, verdict)) in messages.into_iter().zip(verdicts).enumerate() {
+            let verdict = verdict.and_then(|id| {
+                if seen.insert(id, message.expiry_ms) {
+                    Ok(id)
+                } else {
+                    Err(IngressError::Duplicate)
+                }
+            });
+            match verdict {
+                Ok(id) => accepted.push((id, message)),
+                Err(error) => rejected.push((position, error)),
+            }
+        }
+    }
+    let count = accepted.len();
+    if count > 0 {
+        if let Err(full) = shared.ingress.try_send(accepted) {
+            // Not queued after all: forget them, so a retry is no duplicate.
+            let mut seen = shared.seen.lock().expect("seen ids");
+            for (id, _) in full.into_inner() {
+                seen.remove(&id);
+            }
+            shared
+                .metrics
+                .ingress
+                .with_label_values(&[IngressError::QueueFull.to_string().as_str()])
+                .inc_by(count as u64);
+            return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
+        }
+    }
+    let metrics = &shared.metrics;
+    metrics
+        .ingress
+        .with_label_values(&["accepted"])
+        .inc_by(count as u64);
+    for (_, error) in &rejected {
+        metrics
+            .ingress
+            .with_label_values(&[error.to_string().as_str()])
+            .inc();
+    }
+    Json(SubmitResponse {
+        accepted: count,
+        rejected: rejected
+            .into_iter()
+            .map(|(position, error)| (position, error.to_string()))
+            .collect(),
+    })
+    .into_response()
+}
+
+async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    Json(shared.status.lock().expect("status").clone())
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    shared.metrics.render()
+}
+
+fn switch(shared: &Shared, on: &str, set: impl FnOnce(bool)) -> StatusCode {
+    if !shared.test_hooks {
+        return StatusCode::NOT_FOUND;
+    }
+    match on {
+        "on" => set(true),
+        "off" => set(false),
+        _ => return StatusCode::BAD_REQUEST,
+    }
+    StatusCode::OK
+}
+
+async fn isolate(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> StatusCode {
+    switch(&shared, &on, |isolated| {
+        shared.transport.set_isolated(isolated)
+    })
+}
+
+async fn flood(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> StatusCode {
+    switch(&shared, &on, |flood| {
+        shared.flood.store(flood, Ordering::Relaxed)
+    })
+}

@@ -1,0 +1,481 @@
+//! Signed ingress messages: what users submit, how a node checks them
+//! (signatures in one batch), deduplicates and expires them, and how block
+//! payloads carrying them are validated by every node.
+//!
+//! A message is signed by its sender with Ed25519 or ECDSA over secp256k1
+//! (low-s, as the Internet Computer). Its id commits to everything but the
+//! signature; the Ed25519 signature is on the id, the ECDSA one on the id
+//! as the prehash. A message is accepted until its expiry, at most
+//! [`MAX_EXPIRY`] ahead, and only once: ids are remembered until they expire.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chainkey_consensus::types::IngressMessage;
+use chainkey_consensus::{Hash, Height, IngressQueue, PayloadBuilder};
+use chainkey_crypto::batch::{
+    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1,
+};
+use serde::{Deserialize, Serialize};
+
+/// How far ahead a message may expire (the IC's limit is 5 minutes).
+pub const MAX_EXPIRY_MS: u64 = 5 * 60 * 1000;
+/// [`MAX_EXPIRY_MS`] as a name for the docs.
+pub const MAX_EXPIRY: std::time::Duration = std::time::Duration::from_millis(MAX_EXPIRY_MS);
+/// The largest content accepted.
+pub const MAX_CONTENT: usize = 64 << 10;
+/// Nodes' clocks may differ: a block's messages may have expired this long
+/// ago by the validating node's clock.
+const VALIDATION_SLACK_MS: u64 = 30_000;
+/// A block maker only includes messages valid at least this much longer.
+const BUILD_MARGIN_MS: u64 = 5_000;
+
+/// Who signed a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sender {
+    /// An Ed25519 public key (32 bytes).
+    Ed25519(Vec<u8>),
+    /// A secp256k1 public key (SEC1, compressed or not).
+    Secp256k1(Vec<u8>),
+}
+
+/// A user's signed message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedIngress {
+    /// The signer.
+    pub sender: Sender,
+    /// Makes otherwise equal messages distinct.
+    pub nonce: u64,
+    /// Unix time (ms) after which the message is void.
+    pub expiry_ms: u64,
+    /// The message itself (opaque until execution).
+    pub content: Vec<u8>,
+    /// The sender's signature on [`SignedIngress::id`].
+    pub signature: Vec<u8>,
+}
+
+/// Why a message was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+pub enum IngressError {
+    /// The sender's key does not decode.
+    #[error("malformed sender key")]
+    MalformedKey,
+    /// The signature does not decode.
+    #[error("malformed signature")]
+    MalformedSignature,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// Its expiry has passed.
+    #[error("expired")]
+    Expired,
+    /// Its expiry is more than 5 minutes ahead.
+    #[error("expiry too far in the future")]
+    ExpiryTooFar,
+    /// Already accepted or finalized.
+    #[error("duplicate")]
+    Duplicate,
+    /// Content over the size limit.
+    #[error("content too large")]
+    TooLarge,
+    /// The node's queue is full; try again later.
+    #[error("ingress queue full")]
+    QueueFull,
+    /// The bytes are not a signed message.
+    #[error("malformed message")]
+    Malformed,
+}
+
+fn sender_bytes(sender: &Sender) -> (&'static [u8], &[u8]) {
+    match sender {
+        Sender::Ed25519(key) => (b"ed25519", key),
+        Sender::Secp256k1(key) => (b"secp256k1", key),
+    }
+}
+
+impl SignedIngress {
+    /// The message id: a hash of everything but the signature.
+    pub fn id(&self) -> Hash {
+        let (kind, key) = sender_bytes(&self.sender);
+        Hash::of(&[
+            b"chainkey-ingress",
+            kind,
+            key,
+            &self.nonce.to_be_bytes(),
+            &self.expiry_ms.to_be_bytes(),
+            &self.content,
+        ])
+    }
+
+    /// A message signed with an Ed25519 key.
+    pub fn sign_ed25519(
+        key: &ed25519_dalek::SigningKey,
+        nonce: u64,
+        expiry_ms: u64,
+        content: Vec<u8>,
+    ) -> Self {
+        use ed25519_dalek::Signer;
+        let mut message = SignedIngress {
+            sender: Sender::Ed25519(key.verifying_key().to_bytes().to_vec()),
+            nonce,
+            expiry_ms,
+            content,
+            signature: Vec::new(),
+        };
+        message.signature = key.sign(&message.id().0).to_bytes().to_vec();
+        message
+    }
+
+    /// A message signed with a secp256k1 ECDSA key (low-s).
+    pub fn sign_secp256k1(
+        key: &k256::ecdsa::SigningKey,
+        nonce: u64,
+        expiry_ms: u64,
+        content: Vec<u8>,
+    ) -> Self {
+        use k256::ecdsa::signature::hazmat::PrehashSigner;
+        let mut message = SignedIngress {
+            sender: Sender::Secp256k1(
+                key.verifying_key()
+                    .to_encoded_point(true)
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            nonce,
+            expiry_ms,
+            content,
+            signature: Vec::new(),
+        };
+        let signature: k256::ecdsa::Signature = key
+            .sign_prehash(&message.id().0)
+            .expect("a 32-byte prehash is accepted");
+        message.signature = signature.to_bytes().to_vec();
+        message
+    }
+
+    /// The signature check, or why it cannot even be stated.
+    fn claim(&self, id: &Hash) -> Result<Claim, IngressError> {
+        Ok(match &self.sender {
+            Sender::Ed25519(key) => {
+                let key: [u8; 32] = key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| IngressError::MalformedKey)?;
+                let signature: [u8; 64] = self
+                    .signature
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| IngressError::MalformedSignature)?;
+                Claim::Ed25519(Ed25519Claim {
+                    key: ed25519_dalek::VerifyingKey::from_bytes(&key)
+                        .map_err(|_| IngressError::MalformedKey)?,
+                    message: id.0.to_vec(),
+                    signature: ed25519_dalek::Signature::from_bytes(&signature),
+                })
+            }
+            Sender::Secp256k1(key) => Claim::Secp256k1(EcdsaClaim::<Secp256k1> {
+                key: k256::ecdsa::VerifyingKey::from_sec1_bytes(key)
+                    .map_err(|_| IngressError::MalformedKey)?,
+                message_hash: id.0,
+                signature: k256::ecdsa::Signature::from_slice(&self.signature)
+                    .map_err(|_| IngressError::MalformedSignature)?,
+                malleability: Malleability::LowSOnly,
+            }),
+        })
+    }
+}
+
+/// Checks `messages` at Unix time `now_ms`: size, expiry and encoding one
+/// by one, then all signatures in one batch. One verdict each (the id when
+/// valid); duplicates are the caller's business ([`Seen`]).
+pub fn check_batch(
+    verifier: &BatchVerifier,
+    messages: &[SignedIngress],
+    now_ms: u64,
+) -> Vec<Result<Hash, IngressError>> {
+    let mut verdicts = Vec::with_capacity(messages.len());
+    let mut jobs = Vec::new();
+    let mut positions = Vec::new();
+    for (position, message) in messages.iter().enumerate() {
+        let id = message.id();
+        let verdict = if message.content.len() > MAX_CONTENT {
+            Err(IngressError::TooLarge)
+        } else if message.expiry_ms < now_ms {
+            Err(IngressError::Expired)
+        } else if message.expiry_ms > now_ms + MAX_EXPIRY_MS {
+            Err(IngressError::ExpiryTooFar)
+        } else {
+            message.claim(&id).map(|claim| {
+                jobs.push(Job::new(claim));
+                positions.push(position);
+                id
+            })
+        };
+        verdicts.push(verdict);
+    }
+    for (valid, position) in verifier.verify(&jobs).into_iter().zip(positions) {
+        if !valid {
+            verdicts[position] = Err(IngressError::InvalidSignature);
+        }
+    }
+    verdicts
+}
+
+/// Message ids seen (accepted or finalized), each until it expires.
+#[derive(Debug, Default)]
+pub struct Seen {
+    expiries: HashMap<Hash, u64>,
+}
+
+impl Seen {
+    /// Records `id` until `expiry_ms`; false if it was already there.
+    pub fn insert(&mut self, id: Hash, expiry_ms: u64) -> bool {
+        self.expiries.insert(id, expiry_ms).is_none()
+    }
+
+    /// Forgets `id` (it was not queued after all).
+    pub fn remove(&mut self, id: &Hash) {
+        self.expiries.remove(id);
+    }
+
+    /// Whether `id` was seen.
+    pub fn contains(&self, id: &Hash) -> bool {
+        self.expiries.contains_key(id)
+    }
+
+    /// Forgets ids that expired before `now_ms` (they can no longer be accepted anyway).
+    pub fn prune(&mut self, now_ms: u64) {
+        self.expiries
+            .retain(|_, expiry| *expiry + VALIDATION_SLACK_MS >= now_ms);
+    }
+
+    /// How many ids are remembered.
+    pub fn len(&self) -> usize {
+        self.expiries.len()
+    }
+
+    /// Whether none are.
+    pub fn is_empty(&self) -> bool {
+        self.expiries.is_empty()
+    }
+}
+
+/// The current Unix time in milliseconds.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// The node's block payloads: its queue of accepted messages, and the
+/// validation of other makers' payloads (every message decodes, matches
+/// its id, is not expired or already finalized, and is signed — checked
+/// in one batch, skipping messages this node already verified).
+pub struct NodePayloads {
+    queue: IngressQueue,
+    verifier: Arc<BatchVerifier>,
+    /// Ids this node verified (accepted itself or validated in a block).
+    verified: RefCell<HashSet<Hash>>,
+    finalized: Seen,
+    /// Messages delivered in finalized blocks so far.
+    pub finalized_messages: u64,
+}
+
+impl NodePayloads {
+    /// Payloads verified with `verifier`.
+    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>) -> Self {
+        NodePayloads {
+            queue,
+            verifier,
+            verified: RefCell::new(HashSet::new()),
+            finalized: Seen::default(),
+            finalized_messages: 0,
+        }
+    }
+
+    /// Queues a message this node verified for a future block.
+    pub fn submit(&mut self, id: Hash, message: &SignedIngress) {
+        if self.finalized.contains(&id) {
+            return;
+        }
+        self.verified.borrow_mut().insert(id);
+        self.queue.submit(IngressMessage {
+            id,
+            content: encode(message),
+        });
+    }
+
+    /// Whether `id` is already in a finalized block.
+    pub fn is_finalized(&self, id: &Hash) -> bool {
+        self.finalized.contains(id)
+    }
+
+    /// Messages waiting for a block.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Drops expired messages from the queue and from memory.
+    pub fn prune(&mut self, now_ms: u64) {
+        self.finalized.prune(now_ms);
+        self.queue
+            .retain(|message| decode(&message.content).is_some_and(|m| m.expiry_ms >= now_ms));
+        let queued: HashSet<Hash> = self.queue.ids().collect();
+        self.verified
+            .borrow_mut()
+            .retain(|id| queued.contains(id) || self.finalized.contains(id));
+    }
+}
+
+fn encode(message: &SignedIngress) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(message, &mut bytes).expect("writing to a Vec cannot fail");
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> Option<SignedIngress> {
+    ciborium::from_reader(bytes).ok()
+}
+
+impl PayloadBuilder for NodePayloads {
+    fn build(&mut self, height: Height, parent: &Hash) -> Vec<IngressMessage> {
+        let now = unix_ms();
+        self.queue
+            .build(height, parent)
+            .into_iter()
+            .filter(|message| {
+                decode(&message.content).is_some_and(|m| m.expiry_ms >= now + BUILD_MARGIN_MS)
+            })
+            .collect()
+    }
+
+    fn validate(&self, height: Height, payload: &[IngressMessage]) -> bool {
+        if !self.queue.validate(height, payload) {
+            return false;
+        }
+        let now = unix_ms();
+        let mut unverified = Vec::new();
+        for message in payload {
+            let Some(signed) = decode(&message.content) else {
+                return false;
+            };
+            if signed.id() != message.id
+                || self.finalized.contains(&message.id)
+                || signed.expiry_ms + VALIDATION_SLACK_MS < now
+            {
+                return false;
+            }
+            if !self.verified.borrow().contains(&message.id) {
+                unverified.push(signed);
+            }
+        }
+        let Ok(claims) = unverified
+            .iter()
+            .map(|message| message.claim(&message.id()))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return false;
+        };
+        let jobs: Vec<Job> = claims.into_iter().map(Job::new).collect();
+        if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {
+            return false;
+        }
+        let mut verified = self.verified.borrow_mut();
+        verified.extend(unverified.iter().map(SignedIngress::id));
+        true
+    }
+
+    fn on_finalized(&mut self, payload: &[IngressMessage]) {
+        self.queue.on_finalized(payload);
+        for message in payload {
+            let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms);
+            self.finalized.insert(message.id, expiry);
+        }
+        self.finalized_messages += payload.len() as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ed25519(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn batches_name_each_bad_message_and_accept_both_schemes() {
+        let now = unix_ms();
+        let secp = k256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let good_ed = SignedIngress::sign_ed25519(&ed25519(1), 1, now + 60_000, b"a".to_vec());
+        let good_secp = SignedIngress::sign_secp256k1(&secp, 2, now + 60_000, b"b".to_vec());
+        let mut forged = good_ed.clone();
+        forged.content = b"changed".to_vec();
+        let expired = SignedIngress::sign_ed25519(&ed25519(2), 3, now - 1, b"c".to_vec());
+        let far = SignedIngress::sign_ed25519(&ed25519(3), 4, now + MAX_EXPIRY_MS + 60_000, vec![]);
+        let mut bad_key = good_ed.clone();
+        bad_key.sender = Sender::Ed25519(vec![1, 2, 3]);
+        let mut high_s = good_secp.clone();
+        let signature = k256::ecdsa::Signature::from_slice(&good_secp.signature).unwrap();
+        let (r, s) = signature.split_scalars();
+        high_s.signature = k256::ecdsa::Signature::from_scalars(r, -*s)
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        let verdicts = check_batch(
+            &BatchVerifier::default(),
+            &[
+                good_ed.clone(),
+                good_secp.clone(),
+                forged,
+                expired,
+                far,
+                bad_key,
+                high_s,
+            ],
+            now,
+        );
+        assert_eq!(
+            verdicts,
+            vec![
+                Ok(good_ed.id()),
+                Ok(good_secp.id()),
+                Err(IngressError::InvalidSignature),
+                Err(IngressError::Expired),
+                Err(IngressError::ExpiryTooFar),
+                Err(IngressError::MalformedKey),
+                Err(IngressError::InvalidSignature),
+            ]
+        );
+    }
+
+    #[test]
+    fn payloads_with_forged_or_finalized_messages_are_refused() {
+        let now = unix_ms();
+        let verifier = Arc::new(BatchVerifier::default());
+        let maker = ed25519(5);
+        let message = SignedIngress::sign_ed25519(&maker, 1, now + 60_000, b"pay".to_vec());
+        let entry = IngressMessage {
+            id: message.id(),
+            content: encode(&message),
+        };
+        // A node that never saw the message verifies it in the block.
+        let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
+        assert!(other.validate(1, std::slice::from_ref(&entry)));
+        let mut forged = message.clone();
+        forged.content = b"steal".to_vec();
+        let forged_entry = IngressMessage {
+            id: forged.id(),
+            content: encode(&forged),
+        };
+        assert!(!other.validate(1, &[forged_entry]));
+        let mismatched = IngressMessage {
+            id: Hash([3; 32]),
+            content: encode(&message),
+        };
+        assert!(!other.validate(1, &[mismatched]));
+        other.on_finalized(std::slice::from_ref(&entry));
+        assert!(!other.validate(2, &[entry]), "finalized once, never again");
+    }
+}

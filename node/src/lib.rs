@@ -1,0 +1,26 @@
+//! # chainkey-node
+//!
+//! A node of a chainkey subnet, and the `chainkey` command line.
+//!
+//! - [`config`] and [`genesis`]: per-node configuration and secrets, and a
+//!   new subnet's keys (the beacon key from the non-interactive DKG).
+//! - [`transport`] and [`wire`]: mutually authenticated TLS 1.3 between
+//!   the nodes, CBOR frames, bounded per-peer queues and rate limits.
+//! - [`node`]: the event loop around [`chainkey_consensus::Consensus`],
+//!   with [`store`] (redb) making every decision durable first.
+//! - [`ingress`] and [`http`]: signed user messages, batch-verified and
+//!   deduplicated, into block payloads; `/status` and `/metrics` ([`metrics`]).
+//! - [`executor`]: where finalized blocks go.
+//! - [`subnet`]: `chainkey subnet`, a local subnet of node processes.
+
+pub mod config;
+pub mod executor;
+pub mod genesis;
+pub mod http;
+pub mod ingress;
+pub mod metrics;
+pub mod node;
+pub mod store;
+pub mod subnet;
+pub mod transport;
+pub mod wire;

@@ -1,0 +1,664 @@
+//! One running node: the consensus state machine driven by the network,
+//! a clock and ingress, with everything it decides made durable first.
+//!
+//! The event loop owns [`Consensus`]. Received artifacts go to it (it
+//! verifies them in batches through the batch verifier); what it asks to
+//! send is sent after the signing height is stored; finalized blocks are
+//! stored, then executed. A node that restarts reads its store: it abstains
+//! from signing at heights it may have signed at, restarts from its latest
+//! catch-up package, and catches up from peers. Blocks a catch-up package
+//! jumped over are fetched from peers and authenticated by their hash chain
+//! down from the package's block.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chainkey_consensus::crypto::Check;
+use chainkey_consensus::types::{Share, SignatureBytes};
+use chainkey_consensus::{
+    Action, Artifact, BlsCrypto, Consensus, ConsensusCrypto, Event, FinalizedBlock, Hash, Height,
+    IngressQueue, NodeId, PayloadLimits,
+};
+use chainkey_crypto::batch::BatchVerifier;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::config::{ConfigError, NodeConfig};
+use crate::executor::{CountingExecutor, Executor};
+use crate::ingress::{unix_ms, NodePayloads, Seen, SignedIngress};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::transport::{Identity, Received, Transport, TransportError};
+use crate::wire::Message;
+
+/// Blocks sent per [`Message::Blocks`] answer.
+const BLOCKS_PER_ANSWER: usize = 256;
+/// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
+const FLOOD_PER_TICK: usize = 40;
+
+/// Why a node stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Its configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Its store.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// Its network.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The HTTP endpoint.
+    #[error("HTTP endpoint on {address}: {source}")]
+    Http {
+        /// The address.
+        address: std::net::SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// What `/status` reports.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// The node's id.
+    pub node: NodeId,
+    /// Current consensus round.
+    pub round: Height,
+    /// Highest finalized height.
+    pub finalized_height: Height,
+    /// Hash of the block finalized there (hex).
+    pub finalized_hash: String,
+    /// Highest height in the store.
+    pub stored_height: Height,
+    /// Finalized blocks per second over the last 10 seconds.
+    pub blocks_per_second: f64,
+    /// Median finalization latency of the last 256 blocks (ms).
+    pub latency_p50_ms: f64,
+    /// 99th percentile of the same (ms).
+    pub latency_p99_ms: f64,
+    /// Ingress messages finalized since start.
+    pub ingress_finalized: u64,
+    /// Ingress messages finalized per second over the last 10 seconds.
+    pub ingress_per_second: f64,
+    /// Accepted ingress messages waiting for a block.
+    pub ingress_pending: usize,
+    /// Mean checks per consensus verification batch (last 256 batches).
+    pub mean_batch: f64,
+    /// The verification backend.
+    pub backend: String,
+    /// Peers our connections to are up.
+    pub peers_connected: usize,
+    /// Artifacts and frames dropped as invalid, malformed or over the rate limit.
+    pub dropped_from_peers: u64,
+}
+
+/// What the HTTP endpoint shares with the event loop.
+pub struct Shared {
+    /// The latest status.
+    pub status: Mutex<Status>,
+    /// Verified ingress for the next blocks.
+    pub ingress: mpsc::Sender<Vec<(Hash, SignedIngress)>>,
+    /// Ingress ids accepted here, until they expire.
+    pub seen: Mutex<Seen>,
+    /// Verifies ingress signatures.
+    pub verifier: Arc<BatchVerifier>,
+    /// The node's metrics.
+    pub metrics: Metrics,
+    /// The network (for the isolation test hook).
+    pub transport: Arc<Transport>,
+    /// Test hook: send invalid artifacts to every peer.
+    pub flood: AtomicBool,
+    /// Whether `/debug/*` is enabled.
+    pub test_hooks: bool,
+}
+
+/// Delegates to [`BlsCrypto`] and records each verification batch.
+struct MeteredCrypto {
+    inner: BlsCrypto,
+    metrics: Metrics,
+    recent_batches: Arc<Mutex<VecDeque<usize>>>,
+}
+
+impl ConsensusCrypto for MeteredCrypto {
+    fn sign(&self, message: &[u8]) -> SignatureBytes {
+        self.inner.sign(message)
+    }
+    fn sign_beacon_share(&self, message: &[u8]) -> SignatureBytes {
+        self.inner.sign_beacon_share(message)
+    }
+    fn aggregate(&self, message: &[u8], shares: &[Share]) -> SignatureBytes {
+        self.inner.aggregate(message, shares)
+    }
+    fn combine_beacon(&self, message: &[u8], shares: &[Share]) -> SignatureBytes {
+        self.inner.combine_beacon(message, shares)
+    }
+    fn beacon_threshold(&self) -> usize {
+        self.inner.beacon_threshold()
+    }
+    fn verify_batch(&self, checks: &[(NodeId, Check<'_>)]) -> Vec<bool> {
+        let started = Instant::now();
+        let verdicts = self.inner.verify_batch(checks);
+        self.metrics
+            .verification_seconds
+            .with_label_values(&["consensus"])
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .batch_size
+            .with_label_values(&["consensus"])
+            .observe(checks.len() as f64);
+        let mut recent = self.recent_batches.lock().expect("batch log");
+        if recent.len() == 256 {
+            recent.pop_front();
+        }
+        recent.push_back(checks.len());
+        verdicts
+    }
+}
+
+/// The event loop's state besides consensus.
+struct Node {
+    me: NodeId,
+    nodes: usize,
+    consensus: Consensus<MeteredCrypto, NodePayloads>,
+    store: Store,
+    transport: Arc<Transport>,
+    executor: Box<dyn Executor>,
+    shared: Arc<Shared>,
+    start: Instant,
+    wake: Time,
+    signed_through: Height,
+    stored_catch_up: Height,
+    /// When each height's first proposal reached us.
+    proposed_at: BTreeMap<Height, Instant>,
+    latencies: VecDeque<f64>,
+    finalized_log: VecDeque<(Instant, Height, u64)>,
+    recent_batches: Arc<Mutex<VecDeque<usize>>>,
+    /// Finalized heights missing from the store (below a catch-up package).
+    gap: Option<(Height, Height)>,
+    next_gap_peer: NodeId,
+    invalid_reported: HashMap<NodeId, u64>,
+    /// Signed artifacts already stored, by height and content hash.
+    recorded: HashSet<(Height, Hash)>,
+}
+
+/// Identifies a signed artifact: its height and a hash of its encoding.
+fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(artifact, &mut bytes).expect("writing to a Vec cannot fail");
+    (artifact.height(), Hash::of(&[&bytes]))
+}
+
+type Time = u64;
+
+/// Runs the node of `config` until `shutdown` completes.
+///
+/// # Errors
+/// [`NodeError`] when it cannot start, or when its store fails or refuses
+/// a conflicting finalized block.
+pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let secrets = config.load_secrets()?;
+    let subnet = Arc::new(config.subnet_keys()?);
+    let store = Store::open(&config.data_dir)?;
+    let metrics = Metrics::new();
+    let verifier = Arc::new(BatchVerifier::default());
+    let (inbound_sender, mut inbound) = mpsc::channel(16 * 1024);
+    let identity = Identity {
+        me: config.id,
+        certificates: config.certificates()?,
+        addresses: config
+            .nodes
+            .iter()
+            .map(|node| node.address.clone())
+            .collect(),
+        key: secrets.tls_key.to_vec(),
+    };
+    let transport = Arc::new(Transport::start(identity, config.listen, inbound_sender).await?);
+    let (ingress_sender, mut ingress) = mpsc::channel(1024);
+    let shared = Arc::new(Shared {
+        status: Mutex::new(Status::default()),
+        ingress: ingress_sender,
+        seen: Mutex::new(Seen::default()),
+        verifier: Arc::clone(&verifier),
+        metrics: metrics.clone(),
+        transport: Arc::clone(&transport),
+        flood: AtomicBool::new(false),
+        test_hooks: config.test_hooks,
+    });
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|source| NodeError::Http {
+            address: config.http,
+            source,
+        })?;
+    tokio::spawn(crate::http::serve(listener, Arc::clone(&shared)));
+
+    let recent_batches = Arc::new(Mutex::new(VecDeque::new()));
+    let crypto = MeteredCrypto {
+        inner: BlsCrypto::new(
+            secrets.node_key,
+            secrets.beacon_share,
+            subnet,
+            Arc::clone(&verifier),
+        ),
+        metrics: metrics.clone(),
+        recent_batches: Arc::clone(&recent_batches),
+    };
+    let payloads = NodePayloads::new(IngressQueue::new(PayloadLimits::default()), verifier);
+    let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
+    let mut node = Node {
+        me: config.id,
+        nodes: config.nodes.len(),
+        consensus,
+        signed_through: store.signed_through()?,
+        stored_catch_up: 0,
+        gap: first_gap(&store)?,
+        store,
+        transport,
+        executor: Box::new(CountingExecutor::default()),
+        shared,
+        start: Instant::now(),
+        wake: 0,
+        proposed_at: BTreeMap::new(),
+        latencies: VecDeque::new(),
+        finalized_log: VecDeque::new(),
+        recent_batches,
+        next_gap_peer: 0,
+        invalid_reported: HashMap::new(),
+        recorded: HashSet::new(),
+    };
+    node.restore()?;
+    tracing::info!(
+        node = config.id,
+        signed_through = node.signed_through,
+        stored = node.store.top_finalized()?,
+        "node started"
+    );
+
+    let mut housekeeping = tokio::time::interval(Duration::from_millis(250));
+    tokio::pin!(shutdown);
+    loop {
+        let wake_at = node.start + Duration::from_millis(node.wake);
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(received) = inbound.recv() => {
+                node.on_received(received)?;
+                // Take what else arrived, so it is validated as one batch.
+                for _ in 0..512 {
+                    let Ok(received) = inbound.try_recv() else { break };
+                    node.on_received(received)?;
+                }
+            }
+            Some(batch) = ingress.recv() => {
+                for (id, message) in batch {
+                    node.consensus.payloads_mut().submit(id, &message);
+                }
+            }
+            () = tokio::time::sleep_until(wake_at.into()) => node.step(Event::Tick)?,
+            _ = housekeeping.tick() => node.housekeeping()?,
+        }
+    }
+    tracing::info!(node = node.me, "node stopped");
+    Ok(())
+}
+
+/// The first run of heights missing below the store's top, if any.
+fn first_gap(store: &Store) -> Result<Option<(Height, Height)>, StoreError> {
+    let chain = store.chain()?;
+    let mut expected = 1;
+    for &height in chain.keys() {
+        if height > expected {
+            return Ok(Some((expected, height - 1)));
+        }
+        expected = height + 1;
+    }
+    Ok(None)
+}
+
+impl Node {
+    fn now(&self) -> Time {
+        self.start.elapsed().as_millis() as Time
+    }
+
+    /// Resumes from the store: abstain where we may have signed, continue
+    /// after the last block we finalized, and replay (to ourselves and our
+    /// peers) what we signed above it — the rounds we signed in can only
+    /// finish with those shares, since we will not sign there again.
+    fn restore(&mut self) -> Result<(), NodeError> {
+        self.consensus.abstain_through(self.signed_through);
+        self.step(Event::Start)?;
+        if let Some(package) = self.store.catch_up()? {
+            // Kept for peers that need it; we resume from later, below.
+            self.stored_catch_up = package.content.height();
+            self.step(Event::Artifact {
+                from: self.me,
+                artifact: Artifact::CatchUpPackage(package),
+            })?;
+        }
+        let mut resumed_at = 0;
+        if let Some((finalized, beacon)) = self.store.resume_point()? {
+            resumed_at = finalized.block.height;
+            self.consensus.resume_from(finalized.block, beacon);
+        }
+        for artifact in self.store.signed_above(resumed_at)? {
+            self.transport
+                .broadcast(Arc::new(Message::Artifact(artifact.clone()).to_frame()));
+            self.step(Event::Artifact {
+                from: self.me,
+                artifact,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, event: Event) -> Result<(), NodeError> {
+        let now = self.now();
+        let actions = self.consensus.on_event(event, now);
+        for action in actions {
+            self.act(action)?;
+        }
+        Ok(())
+    }
+
+    fn on_received(&mut self, received: Received) -> Result<(), NodeError> {
+        match received.message {
+            Message::Artifact(artifact) => {
+                if let Artifact::Proposal(proposal) = &artifact {
+                    self.proposed_at
+                        .entry(proposal.block.height)
+                        .or_insert_with(Instant::now);
+                }
+                self.step(Event::Artifact {
+                    from: received.from,
+                    artifact,
+                })
+            }
+            Message::BlocksRequest { from, to } => {
+                let blocks = self.store.finalized_range(from, to, BLOCKS_PER_ANSWER)?;
+                if !blocks.is_empty() {
+                    let frame = Arc::new(Message::Blocks(blocks).to_frame());
+                    self.transport.send(received.from, frame);
+                }
+                Ok(())
+            }
+            Message::Blocks(blocks) => self.fill_gap(blocks),
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), NodeError> {
+        match action {
+            Action::Broadcast(artifact) => {
+                self.before_sending(&artifact)?;
+                self.transport
+                    .broadcast(Arc::new(Message::Artifact(artifact).to_frame()));
+            }
+            Action::Send { to, artifact } => {
+                self.before_sending(&artifact)?;
+                self.transport
+                    .send(to, Arc::new(Message::Artifact(artifact).to_frame()));
+            }
+            Action::WakeAt(at) => self.wake = at,
+            Action::Deliver(block) => self.deliver(block)?,
+            Action::JumpedTo(package) => {
+                let height = package.content.height();
+                let block = package.content.block.clone();
+                let top = self.store.top_finalized()?;
+                self.deliver(FinalizedBlock {
+                    hash: block.hash(),
+                    block,
+                })?;
+                self.persist_catch_up()?;
+                if height > top + 1 {
+                    let from = self.gap.map_or(top + 1, |(from, _)| from.min(top + 1));
+                    self.gap = Some((from, height - 1));
+                }
+                tracing::info!(node = self.me, height, "jumped to a catch-up package");
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes what we signed durable before it leaves (a relayed artifact
+    /// is sent again as often as consensus likes; ours is stored once).
+    fn before_sending(&mut self, artifact: &Artifact) -> Result<(), NodeError> {
+        if let Some(height) = artifact.signed_height(self.me) {
+            if self.recorded.insert(artifact_key(artifact)) {
+                self.store.record_signed(height, artifact)?;
+                self.signed_through = self.signed_through.max(height);
+            }
+        }
+        if let Artifact::Proposal(proposal) = artifact {
+            self.proposed_at
+                .entry(proposal.block.height)
+                .or_insert_with(Instant::now);
+        }
+        Ok(())
+    }
+
+    /// Stores a finalized block (as the point to resume from), then executes it (once).
+    fn deliver(&mut self, block: FinalizedBlock) -> Result<(), NodeError> {
+        let height = block.block.height;
+        let known = self.store.finalized(height)?.is_some();
+        match self.consensus.beacon(height) {
+            Some(beacon) => self.store.put_resume_point(&block, beacon)?,
+            None => self.store.put_finalized(std::slice::from_ref(&block))?,
+        }
+        if known {
+            return Ok(());
+        }
+        self.executor.execute(&block);
+        let messages = block.block.payload.len() as u64;
+        self.shared.metrics.ingress_finalized.inc_by(messages);
+        self.shared.metrics.finalized_height.set(height as i64);
+        if let Some(proposed) = self.proposed_at.remove(&height) {
+            let latency = proposed.elapsed().as_secs_f64();
+            self.shared.metrics.finalization_latency.observe(latency);
+            if self.latencies.len() == 256 {
+                self.latencies.pop_front();
+            }
+            self.latencies.push_back(latency * 1e3);
+        }
+        self.proposed_at = self.proposed_at.split_off(&(height + 1));
+        self.finalized_log
+            .push_back((Instant::now(), height, messages));
+        Ok(())
+    }
+
+    /// Stores blocks from a peer that link, by hash, to the block above the gap.
+    fn fill_gap(&mut self, mut blocks: Vec<FinalizedBlock>) -> Result<(), NodeError> {
+        let Some((from, to)) = self.gap else {
+            return Ok(());
+        };
+        blocks.sort_by_key(|block| std::cmp::Reverse(block.block.height));
+        let Some(mut above) = self.store.finalized(to + 1)? else {
+            return Ok(());
+        };
+        let mut linked = Vec::new();
+        for block in blocks {
+            let height = block.block.height;
+            if height != above.block.height - 1 || height < from {
+                continue;
+            }
+            if block.block.hash() != block.hash || block.hash != above.block.parent {
+                break; // a peer sent a block that is not ours: ignore the rest
+            }
+            above = block.clone();
+            linked.push(block);
+        }
+        if linked.is_empty() {
+            return Ok(());
+        }
+        let lowest = above.block.height;
+        self.store.put_finalized(&linked)?;
+        self.gap = (lowest > from).then_some((from, lowest - 1));
+        if self.gap.is_none() {
+            tracing::info!(
+                node = self.me,
+                "filled the finalized chain below the catch-up package"
+            );
+        }
+        Ok(())
+    }
+
+    fn persist_catch_up(&mut self) -> Result<(), NodeError> {
+        if let Some(package) = self.consensus.catch_up_package() {
+            let height = package.content.height();
+            if height > self.stored_catch_up {
+                self.stored_catch_up = height;
+                self.store.set_catch_up(package)?;
+                self.store.prune_signed(height)?;
+                self.recorded.retain(|(at, _)| *at > height);
+            }
+        }
+        Ok(())
+    }
+
+    fn housekeeping(&mut self) -> Result<(), NodeError> {
+        tracing::debug!(node = self.me, state = %self.consensus.describe());
+        self.persist_catch_up()?;
+        if let Some((from, to)) = self.gap {
+            // Ask the next peer in turn for the missing blocks.
+            self.next_gap_peer = (self.next_gap_peer + 1) % self.nodes as NodeId;
+            if self.next_gap_peer == self.me {
+                self.next_gap_peer = (self.next_gap_peer + 1) % self.nodes as NodeId;
+            }
+            let from = from.max(to.saturating_sub(BLOCKS_PER_ANSWER as u64 - 1));
+            let frame = Arc::new(Message::BlocksRequest { from, to }.to_frame());
+            self.transport.send(self.next_gap_peer, frame);
+        }
+        let now_ms = unix_ms();
+        self.consensus.payloads_mut().prune(now_ms);
+        self.shared.seen.lock().expect("seen ids").prune(now_ms);
+        if self.shared.flood.load(Ordering::Relaxed) {
+            self.flood();
+        }
+        self.report();
+        Ok(())
+    }
+
+    /// Test hook: notarization shares with garbage signatures, to every peer.
+    fn flood(&self) {
+        let height = self.consensus.height();
+        for i in 0..FLOOD_PER_TICK {
+            let artifact = Artifact::NotarizationShare {
+                height,
+                block: Hash(rand::random()),
+                share: Share {
+                    signer: self.me,
+                    signature: (0..48).map(|j| (i + j) as u8).collect(),
+                },
+            };
+            self.transport
+                .broadcast(Arc::new(Message::Artifact(artifact).to_frame()));
+        }
+    }
+
+    fn report(&mut self) {
+        let metrics = &self.shared.metrics;
+        let window = Duration::from_secs(10);
+        while self
+            .finalized_log
+            .front()
+            .is_some_and(|(at, _, _)| at.elapsed() > window)
+        {
+            self.finalized_log.pop_front();
+        }
+        let span = self
+            .finalized_log
+            .front()
+            .map_or(0.0, |(at, _, _)| at.elapsed().as_secs_f64())
+            .max(1.0);
+        let blocks = self.finalized_log.len() as f64;
+        let messages: u64 = self.finalized_log.iter().map(|(_, _, m)| m).sum();
+        let mut sorted: Vec<f64> = self.latencies.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        let percentile = |p: f64| {
+            if sorted.is_empty() {
+                0.0
+            } else {
+                sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        let batches = self.recent_batches.lock().expect("batch log");
+        let mean_batch = if batches.is_empty() {
+            0.0
+        } else {
+            batches.iter().sum::<usize>() as f64 / batches.len() as f64
+        };
+        drop(batches);
+        let mut dropped = 0;
+        for (peer, stats) in self.transport.stats().iter().enumerate() {
+            let label = peer.to_string();
+            for (reason, value) in [
+                ("rate_limited", &stats.rate_limited),
+                ("malformed", &stats.malformed),
+                ("queue_full", &stats.queue_full),
+            ] {
+                let value = value.load(Ordering::Relaxed);
+                metrics
+                    .dropped_frames
+                    .with_label_values(&[label.as_str(), reason])
+                    .set(value as i64);
+                if reason != "queue_full" {
+                    dropped += value;
+                }
+            }
+            metrics
+                .queue_depth
+                .with_label_values(&[format!("peer-{peer}").as_str()])
+                .set(stats.queued.load(Ordering::Relaxed) as i64);
+        }
+        for (&peer, &count) in self.consensus.invalid_artifacts() {
+            let reported = self.invalid_reported.entry(peer).or_default();
+            metrics
+                .invalid_artifacts
+                .with_label_values(&[peer.to_string().as_str()])
+                .inc_by(count - *reported);
+            *reported = count;
+            dropped += count;
+        }
+        metrics
+            .queue_depth
+            .with_label_values(&["unvalidated"])
+            .set(self.consensus.unvalidated_len() as i64);
+        let pending = self.consensus.payloads_mut().pending();
+        metrics
+            .queue_depth
+            .with_label_values(&["ingress"])
+            .set(pending as i64);
+        metrics.round.set(self.consensus.height() as i64);
+        let finalized_height = self.consensus.finalized_height();
+        let status = Status {
+            node: self.me,
+            round: self.consensus.height(),
+            finalized_height,
+            finalized_hash: self
+                .consensus
+                .finalized_chain()
+                .get(&finalized_height)
+                .map(|hash| hex::encode(hash.0))
+                .unwrap_or_default(),
+            stored_height: self.store.top_finalized().unwrap_or_default(),
+            blocks_per_second: blocks / span,
+            latency_p50_ms: percentile(0.5),
+            latency_p99_ms: percentile(0.99),
+            ingress_finalized: self.consensus.payloads_mut().finalized_messages,
+            ingress_per_second: messages as f64 / span,
+            ingress_pending: pending,
+            mean_batch,
+            backend: "cpu".into(),
+            peers_connected: self
+                .transport
+                .stats()
+                .iter()
+                .filter(|stats| stats.connected.load(Ordering::Relaxed))
+                .count(),
+            dropped_from_peers: dropped,
+        };
+        *self.shared.status.lock().expect("status") = status;
+    }
+}

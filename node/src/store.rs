@@ -1,0 +1,361 @@
+//! The node's durable state, in one redb database: the finalized chain,
+//! the latest catch-up package, and what the node signed above it.
+//!
+//! Every write is a committed (fsynced) transaction, made before the node
+//! acts on it: a finalized block is stored before it is executed, and a
+//! signed proposal or share before it leaves the node, so a crash at any
+//! point loses no finalized block and cannot make the node sign twice.
+//! After a restart the node replays what it signed (the rounds above the
+//! catch-up package can only finish with those shares: it will not sign
+//! them again) and abstains from signing at those heights.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chainkey_consensus::types::{CatchUpPackage, SignatureBytes};
+use chainkey_consensus::{Artifact, FinalizedBlock, Hash, Height};
+use redb::{Database, ReadableTable, TableDefinition};
+
+const FINALIZED: TableDefinition<u64, &[u8]> = TableDefinition::new("finalized");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Artifacts this node signed, by (height, sequence number).
+const SIGNED: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("signed");
+const SIGNED_THROUGH: &str = "signed_through";
+const RESUME: &str = "resume";
+const CATCH_UP: &str = "catch_up";
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database itself.
+    #[error("database: {0}")]
+    Database(String),
+    /// A stored value does not decode.
+    #[error("corrupt {0}")]
+    Corrupt(&'static str),
+    /// A different block was already stored as finalized at this height
+    /// (impossible unless more than f nodes are faulty): refused.
+    #[error("a different block is already finalized at height {0}")]
+    Conflict(Height),
+}
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(error: E) -> Self {
+        StoreError::Database(error.into().to_string())
+    }
+}
+
+fn encode(value: &impl serde::Serialize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(value, &mut bytes).expect("writing to a Vec cannot fail");
+    bytes
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
+    ciborium::from_reader(bytes).map_err(|_| StoreError::Corrupt(what))
+}
+
+/// A node's database.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::Database(error.to_string()))?;
+        let db = Database::create(dir.join("node.redb"))?;
+        let write = db.begin_write()?;
+        write.open_table(FINALIZED)?;
+        write.open_table(META)?;
+        write.open_table(SIGNED)?;
+        write.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Stores finalized blocks; blocks already stored must be identical.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] (nothing is written), or a database error.
+    pub fn put_finalized(&self, blocks: &[FinalizedBlock]) -> Result<(), StoreError> {
+        self.write_finalized(blocks, None)
+    }
+
+    /// Stores the block the node just finalized and makes it the point to
+    /// resume from after a restart, with the random beacon at its height.
+    ///
+    /// # Errors
+    /// As [`Store::put_finalized`].
+    pub fn put_resume_point(
+        &self,
+        block: &FinalizedBlock,
+        beacon: &SignatureBytes,
+    ) -> Result<(), StoreError> {
+        self.write_finalized(std::slice::from_ref(block), Some((block, beacon)))
+    }
+
+    /// The latest resume point: a finalized block and its height's beacon.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn resume_point(&self) -> Result<Option<(FinalizedBlock, SignatureBytes)>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(META)?;
+        table
+            .get(RESUME)?
+            .map(|value| decode(value.value(), "resume point"))
+            .transpose()
+    }
+
+    fn write_finalized(
+        &self,
+        blocks: &[FinalizedBlock],
+        resume: Option<(&FinalizedBlock, &SignatureBytes)>,
+    ) -> Result<(), StoreError> {
+        let write = self.db.begin_write()?;
+        if let Some(point) = resume {
+            write
+                .open_table(META)?
+                .insert(RESUME, encode(&point).as_slice())?;
+        }
+        {
+            let mut table = write.open_table(FINALIZED)?;
+            for block in blocks {
+                let height = block.block.height;
+                if let Some(stored) = table.get(height)? {
+                    let stored: FinalizedBlock = decode(stored.value(), "finalized block")?;
+                    if stored.hash != block.hash {
+                        return Err(StoreError::Conflict(height));
+                    }
+                    continue;
+                }
+                table.insert(height, encode(block).as_slice())?;
+            }
+        }
+        write.commit()?;
+        Ok(())
+    }
+
+    /// The finalized block at `height`, if stored.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn finalized(&self, height: Height) -> Result<Option<FinalizedBlock>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(FINALIZED)?;
+        table
+            .get(height)?
+            .map(|value| decode(value.value(), "finalized block"))
+            .transpose()
+    }
+
+    /// Stored finalized blocks with heights in `from..=to`, at most `limit`.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn finalized_range(
+        &self,
+        from: Height,
+        to: Height,
+        limit: usize,
+    ) -> Result<Vec<FinalizedBlock>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(FINALIZED)?;
+        let mut blocks = Vec::new();
+        for entry in table.range(from..=to)?.take(limit) {
+            let (_, value) = entry?;
+            blocks.push(decode(value.value(), "finalized block")?);
+        }
+        Ok(blocks)
+    }
+
+    /// The highest stored finalized height (0 when none).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn top_finalized(&self) -> Result<Height, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(FINALIZED)?;
+        let top = table.last()?.map_or(0, |(height, _)| height.value());
+        Ok(top)
+    }
+
+    /// Every stored height and block hash (for comparing nodes' chains).
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn chain(&self) -> Result<BTreeMap<Height, Hash>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(FINALIZED)?;
+        let mut chain = BTreeMap::new();
+        for entry in table.iter()? {
+            let (height, value) = entry?;
+            let block: FinalizedBlock = decode(value.value(), "finalized block")?;
+            chain.insert(height.value(), block.hash);
+        }
+        Ok(chain)
+    }
+
+    /// The highest height the node may have signed at (0 when never).
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn signed_through(&self) -> Result<Height, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(META)?;
+        table
+            .get(SIGNED_THROUGH)?
+            .map(|value| decode(value.value(), "signing height"))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Records an artifact the node signed at `height`, before it is sent,
+    /// and raises the signing height to `height`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record_signed(&self, height: Height, artifact: &Artifact) -> Result<(), StoreError> {
+        let write = self.db.begin_write()?;
+        {
+            let mut signed = write.open_table(SIGNED)?;
+            let sequence = signed
+                .range((height, 0)..=(height, u64::MAX))?
+                .next_back()
+                .transpose()?
+                .map_or(0, |(key, _)| key.value().1 + 1);
+            signed.insert((height, sequence), encode(artifact).as_slice())?;
+            let mut meta = write.open_table(META)?;
+            let through = match meta.get(SIGNED_THROUGH)? {
+                Some(value) => decode::<Height>(value.value(), "signing height")?,
+                None => 0,
+            };
+            meta.insert(SIGNED_THROUGH, encode(&through.max(height)).as_slice())?;
+        }
+        write.commit()?;
+        Ok(())
+    }
+
+    /// What the node signed at heights above `height`, in height order.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn signed_above(&self, height: Height) -> Result<Vec<Artifact>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(SIGNED)?;
+        let mut artifacts = Vec::new();
+        for entry in table.range((height + 1, 0)..)? {
+            let (_, value) = entry?;
+            artifacts.push(decode(value.value(), "signed artifact")?);
+        }
+        Ok(artifacts)
+    }
+
+    /// Forgets what the node signed at heights up to `height` (a catch-up
+    /// package covers them).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn prune_signed(&self, height: Height) -> Result<(), StoreError> {
+        let write = self.db.begin_write()?;
+        write.open_table(SIGNED)?.retain(|(at, _), _| at > height)?;
+        write.commit()?;
+        Ok(())
+    }
+
+    /// The latest stored catch-up package.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn catch_up(&self) -> Result<Option<CatchUpPackage>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(META)?;
+        table
+            .get(CATCH_UP)?
+            .map(|value| decode(value.value(), "catch-up package"))
+            .transpose()
+    }
+
+    /// Stores a catch-up package (the node restarts from it).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn set_catch_up(&self, package: &CatchUpPackage) -> Result<(), StoreError> {
+        self.put_meta(CATCH_UP, &encode(package))
+    }
+
+    fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let write = self.db.begin_write()?;
+        write.open_table(META)?.insert(key, value)?;
+        write.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chainkey_consensus::Block;
+
+    fn block(height: Height, parent: Hash) -> FinalizedBlock {
+        let block = Block {
+            height,
+            parent,
+            rank: 0,
+            maker: 1,
+            payload: Vec::new(),
+        };
+        FinalizedBlock {
+            hash: block.hash(),
+            block,
+        }
+    }
+
+    fn request(height: Height) -> Artifact {
+        Artifact::CatchUpRequest { height }
+    }
+
+    #[test]
+    fn blocks_and_signing_height_survive_reopening_and_conflicts_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = block(1, Hash::default());
+        let second = block(2, first.hash);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .put_finalized(&[first.clone(), second.clone()])
+                .unwrap();
+            store.record_signed(7, &request(7)).unwrap();
+            store.record_signed(3, &request(3)).unwrap();
+            store.record_signed(7, &request(8)).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.top_finalized().unwrap(), 2);
+        assert_eq!(store.signed_through().unwrap(), 7);
+        assert_eq!(
+            store.signed_above(2).unwrap(),
+            vec![request(3), request(7), request(8)]
+        );
+        store.prune_signed(3).unwrap();
+        assert_eq!(store.signed_above(0).unwrap(), vec![request(7), request(8)]);
+        assert_eq!(store.finalized(2).unwrap(), Some(second.clone()));
+        assert_eq!(
+            store.finalized_range(1, 5, 10).unwrap(),
+            vec![first.clone(), second]
+        );
+        // Storing the same block again is fine; a different one is refused.
+        store.put_finalized(&[first]).unwrap();
+        let other = block(2, Hash([9; 32]));
+        assert!(matches!(
+            store.put_finalized(&[other]),
+            Err(StoreError::Conflict(2))
+        ));
+        assert_eq!(store.chain().unwrap().len(), 2);
+    }
+}

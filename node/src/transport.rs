@@ -1,0 +1,442 @@
+//! Authenticated, encrypted connections between the nodes of a subnet.
+//!
+//! Every node has a self-signed TLS certificate listed in the subnet's
+//! configuration; connections are TLS 1.3 with both sides authenticated by
+//! exactly those certificates (pinned, no certificate authority), so a
+//! peer's identity is the certificate it proved it holds the key of.
+//!
+//! A node dials every peer and sends on that connection only; what it
+//! receives arrives on the connections peers dialed. Each peer has a bounded
+//! outgoing queue (when full, new frames are dropped and counted) and a
+//! dialer that reconnects with exponential backoff. Each incoming
+//! connection is rate-limited; frames over the limit and frames that do not
+//! decode are dropped and counted against the peer, never fatal.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chainkey_consensus::NodeId;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::wire::{read_frame, write_frame, Message};
+
+/// Frames waiting for one peer; beyond this, new frames are dropped.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// Frames per second accepted from one peer (with a burst of twice as many).
+pub const RATE_LIMIT: f64 = 4000.0;
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// A message and the peer it came from.
+#[derive(Debug)]
+pub struct Received {
+    /// The authenticated sender.
+    pub from: NodeId,
+    /// What it sent.
+    pub message: Message,
+}
+
+/// Counters for one peer.
+#[derive(Debug, Default)]
+pub struct PeerStats {
+    /// Whether our connection to it is up.
+    pub connected: AtomicBool,
+    /// Frames received from it.
+    pub received: AtomicU64,
+    /// Frames to it dropped because its queue was full.
+    pub queue_full: AtomicU64,
+    /// Frames from it dropped by the rate limit.
+    pub rate_limited: AtomicU64,
+    /// Frames from it that did not decode.
+    pub malformed: AtomicU64,
+    /// Frames waiting in its queue.
+    pub queued: AtomicU64,
+}
+
+/// Why the transport could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// TLS configuration (a bad key or certificate).
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The listening socket.
+    #[error("listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// The node's side of the subnet's connections.
+pub struct Transport {
+    queues: Vec<Option<mpsc::Sender<Arc<Vec<u8>>>>>,
+    stats: Arc<Vec<PeerStats>>,
+    isolated: Arc<AtomicBool>,
+}
+
+/// Who this node is and who its peers are.
+pub struct Identity {
+    /// This node's id.
+    pub me: NodeId,
+    /// Every node's certificate (DER), by id.
+    pub certificates: Vec<Vec<u8>>,
+    /// Every node's peer address, by id.
+    pub addresses: Vec<String>,
+    /// This node's TLS key (PKCS#8 DER).
+    pub key: Vec<u8>,
+}
+
+impl Transport {
+    /// Listens on `listen`, dials every peer, and delivers what peers send to `inbound`.
+    ///
+    /// # Errors
+    /// [`TransportError`] for an unusable key or address.
+    pub async fn start(
+        identity: Identity,
+        listen: SocketAddr,
+        inbound: mpsc::Sender<Received>,
+    ) -> Result<Transport, TransportError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let algorithms = provider.signature_verification_algorithms;
+        let own_certificate =
+            CertificateDer::from(identity.certificates[identity.me as usize].clone());
+        let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.clone()));
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_client_cert_verifier(Arc::new(PinnedClients {
+                known: identity.certificates.clone(),
+                algorithms,
+            }))
+            .with_single_cert(vec![own_certificate.clone()], key())?;
+        let listener =
+            TcpListener::bind(listen)
+                .await
+                .map_err(|source| TransportError::Listen {
+                    address: listen,
+                    source,
+                })?;
+        let n = identity.certificates.len();
+        let stats: Arc<Vec<PeerStats>> = Arc::new((0..n).map(|_| PeerStats::default()).collect());
+        let isolated = Arc::new(AtomicBool::new(false));
+        tokio::spawn(accept_loop(
+            listener,
+            TlsAcceptor::from(Arc::new(server)),
+            identity.certificates.clone(),
+            inbound,
+            Arc::clone(&stats),
+            Arc::clone(&isolated),
+        ));
+        let mut queues = Vec::with_capacity(n);
+        for peer in 0..n {
+            if peer == identity.me as usize {
+                queues.push(None);
+                continue;
+            }
+            let client = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedServer {
+                    expected: identity.certificates[peer].clone(),
+                    algorithms,
+                }))
+                .with_client_auth_cert(vec![own_certificate.clone()], key())?;
+            let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+            queues.push(Some(sender));
+            tokio::spawn(dial_loop(
+                peer as NodeId,
+                identity.addresses[peer].clone(),
+                TlsConnector::from(Arc::new(client)),
+                receiver,
+                Arc::clone(&stats),
+                Arc::clone(&isolated),
+            ));
+        }
+        Ok(Transport {
+            queues,
+            stats,
+            isolated,
+        })
+    }
+
+    /// Queues a frame for `to` (dropped and counted if its queue is full).
+    pub fn send(&self, to: NodeId, frame: Arc<Vec<u8>>) {
+        let Some(Some(queue)) = self.queues.get(to as usize) else {
+            return;
+        };
+        let stats = &self.stats[to as usize];
+        if queue.try_send(frame).is_ok() {
+            stats.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.queue_full.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queues a frame for every peer.
+    pub fn broadcast(&self, frame: Arc<Vec<u8>>) {
+        for peer in 0..self.queues.len() {
+            self.send(peer as NodeId, Arc::clone(&frame));
+        }
+    }
+
+    /// Per-peer counters, by id.
+    pub fn stats(&self) -> &[PeerStats] {
+        &self.stats
+    }
+
+    /// Test hook: while isolated, nothing is sent or accepted (a network partition).
+    pub fn set_isolated(&self, isolated: bool) {
+        self.isolated.store(isolated, Ordering::Relaxed);
+    }
+}
+
+async fn dial_loop(
+    peer: NodeId,
+    address: String,
+    connector: TlsConnector,
+    mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
+    stats: Arc<Vec<PeerStats>>,
+    isolated: Arc<AtomicBool>,
+) {
+    let stats = &stats[peer as usize];
+    let name = ServerName::try_from(format!("chainkey-node-{peer}")).expect("a valid DNS name");
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        if !isolated.load(Ordering::Relaxed) {
+            if let Ok(Ok(tcp)) =
+                tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&address)).await
+            {
+                let _ = tcp.set_nodelay(true);
+                if let Ok(mut tls) = connector.connect(name.clone(), tcp).await {
+                    stats.connected.store(true, Ordering::Relaxed);
+                    backoff = Duration::from_millis(50);
+                    loop {
+                        let Some(frame) = queue.recv().await else {
+                            return; // the node is shutting down
+                        };
+                        stats.queued.fetch_sub(1, Ordering::Relaxed);
+                        if isolated.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if write_frame(&mut tls, &frame).await.is_err() {
+                            break;
+                        }
+                    }
+                    stats.connected.store(false, Ordering::Relaxed);
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    certificates: Vec<Vec<u8>>,
+    inbound: mpsc::Sender<Received>,
+    stats: Arc<Vec<PeerStats>>,
+    isolated: Arc<AtomicBool>,
+) {
+    let certificates = Arc::new(certificates);
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let certificates = Arc::clone(&certificates);
+        let inbound = inbound.clone();
+        let stats = Arc::clone(&stats);
+        let isolated = Arc::clone(&isolated);
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let Ok(Ok(mut tls)) =
+                tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            // The verifier accepted only known certificates: find whose.
+            let Some(from) = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|presented| {
+                    certificates
+                        .iter()
+                        .position(|known| known.as_slice() == presented.as_ref())
+                })
+            else {
+                return;
+            };
+            let stats = &stats[from];
+            let mut bucket = TokenBucket::new(RATE_LIMIT);
+            while let Ok(body) = read_frame(&mut tls).await {
+                stats.received.fetch_add(1, Ordering::Relaxed);
+                if isolated.load(Ordering::Relaxed) {
+                    return;
+                }
+                if !bucket.take() {
+                    stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                match Message::from_body(&body) {
+                    Ok(message) => {
+                        let received = Received {
+                            from: from as NodeId,
+                            message,
+                        };
+                        if inbound.send(received).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `rate` tokens per second, holding at most two seconds' worth.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> Self {
+        TokenBucket {
+            rate,
+            tokens: 2.0 * rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(2.0 * self.rate);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Accepts exactly one server certificate: the peer's from the configuration.
+#[derive(Debug)]
+struct PinnedServer {
+    expected: Vec<u8>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedServer {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.expected.as_slice() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Accepts client certificates of the subnet's nodes only.
+#[derive(Debug)]
+struct PinnedClients {
+    known: Vec<Vec<u8>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for PinnedClients {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if self
+            .known
+            .iter()
+            .any(|known| known.as_slice() == end_entity.as_ref())
+        {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
