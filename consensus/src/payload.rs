@@ -9,11 +9,26 @@ use std::collections::{HashSet, VecDeque};
 use crate::types::{Hash, Height, IngressMessage};
 
 /// Builds and validates block payloads.
+///
+/// `past` holds the payloads of the blocks between the finalized tip
+/// (excluded) and the new block's parent (included): notarized, not yet
+/// finalized, so a message in them must not be ordered again.
 pub trait PayloadBuilder {
     /// The payload for a new block at `height` on `parent`.
-    fn build(&mut self, height: Height, parent: &Hash) -> Vec<IngressMessage>;
-    /// Whether a proposed payload is acceptable (limits, well-formedness).
-    fn validate(&self, height: Height, payload: &[IngressMessage]) -> bool;
+    fn build(
+        &mut self,
+        height: Height,
+        parent: &Hash,
+        past: &[&[IngressMessage]],
+    ) -> Vec<IngressMessage>;
+    /// Whether a proposed payload is acceptable (limits, well-formedness,
+    /// nothing already in `past`).
+    fn validate(
+        &self,
+        height: Height,
+        payload: &[IngressMessage],
+        past: &[&[IngressMessage]],
+    ) -> bool;
     /// Called with each finalized block's payload, in height order.
     fn on_finalized(&mut self, _payload: &[IngressMessage]) {}
 }
@@ -81,11 +96,26 @@ impl IngressQueue {
     }
 }
 
+/// The ids of the messages in `payloads`.
+fn ids_in(payloads: &[&[IngressMessage]]) -> HashSet<Hash> {
+    payloads
+        .iter()
+        .flat_map(|payload| payload.iter().map(|message| message.id))
+        .collect()
+}
+
 impl PayloadBuilder for IngressQueue {
-    fn build(&mut self, _height: Height, _parent: &Hash) -> Vec<IngressMessage> {
+    fn build(
+        &mut self,
+        _height: Height,
+        _parent: &Hash,
+        past: &[&[IngressMessage]],
+    ) -> Vec<IngressMessage> {
+        let ordered = ids_in(past);
         let mut bytes = 0;
         self.pending
             .iter()
+            .filter(|message| !ordered.contains(&message.id))
             .take(self.limits.max_messages)
             .take_while(|message| {
                 bytes += message.content.len();
@@ -95,16 +125,59 @@ impl PayloadBuilder for IngressQueue {
             .collect()
     }
 
-    fn validate(&self, _height: Height, payload: &[IngressMessage]) -> bool {
+    fn validate(
+        &self,
+        _height: Height,
+        payload: &[IngressMessage],
+        past: &[&[IngressMessage]],
+    ) -> bool {
         let bytes: usize = payload.iter().map(|message| message.content.len()).sum();
+        let ordered = ids_in(past);
         let mut ids = HashSet::new();
         payload.len() <= self.limits.max_messages
             && bytes <= self.limits.max_bytes
-            && payload.iter().all(|message| ids.insert(message.id))
+            && payload
+                .iter()
+                .all(|message| !ordered.contains(&message.id) && ids.insert(message.id))
     }
 
     fn on_finalized(&mut self, payload: &[IngressMessage]) {
         let done: HashSet<Hash> = payload.iter().map(|message| message.id).collect();
         self.pending.retain(|message| !done.contains(&message.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(byte: u8) -> IngressMessage {
+        IngressMessage {
+            id: Hash([byte; 32]),
+            content: vec![byte],
+        }
+    }
+
+    #[test]
+    fn messages_in_unfinalized_ancestors_are_not_ordered_again() {
+        let mut queue = IngressQueue::default();
+        for byte in 1..=3 {
+            queue.submit(message(byte));
+        }
+        let parent_payload = [message(1)];
+        let past: [&[IngressMessage]; 1] = [&parent_payload];
+        assert_eq!(
+            queue.build(5, &Hash::default(), &past),
+            vec![message(2), message(3)]
+        );
+        assert!(queue.validate(5, &[message(2)], &past));
+        assert!(!queue.validate(5, &[message(1)], &past));
+        assert!(!queue.validate(5, &[message(2), message(2)], &[]));
+        // Once the parent is finalized, its messages leave the queue.
+        queue.on_finalized(&parent_payload);
+        assert_eq!(
+            queue.build(6, &Hash::default(), &[]),
+            vec![message(2), message(3)]
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::payload::PayloadBuilder;
 use crate::pool::{Pool, Shares};
 use crate::types::{
     signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
-    Height, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
+    Height, IngressMessage, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
 /// Protocol parameters, equal on every node.
@@ -521,8 +521,16 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if !self.is_notarized(block.height - 1, &block.parent) {
                     return Readiness::Waiting;
                 }
+                let Some(past) = past_payloads(
+                    &self.blocks,
+                    self.finalized_height,
+                    &block.parent,
+                    block.height,
+                ) else {
+                    return Readiness::Waiting;
+                };
                 if rank_of(&beacon, block.maker, nodes) != block.rank
-                    || !self.payloads.validate(block.height, &block.payload)
+                    || !self.payloads.validate(block.height, &block.payload, &past)
                 {
                     return Readiness::Invalid;
                 }
@@ -907,13 +915,16 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let Some(parent) = self.notarized_at(height - 1) else {
             return false;
         };
+        let Some(past) = past_payloads(&self.blocks, self.finalized_height, &parent, height) else {
+            return false; // an unfinalized ancestor's contents are still missing
+        };
         self.proposed.insert(height);
         let block = Block {
             height,
             parent,
             rank,
             maker: self.me,
-            payload: self.payloads.build(height, &parent),
+            payload: self.payloads.build(height, &parent, &past),
         };
         let hash = block.hash();
         let proposal = Proposal {
@@ -1263,6 +1274,26 @@ fn check_for<'a>(artifact: &'a Artifact, message: &'a [u8]) -> Check<'a> {
             signature: &package.signature,
         },
     }
+}
+
+/// The payloads of the blocks from `parent` (at `height − 1`) back to the
+/// finalized tip at `finalized` (excluded), or `None` while one is unknown.
+fn past_payloads<'a>(
+    blocks: &'a HashMap<Hash, Block>,
+    finalized: Height,
+    parent: &Hash,
+    height: Height,
+) -> Option<Vec<&'a [IngressMessage]>> {
+    let mut past = Vec::new();
+    let mut hash = *parent;
+    let mut at = height - 1;
+    while at > finalized {
+        let block = blocks.get(&hash)?;
+        past.push(block.payload.as_slice());
+        hash = block.parent;
+        at -= 1;
+    }
+    Some(past)
 }
 
 /// The rank of `node` at a height with beacon value `beacon`: its position

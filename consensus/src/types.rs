@@ -19,7 +19,7 @@ pub type Time = u64;
 
 /// A SHA-256 hash.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
-pub struct Hash(pub [u8; 32]);
+pub struct Hash(#[serde(with = "serde_bytes")] pub [u8; 32]);
 
 impl Hash {
     /// Hashes the concatenation of `parts`.
@@ -48,6 +48,7 @@ pub struct IngressMessage {
     /// Unique id of the message (e.g. the IC request id).
     pub id: Hash,
     /// The message content, opaque to consensus.
+    #[serde(with = "serde_bytes")]
     pub content: Vec<u8>,
 }
 
@@ -144,6 +145,7 @@ pub struct Proposal {
     /// The proposed block.
     pub block: Block,
     /// The maker's signature on the block hash.
+    #[serde(with = "serde_bytes")]
     pub signature: SignatureBytes,
 }
 
@@ -153,6 +155,7 @@ pub struct Share {
     /// The signer.
     pub signer: NodeId,
     /// The signature share.
+    #[serde(with = "serde_bytes")]
     pub signature: SignatureBytes,
 }
 
@@ -166,6 +169,7 @@ pub struct Certificate {
     /// Who signed, ascending.
     pub signers: Vec<NodeId>,
     /// The aggregate multi-signature.
+    #[serde(with = "serde_bytes")]
     pub signature: SignatureBytes,
 }
 
@@ -208,6 +212,7 @@ pub enum Artifact {
         /// The beacon's height.
         height: Height,
         /// The threshold signature.
+        #[serde(with = "serde_bytes")]
         signature: SignatureBytes,
     },
     /// A lagging node asks for the beacons, blocks and certificates from `height` on.
@@ -232,6 +237,7 @@ pub struct CatchUpContent {
     /// The finalized block (its height is the package's height).
     pub block: Block,
     /// The random beacon at that height (its threshold signature).
+    #[serde(with = "serde_bytes")]
     pub beacon: SignatureBytes,
 }
 
@@ -261,6 +267,7 @@ pub struct CatchUpPackage {
     /// What is attested.
     pub content: CatchUpContent,
     /// The threshold signature on [`CatchUpContent::signed_bytes`].
+    #[serde(with = "serde_bytes")]
     pub signature: SignatureBytes,
 }
 

@@ -35,9 +35,9 @@ const BUILD_MARGIN_MS: u64 = 5_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sender {
     /// An Ed25519 public key (32 bytes).
-    Ed25519(Vec<u8>),
+    Ed25519(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A secp256k1 public key (SEC1, compressed or not).
-    Secp256k1(Vec<u8>),
+    Secp256k1(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// A user's signed message.
@@ -50,8 +50,10 @@ pub struct SignedIngress {
     /// Unix time (ms) after which the message is void.
     pub expiry_ms: u64,
     /// The message itself (opaque until execution).
+    #[serde(with = "serde_bytes")]
     pub content: Vec<u8>,
     /// The sender's signature on [`SignedIngress::id`].
+    #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
 
@@ -274,6 +276,8 @@ pub fn unix_ms() -> u64 {
 /// in one batch, skipping messages this node already verified).
 pub struct NodePayloads {
     queue: IngressQueue,
+    /// Expiry of each queued message.
+    expiries: HashMap<Hash, u64>,
     verifier: Arc<BatchVerifier>,
     /// Ids this node verified (accepted itself or validated in a block).
     verified: RefCell<HashSet<Hash>>,
@@ -287,6 +291,7 @@ impl NodePayloads {
     pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>) -> Self {
         NodePayloads {
             queue,
+            expiries: HashMap::new(),
             verifier,
             verified: RefCell::new(HashSet::new()),
             finalized: Seen::default(),
@@ -296,9 +301,10 @@ impl NodePayloads {
 
     /// Queues a message this node verified for a future block.
     pub fn submit(&mut self, id: Hash, message: &SignedIngress) {
-        if self.finalized.contains(&id) {
+        if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
             return;
         }
+        self.expiries.insert(id, message.expiry_ms);
         self.verified.borrow_mut().insert(id);
         self.queue.submit(IngressMessage {
             id,
@@ -319,12 +325,13 @@ impl NodePayloads {
     /// Drops expired messages from the queue and from memory.
     pub fn prune(&mut self, now_ms: u64) {
         self.finalized.prune(now_ms);
+        self.expiries.retain(|_, expiry| *expiry >= now_ms);
+        let expiries = &self.expiries;
         self.queue
-            .retain(|message| decode(&message.content).is_some_and(|m| m.expiry_ms >= now_ms));
-        let queued: HashSet<Hash> = self.queue.ids().collect();
+            .retain(|message| expiries.contains_key(&message.id));
         self.verified
             .borrow_mut()
-            .retain(|id| queued.contains(id) || self.finalized.contains(id));
+            .retain(|id| expiries.contains_key(id) || self.finalized.contains(id));
     }
 }
 
@@ -339,19 +346,32 @@ fn decode(bytes: &[u8]) -> Option<SignedIngress> {
 }
 
 impl PayloadBuilder for NodePayloads {
-    fn build(&mut self, height: Height, parent: &Hash) -> Vec<IngressMessage> {
+    fn build(
+        &mut self,
+        height: Height,
+        parent: &Hash,
+        past: &[&[IngressMessage]],
+    ) -> Vec<IngressMessage> {
         let now = unix_ms();
+        let expiries = &self.expiries;
         self.queue
-            .build(height, parent)
+            .build(height, parent, past)
             .into_iter()
             .filter(|message| {
-                decode(&message.content).is_some_and(|m| m.expiry_ms >= now + BUILD_MARGIN_MS)
+                expiries
+                    .get(&message.id)
+                    .is_some_and(|expiry| *expiry >= now + BUILD_MARGIN_MS)
             })
             .collect()
     }
 
-    fn validate(&self, height: Height, payload: &[IngressMessage]) -> bool {
-        if !self.queue.validate(height, payload) {
+    fn validate(
+        &self,
+        height: Height,
+        payload: &[IngressMessage],
+        past: &[&[IngressMessage]],
+    ) -> bool {
+        if !self.queue.validate(height, payload, past) {
             return false;
         }
         let now = unix_ms();
@@ -389,6 +409,7 @@ impl PayloadBuilder for NodePayloads {
     fn on_finalized(&mut self, payload: &[IngressMessage]) {
         self.queue.on_finalized(payload);
         for message in payload {
+            self.expiries.remove(&message.id);
             let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms);
             self.finalized.insert(message.id, expiry);
         }
@@ -462,20 +483,28 @@ mod tests {
         };
         // A node that never saw the message verifies it in the block.
         let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
-        assert!(other.validate(1, std::slice::from_ref(&entry)));
+        assert!(other.validate(1, std::slice::from_ref(&entry), &[]));
+        let unfinalized_parent = [entry.clone()];
+        assert!(
+            !other.validate(1, std::slice::from_ref(&entry), &[&unfinalized_parent]),
+            "a message in an unfinalized ancestor is not ordered twice"
+        );
         let mut forged = message.clone();
         forged.content = b"steal".to_vec();
         let forged_entry = IngressMessage {
             id: forged.id(),
             content: encode(&forged),
         };
-        assert!(!other.validate(1, &[forged_entry]));
+        assert!(!other.validate(1, &[forged_entry], &[]));
         let mismatched = IngressMessage {
             id: Hash([3; 32]),
             content: encode(&message),
         };
-        assert!(!other.validate(1, &[mismatched]));
+        assert!(!other.validate(1, &[mismatched], &[]));
         other.on_finalized(std::slice::from_ref(&entry));
-        assert!(!other.validate(2, &[entry]), "finalized once, never again");
+        assert!(
+            !other.validate(2, &[entry], &[]),
+            "finalized once, never again"
+        );
     }
 }

@@ -183,6 +183,8 @@ struct Node {
     invalid_reported: HashMap<NodeId, u64>,
     /// Signed artifacts already stored, by height and content hash.
     recorded: HashSet<(Height, Hash)>,
+    /// Housekeeping rounds so far.
+    ticks: u64,
 }
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
@@ -269,6 +271,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         next_gap_peer: 0,
         invalid_reported: HashMap::new(),
         recorded: HashSet::new(),
+        ticks: 0,
     };
     node.restore()?;
     tracing::info!(
@@ -530,9 +533,13 @@ impl Node {
             let frame = Arc::new(Message::BlocksRequest { from, to }.to_frame());
             self.transport.send(self.next_gap_peer, frame);
         }
-        let now_ms = unix_ms();
-        self.consensus.payloads_mut().prune(now_ms);
-        self.shared.seen.lock().expect("seen ids").prune(now_ms);
+        self.ticks += 1;
+        if self.ticks % 20 == 0 {
+            // Every 5 s: forget expired ingress.
+            let now_ms = unix_ms();
+            self.consensus.payloads_mut().prune(now_ms);
+            self.shared.seen.lock().expect("seen ids").prune(now_ms);
+        }
         if self.shared.flood.load(Ordering::Relaxed) {
             self.flood();
         }
