@@ -5,7 +5,9 @@
 //! - [`config`] and [`genesis`]: per-node configuration and secrets, and a
 //!   new subnet's keys (the beacon key from the non-interactive DKG).
 //! - [`transport`] and [`wire`]: mutually authenticated TLS 1.3 between
-//!   the nodes, CBOR frames, bounded per-peer queues and rate limits.
+//!   the nodes, CBOR frames, bounded per-peer queues and rate limits;
+//!   [`dissemination`]: push small artifacts, advertise and fetch large
+//!   ones, drop duplicates.
 //! - [`node`]: the event loop around [`chainkey_consensus::Consensus`],
 //!   with [`store`] (redb) making every decision durable first.
 //! - [`ingress`] and [`http`]: signed user messages, batch-verified and
@@ -14,6 +16,7 @@
 //! - [`subnet`]: `chainkey subnet`, a local subnet of node processes.
 
 pub mod config;
+pub mod dissemination;
 pub mod executor;
 pub mod genesis;
 pub mod http;

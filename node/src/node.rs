@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::{ConfigError, NodeConfig};
+use crate::dissemination::Dissemination;
 use crate::executor::{CountingExecutor, Executor};
 use crate::ingress::{unix_ms, NodePayloads, Seen, SignedIngress};
 use crate::metrics::Metrics;
@@ -185,6 +186,9 @@ struct Node {
     recorded: HashSet<(Height, Hash)>,
     /// Housekeeping rounds so far.
     ticks: u64,
+    dissemination: Dissemination,
+    /// Heights a lagging peer is helped across ([`chainkey_consensus::Config::window`]).
+    consensus_window: Height,
 }
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
@@ -272,6 +276,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         invalid_reported: HashMap::new(),
         recorded: HashSet::new(),
         ticks: 0,
+        dissemination: Dissemination::default(),
+        consensus_window: config.consensus().window,
     };
     node.restore()?;
     tracing::info!(
@@ -349,7 +355,7 @@ impl Node {
         }
         for artifact in self.store.signed_above(resumed_at)? {
             self.transport
-                .broadcast(Arc::new(Message::Artifact(artifact.clone()).to_frame()));
+                .broadcast(self.dissemination.outgoing(artifact.clone()));
             self.step(Event::Artifact {
                 from: self.me,
                 artifact,
@@ -369,6 +375,7 @@ impl Node {
 
     fn on_received(&mut self, received: Received) -> Result<(), NodeError> {
         match received.message {
+            Message::Artifact(_) if !self.dissemination.is_new(received.digest) => Ok(()),
             Message::Artifact(artifact) => {
                 if let Artifact::Proposal(proposal) = &artifact {
                     self.proposed_at
@@ -389,6 +396,20 @@ impl Node {
                 Ok(())
             }
             Message::Blocks(blocks) => self.fill_gap(blocks),
+            Message::Advert { id, height } => {
+                if height > self.consensus.finalized_height() && self.dissemination.should_fetch(id)
+                {
+                    let frame = Arc::new(Message::Fetch { id }.to_frame());
+                    self.transport.send(received.from, frame);
+                }
+                Ok(())
+            }
+            Message::Fetch { id } => {
+                if let Some(frame) = self.dissemination.fetch(&id) {
+                    self.transport.send(received.from, frame);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -397,12 +418,12 @@ impl Node {
             Action::Broadcast(artifact) => {
                 self.before_sending(&artifact)?;
                 self.transport
-                    .broadcast(Arc::new(Message::Artifact(artifact).to_frame()));
+                    .broadcast(self.dissemination.outgoing(artifact));
             }
             Action::Send { to, artifact } => {
                 self.before_sending(&artifact)?;
                 self.transport
-                    .send(to, Arc::new(Message::Artifact(artifact).to_frame()));
+                    .send(to, self.dissemination.outgoing(artifact));
             }
             Action::WakeAt(at) => self.wake = at,
             Action::Deliver(block) => self.deliver(block)?,
@@ -521,6 +542,10 @@ impl Node {
     }
 
     fn housekeeping(&mut self) -> Result<(), NodeError> {
+        // Adverts stay fetchable for a catch-up window below the finalized height.
+        let window = self.consensus_window;
+        self.dissemination
+            .prune(self.consensus.finalized_height().saturating_sub(window));
         tracing::debug!(node = self.me, state = %self.consensus.describe());
         self.persist_catch_up()?;
         if let Some((from, to)) = self.gap {

@@ -42,6 +42,8 @@ pub struct Received {
     pub from: NodeId,
     /// What it sent.
     pub message: Message,
+    /// The [`digest`](crate::wire::digest) of its encoding.
+    pub digest: chainkey_consensus::Hash,
 }
 
 /// Counters for one peer.
@@ -295,6 +297,7 @@ async fn accept_loop(
                         let received = Received {
                             from: from as NodeId,
                             message,
+                            digest: crate::wire::digest(&body),
                         };
                         if inbound.send(received).await.is_err() {
                             return;

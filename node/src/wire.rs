@@ -1,7 +1,7 @@
 //! What nodes send each other over their TLS connections: length-prefixed
 //! CBOR frames of one [`Message`] each.
 
-use chainkey_consensus::{Artifact, FinalizedBlock, Height};
+use chainkey_consensus::{Artifact, FinalizedBlock, Hash, Height};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -23,6 +23,24 @@ pub enum Message {
     },
     /// Finalized blocks in height order, in answer to a [`Message::BlocksRequest`].
     Blocks(Vec<FinalizedBlock>),
+    /// A large artifact is available: its [`digest`] and height.
+    Advert {
+        /// The digest of the artifact's frame body.
+        id: Hash,
+        /// Its height.
+        height: Height,
+    },
+    /// Asks for an advertised artifact.
+    Fetch {
+        /// Its digest.
+        id: Hash,
+    },
+}
+
+/// The digest of a frame body: identifies an encoded message for
+/// deduplication and adverts.
+pub fn digest(body: &[u8]) -> Hash {
+    Hash::of(&[body])
 }
 
 /// Why a frame could not be read.

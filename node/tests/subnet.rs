@@ -88,6 +88,38 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     let mut subnet = start(dir.path());
     wait_for_height(&subnet, 50, Duration::from_secs(120)).unwrap();
 
+    // Signed ingress of both schemes, enough for blocks that are advertised
+    // and fetched rather than pushed; a second submission is a duplicate.
+    let ed25519 = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let secp256k1 = k256::ecdsa::SigningKey::from_slice(&[9; 32]).unwrap();
+    let expiry = unix_ms() + 120_000;
+    let messages: Vec<SignedIngress> = (0..3000u64)
+        .map(|nonce| {
+            let content = nonce.to_be_bytes().repeat(8);
+            if nonce % 6 == 0 {
+                SignedIngress::sign_secp256k1(&secp256k1, nonce, expiry, content)
+            } else {
+                SignedIngress::sign_ed25519(&ed25519, nonce, expiry, content)
+            }
+        })
+        .collect();
+    for (i, chunk) in messages.chunks(500).enumerate() {
+        let response = submit(subnet.http[i % 4], chunk).unwrap();
+        assert_eq!(response.accepted, chunk.len(), "{:?}", response.rejected);
+    }
+    let again = submit(subnet.http[0], &messages[..10]).unwrap();
+    assert_eq!(again.accepted, 0);
+    assert!(again.rejected.iter().all(|(_, why)| why == "duplicate"));
+    wait_until(
+        &subnet,
+        "every message is finalized",
+        Duration::from_secs(120),
+        |s| {
+            s.iter()
+                .all(|status| status.as_ref().is_some_and(|s| s.ingress_finalized == 3000))
+        },
+    );
+
     subnet.kill_node(3);
     let statuses = subnet.statuses();
     let at_kill = statuses.iter().map(finalized).max().unwrap();
