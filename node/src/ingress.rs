@@ -6,7 +6,7 @@
 //! (low-s, as the Internet Computer). Its id commits to everything but the
 //! signature; the Ed25519 signature is on the id, the ECDSA one on the id
 //! as the prehash. A message is accepted until its expiry, at most
-//! [`MAX_EXPIRY`] ahead, and only once: ids are remembered until they expire.
+//! [`MAX_EXPIRY_MS`] ahead, and only once: ids are remembered until they expire.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -21,8 +21,6 @@ use serde::{Deserialize, Serialize};
 
 /// How far ahead a message may expire (the IC's limit is 5 minutes).
 pub const MAX_EXPIRY_MS: u64 = 5 * 60 * 1000;
-/// [`MAX_EXPIRY_MS`] as a name for the docs.
-pub const MAX_EXPIRY: std::time::Duration = std::time::Duration::from_millis(MAX_EXPIRY_MS);
 /// The largest content accepted.
 pub const MAX_CONTENT: usize = 64 << 10;
 /// Nodes' clocks may differ: a block's messages may have expired this long
@@ -252,15 +250,6 @@ impl Seen {
             .retain(|_, expiry| *expiry + VALIDATION_SLACK_MS >= now_ms);
     }
 
-    /// How many ids are remembered.
-    pub fn len(&self) -> usize {
-        self.expiries.len()
-    }
-
-    /// Whether none are.
-    pub fn is_empty(&self) -> bool {
-        self.expiries.is_empty()
-    }
 }
 
 /// The current Unix time in milliseconds.

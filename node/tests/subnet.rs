@@ -21,9 +21,27 @@ fn program() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_chainkey"))
 }
 
-fn start(dir: &Path) -> LocalSubnet {
-    let configs = prepare(dir, 4, true).unwrap();
-    LocalSubnet::start(&program(), dir, &configs).unwrap()
+/// A fresh 4-node subnet (with test hooks) that has finalized `height`;
+/// it holds the one-subnet lock and stops before its directory goes.
+struct Running {
+    subnet: LocalSubnet,
+    dir: tempfile::TempDir,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+fn running(height: Height) -> Running {
+    let serial = ONE_SUBNET_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let configs = prepare(dir.path(), 4, true).unwrap();
+    let subnet = LocalSubnet::start(&program(), dir.path(), &configs).unwrap();
+    wait_for_height(&subnet, height, Duration::from_secs(120)).unwrap();
+    Running {
+        subnet,
+        dir,
+        _serial: serial,
+    }
 }
 
 fn finalized(status: &Option<Status>) -> Height {
@@ -81,12 +99,8 @@ fn assert_chains_agree(dir: &Path) -> Vec<BTreeMap<Height, Hash>> {
 
 #[test]
 fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
-    let _serial = ONE_SUBNET_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let mut subnet = start(dir.path());
-    wait_for_height(&subnet, 50, Duration::from_secs(120)).unwrap();
+    let mut running = running(50);
+    let (subnet, dir) = (&mut running.subnet, running.dir.path());
 
     // Signed ingress of both schemes, enough for blocks that are advertised
     // and fetched rather than pushed; a second submission is a duplicate.
@@ -111,7 +125,7 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     assert_eq!(again.accepted, 0);
     assert!(again.rejected.iter().all(|(_, why)| why == "duplicate"));
     wait_until(
-        &subnet,
+        subnet,
         "every message is finalized",
         Duration::from_secs(120),
         |s| {
@@ -126,7 +140,7 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     eprintln!("killed node 3 (SIGKILL) at height {at_kill}");
     // Long enough down that the others pass a catch-up package (every 50).
     wait_until(
-        &subnet,
+        subnet,
         "the others are 80 heights further",
         Duration::from_secs(120),
         |s| {
@@ -137,7 +151,7 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     );
     subnet.start_node(&program(), 3).unwrap();
     let target = subnet.statuses().iter().map(finalized).max().unwrap() + 10;
-    let statuses = wait_until(&subnet, "node 3 caught up", Duration::from_secs(120), |s| {
+    let statuses = wait_until(subnet, "node 3 caught up", Duration::from_secs(120), |s| {
         s.iter().all(|status| finalized(status) >= target)
             && s[3]
                 .as_ref()
@@ -147,7 +161,7 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     // Give node 3 time to fetch the blocks the catch-up package jumped over.
     std::thread::sleep(Duration::from_secs(3));
     subnet.stop();
-    let chains = assert_chains_agree(dir.path());
+    let chains = assert_chains_agree(dir);
     assert!(
         chains[3].len() as u64 >= target,
         "node 3 holds every block up to {target}"
@@ -156,19 +170,15 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
 
 #[test]
 fn an_isolated_node_stalls_while_the_others_go_on_and_catches_up_when_healed() {
-    let _serial = ONE_SUBNET_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let mut subnet = start(dir.path());
-    wait_for_height(&subnet, 10, Duration::from_secs(120)).unwrap();
+    let mut running = running(10);
+    let (subnet, dir) = (&mut running.subnet, running.dir.path());
 
     test_hook(subnet.http[2], "isolate", true).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let isolated_at = finalized(&subnet.statuses()[2]);
     let others_at = subnet.statuses().iter().map(finalized).max().unwrap();
     wait_until(
-        &subnet,
+        subnet,
         "the other three finalize 40 more",
         Duration::from_secs(120),
         |s| {
@@ -186,14 +196,14 @@ fn an_isolated_node_stalls_while_the_others_go_on_and_catches_up_when_healed() {
     test_hook(subnet.http[2], "isolate", false).unwrap();
     let target = subnet.statuses().iter().map(finalized).max().unwrap() + 5;
     wait_until(
-        &subnet,
+        subnet,
         "the healed node caught up",
         Duration::from_secs(120),
         |s| s.iter().all(|status| finalized(status) >= target),
     );
     std::thread::sleep(Duration::from_secs(3));
     subnet.stop();
-    assert_chains_agree(dir.path());
+    assert_chains_agree(dir);
 }
 
 /// Finalized blocks per second over `seconds`, by the slowest honest node.
@@ -208,13 +218,9 @@ fn honest_rate(subnet: &LocalSubnet, seconds: u64) -> f64 {
 
 #[test]
 fn a_flood_of_invalid_shares_and_ingress_barely_slows_the_honest_nodes() {
-    let _serial = ONE_SUBNET_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let mut subnet = start(dir.path());
-    wait_for_height(&subnet, 10, Duration::from_secs(120)).unwrap();
-    let baseline = honest_rate(&subnet, 10);
+    let mut running = running(10);
+    let (subnet, dir) = (&mut running.subnet, running.dir.path());
+    let baseline = honest_rate(subnet, 10);
 
     // Node 3 sends invalid notarization shares to everyone; a client sends
     // forged ingress to the honest nodes.
@@ -247,7 +253,7 @@ fn a_flood_of_invalid_shares_and_ingress_barely_slows_the_honest_nodes() {
             rejected
         })
     };
-    let flooded = honest_rate(&subnet, 10);
+    let flooded = honest_rate(subnet, 10);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rejected = flooder.join().unwrap();
     test_hook(subnet.http[3], "flood", false).unwrap();
@@ -281,14 +287,14 @@ fn a_flood_of_invalid_shares_and_ingress_barely_slows_the_honest_nodes() {
         "finalization fell from {baseline:.1} to {flooded:.1} blocks/s"
     );
     subnet.stop();
-    assert_chains_agree(dir.path());
+    assert_chains_agree(dir);
 }
 
 #[test]
 fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
     let _serial = ONE_SUBNET_AT_A_TIME
         .lock()
-        .unwrap_or_else(|e| e.into_inner());
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let run = |until: Height| {
         let mut child = std::process::Command::new(program())
