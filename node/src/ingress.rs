@@ -249,7 +249,6 @@ impl Seen {
         self.expiries
             .retain(|_, expiry| *expiry + VALIDATION_SLACK_MS >= now_ms);
     }
-
 }
 
 /// The current Unix time in milliseconds.

@@ -14,7 +14,10 @@
 //!   deduplicated, into block payloads; `/status` and `/metrics` ([`metrics`]).
 //! - [`executor`]: where finalized blocks go.
 //! - [`subnet`]: `chainkey subnet`, a local subnet of node processes.
+//! - [`certification`]: the IC's hash trees, certificates and request ids
+//!   (the first parts of the IC HTTP interface).
 
+pub mod certification;
 pub mod config;
 pub mod dissemination;
 pub mod executor;
