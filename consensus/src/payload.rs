@@ -89,11 +89,6 @@ impl IngressQueue {
     pub fn retain(&mut self, keep: impl FnMut(&IngressMessage) -> bool) {
         self.pending.retain(keep);
     }
-
-    /// The ids of the waiting messages.
-    pub fn ids(&self) -> impl Iterator<Item = Hash> + '_ {
-        self.pending.iter().map(|message| message.id)
-    }
 }
 
 /// The ids of the messages in `payloads`.

@@ -193,11 +193,13 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         }
     }
 
-    /// For a node restarted after a crash: it proposes and notarization-
-    /// or finalization-shares nothing at heights up to `height` (the
-    /// highest at which it may have signed before), so losing its memory
-    /// cannot make it sign two blocks of one round. Its environment
-    /// persists that height before sending anything it signs.
+    /// For a node restarted after a crash: it neither proposes nor
+    /// finalization-shares at heights up to `height` (the highest at which
+    /// it may have signed before), so losing its memory cannot make it
+    /// propose twice in a round or finalization-share a block after
+    /// notarization-sharing another. Notarization-sharing more blocks of a
+    /// round is allowed by the protocol and keeps the subnet live. Its
+    /// environment persists that height before sending anything it signs.
     pub fn abstain_through(&mut self, height: Height) {
         self.abstain_through = self.abstain_through.max(height);
     }
@@ -940,7 +942,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Δ_ntry(r) has passed and no block of the round is notarized yet (§4).
     fn share_notarization(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
         let height = self.height;
-        let Some(start) = self.round_start.filter(|_| height > self.abstain_through) else {
+        let Some(start) = self.round_start else {
             return false;
         };
         let Some(best) = self.best_rank(height) else {

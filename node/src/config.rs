@@ -178,11 +178,12 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError`] when the file cannot be read or a key does not decode.
     pub fn load_secrets(&self) -> Result<Secrets, ConfigError> {
-        let file: SecretsFile =
-            toml::from_str(&read(&self.secrets)?).map_err(|error| ConfigError::Parse {
-                path: self.secrets.clone(),
-                message: error.to_string(),
-            })?;
+        let text = Zeroizing::new(read(&self.secrets)?);
+        // The parser's message would quote the offending line: a secret.
+        let file: SecretsFile = toml::from_str(&text).map_err(|_| ConfigError::Parse {
+            path: self.secrets.clone(),
+            message: "not a valid secrets file (contents not shown)".into(),
+        })?;
         let invalid = |what: &str| ConfigError::Invalid(format!("secrets: invalid {what}"));
         let node_key =
             SecretKey::from_bytes(&Zeroizing::new(hex_bytes("node key", &file.node_key)?))

@@ -1,10 +1,13 @@
-//! Where finalized blocks go: an [`Executor`] receives each finalized
-//! block once, in height order. Until canister execution exists, nodes run
-//! the [`CountingExecutor`].
+//! Where finalized blocks go: an [`Executor`] receives the blocks this
+//! node finalizes, once each, in height order. Blocks below a catch-up
+//! package the node jumped to are stored but not executed: the state at the
+//! package's height is what the node continues from (obtaining it is the
+//! execution layer's part). Until canister execution exists, nodes run the
+//! [`CountingExecutor`].
 
 use chainkey_consensus::FinalizedBlock;
 
-/// Executes finalized blocks, in height order, each once per run.
+/// Executes finalized blocks, in height order, each once per run (see the module docs).
 pub trait Executor: Send {
     /// Executes one block.
     fn execute(&mut self, block: &FinalizedBlock);

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::ingress::{check_batch, unix_ms, IngressError, SignedIngress};
+use crate::ingress::{check_batch, unix_ms, IngressError, SignedIngress, MAX_PENDING};
 use crate::node::Shared;
 
 /// The most messages one submission may carry.
@@ -59,6 +59,9 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
             "too many messages in one submission",
         )
             .into_response();
+    }
+    if shared.pending.load(Ordering::Relaxed) + messages.len() > MAX_PENDING {
+        return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
     }
     let checker = Arc::clone(&shared);
     let Ok((messages, verdicts)) = tokio::task::spawn_blocking(move || {

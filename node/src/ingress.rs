@@ -9,7 +9,7 @@
 //! [`MAX_EXPIRY_MS`] ahead, and only once: ids are remembered until they expire.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chainkey_consensus::types::IngressMessage;
@@ -19,15 +19,20 @@ use chainkey_crypto::batch::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::wire::to_cbor;
+
 /// How far ahead a message may expire (the IC's limit is 5 minutes).
 pub const MAX_EXPIRY_MS: u64 = 5 * 60 * 1000;
 /// The largest content accepted.
 pub const MAX_CONTENT: usize = 64 << 10;
 /// Nodes' clocks may differ: a block's messages may have expired this long
 /// ago by the validating node's clock.
-const VALIDATION_SLACK_MS: u64 = 30_000;
+pub const VALIDATION_SLACK_MS: u64 = 30_000;
 /// A block maker only includes messages valid at least this much longer.
 const BUILD_MARGIN_MS: u64 = 5_000;
+/// Messages a node holds for its blocks at most (more are refused as
+/// [`IngressError::QueueFull`] until blocks take some).
+pub const MAX_PENDING: usize = 100_000;
 
 /// Who signed a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +84,7 @@ pub enum IngressError {
     /// Content over the size limit.
     #[error("content too large")]
     TooLarge,
-    /// The node's queue is full; try again later.
+    /// The node holds as many messages as it will queue; try again later.
     #[error("ingress queue full")]
     QueueFull,
     /// The bytes are not a signed message.
@@ -244,7 +249,8 @@ impl Seen {
         self.expiries.contains_key(id)
     }
 
-    /// Forgets ids that expired before `now_ms` (they can no longer be accepted anyway).
+    /// Forgets ids that expired more than the clock slack (30 s) before
+    /// `now_ms`: no node accepts them any more.
     pub fn prune(&mut self, now_ms: u64) {
         self.expiries
             .retain(|_, expiry| *expiry + VALIDATION_SLACK_MS >= now_ms);
@@ -267,8 +273,10 @@ pub struct NodePayloads {
     /// Expiry of each queued message.
     expiries: HashMap<Hash, u64>,
     verifier: Arc<BatchVerifier>,
-    /// Ids this node verified (accepted itself or validated in a block).
-    verified: RefCell<HashSet<Hash>>,
+    /// Messages this node verified (accepted itself or validated in a
+    /// block), by a digest of their whole encoding (signature included),
+    /// with their expiry.
+    verified: RefCell<HashMap<Hash, u64>>,
     finalized: Seen,
     /// Messages delivered in finalized blocks so far.
     pub finalized_messages: u64,
@@ -281,28 +289,36 @@ impl NodePayloads {
             queue,
             expiries: HashMap::new(),
             verifier,
-            verified: RefCell::new(HashSet::new()),
+            verified: RefCell::new(HashMap::new()),
             finalized: Seen::default(),
             finalized_messages: 0,
         }
     }
 
-    /// Queues a message this node verified for a future block.
-    pub fn submit(&mut self, id: Hash, message: &SignedIngress) {
+    /// Queues a message this node verified for a future block; false if
+    /// the queue is full ([`MAX_PENDING`]).
+    pub fn submit(&mut self, id: Hash, message: &SignedIngress) -> bool {
         if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
-            return;
+            return true;
         }
+        if self.queue.len() >= MAX_PENDING {
+            return false;
+        }
+        let content = to_cbor(message);
         self.expiries.insert(id, message.expiry_ms);
-        self.verified.borrow_mut().insert(id);
-        self.queue.submit(IngressMessage {
-            id,
-            content: encode(message),
-        });
+        self.verified
+            .borrow_mut()
+            .insert(content_key(&content), message.expiry_ms);
+        self.queue.submit(IngressMessage { id, content });
+        true
     }
 
-    /// Whether `id` is already in a finalized block.
-    pub fn is_finalized(&self, id: &Hash) -> bool {
-        self.finalized.contains(id)
+    /// Remembers ingress finalized before a restart (from the store), so
+    /// it is never ordered again.
+    pub fn restore_finalized(&mut self, ids: impl IntoIterator<Item = (Hash, u64)>) {
+        for (id, expiry) in ids {
+            self.finalized.insert(id, expiry);
+        }
     }
 
     /// Messages waiting for a block.
@@ -319,14 +335,24 @@ impl NodePayloads {
             .retain(|message| expiries.contains_key(&message.id));
         self.verified
             .borrow_mut()
-            .retain(|id| expiries.contains_key(id) || self.finalized.contains(id));
+            .retain(|_, expiry| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
     }
 }
 
-fn encode(message: &SignedIngress) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(message, &mut bytes).expect("writing to a Vec cannot fail");
-    bytes
+/// Identifies a message's whole encoding (a verified signature covers exactly it).
+fn content_key(content: &[u8]) -> Hash {
+    Hash::of(&[content])
+}
+
+/// The ids and expiries of the messages of a finalized payload (for the store).
+pub fn expiries(payload: &[IngressMessage]) -> Vec<(Hash, u64)> {
+    payload
+        .iter()
+        .map(|message| {
+            let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms);
+            (message.id, expiry)
+        })
+        .collect()
 }
 
 fn decode(bytes: &[u8]) -> Option<SignedIngress> {
@@ -370,17 +396,19 @@ impl PayloadBuilder for NodePayloads {
             };
             if signed.id() != message.id
                 || self.finalized.contains(&message.id)
-                || signed.expiry_ms + VALIDATION_SLACK_MS < now
+                || signed.expiry_ms.saturating_add(VALIDATION_SLACK_MS) < now
+                || signed.expiry_ms > now + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
             {
                 return false;
             }
-            if !self.verified.borrow().contains(&message.id) {
-                unverified.push(signed);
+            let key = content_key(&message.content);
+            if !self.verified.borrow().contains_key(&key) {
+                unverified.push((key, signed));
             }
         }
         let Ok(claims) = unverified
             .iter()
-            .map(|message| message.claim(&message.id()))
+            .map(|(_, message)| message.claim(&message.id()))
             .collect::<Result<Vec<_>, _>>()
         else {
             return false;
@@ -390,16 +418,19 @@ impl PayloadBuilder for NodePayloads {
             return false;
         }
         let mut verified = self.verified.borrow_mut();
-        verified.extend(unverified.iter().map(SignedIngress::id));
+        verified.extend(
+            unverified
+                .iter()
+                .map(|(key, message)| (*key, message.expiry_ms)),
+        );
         true
     }
 
     fn on_finalized(&mut self, payload: &[IngressMessage]) {
         self.queue.on_finalized(payload);
-        for message in payload {
-            self.expiries.remove(&message.id);
-            let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms);
-            self.finalized.insert(message.id, expiry);
+        for (id, expiry) in expiries(payload) {
+            self.expiries.remove(&id);
+            self.finalized.insert(id, expiry);
         }
         self.finalized_messages += payload.len() as u64;
     }
@@ -467,7 +498,7 @@ mod tests {
         let message = SignedIngress::sign_ed25519(&maker, 1, now + 60_000, b"pay".to_vec());
         let entry = IngressMessage {
             id: message.id(),
-            content: encode(&message),
+            content: to_cbor(&message),
         };
         // A node that never saw the message verifies it in the block.
         let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
@@ -481,14 +512,33 @@ mod tests {
         forged.content = b"steal".to_vec();
         let forged_entry = IngressMessage {
             id: forged.id(),
-            content: encode(&forged),
+            content: to_cbor(&forged),
         };
         assert!(!other.validate(1, &[forged_entry], &[]));
         let mismatched = IngressMessage {
             id: Hash([3; 32]),
-            content: encode(&message),
+            content: to_cbor(&message),
         };
         assert!(!other.validate(1, &[mismatched], &[]));
+        // A message this node verified, re-included with another signature,
+        // is checked again (the verified set covers the whole encoding).
+        let mut resigned = message.clone();
+        resigned.signature[0] ^= 1;
+        let resigned_entry = IngressMessage {
+            id: resigned.id(),
+            content: to_cbor(&resigned),
+        };
+        assert_eq!(resigned_entry.id, entry.id);
+        assert!(!other.validate(1, &[resigned_entry], &[]));
+        let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
+        let far_entry = IngressMessage {
+            id: far.id(),
+            content: to_cbor(&far),
+        };
+        assert!(
+            !other.validate(1, &[far_entry], &[]),
+            "expiry too far ahead"
+        );
         other.on_finalized(std::slice::from_ref(&entry));
         assert!(
             !other.validate(2, &[entry], &[]),

@@ -2,17 +2,18 @@
 //! a clock and ingress, with everything it decides made durable first.
 //!
 //! The event loop owns [`Consensus`]. Received artifacts go to it (it
-//! verifies them in batches through the batch verifier); what it asks to
-//! send is sent after the signing height is stored; finalized blocks are
-//! stored, then executed. A node that restarts reads its store: it abstains
-//! from signing at heights it may have signed at, restarts from its latest
-//! catch-up package, and catches up from peers. Blocks a catch-up package
-//! jumped over are fetched from peers and authenticated by their hash chain
-//! down from the package's block.
+//! verifies them in batches through the batch verifier); what it signs is
+//! stored before it is sent; finalized blocks are stored (with their
+//! ingress ids), then executed. A node that restarts reads its store: it
+//! resumes after its last finalized block, replays what it signed above it
+//! and abstains from proposing or finalization-sharing there, remembers
+//! the finalized ingress that has not expired, and catches up from peers.
+//! Blocks a catch-up package jumped over are fetched from peers and
+//! authenticated by their hash chain down from the package's block.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use chainkey_consensus::crypto::Check;
 use chainkey_consensus::types::{Share, SignatureBytes};
 use chainkey_consensus::{
     Action, Artifact, BlsCrypto, Consensus, ConsensusCrypto, Event, FinalizedBlock, Hash, Height,
-    IngressQueue, NodeId, PayloadLimits,
+    IngressQueue, NodeId, PayloadBuilder, PayloadLimits,
 };
 use chainkey_crypto::batch::BatchVerifier;
 use serde::{Deserialize, Serialize};
@@ -29,14 +30,16 @@ use tokio::sync::mpsc;
 use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
 use crate::executor::{CountingExecutor, Executor};
-use crate::ingress::{unix_ms, NodePayloads, Seen, SignedIngress};
+use crate::ingress::{expiries, unix_ms, NodePayloads, Seen, SignedIngress};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::transport::{Identity, Received, Transport, TransportError};
 use crate::wire::Message;
 
-/// Blocks sent per [`Message::Blocks`] answer.
+/// Blocks sent per [`Message::Blocks`] answer, at most.
 const BLOCKS_PER_ANSWER: usize = 256;
+/// Payload bytes per [`Message::Blocks`] answer, about (well below a frame's limit).
+const ANSWER_BYTES: usize = crate::wire::MAX_FRAME / 4;
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
 const FLOOD_PER_TICK: usize = 40;
 
@@ -105,6 +108,9 @@ pub struct Shared {
     pub ingress: mpsc::Sender<Vec<(Hash, SignedIngress)>>,
     /// Ingress ids accepted here, until they expire.
     pub seen: Mutex<Seen>,
+    /// Accepted messages waiting for a block (refuse more beyond
+    /// [`MAX_PENDING`](crate::ingress::MAX_PENDING)).
+    pub pending: AtomicUsize,
     /// Verifies ingress signatures.
     pub verifier: Arc<BatchVerifier>,
     /// The node's metrics.
@@ -220,7 +226,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             .iter()
             .map(|node| node.address.clone())
             .collect(),
-        key: secrets.tls_key.to_vec(),
+        key: secrets.tls_key,
     };
     let transport = Arc::new(Transport::start(identity, config.listen, inbound_sender).await?);
     let (ingress_sender, mut ingress) = mpsc::channel(1024);
@@ -228,6 +234,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         status: Mutex::new(Status::default()),
         ingress: ingress_sender,
         seen: Mutex::new(Seen::default()),
+        pending: AtomicUsize::new(0),
         verifier: Arc::clone(&verifier),
         metrics: metrics.clone(),
         transport: Arc::clone(&transport),
@@ -292,7 +299,6 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     loop {
         let wake_at = node.start + Duration::from_millis(node.wake);
         tokio::select! {
-            biased;
             () = &mut shutdown => break,
             Some(received) = inbound.recv() => {
                 node.on_received(received)?;
@@ -303,8 +309,18 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 }
             }
             Some(batch) = ingress.recv() => {
-                for (id, message) in batch {
-                    node.consensus.payloads_mut().submit(id, &message);
+                let payloads = node.consensus.payloads_mut();
+                let refused = batch
+                    .iter()
+                    .filter(|(id, message)| !payloads.submit(*id, message))
+                    .count();
+                node.shared.pending.store(payloads.pending(), Ordering::Relaxed);
+                if refused > 0 {
+                    node.shared
+                        .metrics
+                        .ingress
+                        .with_label_values(&["queue full"])
+                        .inc_by(refused as u64);
                 }
             }
             () = tokio::time::sleep_until(wake_at.into()) => node.step(Event::Tick)?,
@@ -317,9 +333,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
 
 /// The first run of heights missing below the store's top, if any.
 fn first_gap(store: &Store) -> Result<Option<(Height, Height)>, StoreError> {
-    let chain = store.chain()?;
     let mut expected = 1;
-    for &height in chain.keys() {
+    for height in store.heights()? {
         if height > expected {
             return Ok(Some((expected, height - 1)));
         }
@@ -339,6 +354,21 @@ impl Node {
     /// finish with those shares, since we will not sign there again.
     fn restore(&mut self) -> Result<(), NodeError> {
         self.consensus.abstain_through(self.signed_through);
+        let mut resumed_at = 0;
+        if let Some((finalized, beacon)) = self.store.resume_point()? {
+            resumed_at = finalized.block.height;
+            self.consensus.resume_from(finalized.block, beacon);
+        }
+        let finalized_ingress = self.store.finalized_ingress()?;
+        {
+            let mut seen = self.shared.seen.lock().expect("seen ids");
+            for &(id, expiry) in &finalized_ingress {
+                seen.insert(id, expiry);
+            }
+        }
+        self.consensus
+            .payloads_mut()
+            .restore_finalized(finalized_ingress);
         self.step(Event::Start)?;
         if let Some(package) = self.store.catch_up()? {
             // Kept for peers that need it; we resume from later, below.
@@ -348,12 +378,8 @@ impl Node {
                 artifact: Artifact::CatchUpPackage(package),
             })?;
         }
-        let mut resumed_at = 0;
-        if let Some((finalized, beacon)) = self.store.resume_point()? {
-            resumed_at = finalized.block.height;
-            self.consensus.resume_from(finalized.block, beacon);
-        }
         for artifact in self.store.signed_above(resumed_at)? {
+            self.recorded.insert(artifact_key(&artifact));
             self.transport
                 .broadcast(self.dissemination.outgoing(artifact.clone()));
             self.step(Event::Artifact {
@@ -375,12 +401,20 @@ impl Node {
 
     fn on_received(&mut self, received: Received) -> Result<(), NodeError> {
         match received.message {
-            Message::Artifact(_) if !self.dissemination.is_new(received.digest) => Ok(()),
+            // Catch-up requests look alike from every peer but are answered per peer.
+            Message::Artifact(Artifact::CatchUpRequest { .. }) => {}
+            Message::Artifact(_) if !self.dissemination.is_new(received.digest) => return Ok(()),
+            _ => {}
+        }
+        match received.message {
             Message::Artifact(artifact) => {
                 if let Artifact::Proposal(proposal) = &artifact {
-                    self.proposed_at
-                        .entry(proposal.block.height)
-                        .or_insert_with(Instant::now);
+                    // Only heights consensus would keep: peers cannot grow this map.
+                    if proposal.block.height <= self.consensus.height() + self.consensus_window {
+                        self.proposed_at
+                            .entry(proposal.block.height)
+                            .or_insert_with(Instant::now);
+                    }
                 }
                 self.step(Event::Artifact {
                     from: received.from,
@@ -388,7 +422,22 @@ impl Node {
                 })
             }
             Message::BlocksRequest { from, to } => {
-                let blocks = self.store.finalized_range(from, to, BLOCKS_PER_ANSWER)?;
+                let mut bytes = 0;
+                let blocks: Vec<FinalizedBlock> = self
+                    .store
+                    .finalized_range(from, to, BLOCKS_PER_ANSWER)?
+                    .into_iter()
+                    .take_while(|block| {
+                        bytes += 256
+                            + block
+                                .block
+                                .payload
+                                .iter()
+                                .map(|message| 64 + message.content.len())
+                                .sum::<usize>();
+                        bytes <= ANSWER_BYTES
+                    })
+                    .collect();
                 if !blocks.is_empty() {
                     let frame = Arc::new(Message::Blocks(blocks).to_frame());
                     self.transport.send(received.from, frame);
@@ -468,8 +517,14 @@ impl Node {
         let height = block.block.height;
         let known = self.store.finalized(height)?.is_some();
         match self.consensus.beacon(height) {
-            Some(beacon) => self.store.put_resume_point(&block, beacon)?,
-            None => self.store.put_finalized(std::slice::from_ref(&block))?,
+            Some(beacon) => {
+                self.store
+                    .put_resume_point(&block, beacon, &expiries(&block.block.payload))?
+            }
+            None => self.store.put_finalized(
+                std::slice::from_ref(&block),
+                &expiries(&block.block.payload),
+            )?,
         }
         if known {
             return Ok(());
@@ -517,7 +572,17 @@ impl Node {
             return Ok(());
         }
         let lowest = above.block.height;
-        self.store.put_finalized(&linked)?;
+        // Their messages were ordered: never order them again.
+        let ingress: Vec<(Hash, u64)> = linked
+            .iter()
+            .flat_map(|block| expiries(&block.block.payload))
+            .collect();
+        self.store.put_finalized(&linked, &ingress)?;
+        for block in &linked {
+            self.consensus
+                .payloads_mut()
+                .on_finalized(&block.block.payload);
+        }
         self.gap = (lowest > from).then_some((from, lowest - 1));
         if self.gap.is_none() {
             tracing::info!(
@@ -560,10 +625,14 @@ impl Node {
         }
         self.ticks += 1;
         if self.ticks % 20 == 0 {
-            // Every 5 s: forget expired ingress.
+            // Every 5 s: forget expired ingress (the store's copy every minute).
             let now_ms = unix_ms();
             self.consensus.payloads_mut().prune(now_ms);
             self.shared.seen.lock().expect("seen ids").prune(now_ms);
+            if self.ticks % 240 == 0 {
+                self.store
+                    .prune_ingress(now_ms.saturating_sub(crate::ingress::VALIDATION_SLACK_MS))?;
+            }
         }
         if self.shared.flood.load(Ordering::Relaxed) {
             self.flood();

@@ -1,13 +1,15 @@
 //! The node's durable state, in one redb database: the finalized chain,
-//! the latest catch-up package, and what the node signed above it.
+//! the point to resume from (the last finalized block and its beacon), the
+//! latest catch-up package, what the node signed above the resume point,
+//! and the ids of finalized ingress messages until they expire.
 //!
 //! Every write is a committed (fsynced) transaction, made before the node
 //! acts on it: a finalized block is stored before it is executed, and a
 //! signed proposal or share before it leaves the node, so a crash at any
 //! point loses no finalized block and cannot make the node sign twice.
-//! After a restart the node replays what it signed (the rounds above the
-//! catch-up package can only finish with those shares: it will not sign
-//! them again) and abstains from signing at those heights.
+//! After a restart the node resumes after its last finalized block and
+//! replays what it signed above it (those rounds may need its shares, and
+//! it will not propose or finalization-share there again).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +20,9 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 const FINALIZED: TableDefinition<u64, &[u8]> = TableDefinition::new("finalized");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// Ids of finalized ingress messages with their expiry (Unix ms), one
+/// entry per block height (one write per block, however full).
+const INGRESS: TableDefinition<u64, &[u8]> = TableDefinition::new("ingress");
 /// Artifacts this node signed, by (height, sequence number).
 const SIGNED: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("signed");
 const SIGNED_THROUGH: &str = "signed_through";
@@ -45,11 +50,7 @@ impl<E: Into<redb::Error>> From<E> for StoreError {
     }
 }
 
-fn encode(value: &impl serde::Serialize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(value, &mut bytes).expect("writing to a Vec cannot fail");
-    bytes
-}
+use crate::wire::to_cbor as encode;
 
 fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
@@ -75,6 +76,7 @@ impl Store {
         write.open_table(FINALIZED)?;
         write.open_table(META)?;
         write.open_table(SIGNED)?;
+        write.open_table(INGRESS)?;
         write.commit()?;
         Ok(Store { db })
     }
@@ -83,12 +85,17 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Conflict`] (nothing is written), or a database error.
-    pub fn put_finalized(&self, blocks: &[FinalizedBlock]) -> Result<(), StoreError> {
-        self.write_finalized(blocks, None)
+    pub fn put_finalized(
+        &self,
+        blocks: &[FinalizedBlock],
+        ingress: &[(Hash, u64)],
+    ) -> Result<(), StoreError> {
+        self.write_finalized(blocks, None, ingress)
     }
 
-    /// Stores the block the node just finalized and makes it the point to
-    /// resume from after a restart, with the random beacon at its height.
+    /// Stores the block the node just finalized (with its ingress ids and
+    /// expiries) and makes it the point to resume from after a restart,
+    /// with the random beacon at its height.
     ///
     /// # Errors
     /// As [`Store::put_finalized`].
@@ -96,8 +103,54 @@ impl Store {
         &self,
         block: &FinalizedBlock,
         beacon: &SignatureBytes,
+        ingress: &[(Hash, u64)],
     ) -> Result<(), StoreError> {
-        self.write_finalized(std::slice::from_ref(block), Some((block, beacon)))
+        self.write_finalized(std::slice::from_ref(block), Some((block, beacon)), ingress)
+    }
+
+    /// Finalized ingress ids with their expiries (Unix ms).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn finalized_ingress(&self) -> Result<Vec<(Hash, u64)>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(INGRESS)?;
+        let mut ids = Vec::new();
+        for entry in table.iter()? {
+            let (_, block) = entry?;
+            ids.extend(decode::<Vec<(Hash, u64)>>(block.value(), "ingress ids")?);
+        }
+        Ok(ids)
+    }
+
+    /// Forgets finalized ingress ids that expired before `before_ms`.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn prune_ingress(&self, before_ms: u64) -> Result<(), StoreError> {
+        let write = self.db.begin_write()?;
+        write.open_table(INGRESS)?.retain(|_, block| {
+            // Keep a block's ids while any has not expired (or if unreadable).
+            decode::<Vec<(Hash, u64)>>(block, "ingress ids").map_or(true, |ids| {
+                ids.iter().any(|(_, expiry)| *expiry >= before_ms)
+            })
+        })?;
+        write.commit()?;
+        Ok(())
+    }
+
+    /// The stored finalized heights, ascending.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn heights(&self) -> Result<Vec<Height>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(FINALIZED)?;
+        let mut heights = Vec::new();
+        for entry in table.iter()? {
+            heights.push(entry?.0.value());
+        }
+        Ok(heights)
     }
 
     /// The latest resume point: a finalized block and its height's beacon.
@@ -117,8 +170,14 @@ impl Store {
         &self,
         blocks: &[FinalizedBlock],
         resume: Option<(&FinalizedBlock, &SignatureBytes)>,
+        ingress: &[(Hash, u64)],
     ) -> Result<(), StoreError> {
         let write = self.db.begin_write()?;
+        if let (false, Some(block)) = (ingress.is_empty(), blocks.last()) {
+            write
+                .open_table(INGRESS)?
+                .insert(block.block.height, encode(&ingress).as_slice())?;
+        }
         if let Some(point) = resume {
             write
                 .open_table(META)?
@@ -329,7 +388,7 @@ mod tests {
         {
             let store = Store::open(dir.path()).unwrap();
             store
-                .put_finalized(&[first.clone(), second.clone()])
+                .put_finalized(&[first.clone(), second.clone()], &[(Hash([4; 32]), 90)])
                 .unwrap();
             store.record_signed(7, &request(7)).unwrap();
             store.record_signed(3, &request(3)).unwrap();
@@ -350,12 +409,19 @@ mod tests {
             vec![first.clone(), second]
         );
         // Storing the same block again is fine; a different one is refused.
-        store.put_finalized(&[first]).unwrap();
+        store.put_finalized(&[first], &[]).unwrap();
         let other = block(2, Hash([9; 32]));
         assert!(matches!(
-            store.put_finalized(&[other]),
+            store.put_finalized(&[other], &[]),
             Err(StoreError::Conflict(2))
         ));
         assert_eq!(store.chain().unwrap().len(), 2);
+        assert_eq!(store.heights().unwrap(), vec![1, 2]);
+        assert_eq!(
+            store.finalized_ingress().unwrap(),
+            vec![(Hash([4; 32]), 90)]
+        );
+        store.prune_ingress(91).unwrap();
+        assert!(store.finalized_ingress().unwrap().is_empty());
     }
 }

@@ -31,7 +31,10 @@ use crate::wire::{read_frame, write_frame, Message};
 
 /// Frames waiting for one peer; beyond this, new frames are dropped.
 pub const QUEUE_CAPACITY: usize = 8192;
-/// Frames per second accepted from one peer (with a burst of twice as many).
+/// Bytes waiting for one peer; beyond this, new frames are dropped.
+pub const QUEUE_BYTES: u64 = 64 << 20;
+/// Frames per second accepted from one peer, over all its connections
+/// (with a burst of twice as many).
 pub const RATE_LIMIT: f64 = 4000.0;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -61,6 +64,10 @@ pub struct PeerStats {
     pub malformed: AtomicU64,
     /// Frames waiting in its queue.
     pub queued: AtomicU64,
+    /// Bytes waiting in its queue.
+    pub queued_bytes: AtomicU64,
+    /// Its rate limit, shared by all its connections.
+    limit: std::sync::Mutex<Option<TokenBucket>>,
 }
 
 /// Why the transport could not start.
@@ -95,7 +102,7 @@ pub struct Identity {
     /// Every node's peer address, by id.
     pub addresses: Vec<String>,
     /// This node's TLS key (PKCS#8 DER).
-    pub key: Vec<u8>,
+    pub key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl Transport {
@@ -112,7 +119,7 @@ impl Transport {
         let algorithms = provider.signature_verification_algorithms;
         let own_certificate =
             CertificateDer::from(identity.certificates[identity.me as usize].clone());
-        let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.clone()));
+        let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.to_vec()));
         let server = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(Arc::new(PinnedClients {
@@ -176,8 +183,12 @@ impl Transport {
             return;
         };
         let stats = &self.stats[to as usize];
-        if queue.try_send(frame).is_ok() {
+        let size = frame.len() as u64;
+        if stats.queued_bytes.load(Ordering::Relaxed) + size <= QUEUE_BYTES
+            && queue.try_send(frame).is_ok()
+        {
             stats.queued.fetch_add(1, Ordering::Relaxed);
+            stats.queued_bytes.fetch_add(size, Ordering::Relaxed);
         } else {
             stats.queue_full.fetch_add(1, Ordering::Relaxed);
         }
@@ -226,6 +237,9 @@ async fn dial_loop(
                             return; // the node is shutting down
                         };
                         stats.queued.fetch_sub(1, Ordering::Relaxed);
+                        stats
+                            .queued_bytes
+                            .fetch_sub(frame.len() as u64, Ordering::Relaxed);
                         if isolated.load(Ordering::Relaxed) {
                             break;
                         }
@@ -282,13 +296,12 @@ async fn accept_loop(
                 return;
             };
             let stats = &stats[from];
-            let mut bucket = TokenBucket::new(RATE_LIMIT);
             while let Ok(body) = read_frame(&mut tls).await {
                 stats.received.fetch_add(1, Ordering::Relaxed);
                 if isolated.load(Ordering::Relaxed) {
                     return;
                 }
-                if !bucket.take() {
+                if !stats.admit() {
                     stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -312,7 +325,18 @@ async fn accept_loop(
     }
 }
 
+impl PeerStats {
+    /// Takes one frame from the peer's rate limit; false if over it.
+    fn admit(&self) -> bool {
+        let mut limit = self.limit.lock().expect("rate limit");
+        limit
+            .get_or_insert_with(|| TokenBucket::new(RATE_LIMIT))
+            .take()
+    }
+}
+
 /// `rate` tokens per second, holding at most two seconds' worth.
+#[derive(Debug)]
 struct TokenBucket {
     rate: f64,
     tokens: f64,

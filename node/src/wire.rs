@@ -37,6 +37,13 @@ pub enum Message {
     },
 }
 
+/// The CBOR encoding of `value` (every node structure is stored and sent so).
+pub fn to_cbor(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(value, &mut bytes).expect("writing to a Vec cannot fail");
+    bytes
+}
+
 /// The digest of a frame body: identifies an encoded message for
 /// deduplication and adverts.
 pub fn digest(body: &[u8]) -> Hash {
