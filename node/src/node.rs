@@ -199,9 +199,7 @@ struct Node {
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(artifact, &mut bytes).expect("writing to a Vec cannot fail");
-    (artifact.height(), Hash::of(&[&bytes]))
+    (artifact.height(), Hash::of(&[&crate::wire::to_cbor(artifact)]))
 }
 
 type Time = u64;
