@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::ingress::{check_batch, unix_ms, IngressError, SignedIngress, MAX_PENDING};
+use crate::ingress::{check, unix_ms, IngressError, SignedIngress, MAX_PENDING};
 use crate::node::Shared;
 
 /// The most messages one submission may carry.
@@ -63,15 +63,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
     if shared.pending.load(Ordering::Relaxed) + messages.len() > MAX_PENDING {
         return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
     }
-    let checker = Arc::clone(&shared);
-    let Ok((messages, verdicts)) = tokio::task::spawn_blocking(move || {
-        let verdicts = check_batch(&checker.verifier, &messages, unix_ms());
-        (messages, verdicts)
-    })
-    .await
-    else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
+    let verdicts = check(&shared.verify_service, &messages, unix_ms()).await;
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     {

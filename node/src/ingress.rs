@@ -15,7 +15,7 @@ use std::sync::Arc;
 use chainkey_consensus::types::IngressMessage;
 use chainkey_consensus::{Hash, Height, IngressQueue, PayloadBuilder};
 use chainkey_crypto::batch::{
-    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1,
+    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifyService,
 };
 use serde::{Deserialize, Serialize};
 
@@ -192,10 +192,11 @@ impl SignedIngress {
 }
 
 /// Checks `messages` at Unix time `now_ms`: size, expiry and encoding one
-/// by one, then all signatures in one batch. One verdict each (the id when
-/// valid); duplicates are the caller's business ([`Seen`]).
-pub fn check_batch(
-    verifier: &BatchVerifier,
+/// by one, then the signatures through the node's [`VerifyService`], which
+/// batches them with those of concurrent submissions. One verdict each
+/// (the id when valid); duplicates are the caller's business ([`Seen`]).
+pub async fn check(
+    service: &VerifyService,
     messages: &[SignedIngress],
     now_ms: u64,
 ) -> Vec<Result<Hash, IngressError>> {
@@ -219,9 +220,20 @@ pub fn check_batch(
         };
         verdicts.push(verdict);
     }
-    for (valid, position) in verifier.verify(&jobs).into_iter().zip(positions) {
-        if !valid {
-            verdicts[position] = Err(IngressError::InvalidSignature);
+    // Queue them all first, so they can share batches, then collect.
+    let pending: Vec<_> = jobs
+        .into_iter()
+        .map(|job| service.try_verify(job))
+        .collect();
+    for (queued, position) in pending.into_iter().zip(positions) {
+        let verdict = match queued {
+            Ok(verdict) => verdict.await.ok(),
+            Err(_) => None,
+        };
+        match verdict {
+            Some(true) => {}
+            Some(false) => verdicts[position] = Err(IngressError::InvalidSignature),
+            None => verdicts[position] = Err(IngressError::QueueFull),
         }
     }
     verdicts
@@ -444,8 +456,8 @@ mod tests {
         ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
     }
 
-    #[test]
-    fn batches_name_each_bad_message_and_accept_both_schemes() {
+    #[tokio::test]
+    async fn batches_name_each_bad_message_and_accept_both_schemes() {
         let now = unix_ms();
         let secp = k256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
         let good_ed = SignedIngress::sign_ed25519(&ed25519(1), 1, now + 60_000, b"a".to_vec());
@@ -463,8 +475,12 @@ mod tests {
             .unwrap()
             .to_bytes()
             .to_vec();
-        let verdicts = check_batch(
-            &BatchVerifier::default(),
+        let (service, _task) = VerifyService::spawn(
+            Arc::new(BatchVerifier::default()),
+            chainkey_crypto::batch::ServiceConfig::default(),
+        );
+        let verdicts = check(
+            &service,
             &[
                 good_ed.clone(),
                 good_secp.clone(),
@@ -475,7 +491,8 @@ mod tests {
                 high_s,
             ],
             now,
-        );
+        )
+        .await;
         assert_eq!(
             verdicts,
             vec![

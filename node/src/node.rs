@@ -23,7 +23,7 @@ use chainkey_consensus::{
     Action, Artifact, BlsCrypto, Consensus, ConsensusCrypto, Event, FinalizedBlock, Hash, Height,
     IngressQueue, NodeId, PayloadBuilder, PayloadLimits,
 };
-use chainkey_crypto::batch::BatchVerifier;
+use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -111,8 +111,8 @@ pub struct Shared {
     /// Accepted messages waiting for a block (refuse more beyond
     /// [`MAX_PENDING`](crate::ingress::MAX_PENDING)).
     pub pending: AtomicUsize,
-    /// Verifies ingress signatures.
-    pub verifier: Arc<BatchVerifier>,
+    /// Verifies ingress signatures, batched across concurrent submissions.
+    pub verify_service: VerifyService,
     /// The node's metrics.
     pub metrics: Metrics,
     /// The network (for the isolation test hook).
@@ -199,7 +199,10 @@ struct Node {
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
-    (artifact.height(), Hash::of(&[&crate::wire::to_cbor(artifact)]))
+    (
+        artifact.height(),
+        Hash::of(&[&crate::wire::to_cbor(artifact)]),
+    )
 }
 
 type Time = u64;
@@ -215,6 +218,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new();
     let verifier = Arc::new(BatchVerifier::default());
+    let (verify_service, _collector) =
+        VerifyService::spawn(Arc::clone(&verifier), ServiceConfig::default());
     let (inbound_sender, mut inbound) = mpsc::channel(16 * 1024);
     let identity = Identity {
         me: config.id,
@@ -233,7 +238,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         ingress: ingress_sender,
         seen: Mutex::new(Seen::default()),
         pending: AtomicUsize::new(0),
-        verifier: Arc::clone(&verifier),
+        verify_service,
         metrics: metrics.clone(),
         transport: Arc::clone(&transport),
         flood: AtomicBool::new(false),
