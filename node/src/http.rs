@@ -63,7 +63,17 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
     if shared.pending.load(Ordering::Relaxed) + messages.len() > MAX_PENDING {
         return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
     }
+    let started = std::time::Instant::now();
     let verdicts = check(&shared.verify_service, &messages, unix_ms()).await;
+    let metrics = &shared.metrics;
+    metrics
+        .verification_seconds
+        .with_label_values(&["ingress"])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .batch_size
+        .with_label_values(&["ingress"])
+        .observe(messages.len() as f64);
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     {
@@ -98,7 +108,6 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
             return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
         }
     }
-    let metrics = &shared.metrics;
     metrics
         .ingress
         .with_label_values(&["accepted"])
