@@ -15,7 +15,8 @@ pub struct Metrics {
     pub round: IntGauge,
     /// From a block's proposal reaching this node to its finalization.
     pub finalization_latency: Histogram,
-    /// Checks per verification batch, by kind (`consensus`, `ingress`).
+    /// Checks per verification batch, by kind (`consensus`, or `ingress
+    /// submission`: messages per submission).
     pub batch_size: HistogramVec,
     /// Seconds per verification batch, by kind.
     pub verification_seconds: HistogramVec,
