@@ -120,6 +120,32 @@ mod tests {
     }
 
     #[test]
+    fn a_delegation_with_a_number_and_an_array_hashes_as_replicas_expect() {
+        // The vector @dfinity/agent checks against what the replica wants.
+        let delegation = vec![
+            (text("expiration"), Value::Integer(1_611_365_875_951_000_000u64.into())),
+            (
+                text("pubkey"),
+                Value::Bytes(
+                    hex::decode("302a300506032b6570032100819d9fe3ac251039f934cdc925da0b019848af9d650d4136fb5d955cff17f78e")
+                        .unwrap(),
+                ),
+            ),
+            (
+                text("targets"),
+                Value::Array(vec![
+                    Value::Bytes(vec![0, 0, 0, 0, 0, 48, 0, 77, 1, 1]),
+                    Value::Bytes(vec![0, 0, 0, 0, 0, 32, 0, 43, 1, 1]),
+                ]),
+            ),
+        ];
+        assert_eq!(
+            hex::encode(hash_of_map(&delegation).unwrap()),
+            "f0c66015041eccb5528fc7fd817bb4d0707369d7e1383d3cdaa074b2b2236824"
+        );
+    }
+
+    #[test]
     fn numbers_hash_as_leb128_and_nonsense_is_refused() {
         // 624485 is the LEB128 example of the DWARF standard: e5 8e 26.
         assert_eq!(leb128(624_485), vec![0xe5, 0x8e, 0x26]);
