@@ -14,7 +14,8 @@
 //!   deduplicated, into block payloads; `/status` and `/metrics` ([`metrics`]).
 //! - [`executor`]: where finalized blocks go.
 //! - [`subnet`]: `chainkey subnet`, a local subnet of node processes.
-//! - [`certification`]: the IC's hash trees, certificates and request ids
+//! - [`certification`] and [`requests`]: the IC's hash trees,
+//!   certificates, request ids, principals and request authentication
 //!   (the first parts of the IC HTTP interface).
 
 pub mod certification;
@@ -26,6 +27,7 @@ pub mod http;
 pub mod ingress;
 pub mod metrics;
 pub mod node;
+pub mod requests;
 pub mod store;
 pub mod subnet;
 pub mod transport;
