@@ -78,6 +78,9 @@ pub struct NodeConfig {
     pub secrets: PathBuf,
     /// The subnet's threshold beacon key (public polynomial, hex).
     pub beacon_commitment: String,
+    /// The subnet's state certification key, n − f of n (public
+    /// polynomial, hex); its public key is the root key agents trust.
+    pub certification_commitment: String,
     /// Every node of the subnet, this one included, by id.
     pub nodes: Vec<PeerConfig>,
     /// Log filter (`tracing` syntax); the `RUST_LOG` variable overrides it.
@@ -105,6 +108,10 @@ pub struct SecretsFile {
     pub beacon_index: u32,
     /// The beacon key share (hex).
     pub beacon_share: String,
+    /// Index of the certification key share.
+    pub certification_index: u32,
+    /// The certification key share (hex).
+    pub certification_share: String,
     /// TLS private key (PKCS#8 DER, hex).
     pub tls_key: String,
 }
@@ -120,6 +127,7 @@ impl Drop for SecretsFile {
         use zeroize::Zeroize;
         self.node_key.zeroize();
         self.beacon_share.zeroize();
+        self.certification_share.zeroize();
         self.tls_key.zeroize();
     }
 }
@@ -130,6 +138,8 @@ pub struct Secrets {
     pub node_key: SecretKey,
     /// Signs random-beacon and catch-up shares.
     pub beacon_share: SecretKeyShare,
+    /// Signs shares of certified state roots.
+    pub certification_share: SecretKeyShare,
     /// Authenticates the node's TLS connections (PKCS#8 DER).
     pub tls_key: Zeroizing<Vec<u8>>,
 }
@@ -188,16 +198,19 @@ impl NodeConfig {
         let node_key =
             SecretKey::from_bytes(&Zeroizing::new(hex_bytes("node key", &file.node_key)?))
                 .map_err(|_| invalid("node key"))?;
-        let share_key = SecretKey::from_bytes(&Zeroizing::new(hex_bytes(
-            "beacon share",
-            &file.beacon_share,
-        )?))
-        .map_err(|_| invalid("beacon share"))?;
-        let beacon_share = SecretKeyShare::new(file.beacon_index, share_key)
-            .map_err(|_| invalid("beacon index"))?;
+        let share = |what: &'static str, index: u32, text: &str| {
+            let key = SecretKey::from_bytes(&Zeroizing::new(hex_bytes(what, text)?))
+                .map_err(|_| invalid(what))?;
+            SecretKeyShare::new(index, key).map_err(|_| invalid(what))
+        };
         Ok(Secrets {
             node_key,
-            beacon_share,
+            beacon_share: share("beacon share", file.beacon_index, &file.beacon_share)?,
+            certification_share: share(
+                "certification share",
+                file.certification_index,
+                &file.certification_share,
+            )?,
             tls_key: Zeroizing::new(hex_bytes("TLS key", &file.tls_key)?),
         })
     }
@@ -221,6 +234,18 @@ impl NodeConfig {
         )?)
         .map_err(|_| ConfigError::Invalid("beacon commitment".into()))?;
         Ok(SubnetKeys { committee, beacon })
+    }
+
+    /// The subnet's state certification key (its public key is the root key).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if it does not decode.
+    pub fn certification_key(&self) -> Result<PublicCommitment<MinSig>, ConfigError> {
+        PublicCommitment::<MinSig>::from_bytes(&hex_bytes(
+            "certification commitment",
+            &self.certification_commitment,
+        )?)
+        .map_err(|_| ConfigError::Invalid("certification commitment".into()))
     }
 
     /// Every node's TLS certificate, by id.

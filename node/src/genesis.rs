@@ -1,5 +1,7 @@
-//! A new subnet: every node's keys, the beacon's threshold key from the
-//! non-interactive DKG, and a configuration directory per node.
+//! A new subnet: every node's keys, two threshold keys from the
+//! non-interactive DKG (the random beacon's, f + 1 of n, and the state
+//! certification key, n − f of n, whose public key is the subnet's root key
+//! for IC agents), and a configuration directory per node.
 //!
 //! The genesis tool plays every dealer and receiver of the genesis NIDKG
 //! (it creates every node's keys, so it is trusted with them anyway; on the
@@ -66,7 +68,13 @@ pub fn write_genesis(
     let n = nodes.len();
     let threshold = (n - 1) / 3 + 1;
     let node_keys: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate(rng)).collect();
-    let (beacon, shares) = beacon_key(n, threshold, rng)?;
+    let (beacon, shares) = threshold_key(b"chainkey genesis beacon key", n, threshold, rng)?;
+    let (certification, certification_shares) = threshold_key(
+        b"chainkey genesis certification key",
+        n,
+        n - threshold + 1,
+        rng,
+    )?;
     let tls: Vec<rcgen::CertifiedKey> = (0..n)
         .map(|id| {
             rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])
@@ -82,7 +90,13 @@ pub fn write_genesis(
         })
         .collect();
     let mut paths = Vec::new();
-    for (id, ((key, share), tls)) in node_keys.iter().zip(&shares).zip(&tls).enumerate() {
+    for (id, (((key, share), certification_share), tls)) in node_keys
+        .iter()
+        .zip(&shares)
+        .zip(&certification_shares)
+        .zip(&tls)
+        .enumerate()
+    {
         let path = config_path(out, id as NodeId);
         let dir = path.parent().expect("a node directory");
         std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
@@ -93,6 +107,8 @@ pub fn write_genesis(
             node_key: hex::encode(*key.to_bytes()),
             beacon_index: share.index(),
             beacon_share: hex::encode(*share.secret_key().to_bytes()),
+            certification_index: certification_share.index(),
+            certification_share: hex::encode(*certification_share.secret_key().to_bytes()),
             tls_key: hex::encode(tls.key_pair.serialize_der()),
         }
         .save(&dir.join("secrets.toml"))?;
@@ -103,6 +119,7 @@ pub fn write_genesis(
             data_dir: "data".into(),
             secrets: "secrets.toml".into(),
             beacon_commitment: hex::encode(beacon.to_bytes()),
+            certification_commitment: hex::encode(certification.to_bytes()),
             nodes: peers.clone(),
             log: "info".into(),
             timing: TimingConfig::default(),
@@ -114,9 +131,10 @@ pub fn write_genesis(
     Ok(paths)
 }
 
-/// The genesis NIDKG: every node deals, all dealings are verified in one
+/// A genesis NIDKG: every node deals, all dealings are verified in one
 /// batch, and each node's share is decrypted with its encryption key.
-fn beacon_key(
+fn threshold_key(
+    dkg_id: &[u8],
     n: usize,
     threshold: usize,
     rng: &mut (impl RngCore + CryptoRng),
@@ -131,8 +149,7 @@ fn beacon_key(
     let keys: Vec<EncryptionSecretKey> =
         (0..n).map(|_| EncryptionSecretKey::generate(rng)).collect();
     let receivers = keys.iter().map(EncryptionSecretKey::public_key).collect();
-    let config =
-        DkgConfig::new(b"chainkey genesis beacon key", receivers, threshold, n).map_err(dkg)?;
+    let config = DkgConfig::new(dkg_id, receivers, threshold, n).map_err(dkg)?;
     let dealings = (0..n as u32)
         .map(|dealer| Ok((dealer, Dealing::create(&config, dealer, rng)?)))
         .collect::<Result<Vec<_>, _>>()
@@ -156,7 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn genesis_configs_load_and_the_beacon_shares_sign_under_the_subnet_key() {
+    fn genesis_configs_load_and_the_threshold_shares_sign_under_the_subnet_keys() {
         let dir = tempfile::tempdir().unwrap();
         let addresses: Vec<NodeAddresses> = (0..4)
             .map(|i| NodeAddresses {
@@ -167,6 +184,7 @@ mod tests {
         let paths = write_genesis(dir.path(), &addresses, false, &mut rand::thread_rng()).unwrap();
         let suite = chainkey_crypto::Ciphersuite::<MinSig>::basic();
         let mut shares = Vec::new();
+        let mut certification_shares = Vec::new();
         for (id, path) in paths.iter().enumerate() {
             let config = NodeConfig::load(path).unwrap();
             assert_eq!(config.id as usize, id);
@@ -176,6 +194,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "secrets are the owner's only");
             let secrets = config.load_secrets().unwrap();
             shares.push(suite.sign_share(&secrets.beacon_share, b"beacon"));
+            certification_shares.push(suite.sign_share(&secrets.certification_share, b"root"));
         }
         let keys = NodeConfig::load(&paths[0]).unwrap().subnet_keys().unwrap();
         assert_eq!(keys.committee.len(), 4);
@@ -186,5 +205,17 @@ mod tests {
         suite
             .verify(&keys.beacon.public_key(), b"beacon", &signature)
             .unwrap();
+        // The certification key needs n − f = 3 shares.
+        let certification = NodeConfig::load(&paths[0])
+            .unwrap()
+            .certification_key()
+            .unwrap();
+        let root = certification.public_key();
+        let signature = suite
+            .combine(&certification, b"root", &certification_shares[1..4])
+            .unwrap();
+        suite.verify(&root, b"root", &signature).unwrap();
+        let too_few = suite.combine(&certification, b"root", &certification_shares[..2]);
+        assert!(too_few.is_err() || suite.verify(&root, b"root", &too_few.unwrap()).is_err());
     }
 }

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingress::{check, unix_ms, IngressError, SignedIngress, MAX_PENDING};
 use crate::node::Shared;
+use crate::wire::to_cbor;
+use ciborium::value::Value;
 
 /// The most messages one submission may carry.
 pub const MAX_SUBMISSION: usize = 10_000;
@@ -36,6 +38,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let router = Router::new()
         .route("/api/v1/ingress", post(submit))
         .route("/status", get(status))
+        .route("/api/v2/status", get(ic_status))
         .route("/metrics", get(metrics))
         .route("/debug/isolate/{on}", post(isolate))
         .route("/debug/flood/{on}", post(flood))
@@ -129,6 +132,30 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
     .into_response()
 }
 
+/// The IC's `/api/v2/status` body: a self-described CBOR map with the
+/// subnet's root key (DER), the implementation and its health.
+pub fn ic_status_body(root_key: &[u8], healthy: bool) -> Vec<u8> {
+    let text = |s: &str| Value::Text(s.to_string());
+    let health = if healthy { "healthy" } else { "starting" };
+    let map = Value::Map(vec![
+        (text("root_key"), Value::Bytes(root_key.to_vec())),
+        (
+            text("impl_version"),
+            text(concat!("chainkey-", env!("CARGO_PKG_VERSION"))),
+        ),
+        (text("replica_health_status"), text(health)),
+    ]);
+    to_cbor(&Value::Tag(55799, Box::new(map)))
+}
+
+async fn ic_status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let healthy = shared.status.lock().expect("status").finalized_height > 0;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/cbor")],
+        ic_status_body(&shared.root_key, healthy),
+    )
+}
+
 async fn status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     Json(shared.status.lock().expect("status").clone())
 }
@@ -159,4 +186,32 @@ async fn flood(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> Sta
     switch(&shared, &on, |flood| {
         shared.flood.store(flood, Ordering::Relaxed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ic_status_is_self_described_cbor_with_the_root_key() {
+        let body = ic_status_body(b"DER key", true);
+        assert_eq!(&body[..3], &[0xd9, 0xd9, 0xf7], "self-describe tag");
+        let Value::Tag(55799, map) = ciborium::from_reader(body.as_slice()).unwrap() else {
+            panic!("tagged");
+        };
+        let Value::Map(entries) = *map else {
+            panic!("a map");
+        };
+        let field = |name: &str| {
+            entries
+                .iter()
+                .find(|(key, _)| key == &Value::Text(name.into()))
+                .map(|(_, value)| value.clone())
+        };
+        assert_eq!(field("root_key"), Some(Value::Bytes(b"DER key".to_vec())));
+        assert_eq!(
+            field("replica_health_status"),
+            Some(Value::Text("healthy".into()))
+        );
+    }
 }

@@ -121,6 +121,8 @@ pub struct Shared {
     pub flood: AtomicBool,
     /// Whether `/debug/*` is enabled.
     pub test_hooks: bool,
+    /// The subnet's root key (DER) for `/api/v2/status`.
+    pub root_key: Vec<u8>,
 }
 
 /// Delegates to [`BlsCrypto`] and records each verification batch.
@@ -243,6 +245,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         transport: Arc::clone(&transport),
         flood: AtomicBool::new(false),
         test_hooks: config.test_hooks,
+        root_key: crate::certification::certificate::key_to_der(
+            &config.certification_key()?.public_key(),
+        ),
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await

@@ -102,6 +102,25 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     let mut running = running(50);
     let (subnet, dir) = (&mut running.subnet, running.dir.path());
 
+    // The IC status endpoint serves the subnet's root key: the certification key.
+    let body = ureq::get(format!("http://{}/api/v2/status", subnet.http[1]))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    let config =
+        chainkey_node::config::NodeConfig::load(&chainkey_node::genesis::config_path(dir, 1))
+            .unwrap();
+    let root_key = chainkey_node::certification::certificate::key_to_der(
+        &config.certification_key().unwrap().public_key(),
+    );
+    assert!(
+        body.windows(root_key.len())
+            .any(|window| window == root_key.as_slice()),
+        "/api/v2/status carries the root key"
+    );
+
     // Signed ingress of both schemes, enough for blocks that are advertised
     // and fetched rather than pushed; a second submission is a duplicate.
     let ed25519 = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
