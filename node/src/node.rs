@@ -327,7 +327,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                     node.shared
                         .metrics
                         .ingress
-                        .with_label_values(&["queue full"])
+                        .with_label_values(&[crate::ingress::IngressError::QueueFull
+                            .to_string()
+                            .as_str()])
                         .inc_by(refused as u64);
                 }
             }
@@ -735,6 +737,8 @@ impl Node {
             .with_label_values(&["unvalidated"])
             .set(self.consensus.unvalidated_len() as i64);
         let pending = self.consensus.payloads_mut().pending();
+        // Blocks drain the queue: let the HTTP endpoint accept again.
+        self.shared.pending.store(pending, Ordering::Relaxed);
         metrics
             .queue_depth
             .with_label_values(&["ingress"])
