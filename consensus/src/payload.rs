@@ -12,7 +12,9 @@ use crate::types::{Hash, Height, IngressMessage};
 ///
 /// `past` holds the payloads of the blocks between the finalized tip
 /// (excluded) and the new block's parent (included): notarized, not yet
-/// finalized, so a message in them must not be ordered again.
+/// finalized, so a message in them must not be ordered again. `time_ns` is
+/// the block's time (judge expiry by it, not by the local clock, so every
+/// node decides alike).
 pub trait PayloadBuilder {
     /// The payload for a new block at `height` on `parent`.
     fn build(
@@ -20,6 +22,7 @@ pub trait PayloadBuilder {
         height: Height,
         parent: &Hash,
         past: &[&[IngressMessage]],
+        time_ns: u64,
     ) -> Vec<IngressMessage>;
     /// Whether a proposed payload is acceptable (limits, well-formedness,
     /// nothing already in `past`).
@@ -28,7 +31,14 @@ pub trait PayloadBuilder {
         height: Height,
         payload: &[IngressMessage],
         past: &[&[IngressMessage]],
+        time_ns: u64,
     ) -> bool;
+    /// The local wall clock, Unix nanoseconds, for the times of this node's
+    /// blocks and for refusing blocks from too far in the future; 0 when
+    /// there is none (the simulator), and block times just count up.
+    fn now_ns(&self) -> u64 {
+        0
+    }
     /// Called with each finalized block's payload, in height order.
     fn on_finalized(&mut self, _payload: &[IngressMessage]) {}
 }
@@ -105,6 +115,7 @@ impl PayloadBuilder for IngressQueue {
         _height: Height,
         _parent: &Hash,
         past: &[&[IngressMessage]],
+        _time_ns: u64,
     ) -> Vec<IngressMessage> {
         let ordered = ids_in(past);
         let mut bytes = 0;
@@ -125,6 +136,7 @@ impl PayloadBuilder for IngressQueue {
         _height: Height,
         payload: &[IngressMessage],
         past: &[&[IngressMessage]],
+        _time_ns: u64,
     ) -> bool {
         let bytes: usize = payload.iter().map(|message| message.content.len()).sum();
         let ordered = ids_in(past);
@@ -162,16 +174,16 @@ mod tests {
         let parent_payload = [message(1)];
         let past: [&[IngressMessage]; 1] = [&parent_payload];
         assert_eq!(
-            queue.build(5, &Hash::default(), &past),
+            queue.build(5, &Hash::default(), &past, 0),
             vec![message(2), message(3)]
         );
-        assert!(queue.validate(5, &[message(2)], &past));
-        assert!(!queue.validate(5, &[message(1)], &past));
-        assert!(!queue.validate(5, &[message(2), message(2)], &[]));
+        assert!(queue.validate(5, &[message(2)], &past, 0));
+        assert!(!queue.validate(5, &[message(1)], &past, 0));
+        assert!(!queue.validate(5, &[message(2), message(2)], &[], 0));
         // Once the parent is finalized, its messages leave the queue.
         queue.on_finalized(&parent_payload);
         assert_eq!(
-            queue.build(6, &Hash::default(), &[]),
+            queue.build(6, &Hash::default(), &[], 0),
             vec![message(2), message(3)]
         );
     }

@@ -38,6 +38,10 @@ use crate::types::{
     Height, IngressMessage, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
+/// How far ahead of the local clock a block's time may be before the node
+/// waits for its clock to catch up (the maker's clock runs fast).
+pub const MAX_CLOCK_AHEAD_NS: u64 = 5_000_000_000;
+
 /// Protocol parameters, equal on every node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -531,8 +535,18 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 ) else {
                     return Readiness::Waiting;
                 };
+                let Some(parent_time) = self.blocks.get(&block.parent).map(|b| b.time_ns) else {
+                    return Readiness::Waiting;
+                };
+                let now = self.payloads.now_ns();
+                if now > 0 && block.time_ns > now.saturating_add(MAX_CLOCK_AHEAD_NS) {
+                    return Readiness::Waiting; // from the future: wait for our clock
+                }
                 if rank_of(&beacon, block.maker, nodes) != block.rank
-                    || !self.payloads.validate(block.height, &block.payload, &past)
+                    || block.time_ns <= parent_time
+                    || !self
+                        .payloads
+                        .validate(block.height, &block.payload, &past, block.time_ns)
                 {
                     return Readiness::Invalid;
                 }
@@ -920,13 +934,18 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let Some(past) = past_payloads(&self.blocks, self.finalized_height, &parent, height) else {
             return false; // an unfinalized ancestor's contents are still missing
         };
+        let Some(parent_time) = self.blocks.get(&parent).map(|block| block.time_ns) else {
+            return false;
+        };
+        let time_ns = self.payloads.now_ns().max(parent_time + 1);
         self.proposed.insert(height);
         let block = Block {
             height,
             parent,
             rank,
             maker: self.me,
-            payload: self.payloads.build(height, &parent, &past),
+            time_ns,
+            payload: self.payloads.build(height, &parent, &past, time_ns),
         };
         let hash = block.hash();
         let proposal = Proposal {

@@ -63,6 +63,10 @@ pub struct Block {
     pub rank: Rank,
     /// The maker.
     pub maker: NodeId,
+    /// The block's time, Unix nanoseconds by the maker's clock: strictly
+    /// increasing along the chain, so every node judges time-dependent
+    /// things (ingress expiry, certified `/time`) the same way.
+    pub time_ns: u64,
     /// Ingress messages ordered by this block.
     pub payload: Vec<IngressMessage>,
 }
@@ -75,6 +79,7 @@ impl Block {
             parent: Hash::default(),
             rank: 0,
             maker: 0,
+            time_ns: 0,
             payload: Vec::new(),
         }
     }
@@ -94,6 +99,7 @@ impl Block {
             &self.parent.0,
             &self.rank.to_be_bytes(),
             &self.maker.to_be_bytes(),
+            &self.time_ns.to_be_bytes(),
             &payload.0,
         ])
     }

@@ -21,6 +21,7 @@ fn a_restarted_node_neither_proposes_nor_finalizes_where_it_may_have_signed() {
     subnet[abstaining].abstain_through(5);
     let mut in_flight: Vec<(u32, Artifact)> = Vec::new();
     let mut signed_by_abstaining = Vec::new();
+    let mut delivered_times = Vec::new();
     for now in (0..20_000).step_by(10) {
         let deliveries = std::mem::take(&mut in_flight);
         for (id, node) in subnet.iter_mut().enumerate() {
@@ -37,6 +38,11 @@ fn a_restarted_node_neither_proposes_nor_finalizes_where_it_may_have_signed() {
             ));
             for event in events {
                 for action in node.on_event(event, now) {
+                    if let Action::Deliver(finalized) = &action {
+                        if id == 0 {
+                            delivered_times.push(finalized.block.time_ns);
+                        }
+                    }
                     if let Action::Broadcast(artifact) = action {
                         let binding = matches!(
                             artifact,
@@ -61,6 +67,10 @@ fn a_restarted_node_neither_proposes_nor_finalizes_where_it_may_have_signed() {
     assert!(
         !signed_by_abstaining.is_empty(),
         "it proposes or finalization-shares again above 5"
+    );
+    assert!(
+        delivered_times.windows(2).all(|pair| pair[0] < pair[1]),
+        "block times increase along the chain: {delivered_times:?}"
     );
     assert!(
         signed_by_abstaining.iter().all(|&height| height > 5),

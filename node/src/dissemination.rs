@@ -105,6 +105,7 @@ mod tests {
                 parent: Hash::default(),
                 rank: 0,
                 maker: 1,
+                time_ns: 0,
                 payload: vec![IngressMessage {
                     id: Hash([1; 32]),
                     content: vec![0; payload_bytes],

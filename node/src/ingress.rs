@@ -377,18 +377,23 @@ impl PayloadBuilder for NodePayloads {
         height: Height,
         parent: &Hash,
         past: &[&[IngressMessage]],
+        time_ns: u64,
     ) -> Vec<IngressMessage> {
-        let now = unix_ms();
+        let time_ms = time_ns / 1_000_000;
         let expiries = &self.expiries;
         self.queue
-            .build(height, parent, past)
+            .build(height, parent, past, time_ns)
             .into_iter()
             .filter(|message| {
                 expiries
                     .get(&message.id)
-                    .is_some_and(|expiry| *expiry >= now + BUILD_MARGIN_MS)
+                    .is_some_and(|expiry| *expiry >= time_ms + BUILD_MARGIN_MS)
             })
             .collect()
+    }
+
+    fn now_ns(&self) -> u64 {
+        unix_ms().saturating_mul(1_000_000)
     }
 
     fn validate(
@@ -396,11 +401,13 @@ impl PayloadBuilder for NodePayloads {
         height: Height,
         payload: &[IngressMessage],
         past: &[&[IngressMessage]],
+        time_ns: u64,
     ) -> bool {
-        if !self.queue.validate(height, payload, past) {
+        if !self.queue.validate(height, payload, past, time_ns) {
             return false;
         }
-        let now = unix_ms();
+        // Judged by the block's time, so every node decides alike.
+        let time_ms = time_ns / 1_000_000;
         let mut unverified = Vec::new();
         for message in payload {
             let Some(signed) = decode(&message.content) else {
@@ -408,8 +415,8 @@ impl PayloadBuilder for NodePayloads {
             };
             if signed.id() != message.id
                 || self.finalized.contains(&message.id)
-                || signed.expiry_ms.saturating_add(VALIDATION_SLACK_MS) < now
-                || signed.expiry_ms > now + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
+                || signed.expiry_ms < time_ms
+                || signed.expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
             {
                 return false;
             }
@@ -519,10 +526,18 @@ mod tests {
         };
         // A node that never saw the message verifies it in the block.
         let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
-        assert!(other.validate(1, std::slice::from_ref(&entry), &[]));
+        assert!(other.validate(1, std::slice::from_ref(&entry), &[], now * 1_000_000));
+        // Expiry is judged by the block's time, not the validator's clock.
+        let later = (now + 120_000) * 1_000_000;
+        assert!(!other.validate(1, std::slice::from_ref(&entry), &[], later));
         let unfinalized_parent = [entry.clone()];
         assert!(
-            !other.validate(1, std::slice::from_ref(&entry), &[&unfinalized_parent]),
+            !other.validate(
+                1,
+                std::slice::from_ref(&entry),
+                &[&unfinalized_parent],
+                now * 1_000_000
+            ),
             "a message in an unfinalized ancestor is not ordered twice"
         );
         let mut forged = message.clone();
@@ -531,12 +546,12 @@ mod tests {
             id: forged.id(),
             content: to_cbor(&forged),
         };
-        assert!(!other.validate(1, &[forged_entry], &[]));
+        assert!(!other.validate(1, &[forged_entry], &[], now * 1_000_000));
         let mismatched = IngressMessage {
             id: Hash([3; 32]),
             content: to_cbor(&message),
         };
-        assert!(!other.validate(1, &[mismatched], &[]));
+        assert!(!other.validate(1, &[mismatched], &[], now * 1_000_000));
         // A message this node verified, re-included with another signature,
         // is checked again (the verified set covers the whole encoding).
         let mut resigned = message.clone();
@@ -546,19 +561,19 @@ mod tests {
             content: to_cbor(&resigned),
         };
         assert_eq!(resigned_entry.id, entry.id);
-        assert!(!other.validate(1, &[resigned_entry], &[]));
+        assert!(!other.validate(1, &[resigned_entry], &[], now * 1_000_000));
         let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
         let far_entry = IngressMessage {
             id: far.id(),
             content: to_cbor(&far),
         };
         assert!(
-            !other.validate(1, &[far_entry], &[]),
+            !other.validate(1, &[far_entry], &[], now * 1_000_000),
             "expiry too far ahead"
         );
         other.on_finalized(std::slice::from_ref(&entry));
         assert!(
-            !other.validate(2, &[entry], &[]),
+            !other.validate(2, &[entry], &[], now * 1_000_000),
             "finalized once, never again"
         );
     }

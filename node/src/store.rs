@@ -368,6 +368,7 @@ mod tests {
             parent,
             rank: 0,
             maker: 1,
+            time_ns: 0,
             payload: Vec::new(),
         };
         FinalizedBlock {

@@ -483,6 +483,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
                     parent: Hash::default(),
                     rank: 0,
                     maker: node,
+                    time_ns: 0,
                     payload: Vec::new(),
                 };
                 out.extend(all(Artifact::Proposal(Proposal {
