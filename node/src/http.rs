@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::ingress::{check, unix_ms, IngressError, SignedIngress, MAX_PENDING};
 use crate::node::Shared;
-use crate::wire::to_cbor;
 use ciborium::value::Value;
 
 /// The most messages one submission may carry.
@@ -145,7 +144,7 @@ pub fn ic_status_body(root_key: &[u8], healthy: bool) -> Vec<u8> {
         ),
         (text("replica_health_status"), text(health)),
     ]);
-    to_cbor(&Value::Tag(55799, Box::new(map)))
+    crate::cbor::encode_described(map)
 }
 
 async fn ic_status(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

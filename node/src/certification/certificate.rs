@@ -12,11 +12,10 @@ use chainkey_crypto::{Ciphersuite, MinSig, PublicKey, Signature};
 use ciborium::value::Value;
 
 use super::hash_tree::{HashTree, Lookup, MalformedTree};
+use crate::cbor::{decode_described, encode_described, field};
 
 /// The domain of a certified state root.
 pub const STATE_ROOT_DOMAIN: &[u8] = b"\x0Dic-state-root";
-/// CBOR's self-describe tag, which the IC puts on certificates.
-const SELF_DESCRIBE: u64 = 55799;
 /// The DER prefix of an IC BLS12-381 public key (algorithm and curve OIDs).
 const DER_PREFIX: [u8; 37] = [
     0x30, 0x81, 0x82, 0x30, 0x1d, 0x06, 0x0d, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0xdc, 0x7c, 0x05,
@@ -88,13 +87,6 @@ pub fn signed_root(root: &[u8; 32]) -> Vec<u8> {
     [STATE_ROOT_DOMAIN, root.as_slice()].concat()
 }
 
-fn field<'a>(entries: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
-    entries
-        .iter()
-        .find(|(key, _)| matches!(key, Value::Text(text) if text == name))
-        .map(|(_, value)| value)
-}
-
 fn bytes_field(
     entries: &[(Value, Value)],
     name: &'static str,
@@ -111,12 +103,7 @@ impl Certificate {
     /// # Errors
     /// [`CertificateError::Malformed`] or [`CertificateError::Tree`].
     pub fn from_cbor(bytes: &[u8]) -> Result<Certificate, CertificateError> {
-        let value: Value =
-            ciborium::from_reader(bytes).map_err(|_| CertificateError::Malformed("not CBOR"))?;
-        let value = match value {
-            Value::Tag(SELF_DESCRIBE, inner) => *inner,
-            other => other,
-        };
+        let value = decode_described(bytes).ok_or(CertificateError::Malformed("not CBOR"))?;
         let Value::Map(entries) = value else {
             return Err(CertificateError::Malformed("not a map"));
         };
@@ -160,13 +147,7 @@ impl Certificate {
                 ]),
             ));
         }
-        let mut bytes = Vec::new();
-        ciborium::into_writer(
-            &Value::Tag(SELF_DESCRIBE, Box::new(Value::Map(entries))),
-            &mut bytes,
-        )
-        .expect("writing to a Vec cannot fail");
-        bytes
+        encode_described(Value::Map(entries))
     }
 
     /// Checks the signature under `root_key`, through the delegation if any.

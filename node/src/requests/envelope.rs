@@ -20,14 +20,13 @@ use ciborium::value::Value;
 use sha2::{Digest, Sha256};
 
 use super::principal::Principal;
+use crate::cbor::{decode_described, field};
 use crate::certification::request_id::{hash_of_map, REQUEST_DOMAIN};
 
 /// The domain a delegation is signed under.
 pub const DELEGATION_DOMAIN: &[u8] = b"\x1Aic-request-auth-delegation";
 /// The most delegations a request may carry.
 pub const MAX_DELEGATIONS: usize = 20;
-/// CBOR's self-describe tag.
-const SELF_DESCRIBE: u64 = 55799;
 
 const ED25519_DER_PREFIX: &[u8] = &[
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -111,12 +110,6 @@ pub struct Authenticated {
     pub request_id: [u8; 32],
     /// Who sent it.
     pub sender: Principal,
-}
-
-fn field<'a>(map: &'a [(Value, Value)], name: &str) -> Option<&'a Value> {
-    map.iter()
-        .find(|(key, _)| matches!(key, Value::Text(text) if text == name))
-        .map(|(_, value)| value)
 }
 
 fn bytes(value: Option<&Value>, what: &'static str) -> Result<Option<Vec<u8>>, RequestError> {
@@ -211,12 +204,7 @@ impl Envelope {
     /// # Errors
     /// [`RequestError::Malformed`] naming the field.
     pub fn from_cbor(bytes_in: &[u8]) -> Result<Envelope, RequestError> {
-        let value: Value =
-            ciborium::from_reader(bytes_in).map_err(|_| RequestError::Malformed("not CBOR"))?;
-        let value = match value {
-            Value::Tag(SELF_DESCRIBE, inner) => *inner,
-            other => other,
-        };
+        let value = decode_described(bytes_in).ok_or(RequestError::Malformed("not CBOR"))?;
         let envelope = map(&value, "envelope")?;
         let delegations = match field(&envelope, "sender_delegation") {
             None => Vec::new(),
@@ -519,21 +507,17 @@ mod tests {
     fn envelopes_round_trip_through_cbor_and_garbage_is_malformed() {
         let alice = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
         let envelope = signed(&alice, Vec::new(), &alice);
-        let value = Value::Tag(
-            SELF_DESCRIBE,
-            Box::new(Value::Map(vec![
-                (text("content"), Value::Map(envelope.content.clone())),
-                (
-                    text("sender_pubkey"),
-                    Value::Bytes(envelope.sender_pubkey.clone().unwrap()),
-                ),
-                (
-                    text("sender_sig"),
-                    Value::Bytes(envelope.sender_sig.clone().unwrap()),
-                ),
-            ])),
-        );
-        let bytes = crate::wire::to_cbor(&value);
+        let bytes = crate::cbor::encode_described(Value::Map(vec![
+            (text("content"), Value::Map(envelope.content.clone())),
+            (
+                text("sender_pubkey"),
+                Value::Bytes(envelope.sender_pubkey.clone().unwrap()),
+            ),
+            (
+                text("sender_sig"),
+                Value::Bytes(envelope.sender_sig.clone().unwrap()),
+            ),
+        ]));
         assert_eq!(Envelope::from_cbor(&bytes).unwrap(), envelope);
         assert!(matches!(
             Envelope::from_cbor(b"\x01"),
