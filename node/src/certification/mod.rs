@@ -1,6 +1,7 @@
 //! Certified state as the Internet Computer's HTTP interface presents it:
-//! hash trees, certificates, and request ids.
+//! hash trees, certificates, request ids, and the state tree's layout.
 
 pub mod certificate;
 pub mod hash_tree;
 pub mod request_id;
+pub mod state_tree;

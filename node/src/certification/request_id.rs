@@ -22,7 +22,8 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn leb128(mut value: u128) -> Vec<u8> {
+/// `value` in unsigned LEB128 (how the IC hashes and stores numbers).
+pub(crate) fn leb128(mut value: u128) -> Vec<u8> {
     let mut bytes = Vec::new();
     loop {
         let byte = (value & 0x7f) as u8;

@@ -1,0 +1,275 @@
+//! The certified state of a subnet at one height as the IC lays it out
+//! (interface spec, "The system state tree"): `/time`, `/subnet/…`,
+//! `/canister/…` and `/request_status/…`, with each value encoded as the
+//! spec says (numbers in LEB128, lists as self-described CBOR).
+
+use std::collections::BTreeMap;
+
+use ciborium::value::Value;
+
+use super::hash_tree::{leaf, HashTree};
+use crate::cbor::encode_described;
+
+/// What the state tree says about one canister.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CanisterState {
+    /// Data the canister certified (`ic0.certified_data_set`, ≤ 32 bytes).
+    pub certified_data: Vec<u8>,
+    /// SHA-256 of its module, if installed.
+    pub module_hash: Option<[u8; 32]>,
+    /// Its controllers' principals.
+    pub controllers: Vec<Vec<u8>>,
+}
+
+/// The outcome of an update call, as `/request_status/<id>` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestStatus {
+    /// Accepted, not yet executed.
+    Received,
+    /// Executing.
+    Processing,
+    /// Answered with a reply.
+    Replied(Vec<u8>),
+    /// Rejected with a code (1–5), a message and an error code.
+    Rejected {
+        /// The reject code.
+        code: u64,
+        /// The human-readable reason.
+        message: String,
+        /// The machine-readable error code (e.g. `IC0503`).
+        error_code: String,
+    },
+    /// Its answer was dropped after some time.
+    Done,
+}
+
+/// Everything certified at one height.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertifiedState {
+    /// The block time, Unix nanoseconds.
+    pub time_ns: u64,
+    /// The subnet's principal.
+    pub subnet_id: Vec<u8>,
+    /// The subnet's public key (DER).
+    pub subnet_public_key: Vec<u8>,
+    /// Canister id ranges the subnet hosts, inclusive.
+    pub canister_ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Each node's principal and its public key (DER).
+    pub node_public_keys: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// The canisters, by id.
+    pub canisters: BTreeMap<Vec<u8>, CanisterState>,
+    /// Update calls' outcomes, by request id.
+    pub request_status: BTreeMap<[u8; 32], RequestStatus>,
+}
+
+/// `n` in unsigned LEB128, as the state tree stores numbers.
+fn leb128(n: u64) -> Vec<u8> {
+    super::request_id::leb128(u128::from(n))
+}
+
+fn node(children: Vec<(&[u8], HashTree)>) -> HashTree {
+    let mut children: Vec<(Vec<u8>, HashTree)> = children
+        .into_iter()
+        .map(|(label, tree)| (label.to_vec(), tree))
+        .collect();
+    children.sort_by(|a, b| a.0.cmp(&b.0));
+    HashTree::from_sorted(children)
+}
+
+/// The self-described CBOR of a canister-range list, `[[low, high], …]`.
+pub fn encode_ranges(ranges: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    encode_described(Value::Array(
+        ranges
+            .iter()
+            .map(|(low, high)| {
+                Value::Array(vec![Value::Bytes(low.clone()), Value::Bytes(high.clone())])
+            })
+            .collect(),
+    ))
+}
+
+impl RequestStatus {
+    fn tree(&self) -> HashTree {
+        let status = |name: &str| (b"status".as_slice(), leaf(name.as_bytes()));
+        match self {
+            RequestStatus::Received => node(vec![status("received")]),
+            RequestStatus::Processing => node(vec![status("processing")]),
+            RequestStatus::Done => node(vec![status("done")]),
+            RequestStatus::Replied(reply) => {
+                node(vec![status("replied"), (b"reply", leaf(reply.clone()))])
+            }
+            RequestStatus::Rejected {
+                code,
+                message,
+                error_code,
+            } => node(vec![
+                status("rejected"),
+                (b"reject_code", leaf(leb128(*code))),
+                (b"reject_message", leaf(message.as_bytes())),
+                (b"error_code", leaf(error_code.as_bytes())),
+            ]),
+        }
+    }
+}
+
+impl CertifiedState {
+    /// The state tree (its root hash is what the subnet signs).
+    pub fn tree(&self) -> HashTree {
+        let canisters = HashTree::from_sorted(
+            self.canisters
+                .iter()
+                .map(|(id, canister)| {
+                    let mut fields = vec![
+                        (
+                            b"certified_data".as_slice(),
+                            leaf(canister.certified_data.clone()),
+                        ),
+                        (
+                            b"controllers",
+                            leaf(encode_described(Value::Array(
+                                canister
+                                    .controllers
+                                    .iter()
+                                    .map(|c| Value::Bytes(c.clone()))
+                                    .collect(),
+                            ))),
+                        ),
+                    ];
+                    if let Some(hash) = canister.module_hash {
+                        fields.push((b"module_hash", leaf(hash.to_vec())));
+                    }
+                    (id.clone(), node(fields))
+                })
+                .collect(),
+        );
+        let nodes = HashTree::from_sorted(
+            self.node_public_keys
+                .iter()
+                .map(|(id, key)| (id.clone(), node(vec![(b"public_key", leaf(key.clone()))])))
+                .collect(),
+        );
+        let subnet = HashTree::from_sorted(vec![(
+            self.subnet_id.clone(),
+            node(vec![
+                (
+                    b"canister_ranges",
+                    leaf(encode_ranges(&self.canister_ranges)),
+                ),
+                (b"node", nodes),
+                (b"public_key", leaf(self.subnet_public_key.clone())),
+            ]),
+        )]);
+        let requests = HashTree::from_sorted(
+            self.request_status
+                .iter()
+                .map(|(id, status)| (id.to_vec(), status.tree()))
+                .collect(),
+        );
+        node(vec![
+            (b"canister", canisters),
+            (b"request_status", requests),
+            (b"subnet", subnet),
+            (b"time", leaf(leb128(self.time_ns))),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certification::hash_tree::Lookup;
+
+    #[test]
+    fn canister_ranges_encode_as_on_mainnet() {
+        // From the delegation of an IC mainnet certificate (see `certificate`).
+        let hex = |s: &str| hex::decode(s).unwrap();
+        let ranges = vec![
+            (hex("00000000006000000101"), hex("00000000006000ae0101")),
+            (hex("00000000006000b00101"), hex("00000000006fffff0101")),
+        ];
+        assert_eq!(
+            hex::encode(encode_ranges(&ranges)),
+            "d9d9f782824a000000000060000001014a00000000006000ae0101824a00000000006000b001014a00000000006fffff0101"
+        );
+    }
+
+    #[test]
+    fn every_path_of_the_spec_layout_is_found_and_witnessed() {
+        let mut state = CertifiedState {
+            time_ns: 1_700_000_000_000_000_000,
+            subnet_id: vec![7; 29],
+            subnet_public_key: b"DER".to_vec(),
+            canister_ranges: vec![(vec![0; 10], vec![1; 10])],
+            ..CertifiedState::default()
+        };
+        state
+            .node_public_keys
+            .insert(vec![3; 29], b"node key".to_vec());
+        state.canisters.insert(
+            vec![0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
+            CanisterState {
+                certified_data: b"hello".to_vec(),
+                module_hash: Some([9; 32]),
+                controllers: vec![vec![4]],
+            },
+        );
+        state
+            .request_status
+            .insert([5; 32], RequestStatus::Replied(b"DIDL".to_vec()));
+        state.request_status.insert(
+            [6; 32],
+            RequestStatus::Rejected {
+                code: 4,
+                message: "no".into(),
+                error_code: "IC0503".into(),
+            },
+        );
+        let tree = state.tree();
+        let canister: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
+        let subnet: &[u8] = &[7; 29];
+        let time = leb128(state.time_ns);
+        let expectations: Vec<(Vec<&[u8]>, Lookup)> = vec![
+            (vec![b"time"], Lookup::Found(&time)),
+            (
+                vec![b"canister", canister, b"certified_data"],
+                Lookup::Found(b"hello"),
+            ),
+            (
+                vec![b"canister", canister, b"module_hash"],
+                Lookup::Found(&[9; 32]),
+            ),
+            (
+                vec![b"subnet", subnet, b"public_key"],
+                Lookup::Found(b"DER"),
+            ),
+            (
+                vec![b"subnet", subnet, b"node", &[3; 29], b"public_key"],
+                Lookup::Found(b"node key"),
+            ),
+            (
+                vec![b"request_status", &[5; 32], b"status"],
+                Lookup::Found(b"replied"),
+            ),
+            (
+                vec![b"request_status", &[5; 32], b"reply"],
+                Lookup::Found(b"DIDL"),
+            ),
+            (
+                vec![b"request_status", &[6; 32], b"reject_code"],
+                Lookup::Found(&[4]),
+            ),
+            (
+                vec![b"request_status", &[6; 32], b"error_code"],
+                Lookup::Found(b"IC0503"),
+            ),
+            (vec![b"request_status", &[8; 32], b"status"], Lookup::Absent),
+        ];
+        for (path, expected) in expectations {
+            assert_eq!(tree.lookup(&path), expected, "{path:?}");
+            // A witness for the path answers the same and keeps the root.
+            let witness = tree.prune(&[&path, &[b"time"]]);
+            assert_eq!(witness.digest(), tree.digest());
+            assert_eq!(witness.lookup(&path), expected, "witness of {path:?}");
+        }
+    }
+}
