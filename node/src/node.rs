@@ -525,19 +525,15 @@ impl Node {
     /// Stores a finalized block (as the point to resume from), then executes it (once).
     fn deliver(&mut self, block: FinalizedBlock) -> Result<(), NodeError> {
         let height = block.block.height;
-        let known = self.store.finalized(height)?.is_some();
-        match self.consensus.beacon(height) {
-            Some(beacon) => {
-                self.store
-                    .put_resume_point(&block, beacon, &expiries(&block.block.payload))?
-            }
-            None => self.store.put_finalized(
-                std::slice::from_ref(&block),
-                &expiries(&block.block.payload),
-            )?,
-        }
-        if known {
-            return Ok(());
+        let ingress = expiries(&block.block.payload);
+        let new = match self.consensus.beacon(height) {
+            Some(beacon) => self.store.put_resume_point(&block, beacon, &ingress)?,
+            None => self
+                .store
+                .put_finalized(std::slice::from_ref(&block), &ingress)?,
+        };
+        if new == 0 {
+            return Ok(()); // stored before a restart: executed then
         }
         self.executor.execute(&block);
         let messages = block.block.payload.len() as u64;

@@ -82,6 +82,7 @@ impl Store {
     }
 
     /// Stores finalized blocks; blocks already stored must be identical.
+    /// Returns how many were new.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] (nothing is written), or a database error.
@@ -89,7 +90,7 @@ impl Store {
         &self,
         blocks: &[FinalizedBlock],
         ingress: &[(Hash, u64)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         self.write_finalized(blocks, None, ingress)
     }
 
@@ -104,7 +105,7 @@ impl Store {
         block: &FinalizedBlock,
         beacon: &SignatureBytes,
         ingress: &[(Hash, u64)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         self.write_finalized(std::slice::from_ref(block), Some((block, beacon)), ingress)
     }
 
@@ -171,7 +172,7 @@ impl Store {
         blocks: &[FinalizedBlock],
         resume: Option<(&FinalizedBlock, &SignatureBytes)>,
         ingress: &[(Hash, u64)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<usize, StoreError> {
         let write = self.db.begin_write()?;
         if let (false, Some(block)) = (ingress.is_empty(), blocks.last()) {
             write
@@ -183,6 +184,7 @@ impl Store {
                 .open_table(META)?
                 .insert(RESUME, encode(&point).as_slice())?;
         }
+        let mut new = 0;
         {
             let mut table = write.open_table(FINALIZED)?;
             for block in blocks {
@@ -195,10 +197,11 @@ impl Store {
                     continue;
                 }
                 table.insert(height, encode(block).as_slice())?;
+                new += 1;
             }
         }
         write.commit()?;
-        Ok(())
+        Ok(new)
     }
 
     /// The finalized block at `height`, if stored.
@@ -388,9 +391,10 @@ mod tests {
         let second = block(2, first.hash);
         {
             let store = Store::open(dir.path()).unwrap();
-            store
+            let new = store
                 .put_finalized(&[first.clone(), second.clone()], &[(Hash([4; 32]), 90)])
                 .unwrap();
+            assert_eq!(new, 2);
             store.record_signed(7, &request(7)).unwrap();
             store.record_signed(3, &request(3)).unwrap();
             store.record_signed(7, &request(8)).unwrap();
@@ -410,7 +414,11 @@ mod tests {
             vec![first.clone(), second]
         );
         // Storing the same block again is fine; a different one is refused.
-        store.put_finalized(&[first], &[]).unwrap();
+        assert_eq!(
+            store.put_finalized(&[first], &[]).unwrap(),
+            0,
+            "already stored"
+        );
         let other = block(2, Hash([9; 32]));
         assert!(matches!(
             store.put_finalized(&[other], &[]),
