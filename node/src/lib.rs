@@ -22,6 +22,7 @@ pub mod cbor;
 pub mod certification;
 pub mod config;
 pub mod dissemination;
+pub mod execution;
 pub mod executor;
 pub mod genesis;
 pub mod http;

@@ -22,14 +22,14 @@ pub struct CanisterState {
 }
 
 /// The outcome of an update call, as `/request_status/<id>` shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestStatus {
     /// Accepted, not yet executed.
     Received,
     /// Executing.
     Processing,
     /// Answered with a reply.
-    Replied(Vec<u8>),
+    Replied(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Rejected with a code (1–5), a message and an error code.
     Rejected {
         /// The reject code.

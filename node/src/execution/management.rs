@@ -1,0 +1,399 @@
+//! The management canister (`aaaaa-aa`): creating, installing, starting,
+//! stopping, deleting and configuring canisters, and `raw_rand`. Its
+//! arguments and results are Candid, with the types of the
+//! `ic-management-canister-types` crate.
+
+use std::sync::Arc;
+
+use candid::{CandidType, Decode, Encode, Nat, Principal as CandidPrincipal};
+use ic_management_canister_types as types;
+use serde::Deserialize;
+
+use super::system_api::Entry;
+use super::wasm::{Heap, Ran, INSTALL_FUEL};
+use super::{reject_code, Canister, Code, Executor, Reject, RunStatus};
+use crate::requests::principal::Principal;
+
+/// Cycles a canister created without an amount starts with.
+pub const DEFAULT_CYCLES: u128 = 100_000_000_000_000;
+/// Most canisters this subnet hosts (the size of its canister range).
+pub const MAX_CANISTERS: u64 = 1 << 20;
+
+/// The id of the `index`-th canister: 8 bytes of index, then `01 01`, as on the IC.
+pub fn canister_id(index: u64) -> Vec<u8> {
+    let mut id = index.to_be_bytes().to_vec();
+    id.extend_from_slice(&[1, 1]);
+    id
+}
+
+/// The range of canister ids this subnet hosts, inclusive.
+pub fn canister_range() -> (Vec<u8>, Vec<u8>) {
+    (canister_id(0), canister_id(MAX_CANISTERS - 1))
+}
+
+fn bad_argument(method: &str, error: impl std::fmt::Display) -> Reject {
+    Reject::new(
+        reject_code::CANISTER_ERROR,
+        "IC0504",
+        format!("Management canister: invalid argument of {method}: {error}"),
+    )
+}
+
+fn encode(value: impl CandidType) -> Vec<u8> {
+    Encode!(&value).expect("management results encode")
+}
+
+fn decode<T: CandidType + for<'de> Deserialize<'de>>(method: &str, arg: &[u8]) -> Result<T, Reject> {
+    Decode!(arg, T).map_err(|error| bad_argument(method, error))
+}
+
+fn text(id: &[u8]) -> String {
+    Principal::from_bytes(id)
+        .map(|principal| principal.to_text())
+        .unwrap_or_else(|_| hex::encode(id))
+}
+
+/// Executes `method` of the management canister for `caller`.
+pub fn call(
+    executor: &mut Executor,
+    caller: &[u8],
+    method: &str,
+    arg: &[u8],
+    cycles: u128,
+) -> Result<Vec<u8>, Reject> {
+    match method {
+        "provisional_create_canister_with_cycles" => {
+            let args: types::ProvisionalCreateCanisterWithCyclesArgs = decode(method, arg)?;
+            let amount = match args.amount {
+                Some(amount) => u128::try_from(amount.0).unwrap_or(u128::MAX),
+                None => DEFAULT_CYCLES,
+            };
+            let controllers = args.settings.and_then(|settings| settings.controllers);
+            create(executor, caller, controllers, amount)
+        }
+        "create_canister" => {
+            let args: types::CreateCanisterArgs = decode(method, arg)?;
+            let controllers = args.settings.and_then(|settings| settings.controllers);
+            create(executor, caller, controllers, cycles.max(DEFAULT_CYCLES))
+        }
+        "install_code" => {
+            let args: types::InstallCodeArgs = decode(method, arg)?;
+            let id = args.canister_id.as_slice().to_vec();
+            controlled(executor, caller, &id, method)?;
+            install(executor, caller, &id, args)?;
+            Ok(encode(()))
+        }
+        "canister_status" => {
+            let args: types::CanisterIdRecord = decode(method, arg)?;
+            let id = args.canister_id.as_slice();
+            let canister = controlled(executor, caller, id, method)?;
+            Ok(encode(status(&canister)))
+        }
+        "start_canister" | "stop_canister" | "delete_canister" => {
+            let args: types::CanisterIdRecord = decode(method, arg)?;
+            let id = args.canister_id.as_slice().to_vec();
+            let canister = controlled(executor, caller, &id, method)?;
+            match method {
+                "start_canister" => executor.canister(&id).status = RunStatus::Running,
+                "stop_canister" => executor.canister(&id).status = RunStatus::Stopped,
+                _ => {
+                    if canister.status != RunStatus::Stopped {
+                        return Err(Reject::new(
+                            reject_code::CANISTER_ERROR,
+                            "IC0510",
+                            format!("Canister {} must be stopped before it is deleted", text(&id)),
+                        ));
+                    }
+                    executor.state.canisters.remove(&id);
+                    executor.drop_instance(&id);
+                }
+            }
+            Ok(encode(()))
+        }
+        "update_settings" => {
+            let args: types::UpdateSettingsArgs = decode(method, arg)?;
+            let id = args.canister_id.as_slice().to_vec();
+            controlled(executor, caller, &id, method)?;
+            if let Some(controllers) = args.settings.controllers {
+                let canister = executor.canister(&id);
+                canister.controllers = controllers
+                    .iter()
+                    .map(|c| c.as_slice().to_vec())
+                    .collect();
+                canister.version += 1;
+            }
+            Ok(encode(()))
+        }
+        "raw_rand" => Ok(encode(serde_bytes::ByteBuf::from(
+            executor.random_bytes().to_vec(),
+        ))),
+        _ => Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0536",
+            format!("Management canister has no method '{method}'"),
+        )),
+    }
+}
+
+fn create(
+    executor: &mut Executor,
+    caller: &[u8],
+    controllers: Option<Vec<CandidPrincipal>>,
+    cycles: u128,
+) -> Result<Vec<u8>, Reject> {
+    let index = executor.state.canisters_created;
+    if index >= MAX_CANISTERS {
+        return Err(Reject::new(
+            reject_code::SYS_TRANSIENT,
+            "IC0515",
+            "The subnet's canister id range is exhausted",
+        ));
+    }
+    executor.state.canisters_created += 1;
+    let id = canister_id(index);
+    let controllers = match controllers {
+        Some(list) => list.iter().map(|c| c.as_slice().to_vec()).collect(),
+        None => vec![caller.to_vec()],
+    };
+    executor
+        .state
+        .canisters
+        .insert(id.clone(), Arc::new(Canister::new(controllers, cycles)));
+    Ok(encode(types::CanisterIdRecord {
+        canister_id: CandidPrincipal::from_slice(&id),
+    }))
+}
+
+/// The canister `id`, if `caller` controls it.
+fn controlled(
+    executor: &Executor,
+    caller: &[u8],
+    id: &[u8],
+    method: &str,
+) -> Result<Arc<Canister>, Reject> {
+    let Some(canister) = executor.state.canisters.get(id) else {
+        return Err(Reject::new(
+            reject_code::DESTINATION_INVALID,
+            "IC0301",
+            format!("Canister {} not found", text(id)),
+        ));
+    };
+    if !canister.controllers.iter().any(|c| c == caller) {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0512",
+            format!(
+                "Only controllers of canister {} can call ic00 method {method}",
+                text(id)
+            ),
+        ));
+    }
+    Ok(Arc::clone(canister))
+}
+
+fn zero() -> Nat {
+    Nat::from(0u8)
+}
+
+fn status(canister: &Canister) -> types::CanisterStatusResult {
+    let memory = canister
+        .code
+        .as_ref()
+        .map_or(0, |code| code.heap.memory.len() + code.heap.stable.len());
+    types::CanisterStatusResult {
+        status: match canister.status {
+            RunStatus::Running => types::CanisterStatusType::Running,
+            RunStatus::Stopping => types::CanisterStatusType::Stopping,
+            RunStatus::Stopped => types::CanisterStatusType::Stopped,
+        },
+        ready_for_migration: false,
+        version: canister.version,
+        settings: types::DefiniteCanisterSettings {
+            controllers: canister
+                .controllers
+                .iter()
+                .map(|c| CandidPrincipal::from_slice(c))
+                .collect(),
+            compute_allocation: zero(),
+            memory_allocation: zero(),
+            freezing_threshold: Nat::from(2_592_000u32),
+            reserved_cycles_limit: zero(),
+            log_visibility: types::LogVisibility::Controllers,
+            log_memory_limit: zero(),
+            snapshot_visibility: types::SnapshotVisibility::Controllers,
+            wasm_memory_limit: Nat::from(super::wasm::MAX_HEAP_BYTES),
+            wasm_memory_threshold: zero(),
+            environment_variables: Vec::new(),
+        },
+        module_hash: canister.code.as_ref().map(|code| code.module_hash.to_vec()),
+        memory_size: Nat::from(memory),
+        memory_metrics: types::MemoryMetrics {
+            wasm_memory_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.heap.memory.len())),
+            stable_memory_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.heap.stable.len())),
+            global_memory_size: zero(),
+            wasm_binary_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.module.len())),
+            custom_sections_size: zero(),
+            canister_history_size: zero(),
+            wasm_chunk_store_size: zero(),
+            snapshots_size: zero(),
+            log_memory_store_size: zero(),
+        },
+        cycles: Nat::from(canister.cycles),
+        reserved_cycles: zero(),
+        idle_cycles_burned_per_day: zero(),
+        query_stats: types::QueryStats {
+            num_calls_total: zero(),
+            num_instructions_total: zero(),
+            request_payload_bytes_total: zero(),
+            response_payload_bytes_total: zero(),
+        },
+    }
+}
+
+/// Whether a module asks for Motoko's enhanced orthogonal persistence
+/// (its heap must be kept across upgrades).
+fn wants_kept_memory(module: &[u8]) -> bool {
+    let Ok(wasm) = super::instrument::decompress(module) else {
+        return false;
+    };
+    let found = wasmparser::Parser::new(0).parse_all(&wasm).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
+            if section.name().ends_with(" enhanced-orthogonal-persistence"))
+    });
+    found
+}
+
+fn install(
+    executor: &mut Executor,
+    caller: &[u8],
+    id: &[u8],
+    args: types::InstallCodeArgs,
+) -> Result<(), Reject> {
+    let invalid = |error: super::instrument::ModuleError| {
+        Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
+    };
+    let canister = Arc::clone(&executor.state.canisters[id]);
+    let (module_hash, compiled) = executor.runtime.compile(&args.wasm_module).map_err(invalid)?;
+    let old = canister.code.clone();
+    let (entry_point, mut stable, kept_memory) = match args.mode {
+        types::CanisterInstallMode::Install if old.is_some() => {
+            return Err(Reject::new(
+                reject_code::CANISTER_ERROR,
+                "IC0538",
+                format!("Canister {} already has a module: use reinstall or upgrade", text(id)),
+            ));
+        }
+        types::CanisterInstallMode::Install | types::CanisterInstallMode::Reinstall => {
+            ("canister_init", Vec::new(), None)
+        }
+        types::CanisterInstallMode::Upgrade(flags) => {
+            let Some(old) = old.as_ref() else {
+                return Err(Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0537",
+                    format!("Canister {} has no module to upgrade", text(id)),
+                ));
+            };
+            let flags = flags.unwrap_or_default();
+            let keep = flags.wasm_memory_persistence == Some(types::WasmMemoryPersistence::Keep);
+            if wants_kept_memory(&old.module) && !keep {
+                return Err(Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0504",
+                    "Missing upgrade option: enhanced orthogonal persistence requires the \
+                     `wasm_memory_persistence` upgrade option set to `keep`",
+                ));
+            }
+            let heap = pre_upgrade(executor, id, &canister, old, flags.skip_pre_upgrade == Some(true))?;
+            let memory = keep.then(|| heap.memory.clone());
+            ("canister_post_upgrade", heap.stable, memory)
+        }
+    };
+    let mut instance = executor.runtime.instantiate(&compiled, id, None)?;
+    if let Some(memory) = &kept_memory {
+        instance.restore_memory(memory)?;
+    }
+    let mut api = super::system_api::Api::new(
+        Entry::Init,
+        id.to_vec(),
+        wasmtime::StoreLimitsBuilder::new().build(),
+    );
+    api.arg = args.arg;
+    api.caller = caller.to_vec();
+    api.time_ns = executor.state.time_ns;
+    api.controllers = canister.controllers.clone();
+    api.status = canister.status_code();
+    api.stable = std::mem::take(&mut stable);
+    api.max_stable = super::wasm::MAX_STABLE_BYTES;
+    api.balance = canister.cycles;
+    let certified_before = canister.certified_data.clone();
+    api.certified_data = certified_before.clone();
+    let mut api = if compiled.exports_function(entry_point) {
+        let (api, ran) = instance.run(entry_point, api, INSTALL_FUEL);
+        if let Ran::Trapped(trap) = ran {
+            return Err(trap.into());
+        }
+        api
+    } else {
+        api
+    };
+    let heap = Arc::new(instance.save(std::mem::take(&mut api.stable)));
+    executor.drop_instance(id);
+    let target = executor.canister(id);
+    target.code = Some(Code {
+        module: Arc::new(serde_bytes::ByteBuf::from(args.wasm_module)),
+        module_hash,
+        heap_digest: heap.digest(),
+        heap,
+    });
+    target.certified_data = api.certified_data;
+    target.cycles = api.balance;
+    target.global_timer = api.global_timer;
+    target.version += 1;
+    target.call_contexts.clear();
+    target.callbacks.clear();
+    Ok(())
+}
+
+/// Runs `canister_pre_upgrade` on a copy of the canister's instance and
+/// returns the heap it leaves (or the current heap, if skipped or absent).
+fn pre_upgrade(
+    executor: &mut Executor,
+    id: &[u8],
+    canister: &Canister,
+    old: &Code,
+    skip: bool,
+) -> Result<Heap, Reject> {
+    executor.save_touched();
+    let current = executor.state.canisters[id]
+        .code
+        .as_ref()
+        .map_or_else(|| Arc::clone(&old.heap), |code| Arc::clone(&code.heap));
+    let compiled = executor
+        .runtime
+        .load(&old.module, &old.module_hash)
+        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
+    if skip || !compiled.exports_function("canister_pre_upgrade") {
+        return Ok(Heap::clone(&current));
+    }
+    let mut instance = executor.runtime.instantiate(&compiled, id, Some(&current))?;
+    let mut api = super::system_api::Api::new(
+        Entry::PreUpgrade,
+        id.to_vec(),
+        wasmtime::StoreLimitsBuilder::new().build(),
+    );
+    api.time_ns = executor.state.time_ns;
+    api.controllers = canister.controllers.clone();
+    api.status = canister.status_code();
+    api.stable = current.stable.clone();
+    api.max_stable = super::wasm::MAX_STABLE_BYTES;
+    api.certified_data = canister.certified_data.clone();
+    api.balance = canister.cycles;
+    let (mut api, ran) = instance.run("canister_pre_upgrade", api, INSTALL_FUEL);
+    if let Ran::Trapped(trap) = ran {
+        let mut reject = Reject::from(trap);
+        reject.message = format!("Pre-upgrade failed: {}", reject.message);
+        return Err(reject);
+    }
+    Ok(instance.save(std::mem::take(&mut api.stable)))
+}

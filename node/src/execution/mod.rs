@@ -1,0 +1,852 @@
+//! Execution: canisters run by wasmtime on the blocks consensus
+//! finalized, identically on every node.
+//!
+//! [`ReplicatedState`] is everything the subnet agrees on (canisters,
+//! their heaps, the answers to update calls, messages in flight); it is
+//! plain data, cheap to clone (heaps and modules are shared until
+//! changed), so every height's state can be kept for queries and
+//! certification. [`Executor`] owns the live wasmtime instances and
+//! applies one block at a time: timers, then the block's ingress in
+//! order, then the inter-canister messages they cause.
+
+pub mod instrument;
+pub mod management;
+pub mod system_api;
+pub mod wasm;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::certification::state_tree::RequestStatus;
+use system_api::{Api, Entry, OutgoingCall, Response};
+use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MAX_STABLE_BYTES, MESSAGE_FUEL};
+
+/// Reject codes of the interface spec.
+pub mod reject_code {
+    /// Fatal system error.
+    pub const SYS_FATAL: u32 = 1;
+    /// Transient system error.
+    pub const SYS_TRANSIENT: u32 = 2;
+    /// The destination does not exist.
+    pub const DESTINATION_INVALID: u32 = 3;
+    /// The canister rejected the call.
+    pub const CANISTER_REJECT: u32 = 4;
+    /// The canister failed (trapped, did not reply, …).
+    pub const CANISTER_ERROR: u32 = 5;
+}
+
+/// Messages executed per block at most; the rest wait for the next block.
+pub const MESSAGES_PER_BLOCK: usize = 20_000;
+
+/// A rejection: the spec's reject code, a message, and an error code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reject {
+    /// 1–5.
+    pub code: u32,
+    /// Human-readable.
+    pub message: String,
+    /// Machine-readable (`IC0503`, …).
+    pub error_code: String,
+}
+
+impl Reject {
+    /// A rejection with these parts.
+    pub fn new(code: u32, error_code: &str, message: impl Into<String>) -> Reject {
+        Reject {
+            code,
+            message: message.into(),
+            error_code: error_code.into(),
+        }
+    }
+}
+
+impl From<Trap> for Reject {
+    fn from(trap: Trap) -> Reject {
+        Reject::new(reject_code::CANISTER_ERROR, trap.error_code, trap.message)
+    }
+}
+
+/// Running, stopping or stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Accepts calls.
+    Running,
+    /// Finishing open calls.
+    Stopping,
+    /// Refuses calls.
+    Stopped,
+}
+
+/// Where the answer of a call goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Origin {
+    /// A user's update call, by request id.
+    Ingress([u8; 32]),
+    /// A canister's call, to its callback.
+    Canister {
+        /// The calling canister.
+        caller: Vec<u8>,
+        /// The callback waiting for the answer.
+        callback: u64,
+    },
+    /// Nobody (timers, heartbeats).
+    Nobody,
+}
+
+/// A call being processed by a canister.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallContext {
+    /// Where the answer goes.
+    pub origin: Origin,
+    /// Who called.
+    pub caller: Vec<u8>,
+    /// Whether it was answered.
+    pub responded: bool,
+    /// Calls it made that have not been answered.
+    pub outstanding: u32,
+}
+
+/// A callback waiting for the answer to a call a canister made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Callback {
+    /// The call context it belongs to.
+    pub context: u64,
+    /// Table index and environment for a reply.
+    pub on_reply: (u64, u64),
+    /// Table index and environment for a reject.
+    pub on_reject: (u64, u64),
+    /// Table index and environment to run if a callback traps.
+    pub on_cleanup: Option<(u64, u64)>,
+}
+
+/// An installed module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Code {
+    /// The module as installed (possibly gzipped).
+    pub module: Arc<serde_bytes::ByteBuf>,
+    /// SHA-256 of `module`.
+    pub module_hash: [u8; 32],
+    /// Heap, globals and stable memory after the last message.
+    pub heap: Arc<Heap>,
+    /// SHA-256 of `heap` (kept with it).
+    pub heap_digest: [u8; 32],
+}
+
+/// One canister.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Canister {
+    /// Who may manage it.
+    pub controllers: Vec<Vec<u8>>,
+    /// Its cycle balance.
+    pub cycles: u128,
+    /// Running, stopping or stopped.
+    pub status: RunStatus,
+    /// What it certified (`ic0.certified_data_set`).
+    pub certified_data: Vec<u8>,
+    /// Its code and heap, once installed.
+    pub code: Option<Code>,
+    /// The global timer's deadline (0: none).
+    pub global_timer: u64,
+    /// Counts installs, upgrades and settings changes.
+    pub version: u64,
+    /// Calls it is processing, by id.
+    pub call_contexts: BTreeMap<u64, CallContext>,
+    /// Callbacks of calls it made, by id.
+    pub callbacks: BTreeMap<u64, Callback>,
+    /// The next id for a call context or callback.
+    pub next_id: u64,
+}
+
+impl Canister {
+    fn new(controllers: Vec<Vec<u8>>, cycles: u128) -> Canister {
+        Canister {
+            controllers,
+            cycles,
+            status: RunStatus::Running,
+            certified_data: Vec::new(),
+            code: None,
+            global_timer: 0,
+            version: 0,
+            call_contexts: BTreeMap::new(),
+            callbacks: BTreeMap::new(),
+            next_id: 0,
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn status_code(&self) -> u32 {
+        match self.status {
+            RunStatus::Running => 1,
+            RunStatus::Stopping => 2,
+            RunStatus::Stopped => 3,
+        }
+    }
+}
+
+/// A message in flight between canisters (or from a user).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// A call of `method` on `callee`.
+    Request {
+        /// Where its answer goes.
+        origin: Origin,
+        /// The caller's principal.
+        caller: Vec<u8>,
+        /// The callee (empty: the management canister).
+        callee: Vec<u8>,
+        /// The method.
+        method: String,
+        /// The argument.
+        #[serde(with = "serde_bytes")]
+        arg: Vec<u8>,
+        /// Cycles attached.
+        cycles: u128,
+    },
+    /// The answer to a canister's call.
+    Response {
+        /// The canister that called.
+        canister: Vec<u8>,
+        /// Its callback.
+        callback: u64,
+        /// Reply bytes or a rejection.
+        result: Result<serde_bytes::ByteBuf, Reject>,
+        /// Cycles sent back.
+        refund: u128,
+    },
+}
+
+/// An update call from a user, as a block orders it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressCall {
+    /// Its request id.
+    pub request_id: [u8; 32],
+    /// The sender.
+    pub sender: Vec<u8>,
+    /// The canister (empty: the management canister).
+    pub canister_id: Vec<u8>,
+    /// The method.
+    pub method: String,
+    /// The argument.
+    pub arg: Vec<u8>,
+    /// When it expires, Unix nanoseconds.
+    pub expiry_ns: u64,
+}
+
+/// The answer to an update call, and until when it is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredStatus {
+    /// The status.
+    pub status: RequestStatus,
+    /// The request's expiry (it is forgotten some time after).
+    pub expiry_ns: u64,
+}
+
+/// How long an answered request's status is kept after its expiry.
+pub const STATUS_RETENTION_NS: u64 = 60_000_000_000;
+
+/// Everything the subnet agrees on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicatedState {
+    /// The height of the last block executed.
+    pub height: u64,
+    /// Its time, Unix nanoseconds.
+    pub time_ns: u64,
+    /// The canisters, by id.
+    pub canisters: BTreeMap<Vec<u8>, Arc<Canister>>,
+    /// The answers to update calls, by request id.
+    pub request_status: BTreeMap<[u8; 32], StoredStatus>,
+    /// Messages not yet executed.
+    pub queue: VecDeque<Message>,
+    /// Canisters created so far (the next id's index).
+    pub canisters_created: u64,
+}
+
+impl ReplicatedState {
+    /// SHA-256 over the whole state, for checking that nodes agree.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.height.to_le_bytes());
+        hasher.update(self.time_ns.to_le_bytes());
+        for (id, canister) in &self.canisters {
+            let mut copy = Canister::clone(canister);
+            let heap = copy.code.as_mut().map(|code| {
+                let digest = code.heap_digest;
+                code.heap = Arc::default();
+                digest
+            });
+            hasher.update(id);
+            hasher.update(heap.unwrap_or_default());
+            hasher.update(crate::wire::to_cbor(&copy));
+        }
+        hasher.update(crate::wire::to_cbor(&self.request_status));
+        hasher.update(crate::wire::to_cbor(&self.queue));
+        hasher.update(self.canisters_created.to_le_bytes());
+        hasher.finalize().into()
+    }
+}
+
+/// A canister's live instance and its stable memory between messages.
+struct Live {
+    instance: Instance,
+    stable: Vec<u8>,
+}
+
+/// Applies blocks to a [`ReplicatedState`], keeping canisters' instances
+/// alive between messages.
+pub struct Executor {
+    runtime: Arc<Runtime>,
+    /// The state after the last executed block.
+    pub state: ReplicatedState,
+    live: HashMap<Vec<u8>, Live>,
+    /// Canisters whose heap changed in the current block.
+    touched: Vec<Vec<u8>>,
+    /// Seed of `raw_rand` for the current block.
+    seed: [u8; 32],
+    rand_counter: u64,
+}
+
+impl Executor {
+    /// An executor continuing from `state`.
+    pub fn new(runtime: Arc<Runtime>, state: ReplicatedState) -> Executor {
+        Executor {
+            runtime,
+            state,
+            live: HashMap::new(),
+            touched: Vec::new(),
+            seed: [0; 32],
+            rand_counter: 0,
+        }
+    }
+
+    /// The shared wasmtime runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Executes the block at `height` (its hash seeds `raw_rand`).
+    pub fn execute_block(
+        &mut self,
+        height: u64,
+        time_ns: u64,
+        block_hash: [u8; 32],
+        calls: Vec<IngressCall>,
+    ) {
+        self.state.height = height;
+        self.state.time_ns = self.state.time_ns.max(time_ns);
+        self.seed = block_hash;
+        self.rand_counter = 0;
+        self.run_timers();
+        for call in calls {
+            if self.state.request_status.contains_key(&call.request_id) {
+                continue; // executed before: never twice
+            }
+            self.state.request_status.insert(
+                call.request_id,
+                StoredStatus {
+                    status: RequestStatus::Processing,
+                    expiry_ns: call.expiry_ns,
+                },
+            );
+            self.state.queue.push_back(Message::Request {
+                origin: Origin::Ingress(call.request_id),
+                caller: call.sender,
+                callee: call.canister_id,
+                method: call.method,
+                arg: call.arg,
+                cycles: 0,
+            });
+        }
+        for _ in 0..MESSAGES_PER_BLOCK {
+            let Some(message) = self.state.queue.pop_front() else {
+                break;
+            };
+            match message {
+                Message::Request {
+                    origin,
+                    caller,
+                    callee,
+                    method,
+                    arg,
+                    cycles,
+                } => self.request(origin, caller, callee, method, arg, cycles),
+                Message::Response {
+                    canister,
+                    callback,
+                    result,
+                    refund,
+                } => self.response(canister, callback, result.map(|b| b.into_vec()), refund),
+            }
+        }
+        self.save_touched();
+        let now = self.state.time_ns;
+        self.state
+            .request_status
+            .retain(|_, status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
+    }
+
+    /// Runs due global timers and heartbeats.
+    fn run_timers(&mut self) {
+        let now = self.state.time_ns;
+        let ids: Vec<Vec<u8>> = self.state.canisters.keys().cloned().collect();
+        for id in ids {
+            let canister = &self.state.canisters[&id];
+            let Some(code) = &canister.code else { continue };
+            if canister.status != RunStatus::Running {
+                continue;
+            }
+            let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
+            let has = |name: &str| compiled.as_ref().is_some_and(|c| c.exports_function(name));
+            let timer_due = canister.global_timer != 0 && canister.global_timer <= now;
+            let heartbeat = has("canister_heartbeat");
+            let timer = timer_due && has("canister_global_timer");
+            if timer_due {
+                Arc::make_mut(self.state.canisters.get_mut(&id).expect("listed")).global_timer = 0;
+            }
+            for (run, export) in [(heartbeat, "canister_heartbeat"), (timer, "canister_global_timer")] {
+                if run {
+                    let context = self.open_context(&id, Origin::Nobody, Vec::new());
+                    self.run_message(&id, context, Entry::System, Vec::new(), 0, |instance, api| {
+                        instance.run(export, api, INSTALL_FUEL)
+                    });
+                }
+            }
+        }
+    }
+
+    fn canister(&mut self, id: &[u8]) -> &mut Canister {
+        Arc::make_mut(self.state.canisters.get_mut(id).expect("an existing canister"))
+    }
+
+    fn open_context(&mut self, id: &[u8], origin: Origin, caller: Vec<u8>) -> u64 {
+        let canister = self.canister(id);
+        let context = canister.next_id();
+        canister.call_contexts.insert(
+            context,
+            CallContext {
+                origin,
+                caller,
+                responded: false,
+                outstanding: 0,
+            },
+        );
+        context
+    }
+
+    /// Sends an answer where `origin` says.
+    fn respond(&mut self, origin: Origin, result: Result<Vec<u8>, Reject>, refund: u128) {
+        match origin {
+            Origin::Ingress(request_id) => {
+                let status = match result {
+                    Ok(reply) => RequestStatus::Replied(reply),
+                    Err(reject) => RequestStatus::Rejected {
+                        code: u64::from(reject.code),
+                        message: reject.message,
+                        error_code: reject.error_code,
+                    },
+                };
+                if let Some(stored) = self.state.request_status.get_mut(&request_id) {
+                    stored.status = status;
+                }
+            }
+            Origin::Canister { caller, callback } => {
+                self.state.queue.push_back(Message::Response {
+                    canister: caller,
+                    callback,
+                    result: result.map(serde_bytes::ByteBuf::from),
+                    refund,
+                })
+            }
+            Origin::Nobody => {}
+        }
+    }
+
+    fn request(
+        &mut self,
+        origin: Origin,
+        caller: Vec<u8>,
+        callee: Vec<u8>,
+        method: String,
+        arg: Vec<u8>,
+        cycles: u128,
+    ) {
+        if callee.is_empty() {
+            let result = management::call(self, &caller, &method, &arg, cycles);
+            let refund = if result.is_err() { cycles } else { 0 };
+            return self.respond(origin, result, refund);
+        }
+        let checked = self.callable(&callee, &method);
+        let export = match checked {
+            Ok(export) => export,
+            Err(reject) => return self.respond(origin, Err(reject), cycles),
+        };
+        if export.starts_with("canister_query ") {
+            // A replicated query: answered, its changes discarded.
+            let result = self.replicated_query(&callee, &export, &caller, arg);
+            return self.respond(origin, result, cycles);
+        }
+        let context = self.open_context(&callee, origin, caller.clone());
+        self.run_message(&callee, context, Entry::Update, caller, cycles, |instance, mut api| {
+            api.arg = arg;
+            instance.run(&export, api, MESSAGE_FUEL)
+        });
+    }
+
+    /// The export that serves `method` on `callee`, or why it cannot be called.
+    fn callable(&self, callee: &[u8], method: &str) -> Result<String, Reject> {
+        let name = crate::requests::principal::Principal::from_bytes(callee)
+            .map(|p| p.to_text())
+            .unwrap_or_default();
+        let Some(canister) = self.state.canisters.get(callee) else {
+            return Err(Reject::new(
+                reject_code::DESTINATION_INVALID,
+                "IC0301",
+                format!("Canister {name} not found"),
+            ));
+        };
+        if canister.status != RunStatus::Running {
+            return Err(Reject::new(
+                reject_code::CANISTER_ERROR,
+                "IC0508",
+                format!("Canister {name} is not running"),
+            ));
+        }
+        let Some(code) = &canister.code else {
+            return Err(Reject::new(
+                reject_code::CANISTER_ERROR,
+                "IC0537",
+                format!("Attempted to execute a message, but the canister {name} contains no Wasm module"),
+            ));
+        };
+        let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
+        for kind in ["canister_update ", "canister_query "] {
+            let export = format!("{kind}{method}");
+            if compiled.as_ref().is_some_and(|c| c.exports_function(&export)) {
+                return Ok(export);
+            }
+        }
+        Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0536",
+            format!("Canister {name} has no update method '{method}'"),
+        ))
+    }
+
+    fn replicated_query(
+        &mut self,
+        callee: &[u8],
+        export: &str,
+        caller: &[u8],
+        arg: Vec<u8>,
+    ) -> Result<Vec<u8>, Reject> {
+        self.save_touched();
+        let canister = Arc::clone(&self.state.canisters[callee]);
+        query(&self.runtime, callee, &canister, export, caller, arg, self.state.time_ns, None)
+    }
+
+    fn response(
+        &mut self,
+        canister_id: Vec<u8>,
+        callback_id: u64,
+        result: Result<Vec<u8>, Reject>,
+        refund: u128,
+    ) {
+        let Some(canister) = self.state.canisters.get(&canister_id) else {
+            return; // deleted meanwhile
+        };
+        if canister.code.is_none() || !canister.callbacks.contains_key(&callback_id) {
+            return; // uninstalled meanwhile: its callbacks are gone
+        }
+        let canister = self.canister(&canister_id);
+        let callback = canister.callbacks.remove(&callback_id).expect("checked");
+        canister.cycles = canister.cycles.saturating_add(refund);
+        let Some(context) = canister.call_contexts.get_mut(&callback.context) else {
+            return;
+        };
+        context.outstanding -= 1;
+        let caller = context.caller.clone();
+        let (entry, (function, env), arg, reject) = match result {
+            Ok(reply) => (Entry::ReplyCallback, callback.on_reply, reply, (0, String::new())),
+            Err(reject) => (
+                Entry::RejectCallback,
+                callback.on_reject,
+                Vec::new(),
+                (reject.code, reject.message),
+            ),
+        };
+        let cleanup = callback.on_cleanup;
+        let trapped =
+            self.run_message(&canister_id, callback.context, entry, caller, 0, |instance, mut api| {
+                api.arg = arg;
+                api.reject = reject;
+                api.refunded = refund;
+                instance.run_callback(function, env, api, MESSAGE_FUEL)
+            });
+        if let (true, Some((function, env))) = (trapped, cleanup) {
+            // The cleanup runs on the state before the trapped callback; its
+            // own trap changes nothing more.
+            self.run_message(&canister_id, u64::MAX, Entry::Cleanup, Vec::new(), 0, |instance, api| {
+                instance.run_callback(function, env, api, MESSAGE_FUEL)
+            });
+        }
+    }
+
+    /// The live instance of `id`, made from its saved heap if needed.
+    fn live(&mut self, id: &[u8]) -> Result<&mut Live, Reject> {
+        if !self.live.contains_key(id) {
+            let code = self.state.canisters[id]
+                .code
+                .clone()
+                .expect("only canisters with code run");
+            let compiled = self
+                .runtime
+                .load(&code.module, &code.module_hash)
+                .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
+            let instance = self.runtime.instantiate(&compiled, id, Some(&code.heap))?;
+            self.live.insert(
+                id.to_vec(),
+                Live {
+                    instance,
+                    stable: code.heap.stable.clone(),
+                },
+            );
+        }
+        Ok(self.live.get_mut(id).expect("inserted above"))
+    }
+
+    /// Runs one message of canister `id` in call context `context`
+    /// (`u64::MAX`: a cleanup, which answers nobody), then applies what it
+    /// did: its answer, its calls, or — if it trapped — nothing but the
+    /// rejection. Returns whether it trapped.
+    fn run_message(
+        &mut self,
+        id: &[u8],
+        context: u64,
+        entry: Entry,
+        caller: Vec<u8>,
+        cycles: u128,
+        run: impl FnOnce(&mut Instance, Api) -> (Api, Ran),
+    ) -> bool {
+        let time_ns = self.state.time_ns;
+        let canister = Arc::clone(&self.state.canisters[id]);
+        let responded = canister
+            .call_contexts
+            .get(&context)
+            .is_none_or(|context| context.responded);
+        let live = match self.live(id) {
+            Ok(live) => live,
+            Err(reject) => {
+                self.close_context(id, context, Some(Err(reject)), cycles);
+                return true;
+            }
+        };
+        let before = live.instance.save(live.stable.clone());
+        let mut api = Api::new(entry, id.to_vec(), wasmtime::StoreLimitsBuilder::new().build());
+        api.caller = caller;
+        api.time_ns = time_ns;
+        api.controllers = canister.controllers.clone();
+        api.status = canister.status_code();
+        api.responded = responded;
+        api.stable = std::mem::take(&mut live.stable);
+        api.max_stable = MAX_STABLE_BYTES;
+        api.certified_data = canister.certified_data.clone();
+        api.balance = canister.cycles;
+        api.available = cycles;
+        api.global_timer = canister.global_timer;
+        let (mut api, ran) = run(&mut live.instance, api);
+        if let Ran::Trapped(trap) = ran {
+            // Roll back: a fresh instance from the heap before the message.
+            self.live.remove(id);
+            let heap = Arc::new(before);
+            let canister = self.canister(id);
+            if let Some(code) = canister.code.as_mut() {
+                code.heap_digest = heap.digest();
+                code.heap = heap;
+            }
+            self.close_context(id, context, Some(Err(trap.into())), cycles);
+            return true;
+        }
+        live.stable = std::mem::take(&mut api.stable);
+        if !self.touched.iter().any(|t| t == id) {
+            self.touched.push(id.to_vec());
+        }
+        let canister = self.canister(id);
+        canister.certified_data = api.certified_data;
+        canister.cycles = api.balance;
+        canister.global_timer = api.global_timer;
+        for call in api.calls {
+            self.perform(id, context, call);
+        }
+        let answer = api.response.map(|response| match response {
+            Response::Reply(bytes) => Ok(bytes),
+            Response::Reject(message) => Err(Reject::new(
+                reject_code::CANISTER_REJECT,
+                "IC0406",
+                message,
+            )),
+        });
+        self.close_context(id, context, answer, api.available);
+        false
+    }
+
+    /// Sends a call a canister made, remembering its callback.
+    fn perform(&mut self, id: &[u8], context: u64, call: OutgoingCall) {
+        let canister = self.canister(id);
+        let callback = canister.next_id();
+        canister.callbacks.insert(
+            callback,
+            Callback {
+                context,
+                on_reply: call.on_reply,
+                on_reject: call.on_reject,
+                on_cleanup: call.on_cleanup,
+            },
+        );
+        if let Some(context) = canister.call_contexts.get_mut(&context) {
+            context.outstanding += 1;
+        }
+        self.state.queue.push_back(Message::Request {
+            origin: Origin::Canister {
+                caller: id.to_vec(),
+                callback,
+            },
+            caller: id.to_vec(),
+            callee: call.callee,
+            method: call.method,
+            arg: call.arg,
+            cycles: call.cycles,
+        });
+    }
+
+    /// Answers call context `context` with `answer` (if it is the first
+    /// answer), and closes it once nothing is outstanding. A context that
+    /// closes unanswered is rejected: the canister did not reply.
+    fn close_context(
+        &mut self,
+        id: &[u8],
+        context: u64,
+        answer: Option<Result<Vec<u8>, Reject>>,
+        refund: u128,
+    ) {
+        let canister = self.canister(id);
+        let Some(call) = canister.call_contexts.get_mut(&context) else {
+            return;
+        };
+        let mut send = None;
+        if let Some(answer) = answer {
+            if !call.responded {
+                call.responded = true;
+                send = Some((call.origin.clone(), answer));
+            }
+        }
+        if call.outstanding == 0 {
+            let call = canister.call_contexts.remove(&context).expect("present");
+            if !call.responded && send.is_none() {
+                let reject = Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0506",
+                    "Canister did not reply to the call",
+                );
+                send = Some((call.origin, Err(reject)));
+            }
+        }
+        if let Some((origin, answer)) = send {
+            self.respond(origin, answer, refund);
+        }
+    }
+
+    /// Copies the heaps of canisters that ran into the state.
+    fn save_touched(&mut self) {
+        for id in std::mem::take(&mut self.touched) {
+            let Some(live) = self.live.get_mut(&id) else { continue };
+            let heap = Arc::new(live.instance.save(live.stable.clone()));
+            if let Some(code) = Arc::make_mut(self.state.canisters.get_mut(&id).expect("live"))
+                .code
+                .as_mut()
+            {
+                code.heap_digest = heap.digest();
+                code.heap = heap;
+            }
+        }
+    }
+
+    /// Forgets the live instance of `id` (after an install or an uninstall).
+    fn drop_instance(&mut self, id: &[u8]) {
+        self.live.remove(id);
+        self.touched.retain(|t| t != id);
+    }
+
+    /// 32 random bytes for `raw_rand`, from the block.
+    fn random_bytes(&mut self) -> [u8; 32] {
+        self.rand_counter += 1;
+        Sha256::new()
+            .chain_update(b"chainkey raw_rand")
+            .chain_update(self.seed)
+            .chain_update(self.rand_counter.to_le_bytes())
+            .finalize()
+            .into()
+    }
+}
+
+/// Runs `export` (a `canister_query` method) of `canister` on a throwaway
+/// instance: its changes are discarded.
+#[allow(clippy::too_many_arguments)]
+pub fn query(
+    runtime: &Runtime,
+    id: &[u8],
+    canister: &Canister,
+    export: &str,
+    caller: &[u8],
+    arg: Vec<u8>,
+    time_ns: u64,
+    data_certificate: Option<Vec<u8>>,
+) -> Result<Vec<u8>, Reject> {
+    let Some(code) = &canister.code else {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0537",
+            "the canister contains no Wasm module",
+        ));
+    };
+    let compiled = runtime
+        .load(&code.module, &code.module_hash)
+        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
+    let mut instance = runtime.instantiate(&compiled, id, Some(&code.heap))?;
+    let mut api = Api::new(Entry::Query, id.to_vec(), wasmtime::StoreLimitsBuilder::new().build());
+    api.arg = arg;
+    api.caller = caller.to_vec();
+    api.time_ns = time_ns;
+    api.controllers = canister.controllers.clone();
+    api.status = canister.status_code();
+    api.stable = code.heap.stable.clone();
+    api.max_stable = MAX_STABLE_BYTES;
+    api.certified_data = canister.certified_data.clone();
+    api.balance = canister.cycles;
+    api.data_certificate = data_certificate;
+    let (api, ran) = instance.run(export, api, MESSAGE_FUEL);
+    if let Ran::Trapped(trap) = ran {
+        return Err(trap.into());
+    }
+    match api.response {
+        Some(Response::Reply(bytes)) => Ok(bytes),
+        Some(Response::Reject(message)) => Err(Reject::new(
+            reject_code::CANISTER_REJECT,
+            "IC0406",
+            message,
+        )),
+        None => Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0506",
+            "Canister did not reply to the call",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

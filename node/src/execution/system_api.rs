@@ -1,0 +1,634 @@
+//! The System API: the `ic0` functions a canister imports, per the IC
+//! interface spec. Each runs against [`Api`], the state of the message
+//! being executed. Pointer and size arguments are `i32` for 32-bit
+//! memories and `i64` for 64-bit ones (Motoko's default), so every such
+//! function is registered twice, once per width.
+
+use wasmtime::{Caller, Linker, Memory, StoreLimits};
+
+/// What a message may do, by the entry point it runs (the spec's
+/// availability table, simplified to the distinctions that matter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// `canister_init` or `canister_post_upgrade`.
+    Init,
+    /// `canister_pre_upgrade`.
+    PreUpgrade,
+    /// `canister_update <name>`.
+    Update,
+    /// `canister_query <name>` (never replicated, changes discarded).
+    Query,
+    /// A reply callback of an inter-canister call.
+    ReplyCallback,
+    /// A reject callback of an inter-canister call.
+    RejectCallback,
+    /// A cleanup callback (after a callback trapped).
+    Cleanup,
+    /// `canister_heartbeat` or `canister_global_timer`.
+    System,
+}
+
+impl Entry {
+    fn can_respond(self) -> bool {
+        matches!(
+            self,
+            Entry::Update | Entry::Query | Entry::ReplyCallback | Entry::RejectCallback
+        )
+    }
+
+    fn can_call(self) -> bool {
+        matches!(
+            self,
+            Entry::Update | Entry::ReplyCallback | Entry::RejectCallback | Entry::System
+        )
+    }
+
+    fn has_argument(self) -> bool {
+        matches!(
+            self,
+            Entry::Init | Entry::Update | Entry::Query | Entry::ReplyCallback
+        )
+    }
+
+    fn is_replicated(self) -> bool {
+        self != Entry::Query
+    }
+}
+
+/// How a message answered its caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// `msg_reply` with these bytes.
+    Reply(Vec<u8>),
+    /// `msg_reject` with this message.
+    Reject(String),
+}
+
+/// An inter-canister call being built (`call_new` … `call_perform`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingCall {
+    /// The callee.
+    pub callee: Vec<u8>,
+    /// Its method.
+    pub method: String,
+    /// The argument.
+    pub arg: Vec<u8>,
+    /// Cycles sent along.
+    pub cycles: u128,
+    /// Table index and environment of the reply callback.
+    pub on_reply: (u64, u64),
+    /// Table index and environment of the reject callback.
+    pub on_reject: (u64, u64),
+    /// Table index and environment of the cleanup callback, if any.
+    pub on_cleanup: Option<(u64, u64)>,
+}
+
+/// Everything a message reads and writes through the System API.
+pub struct Api {
+    /// The entry point being run.
+    pub entry: Entry,
+    /// The message's argument (or the reply's data, in a reply callback).
+    pub arg: Vec<u8>,
+    /// The caller's principal.
+    pub caller: Vec<u8>,
+    /// This canister's principal.
+    pub canister_id: Vec<u8>,
+    /// The block time (constant within a message), Unix nanoseconds.
+    pub time_ns: u64,
+    /// The canister's controllers.
+    pub controllers: Vec<Vec<u8>>,
+    /// The canister's status for `canister_status` (1 running, 2 stopping, 3 stopped).
+    pub status: u32,
+    /// Reject code and message, in a reject callback.
+    pub reject: (u32, String),
+    /// Whether this call context was answered already.
+    pub responded: bool,
+    /// What `msg_reply_data_append` collected.
+    pub reply_buffer: Vec<u8>,
+    /// The answer this message gave.
+    pub response: Option<Response>,
+    /// Stable memory, in bytes (a multiple of 64 KiB).
+    pub stable: Vec<u8>,
+    /// Largest stable memory allowed.
+    pub max_stable: u64,
+    /// Data the canister certifies (`certified_data_set`).
+    pub certified_data: Vec<u8>,
+    /// The certificate of the state a query runs on.
+    pub data_certificate: Option<Vec<u8>>,
+    /// The canister's cycle balance.
+    pub balance: u128,
+    /// Cycles the caller sent that are not yet accepted.
+    pub available: u128,
+    /// Cycles refunded to this callback.
+    pub refunded: u128,
+    /// A call being built.
+    pub pending_call: Option<OutgoingCall>,
+    /// Calls made (performed) so far.
+    pub calls: Vec<OutgoingCall>,
+    /// The global timer's deadline (0: not set).
+    pub global_timer: u64,
+    /// Fuel when the message started (for `performance_counter`).
+    pub fuel_at_start: u64,
+    /// Why the canister trapped explicitly (`ic0.trap`).
+    pub trap_message: Option<String>,
+    /// The canister's memory, once instantiated.
+    pub memory: Option<Memory>,
+    /// Bounds on memories and tables.
+    pub limits: StoreLimits,
+}
+
+impl Api {
+    /// A context for `entry` with no data yet.
+    pub fn new(entry: Entry, canister_id: Vec<u8>, limits: StoreLimits) -> Api {
+        Api {
+            entry,
+            arg: Vec::new(),
+            caller: Vec::new(),
+            canister_id,
+            time_ns: 0,
+            controllers: Vec::new(),
+            status: 1,
+            reject: (0, String::new()),
+            responded: false,
+            reply_buffer: Vec::new(),
+            response: None,
+            stable: Vec::new(),
+            max_stable: 0,
+            certified_data: Vec::new(),
+            data_certificate: None,
+            balance: 0,
+            available: 0,
+            refunded: 0,
+            pending_call: None,
+            calls: Vec::new(),
+            global_timer: 0,
+            fuel_at_start: 0,
+            trap_message: None,
+            memory: None,
+            limits,
+        }
+    }
+}
+
+/// Bytes per page of stable memory.
+const PAGE: u64 = 64 * 1024;
+
+/// A pointer or size: `u32` in 32-bit memories, `u64` in 64-bit ones.
+trait Ptr: wasmtime::WasmTy + Copy + 'static {
+    fn to_u64(self) -> u64;
+    fn from_u64(value: u64) -> Self;
+}
+
+impl Ptr for u32 {
+    fn to_u64(self) -> u64 {
+        u64::from(self)
+    }
+    fn from_u64(value: u64) -> Self {
+        value as u32
+    }
+}
+
+impl Ptr for u64 {
+    fn to_u64(self) -> u64 {
+        self
+    }
+    fn from_u64(value: u64) -> Self {
+        value
+    }
+}
+
+type Host<'a> = Caller<'a, Api>;
+type Outcome<T = ()> = wasmtime::Result<T>;
+
+/// A trap raised by the System API on a contract violation.
+fn violation<T>(what: impl std::fmt::Display) -> Outcome<T> {
+    Err(wasmtime::format_err!("{what}"))
+}
+
+fn require(condition: bool, what: &str) -> Outcome {
+    if condition {
+        Ok(())
+    } else {
+        violation(format!("{what} is not allowed here"))
+    }
+}
+
+/// `size` bytes of the canister's memory at `at`.
+fn read(caller: &Host<'_>, at: u64, size: u64) -> Outcome<Vec<u8>> {
+    let memory = caller.data().memory.expect("memory set at instantiation");
+    let data = memory.data(caller);
+    let range = usize::try_from(at)
+        .ok()
+        .zip(usize::try_from(size).ok())
+        .and_then(|(at, size)| Some(at..at.checked_add(size)?))
+        .filter(|range| range.end <= data.len());
+    match range {
+        Some(range) => Ok(data[range].to_vec()),
+        None => violation("memory access out of bounds"),
+    }
+}
+
+/// Writes `bytes` into the canister's memory at `at`.
+fn write(caller: &mut Host<'_>, at: u64, bytes: &[u8]) -> Outcome {
+    let memory = caller.data().memory.expect("memory set at instantiation");
+    let data = memory.data_mut(caller);
+    let range = usize::try_from(at)
+        .ok()
+        .and_then(|at| Some(at..at.checked_add(bytes.len())?))
+        .filter(|range| range.end <= data.len());
+    match range {
+        Some(range) => {
+            data[range].copy_from_slice(bytes);
+            Ok(())
+        }
+        None => violation("memory access out of bounds"),
+    }
+}
+
+/// `source[offset..offset + size]` into memory at `dst` (the `*_copy` functions).
+fn copy_out(caller: &mut Host<'_>, source: &[u8], dst: u64, offset: u64, size: u64) -> Outcome {
+    let end = offset.checked_add(size).filter(|&end| end <= source.len() as u64);
+    let Some(end) = end else {
+        return violation("copy beyond the end of the source");
+    };
+    write(caller, dst, &source[offset as usize..end as usize])
+}
+
+fn text(caller: &Host<'_>, at: u64, size: u64) -> Outcome<String> {
+    Ok(String::from_utf8_lossy(&read(caller, at, size)?).into_owned())
+}
+
+fn write_u128(caller: &mut Host<'_>, dst: u64, value: u128) -> Outcome {
+    write(caller, dst, &value.to_le_bytes())
+}
+
+fn respond(caller: &mut Host<'_>, response: Response) -> Outcome {
+    let api = caller.data_mut();
+    require(api.entry.can_respond(), "replying")?;
+    if api.responded {
+        return violation("the call was already answered");
+    }
+    api.responded = true;
+    api.response = Some(response);
+    Ok(())
+}
+
+// The functions, each generic over the pointer width.
+
+fn msg_arg_data_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    require(caller.data().entry.has_argument(), "msg_arg_data_size")?;
+    Ok(P::from_u64(caller.data().arg.len() as u64))
+}
+
+fn msg_arg_data_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    require(caller.data().entry.has_argument(), "msg_arg_data_copy")?;
+    let arg = std::mem::take(&mut caller.data_mut().arg);
+    let result = copy_out(&mut caller, &arg, dst.to_u64(), offset.to_u64(), size.to_u64());
+    caller.data_mut().arg = arg;
+    result
+}
+
+fn msg_caller_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    Ok(P::from_u64(caller.data().caller.len() as u64))
+}
+
+fn msg_caller_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    let principal = caller.data().caller.clone();
+    copy_out(&mut caller, &principal, dst.to_u64(), offset.to_u64(), size.to_u64())
+}
+
+fn msg_reject_code(caller: Host<'_>) -> Outcome<u32> {
+    Ok(caller.data().reject.0)
+}
+
+fn msg_reject_msg_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    require(caller.data().entry == Entry::RejectCallback, "msg_reject_msg_size")?;
+    Ok(P::from_u64(caller.data().reject.1.len() as u64))
+}
+
+fn msg_reject_msg_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    require(caller.data().entry == Entry::RejectCallback, "msg_reject_msg_copy")?;
+    let message = caller.data().reject.1.clone().into_bytes();
+    copy_out(&mut caller, &message, dst.to_u64(), offset.to_u64(), size.to_u64())
+}
+
+fn msg_reply_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    require(caller.data().entry.can_respond(), "msg_reply_data_append")?;
+    let bytes = read(&caller, src.to_u64(), size.to_u64())?;
+    caller.data_mut().reply_buffer.extend_from_slice(&bytes);
+    Ok(())
+}
+
+fn msg_reply(mut caller: Host<'_>) -> Outcome {
+    let reply = std::mem::take(&mut caller.data_mut().reply_buffer);
+    respond(&mut caller, Response::Reply(reply))
+}
+
+fn msg_reject<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    let message = text(&caller, src.to_u64(), size.to_u64())?;
+    respond(&mut caller, Response::Reject(message))
+}
+
+fn msg_cycles_available128<P: Ptr>(mut caller: Host<'_>, dst: P) -> Outcome {
+    let available = caller.data().available;
+    write_u128(&mut caller, dst.to_u64(), available)
+}
+
+fn msg_cycles_refunded128<P: Ptr>(mut caller: Host<'_>, dst: P) -> Outcome {
+    let refunded = caller.data().refunded;
+    write_u128(&mut caller, dst.to_u64(), refunded)
+}
+
+fn msg_cycles_accept128<P: Ptr>(mut caller: Host<'_>, high: u64, low: u64, dst: P) -> Outcome {
+    let wanted = (u128::from(high) << 64) | u128::from(low);
+    let api = caller.data_mut();
+    let accepted = wanted.min(api.available);
+    api.available -= accepted;
+    api.balance = api.balance.saturating_add(accepted);
+    write_u128(&mut caller, dst.to_u64(), accepted)
+}
+
+fn canister_cycle_balance128<P: Ptr>(mut caller: Host<'_>, dst: P) -> Outcome {
+    let balance = caller.data().balance;
+    write_u128(&mut caller, dst.to_u64(), balance)
+}
+
+fn canister_self_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    Ok(P::from_u64(caller.data().canister_id.len() as u64))
+}
+
+fn canister_self_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    let id = caller.data().canister_id.clone();
+    copy_out(&mut caller, &id, dst.to_u64(), offset.to_u64(), size.to_u64())
+}
+
+fn canister_status(caller: Host<'_>) -> Outcome<u32> {
+    Ok(caller.data().status)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn call_new<P: Ptr>(
+    mut caller: Host<'_>,
+    callee_src: P,
+    callee_size: P,
+    name_src: P,
+    name_size: P,
+    reply_fun: P,
+    reply_env: P,
+    reject_fun: P,
+    reject_env: P,
+) -> Outcome {
+    require(caller.data().entry.can_call(), "call_new")?;
+    let callee = read(&caller, callee_src.to_u64(), callee_size.to_u64())?;
+    let method = text(&caller, name_src.to_u64(), name_size.to_u64())?;
+    caller.data_mut().pending_call = Some(OutgoingCall {
+        callee,
+        method,
+        arg: Vec::new(),
+        cycles: 0,
+        on_reply: (reply_fun.to_u64(), reply_env.to_u64()),
+        on_reject: (reject_fun.to_u64(), reject_env.to_u64()),
+        on_cleanup: None,
+    });
+    Ok(())
+}
+
+fn pending<'a>(caller: &'a mut Host<'_>) -> Outcome<&'a mut OutgoingCall> {
+    match caller.data_mut().pending_call.as_mut() {
+        Some(call) => Ok(call),
+        None => violation("no call is being built (call_new first)"),
+    }
+}
+
+fn call_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    let bytes = read(&caller, src.to_u64(), size.to_u64())?;
+    pending(&mut caller)?.arg.extend_from_slice(&bytes);
+    Ok(())
+}
+
+fn call_on_cleanup<P: Ptr>(mut caller: Host<'_>, fun: P, env: P) -> Outcome {
+    let call = pending(&mut caller)?;
+    if call.on_cleanup.is_some() {
+        return violation("call_on_cleanup called twice");
+    }
+    call.on_cleanup = Some((fun.to_u64(), env.to_u64()));
+    Ok(())
+}
+
+fn call_cycles_add128(mut caller: Host<'_>, high: u64, low: u64) -> Outcome {
+    let amount = (u128::from(high) << 64) | u128::from(low);
+    pending(&mut caller)?;
+    let api = caller.data_mut();
+    if amount > api.balance {
+        return violation("call_cycles_add128: not enough cycles");
+    }
+    api.balance -= amount;
+    let call = api.pending_call.as_mut().expect("checked above");
+    call.cycles += amount;
+    Ok(())
+}
+
+fn call_with_best_effort_response(mut caller: Host<'_>, _timeout_seconds: u32) -> Outcome {
+    // Every response here is delivered: a deadline changes nothing.
+    pending(&mut caller).map(|_| ())
+}
+
+fn call_perform(mut caller: Host<'_>) -> Outcome<u32> {
+    let call = pending(&mut caller)?.clone();
+    let api = caller.data_mut();
+    api.pending_call = None;
+    api.calls.push(call);
+    Ok(0)
+}
+
+fn stable64_size(caller: Host<'_>) -> Outcome<u64> {
+    Ok(caller.data().stable.len() as u64 / PAGE)
+}
+
+fn stable64_grow(mut caller: Host<'_>, new_pages: u64) -> Outcome<u64> {
+    let api = caller.data_mut();
+    let old = api.stable.len() as u64 / PAGE;
+    match old
+        .checked_add(new_pages)
+        .and_then(|pages| pages.checked_mul(PAGE))
+        .filter(|&bytes| bytes <= api.max_stable)
+    {
+        Some(bytes) => {
+            api.stable.resize(bytes as usize, 0);
+            Ok(old)
+        }
+        None => Ok(u64::MAX),
+    }
+}
+
+fn stable_range(stable: &[u8], offset: u64, size: u64) -> Outcome<std::ops::Range<usize>> {
+    match offset.checked_add(size) {
+        Some(end) if end <= stable.len() as u64 => Ok(offset as usize..end as usize),
+        _ => violation("stable memory access out of bounds"),
+    }
+}
+
+fn stable64_write(mut caller: Host<'_>, offset: u64, src: u64, size: u64) -> Outcome {
+    let range = stable_range(&caller.data().stable, offset, size)?;
+    let bytes = read(&caller, src, size)?;
+    caller.data_mut().stable[range].copy_from_slice(&bytes);
+    Ok(())
+}
+
+fn stable64_read(mut caller: Host<'_>, dst: u64, offset: u64, size: u64) -> Outcome {
+    let range = stable_range(&caller.data().stable, offset, size)?;
+    let stable = std::mem::take(&mut caller.data_mut().stable);
+    let result = write(&mut caller, dst, &stable[range]);
+    caller.data_mut().stable = stable;
+    result
+}
+
+fn certified_data_set<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    require(
+        caller.data().entry.is_replicated(),
+        "certified_data_set in a query",
+    )?;
+    if size.to_u64() > 32 {
+        return violation("certified data is at most 32 bytes");
+    }
+    let data = read(&caller, src.to_u64(), size.to_u64())?;
+    caller.data_mut().certified_data = data;
+    Ok(())
+}
+
+fn data_certificate_present(caller: Host<'_>) -> Outcome<u32> {
+    Ok(u32::from(caller.data().data_certificate.is_some()))
+}
+
+fn data_certificate_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    match &caller.data().data_certificate {
+        Some(certificate) => Ok(P::from_u64(certificate.len() as u64)),
+        None => violation("no data certificate outside queries"),
+    }
+}
+
+fn data_certificate_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    let Some(certificate) = caller.data().data_certificate.clone() else {
+        return violation("no data certificate outside queries");
+    };
+    copy_out(&mut caller, &certificate, dst.to_u64(), offset.to_u64(), size.to_u64())
+}
+
+fn time(caller: Host<'_>) -> Outcome<u64> {
+    Ok(caller.data().time_ns)
+}
+
+fn global_timer_set(mut caller: Host<'_>, deadline: u64) -> Outcome<u64> {
+    require(caller.data().entry.is_replicated(), "global_timer_set")?;
+    Ok(std::mem::replace(
+        &mut caller.data_mut().global_timer,
+        deadline,
+    ))
+}
+
+fn performance_counter(caller: Host<'_>, _kind: u32) -> Outcome<u64> {
+    let left = caller.get_fuel().unwrap_or(0);
+    Ok(caller.data().fuel_at_start.saturating_sub(left))
+}
+
+fn is_controller<P: Ptr>(caller: Host<'_>, src: P, size: P) -> Outcome<u32> {
+    let principal = read(&caller, src.to_u64(), size.to_u64())?;
+    if principal.len() > 29 {
+        return violation("is_controller: not a principal");
+    }
+    Ok(u32::from(caller.data().controllers.contains(&principal)))
+}
+
+fn in_replicated_execution(caller: Host<'_>) -> Outcome<u32> {
+    Ok(u32::from(caller.data().entry.is_replicated()))
+}
+
+fn debug_print<P: Ptr>(caller: Host<'_>, src: P, size: P) -> Outcome {
+    let message = text(&caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
+    let canister = crate::requests::principal::Principal::from_bytes(&caller.data().canister_id)
+        .map(|principal| principal.to_text())
+        .unwrap_or_default();
+    tracing::debug!(target: "canister", %canister, "{message}");
+    Ok(())
+}
+
+fn trap<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    let message = text(&caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
+    caller.data_mut().trap_message = Some(message.clone());
+    violation(format!("canister called trap: {message}"))
+}
+
+/// Defines [`PROVIDED`] and the linker from one list of the functions.
+macro_rules! system_api {
+    ($($name:ident $(::<$p:ident>)?),* $(,)?) => {
+        /// Every `ic0` function this subnet provides.
+        pub const PROVIDED: &[&str] = &[$(stringify!($name)),*];
+
+        /// A linker with the System API for memories whose pointers are `P`
+        /// (`u32`: 32-bit, `u64`: 64-bit).
+        fn linker_for<P: Ptr>(engine: &wasmtime::Engine) -> Outcome<Linker<Api>> {
+            let mut linker = Linker::new(engine);
+            $( linker.func_wrap("ic0", stringify!($name), $name $(::<$p>)?)?; )*
+            Ok(linker)
+        }
+    };
+}
+
+system_api!(
+        msg_arg_data_size::<P>,
+        msg_arg_data_copy::<P>,
+        msg_caller_size::<P>,
+        msg_caller_copy::<P>,
+        msg_reject_code,
+        msg_reject_msg_size::<P>,
+        msg_reject_msg_copy::<P>,
+        msg_reply_data_append::<P>,
+        msg_reply,
+        msg_reject::<P>,
+        msg_cycles_available128::<P>,
+        msg_cycles_refunded128::<P>,
+        msg_cycles_accept128::<P>,
+        canister_cycle_balance128::<P>,
+        canister_self_size::<P>,
+        canister_self_copy::<P>,
+        canister_status,
+        call_new::<P>,
+        call_data_append::<P>,
+        call_on_cleanup::<P>,
+        call_cycles_add128,
+        call_with_best_effort_response,
+        call_perform,
+        stable64_size,
+        stable64_grow,
+        stable64_write,
+        stable64_read,
+        certified_data_set::<P>,
+        data_certificate_present,
+        data_certificate_size::<P>,
+        data_certificate_copy::<P>,
+        time,
+        global_timer_set,
+        performance_counter,
+        is_controller::<P>,
+        in_replicated_execution,
+        debug_print::<P>,
+        trap::<P>,
+);
+
+/// The linkers for 32-bit and 64-bit modules.
+pub struct Linkers {
+    /// For modules with a 32-bit memory.
+    pub memory32: Linker<Api>,
+    /// For modules with a 64-bit memory.
+    pub memory64: Linker<Api>,
+}
+
+impl Linkers {
+    /// Both linkers for `engine`.
+    pub fn new(engine: &wasmtime::Engine) -> Linkers {
+        Linkers {
+            memory32: linker_for::<u32>(engine).expect("distinct System API names"),
+            memory64: linker_for::<u64>(engine).expect("distinct System API names"),
+        }
+    }
+}

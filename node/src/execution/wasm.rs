@@ -1,0 +1,402 @@
+//! Running canister code with wasmtime, deterministically: NaN
+//! canonicalisation, no threads, deterministic relaxed SIMD, bounded
+//! memory, tables and stack, and fuel as the instruction meter.
+//!
+//! A canister's persistent state between messages is its [`Heap`]: the
+//! memory's bytes, the values of its mutable globals (exported by
+//! [`instrument`](super::instrument)) and its stable memory. A live
+//! [`Instance`] keeps that state in wasmtime between messages; a fresh
+//! one is made from a saved heap after a restart, a trap or for a query.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, StoreLimitsBuilder, Val};
+
+use super::instrument::{self, ModuleError};
+use super::system_api::{Api, Linkers, PROVIDED};
+
+/// Largest heap (wasm memory) of a canister.
+pub const MAX_HEAP_BYTES: usize = 4 << 30;
+/// Largest stable memory of a canister.
+pub const MAX_STABLE_BYTES: u64 = 4 << 30;
+/// Largest wasm stack a message may use (the calling thread's stack must be larger).
+pub const MAX_WASM_STACK: usize = 1 << 20;
+/// Stack size of every thread that runs canister code.
+pub const THREAD_STACK: usize = 8 << 20;
+/// Instructions (fuel) one update, query or callback may use.
+pub const MESSAGE_FUEL: u64 = 5_000_000_000;
+/// Instructions (fuel) an install, upgrade or timer may use.
+pub const INSTALL_FUEL: u64 = 50_000_000_000;
+
+/// A canister's persistent execution state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heap {
+    /// The wasm memory's bytes.
+    #[serde(with = "serde_bytes")]
+    pub memory: Vec<u8>,
+    /// The mutable globals' values (as raw bits), in index order.
+    pub globals: Vec<u128>,
+    /// Stable memory.
+    #[serde(with = "serde_bytes")]
+    pub stable: Vec<u8>,
+}
+
+impl Heap {
+    /// SHA-256 of the heap, for comparing state across nodes.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update((self.memory.len() as u64).to_le_bytes());
+        hasher.update(&self.memory);
+        for global in &self.globals {
+            hasher.update(global.to_le_bytes());
+        }
+        hasher.update((self.stable.len() as u64).to_le_bytes());
+        hasher.update(&self.stable);
+        hasher.finalize().into()
+    }
+}
+
+/// A compiled, instrumented module.
+pub struct Compiled {
+    module: Module,
+    mutable_globals: Vec<u32>,
+    memory64: bool,
+}
+
+impl Compiled {
+    /// Whether the module exports `name` as a function.
+    pub fn exports_function(&self, name: &str) -> bool {
+        matches!(
+            self.module.get_export(name),
+            Some(ExternType::Func(_))
+        )
+    }
+
+    /// Names of the exported functions whose names start with `prefix`
+    /// (e.g. `"canister_query "`), with the prefix removed.
+    pub fn methods(&self, prefix: &str) -> Vec<String> {
+        self.module
+            .exports()
+            .filter_map(|export| export.name().strip_prefix(prefix).map(str::to_string))
+            .collect()
+    }
+}
+
+/// The engine, the linkers and the compiled modules.
+pub struct Runtime {
+    engine: Engine,
+    linkers: Linkers,
+    modules: Mutex<HashMap<[u8; 32], Arc<Compiled>>>,
+}
+
+/// How running an export went.
+#[derive(Debug)]
+pub enum Ran {
+    /// It returned.
+    Returned,
+    /// It trapped (the instance must be discarded).
+    Trapped(Trap),
+}
+
+/// Why a message trapped, with the reject code's error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trap {
+    /// The spec's error code (`IC0502`, `IC0503`, `IC0522`, …).
+    pub error_code: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl Runtime {
+    /// An engine configured for deterministic execution.
+    pub fn new() -> Runtime {
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .cranelift_nan_canonicalization(true)
+            .wasm_memory64(true)
+            .relaxed_simd_deterministic(true)
+            .max_wasm_stack(MAX_WASM_STACK);
+        let engine = Engine::new(&config).expect("a valid wasmtime configuration");
+        Runtime {
+            linkers: Linkers::new(&engine),
+            engine,
+            modules: Mutex::default(),
+        }
+    }
+
+    /// Compiles `module` (possibly gzipped), reusing an earlier compilation
+    /// of the same bytes. Returns it with its hash (the module hash).
+    pub fn compile(&self, module: &[u8]) -> Result<([u8; 32], Arc<Compiled>), ModuleError> {
+        let hash: [u8; 32] = Sha256::digest(module).into();
+        Ok((hash, self.load(module, &hash)?))
+    }
+
+    /// The compilation of `module`, whose SHA-256 is `hash`.
+    pub fn load(&self, module: &[u8], hash: &[u8; 32]) -> Result<Arc<Compiled>, ModuleError> {
+        if let Some(compiled) = self.modules.lock().expect("module cache").get(hash) {
+            return Ok(Arc::clone(compiled));
+        }
+        let wasm = instrument::decompress(module)?;
+        let prepared = instrument::prepare(&wasm, |name| PROVIDED.contains(&name))?;
+        let module = Module::new(&self.engine, &prepared.wasm)
+            .map_err(|error| ModuleError::Invalid(error.to_string()))?;
+        let memory64 = match module.get_export(instrument::MEMORY_EXPORT) {
+            Some(ExternType::Memory(ty)) => ty.is_64(),
+            _ => return Err(ModuleError::Memories(0)),
+        };
+        let compiled = Arc::new(Compiled {
+            module,
+            mutable_globals: prepared.mutable_globals,
+            memory64,
+        });
+        self.modules
+            .lock()
+            .expect("module cache")
+            .insert(*hash, Arc::clone(&compiled));
+        Ok(compiled)
+    }
+
+    /// Instantiates `compiled` (running its start function, if any), then
+    /// restores `heap` into it if given: the new instance continues where
+    /// the heap's left off. `keep_memory` restores the memory only (an
+    /// upgrade that keeps the heap, as Motoko's enhanced persistence asks).
+    pub fn instantiate(
+        &self,
+        compiled: &Arc<Compiled>,
+        canister_id: &[u8],
+        heap: Option<&Heap>,
+    ) -> Result<Instance, Trap> {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(MAX_HEAP_BYTES)
+            .table_elements(1 << 20)
+            .instances(1)
+            .build();
+        let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec(), limits);
+        let mut store = Store::new(&self.engine, api);
+        store.limiter(|api| &mut api.limits);
+        store.set_fuel(INSTALL_FUEL).expect("fuel is enabled");
+        let linker = if compiled.memory64 {
+            &self.linkers.memory64
+        } else {
+            &self.linkers.memory32
+        };
+        let instance = linker
+            .instantiate(&mut store, &compiled.module)
+            .map_err(|error| classify(&store, error))?;
+        let memory = instance
+            .get_memory(&mut store, instrument::MEMORY_EXPORT)
+            .expect("the module exports its memory");
+        store.data_mut().memory = Some(memory);
+        let mut instance = Instance {
+            store,
+            instance,
+            memory,
+            compiled: Arc::clone(compiled),
+        };
+        if let Some(heap) = heap {
+            instance.restore(heap)?;
+        }
+        Ok(instance)
+    }
+}
+
+/// Turns a wasmtime error into a [`Trap`] with the matching error code.
+fn classify(store: &Store<Api>, error: wasmtime::Error) -> Trap {
+    if let Some(message) = &store.data().trap_message {
+        return Trap {
+            error_code: "IC0503",
+            message: format!("Canister called `ic0.trap` with message: '{message}'"),
+        };
+    }
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => Trap {
+            error_code: "IC0522",
+            message: "Canister exceeded the instruction limit for a single message execution"
+                .into(),
+        },
+        Some(trap) => Trap {
+            error_code: "IC0502",
+            message: format!("Canister trapped: {trap}"),
+        },
+        None => Trap {
+            error_code: "IC0504",
+            message: format!("Canister violated the System API: {error:#}"),
+        },
+    }
+}
+
+/// A live canister instance.
+pub struct Instance {
+    store: Store<Api>,
+    instance: wasmtime::Instance,
+    memory: Memory,
+    compiled: Arc<Compiled>,
+}
+
+impl Instance {
+    /// The module this instance runs.
+    pub fn compiled(&self) -> &Arc<Compiled> {
+        &self.compiled
+    }
+
+    /// Runs the export `name` (a `() -> ()` entry point) with `api` and
+    /// `fuel`, and gives `api` back with what the message did.
+    pub fn run(&mut self, name: &str, api: Api, fuel: u64) -> (Api, Ran) {
+        let Some(function) = self.instance.get_func(&mut self.store, name) else {
+            let trap = Trap {
+                error_code: "IC0536",
+                message: format!("Canister has no entry point `{name}`"),
+            };
+            return (api, Ran::Trapped(trap));
+        };
+        self.invoke(api, fuel, |store| function.call(store, &[], &mut []))
+    }
+
+    /// Runs callback `index` of the function table with `env`.
+    pub fn run_callback(&mut self, index: u64, env: u64, api: Api, fuel: u64) -> (Api, Ran) {
+        let table = self
+            .instance
+            .get_table(&mut self.store, instrument::TABLE_EXPORT);
+        let function = table
+            .and_then(|table| table.get(&mut self.store, index))
+            .and_then(|entry| entry.as_func().flatten().copied());
+        let Some(function) = function else {
+            let trap = Trap {
+                error_code: "IC0502",
+                message: format!("Canister trapped: no callback at table index {index}"),
+            };
+            return (api, Ran::Trapped(trap));
+        };
+        let env = if self.compiled.memory64 {
+            Val::I64(env as i64)
+        } else {
+            Val::I32(env as i32)
+        };
+        self.invoke(api, fuel, |store| function.call(store, &[env], &mut []))
+    }
+
+    fn invoke(
+        &mut self,
+        mut api: Api,
+        fuel: u64,
+        call: impl FnOnce(&mut Store<Api>) -> wasmtime::Result<()>,
+    ) -> (Api, Ran) {
+        api.memory = Some(self.memory);
+        api.fuel_at_start = fuel;
+        api.limits = std::mem::replace(
+            &mut self.store.data_mut().limits,
+            StoreLimitsBuilder::new().build(),
+        );
+        *self.store.data_mut() = api;
+        self.store.set_fuel(fuel).expect("fuel is enabled");
+        let result = call(&mut self.store);
+        let ran = match result {
+            Ok(()) => Ran::Returned,
+            Err(error) => Ran::Trapped(classify(&self.store, error)),
+        };
+        let placeholder = Api::new(
+            super::system_api::Entry::Init,
+            Vec::new(),
+            StoreLimitsBuilder::new().build(),
+        );
+        let mut api = std::mem::replace(self.store.data_mut(), placeholder);
+        // The limits stay with the store.
+        self.store.data_mut().limits =
+            std::mem::replace(&mut api.limits, StoreLimitsBuilder::new().build());
+        self.store.data_mut().memory = Some(self.memory);
+        (api, ran)
+    }
+
+    /// Fuel used by the last message.
+    pub fn fuel_used(&self, fuel: u64) -> u64 {
+        fuel.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
+    /// Copies the instance's memory and globals out (stable memory lives in
+    /// the [`Api`] while a message runs, so `stable` is passed in).
+    pub fn save(&mut self, stable: Vec<u8>) -> Heap {
+        let globals = self
+            .compiled
+            .mutable_globals
+            .clone()
+            .into_iter()
+            .map(|index| {
+                let global = self
+                    .instance
+                    .get_global(&mut self.store, &instrument::global_export(index))
+                    .expect("instrumented globals are exported");
+                value_bits(&global.get(&mut self.store))
+            })
+            .collect();
+        Heap {
+            memory: self.memory.data(&self.store).to_vec(),
+            globals,
+            stable,
+        }
+    }
+
+    /// Copies `heap`'s memory and globals into the instance.
+    fn restore(&mut self, heap: &Heap) -> Result<(), Trap> {
+        self.restore_memory(&heap.memory)?;
+        for (index, bits) in self.compiled.mutable_globals.clone().into_iter().zip(&heap.globals) {
+            let global = self
+                .instance
+                .get_global(&mut self.store, &instrument::global_export(index))
+                .expect("instrumented globals are exported");
+            let value = bits_value(&global.get(&mut self.store), *bits);
+            global.set(&mut self.store, value).map_err(|error| Trap {
+                error_code: "IC0502",
+                message: format!("cannot restore a global: {error}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the memory's content by `bytes` (growing it as needed):
+    /// the heap of an upgrade that keeps the main memory.
+    pub fn restore_memory(&mut self, bytes: &[u8]) -> Result<(), Trap> {
+        let page = self.memory.page_size(&self.store) as usize;
+        let current = self.memory.data_size(&self.store);
+        if bytes.len() > current {
+            let pages = (bytes.len() - current).div_ceil(page) as u64;
+            self.memory.grow(&mut self.store, pages).map_err(|error| Trap {
+                error_code: "IC0502",
+                message: format!("cannot restore the heap: {error}"),
+            })?;
+        }
+        self.memory.data_mut(&mut self.store)[..bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+fn value_bits(value: &Val) -> u128 {
+    match value {
+        Val::I32(v) => *v as u32 as u128,
+        Val::I64(v) => *v as u64 as u128,
+        Val::F32(bits) => u128::from(*bits),
+        Val::F64(bits) => u128::from(*bits),
+        Val::V128(v) => v.as_u128(),
+        _ => 0,
+    }
+}
+
+fn bits_value(like: &Val, bits: u128) -> Val {
+    match like {
+        Val::I32(_) => Val::I32(bits as u32 as i32),
+        Val::I64(_) => Val::I64(bits as u64 as i64),
+        Val::F32(_) => Val::F32(bits as u32),
+        Val::F64(_) => Val::F64(bits as u64),
+        Val::V128(_) => Val::V128(bits.into()),
+        other => other.clone(),
+    }
+}
