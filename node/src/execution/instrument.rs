@@ -1,12 +1,14 @@
 //! Prepares a canister module for execution: unzips it, checks it, and
 //! exports what the host must reach but the module may keep private — its
-//! memory, its mutable globals (saved and restored with the heap between messages) and
-//! its function table (callbacks of inter-canister calls run through it).
+//! memory, its mutable globals (saved and restored with the heap between
+//! messages) and its function table (callbacks of inter-canister calls
+//! run through it). Its start function becomes an export too, run by the
+//! host: on an upgrade that keeps the heap it must run on the kept heap,
+//! as on the IC, not before it is restored.
 
 use std::io::Read;
 
-use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
-use wasm_encoder::{ExportKind, ExportSection, SectionId};
+use wasm_encoder::{ExportKind, ExportSection, RawSection};
 use wasmparser::{Parser, Payload};
 
 /// Export name of the module's `i`-th mutable global.
@@ -16,6 +18,9 @@ pub fn global_export(index: u32) -> String {
 
 /// Export name of the module's memory.
 pub const MEMORY_EXPORT: &str = "__chainkey_memory";
+
+/// Export name of the module's start function.
+pub const START_EXPORT: &str = "__chainkey_start";
 
 /// Export name of the module's table 0.
 pub const TABLE_EXPORT: &str = "__chainkey_table";
@@ -55,8 +60,8 @@ pub struct Prepared {
     pub wasm: Vec<u8>,
     /// Indices of the mutable globals, in order (exported as [`global_export`]).
     pub mutable_globals: Vec<u32>,
-    /// Whether the module has a table (exported as [`TABLE_EXPORT`]).
-    pub has_table: bool,
+    /// Whether the module has a start function (exported as [`START_EXPORT`]).
+    pub has_start: bool,
 }
 
 /// Unzips a gzip-compressed module (magic `1f 8b 08`), else returns it as is.
@@ -89,7 +94,7 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
     let mut globals = 0;
     let mut memories = 0;
     let mut tables = 0;
-    let mut has_exports = false;
+    let mut start = None;
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(invalid)? {
             Payload::ImportSection(section) => {
@@ -119,7 +124,7 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
             }
             Payload::MemorySection(section) => memories += section.count(),
             Payload::TableSection(section) => tables += section.count(),
-            Payload::ExportSection(_) => has_exports = true,
+            Payload::StartSection { func, .. } => start = Some(func),
             _ => {}
         }
     }
@@ -135,76 +140,71 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
     if tables > 0 {
         extra.push((TABLE_EXPORT.to_string(), ExportKind::Table, 0));
     }
-    let mut exporter = Exporter {
-        extra,
-        pending: true,
-        has_exports,
-    };
-    let mut module = wasm_encoder::Module::new();
-    exporter
-        .parse_core_module(&mut module, Parser::new(0), wasm)
-        .map_err(|error| ModuleError::Invalid(format!("{error:?}")))?;
+    if let Some(func) = start {
+        extra.push((START_EXPORT.to_string(), ExportKind::Func, func));
+    }
     Ok(Prepared {
-        wasm: module.finish(),
+        wasm: rewrite(wasm, &extra).map_err(invalid)?,
         mutable_globals,
-        has_table: tables > 0,
+        has_start: start.is_some(),
     })
 }
 
-/// Copies a module, adding `extra` to its exports (in a new export
-/// section if it has none).
-struct Exporter {
-    extra: Vec<(String, ExportKind, u32)>,
-    pending: bool,
-    has_exports: bool,
-}
-
-impl Exporter {
-    fn add_to(&mut self, exports: &mut ExportSection) {
-        for (name, kind, index) in self.extra.drain(..) {
-            exports.export(&name, kind, index);
+/// Copies `wasm` section by section, adding `extra` to its exports (in a
+/// new export section if it has none) and dropping its start section.
+fn rewrite(
+    wasm: &[u8],
+    extra: &[(String, ExportKind, u32)],
+) -> Result<Vec<u8>, wasmparser::BinaryReaderError> {
+    let mut module = wasm_encoder::Module::new();
+    let mut exported = false;
+    let add_exports = |module: &mut wasm_encoder::Module, existing: Option<wasmparser::ExportSectionReader<'_>>| {
+        let mut exports = ExportSection::new();
+        for export in existing.into_iter().flatten() {
+            let export = export?;
+            let kind = match export.kind {
+                wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => ExportKind::Func,
+                wasmparser::ExternalKind::Table => ExportKind::Table,
+                wasmparser::ExternalKind::Memory => ExportKind::Memory,
+                wasmparser::ExternalKind::Global => ExportKind::Global,
+                wasmparser::ExternalKind::Tag => ExportKind::Tag,
+            };
+            exports.export(export.name, kind, export.index);
         }
-        self.pending = false;
-    }
-}
-
-impl Reencode for Exporter {
-    type Error = std::convert::Infallible;
-
-    fn parse_export_section(
-        &mut self,
-        exports: &mut ExportSection,
-        section: wasmparser::ExportSectionReader<'_>,
-    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
-        RoundtripReencoder.parse_export_section(exports, section)?;
-        self.add_to(exports);
-        Ok(())
-    }
-
-    fn intersperse_section_hook(
-        &mut self,
-        module: &mut wasm_encoder::Module,
-        _after: Option<SectionId>,
-        before: Option<SectionId>,
-    ) -> Result<(), wasm_encoder::reencode::Error<Self::Error>> {
-        // Sections that follow the export section in a module's order.
-        let follows_exports = matches!(
-            before,
-            None | Some(
-                SectionId::Start
-                    | SectionId::Element
-                    | SectionId::DataCount
-                    | SectionId::Code
-                    | SectionId::Data
-            )
-        );
-        if !self.has_exports && self.pending && follows_exports {
-            let mut exports = ExportSection::new();
-            self.add_to(&mut exports);
-            module.section(&exports);
+        for (name, kind, index) in extra {
+            exports.export(name, *kind, *index);
         }
-        Ok(())
+        module.section(&exports);
+        Ok::<(), wasmparser::BinaryReaderError>(())
+    };
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload?;
+        match payload {
+            Payload::ExportSection(reader) => {
+                add_exports(&mut module, Some(reader))?;
+                exported = true;
+            }
+            Payload::StartSection { .. } => {}
+            payload => {
+                let Some((id, range)) = payload.as_section() else {
+                    continue;
+                };
+                // Start, element, data count, code and data follow exports.
+                if !exported && matches!(id, 8..=12) {
+                    add_exports(&mut module, None)?;
+                    exported = true;
+                }
+                module.section(&RawSection {
+                    id,
+                    data: &wasm[range],
+                });
+            }
+        }
     }
+    if !exported {
+        add_exports(&mut module, None)?;
+    }
+    Ok(module.finish())
 }
 
 #[cfg(test)]
@@ -237,6 +237,7 @@ mod tests {
         .unwrap();
         let prepared = prepare(&wasm, |_| true).unwrap();
         assert_eq!(prepared.mutable_globals, vec![1]);
+        assert!(!prepared.has_start);
         assert_eq!(
             exports(&prepared.wasm),
             [
@@ -246,12 +247,22 @@ mod tests {
                 "__chainkey_table"
             ]
         );
-        // A module without exports gets an export section.
-        let bare = wat::parse_str("(module (memory 1) (global (mut i32) (i32.const 0)))").unwrap();
+        // A module without exports gets an export section; its start
+        // function is exported instead of run at instantiation.
+        let bare = wat::parse_str(
+            "(module (memory 1) (global (mut i32) (i32.const 0)) (func $s) (start $s))",
+        )
+        .unwrap();
+        let prepared = prepare(&bare, |_| true).unwrap();
+        assert!(prepared.has_start);
         assert_eq!(
-            exports(&prepare(&bare, |_| true).unwrap().wasm),
-            ["__chainkey_memory", "__chainkey_global_0"]
+            exports(&prepared.wasm),
+            ["__chainkey_memory", "__chainkey_global_0", "__chainkey_start"]
         );
+        wasmparser::Validator::new().validate_all(&prepared.wasm).unwrap();
+        assert!(!Parser::new(0)
+            .parse_all(&prepared.wasm)
+            .any(|p| matches!(p, Ok(Payload::StartSection { .. }))));
     }
 
     #[test]

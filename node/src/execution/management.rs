@@ -309,10 +309,9 @@ fn install(
             ("canister_post_upgrade", heap.stable, memory)
         }
     };
-    let mut instance = executor.runtime.instantiate(&compiled, id, None)?;
-    if let Some(memory) = &kept_memory {
-        instance.restore_memory(memory)?;
-    }
+    let mut instance = executor
+        .runtime
+        .fresh(&compiled, id, kept_memory.as_deref())?;
     let mut api = super::system_api::Api::new(
         Entry::Init,
         id.to_vec(),
@@ -376,7 +375,7 @@ fn pre_upgrade(
     if skip || !compiled.exports_function("canister_pre_upgrade") {
         return Ok(Heap::clone(&current));
     }
-    let mut instance = executor.runtime.instantiate(&compiled, id, Some(&current))?;
+    let mut instance = executor.runtime.resume(&compiled, id, &current)?;
     let mut api = super::system_api::Api::new(
         Entry::PreUpgrade,
         id.to_vec(),

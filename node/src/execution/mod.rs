@@ -608,7 +608,7 @@ impl Executor {
                 .runtime
                 .load(&code.module, &code.module_hash)
                 .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-            let instance = self.runtime.instantiate(&compiled, id, Some(&code.heap))?;
+            let instance = self.runtime.resume(&compiled, id, &code.heap)?;
             self.live.insert(
                 id.to_vec(),
                 Live {
@@ -817,7 +817,7 @@ pub fn query(
     let compiled = runtime
         .load(&code.module, &code.module_hash)
         .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-    let mut instance = runtime.instantiate(&compiled, id, Some(&code.heap))?;
+    let mut instance = runtime.resume(&compiled, id, &code.heap)?;
     let mut api = Api::new(Entry::Query, id.to_vec(), wasmtime::StoreLimitsBuilder::new().build());
     api.arg = arg;
     api.caller = caller.to_vec();

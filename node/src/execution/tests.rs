@@ -164,7 +164,7 @@ impl Replica {
             canister,
             &format!("canister_query {method}"),
             USER,
-            Vec::new(),
+            Encode!().unwrap(),
             0,
             None,
         )
@@ -318,3 +318,4 @@ fn replicas_agree_and_checkpoints_restore() {
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);
     assert_eq!(a.executor.state.digest(), c.executor.state.digest());
 }
+

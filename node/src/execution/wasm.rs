@@ -64,6 +64,7 @@ pub struct Compiled {
     module: Module,
     mutable_globals: Vec<u32>,
     memory64: bool,
+    has_start: bool,
 }
 
 impl Compiled {
@@ -158,6 +159,7 @@ impl Runtime {
             module,
             mutable_globals: prepared.mutable_globals,
             memory64,
+            has_start: prepared.has_start,
         });
         self.modules
             .lock()
@@ -166,16 +168,47 @@ impl Runtime {
         Ok(compiled)
     }
 
-    /// Instantiates `compiled` (running its start function, if any), then
-    /// restores `heap` into it if given: the new instance continues where
-    /// the heap's left off. `keep_memory` restores the memory only (an
-    /// upgrade that keeps the heap, as Motoko's enhanced persistence asks).
-    pub fn instantiate(
+    /// A new instance of `compiled` that continues where `heap` left off.
+    pub fn resume(
         &self,
         compiled: &Arc<Compiled>,
         canister_id: &[u8],
-        heap: Option<&Heap>,
+        heap: &Heap,
     ) -> Result<Instance, Trap> {
+        let mut instance = self.instantiate(compiled, canister_id)?;
+        instance.restore(heap)?;
+        Ok(instance)
+    }
+
+    /// A new instance of `compiled` for an install or upgrade: its memory
+    /// replaced by `kept_memory` if given (an upgrade that keeps the heap,
+    /// as Motoko's enhanced persistence asks), then its start function run.
+    pub fn fresh(
+        &self,
+        compiled: &Arc<Compiled>,
+        canister_id: &[u8],
+        kept_memory: Option<&[u8]>,
+    ) -> Result<Instance, Trap> {
+        let mut instance = self.instantiate(compiled, canister_id)?;
+        if let Some(memory) = kept_memory {
+            instance.restore_memory(memory)?;
+        }
+        if compiled.has_start {
+            let api = Api::new(
+                super::system_api::Entry::Init,
+                canister_id.to_vec(),
+                StoreLimitsBuilder::new().build(),
+            );
+            if let (_, Ran::Trapped(trap)) =
+                instance.run(instrument::START_EXPORT, api, INSTALL_FUEL)
+            {
+                return Err(trap);
+            }
+        }
+        Ok(instance)
+    }
+
+    fn instantiate(&self, compiled: &Arc<Compiled>, canister_id: &[u8]) -> Result<Instance, Trap> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(MAX_HEAP_BYTES)
             .table_elements(1 << 20)
@@ -197,16 +230,12 @@ impl Runtime {
             .get_memory(&mut store, instrument::MEMORY_EXPORT)
             .expect("the module exports its memory");
         store.data_mut().memory = Some(memory);
-        let mut instance = Instance {
+        Ok(Instance {
             store,
             instance,
             memory,
             compiled: Arc::clone(compiled),
-        };
-        if let Some(heap) = heap {
-            instance.restore(heap)?;
-        }
-        Ok(instance)
+        })
     }
 }
 
