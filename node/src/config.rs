@@ -51,6 +51,9 @@ pub struct PeerConfig {
     pub certificate: String,
     /// Its BLS public key (hex).
     pub public_key: String,
+    /// Its Ed25519 key signing query responses (hex); the node's
+    /// principal is the self-authenticating one of this key.
+    pub query_key: String,
 }
 
 /// Protocol timing; defaults are those of [`ConsensusConfig::new`].
@@ -114,6 +117,8 @@ pub struct SecretsFile {
     pub certification_share: String,
     /// TLS private key (PKCS#8 DER, hex).
     pub tls_key: String,
+    /// Ed25519 seed of the key signing query responses (hex).
+    pub query_key: String,
 }
 
 impl std::fmt::Debug for SecretsFile {
@@ -129,6 +134,7 @@ impl Drop for SecretsFile {
         self.beacon_share.zeroize();
         self.certification_share.zeroize();
         self.tls_key.zeroize();
+        self.query_key.zeroize();
     }
 }
 
@@ -142,6 +148,8 @@ pub struct Secrets {
     pub certification_share: SecretKeyShare,
     /// Authenticates the node's TLS connections (PKCS#8 DER).
     pub tls_key: Zeroizing<Vec<u8>>,
+    /// Signs query responses (zeroized on drop).
+    pub query_key: ed25519_dalek::SigningKey,
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -212,7 +220,34 @@ impl NodeConfig {
                 &file.certification_share,
             )?,
             tls_key: Zeroizing::new(hex_bytes("TLS key", &file.tls_key)?),
+            query_key: {
+                let seed = Zeroizing::new(hex_bytes("query key", &file.query_key)?);
+                let seed: &[u8; 32] = seed
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| invalid("query key"))?;
+                ed25519_dalek::SigningKey::from_bytes(seed)
+            },
         })
+    }
+
+    /// Each node's principal and query-signing key (DER), in node order.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a key that does not decode.
+    pub fn query_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ConfigError> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                let raw = hex_bytes("query key", &node.query_key)?;
+                if raw.len() != 32 {
+                    return Err(ConfigError::Invalid(format!("node {}: query key", node.id)));
+                }
+                let der = crate::requests::envelope::ed25519_der(&raw);
+                let principal = crate::requests::principal::Principal::self_authenticating(&der);
+                Ok((principal.as_bytes().to_vec(), der))
+            })
+            .collect()
     }
 
     /// The subnet's public keys.

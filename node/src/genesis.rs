@@ -68,6 +68,9 @@ pub fn write_genesis(
     let n = nodes.len();
     let threshold = (n - 1) / 3 + 1;
     let node_keys: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate(rng)).collect();
+    let query_keys: Vec<ed25519_dalek::SigningKey> = (0..n)
+        .map(|_| ed25519_dalek::SigningKey::generate(rng))
+        .collect();
     let (beacon, shares) = threshold_key(b"chainkey genesis beacon key", n, threshold, rng)?;
     let (certification, certification_shares) = threshold_key(
         b"chainkey genesis certification key",
@@ -87,6 +90,7 @@ pub fn write_genesis(
             address: nodes[id].p2p.to_string(),
             certificate: hex::encode(tls[id].cert.der()),
             public_key: hex::encode(node_keys[id].public_key::<MinSig>().to_bytes()),
+            query_key: hex::encode(query_keys[id].verifying_key().as_bytes()),
         })
         .collect();
     let mut paths = Vec::new();
@@ -110,6 +114,7 @@ pub fn write_genesis(
             certification_index: certification_share.index(),
             certification_share: hex::encode(*certification_share.secret_key().to_bytes()),
             tls_key: hex::encode(tls.key_pair.serialize_der()),
+            query_key: hex::encode(query_keys[id].to_bytes()),
         }
         .save(&dir.join("secrets.toml"))?;
         NodeConfig {

@@ -41,6 +41,10 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .route("/metrics", get(metrics))
         .route("/debug/isolate/{on}", post(isolate))
         .route("/debug/flood/{on}", post(flood))
+        .merge(crate::ic_http::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::ic_http::MAX_REQUEST_BYTES,
+        ))
         .with_state(shared);
     if let Err(error) = axum::serve(listener, router).await {
         tracing::error!(%error, "HTTP endpoint failed");
@@ -90,7 +94,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
                 }
             });
             match verdict {
-                Ok(id) => accepted.push((id, message)),
+                Ok(id) => accepted.push((id, crate::ingress::Ingress::Signed(message))),
                 Err(error) => rejected.push((position, error)),
             }
         }

@@ -19,6 +19,7 @@ use chainkey_crypto::batch::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::requests::envelope::{Envelope, RequestError};
 use crate::wire::to_cbor;
 
 /// How far ahead a message may expire (the IC's limit is 5 minutes).
@@ -58,6 +59,109 @@ pub struct SignedIngress {
     /// The sender's signature on [`SignedIngress::id`].
     #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
+}
+
+/// What a block orders: one of chainkey's own signed messages, or an
+/// IC update call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ingress {
+    /// A message of `POST /api/v1/ingress`.
+    Signed(SignedIngress),
+    /// An IC update call: its CBOR envelope, as the user sent it (the
+    /// signatures cover it, so every node checks them again).
+    Call(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+/// An IC update call, read from its envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateCall {
+    /// The envelope.
+    pub envelope: Envelope,
+    /// Its request id.
+    pub request_id: [u8; 32],
+    /// The called canister (empty: the management canister).
+    pub canister_id: Vec<u8>,
+    /// The method.
+    pub method: String,
+    /// The argument.
+    pub arg: Vec<u8>,
+    /// When it expires (Unix nanoseconds).
+    pub expiry_ns: u64,
+}
+
+impl UpdateCall {
+    /// Reads an update call's envelope.
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if it is not one.
+    pub fn parse(bytes: &[u8]) -> Result<UpdateCall, RequestError> {
+        let envelope = Envelope::from_cbor(bytes)?;
+        if envelope.text("request_type")? != "call" {
+            return Err(RequestError::Malformed("request_type"));
+        }
+        let request_id = crate::certification::request_id::hash_of_map(&envelope.content)
+            .map_err(|_| RequestError::Malformed("content"))?;
+        Ok(UpdateCall {
+            request_id,
+            canister_id: envelope.blob("canister_id")?.to_vec(),
+            method: envelope.text("method_name")?.to_string(),
+            arg: envelope.blob("arg")?.to_vec(),
+            expiry_ns: envelope.expiry_ns()?,
+            envelope,
+        })
+    }
+
+    /// What execution needs of it, with its sender.
+    pub fn to_execution(&self) -> Result<crate::execution::IngressCall, RequestError> {
+        Ok(crate::execution::IngressCall {
+            request_id: self.request_id,
+            sender: self.envelope.blob("sender")?.to_vec(),
+            canister_id: self.canister_id.clone(),
+            method: self.method.clone(),
+            arg: self.arg.clone(),
+            expiry_ns: self.expiry_ns,
+        })
+    }
+}
+
+impl Ingress {
+    /// When it expires, Unix ms.
+    pub fn expiry_ms(&self) -> u64 {
+        match self {
+            Ingress::Signed(message) => message.expiry_ms,
+            Ingress::Call(bytes) => {
+                UpdateCall::parse(bytes).map_or(0, |call| call.expiry_ns / 1_000_000)
+            }
+        }
+    }
+
+    /// Its id, expiry (ms) and signature checks as of block time `time_ns`.
+    fn checks(&self, time_ns: u64) -> Option<(Hash, u64, Vec<Claim>)> {
+        match self {
+            Ingress::Signed(message) => {
+                let id = message.id();
+                let claim = message.claim(&id).ok()?;
+                Some((id, message.expiry_ms, vec![claim]))
+            }
+            Ingress::Call(bytes) => {
+                let call = UpdateCall::parse(bytes).ok()?;
+                let (_, checks) = call.envelope.claims(time_ns).ok()?;
+                let claims = checks.into_iter().map(|(_, claim)| claim).collect();
+                Some((Hash(call.request_id), call.expiry_ns / 1_000_000, claims))
+            }
+        }
+    }
+}
+
+/// The update calls of a finalized payload, in order, as execution takes them.
+pub fn update_calls(payload: &[IngressMessage]) -> Vec<crate::execution::IngressCall> {
+    payload
+        .iter()
+        .filter_map(|message| match decode(&message.content)? {
+            Ingress::Call(bytes) => UpdateCall::parse(&bytes).ok()?.to_execution().ok(),
+            Ingress::Signed(_) => None,
+        })
+        .collect()
 }
 
 /// Why a message was refused.
@@ -309,7 +413,7 @@ impl NodePayloads {
 
     /// Queues a message this node verified for a future block; false if
     /// the queue is full ([`MAX_PENDING`]).
-    pub fn submit(&mut self, id: Hash, message: &SignedIngress) -> bool {
+    pub fn submit(&mut self, id: Hash, message: &Ingress) -> bool {
         if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
             return true;
         }
@@ -317,10 +421,11 @@ impl NodePayloads {
             return false;
         }
         let content = to_cbor(message);
-        self.expiries.insert(id, message.expiry_ms);
+        let expiry_ms = message.expiry_ms();
+        self.expiries.insert(id, expiry_ms);
         self.verified
             .borrow_mut()
-            .insert(content_key(&content), message.expiry_ms);
+            .insert(content_key(&content), expiry_ms);
         self.queue.submit(IngressMessage { id, content });
         true
     }
@@ -361,13 +466,13 @@ pub fn expiries(payload: &[IngressMessage]) -> Vec<(Hash, u64)> {
     payload
         .iter()
         .map(|message| {
-            let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms);
+            let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms());
             (message.id, expiry)
         })
         .collect()
 }
 
-fn decode(bytes: &[u8]) -> Option<SignedIngress> {
+fn decode(bytes: &[u8]) -> Option<Ingress> {
     ciborium::from_reader(bytes).ok()
 }
 
@@ -409,39 +514,31 @@ impl PayloadBuilder for NodePayloads {
         // Judged by the block's time, so every node decides alike.
         let time_ms = time_ns / 1_000_000;
         let mut unverified = Vec::new();
+        let mut jobs = Vec::new();
         for message in payload {
-            let Some(signed) = decode(&message.content) else {
+            let Some(item) = decode(&message.content) else {
                 return false;
             };
-            if signed.id() != message.id
+            let Some((id, expiry_ms, claims)) = item.checks(time_ns) else {
+                return false;
+            };
+            if id != message.id
                 || self.finalized.contains(&message.id)
-                || signed.expiry_ms < time_ms
-                || signed.expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
+                || expiry_ms < time_ms
+                || expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
             {
                 return false;
             }
             let key = content_key(&message.content);
             if !self.verified.borrow().contains_key(&key) {
-                unverified.push((key, signed));
+                unverified.push((key, expiry_ms));
+                jobs.extend(claims.into_iter().map(Job::new));
             }
         }
-        let Ok(claims) = unverified
-            .iter()
-            .map(|(_, message)| message.claim(&message.id()))
-            .collect::<Result<Vec<_>, _>>()
-        else {
-            return false;
-        };
-        let jobs: Vec<Job> = claims.into_iter().map(Job::new).collect();
         if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {
             return false;
         }
-        let mut verified = self.verified.borrow_mut();
-        verified.extend(
-            unverified
-                .iter()
-                .map(|(key, message)| (*key, message.expiry_ms)),
-        );
+        self.verified.borrow_mut().extend(unverified);
         true
     }
 

@@ -27,10 +27,12 @@ use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::certification::certifier::{Certified, Certifier};
 use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
-use crate::executor::{CountingExecutor, Executor};
-use crate::ingress::{expiries, unix_ms, NodePayloads, Seen, SignedIngress};
+use crate::execution::service::{self, Executed, SubnetInfo};
+use crate::execution::wasm::Runtime;
+use crate::ingress::{expiries, unix_ms, update_calls, Ingress, NodePayloads, Seen};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::transport::{Identity, Received, Transport, TransportError};
@@ -55,6 +57,9 @@ pub enum NodeError {
     /// Its network.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// Its execution checkpoint.
+    #[error("execution checkpoint: {0}")]
+    Checkpoint(String),
     /// The HTTP endpoint.
     #[error("HTTP endpoint on {address}: {source}")]
     Http {
@@ -98,6 +103,13 @@ pub struct Status {
     pub peers_connected: usize,
     /// Artifacts and frames dropped as invalid, malformed or over the rate limit.
     pub dropped_from_peers: u64,
+    /// Highest height executed.
+    pub executed_height: Height,
+    /// Highest height whose state is certified.
+    pub certified_height: Height,
+    /// Digests of the whole replicated state at the last executed heights
+    /// (height, hex), for comparing nodes.
+    pub state_digests: Vec<(Height, String)>,
 }
 
 /// What the HTTP endpoint shares with the event loop.
@@ -105,7 +117,7 @@ pub struct Shared {
     /// The latest status.
     pub status: Mutex<Status>,
     /// Verified ingress for the next blocks.
-    pub ingress: mpsc::Sender<Vec<(Hash, SignedIngress)>>,
+    pub ingress: mpsc::Sender<Vec<(Hash, Ingress)>>,
     /// Ingress ids accepted here, until they expire.
     pub seen: Mutex<Seen>,
     /// Accepted messages waiting for a block (refuse more beyond
@@ -123,6 +135,16 @@ pub struct Shared {
     pub test_hooks: bool,
     /// The subnet's root key (DER) for `/api/v2/status`.
     pub root_key: Vec<u8>,
+    /// The subnet as the state tree describes it.
+    pub subnet: SubnetInfo,
+    /// Runs queries (shares compiled modules with execution).
+    pub runtime: Arc<Runtime>,
+    /// The latest certified state, and its height for waiters.
+    pub certified: tokio::sync::watch::Sender<Option<Arc<Certified>>>,
+    /// Signs query responses.
+    pub query_key: ed25519_dalek::SigningKey,
+    /// This node's principal.
+    pub node_principal: Vec<u8>,
 }
 
 /// Delegates to [`BlsCrypto`] and records each verification batch.
@@ -175,7 +197,11 @@ struct Node {
     consensus: Consensus<MeteredCrypto, NodePayloads>,
     store: Store,
     transport: Arc<Transport>,
-    executor: Box<dyn Executor>,
+    /// Finalized blocks go to the execution thread, in order.
+    execution: std::sync::mpsc::Sender<service::Block>,
+    /// Heights sent to execution so far.
+    sent_for_execution: Height,
+    certifier: Certifier,
     shared: Arc<Shared>,
     start: Instant,
     wake: Time,
@@ -216,6 +242,8 @@ type Time = u64;
 /// a conflicting finalized block.
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let secrets = config.load_secrets()?;
+    let query_keys = config.query_keys()?;
+    let node_principal = query_keys[config.id as usize].0.clone();
     let subnet = Arc::new(config.subnet_keys()?);
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new();
@@ -235,6 +263,27 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let transport = Arc::new(Transport::start(identity, config.listen, inbound_sender).await?);
     let (ingress_sender, mut ingress) = mpsc::channel(1024);
+    let certification_key = config.certification_key()?;
+    let root_key = crate::certification::certificate::key_to_der(&certification_key.public_key());
+    let subnet_info = SubnetInfo {
+        subnet_id: crate::requests::principal::Principal::self_authenticating(&root_key)
+            .as_bytes()
+            .to_vec(),
+        public_key: root_key.clone(),
+        node_keys: query_keys,
+    };
+    let runtime = Arc::new(Runtime::new());
+    let state = service::load_checkpoint(&config.data_dir)
+        .map_err(NodeError::Checkpoint)?
+        .unwrap_or_default();
+    let sent_for_execution = state.height;
+    let (executed_sender, mut executed) = mpsc::unbounded_channel();
+    let execution = service::spawn(
+        crate::execution::Executor::new(Arc::clone(&runtime), state),
+        subnet_info.clone(),
+        config.data_dir.clone(),
+        executed_sender,
+    );
     let shared = Arc::new(Shared {
         status: Mutex::new(Status::default()),
         ingress: ingress_sender,
@@ -245,9 +294,12 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         transport: Arc::clone(&transport),
         flood: AtomicBool::new(false),
         test_hooks: config.test_hooks,
-        root_key: crate::certification::certificate::key_to_der(
-            &config.certification_key()?.public_key(),
-        ),
+        root_key,
+        subnet: subnet_info,
+        runtime,
+        certified: tokio::sync::watch::channel(None).0,
+        query_key: secrets.query_key.clone(),
+        node_principal,
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -279,7 +331,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         gap: first_gap(&store)?,
         store,
         transport,
-        executor: Box::new(CountingExecutor::default()),
+        execution,
+        sent_for_execution,
+        certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
         shared,
         start: Instant::now(),
         wake: 0,
@@ -295,6 +349,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         consensus_window: config.consensus().window,
     };
     node.restore()?;
+    node.feed_execution()?;
     tracing::info!(
         node = config.id,
         signed_through = node.signed_through,
@@ -333,6 +388,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                         .inc_by(refused as u64);
                 }
             }
+            Some(done) = executed.recv() => node.on_executed(done),
             () = tokio::time::sleep_until(wake_at.into()) => node.step(Event::Tick)?,
             _ = housekeeping.tick() => node.housekeeping()?,
         }
@@ -469,7 +525,63 @@ impl Node {
                 }
                 Ok(())
             }
+            Message::CertificationShare(share) => {
+                // Share indices are node ids plus one (see genesis): a peer
+                // signs only for itself.
+                if share.index == received.from + 1 {
+                    if let Some(certified) = self.certifier.on_share(share) {
+                        self.publish(certified);
+                    }
+                } else {
+                    self.certifier.invalid_shares += 1;
+                }
+                Ok(())
+            }
         }
+    }
+
+    /// Signs an executed height's state root and shares the signature.
+    fn on_executed(&mut self, executed: Executed) {
+        let mut status = self.shared.status.lock().expect("status");
+        status.executed_height = executed.height;
+        if status.state_digests.len() == 32 {
+            status.state_digests.remove(0);
+        }
+        status
+            .state_digests
+            .push((executed.height, hex::encode(executed.digest)));
+        drop(status);
+        let (share, certified) = self.certifier.on_executed(executed);
+        let frame = Arc::new(Message::CertificationShare(share).to_frame());
+        self.transport.broadcast(frame);
+        if let Some(certified) = certified {
+            self.publish(certified);
+        }
+    }
+
+    fn publish(&self, certified: Certified) {
+        self.shared.status.lock().expect("status").certified_height = certified.height;
+        self.shared
+            .certified
+            .send_replace(Some(Arc::new(certified)));
+    }
+
+    /// Sends the finalized blocks after the last one sent to execution,
+    /// as far as the store has them without a gap.
+    fn feed_execution(&mut self) -> Result<(), NodeError> {
+        while let Some(block) = self.store.finalized(self.sent_for_execution + 1)? {
+            let next = service::Block {
+                height: block.block.height,
+                time_ns: block.block.time_ns,
+                hash: block.hash.0,
+                calls: update_calls(&block.block.payload),
+            };
+            if self.execution.send(next).is_err() {
+                break; // the execution thread ended (the node is stopping)
+            }
+            self.sent_for_execution += 1;
+        }
+        Ok(())
     }
 
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
@@ -533,9 +645,9 @@ impl Node {
                 .put_finalized(std::slice::from_ref(&block), &ingress)?,
         };
         if new == 0 {
-            return Ok(()); // stored before a restart: executed then
+            return Ok(()); // stored before a restart
         }
-        self.executor.execute(&block);
+        self.feed_execution()?;
         let messages = block.block.payload.len() as u64;
         self.shared.metrics.ingress_finalized.inc_by(messages);
         self.shared.metrics.finalized_height.set(height as i64);
@@ -590,6 +702,7 @@ impl Node {
                 .on_finalized(&block.block.payload);
         }
         self.gap = (lowest > from).then_some((from, lowest - 1));
+        self.feed_execution()?;
         if self.gap.is_none() {
             tracing::info!(
                 node = self.me,
@@ -767,7 +880,16 @@ impl Node {
                 .filter(|stats| stats.connected.load(Ordering::Relaxed))
                 .count(),
             dropped_from_peers: dropped,
+            ..Status::default()
         };
-        *self.shared.status.lock().expect("status") = status;
+        let mut shared_status = self.shared.status.lock().expect("status");
+        // Execution and certification fill their own fields.
+        let executed = std::mem::take(&mut shared_status.state_digests);
+        *shared_status = Status {
+            executed_height: shared_status.executed_height,
+            certified_height: shared_status.certified_height,
+            state_digests: executed,
+            ..status
+        };
     }
 }

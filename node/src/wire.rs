@@ -35,6 +35,8 @@ pub enum Message {
         /// Its digest.
         id: Hash,
     },
+    /// A node's share of the signature certifying a height's state.
+    CertificationShare(crate::certification::certifier::CertificationShare),
 }
 
 /// The CBOR encoding of `value` (every node structure is stored and sent so).

@@ -2,6 +2,7 @@
 //! hash trees, certificates, request ids, and the state tree's layout.
 
 pub mod certificate;
+pub mod certifier;
 pub mod hash_tree;
 pub mod request_id;
 pub mod state_tree;

@@ -131,7 +131,8 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
     if memories != 1 {
         return Err(ModuleError::Memories(memories as usize));
     }
-    let mut extra: Vec<(String, ExportKind, u32)> = vec![(MEMORY_EXPORT.into(), ExportKind::Memory, 0)];
+    let mut extra: Vec<(String, ExportKind, u32)> =
+        vec![(MEMORY_EXPORT.into(), ExportKind::Memory, 0)];
     extra.extend(
         mutable_globals
             .iter()
@@ -158,25 +159,29 @@ fn rewrite(
 ) -> Result<Vec<u8>, wasmparser::BinaryReaderError> {
     let mut module = wasm_encoder::Module::new();
     let mut exported = false;
-    let add_exports = |module: &mut wasm_encoder::Module, existing: Option<wasmparser::ExportSectionReader<'_>>| {
-        let mut exports = ExportSection::new();
-        for export in existing.into_iter().flatten() {
-            let export = export?;
-            let kind = match export.kind {
-                wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => ExportKind::Func,
-                wasmparser::ExternalKind::Table => ExportKind::Table,
-                wasmparser::ExternalKind::Memory => ExportKind::Memory,
-                wasmparser::ExternalKind::Global => ExportKind::Global,
-                wasmparser::ExternalKind::Tag => ExportKind::Tag,
-            };
-            exports.export(export.name, kind, export.index);
-        }
-        for (name, kind, index) in extra {
-            exports.export(name, *kind, *index);
-        }
-        module.section(&exports);
-        Ok::<(), wasmparser::BinaryReaderError>(())
-    };
+    let add_exports =
+        |module: &mut wasm_encoder::Module,
+         existing: Option<wasmparser::ExportSectionReader<'_>>| {
+            let mut exports = ExportSection::new();
+            for export in existing.into_iter().flatten() {
+                let export = export?;
+                let kind = match export.kind {
+                    wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                        ExportKind::Func
+                    }
+                    wasmparser::ExternalKind::Table => ExportKind::Table,
+                    wasmparser::ExternalKind::Memory => ExportKind::Memory,
+                    wasmparser::ExternalKind::Global => ExportKind::Global,
+                    wasmparser::ExternalKind::Tag => ExportKind::Tag,
+                };
+                exports.export(export.name, kind, export.index);
+            }
+            for (name, kind, index) in extra {
+                exports.export(name, *kind, *index);
+            }
+            module.section(&exports);
+            Ok::<(), wasmparser::BinaryReaderError>(())
+        };
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload?;
         match payload {
@@ -257,9 +262,15 @@ mod tests {
         assert!(prepared.has_start);
         assert_eq!(
             exports(&prepared.wasm),
-            ["__chainkey_memory", "__chainkey_global_0", "__chainkey_start"]
+            [
+                "__chainkey_memory",
+                "__chainkey_global_0",
+                "__chainkey_start"
+            ]
         );
-        wasmparser::Validator::new().validate_all(&prepared.wasm).unwrap();
+        wasmparser::Validator::new()
+            .validate_all(&prepared.wasm)
+            .unwrap();
         assert!(!Parser::new(0)
             .parse_all(&prepared.wasm)
             .any(|p| matches!(p, Ok(Payload::StartSection { .. }))));
@@ -285,7 +296,10 @@ mod tests {
             Err(ModuleError::Invalid(_))
         ));
         let no_memory = wat::parse_str("(module)").unwrap();
-        assert_eq!(prepare(&no_memory, |_| true).unwrap_err(), ModuleError::Memories(0));
+        assert_eq!(
+            prepare(&no_memory, |_| true).unwrap_err(),
+            ModuleError::Memories(0)
+        );
     }
 
     #[test]

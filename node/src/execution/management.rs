@@ -43,7 +43,10 @@ fn encode(value: impl CandidType) -> Vec<u8> {
     Encode!(&value).expect("management results encode")
 }
 
-fn decode<T: CandidType + for<'de> Deserialize<'de>>(method: &str, arg: &[u8]) -> Result<T, Reject> {
+fn decode<T: CandidType + for<'de> Deserialize<'de>>(
+    method: &str,
+    arg: &[u8],
+) -> Result<T, Reject> {
     Decode!(arg, T).map_err(|error| bad_argument(method, error))
 }
 
@@ -101,7 +104,10 @@ pub fn call(
                         return Err(Reject::new(
                             reject_code::CANISTER_ERROR,
                             "IC0510",
-                            format!("Canister {} must be stopped before it is deleted", text(&id)),
+                            format!(
+                                "Canister {} must be stopped before it is deleted",
+                                text(&id)
+                            ),
                         ));
                     }
                     executor.state.canisters.remove(&id);
@@ -116,10 +122,7 @@ pub fn call(
             controlled(executor, caller, &id, method)?;
             if let Some(controllers) = args.settings.controllers {
                 let canister = executor.canister(&id);
-                canister.controllers = controllers
-                    .iter()
-                    .map(|c| c.as_slice().to_vec())
-                    .collect();
+                canister.controllers = controllers.iter().map(|c| c.as_slice().to_vec()).collect();
                 canister.version += 1;
             }
             Ok(encode(()))
@@ -229,7 +232,9 @@ fn status(canister: &Canister) -> types::CanisterStatusResult {
         memory_size: Nat::from(memory),
         memory_metrics: types::MemoryMetrics {
             wasm_memory_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.heap.memory.len())),
-            stable_memory_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.heap.stable.len())),
+            stable_memory_size: Nat::from(
+                canister.code.as_ref().map_or(0, |c| c.heap.stable.len()),
+            ),
             global_memory_size: zero(),
             wasm_binary_size: Nat::from(canister.code.as_ref().map_or(0, |c| c.module.len())),
             custom_sections_size: zero(),
@@ -273,14 +278,20 @@ fn install(
         Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
     };
     let canister = Arc::clone(&executor.state.canisters[id]);
-    let (module_hash, compiled) = executor.runtime.compile(&args.wasm_module).map_err(invalid)?;
+    let (module_hash, compiled) = executor
+        .runtime
+        .compile(&args.wasm_module)
+        .map_err(invalid)?;
     let old = canister.code.clone();
     let (entry_point, mut stable, kept_memory) = match args.mode {
         types::CanisterInstallMode::Install if old.is_some() => {
             return Err(Reject::new(
                 reject_code::CANISTER_ERROR,
                 "IC0538",
-                format!("Canister {} already has a module: use reinstall or upgrade", text(id)),
+                format!(
+                    "Canister {} already has a module: use reinstall or upgrade",
+                    text(id)
+                ),
             ));
         }
         types::CanisterInstallMode::Install | types::CanisterInstallMode::Reinstall => {
@@ -304,7 +315,13 @@ fn install(
                      `wasm_memory_persistence` upgrade option set to `keep`",
                 ));
             }
-            let heap = pre_upgrade(executor, id, &canister, old, flags.skip_pre_upgrade == Some(true))?;
+            let heap = pre_upgrade(
+                executor,
+                id,
+                &canister,
+                old,
+                flags.skip_pre_upgrade == Some(true),
+            )?;
             let memory = keep.then(|| heap.memory.clone());
             ("canister_post_upgrade", heap.stable, memory)
         }

@@ -11,6 +11,7 @@
 
 pub mod instrument;
 pub mod management;
+pub mod service;
 pub mod system_api;
 pub mod wasm;
 
@@ -409,19 +410,32 @@ impl Executor {
             if timer_due {
                 Arc::make_mut(self.state.canisters.get_mut(&id).expect("listed")).global_timer = 0;
             }
-            for (run, export) in [(heartbeat, "canister_heartbeat"), (timer, "canister_global_timer")] {
+            for (run, export) in [
+                (heartbeat, "canister_heartbeat"),
+                (timer, "canister_global_timer"),
+            ] {
                 if run {
                     let context = self.open_context(&id, Origin::Nobody, Vec::new());
-                    self.run_message(&id, context, Entry::System, Vec::new(), 0, |instance, api| {
-                        instance.run(export, api, INSTALL_FUEL)
-                    });
+                    self.run_message(
+                        &id,
+                        context,
+                        Entry::System,
+                        Vec::new(),
+                        0,
+                        |instance, api| instance.run(export, api, INSTALL_FUEL),
+                    );
                 }
             }
         }
     }
 
     fn canister(&mut self, id: &[u8]) -> &mut Canister {
-        Arc::make_mut(self.state.canisters.get_mut(id).expect("an existing canister"))
+        Arc::make_mut(
+            self.state
+                .canisters
+                .get_mut(id)
+                .expect("an existing canister"),
+        )
     }
 
     fn open_context(&mut self, id: &[u8], origin: Origin, caller: Vec<u8>) -> u64 {
@@ -492,10 +506,17 @@ impl Executor {
             return self.respond(origin, result, cycles);
         }
         let context = self.open_context(&callee, origin, caller.clone());
-        self.run_message(&callee, context, Entry::Update, caller, cycles, |instance, mut api| {
-            api.arg = arg;
-            instance.run(&export, api, MESSAGE_FUEL)
-        });
+        self.run_message(
+            &callee,
+            context,
+            Entry::Update,
+            caller,
+            cycles,
+            |instance, mut api| {
+                api.arg = arg;
+                instance.run(&export, api, MESSAGE_FUEL)
+            },
+        );
     }
 
     /// The export that serves `method` on `callee`, or why it cannot be called.
@@ -527,7 +548,10 @@ impl Executor {
         let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
         for kind in ["canister_update ", "canister_query "] {
             let export = format!("{kind}{method}");
-            if compiled.as_ref().is_some_and(|c| c.exports_function(&export)) {
+            if compiled
+                .as_ref()
+                .is_some_and(|c| c.exports_function(&export))
+            {
                 return Ok(export);
             }
         }
@@ -547,7 +571,16 @@ impl Executor {
     ) -> Result<Vec<u8>, Reject> {
         self.save_touched();
         let canister = Arc::clone(&self.state.canisters[callee]);
-        query(&self.runtime, callee, &canister, export, caller, arg, self.state.time_ns, None)
+        query(
+            &self.runtime,
+            callee,
+            &canister,
+            export,
+            caller,
+            arg,
+            self.state.time_ns,
+            None,
+        )
     }
 
     fn response(
@@ -572,7 +605,12 @@ impl Executor {
         context.outstanding -= 1;
         let caller = context.caller.clone();
         let (entry, (function, env), arg, reject) = match result {
-            Ok(reply) => (Entry::ReplyCallback, callback.on_reply, reply, (0, String::new())),
+            Ok(reply) => (
+                Entry::ReplyCallback,
+                callback.on_reply,
+                reply,
+                (0, String::new()),
+            ),
             Err(reject) => (
                 Entry::RejectCallback,
                 callback.on_reject,
@@ -581,19 +619,30 @@ impl Executor {
             ),
         };
         let cleanup = callback.on_cleanup;
-        let trapped =
-            self.run_message(&canister_id, callback.context, entry, caller, 0, |instance, mut api| {
+        let trapped = self.run_message(
+            &canister_id,
+            callback.context,
+            entry,
+            caller,
+            0,
+            |instance, mut api| {
                 api.arg = arg;
                 api.reject = reject;
                 api.refunded = refund;
                 instance.run_callback(function, env, api, MESSAGE_FUEL)
-            });
+            },
+        );
         if let (true, Some((function, env))) = (trapped, cleanup) {
             // The cleanup runs on the state before the trapped callback; its
             // own trap changes nothing more.
-            self.run_message(&canister_id, u64::MAX, Entry::Cleanup, Vec::new(), 0, |instance, api| {
-                instance.run_callback(function, env, api, MESSAGE_FUEL)
-            });
+            self.run_message(
+                &canister_id,
+                u64::MAX,
+                Entry::Cleanup,
+                Vec::new(),
+                0,
+                |instance, api| instance.run_callback(function, env, api, MESSAGE_FUEL),
+            );
         }
     }
 
@@ -607,7 +656,9 @@ impl Executor {
             let compiled = self
                 .runtime
                 .load(&code.module, &code.module_hash)
-                .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
+                .map_err(|error| {
+                    Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
+                })?;
             let instance = self.runtime.resume(&compiled, id, &code.heap)?;
             self.live.insert(
                 id.to_vec(),
@@ -647,7 +698,11 @@ impl Executor {
             }
         };
         let before = live.instance.save(live.stable.clone());
-        let mut api = Api::new(entry, id.to_vec(), wasmtime::StoreLimitsBuilder::new().build());
+        let mut api = Api::new(
+            entry,
+            id.to_vec(),
+            wasmtime::StoreLimitsBuilder::new().build(),
+        );
         api.caller = caller;
         api.time_ns = time_ns;
         api.controllers = canister.controllers.clone();
@@ -685,11 +740,9 @@ impl Executor {
         }
         let answer = api.response.map(|response| match response {
             Response::Reply(bytes) => Ok(bytes),
-            Response::Reject(message) => Err(Reject::new(
-                reject_code::CANISTER_REJECT,
-                "IC0406",
-                message,
-            )),
+            Response::Reject(message) => {
+                Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))
+            }
         });
         self.close_context(id, context, answer, api.available);
         false
@@ -764,7 +817,9 @@ impl Executor {
     /// Copies the heaps of canisters that ran into the state.
     fn save_touched(&mut self) {
         for id in std::mem::take(&mut self.touched) {
-            let Some(live) = self.live.get_mut(&id) else { continue };
+            let Some(live) = self.live.get_mut(&id) else {
+                continue;
+            };
             let heap = Arc::new(live.instance.save(live.stable.clone()));
             if let Some(code) = Arc::make_mut(self.state.canisters.get_mut(&id).expect("live"))
                 .code
@@ -818,7 +873,11 @@ pub fn query(
         .load(&code.module, &code.module_hash)
         .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
     let mut instance = runtime.resume(&compiled, id, &code.heap)?;
-    let mut api = Api::new(Entry::Query, id.to_vec(), wasmtime::StoreLimitsBuilder::new().build());
+    let mut api = Api::new(
+        Entry::Query,
+        id.to_vec(),
+        wasmtime::StoreLimitsBuilder::new().build(),
+    );
     api.arg = arg;
     api.caller = caller.to_vec();
     api.time_ns = time_ns;
@@ -835,11 +894,9 @@ pub fn query(
     }
     match api.response {
         Some(Response::Reply(bytes)) => Ok(bytes),
-        Some(Response::Reject(message)) => Err(Reject::new(
-            reject_code::CANISTER_REJECT,
-            "IC0406",
-            message,
-        )),
+        Some(Response::Reject(message)) => {
+            Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))
+        }
         None => Err(Reject::new(
             reject_code::CANISTER_ERROR,
             "IC0506",

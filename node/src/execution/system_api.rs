@@ -247,7 +247,9 @@ fn write(caller: &mut Host<'_>, at: u64, bytes: &[u8]) -> Outcome {
 
 /// `source[offset..offset + size]` into memory at `dst` (the `*_copy` functions).
 fn copy_out(caller: &mut Host<'_>, source: &[u8], dst: u64, offset: u64, size: u64) -> Outcome {
-    let end = offset.checked_add(size).filter(|&end| end <= source.len() as u64);
+    let end = offset
+        .checked_add(size)
+        .filter(|&end| end <= source.len() as u64);
     let Some(end) = end else {
         return violation("copy beyond the end of the source");
     };
@@ -283,7 +285,13 @@ fn msg_arg_data_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
 fn msg_arg_data_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
     require(caller.data().entry.has_argument(), "msg_arg_data_copy")?;
     let arg = std::mem::take(&mut caller.data_mut().arg);
-    let result = copy_out(&mut caller, &arg, dst.to_u64(), offset.to_u64(), size.to_u64());
+    let result = copy_out(
+        &mut caller,
+        &arg,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    );
     caller.data_mut().arg = arg;
     result
 }
@@ -294,7 +302,13 @@ fn msg_caller_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
 
 fn msg_caller_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
     let principal = caller.data().caller.clone();
-    copy_out(&mut caller, &principal, dst.to_u64(), offset.to_u64(), size.to_u64())
+    copy_out(
+        &mut caller,
+        &principal,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
 }
 
 fn msg_reject_code(caller: Host<'_>) -> Outcome<u32> {
@@ -302,14 +316,26 @@ fn msg_reject_code(caller: Host<'_>) -> Outcome<u32> {
 }
 
 fn msg_reject_msg_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
-    require(caller.data().entry == Entry::RejectCallback, "msg_reject_msg_size")?;
+    require(
+        caller.data().entry == Entry::RejectCallback,
+        "msg_reject_msg_size",
+    )?;
     Ok(P::from_u64(caller.data().reject.1.len() as u64))
 }
 
 fn msg_reject_msg_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
-    require(caller.data().entry == Entry::RejectCallback, "msg_reject_msg_copy")?;
+    require(
+        caller.data().entry == Entry::RejectCallback,
+        "msg_reject_msg_copy",
+    )?;
     let message = caller.data().reject.1.clone().into_bytes();
-    copy_out(&mut caller, &message, dst.to_u64(), offset.to_u64(), size.to_u64())
+    copy_out(
+        &mut caller,
+        &message,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
 }
 
 fn msg_reply_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
@@ -359,7 +385,13 @@ fn canister_self_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
 
 fn canister_self_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
     let id = caller.data().canister_id.clone();
-    copy_out(&mut caller, &id, dst.to_u64(), offset.to_u64(), size.to_u64())
+    copy_out(
+        &mut caller,
+        &id,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
 }
 
 fn canister_status(caller: Host<'_>) -> Outcome<u32> {
@@ -511,7 +543,13 @@ fn data_certificate_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: 
     let Some(certificate) = caller.data().data_certificate.clone() else {
         return violation("no data certificate outside queries");
     };
-    copy_out(&mut caller, &certificate, dst.to_u64(), offset.to_u64(), size.to_u64())
+    copy_out(
+        &mut caller,
+        &certificate,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
 }
 
 fn time(caller: Host<'_>) -> Outcome<u64> {
@@ -575,44 +613,44 @@ macro_rules! system_api {
 }
 
 system_api!(
-        msg_arg_data_size::<P>,
-        msg_arg_data_copy::<P>,
-        msg_caller_size::<P>,
-        msg_caller_copy::<P>,
-        msg_reject_code,
-        msg_reject_msg_size::<P>,
-        msg_reject_msg_copy::<P>,
-        msg_reply_data_append::<P>,
-        msg_reply,
-        msg_reject::<P>,
-        msg_cycles_available128::<P>,
-        msg_cycles_refunded128::<P>,
-        msg_cycles_accept128::<P>,
-        canister_cycle_balance128::<P>,
-        canister_self_size::<P>,
-        canister_self_copy::<P>,
-        canister_status,
-        call_new::<P>,
-        call_data_append::<P>,
-        call_on_cleanup::<P>,
-        call_cycles_add128,
-        call_with_best_effort_response,
-        call_perform,
-        stable64_size,
-        stable64_grow,
-        stable64_write,
-        stable64_read,
-        certified_data_set::<P>,
-        data_certificate_present,
-        data_certificate_size::<P>,
-        data_certificate_copy::<P>,
-        time,
-        global_timer_set,
-        performance_counter,
-        is_controller::<P>,
-        in_replicated_execution,
-        debug_print::<P>,
-        trap::<P>,
+    msg_arg_data_size::<P>,
+    msg_arg_data_copy::<P>,
+    msg_caller_size::<P>,
+    msg_caller_copy::<P>,
+    msg_reject_code,
+    msg_reject_msg_size::<P>,
+    msg_reject_msg_copy::<P>,
+    msg_reply_data_append::<P>,
+    msg_reply,
+    msg_reject::<P>,
+    msg_cycles_available128::<P>,
+    msg_cycles_refunded128::<P>,
+    msg_cycles_accept128::<P>,
+    canister_cycle_balance128::<P>,
+    canister_self_size::<P>,
+    canister_self_copy::<P>,
+    canister_status,
+    call_new::<P>,
+    call_data_append::<P>,
+    call_on_cleanup::<P>,
+    call_cycles_add128,
+    call_with_best_effort_response,
+    call_perform,
+    stable64_size,
+    stable64_grow,
+    stable64_write,
+    stable64_read,
+    certified_data_set::<P>,
+    data_certificate_present,
+    data_certificate_size::<P>,
+    data_certificate_copy::<P>,
+    time,
+    global_timer_set,
+    performance_counter,
+    is_controller::<P>,
+    in_replicated_execution,
+    debug_print::<P>,
+    trap::<P>,
 );
 
 /// The linkers for 32-bit and 64-bit modules.

@@ -144,7 +144,12 @@ impl Replica {
             .to_vec()
     }
 
-    fn install(&mut self, id: &[u8], mode: types::CanisterInstallMode, wasm: Vec<u8>) -> RequestStatus {
+    fn install(
+        &mut self,
+        id: &[u8],
+        mode: types::CanisterInstallMode,
+        wasm: Vec<u8>,
+    ) -> RequestStatus {
         let arg = Encode!(&types::InstallCodeArgs {
             mode,
             canister_id: CandidPrincipal::from_slice(id),
@@ -204,10 +209,13 @@ fn updates_persist_and_queries_change_nothing() {
         (&id, "inc", vec![]),
         (&id, "inc", vec![]),
     ]);
-    assert_eq!(count(&match &statuses[2] {
-        RequestStatus::Replied(reply) => reply.clone(),
-        other => panic!("{other:?}"),
-    }), 3);
+    assert_eq!(
+        count(&match &statuses[2] {
+            RequestStatus::Replied(reply) => reply.clone(),
+            other => panic!("{other:?}"),
+        }),
+        3
+    );
     assert_eq!(count(&replica.query(&id, "inc_in_query").unwrap()), 103);
     assert_eq!(count(&replica.query(&id, "get").unwrap()), 3);
     // A query method called as an update is answered, its changes discarded.
@@ -232,7 +240,10 @@ fn a_trap_rolls_back_the_message_and_rejects_it() {
     assert_eq!((code, error.as_str()), (5, "IC0503"));
     assert!(message.contains("boom"), "{message}");
     // Neither the global nor the memory write survived the trap.
-    assert_eq!(statuses[1], RequestStatus::Replied(2u64.to_le_bytes().to_vec()));
+    assert_eq!(
+        statuses[1],
+        RequestStatus::Replied(2u64.to_le_bytes().to_vec())
+    );
     assert_eq!(replica.query(&id, "peek").unwrap(), vec![0]);
     assert_eq!(rejected(&statuses[2]).2, "IC0506");
     assert_eq!(rejected(&statuses[3]).2, "IC0536");
@@ -249,13 +260,20 @@ fn canisters_call_each_other() {
     }
     replica.reply(&callee, "inc", vec![]);
     // The callee's reply comes back through the caller's reply callback.
-    assert_eq!(count(&replica.reply(&caller, "call_inc", callee.clone())), 2);
+    assert_eq!(
+        count(&replica.reply(&caller, "call_inc", callee.clone())),
+        2
+    );
     assert_eq!(count(&replica.query(&callee, "get").unwrap()), 2);
     assert_eq!(count(&replica.query(&caller, "get").unwrap()), 0);
     // A call to nowhere comes back through the reject callback, code 3.
     assert_eq!(replica.reply(&caller, "call_inc", vec![9; 10]), vec![3]);
-    assert!(replica.executor.state.canisters[&caller].call_contexts.is_empty());
-    assert!(replica.executor.state.canisters[&caller].callbacks.is_empty());
+    assert!(replica.executor.state.canisters[&caller]
+        .call_contexts
+        .is_empty());
+    assert!(replica.executor.state.canisters[&caller]
+        .callbacks
+        .is_empty());
 }
 
 #[test]
@@ -267,7 +285,10 @@ fn upgrades_keep_stable_memory_and_only_controllers_manage() {
         replica.reply(&id, "inc", vec![]);
     }
     replica.reply(&id, "certify", vec![]);
-    assert_eq!(replica.executor.state.canisters[&id].certified_data, b"boom");
+    assert_eq!(
+        replica.executor.state.canisters[&id].certified_data,
+        b"boom"
+    );
     let status = replica.install(&id, types::CanisterInstallMode::Upgrade(None), wasm());
     assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
     assert_eq!(count(&replica.query(&id, "get").unwrap()), 5);
@@ -280,8 +301,10 @@ fn upgrades_keep_stable_memory_and_only_controllers_manage() {
         rejected(&replica.install(&id, types::CanisterInstallMode::Install, wasm())).2,
         "IC0538"
     );
-    let unknown = wat::parse_str(r#"(module (import "ic0" "teleport" (func)) (memory 1))"#).unwrap();
-    let (_, message, _) = rejected(&replica.install(&id, types::CanisterInstallMode::Reinstall, unknown));
+    let unknown =
+        wat::parse_str(r#"(module (import "ic0" "teleport" (func)) (memory 1))"#).unwrap();
+    let (_, message, _) =
+        rejected(&replica.install(&id, types::CanisterInstallMode::Reinstall, unknown));
     assert!(message.contains("ic0.teleport"), "{message}");
     // Somebody else may not install.
     let arg = Encode!(&types::CanisterIdRecord {
@@ -289,7 +312,10 @@ fn upgrades_keep_stable_memory_and_only_controllers_manage() {
     })
     .unwrap();
     replica.executor.canister(&id).controllers = vec![vec![1]];
-    assert_eq!(rejected(&replica.block(&[(&[], "stop_canister", arg)])[0]).2, "IC0512");
+    assert_eq!(
+        rejected(&replica.block(&[(&[], "stop_canister", arg)])[0]).2,
+        "IC0512"
+    );
 }
 
 #[test]
@@ -318,4 +344,3 @@ fn replicas_agree_and_checkpoints_restore() {
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);
     assert_eq!(a.executor.state.digest(), c.executor.state.digest());
 }
-

@@ -70,10 +70,7 @@ pub struct Compiled {
 impl Compiled {
     /// Whether the module exports `name` as a function.
     pub fn exports_function(&self, name: &str) -> bool {
-        matches!(
-            self.module.get_export(name),
-            Some(ExternType::Func(_))
-        )
+        matches!(self.module.get_export(name), Some(ExternType::Func(_)))
     }
 
     /// Names of the exported functions whose names start with `prefix`
@@ -377,7 +374,13 @@ impl Instance {
     /// Copies `heap`'s memory and globals into the instance.
     fn restore(&mut self, heap: &Heap) -> Result<(), Trap> {
         self.restore_memory(&heap.memory)?;
-        for (index, bits) in self.compiled.mutable_globals.clone().into_iter().zip(&heap.globals) {
+        for (index, bits) in self
+            .compiled
+            .mutable_globals
+            .clone()
+            .into_iter()
+            .zip(&heap.globals)
+        {
             let global = self
                 .instance
                 .get_global(&mut self.store, &instrument::global_export(index))
@@ -398,10 +401,12 @@ impl Instance {
         let current = self.memory.data_size(&self.store);
         if bytes.len() > current {
             let pages = (bytes.len() - current).div_ceil(page) as u64;
-            self.memory.grow(&mut self.store, pages).map_err(|error| Trap {
-                error_code: "IC0502",
-                message: format!("cannot restore the heap: {error}"),
-            })?;
+            self.memory
+                .grow(&mut self.store, pages)
+                .map_err(|error| Trap {
+                    error_code: "IC0502",
+                    message: format!("cannot restore the heap: {error}"),
+                })?;
         }
         self.memory.data_mut(&mut self.store)[..bytes.len()].copy_from_slice(bytes);
         Ok(())

@@ -162,6 +162,11 @@ impl SignedDelegation {
     }
 }
 
+/// The DER (SubjectPublicKeyInfo) form of a raw 32-byte Ed25519 key.
+pub fn ed25519_der(raw: &[u8]) -> Vec<u8> {
+    [ED25519_DER_PREFIX, raw].concat()
+}
+
 /// The check that `signature` by the DER key `key` is on `message`.
 fn claim(key: &[u8], message: &[u8], signature: &[u8]) -> Result<Claim, RequestError> {
     let bad = || RequestError::UnsupportedKey;
@@ -235,6 +240,27 @@ impl Envelope {
         verifier: &BatchVerifier,
         now_ns: u64,
     ) -> Result<Authenticated, RequestError> {
+        let (authenticated, checks) = self.claims(now_ns)?;
+        let jobs: Vec<Job> = checks
+            .iter()
+            .map(|(_, claim)| Job::new(claim.clone()))
+            .collect();
+        let verdicts = verifier.verify(&jobs);
+        if let Some(((signer, _), _)) = checks.iter().zip(verdicts).find(|(_, valid)| !valid) {
+            return Err(RequestError::InvalidSignature(*signer));
+        }
+        Ok(authenticated)
+    }
+
+    /// The request's id and sender, if its signatures verify: everything
+    /// but the signature verification itself, which the caller batches.
+    ///
+    /// # Errors
+    /// [`RequestError`] naming what is wrong.
+    pub fn claims(
+        &self,
+        now_ns: u64,
+    ) -> Result<(Authenticated, Vec<(Signer, Claim)>), RequestError> {
         let request_id =
             hash_of_map(&self.content).map_err(|_| RequestError::Malformed("content"))?;
         let sender = bytes(field(&self.content, "sender"), "sender")?
@@ -247,10 +273,11 @@ impl Envelope {
             if sender != Principal::anonymous().as_bytes() {
                 return Err(RequestError::SenderMismatch);
             }
-            return Ok(Authenticated {
+            let anonymous = Authenticated {
                 request_id,
                 sender: Principal::anonymous(),
-            });
+            };
+            return Ok((anonymous, Vec::new()));
         };
         let principal = Principal::self_authenticating(first_key);
         if sender != principal.as_bytes() {
@@ -286,18 +313,70 @@ impl Envelope {
             .ok_or(RequestError::Malformed("sender_sig"))?;
         let message = [REQUEST_DOMAIN, request_id.as_slice()].concat();
         checks.push((Signer::Request, claim(key, &message, signature)?));
-        let jobs: Vec<Job> = checks
-            .iter()
-            .map(|(_, claim)| Job::new(claim.clone()))
-            .collect();
-        let verdicts = verifier.verify(&jobs);
-        if let Some(((signer, _), _)) = checks.iter().zip(verdicts).find(|(_, valid)| !valid) {
-            return Err(RequestError::InvalidSignature(*signer));
-        }
-        Ok(Authenticated {
+        let authenticated = Authenticated {
             request_id,
             sender: principal,
-        })
+        };
+        Ok((authenticated, checks))
+    }
+
+    /// The content's text field `name`.
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if it is missing or not text.
+    pub fn text(&self, name: &'static str) -> Result<&str, RequestError> {
+        match field(&self.content, name) {
+            Some(Value::Text(text)) => Ok(text),
+            _ => Err(RequestError::Malformed(name)),
+        }
+    }
+
+    /// The content's blob field `name`.
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if it is missing or not a blob.
+    pub fn blob(&self, name: &'static str) -> Result<&[u8], RequestError> {
+        match field(&self.content, name) {
+            Some(Value::Bytes(bytes)) => Ok(bytes),
+            _ => Err(RequestError::Malformed(name)),
+        }
+    }
+
+    /// The content's `ingress_expiry` (nanoseconds since the epoch).
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if it is missing or not a `u64`.
+    pub fn expiry_ns(&self) -> Result<u64, RequestError> {
+        match field(&self.content, "ingress_expiry") {
+            Some(Value::Integer(n)) => {
+                u64::try_from(*n).map_err(|_| RequestError::Malformed("ingress_expiry"))
+            }
+            _ => Err(RequestError::Malformed("ingress_expiry")),
+        }
+    }
+
+    /// The content's `paths` (of a `read_state` request).
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if they are missing or not arrays of blobs.
+    pub fn paths(&self) -> Result<Vec<Vec<Vec<u8>>>, RequestError> {
+        let malformed = || RequestError::Malformed("paths");
+        let Some(Value::Array(paths)) = field(&self.content, "paths") else {
+            return Err(malformed());
+        };
+        paths
+            .iter()
+            .map(|path| match path {
+                Value::Array(labels) => labels
+                    .iter()
+                    .map(|label| match label {
+                        Value::Bytes(bytes) => Ok(bytes.clone()),
+                        _ => Err(malformed()),
+                    })
+                    .collect(),
+                _ => Err(malformed()),
+            })
+            .collect()
     }
 }
 

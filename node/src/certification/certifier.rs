@@ -1,0 +1,217 @@
+//! Certifying executed state: each node signs every height's state root
+//! with its share of the subnet's n − f threshold key, sends the share to
+//! its peers, and combines n − f shares on the same root into the
+//! subnet's signature: the certificate agents check under the root key.
+//! Shares are kept only for a window of heights above the last certified
+//! one, one per signer and height, so a peer cannot grow the pool.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare, SignatureShare};
+use chainkey_crypto::{Ciphersuite, MinSig, Signature};
+
+use super::certificate::signed_root;
+use super::hash_tree::HashTree;
+use crate::execution::service::Executed;
+use crate::execution::ReplicatedState;
+
+/// Heights above the last certified one whose shares are kept.
+pub const SHARE_WINDOW: u64 = 2_000;
+
+/// A share as it travels.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CertificationShare {
+    /// The height certified.
+    pub height: u64,
+    /// The state root signed.
+    pub root: [u8; 32],
+    /// The signer's share index.
+    pub index: u32,
+    /// The signature share (48 bytes).
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// A certified height.
+#[derive(Clone, Debug)]
+pub struct Certified {
+    /// The height.
+    pub height: u64,
+    /// Its state.
+    pub state: Arc<ReplicatedState>,
+    /// Its whole state tree.
+    pub tree: Arc<HashTree>,
+    /// The subnet's signature on the tree's root.
+    pub signature: Vec<u8>,
+}
+
+/// The pool of executed heights and shares.
+pub struct Certifier {
+    suite: Ciphersuite<MinSig>,
+    key: PublicCommitment<MinSig>,
+    share: SecretKeyShare,
+    executed: BTreeMap<u64, Executed>,
+    shares: BTreeMap<u64, HashMap<u32, ([u8; 32], Signature<MinSig>)>>,
+    certified: u64,
+    /// Shares dropped because they did not verify or decode.
+    pub invalid_shares: u64,
+}
+
+impl Certifier {
+    /// A certifier signing with `share` of the key `key`.
+    pub fn new(key: PublicCommitment<MinSig>, share: SecretKeyShare) -> Certifier {
+        Certifier {
+            suite: Ciphersuite::basic(),
+            key,
+            share,
+            executed: BTreeMap::new(),
+            shares: BTreeMap::new(),
+            certified: 0,
+            invalid_shares: 0,
+        }
+    }
+
+    /// Takes an executed height: returns this node's share of it (to send
+    /// to peers), and the certification if it completes one.
+    pub fn on_executed(&mut self, executed: Executed) -> (CertificationShare, Option<Certified>) {
+        let share = self
+            .suite
+            .sign_share(&self.share, &signed_root(&executed.root));
+        let message = CertificationShare {
+            height: executed.height,
+            root: executed.root,
+            index: share.index,
+            signature: share.signature.to_bytes(),
+        };
+        let height = executed.height;
+        self.executed.insert(height, executed);
+        self.add(message.clone());
+        (message, self.try_certify(height))
+    }
+
+    /// Takes a peer's share: the certification if it completes one.
+    pub fn on_share(&mut self, share: CertificationShare) -> Option<Certified> {
+        let height = share.height;
+        if height <= self.certified || height > self.certified + SHARE_WINDOW {
+            return None;
+        }
+        self.add(share);
+        self.try_certify(height)
+    }
+
+    fn add(&mut self, share: CertificationShare) {
+        let Ok(signature) = Signature::from_bytes(&share.signature) else {
+            self.invalid_shares += 1;
+            return;
+        };
+        self.shares
+            .entry(share.height)
+            .or_default()
+            .entry(share.index)
+            .or_insert((share.root, signature));
+    }
+
+    /// Combines the shares on this node's root at `height`, if enough.
+    fn try_certify(&mut self, height: u64) -> Option<Certified> {
+        let executed = self.executed.get(&height)?;
+        let shares = self.shares.get_mut(&height)?;
+        let matching: Vec<SignatureShare<MinSig>> = shares
+            .iter()
+            .filter(|(_, (root, _))| *root == executed.root)
+            .map(|(&index, (_, signature))| SignatureShare {
+                index,
+                signature: signature.clone(),
+            })
+            .collect();
+        if matching.len() < self.key.threshold() {
+            return None;
+        }
+        let message = signed_root(&executed.root);
+        let signature = match self.suite.combine(&self.key, &message, &matching) {
+            Ok(signature) => signature,
+            Err(chainkey_crypto::Error::InvalidShares(bad)) => {
+                self.invalid_shares += bad.len() as u64;
+                for index in bad {
+                    shares.remove(&index);
+                }
+                return None;
+            }
+            Err(_) => return None,
+        };
+        let certified = Certified {
+            height,
+            state: Arc::clone(&executed.state),
+            tree: Arc::clone(&executed.tree),
+            signature: signature.to_bytes(),
+        };
+        self.certified = height;
+        self.executed = self.executed.split_off(&(height + 1));
+        self.shares = self.shares.split_off(&(height + 1));
+        Some(certified)
+    }
+
+    /// The last certified height.
+    pub fn certified_height(&self) -> u64 {
+        self.certified
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certification::certificate::{key_to_der, Certificate};
+
+    fn executed(height: u64, root: u8) -> Executed {
+        let tree = crate::certification::hash_tree::leaf(vec![root]);
+        Executed {
+            height,
+            state: Arc::default(),
+            root: tree.digest(),
+            digest: [0; 32],
+            tree: Arc::new(tree),
+        }
+    }
+
+    #[test]
+    fn n_minus_f_matching_shares_certify_and_bad_ones_are_dropped() {
+        let mut rng = rand::thread_rng();
+        let (key, shares) = chainkey_crypto::threshold::deal::<MinSig, _>(3, 4, &mut rng).unwrap();
+        let mut nodes: Vec<Certifier> = shares
+            .iter()
+            .map(|share| Certifier::new(key.clone(), share.clone()))
+            .collect();
+        // Node 3 first passes off node 0's signature as its own share.
+        let (first, none) = nodes[0].on_executed(executed(1, 1));
+        assert!(none.is_none());
+        let mut forged = first.clone();
+        forged.index = 4;
+        assert!(nodes[0].on_share(forged).is_none());
+        let (second, _) = nodes[1].on_executed(executed(1, 1));
+        assert!(
+            nodes[0].on_share(second).is_none(),
+            "a forged share completes nothing"
+        );
+        assert_eq!(
+            nodes[0].invalid_shares, 1,
+            "the forged share is found and dropped"
+        );
+        // Then it signs what it executed, which differs: that does not count either.
+        let (diverging, _) = nodes[3].on_executed(executed(1, 9));
+        assert!(nodes[0].on_share(diverging).is_none());
+        let (third, _) = nodes[2].on_executed(executed(1, 1));
+        let certified = nodes[0].on_share(third).expect("three matching shares");
+        let certificate = Certificate {
+            tree: HashTree::clone(&certified.tree),
+            signature: certified.signature,
+            delegation: None,
+        };
+        let root_key =
+            crate::certification::certificate::key_from_der(&key_to_der(&key.public_key()))
+                .unwrap();
+        certificate.verify(&root_key).unwrap();
+        assert_eq!(nodes[0].certified_height(), 1);
+        // Old and far-future shares are ignored.
+        assert!(nodes[0].on_share(first).is_none());
+    }
+}

@@ -1,0 +1,149 @@
+//! Execution on its own thread: finalized blocks go in, in height order;
+//! each height's state, its state tree and root hash come out (to be
+//! certified). Every [`CHECKPOINT_EVERY`] heights the state is written to
+//! disk, so a restarted node re-executes only the blocks after it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Executor, IngressCall, ReplicatedState};
+use crate::certification::hash_tree::HashTree;
+use crate::certification::state_tree::{CanisterState, CertifiedState};
+
+/// Heights between checkpoints.
+pub const CHECKPOINT_EVERY: u64 = 100;
+
+/// What the state tree says about the subnet itself.
+#[derive(Clone, Debug, Default)]
+pub struct SubnetInfo {
+    /// The subnet's principal.
+    pub subnet_id: Vec<u8>,
+    /// Its public key (DER): the root key.
+    pub public_key: Vec<u8>,
+    /// Each node's principal and query-signing key (DER).
+    pub node_keys: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// A finalized block for execution.
+#[derive(Debug)]
+pub struct Block {
+    /// Its height.
+    pub height: u64,
+    /// Its time (Unix ns).
+    pub time_ns: u64,
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its update calls, in order.
+    pub calls: Vec<IngressCall>,
+}
+
+/// One executed height.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// The height.
+    pub height: u64,
+    /// The state after it.
+    pub state: Arc<ReplicatedState>,
+    /// Its state tree.
+    pub tree: Arc<HashTree>,
+    /// The tree's root hash (what the subnet certifies).
+    pub root: [u8; 32],
+    /// A digest of the whole state (for comparing nodes).
+    pub digest: [u8; 32],
+}
+
+/// The state tree of `state` on subnet `subnet`.
+pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> HashTree {
+    CertifiedState {
+        time_ns: state.time_ns,
+        subnet_id: subnet.subnet_id.clone(),
+        subnet_public_key: subnet.public_key.clone(),
+        canister_ranges: vec![super::management::canister_range()],
+        node_public_keys: subnet.node_keys.iter().cloned().collect(),
+        canisters: state
+            .canisters
+            .iter()
+            .map(|(id, canister)| {
+                let summary = CanisterState {
+                    certified_data: canister.certified_data.clone(),
+                    module_hash: canister.code.as_ref().map(|code| code.module_hash),
+                    controllers: canister.controllers.clone(),
+                };
+                (id.clone(), summary)
+            })
+            .collect(),
+        request_status: state
+            .request_status
+            .iter()
+            .map(|(id, stored)| (*id, stored.status.clone()))
+            .collect(),
+    }
+    .tree()
+}
+
+/// Where the checkpoint of a node with data directory `dir` lives.
+pub fn checkpoint_path(dir: &Path) -> PathBuf {
+    dir.join("checkpoint.cbor")
+}
+
+/// Reads the checkpoint in `dir`, if any.
+///
+/// # Errors
+/// A message if it exists but does not read.
+pub fn load_checkpoint(dir: &Path) -> Result<Option<ReplicatedState>, String> {
+    let path = checkpoint_path(dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => ciborium::from_reader(bytes.as_slice())
+            .map(Some)
+            .map_err(|error| format!("{}: {error}", path.display())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(format!("{}: {error}", path.display())),
+    }
+}
+
+fn write_checkpoint(dir: &Path, state: &ReplicatedState) -> std::io::Result<()> {
+    let temporary = dir.join("checkpoint.cbor.tmp");
+    std::fs::write(&temporary, crate::wire::to_cbor(state))?;
+    std::fs::File::open(&temporary)?.sync_all()?;
+    std::fs::rename(temporary, checkpoint_path(dir))
+}
+
+/// Starts the execution thread on `executor`; executed heights go to `out`.
+pub fn spawn(
+    mut executor: Executor,
+    subnet: SubnetInfo,
+    dir: PathBuf,
+    out: tokio::sync::mpsc::UnboundedSender<Executed>,
+) -> std::sync::mpsc::Sender<Block> {
+    let (sender, blocks) = std::sync::mpsc::channel::<Block>();
+    std::thread::Builder::new()
+        .name("execution".into())
+        .stack_size(super::wasm::THREAD_STACK)
+        .spawn(move || {
+            for block in blocks {
+                if block.height != executor.state.height + 1 {
+                    continue; // executed before (from the checkpoint)
+                }
+                executor.execute_block(block.height, block.time_ns, block.hash, block.calls);
+                let state = Arc::new(executor.state.clone());
+                let tree = state_tree(&state, &subnet);
+                if block.height % CHECKPOINT_EVERY == 0 {
+                    if let Err(error) = write_checkpoint(&dir, &state) {
+                        tracing::error!(%error, "cannot write the execution checkpoint");
+                    }
+                }
+                let executed = Executed {
+                    height: block.height,
+                    root: tree.digest(),
+                    digest: state.digest(),
+                    tree: Arc::new(tree),
+                    state,
+                };
+                if out.send(executed).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("the execution thread starts");
+    sender
+}

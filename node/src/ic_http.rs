@@ -1,0 +1,418 @@
+//! The IC HTTP interface that agents (`ic-agent`, `@dfinity/agent`)
+//! speak: update calls (v2 asynchronous, v3/v4 synchronous with a
+//! certificate), queries answered from the latest certified state and
+//! signed by this node, and `read_state` for certified paths. v2, v3 and
+//! v4 are served by the same handlers: for a subnet without delegation
+//! their answers are the same.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use chainkey_consensus::Hash;
+use chainkey_crypto::batch::Job;
+use ciborium::value::Value;
+use ed25519_dalek::Signer as _;
+
+use crate::cbor::encode_described;
+use crate::certification::certificate::Certificate;
+use crate::certification::certifier::Certified;
+use crate::certification::request_id::hash_of_map;
+use crate::certification::state_tree::RequestStatus;
+use crate::execution::{self, Reject};
+use crate::ingress::{
+    unix_ms, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
+};
+use crate::node::Shared;
+use crate::requests::envelope::{Envelope, RequestError};
+use crate::requests::principal::Principal;
+
+/// The largest request accepted (an install of a few MiB of code fits).
+pub const MAX_REQUEST_BYTES: usize = 3 << 20;
+/// How long a synchronous call waits for its certified answer.
+pub const SYNC_CALL_WAIT: Duration = Duration::from_secs(10);
+/// The domain node signatures on query responses are made under.
+const RESPONSE_DOMAIN: &[u8] = b"\x0Bic-response";
+
+/// The agent-facing routes.
+pub fn routes() -> Router<Arc<Shared>> {
+    let mut router = Router::new()
+        .route("/api/v2/canister/{id}/call", post(call_async))
+        .route("/api/v3/canister/{id}/call", post(call_sync))
+        .route("/api/v4/canister/{id}/call", post(call_sync));
+    for version in ["v2", "v3", "v4"] {
+        router = router
+            .route(
+                &format!("/api/{version}/canister/{{id}}/query"),
+                post(query),
+            )
+            .route(
+                &format!("/api/{version}/canister/{{id}}/read_state"),
+                post(read_state),
+            )
+            .route(
+                &format!("/api/{version}/subnet/{{id}}/read_state"),
+                post(read_state),
+            );
+    }
+    router
+}
+
+/// Why a request is refused before it reaches a canister.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
+fn bad(message: impl std::fmt::Display) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, message.to_string())
+}
+
+impl From<RequestError> for Refusal {
+    fn from(error: RequestError) -> Refusal {
+        bad(error)
+    }
+}
+
+fn now_ns() -> u64 {
+    unix_ms().saturating_mul(1_000_000)
+}
+
+fn cbor_response(value: Value) -> Response {
+    (
+        StatusCode::OK,
+        [("content-type", "application/cbor")],
+        encode_described(value),
+    )
+        .into_response()
+}
+
+fn text(key: &str) -> Value {
+    Value::Text(key.into())
+}
+
+/// Checks expiry and signatures (through the node's batching verify
+/// service) of a request of `kind`; returns its request id and sender.
+async fn authenticate(
+    shared: &Shared,
+    envelope: &Envelope,
+    kind: &str,
+) -> Result<([u8; 32], Principal), Refusal> {
+    if envelope.text("request_type")? != kind {
+        return Err(bad(format!("expected a {kind} request")));
+    }
+    let now = now_ns();
+    let expiry = envelope.expiry_ns()?;
+    let latest = now + (MAX_EXPIRY_MS + VALIDATION_SLACK_MS) * 1_000_000;
+    if expiry < now || expiry > latest {
+        return Err(bad(format!(
+            "ingress_expiry {expiry} is outside the accepted window [{now}, {latest}]"
+        )));
+    }
+    let (authenticated, checks) = envelope.claims(now)?;
+    let verdicts = futures_verify(shared, checks.iter().map(|(_, claim)| claim.clone())).await?;
+    if let Some(((signer, _), _)) = checks.iter().zip(verdicts).find(|(_, valid)| !valid) {
+        return Err(RequestError::InvalidSignature(*signer).into());
+    }
+    Ok((authenticated.request_id, authenticated.sender))
+}
+
+async fn futures_verify(
+    shared: &Shared,
+    claims: impl Iterator<Item = chainkey_crypto::batch::Claim>,
+) -> Result<Vec<bool>, Refusal> {
+    let mut verdicts = Vec::new();
+    let pending: Vec<_> = claims
+        .map(|claim| shared.verify_service.try_verify(Job::new(claim)))
+        .collect();
+    for receiver in pending {
+        let receiver = receiver
+            .map_err(|error| Refusal(StatusCode::SERVICE_UNAVAILABLE, error.to_string()))?;
+        verdicts.push(receiver.await.unwrap_or(false));
+    }
+    Ok(verdicts)
+}
+
+/// The principal in a URL path.
+fn effective_id(text: &str) -> Result<Vec<u8>, Refusal> {
+    Principal::from_text(text)
+        .map(|principal| principal.as_bytes().to_vec())
+        .map_err(|_| bad(format!("{text} is not a principal")))
+}
+
+/// Validates an update call and queues it for a block; its request id.
+async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32], Refusal> {
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(Refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("requests are limited to {MAX_REQUEST_BYTES} bytes"),
+        ));
+    }
+    let effective = effective_id(id)?;
+    let call = UpdateCall::parse(body)?;
+    if !call.canister_id.is_empty() && call.canister_id != effective {
+        return Err(bad(
+            "the canister id does not match the effective canister id",
+        ));
+    }
+    let (request_id, _) = authenticate(shared, &call.envelope, "call").await?;
+    let expiry_ms = call.expiry_ns / 1_000_000;
+    if !shared
+        .seen
+        .lock()
+        .expect("seen ids")
+        .insert(Hash(request_id), expiry_ms)
+    {
+        return Ok(request_id); // submitted before: answered as the first time
+    }
+    if shared.pending.load(Ordering::Relaxed) >= MAX_PENDING {
+        shared
+            .seen
+            .lock()
+            .expect("seen ids")
+            .remove(&Hash(request_id));
+        return Err(Refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "the ingress queue is full, retry later".into(),
+        ));
+    }
+    shared.pending.fetch_add(1, Ordering::Relaxed);
+    let item = Ingress::Call(body.to_vec());
+    if shared
+        .ingress
+        .send(vec![(Hash(request_id), item)])
+        .await
+        .is_err()
+    {
+        return Err(Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node is stopping".into(),
+        ));
+    }
+    Ok(request_id)
+}
+
+async fn call_async(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, Refusal> {
+    accept_call(&shared, &id, &body).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn call_sync(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let request_id = accept_call(&shared, &id, &body).await?;
+    let mut certified = shared.certified.subscribe();
+    let answered = tokio::time::timeout(SYNC_CALL_WAIT, async {
+        loop {
+            if let Some(state) = certified.borrow_and_update().clone() {
+                let status = state.state.request_status.get(&request_id);
+                if status.is_some_and(|s| !matches!(s.status, RequestStatus::Processing)) {
+                    return Some(state);
+                }
+            }
+            if certified.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+    .await;
+    let Ok(Some(state)) = answered else {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    };
+    let paths: [&[&[u8]]; 2] = [&[b"request_status", &request_id], &[b"time"]];
+    Ok(cbor_response(Value::Map(vec![
+        (text("status"), text("replied")),
+        (
+            text("certificate"),
+            Value::Bytes(certificate(&state, &paths)),
+        ),
+    ])))
+}
+
+/// The CBOR certificate of `state` revealing `paths`.
+fn certificate(state: &Certified, paths: &[&[&[u8]]]) -> Vec<u8> {
+    Certificate {
+        tree: state.tree.prune(paths),
+        signature: state.signature.clone(),
+        delegation: None,
+    }
+    .to_cbor()
+}
+
+fn latest(shared: &Shared) -> Result<Arc<Certified>, Refusal> {
+    shared.certified.borrow().clone().ok_or_else(|| {
+        Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no certified state yet: the subnet is starting".into(),
+        )
+    })
+}
+
+async fn read_state(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    effective_id(&id)?;
+    let envelope = Envelope::from_cbor(&body)?;
+    authenticate(&shared, &envelope, "read_state").await?;
+    let paths = envelope.paths()?;
+    let state = latest(&shared)?;
+    let mut wanted: Vec<Vec<&[u8]>> = paths
+        .iter()
+        .map(|path| path.iter().map(Vec::as_slice).collect())
+        .collect();
+    wanted.push(vec![b"time"]);
+    let wanted: Vec<&[&[u8]]> = wanted.iter().map(Vec::as_slice).collect();
+    Ok(cbor_response(Value::Map(vec![(
+        text("certificate"),
+        Value::Bytes(certificate(&state, &wanted)),
+    )])))
+}
+
+async fn query(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let effective = effective_id(&id)?;
+    let envelope = Envelope::from_cbor(&body)?;
+    let (request_id, sender) = authenticate(&shared, &envelope, "query").await?;
+    let canister_id = envelope.blob("canister_id")?.to_vec();
+    if canister_id != effective {
+        return Err(bad(
+            "the canister id does not match the effective canister id",
+        ));
+    }
+    let method = envelope.text("method_name")?.to_string();
+    let arg = envelope.blob("arg")?.to_vec();
+    let state = latest(&shared)?;
+    let runtime = Arc::clone(&shared.runtime);
+    let result = tokio::task::spawn_blocking(move || {
+        run_query(
+            &runtime,
+            &state,
+            &canister_id,
+            &method,
+            sender.as_bytes(),
+            arg,
+        )
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(Reject::new(
+            execution::reject_code::SYS_FATAL,
+            "IC0501",
+            "the query failed",
+        ))
+    });
+    Ok(cbor_response(signed_query_response(
+        &shared, request_id, result,
+    )))
+}
+
+fn run_query(
+    runtime: &execution::wasm::Runtime,
+    state: &Certified,
+    canister_id: &[u8],
+    method: &str,
+    caller: &[u8],
+    arg: Vec<u8>,
+) -> Result<Vec<u8>, Reject> {
+    let name = Principal::from_bytes(canister_id)
+        .map(|p| p.to_text())
+        .unwrap_or_default();
+    let Some(canister) = state.state.canisters.get(canister_id) else {
+        return Err(Reject::new(
+            execution::reject_code::DESTINATION_INVALID,
+            "IC0301",
+            format!("Canister {name} not found"),
+        ));
+    };
+    let export = format!("canister_query {method}");
+    let exported = canister.code.as_ref().is_some_and(|code| {
+        runtime
+            .load(&code.module, &code.module_hash)
+            .is_ok_and(|compiled| compiled.exports_function(&export))
+    });
+    if canister.code.is_some() && !exported {
+        return Err(Reject::new(
+            execution::reject_code::CANISTER_ERROR,
+            "IC0536",
+            format!("Canister {name} has no query method '{method}'"),
+        ));
+    }
+    let paths: [&[&[u8]]; 2] = [&[b"canister", canister_id, b"certified_data"], &[b"time"]];
+    let data_certificate = certificate(state, &paths);
+    execution::query(
+        runtime,
+        canister_id,
+        canister,
+        &export,
+        caller,
+        arg,
+        state.state.time_ns,
+        Some(data_certificate),
+    )
+}
+
+/// A query's answer with this node's signature over it.
+fn signed_query_response(
+    shared: &Shared,
+    request_id: [u8; 32],
+    result: Result<Vec<u8>, Reject>,
+) -> Value {
+    let timestamp = now_ns();
+    let mut fields = match result {
+        Ok(reply) => vec![
+            (text("status"), text("replied")),
+            (
+                text("reply"),
+                Value::Map(vec![(text("arg"), Value::Bytes(reply))]),
+            ),
+        ],
+        Err(reject) => vec![
+            (text("status"), text("rejected")),
+            (text("reject_code"), Value::Integer(reject.code.into())),
+            (text("reject_message"), Value::Text(reject.message)),
+            (text("error_code"), Value::Text(reject.error_code)),
+        ],
+    };
+    let mut signed = fields.clone();
+    signed.push((text("timestamp"), Value::Integer(timestamp.into())));
+    signed.push((text("request_id"), Value::Bytes(request_id.to_vec())));
+    let hash = hash_of_map(&signed).expect("a response of blobs, texts and numbers hashes");
+    let signature = shared
+        .query_key
+        .sign(&[RESPONSE_DOMAIN, hash.as_slice()].concat());
+    fields.push((
+        text("signatures"),
+        Value::Array(vec![Value::Map(vec![
+            (text("timestamp"), Value::Integer(timestamp.into())),
+            (
+                text("signature"),
+                Value::Bytes(signature.to_bytes().to_vec()),
+            ),
+            (
+                text("identity"),
+                Value::Bytes(shared.node_principal.clone()),
+            ),
+        ])]),
+    ));
+    Value::Map(fields)
+}

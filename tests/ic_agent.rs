@@ -1,0 +1,225 @@
+//! The official `ic-agent` crate, unmodified and with query-signature
+//! verification on, against a 4-node chainkey subnet of real processes:
+//! create a canister, install a Motoko canister compiled here from source
+//! by the npm `motoko` compiler, call, query, upgrade keeping its state,
+//! read its certified data through a verified certificate — then check
+//! that every node computed the same state and that a killed and
+//! restarted node still has the canister's state.
+//!
+//! Needs Node.js with `tests/js` installed (`npm ci --prefix tests/js`,
+//! as `.ci/run` does).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use candid::{Decode, Encode, Nat};
+use chainkey_node::subnet::{prepare, wait_for_height, LocalSubnet};
+use ic_agent::identity::BasicIdentity;
+use ic_agent::{Agent, Identity};
+use ic_utils::interfaces::management_canister::builders::{
+    CanisterInstallMode, UpgradeFlags, WasmMemoryPersistence,
+};
+use ic_utils::interfaces::ManagementCanister;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Compiles `tests/canisters/<name>.mo` with the npm `motoko` compiler.
+fn motoko(name: &str, out: &Path) -> Vec<u8> {
+    let root = workspace();
+    let status = std::process::Command::new("node")
+        .arg(root.join("tests/js/compile-motoko.js"))
+        .arg(root.join(format!("tests/canisters/{name}.mo")))
+        .arg(out)
+        .status()
+        .expect("Node.js runs (install it and `npm ci --prefix tests/js`)");
+    assert!(status.success(), "the Motoko compiler failed");
+    std::fs::read(out).unwrap()
+}
+
+async fn agent(url: &str, identity: impl Identity + 'static) -> Agent {
+    let agent = Agent::builder()
+        .with_url(url)
+        .with_identity(identity)
+        .with_verify_query_signatures(true)
+        .build()
+        .unwrap();
+    agent.fetch_root_key().await.unwrap();
+    agent
+}
+
+fn url(subnet: &LocalSubnet, id: usize) -> String {
+    format!("http://{}", subnet.http[id])
+}
+
+/// Waits until every node reports a state digest for one same height, and
+/// returns them (all equal, if execution is deterministic).
+fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let statuses: Vec<_> = subnet.statuses().into_iter().flatten().collect();
+        if statuses.len() == 4 {
+            let first = &statuses[0].state_digests;
+            for (height, _) in first.iter().rev() {
+                let digests: Vec<String> = statuses
+                    .iter()
+                    .filter_map(|s| s.state_digests.iter().find(|(h, _)| h == height))
+                    .map(|(_, d)| d.clone())
+                    .collect();
+                if digests.len() == 4 {
+                    return digests;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no common executed height: {statuses:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = motoko("counter", &dir.path().join("counter.wasm"));
+    let configs = prepare(dir.path(), 4, true).unwrap();
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
+    let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
+
+    let identity = BasicIdentity::from_raw_key(&[42; 32]);
+    let agent = agent(&url(&subnet, 0), identity).await;
+    let management = ManagementCanister::create(&agent);
+    let (canister,) = management
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .with_effective_canister_id(candid::Principal::management_canister())
+        .call_and_wait()
+        .await
+        .expect("create a canister");
+    management
+        .install_code(&canister, &wasm)
+        .with_mode(CanisterInstallMode::Install)
+        .call_and_wait()
+        .await
+        .expect("install the Motoko canister");
+
+    let increment = |agent: &Agent| {
+        let agent = agent.clone();
+        async move {
+            let reply = agent
+                .update(&canister, "increment")
+                .with_arg(Encode!().unwrap())
+                .call_and_wait()
+                .await
+                .expect("an update call");
+            Decode!(&reply, Nat).unwrap()
+        }
+    };
+    let get = |agent: &Agent| {
+        let agent = agent.clone();
+        async move {
+            let reply = agent
+                .query(&canister, "get")
+                .with_arg(Encode!().unwrap())
+                .call()
+                .await
+                .expect("a query with verified node signatures");
+            Decode!(&reply, Nat).unwrap()
+        }
+    };
+    assert_eq!(increment(&agent).await, Nat::from(1u8));
+    assert_eq!(increment(&agent).await, Nat::from(2u8));
+    assert_eq!(get(&agent).await, Nat::from(2u8));
+
+    agent
+        .update(&canister, "set_label")
+        .with_arg(Encode!(&"chainkey").unwrap())
+        .call_and_wait()
+        .await
+        .unwrap();
+    let certified = agent
+        .read_state_canister_info(canister, "certified_data")
+        .await
+        .expect("certified data through a verified certificate");
+    assert_eq!(certified, b"chainkey");
+
+    // An upgrade keeps the heap (Motoko's enhanced orthogonal persistence).
+    management
+        .install_code(&canister, &wasm)
+        .with_mode(CanisterInstallMode::Upgrade(Some(UpgradeFlags {
+            skip_pre_upgrade: None,
+            wasm_memory_persistence: Some(WasmMemoryPersistence::Keep),
+        })))
+        .call_and_wait()
+        .await
+        .expect("upgrade the canister");
+    assert_eq!(get(&agent).await, Nat::from(2u8));
+    let label = agent
+        .query(&canister, "get_label")
+        .with_arg(Encode!().unwrap())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(Decode!(&label, String).unwrap(), "chainkey");
+    assert_eq!(increment(&agent).await, Nat::from(3u8));
+
+    // A wrong method is rejected with the spec's code, not a transport error.
+    let error = agent
+        .update(&canister, "no_such_method")
+        .with_arg(Encode!().unwrap())
+        .call_and_wait()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("no_such_method"), "{error}");
+
+    let digests = common_digests(&subnet);
+    assert!(
+        digests.iter().all(|d| d == &digests[0]),
+        "nodes disagree: {digests:?}"
+    );
+
+    // A killed node restarts with the canister's state.
+    subnet.kill_node(3);
+    assert_eq!(increment(&agent).await, Nat::from(4u8));
+    subnet.start_node(&program, 3).unwrap();
+    let restarted = agent_for_node(&subnet, 3).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let count = restarted
+            .query(&canister, "get")
+            .with_arg(Encode!().unwrap())
+            .call()
+            .await;
+        if let Ok(reply) = count {
+            if Decode!(&reply, Nat).unwrap() == Nat::from(4u8) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted node lacks the state"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    subnet.stop();
+}
+
+/// An agent on node `id` that may have just started (retries the root key).
+async fn agent_for_node(subnet: &LocalSubnet, id: usize) -> Agent {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let agent = Agent::builder()
+            .with_url(url(subnet, id))
+            .with_identity(BasicIdentity::from_raw_key(&[43; 32]))
+            .build()
+            .unwrap();
+        if agent.fetch_root_key().await.is_ok() {
+            return agent;
+        }
+        assert!(Instant::now() < deadline, "node {id} does not answer");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
