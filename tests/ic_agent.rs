@@ -6,6 +6,8 @@
 //! that every node computed the same state and that a killed and
 //! restarted node still has the canister's state.
 //!
+//! The same flow runs through `@dfinity/agent` (`tests/js/agent-flow.js`).
+//!
 //! Needs Node.js with `tests/js` installed (`npm ci --prefix tests/js`,
 //! as `.ci/run` does).
 
@@ -21,12 +23,33 @@ use ic_utils::interfaces::management_canister::builders::{
 };
 use ic_utils::interfaces::ManagementCanister;
 
+/// One subnet at a time: a 2-core machine runs one well.
+static ONE_SUBNET_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Installs `tests/js` (the Motoko compiler, `@dfinity/agent`) if needed.
+fn install_js() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let js = workspace().join("tests/js");
+        if js.join("node_modules/motoko").exists() {
+            return;
+        }
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&js)
+            .status()
+            .expect("npm runs (install Node.js and npm)");
+        assert!(status.success(), "npm ci --prefix tests/js failed");
+    });
+}
+
 /// Compiles `tests/canisters/<name>.mo` with the npm `motoko` compiler.
 fn motoko(name: &str, out: &Path) -> Vec<u8> {
+    install_js();
     let root = workspace();
     let status = std::process::Command::new("node")
         .arg(root.join("tests/js/compile-motoko.js"))
@@ -81,7 +104,38 @@ fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dfinity_agent_js_deploys_calls_queries_and_upgrades_a_motoko_canister() {
+    let _serial = ONE_SUBNET_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let wasm_path = dir.path().join("counter.wasm");
+    motoko("counter", &wasm_path);
+    let configs = prepare(dir.path(), 4, true).unwrap();
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
+    let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
+    let output = tokio::process::Command::new("node")
+        .arg(workspace().join("tests/js/agent-flow.js"))
+        .arg(url(&subnet, 1))
+        .arg(&wasm_path)
+        .output()
+        .await
+        .expect("Node.js runs");
+    subnet.stop();
+    assert!(
+        output.status.success(),
+        "the @dfinity/agent flow failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
+    let _serial = ONE_SUBNET_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let wasm = motoko("counter", &dir.path().join("counter.wasm"));
     let configs = prepare(dir.path(), 4, true).unwrap();

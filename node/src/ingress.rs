@@ -619,7 +619,7 @@ mod tests {
         let message = SignedIngress::sign_ed25519(&maker, 1, now + 60_000, b"pay".to_vec());
         let entry = IngressMessage {
             id: message.id(),
-            content: to_cbor(&message),
+            content: to_cbor(&Ingress::Signed(message.clone())),
         };
         // A node that never saw the message verifies it in the block.
         let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
@@ -641,12 +641,12 @@ mod tests {
         forged.content = b"steal".to_vec();
         let forged_entry = IngressMessage {
             id: forged.id(),
-            content: to_cbor(&forged),
+            content: to_cbor(&Ingress::Signed(forged.clone())),
         };
         assert!(!other.validate(1, &[forged_entry], &[], now * 1_000_000));
         let mismatched = IngressMessage {
             id: Hash([3; 32]),
-            content: to_cbor(&message),
+            content: to_cbor(&Ingress::Signed(message.clone())),
         };
         assert!(!other.validate(1, &[mismatched], &[], now * 1_000_000));
         // A message this node verified, re-included with another signature,
@@ -655,14 +655,14 @@ mod tests {
         resigned.signature[0] ^= 1;
         let resigned_entry = IngressMessage {
             id: resigned.id(),
-            content: to_cbor(&resigned),
+            content: to_cbor(&Ingress::Signed(resigned.clone())),
         };
         assert_eq!(resigned_entry.id, entry.id);
         assert!(!other.validate(1, &[resigned_entry], &[], now * 1_000_000));
         let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
         let far_entry = IngressMessage {
             id: far.id(),
-            content: to_cbor(&far),
+            content: to_cbor(&Ingress::Signed(far.clone())),
         };
         assert!(
             !other.validate(1, &[far_entry], &[], now * 1_000_000),
