@@ -24,7 +24,7 @@ use ic_utils::interfaces::management_canister::builders::{
 use ic_utils::interfaces::ManagementCanister;
 
 /// One subnet at a time: a 2-core machine runs one well.
-static ONE_SUBNET_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_SUBNET_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -105,9 +105,7 @@ fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dfinity_agent_js_deploys_calls_queries_and_upgrades_a_motoko_canister() {
-    let _serial = ONE_SUBNET_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let wasm_path = dir.path().join("counter.wasm");
     motoko("counter", &wasm_path);
@@ -133,9 +131,7 @@ async fn dfinity_agent_js_deploys_calls_queries_and_upgrades_a_motoko_canister()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
-    let _serial = ONE_SUBNET_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let wasm = motoko("counter", &dir.path().join("counter.wasm"));
     let configs = prepare(dir.path(), 4, true).unwrap();
@@ -248,7 +244,7 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
             .call()
             .await;
         if let Ok(reply) = count {
-            if Decode!(&reply, Nat).unwrap() == Nat::from(4u8) {
+            if Decode!(&reply, Nat).unwrap() == 4u8 {
                 break;
             }
         }

@@ -102,6 +102,9 @@ fn default_log() -> String {
     "info".to_string()
 }
 
+/// A node's principal and its query-signing key (DER).
+pub type NodeKey = (Vec<u8>, Vec<u8>);
+
 /// A node's secrets (`secrets.toml`, mode 0600). `Debug` shows nothing.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SecretsFile {
@@ -235,7 +238,7 @@ impl NodeConfig {
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
-    pub fn query_keys(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>, ConfigError> {
+    pub fn query_keys(&self) -> Result<Vec<NodeKey>, ConfigError> {
         self.nodes
             .iter()
             .map(|node| {

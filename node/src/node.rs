@@ -743,12 +743,12 @@ impl Node {
             self.transport.send(self.next_gap_peer, frame);
         }
         self.ticks += 1;
-        if self.ticks % 20 == 0 {
+        if self.ticks.is_multiple_of(20) {
             // Every 5 s: forget expired ingress (the store's copy every minute).
             let now_ms = unix_ms();
             self.consensus.payloads_mut().prune(now_ms);
             self.shared.seen.lock().expect("seen ids").prune(now_ms);
-            if self.ticks % 240 == 0 {
+            if self.ticks.is_multiple_of(240) {
                 self.store
                     .prune_ingress(now_ms.saturating_sub(crate::ingress::VALIDATION_SLACK_MS))?;
             }

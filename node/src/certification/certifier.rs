@@ -46,13 +46,16 @@ pub struct Certified {
     pub signature: Vec<u8>,
 }
 
+/// The shares of one height: by signer index, the root signed and the share.
+type SharesByIndex = HashMap<u32, ([u8; 32], Signature<MinSig>)>;
+
 /// The pool of executed heights and shares.
 pub struct Certifier {
     suite: Ciphersuite<MinSig>,
     key: PublicCommitment<MinSig>,
     share: SecretKeyShare,
     executed: BTreeMap<u64, Executed>,
-    shares: BTreeMap<u64, HashMap<u32, ([u8; 32], Signature<MinSig>)>>,
+    shares: BTreeMap<u64, SharesByIndex>,
     certified: u64,
     /// Shares dropped because they did not verify or decode.
     pub invalid_shares: u64,
@@ -121,7 +124,7 @@ impl Certifier {
             .filter(|(_, (root, _))| *root == executed.root)
             .map(|(&index, (_, signature))| SignatureShare {
                 index,
-                signature: signature.clone(),
+                signature: *signature,
             })
             .collect();
         if matching.len() < self.key.threshold() {

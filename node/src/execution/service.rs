@@ -21,7 +21,7 @@ pub struct SubnetInfo {
     /// Its public key (DER): the root key.
     pub public_key: Vec<u8>,
     /// Each node's principal and query-signing key (DER).
-    pub node_keys: Vec<(Vec<u8>, Vec<u8>)>,
+    pub node_keys: Vec<crate::config::NodeKey>,
 }
 
 /// A finalized block for execution.
@@ -127,7 +127,7 @@ pub fn spawn(
                 executor.execute_block(block.height, block.time_ns, block.hash, block.calls);
                 let state = Arc::new(executor.state.clone());
                 let tree = state_tree(&state, &subnet);
-                if block.height % CHECKPOINT_EVERY == 0 {
+                if block.height.is_multiple_of(CHECKPOINT_EVERY) {
                     if let Err(error) = write_checkpoint(&dir, &state) {
                         tracing::error!(%error, "cannot write the execution checkpoint");
                     }

@@ -431,6 +431,6 @@ fn bits_value(like: &Val, bits: u128) -> Val {
         Val::F32(_) => Val::F32(bits as u32),
         Val::F64(_) => Val::F64(bits as u64),
         Val::V128(_) => Val::V128(bits.into()),
-        other => other.clone(),
+        other => *other,
     }
 }
