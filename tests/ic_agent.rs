@@ -156,40 +156,21 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         .await
         .expect("install the Motoko canister");
 
-    let increment = |agent: &Agent| {
-        let agent = agent.clone();
-        async move {
-            let reply = agent
-                .update(&canister, "increment")
-                .with_arg(Encode!().unwrap())
-                .call_and_wait()
-                .await
-                .expect("an update call");
-            Decode!(&reply, Nat).unwrap()
-        }
-    };
-    let get = |agent: &Agent| {
-        let agent = agent.clone();
-        async move {
-            let reply = agent
-                .query(&canister, "get")
-                .with_arg(Encode!().unwrap())
-                .call()
-                .await
-                .expect("a query with verified node signatures");
-            Decode!(&reply, Nat).unwrap()
-        }
-    };
-    assert_eq!(increment(&agent).await, Nat::from(1u8));
-    assert_eq!(increment(&agent).await, Nat::from(2u8));
-    assert_eq!(get(&agent).await, Nat::from(2u8));
+    let count = |n: u8| Nat::from(n);
+    assert_eq!(
+        update::<Nat>(&agent, canister, "increment", Encode!()).await,
+        count(1)
+    );
+    assert_eq!(
+        update::<Nat>(&agent, canister, "increment", Encode!()).await,
+        count(2)
+    );
+    assert_eq!(
+        query::<Nat>(&agent, canister, "get").await.unwrap(),
+        count(2)
+    );
 
-    agent
-        .update(&canister, "set_label")
-        .with_arg(Encode!(&"chainkey").unwrap())
-        .call_and_wait()
-        .await
-        .unwrap();
+    update::<()>(&agent, canister, "set_label", Encode!(&"chainkey")).await;
     let certified = agent
         .read_state_canister_info(canister, "certified_data")
         .await
@@ -206,15 +187,16 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         .call_and_wait()
         .await
         .expect("upgrade the canister");
-    assert_eq!(get(&agent).await, Nat::from(2u8));
-    let label = agent
-        .query(&canister, "get_label")
-        .with_arg(Encode!().unwrap())
-        .call()
-        .await
-        .unwrap();
-    assert_eq!(Decode!(&label, String).unwrap(), "chainkey");
-    assert_eq!(increment(&agent).await, Nat::from(3u8));
+    assert_eq!(
+        query::<Nat>(&agent, canister, "get").await.unwrap(),
+        count(2)
+    );
+    let label = query::<String>(&agent, canister, "get_label").await;
+    assert_eq!(label.unwrap(), "chainkey");
+    assert_eq!(
+        update::<Nat>(&agent, canister, "increment", Encode!()).await,
+        count(3)
+    );
 
     // A wrong method is rejected with the spec's code, not a transport error.
     let error = agent
@@ -233,20 +215,19 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
 
     // A killed node restarts with the canister's state.
     subnet.kill_node(3);
-    assert_eq!(increment(&agent).await, Nat::from(4u8));
+    assert_eq!(
+        update::<Nat>(&agent, canister, "increment", Encode!()).await,
+        count(4)
+    );
     subnet.start_node(&program, 3).unwrap();
     let restarted = agent_for_node(&subnet, 3).await;
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        let count = restarted
-            .query(&canister, "get")
-            .with_arg(Encode!().unwrap())
-            .call()
-            .await;
-        if let Ok(reply) = count {
-            if Decode!(&reply, Nat).unwrap() == 4u8 {
-                break;
-            }
+        if query::<Nat>(&restarted, canister, "get")
+            .await
+            .is_ok_and(|n| n == 4u8)
+        {
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -255,6 +236,36 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     subnet.stop();
+}
+
+/// Calls `method` with `arg` and waits for its certified reply.
+async fn update<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
+    agent: &Agent,
+    canister: candid::Principal,
+    method: &str,
+    arg: candid::Result<Vec<u8>>,
+) -> T {
+    let reply = agent
+        .update(&canister, method)
+        .with_arg(arg.unwrap())
+        .call_and_wait()
+        .await
+        .unwrap_or_else(|error| panic!("update {method}: {error}"));
+    Decode!(&reply, T).unwrap()
+}
+
+/// Queries `method` (no argument); the node's signature is verified.
+async fn query<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
+    agent: &Agent,
+    canister: candid::Principal,
+    method: &str,
+) -> Result<T, ic_agent::AgentError> {
+    let reply = agent
+        .query(&canister, method)
+        .with_arg(Encode!().unwrap())
+        .call()
+        .await?;
+    Ok(Decode!(&reply, T).unwrap())
 }
 
 /// An agent on node `id` that may have just started (retries the root key).

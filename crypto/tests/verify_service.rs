@@ -79,3 +79,31 @@ async fn a_full_queue_pushes_back() {
         Ok(true)
     );
 }
+
+// One thread: the collector cannot drain the queue while jobs are queued.
+#[tokio::test(flavor = "current_thread")]
+async fn verify_all_answers_each_job_and_names_the_refused() {
+    let (service, _task) = VerifyService::spawn(
+        Arc::new(BatchVerifier::default()),
+        ServiceConfig {
+            max_batch: 8,
+            max_delay: Duration::from_millis(1),
+            queue_capacity: 4,
+        },
+    );
+    let suite = Ciphersuite::<MinSig>::basic();
+    let key = SecretKey::generate(&mut StdRng::seed_from_u64(9));
+    let valid = [true, false, true];
+    let jobs = valid
+        .iter()
+        .enumerate()
+        .map(|(i, &ok)| job(&suite, &key, &[i as u8], ok));
+    let verdicts = service.verify_all(jobs).await;
+    assert_eq!(verdicts, vec![Some(true), Some(false), Some(true)]);
+    // More jobs than the queue holds: the overflow is refused, not lost silently.
+    let jobs = (0..16u8).map(|i| job(&suite, &key, &[i], true));
+    let verdicts = service.verify_all(jobs).await;
+    assert_eq!(verdicts.len(), 16);
+    assert!(verdicts.iter().all(|v| *v == Some(true) || v.is_none()));
+    assert!(verdicts.contains(&None), "{verdicts:?}");
+}

@@ -119,27 +119,21 @@ async fn authenticate(
         )));
     }
     let (authenticated, checks) = envelope.claims(now)?;
-    let verdicts = futures_verify(shared, checks.iter().map(|(_, claim)| claim.clone())).await?;
-    if let Some(((signer, _), _)) = checks.iter().zip(verdicts).find(|(_, valid)| !valid) {
-        return Err(RequestError::InvalidSignature(*signer).into());
+    let jobs = checks.iter().map(|(_, claim)| Job::new(claim.clone()));
+    let verdicts = shared.verify_service.verify_all(jobs).await;
+    for ((signer, _), verdict) in checks.iter().zip(verdicts) {
+        match verdict {
+            Some(true) => {}
+            Some(false) => return Err(RequestError::InvalidSignature(*signer).into()),
+            None => {
+                return Err(Refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "signature verification is overloaded, retry later".into(),
+                ))
+            }
+        }
     }
     Ok((authenticated.request_id, authenticated.sender))
-}
-
-async fn futures_verify(
-    shared: &Shared,
-    claims: impl Iterator<Item = chainkey_crypto::batch::Claim>,
-) -> Result<Vec<bool>, Refusal> {
-    let mut verdicts = Vec::new();
-    let pending: Vec<_> = claims
-        .map(|claim| shared.verify_service.try_verify(Job::new(claim)))
-        .collect();
-    for receiver in pending {
-        let receiver = receiver
-            .map_err(|error| Refusal(StatusCode::SERVICE_UNAVAILABLE, error.to_string()))?;
-        verdicts.push(receiver.await.unwrap_or(false));
-    }
-    Ok(verdicts)
 }
 
 /// The principal in a URL path.
@@ -186,7 +180,10 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
         ));
     }
     shared.pending.fetch_add(1, Ordering::Relaxed);
-    let item = Ingress::Call(body.to_vec());
+    let item = Ingress::Call {
+        expiry_ms,
+        envelope: body.to_vec(),
+    };
     if shared
         .ingress
         .send(vec![(Hash(request_id), item)])

@@ -68,8 +68,16 @@ pub enum Ingress {
     /// A message of `POST /api/v1/ingress`.
     Signed(SignedIngress),
     /// An IC update call: its CBOR envelope, as the user sent it (the
-    /// signatures cover it, so every node checks them again).
-    Call(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// signatures cover it, so every node checks them again), and its
+    /// expiry, which validation checks against the envelope's so that
+    /// later readers need not decode the envelope.
+    Call {
+        /// The envelope's `ingress_expiry`, in Unix ms.
+        expiry_ms: u64,
+        /// The envelope.
+        #[serde(with = "serde_bytes")]
+        envelope: Vec<u8>,
+    },
 }
 
 /// An IC update call, read from its envelope.
@@ -129,9 +137,7 @@ impl Ingress {
     pub fn expiry_ms(&self) -> u64 {
         match self {
             Ingress::Signed(message) => message.expiry_ms,
-            Ingress::Call(bytes) => {
-                UpdateCall::parse(bytes).map_or(0, |call| call.expiry_ns / 1_000_000)
-            }
+            Ingress::Call { expiry_ms, .. } => *expiry_ms,
         }
     }
 
@@ -143,11 +149,17 @@ impl Ingress {
                 let claim = message.claim(&id).ok()?;
                 Some((id, message.expiry_ms, vec![claim]))
             }
-            Ingress::Call(bytes) => {
-                let call = UpdateCall::parse(bytes).ok()?;
+            Ingress::Call {
+                expiry_ms,
+                envelope,
+            } => {
+                let call = UpdateCall::parse(envelope).ok()?;
+                if call.expiry_ns / 1_000_000 != *expiry_ms {
+                    return None;
+                }
                 let (_, checks) = call.envelope.claims(time_ns).ok()?;
                 let claims = checks.into_iter().map(|(_, claim)| claim).collect();
-                Some((Hash(call.request_id), call.expiry_ns / 1_000_000, claims))
+                Some((Hash(call.request_id), *expiry_ms, claims))
             }
         }
     }
@@ -158,7 +170,9 @@ pub fn update_calls(payload: &[IngressMessage]) -> Vec<crate::execution::Ingress
     payload
         .iter()
         .filter_map(|message| match decode(&message.content)? {
-            Ingress::Call(bytes) => UpdateCall::parse(&bytes).ok()?.to_execution().ok(),
+            Ingress::Call { envelope, .. } => {
+                UpdateCall::parse(&envelope).ok()?.to_execution().ok()
+            }
             Ingress::Signed(_) => None,
         })
         .collect()
@@ -324,16 +338,7 @@ pub async fn check(
         };
         verdicts.push(verdict);
     }
-    // Queue them all first, so they can share batches, then collect.
-    let pending: Vec<_> = jobs
-        .into_iter()
-        .map(|job| service.try_verify(job))
-        .collect();
-    for (queued, position) in pending.into_iter().zip(positions) {
-        let verdict = match queued {
-            Ok(verdict) => verdict.await.ok(),
-            Err(_) => None,
-        };
+    for (verdict, position) in service.verify_all(jobs).await.into_iter().zip(positions) {
         match verdict {
             Some(true) => {}
             Some(false) => verdicts[position] = Err(IngressError::InvalidSignature),
@@ -391,8 +396,8 @@ pub struct NodePayloads {
     verifier: Arc<BatchVerifier>,
     /// Messages this node verified (accepted itself or validated in a
     /// block), by a digest of their whole encoding (signature included),
-    /// with their expiry.
-    verified: RefCell<HashMap<Hash, u64>>,
+    /// with their id and expiry: a block repeating one is not decoded again.
+    verified: RefCell<HashMap<Hash, (Hash, u64)>>,
     finalized: Seen,
     /// Messages delivered in finalized blocks so far.
     pub finalized_messages: u64,
@@ -425,7 +430,7 @@ impl NodePayloads {
         self.expiries.insert(id, expiry_ms);
         self.verified
             .borrow_mut()
-            .insert(content_key(&content), expiry_ms);
+            .insert(content_key(&content), (id, expiry_ms));
         self.queue.submit(IngressMessage { id, content });
         true
     }
@@ -452,7 +457,7 @@ impl NodePayloads {
             .retain(|message| expiries.contains_key(&message.id));
         self.verified
             .borrow_mut()
-            .retain(|_, expiry| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
+            .retain(|_, (_, expiry)| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
     }
 }
 
@@ -516,11 +521,20 @@ impl PayloadBuilder for NodePayloads {
         let mut unverified = Vec::new();
         let mut jobs = Vec::new();
         for message in payload {
-            let Some(item) = decode(&message.content) else {
-                return false;
-            };
-            let Some((id, expiry_ms, claims)) = item.checks(time_ns) else {
-                return false;
+            let key = content_key(&message.content);
+            let known = self.verified.borrow().get(&key).copied();
+            let (id, expiry_ms) = match known {
+                Some(known) => known,
+                None => {
+                    let Some((id, expiry_ms, claims)) =
+                        decode(&message.content).and_then(|item| item.checks(time_ns))
+                    else {
+                        return false;
+                    };
+                    unverified.push((key, (id, expiry_ms)));
+                    jobs.extend(claims.into_iter().map(Job::new));
+                    (id, expiry_ms)
+                }
             };
             if id != message.id
                 || self.finalized.contains(&message.id)
@@ -528,11 +542,6 @@ impl PayloadBuilder for NodePayloads {
                 || expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
             {
                 return false;
-            }
-            let key = content_key(&message.content);
-            if !self.verified.borrow().contains_key(&key) {
-                unverified.push((key, expiry_ms));
-                jobs.extend(claims.into_iter().map(Job::new));
             }
         }
         if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {

@@ -42,6 +42,8 @@ use crate::wire::Message;
 const BLOCKS_PER_ANSWER: usize = 256;
 /// Payload bytes per [`Message::Blocks`] answer, about (well below a frame's limit).
 const ANSWER_BYTES: usize = crate::wire::MAX_FRAME / 4;
+/// Executed heights whose state digests `/status` shows.
+const STATE_DIGESTS: usize = 32;
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
 const FLOOD_PER_TICK: usize = 40;
 
@@ -101,7 +103,8 @@ pub struct Status {
     pub backend: String,
     /// Peers our connections to are up.
     pub peers_connected: usize,
-    /// Artifacts and frames dropped as invalid, malformed or over the rate limit.
+    /// Artifacts, certification shares and frames dropped as invalid,
+    /// malformed or over the rate limit.
     pub dropped_from_peers: u64,
     /// Highest height executed.
     pub executed_height: Height,
@@ -202,6 +205,10 @@ struct Node {
     /// Heights sent to execution so far.
     sent_for_execution: Height,
     certifier: Certifier,
+    /// The last certified height.
+    certified_height: Height,
+    /// Whole-state digests of the last executed heights (for `/status`).
+    state_digests: VecDeque<(Height, String)>,
     shared: Arc<Shared>,
     start: Instant,
     wake: Time,
@@ -334,6 +341,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         execution,
         sent_for_execution,
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
+        certified_height: 0,
+        state_digests: VecDeque::new(),
         shared,
         start: Instant::now(),
         wake: 0,
@@ -526,14 +535,8 @@ impl Node {
                 Ok(())
             }
             Message::CertificationShare(share) => {
-                // Share indices are node ids plus one (see genesis): a peer
-                // signs only for itself.
-                if share.index == received.from + 1 {
-                    if let Some(certified) = self.certifier.on_share(share) {
-                        self.publish(certified);
-                    }
-                } else {
-                    self.certifier.invalid_shares += 1;
+                if let Some(certified) = self.certifier.on_share(received.from, share) {
+                    self.publish(certified);
                 }
                 Ok(())
             }
@@ -542,15 +545,11 @@ impl Node {
 
     /// Signs an executed height's state root and shares the signature.
     fn on_executed(&mut self, executed: Executed) {
-        let mut status = self.shared.status.lock().expect("status");
-        status.executed_height = executed.height;
-        if status.state_digests.len() == 32 {
-            status.state_digests.remove(0);
+        if self.state_digests.len() == STATE_DIGESTS {
+            self.state_digests.pop_front();
         }
-        status
-            .state_digests
-            .push((executed.height, hex::encode(executed.digest)));
-        drop(status);
+        self.state_digests
+            .push_back((executed.height, hex::encode(executed.digest)));
         let (share, certified) = self.certifier.on_executed(executed);
         let frame = Arc::new(Message::CertificationShare(share).to_frame());
         self.transport.broadcast(frame);
@@ -559,8 +558,8 @@ impl Node {
         }
     }
 
-    fn publish(&self, certified: Certified) {
-        self.shared.status.lock().expect("status").certified_height = certified.height;
+    fn publish(&mut self, certified: Certified) {
+        self.certified_height = certified.height;
         self.shared
             .certified
             .send_replace(Some(Arc::new(certified)));
@@ -570,18 +569,23 @@ impl Node {
     /// as far as the store has them without a gap.
     fn feed_execution(&mut self) -> Result<(), NodeError> {
         while let Some(block) = self.store.finalized(self.sent_for_execution + 1)? {
-            let next = service::Block {
-                height: block.block.height,
-                time_ns: block.block.time_ns,
-                hash: block.hash.0,
-                calls: update_calls(&block.block.payload),
-            };
-            if self.execution.send(next).is_err() {
-                break; // the execution thread ended (the node is stopping)
-            }
-            self.sent_for_execution += 1;
+            self.execute(&block);
         }
         Ok(())
+    }
+
+    /// Sends the next block to execution.
+    fn execute(&mut self, block: &FinalizedBlock) {
+        let next = service::Block {
+            height: block.block.height,
+            time_ns: block.block.time_ns,
+            hash: block.hash.0,
+            calls: update_calls(&block.block.payload),
+        };
+        // Fails only once the execution thread ended: the node is stopping.
+        if self.execution.send(next).is_ok() {
+            self.sent_for_execution = block.block.height;
+        }
     }
 
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
@@ -647,7 +651,11 @@ impl Node {
         if new == 0 {
             return Ok(()); // stored before a restart
         }
-        self.feed_execution()?;
+        if height == self.sent_for_execution + 1 {
+            self.execute(&block);
+        } else {
+            self.feed_execution()?;
+        }
         let messages = block.block.payload.len() as u64;
         self.shared.metrics.ingress_finalized.inc_by(messages);
         self.shared.metrics.finalized_height.set(height as i64);
@@ -879,17 +887,11 @@ impl Node {
                 .iter()
                 .filter(|stats| stats.connected.load(Ordering::Relaxed))
                 .count(),
-            dropped_from_peers: dropped,
-            ..Status::default()
+            dropped_from_peers: dropped + self.certifier.invalid_shares,
+            executed_height: self.state_digests.back().map_or(0, |(height, _)| *height),
+            certified_height: self.certified_height,
+            state_digests: self.state_digests.iter().cloned().collect(),
         };
-        let mut shared_status = self.shared.status.lock().expect("status");
-        // Execution and certification fill their own fields.
-        let executed = std::mem::take(&mut shared_status.state_digests);
-        *shared_status = Status {
-            executed_height: shared_status.executed_height,
-            certified_height: shared_status.certified_height,
-            state_digests: executed,
-            ..status
-        };
+        *self.shared.status.lock().expect("status") = status;
     }
 }

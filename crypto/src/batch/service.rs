@@ -100,6 +100,21 @@ impl VerifyService {
             })?;
         Ok(verdict)
     }
+
+    /// Queues every job without waiting, so they can share batches, then
+    /// awaits their verdicts: `None` for a job the service refused (queue
+    /// full) or lost (stopped).
+    pub async fn verify_all(&self, jobs: impl IntoIterator<Item = Job>) -> Vec<Option<bool>> {
+        let queued: Vec<_> = jobs.into_iter().map(|job| self.try_verify(job)).collect();
+        let mut verdicts = Vec::with_capacity(queued.len());
+        for verdict in queued {
+            verdicts.push(match verdict {
+                Ok(verdict) => verdict.await.ok(),
+                Err(_) => None,
+            });
+        }
+        verdicts
+    }
 }
 
 /// The collector loop: cut a batch, verify it off the runtime, answer, repeat.

@@ -18,6 +18,9 @@ use crate::execution::ReplicatedState;
 
 /// Heights above the last certified one whose shares are kept.
 pub const SHARE_WINDOW: u64 = 2_000;
+/// Executed heights kept waiting for shares (older ones are given up:
+/// peers moved on and will not sign them again).
+pub const EXECUTED_WINDOW: usize = 256;
 
 /// A share as it travels.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -89,12 +92,22 @@ impl Certifier {
         };
         let height = executed.height;
         self.executed.insert(height, executed);
+        while self.executed.len() > EXECUTED_WINDOW {
+            self.executed.pop_first();
+        }
         self.add(message.clone());
         (message, self.try_certify(height))
     }
 
-    /// Takes a peer's share: the certification if it completes one.
-    pub fn on_share(&mut self, share: CertificationShare) -> Option<Certified> {
+    /// Takes a share from node `signer`: the certification if it completes
+    /// one. Share indices are node ids plus one (genesis deals them so): a
+    /// node signs only for itself, and a share claiming another index is
+    /// counted as invalid.
+    pub fn on_share(&mut self, signer: u32, share: CertificationShare) -> Option<Certified> {
+        if share.index != signer + 1 {
+            self.invalid_shares += 1;
+            return None;
+        }
         let height = share.height;
         if height <= self.certified || height > self.certified + SHARE_WINDOW {
             return None;
@@ -153,11 +166,6 @@ impl Certifier {
         self.shares = self.shares.split_off(&(height + 1));
         Some(certified)
     }
-
-    /// The last certified height.
-    pub fn certified_height(&self) -> u64 {
-        self.certified
-    }
 }
 
 #[cfg(test)]
@@ -189,10 +197,10 @@ mod tests {
         assert!(none.is_none());
         let mut forged = first.clone();
         forged.index = 4;
-        assert!(nodes[0].on_share(forged).is_none());
+        assert!(nodes[0].on_share(3, forged).is_none());
         let (second, _) = nodes[1].on_executed(executed(1, 1));
         assert!(
-            nodes[0].on_share(second).is_none(),
+            nodes[0].on_share(1, second).is_none(),
             "a forged share completes nothing"
         );
         assert_eq!(
@@ -201,9 +209,9 @@ mod tests {
         );
         // Then it signs what it executed, which differs: that does not count either.
         let (diverging, _) = nodes[3].on_executed(executed(1, 9));
-        assert!(nodes[0].on_share(diverging).is_none());
+        assert!(nodes[0].on_share(3, diverging).is_none());
         let (third, _) = nodes[2].on_executed(executed(1, 1));
-        let certified = nodes[0].on_share(third).expect("three matching shares");
+        let certified = nodes[0].on_share(2, third).expect("three matching shares");
         let certificate = Certificate {
             tree: HashTree::clone(&certified.tree),
             signature: certified.signature,
@@ -213,8 +221,11 @@ mod tests {
             crate::certification::certificate::key_from_der(&key_to_der(&key.public_key()))
                 .unwrap();
         certificate.verify(&root_key).unwrap();
-        assert_eq!(nodes[0].certified_height(), 1);
-        // Old and far-future shares are ignored.
-        assert!(nodes[0].on_share(first).is_none());
+        // A share for another node's index, and shares of certified heights, count for nothing.
+        let mut impostor = first.clone();
+        impostor.index = 2;
+        assert!(nodes[0].on_share(0, impostor).is_none());
+        assert_eq!(nodes[0].invalid_shares, 2);
+        assert!(nodes[0].on_share(0, first).is_none());
     }
 }

@@ -283,7 +283,7 @@ fn install(
         .compile(&args.wasm_module)
         .map_err(invalid)?;
     let old = canister.code.clone();
-    let (entry_point, mut stable, kept_memory) = match args.mode {
+    let (entry_point, stable, kept_memory) = match args.mode {
         types::CanisterInstallMode::Install if old.is_some() => {
             return Err(Reject::new(
                 reject_code::CANISTER_ERROR,
@@ -315,13 +315,7 @@ fn install(
                      `wasm_memory_persistence` upgrade option set to `keep`",
                 ));
             }
-            let heap = pre_upgrade(
-                executor,
-                id,
-                &canister,
-                old,
-                flags.skip_pre_upgrade == Some(true),
-            )?;
+            let heap = pre_upgrade(executor, id, flags.skip_pre_upgrade == Some(true))?;
             let memory = keep.then(|| heap.memory.clone());
             ("canister_post_upgrade", heap.stable, memory)
         }
@@ -329,21 +323,10 @@ fn install(
     let mut instance = executor
         .runtime
         .fresh(&compiled, id, kept_memory.as_deref())?;
-    let mut api = super::system_api::Api::new(
-        Entry::Init,
-        id.to_vec(),
-        wasmtime::StoreLimitsBuilder::new().build(),
-    );
+    let mut api = canister.api(Entry::Init, id, executor.state.time_ns, stable);
     api.arg = args.arg;
     api.caller = caller.to_vec();
-    api.time_ns = executor.state.time_ns;
-    api.controllers = canister.controllers.clone();
-    api.status = canister.status_code();
-    api.stable = std::mem::take(&mut stable);
-    api.max_stable = super::wasm::MAX_STABLE_BYTES;
-    api.balance = canister.cycles;
-    let certified_before = canister.certified_data.clone();
-    api.certified_data = certified_before.clone();
+    api.global_timer = 0;
     let mut api = if compiled.exports_function(entry_point) {
         let (api, ran) = instance.run(entry_point, api, INSTALL_FUEL);
         if let Ran::Trapped(trap) = ran {
@@ -373,38 +356,25 @@ fn install(
 
 /// Runs `canister_pre_upgrade` on a copy of the canister's instance and
 /// returns the heap it leaves (or the current heap, if skipped or absent).
-fn pre_upgrade(
-    executor: &mut Executor,
-    id: &[u8],
-    canister: &Canister,
-    old: &Code,
-    skip: bool,
-) -> Result<Heap, Reject> {
+fn pre_upgrade(executor: &mut Executor, id: &[u8], skip: bool) -> Result<Heap, Reject> {
     executor.save_touched();
-    let current = executor.state.canisters[id]
-        .code
-        .as_ref()
-        .map_or_else(|| Arc::clone(&old.heap), |code| Arc::clone(&code.heap));
+    let canister = Arc::clone(&executor.state.canisters[id]);
+    let old = canister.code.as_ref().expect("upgrades need a module");
+    let current = &old.heap;
     let compiled = executor
         .runtime
         .load(&old.module, &old.module_hash)
         .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
     if skip || !compiled.exports_function("canister_pre_upgrade") {
-        return Ok(Heap::clone(&current));
+        return Ok(Heap::clone(current));
     }
-    let mut instance = executor.runtime.resume(&compiled, id, &current)?;
-    let mut api = super::system_api::Api::new(
+    let mut instance = executor.runtime.resume(&compiled, id, current)?;
+    let api = canister.api(
         Entry::PreUpgrade,
-        id.to_vec(),
-        wasmtime::StoreLimitsBuilder::new().build(),
+        id,
+        executor.state.time_ns,
+        current.stable.clone(),
     );
-    api.time_ns = executor.state.time_ns;
-    api.controllers = canister.controllers.clone();
-    api.status = canister.status_code();
-    api.stable = current.stable.clone();
-    api.max_stable = super::wasm::MAX_STABLE_BYTES;
-    api.certified_data = canister.certified_data.clone();
-    api.balance = canister.cycles;
     let (mut api, ran) = instance.run("canister_pre_upgrade", api, INSTALL_FUEL);
     if let Ran::Trapped(trap) = ran {
         let mut reject = Reject::from(trap);

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::certification::state_tree::RequestStatus;
 use system_api::{Api, Entry, OutgoingCall, Response};
-use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MAX_STABLE_BYTES, MESSAGE_FUEL};
+use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MESSAGE_FUEL};
 
 /// Reject codes of the interface spec.
 pub mod reject_code {
@@ -182,6 +182,20 @@ impl Canister {
         self.next_id
     }
 
+    /// The System API context of a message of this canister (`id`) at
+    /// block time `time_ns`, with its stable memory `stable`.
+    fn api(&self, entry: Entry, id: &[u8], time_ns: u64, stable: Vec<u8>) -> Api {
+        let mut api = Api::new(entry, id.to_vec());
+        api.time_ns = time_ns;
+        api.controllers = self.controllers.clone();
+        api.status = self.status_code();
+        api.stable = stable;
+        api.certified_data = self.certified_data.clone();
+        api.balance = self.cycles;
+        api.global_timer = self.global_timer;
+        api
+    }
+
     fn status_code(&self) -> u32 {
         match self.status {
             RunStatus::Running => 1,
@@ -324,11 +338,6 @@ impl Executor {
             seed: [0; 32],
             rand_counter: 0,
         }
-    }
-
-    /// The shared wasmtime runtime.
-    pub fn runtime(&self) -> &Arc<Runtime> {
-        &self.runtime
     }
 
     /// Executes the block at `height` (its hash seeds `raw_rand`).
@@ -698,22 +707,10 @@ impl Executor {
             }
         };
         let before = live.instance.save(live.stable.clone());
-        let mut api = Api::new(
-            entry,
-            id.to_vec(),
-            wasmtime::StoreLimitsBuilder::new().build(),
-        );
+        let mut api = canister.api(entry, id, time_ns, std::mem::take(&mut live.stable));
         api.caller = caller;
-        api.time_ns = time_ns;
-        api.controllers = canister.controllers.clone();
-        api.status = canister.status_code();
         api.responded = responded;
-        api.stable = std::mem::take(&mut live.stable);
-        api.max_stable = MAX_STABLE_BYTES;
-        api.certified_data = canister.certified_data.clone();
-        api.balance = canister.cycles;
         api.available = cycles;
-        api.global_timer = canister.global_timer;
         let (mut api, ran) = run(&mut live.instance, api);
         if let Ran::Trapped(trap) = ran {
             // Roll back: a fresh instance from the heap before the message.
@@ -873,20 +870,9 @@ pub fn query(
         .load(&code.module, &code.module_hash)
         .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
     let mut instance = runtime.resume(&compiled, id, &code.heap)?;
-    let mut api = Api::new(
-        Entry::Query,
-        id.to_vec(),
-        wasmtime::StoreLimitsBuilder::new().build(),
-    );
+    let mut api = canister.api(Entry::Query, id, time_ns, code.heap.stable.clone());
     api.arg = arg;
     api.caller = caller.to_vec();
-    api.time_ns = time_ns;
-    api.controllers = canister.controllers.clone();
-    api.status = canister.status_code();
-    api.stable = code.heap.stable.clone();
-    api.max_stable = MAX_STABLE_BYTES;
-    api.certified_data = canister.certified_data.clone();
-    api.balance = canister.cycles;
     api.data_certificate = data_certificate;
     let (api, ran) = instance.run(export, api, MESSAGE_FUEL);
     if let Ran::Trapped(trap) = ran {

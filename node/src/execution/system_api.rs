@@ -109,8 +109,6 @@ pub struct Api {
     pub response: Option<Response>,
     /// Stable memory, in bytes (a multiple of 64 KiB).
     pub stable: Vec<u8>,
-    /// Largest stable memory allowed.
-    pub max_stable: u64,
     /// Data the canister certifies (`certified_data_set`).
     pub certified_data: Vec<u8>,
     /// The certificate of the state a query runs on.
@@ -133,13 +131,13 @@ pub struct Api {
     pub trap_message: Option<String>,
     /// The canister's memory, once instantiated.
     pub memory: Option<Memory>,
-    /// Bounds on memories and tables.
+    /// Bounds on memories and tables (they stay with the store).
     pub limits: StoreLimits,
 }
 
 impl Api {
     /// A context for `entry` with no data yet.
-    pub fn new(entry: Entry, canister_id: Vec<u8>, limits: StoreLimits) -> Api {
+    pub fn new(entry: Entry, canister_id: Vec<u8>) -> Api {
         Api {
             entry,
             arg: Vec::new(),
@@ -153,7 +151,6 @@ impl Api {
             reply_buffer: Vec::new(),
             response: None,
             stable: Vec::new(),
-            max_stable: 0,
             certified_data: Vec::new(),
             data_certificate: None,
             balance: 0,
@@ -165,7 +162,7 @@ impl Api {
             fuel_at_start: 0,
             trap_message: None,
             memory: None,
-            limits,
+            limits: StoreLimits::default(),
         }
     }
 }
@@ -483,7 +480,7 @@ fn stable64_grow(mut caller: Host<'_>, new_pages: u64) -> Outcome<u64> {
     match old
         .checked_add(new_pages)
         .and_then(|pages| pages.checked_mul(PAGE))
-        .filter(|&bytes| bytes <= api.max_stable)
+        .filter(|&bytes| bytes <= super::wasm::MAX_STABLE_BYTES)
     {
         Some(bytes) => {
             api.stable.resize(bytes as usize, 0);

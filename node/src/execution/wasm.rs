@@ -72,15 +72,6 @@ impl Compiled {
     pub fn exports_function(&self, name: &str) -> bool {
         matches!(self.module.get_export(name), Some(ExternType::Func(_)))
     }
-
-    /// Names of the exported functions whose names start with `prefix`
-    /// (e.g. `"canister_query "`), with the prefix removed.
-    pub fn methods(&self, prefix: &str) -> Vec<String> {
-        self.module
-            .exports()
-            .filter_map(|export| export.name().strip_prefix(prefix).map(str::to_string))
-            .collect()
-    }
 }
 
 /// The engine, the linkers and the compiled modules.
@@ -191,11 +182,7 @@ impl Runtime {
             instance.restore_memory(memory)?;
         }
         if compiled.has_start {
-            let api = Api::new(
-                super::system_api::Entry::Init,
-                canister_id.to_vec(),
-                StoreLimitsBuilder::new().build(),
-            );
+            let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
             if let (_, Ran::Trapped(trap)) =
                 instance.run(instrument::START_EXPORT, api, INSTALL_FUEL)
             {
@@ -206,12 +193,12 @@ impl Runtime {
     }
 
     fn instantiate(&self, compiled: &Arc<Compiled>, canister_id: &[u8]) -> Result<Instance, Trap> {
-        let limits = StoreLimitsBuilder::new()
+        let mut api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
+        api.limits = StoreLimitsBuilder::new()
             .memory_size(MAX_HEAP_BYTES)
             .table_elements(1 << 20)
             .instances(1)
             .build();
-        let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec(), limits);
         let mut store = Store::new(&self.engine, api);
         store.limiter(|api| &mut api.limits);
         store.set_fuel(INSTALL_FUEL).expect("fuel is enabled");
@@ -319,10 +306,7 @@ impl Instance {
     ) -> (Api, Ran) {
         api.memory = Some(self.memory);
         api.fuel_at_start = fuel;
-        api.limits = std::mem::replace(
-            &mut self.store.data_mut().limits,
-            StoreLimitsBuilder::new().build(),
-        );
+        api.limits = std::mem::take(&mut self.store.data_mut().limits);
         *self.store.data_mut() = api;
         self.store.set_fuel(fuel).expect("fuel is enabled");
         let result = call(&mut self.store);
@@ -330,22 +314,11 @@ impl Instance {
             Ok(()) => Ran::Returned,
             Err(error) => Ran::Trapped(classify(&self.store, error)),
         };
-        let placeholder = Api::new(
-            super::system_api::Entry::Init,
-            Vec::new(),
-            StoreLimitsBuilder::new().build(),
-        );
+        let placeholder = Api::new(super::system_api::Entry::Init, Vec::new());
         let mut api = std::mem::replace(self.store.data_mut(), placeholder);
-        // The limits stay with the store.
-        self.store.data_mut().limits =
-            std::mem::replace(&mut api.limits, StoreLimitsBuilder::new().build());
+        self.store.data_mut().limits = std::mem::take(&mut api.limits);
         self.store.data_mut().memory = Some(self.memory);
         (api, ran)
-    }
-
-    /// Fuel used by the last message.
-    pub fn fuel_used(&self, fuel: u64) -> u64 {
-        fuel.saturating_sub(self.store.get_fuel().unwrap_or(0))
     }
 
     /// Copies the instance's memory and globals out (stable memory lives in
