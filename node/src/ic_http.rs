@@ -244,7 +244,7 @@ async fn call_sync(
 /// The CBOR certificate of `state` revealing `paths`.
 fn certificate(state: &Certified, paths: &[&[&[u8]]]) -> Vec<u8> {
     Certificate {
-        tree: state.tree.prune(paths),
+        tree: state.tree.witness(paths),
         signature: state.signature.clone(),
         delegation: None,
     }

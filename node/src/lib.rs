@@ -18,6 +18,7 @@
 //!   certificates, request ids, principals and request authentication
 //!   (the first parts of the IC HTTP interface).
 
+pub mod bench_calls;
 pub mod cbor;
 pub mod certification;
 pub mod config;

@@ -108,6 +108,8 @@ pub struct Status {
     pub dropped_from_peers: u64,
     /// Highest height executed.
     pub executed_height: Height,
+    /// Update calls executed since start (from blocks, replays included).
+    pub calls_executed: u64,
     /// Highest height whose state is certified.
     pub certified_height: Height,
     /// Digests of the whole replicated state at the last executed heights
@@ -209,6 +211,8 @@ struct Node {
     certified_height: Height,
     /// Whole-state digests of the last executed heights (for `/status`).
     state_digests: VecDeque<(Height, String)>,
+    /// Update calls executed since start.
+    calls_executed: u64,
     shared: Arc<Shared>,
     start: Instant,
     wake: Time,
@@ -343,6 +347,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
         certified_height: 0,
         state_digests: VecDeque::new(),
+        calls_executed: 0,
         shared,
         start: Instant::now(),
         wake: 0,
@@ -545,6 +550,7 @@ impl Node {
 
     /// Signs an executed height's state root and shares the signature.
     fn on_executed(&mut self, executed: Executed) {
+        self.calls_executed += executed.calls as u64;
         if self.state_digests.len() == STATE_DIGESTS {
             self.state_digests.pop_front();
         }
@@ -890,6 +896,7 @@ impl Node {
             dropped_from_peers: dropped + self.certifier.invalid_shares,
             executed_height: self.state_digests.back().map_or(0, |(height, _)| *height),
             certified_height: self.certified_height,
+            calls_executed: self.calls_executed,
             state_digests: self.state_digests.iter().cloned().collect(),
         };
         *self.shared.status.lock().expect("status") = status;

@@ -12,7 +12,7 @@ use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare, SignatureShar
 use chainkey_crypto::{Ciphersuite, MinSig, Signature};
 
 use super::certificate::signed_root;
-use super::hash_tree::HashTree;
+use super::state_tree::CertifiedState;
 use crate::execution::service::Executed;
 use crate::execution::ReplicatedState;
 
@@ -43,8 +43,8 @@ pub struct Certified {
     pub height: u64,
     /// Its state.
     pub state: Arc<ReplicatedState>,
-    /// Its whole state tree.
-    pub tree: Arc<HashTree>,
+    /// Its state tree.
+    pub tree: Arc<CertifiedState>,
     /// The subnet's signature on the tree's root.
     pub signature: Vec<u8>,
 }
@@ -174,12 +174,16 @@ mod tests {
     use crate::certification::certificate::{key_to_der, Certificate};
 
     fn executed(height: u64, root: u8) -> Executed {
-        let tree = crate::certification::hash_tree::leaf(vec![root]);
+        let tree = CertifiedState {
+            time_ns: u64::from(root),
+            ..CertifiedState::default()
+        };
         Executed {
             height,
             state: Arc::default(),
-            root: tree.digest(),
+            root: tree.root(),
             digest: [0; 32],
+            calls: 0,
             tree: Arc::new(tree),
         }
     }
@@ -213,7 +217,7 @@ mod tests {
         let (third, _) = nodes[2].on_executed(executed(1, 1));
         let certified = nodes[0].on_share(2, third).expect("three matching shares");
         let certificate = Certificate {
-            tree: HashTree::clone(&certified.tree),
+            tree: certified.tree.witness(&[&[b"time"]]),
             signature: certified.signature,
             delegation: None,
         };

@@ -53,6 +53,24 @@ fn domain(name: &str) -> Sha256 {
     hasher
 }
 
+/// The hash of `Fork(l, r)` from the hashes of `l` and `r`.
+pub fn fork_digest(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    domain("ic-hashtree-fork")
+        .chain_update(left)
+        .chain_update(right)
+        .finalize()
+        .into()
+}
+
+/// The hash of `Labeled(label, t)` from the hash of `t`.
+pub fn labeled_digest(label: &[u8], tree: &[u8; 32]) -> [u8; 32] {
+    domain("ic-hashtree-labeled")
+        .chain_update(label)
+        .chain_update(tree)
+        .finalize()
+        .into()
+}
+
 /// Shorthand constructors, as the spec writes trees.
 pub fn fork(left: HashTree, right: HashTree) -> HashTree {
     HashTree::Fork(Box::new(left), Box::new(right))
@@ -73,16 +91,8 @@ impl HashTree {
     pub fn digest(&self) -> [u8; 32] {
         match self {
             HashTree::Empty => domain("ic-hashtree-empty").finalize().into(),
-            HashTree::Fork(left, right) => domain("ic-hashtree-fork")
-                .chain_update(left.digest())
-                .chain_update(right.digest())
-                .finalize()
-                .into(),
-            HashTree::Labeled(label, tree) => domain("ic-hashtree-labeled")
-                .chain_update(label)
-                .chain_update(tree.digest())
-                .finalize()
-                .into(),
+            HashTree::Fork(left, right) => fork_digest(&left.digest(), &right.digest()),
+            HashTree::Labeled(label, tree) => labeled_digest(label, &tree.digest()),
             HashTree::Leaf(value) => domain("ic-hashtree-leaf")
                 .chain_update(value)
                 .finalize()
@@ -231,6 +241,24 @@ impl HashTree {
             }
             HashTree::Empty => (HashTree::Empty, false),
             other => (HashTree::Pruned(other.digest()), false),
+        }
+    }
+
+    /// Replaces the subtree under `label` at this level; whether it was there.
+    pub fn replace_labeled(&mut self, label: &[u8], subtree: HashTree) -> bool {
+        match self {
+            HashTree::Fork(left, right) => {
+                let in_left = left
+                    .level()
+                    .iter()
+                    .any(|item| matches!(item, HashTree::Labeled(own, _) if own.as_slice() == label));
+                if in_left { left } else { right }.replace_labeled(label, subtree)
+            }
+            HashTree::Labeled(own, child) if own.as_slice() == label => {
+                **child = subtree;
+                true
+            }
+            _ => false,
         }
     }
 

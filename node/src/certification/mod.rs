@@ -6,3 +6,4 @@ pub mod certifier;
 pub mod hash_tree;
 pub mod request_id;
 pub mod state_tree;
+pub mod status_tree;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use ciborium::value::Value;
 
 use super::hash_tree::{leaf, HashTree};
+use super::status_tree::StatusTree;
 use crate::cbor::encode_described;
 
 /// What the state tree says about one canister.
@@ -59,7 +60,7 @@ pub struct CertifiedState {
     /// The canisters, by id.
     pub canisters: BTreeMap<Vec<u8>, CanisterState>,
     /// Update calls' outcomes, by request id.
-    pub request_status: BTreeMap<[u8; 32], RequestStatus>,
+    pub request_status: StatusTree,
 }
 
 /// `n` in unsigned LEB128, as the state tree stores numbers.
@@ -89,7 +90,8 @@ pub fn encode_ranges(ranges: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
 }
 
 impl RequestStatus {
-    fn tree(&self) -> HashTree {
+    /// Its subtree under `/request_status/<id>`.
+    pub(crate) fn tree(&self) -> HashTree {
         let status = |name: &str| (b"status".as_slice(), leaf(name.as_bytes()));
         match self {
             RequestStatus::Received => node(vec![status("received")]),
@@ -113,8 +115,35 @@ impl RequestStatus {
 }
 
 impl CertifiedState {
-    /// The state tree (its root hash is what the subnet signs).
-    pub fn tree(&self) -> HashTree {
+    /// The root hash of the state tree: what the subnet signs.
+    pub fn root(&self) -> [u8; 32] {
+        self.outline().digest()
+    }
+
+    /// The state tree revealing `paths` (and the labels proving absent
+    /// ones absent), everything else pruned. Request statuses are revealed
+    /// by id (a path `/request_status/<id>/…` reveals that whole status).
+    pub fn witness(&self, paths: &[&[&[u8]]]) -> HashTree {
+        let mut ids = Vec::new();
+        let mut others: Vec<&[&[u8]]> = Vec::new();
+        for path in paths {
+            match path {
+                [b"request_status", id, ..] => ids.extend(<[u8; 32]>::try_from(*id)),
+                _ => others.push(path),
+            }
+        }
+        if ids.is_empty() {
+            return self.outline().prune(&others);
+        }
+        others.push(&[b"request_status"]);
+        let mut tree = self.outline().prune(&others);
+        tree.replace_labeled(b"request_status", self.request_status.witness(&ids));
+        tree
+    }
+
+    /// The state tree with `/request_status` pruned to its root hash
+    /// (the status tree keeps that hash; witnesses graft it back in part).
+    fn outline(&self) -> HashTree {
         let canisters = HashTree::from_sorted(
             self.canisters
                 .iter()
@@ -159,15 +188,9 @@ impl CertifiedState {
                 (b"public_key", leaf(self.subnet_public_key.clone())),
             ]),
         )]);
-        let requests = HashTree::from_sorted(
-            self.request_status
-                .iter()
-                .map(|(id, status)| (id.to_vec(), status.tree()))
-                .collect(),
-        );
         node(vec![
             (b"canister", canisters),
-            (b"request_status", requests),
+            (b"request_status", HashTree::Pruned(self.request_status.digest())),
             (b"subnet", subnet),
             (b"time", leaf(leb128(self.time_ns))),
         ])
@@ -178,6 +201,7 @@ impl CertifiedState {
 mod tests {
     use super::*;
     use crate::certification::hash_tree::Lookup;
+    use crate::certification::status_tree::StoredStatus;
 
     #[test]
     fn canister_ranges_encode_as_on_mainnet() {
@@ -213,18 +237,22 @@ mod tests {
                 controllers: vec![vec![4]],
             },
         );
+        let stored = |status| StoredStatus {
+            status,
+            expiry_ns: 0,
+        };
         state
             .request_status
-            .insert([5; 32], RequestStatus::Replied(b"DIDL".to_vec()));
+            .insert([5; 32], stored(RequestStatus::Replied(b"DIDL".to_vec())));
         state.request_status.insert(
             [6; 32],
-            RequestStatus::Rejected {
+            stored(RequestStatus::Rejected {
                 code: 4,
                 message: "no".into(),
                 error_code: "IC0503".into(),
-            },
+            }),
         );
-        let tree = state.tree();
+        let root = state.root();
         let canister: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
         let subnet: &[u8] = &[7; 29];
         let time = leb128(state.time_ns);
@@ -265,11 +293,11 @@ mod tests {
             (vec![b"request_status", &[8; 32], b"status"], Lookup::Absent),
         ];
         for (path, expected) in expectations {
-            assert_eq!(tree.lookup(&path), expected, "{path:?}");
-            // A witness for the path answers the same and keeps the root.
-            let witness = tree.prune(&[&path, &[b"time"]]);
-            assert_eq!(witness.digest(), tree.digest());
+            // A witness for the path answers it and keeps the root.
+            let witness = state.witness(&[&path, &[b"time"]]);
+            assert_eq!(witness.digest(), root);
             assert_eq!(witness.lookup(&path), expected, "witness of {path:?}");
+            assert_eq!(witness.lookup(&[b"time"]), Lookup::Found(&time));
         }
     }
 }

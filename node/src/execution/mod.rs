@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::certification::state_tree::RequestStatus;
+use crate::certification::status_tree::{StatusTree, StoredStatus};
 use system_api::{Api, Entry, OutgoingCall, Response};
 use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MESSAGE_FUEL};
 
@@ -254,17 +255,11 @@ pub struct IngressCall {
     pub expiry_ns: u64,
 }
 
-/// The answer to an update call, and until when it is kept.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredStatus {
-    /// The status.
-    pub status: RequestStatus,
-    /// The request's expiry (it is forgotten some time after).
-    pub expiry_ns: u64,
-}
-
 /// How long an answered request's status is kept after its expiry.
 pub const STATUS_RETENTION_NS: u64 = 60_000_000_000;
+/// Heights between sweeps of expired request statuses (a sweep visits
+/// them all; an expired status may outlive its retention by this much).
+pub const STATUS_SWEEP_EVERY: u64 = 64;
 
 /// Everything the subnet agrees on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -276,7 +271,7 @@ pub struct ReplicatedState {
     /// The canisters, by id.
     pub canisters: BTreeMap<Vec<u8>, Arc<Canister>>,
     /// The answers to update calls, by request id.
-    pub request_status: BTreeMap<[u8; 32], StoredStatus>,
+    pub request_status: StatusTree,
     /// Messages not yet executed.
     pub queue: VecDeque<Message>,
     /// Canisters created so far (the next id's index).
@@ -300,7 +295,7 @@ impl ReplicatedState {
             hasher.update(heap.unwrap_or_default());
             hasher.update(crate::wire::to_cbor(&copy));
         }
-        hasher.update(crate::wire::to_cbor(&self.request_status));
+        hasher.update(self.request_status.digest());
         hasher.update(crate::wire::to_cbor(&self.queue));
         hasher.update(self.canisters_created.to_le_bytes());
         hasher.finalize().into()
@@ -354,7 +349,7 @@ impl Executor {
         self.rand_counter = 0;
         self.run_timers();
         for call in calls {
-            if self.state.request_status.contains_key(&call.request_id) {
+            if self.state.request_status.get(&call.request_id).is_some() {
                 continue; // executed before: never twice
             }
             self.state.request_status.insert(
@@ -395,10 +390,12 @@ impl Executor {
             }
         }
         self.save_touched();
-        let now = self.state.time_ns;
-        self.state
-            .request_status
-            .retain(|_, status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
+        if height.is_multiple_of(STATUS_SWEEP_EVERY) {
+            let now = self.state.time_ns;
+            self.state
+                .request_status
+                .retain(|status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
+        }
     }
 
     /// Runs due global timers and heartbeats.
@@ -474,8 +471,11 @@ impl Executor {
                         error_code: reject.error_code,
                     },
                 };
-                if let Some(stored) = self.state.request_status.get_mut(&request_id) {
-                    stored.status = status;
+                if let Some(stored) = self.state.request_status.get(&request_id) {
+                    let expiry_ns = stored.expiry_ns;
+                    self.state
+                        .request_status
+                        .insert(request_id, StoredStatus { status, expiry_ns });
                 }
             }
             Origin::Canister { caller, callback } => {

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Executor, IngressCall, ReplicatedState};
-use crate::certification::hash_tree::HashTree;
 use crate::certification::state_tree::{CanisterState, CertifiedState};
 
 /// Heights between checkpoints.
@@ -45,15 +44,17 @@ pub struct Executed {
     /// The state after it.
     pub state: Arc<ReplicatedState>,
     /// Its state tree.
-    pub tree: Arc<HashTree>,
+    pub tree: Arc<CertifiedState>,
     /// The tree's root hash (what the subnet certifies).
     pub root: [u8; 32],
     /// A digest of the whole state (for comparing nodes).
     pub digest: [u8; 32],
+    /// Update calls the height's block carried.
+    pub calls: usize,
 }
 
 /// The state tree of `state` on subnet `subnet`.
-pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> HashTree {
+pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedState {
     CertifiedState {
         time_ns: state.time_ns,
         subnet_id: subnet.subnet_id.clone(),
@@ -72,13 +73,8 @@ pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> HashTree {
                 (id.clone(), summary)
             })
             .collect(),
-        request_status: state
-            .request_status
-            .iter()
-            .map(|(id, stored)| (*id, stored.status.clone()))
-            .collect(),
+        request_status: state.request_status.clone(),
     }
-    .tree()
 }
 
 /// Where the checkpoint of a node with data directory `dir` lives.
@@ -124,6 +120,7 @@ pub fn spawn(
                 if block.height != executor.state.height + 1 {
                     continue; // executed before (from the checkpoint)
                 }
+                let calls = block.calls.len();
                 executor.execute_block(block.height, block.time_ns, block.hash, block.calls);
                 let state = Arc::new(executor.state.clone());
                 let tree = state_tree(&state, &subnet);
@@ -134,8 +131,9 @@ pub fn spawn(
                 }
                 let executed = Executed {
                     height: block.height,
-                    root: tree.digest(),
+                    root: tree.root(),
                     digest: state.digest(),
+                    calls,
                     tree: Arc::new(tree),
                     state,
                 };

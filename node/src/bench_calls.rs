@@ -1,0 +1,149 @@
+//! `chainkey subnet --bench --calls`: end-to-end update calls per second
+//! through the IC HTTP interface. A counter canister is created and
+//! installed through the management canister; client threads then send
+//! `ic-agent`-style signed calls (Ed25519, one identity per thread) to all
+//! nodes, and the subnet's executed calls are counted.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candid::{Decode, Encode, Principal as CandidPrincipal};
+use ic_management_canister_types as types;
+
+use crate::ingress::unix_ms;
+use crate::requests::client::{reply, Identity};
+use crate::requests::principal::Principal;
+
+/// The canister the benchmark calls: `inc` counts and replies `()`.
+const COUNTER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "DIDL\00\00")
+  (global $count (mut i64) (i64.const 0))
+  (func (export "canister_update inc")
+    (global.set $count (i64.add (global.get $count) (i64.const 1)))
+    (call $append (i32.const 0) (i32.const 6))
+    (call $reply)))
+"#;
+
+/// Client threads sending calls (each waits for its answer, about 2–10 ms).
+const CLIENTS: u64 = 64;
+/// How long a call stays valid (ic-agent's default is 3 minutes).
+const EXPIRY_NS: u64 = 180_000_000_000;
+
+fn expiry() -> u64 {
+    unix_ms() * 1_000_000 + EXPIRY_NS
+}
+
+/// A synchronous (v3) call; its reply.
+fn call_and_wait(
+    http: SocketAddr,
+    identity: &Identity,
+    canister: &[u8],
+    method: &str,
+    arg: Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    let effective = Principal::from_bytes(canister)
+        .map_err(|error| error.to_string())?
+        .to_text();
+    let call = identity.call(canister, method, arg, expiry(), rand::random());
+    let mut response = ureq::post(format!("http://{http}/api/v3/canister/{effective}/call"))
+        .header("content-type", "application/cbor")
+        .send(&call.envelope[..])
+        .map_err(|error| format!("{method}: {error}"))?;
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|error| error.to_string())?;
+    reply(&body, &call.request_id).map_err(|error| format!("{method}: {error}"))
+}
+
+/// Creates and installs the counter canister; its id.
+///
+/// # Errors
+/// If a management call fails.
+pub fn install_counter(http: SocketAddr, identity: &Identity) -> Result<Vec<u8>, String> {
+    let create = types::ProvisionalCreateCanisterWithCyclesArgs {
+        amount: None,
+        settings: None,
+        specified_id: None,
+        sender_canister_version: None,
+    };
+    let created = call_and_wait(
+        http,
+        identity,
+        &[],
+        "provisional_create_canister_with_cycles",
+        Encode!(&create).expect("encodes"),
+    )?;
+    let canister = Decode!(&created, types::CanisterIdRecord)
+        .map_err(|error| error.to_string())?
+        .canister_id;
+    let install = types::InstallCodeArgs {
+        mode: types::CanisterInstallMode::Install,
+        canister_id: canister,
+        wasm_module: wat::parse_str(COUNTER).expect("the counter parses"),
+        arg: Vec::new(),
+        sender_canister_version: None,
+    };
+    call_and_wait(
+        http,
+        identity,
+        &[],
+        "install_code",
+        Encode!(&install).expect("encodes"),
+    )?;
+    Ok(canister.as_slice().to_vec())
+}
+
+/// Offers `rate` calls of `inc` per second on `canister`, spread over the
+/// nodes, until `until` (or `stop`); returns how many were accepted (202).
+pub fn load(
+    http: &[SocketAddr],
+    canister: &[u8],
+    rate: u64,
+    until: Instant,
+    stop: &Arc<AtomicBool>,
+) -> u64 {
+    let accepted = Arc::new(AtomicU64::new(0));
+    let effective = CandidPrincipal::from_slice(canister).to_text();
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (accepted, stop) = (Arc::clone(&accepted), Arc::clone(stop));
+            let (http, canister, effective) = (http.to_vec(), canister.to_vec(), effective.clone());
+            std::thread::spawn(move || {
+                let identity = Identity::new(ed25519_dalek::SigningKey::from_bytes(&rand::random()));
+                let interval = Duration::from_secs_f64(CLIENTS as f64 / rate as f64);
+                let mut next = Instant::now();
+                let mut nonce = 0u64;
+                let mut target = client as usize;
+                while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                    nonce += 1;
+                    let call = identity.call(&canister, "inc", b"DIDL\0\0".to_vec(), expiry(), nonce);
+                    target = (target + 1) % http.len();
+                    let url = format!("http://{}/api/v2/canister/{effective}/call", http[target]);
+                    let sent = ureq::post(url)
+                        .header("content-type", "application/cbor")
+                        .send(&call.envelope[..]);
+                    if sent.is_ok_and(|response| response.status() == 202) {
+                        accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    next += interval;
+                    match next.checked_duration_since(Instant::now()) {
+                        Some(wait) => std::thread::sleep(wait),
+                        // Behind: do not burst to catch up.
+                        None => next = Instant::now(),
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        let _ = handle.join();
+    }
+    accepted.load(Ordering::Relaxed)
+}

@@ -1,0 +1,467 @@
+//! `/request_status` as a persistent crit-bit tree with cached hashes.
+//!
+//! A subnet keeps the answer of every update call until it expires:
+//! hundreds of thousands at a few thousand calls per second. Rebuilding
+//! and rehashing them at every height would cost more than executing the
+//! calls, so they live in a binary trie on the bits of the request id
+//! whose inner nodes are hash-tree forks with their hash cached. The
+//! trie's in-order leaves are sorted by id, so it *is* a valid IC hash
+//! tree; its shape depends only on the set of ids. An update copies and
+//! rehashes one path (about log₂ n nodes); a snapshot is a pointer copy;
+//! a witness reveals the paths asked for and prunes the rest to cached
+//! hashes, with the neighbouring labels as proof when an id is absent.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::hash_tree::{fork_digest, labeled, labeled_digest, HashTree};
+use super::state_tree::RequestStatus;
+
+/// The answer to an update call, and until when it is kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredStatus {
+    /// The status.
+    pub status: RequestStatus,
+    /// The request's expiry (it is forgotten some time after).
+    pub expiry_ns: u64,
+}
+
+type Id = [u8; 32];
+
+#[derive(Clone, Debug)]
+enum Node {
+    Leaf {
+        id: Id,
+        value: StoredStatus,
+        hash: [u8; 32],
+    },
+    /// Ids below share their bits before `bit`; `bit` is 0 on the left.
+    Fork {
+        bit: u16,
+        left: Arc<Node>,
+        right: Arc<Node>,
+        hash: [u8; 32],
+    },
+}
+
+fn bit(id: &Id, index: u16) -> bool {
+    id[usize::from(index / 8)] >> (7 - index % 8) & 1 == 1
+}
+
+/// The first bit where `a` and `b` differ.
+fn first_difference(a: &Id, b: &Id) -> Option<u16> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .map(|byte| byte as u16 * 8 + (a[byte] ^ b[byte]).leading_zeros() as u16)
+}
+
+impl Node {
+    fn leaf(id: Id, value: StoredStatus) -> Arc<Node> {
+        let hash = labeled_digest(&id, &value.status.tree().digest());
+        Arc::new(Node::Leaf { id, value, hash })
+    }
+
+    fn fork(bit: u16, left: Arc<Node>, right: Arc<Node>) -> Arc<Node> {
+        let hash = fork_digest(&left.hash(), &right.hash());
+        Arc::new(Node::Fork {
+            bit,
+            left,
+            right,
+            hash,
+        })
+    }
+
+    fn hash(&self) -> [u8; 32] {
+        match self {
+            Node::Leaf { hash, .. } | Node::Fork { hash, .. } => *hash,
+        }
+    }
+
+    /// The smallest id below.
+    fn first(&self) -> &Id {
+        match self {
+            Node::Leaf { id, .. } => id,
+            Node::Fork { left, .. } => left.first(),
+        }
+    }
+
+    /// The largest id below.
+    fn last(&self) -> &Id {
+        match self {
+            Node::Leaf { id, .. } => id,
+            Node::Fork { right, .. } => right.last(),
+        }
+    }
+
+    /// Whether `id` falls within the bits this subtree's ids share.
+    fn covers(&self, id: &Id) -> bool {
+        match self {
+            Node::Leaf { id: own, .. } => own == id,
+            Node::Fork { bit, .. } => {
+                first_difference(self.first(), id).is_none_or(|differs| differs >= *bit)
+            }
+        }
+    }
+
+    fn get(&self, id: &Id) -> Option<&StoredStatus> {
+        match self {
+            Node::Leaf { id: own, value, .. } => (own == id).then_some(value),
+            Node::Fork {
+                bit: b,
+                left,
+                right,
+                ..
+            } => if bit(id, *b) { right } else { left }.get(id),
+        }
+    }
+
+    /// The tree with `id` set to `value`, `differs` being the first bit
+    /// where `id` differs from the ids here (`None`: it is here).
+    fn insert(self: &Arc<Node>, id: Id, value: StoredStatus, differs: Option<u16>) -> Arc<Node> {
+        match (&**self, differs) {
+            (Node::Fork { bit: b, left, right, .. }, _)
+                if differs.is_none_or(|differs| differs > *b) =>
+            {
+                if bit(&id, *b) {
+                    Node::fork(*b, Arc::clone(left), right.insert(id, value, differs))
+                } else {
+                    Node::fork(*b, left.insert(id, value, differs), Arc::clone(right))
+                }
+            }
+            (_, None) => Node::leaf(id, value),
+            (_, Some(differs)) => {
+                let leaf = Node::leaf(id, value);
+                if bit(&id, differs) {
+                    Node::fork(differs, Arc::clone(self), leaf)
+                } else {
+                    Node::fork(differs, leaf, Arc::clone(self))
+                }
+            }
+        }
+    }
+
+    /// The tree without `id` (`None` if nothing is left).
+    fn remove(self: &Arc<Node>, id: &Id) -> Option<Arc<Node>> {
+        match &**self {
+            Node::Leaf { id: own, .. } => (own != id).then(|| Arc::clone(self)),
+            Node::Fork {
+                bit: b,
+                left,
+                right,
+                ..
+            } => Some(if bit(id, *b) {
+                match right.remove(id) {
+                    Some(right) => Node::fork(*b, Arc::clone(left), right),
+                    None => Arc::clone(left),
+                }
+            } else {
+                match left.remove(id) {
+                    Some(left) => Node::fork(*b, left, Arc::clone(right)),
+                    None => Arc::clone(right),
+                }
+            }),
+        }
+    }
+
+    /// The largest id below that is smaller than `id`.
+    fn before(&self, id: &Id) -> Option<Id> {
+        match self {
+            Node::Leaf { id: own, .. } => (own < id).then_some(*own),
+            Node::Fork { bit: b, left, right, .. } => {
+                if !self.covers(id) {
+                    return (self.last() < id).then(|| *self.last());
+                }
+                if bit(id, *b) {
+                    right.before(id).or_else(|| Some(*left.last()))
+                } else {
+                    left.before(id)
+                }
+            }
+        }
+    }
+
+    /// The smallest id below that is larger than `id`.
+    fn after(&self, id: &Id) -> Option<Id> {
+        match self {
+            Node::Leaf { id: own, .. } => (own > id).then_some(*own),
+            Node::Fork { bit: b, left, right, .. } => {
+                if !self.covers(id) {
+                    return (self.first() > id).then(|| *self.first());
+                }
+                if bit(id, *b) {
+                    right.after(id)
+                } else {
+                    left.after(id).or_else(|| Some(*right.first()))
+                }
+            }
+        }
+    }
+
+    /// This subtree revealing `full` ids with their statuses and
+    /// `labels` ids by label only; everything else pruned.
+    fn witness(&self, full: &[Id], labels: &[Id]) -> HashTree {
+        let wanted = |ids: &[Id]| ids.iter().any(|id| self.covers(id));
+        if !wanted(full) && !wanted(labels) {
+            return HashTree::Pruned(self.hash());
+        }
+        match self {
+            Node::Leaf { id, value, .. } => {
+                if full.contains(id) {
+                    labeled(id.to_vec(), value.status.tree())
+                } else {
+                    labeled(id.to_vec(), HashTree::Pruned(value.status.tree().digest()))
+                }
+            }
+            Node::Fork { left, right, .. } => HashTree::Fork(
+                Box::new(left.witness(full, labels)),
+                Box::new(right.witness(full, labels)),
+            ),
+        }
+    }
+
+    fn for_each<'a>(&'a self, visit: &mut impl FnMut(&'a Id, &'a StoredStatus)) {
+        match self {
+            Node::Leaf { id, value, .. } => visit(id, value),
+            Node::Fork { left, right, .. } => {
+                left.for_each(visit);
+                right.for_each(visit);
+            }
+        }
+    }
+}
+
+/// The request statuses of a subnet (see the module documentation).
+#[derive(Clone, Default)]
+pub struct StatusTree {
+    root: Option<Arc<Node>>,
+    len: usize,
+}
+
+impl StatusTree {
+    /// The status of request `id`.
+    pub fn get(&self, id: &Id) -> Option<&StoredStatus> {
+        self.root.as_ref()?.get(id)
+    }
+
+    /// Sets the status of request `id`.
+    pub fn insert(&mut self, id: Id, value: StoredStatus) {
+        self.root = Some(match &self.root {
+            None => {
+                self.len = 1;
+                Node::leaf(id, value)
+            }
+            Some(root) => {
+                // The leaf `id` leads to shares the most bits with it.
+                let mut node = &**root;
+                while let Node::Fork { bit: b, left, right, .. } = node {
+                    node = if bit(&id, *b) { right } else { left };
+                }
+                let differs = first_difference(node.first(), &id);
+                if differs.is_some() {
+                    self.len += 1;
+                }
+                root.insert(id, value, differs)
+            }
+        });
+    }
+
+    /// Forgets every status for which `keep` is false.
+    pub fn retain(&mut self, mut keep: impl FnMut(&StoredStatus) -> bool) {
+        let mut gone = Vec::new();
+        if let Some(root) = &self.root {
+            root.for_each(&mut |id, value| {
+                if !keep(value) {
+                    gone.push(*id);
+                }
+            });
+        }
+        for id in gone {
+            self.root = self.root.as_ref().and_then(|root| root.remove(&id));
+            self.len -= 1;
+        }
+    }
+
+    /// How many statuses there are.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root hash of the `/request_status` subtree.
+    pub fn digest(&self) -> [u8; 32] {
+        self.root
+            .as_ref()
+            .map_or_else(|| HashTree::Empty.digest(), |root| root.hash())
+    }
+
+    /// The `/request_status` subtree revealing the statuses of `ids`, or
+    /// for an id without one, the neighbouring labels proving it absent.
+    pub fn witness(&self, ids: &[Id]) -> HashTree {
+        let Some(root) = &self.root else {
+            return HashTree::Empty;
+        };
+        let mut full = Vec::new();
+        let mut labels = Vec::new();
+        for id in ids {
+            if root.get(id).is_some() {
+                full.push(*id);
+            } else {
+                labels.extend(root.before(id));
+                labels.extend(root.after(id));
+            }
+        }
+        root.witness(&full, &labels)
+    }
+
+    /// Every status, in id order.
+    pub fn for_each<'a>(&'a self, mut visit: impl FnMut(&'a Id, &'a StoredStatus)) {
+        if let Some(root) = &self.root {
+            root.for_each(&mut visit);
+        }
+    }
+}
+
+impl PartialEq for StatusTree {
+    /// Equal sets of statuses (the shape, hence the hash, depends only on them).
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.digest() == other.digest()
+    }
+}
+
+impl Eq for StatusTree {}
+
+impl std::fmt::Debug for StatusTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StatusTree({} statuses)", self.len)
+    }
+}
+
+impl Serialize for StatusTree {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        let mut result = Ok(());
+        self.for_each(|id, value| {
+            if result.is_ok() {
+                result = seq.serialize_element(&(serde_bytes::Bytes::new(id), value));
+            }
+        });
+        result?;
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusTree {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries: Vec<(serde_bytes::ByteBuf, StoredStatus)> = Vec::deserialize(deserializer)?;
+        let mut tree = StatusTree::default();
+        for (id, value) in entries {
+            let id: Id = id
+                .as_slice()
+                .try_into()
+                .map_err(|_| serde::de::Error::custom("a request id is 32 bytes"))?;
+            tree.insert(id, value);
+        }
+        Ok(tree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certification::hash_tree::Lookup;
+    use rand::{Rng, SeedableRng};
+
+    fn status(n: u8) -> StoredStatus {
+        StoredStatus {
+            status: RequestStatus::Replied(vec![n]),
+            expiry_ns: u64::from(n),
+        }
+    }
+
+    fn lookup<'a>(tree: &'a HashTree, id: &'a Id) -> Lookup<'a> {
+        tree.lookup(&[id, b"reply"])
+    }
+
+    #[test]
+    fn witnesses_prove_presence_and_absence_under_the_cached_root() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut tree = StatusTree::default();
+        let mut ids: Vec<Id> = (0..500).map(|_| rng.gen()).collect();
+        // Ids sharing long prefixes, and the extremes.
+        ids.extend([[0; 32], [255; 32], [7; 32]]);
+        let mut near = [7; 32];
+        near[31] = 8;
+        ids.push(near);
+        for (n, id) in ids.iter().enumerate() {
+            tree.insert(*id, status(n as u8));
+        }
+        assert_eq!(tree.len(), ids.len());
+        let root = tree.digest();
+        for (n, id) in ids.iter().enumerate().step_by(7) {
+            let witness = tree.witness(&[*id]);
+            assert_eq!(witness.digest(), root);
+            assert_eq!(lookup(&witness, id), Lookup::Found(&[n as u8]));
+        }
+        let mut absent: Vec<Id> = (0..50).map(|_| rng.gen()).collect();
+        let mut between = [7; 32];
+        between[31] = 9;
+        absent.extend([between, [1; 32], [254; 32]]);
+        for id in &absent {
+            let witness = tree.witness(&[*id]);
+            assert_eq!(witness.digest(), root);
+            assert_eq!(lookup(&witness, id), Lookup::Absent, "{id:?}");
+        }
+        // Several at once.
+        let witness = tree.witness(&[ids[3], absent[0], ids[9]]);
+        assert_eq!(witness.digest(), root);
+        assert_eq!(lookup(&witness, &ids[9]), Lookup::Found(&[9]));
+        assert_eq!(lookup(&witness, &absent[0]), Lookup::Absent);
+        // What was pruned is unknown, not absent.
+        let unrevealed = ids.iter().find(|id| lookup(&witness, id) == Lookup::Unknown);
+        assert!(unrevealed.is_some());
+    }
+
+    #[test]
+    fn the_shape_and_hash_depend_only_on_the_contents() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let ids: Vec<Id> = (0..300).map(|_| rng.gen()).collect();
+        let mut forward = StatusTree::default();
+        for (n, id) in ids.iter().enumerate() {
+            forward.insert(*id, status(n as u8));
+        }
+        let mut backward = StatusTree::default();
+        for (n, id) in ids.iter().enumerate().rev() {
+            backward.insert(*id, status(n as u8));
+        }
+        assert_eq!(forward.digest(), backward.digest());
+        // Removing some gives the tree of the rest; updating changes the hash.
+        let snapshot = forward.clone();
+        forward.retain(|value| value.expiry_ns % 3 != 0);
+        let mut rest = StatusTree::default();
+        for (n, id) in ids.iter().enumerate().filter(|(n, _)| (*n as u8) % 3 != 0) {
+            rest.insert(*id, status(n as u8));
+        }
+        assert_eq!(forward.len(), rest.len());
+        assert_eq!(forward.digest(), rest.digest());
+        assert_ne!(snapshot.digest(), forward.digest(), "snapshots are unaffected");
+        assert_eq!(snapshot.len(), ids.len());
+        let before = forward.digest();
+        forward.insert(ids[1], status(200));
+        assert_ne!(forward.digest(), before);
+        assert_eq!(forward.get(&ids[1]), Some(&status(200)));
+        // Through CBOR (checkpoints).
+        let bytes = crate::wire::to_cbor(&forward);
+        let back: StatusTree = ciborium::from_reader(bytes.as_slice()).unwrap();
+        assert_eq!(back, forward);
+        forward.retain(|_| false);
+        assert!(forward.is_empty());
+        assert_eq!(forward.digest(), HashTree::Empty.digest());
+    }
+}
