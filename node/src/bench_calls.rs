@@ -116,14 +116,16 @@ pub fn load(
             let (accepted, stop) = (Arc::clone(&accepted), Arc::clone(stop));
             let (http, canister, effective) = (http.to_vec(), canister.to_vec(), effective.clone());
             std::thread::spawn(move || {
-                let identity = Identity::new(ed25519_dalek::SigningKey::from_bytes(&rand::random()));
+                let identity =
+                    Identity::new(ed25519_dalek::SigningKey::from_bytes(&rand::random()));
                 let interval = Duration::from_secs_f64(CLIENTS as f64 / rate as f64);
                 let mut next = Instant::now();
                 let mut nonce = 0u64;
                 let mut target = client as usize;
                 while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                     nonce += 1;
-                    let call = identity.call(&canister, "inc", b"DIDL\0\0".to_vec(), expiry(), nonce);
+                    let call =
+                        identity.call(&canister, "inc", b"DIDL\0\0".to_vec(), expiry(), nonce);
                     target = (target + 1) % http.len();
                     let url = format!("http://{}/api/v2/canister/{effective}/call", http[target]);
                     let sent = ureq::post(url)

@@ -416,7 +416,10 @@ fn bench_calls(
         subnet
             .statuses()
             .iter()
-            .map(|s| s.as_ref().map_or((0, 0), |s| (s.ingress_finalized, s.calls_executed)))
+            .map(|s| {
+                s.as_ref()
+                    .map_or((0, 0), |s| (s.ingress_finalized, s.calls_executed))
+            })
             .collect()
     };
     let before = executed(subnet);

@@ -248,10 +248,9 @@ impl HashTree {
     pub fn replace_labeled(&mut self, label: &[u8], subtree: HashTree) -> bool {
         match self {
             HashTree::Fork(left, right) => {
-                let in_left = left
-                    .level()
-                    .iter()
-                    .any(|item| matches!(item, HashTree::Labeled(own, _) if own.as_slice() == label));
+                let in_left = left.level().iter().any(
+                    |item| matches!(item, HashTree::Labeled(own, _) if own.as_slice() == label),
+                );
                 if in_left { left } else { right }.replace_labeled(label, subtree)
             }
             HashTree::Labeled(own, child) if own.as_slice() == label => {

@@ -190,7 +190,10 @@ impl CertifiedState {
         )]);
         node(vec![
             (b"canister", canisters),
-            (b"request_status", HashTree::Pruned(self.request_status.digest())),
+            (
+                b"request_status",
+                HashTree::Pruned(self.request_status.digest()),
+            ),
             (b"subnet", subnet),
             (b"time", leaf(leb128(self.time_ns))),
         ])

@@ -121,9 +121,15 @@ impl Node {
     /// where `id` differs from the ids here (`None`: it is here).
     fn insert(self: &Arc<Node>, id: Id, value: StoredStatus, differs: Option<u16>) -> Arc<Node> {
         match (&**self, differs) {
-            (Node::Fork { bit: b, left, right, .. }, _)
-                if differs.is_none_or(|differs| differs > *b) =>
-            {
+            (
+                Node::Fork {
+                    bit: b,
+                    left,
+                    right,
+                    ..
+                },
+                _,
+            ) if differs.is_none_or(|differs| differs > *b) => {
                 if bit(&id, *b) {
                     Node::fork(*b, Arc::clone(left), right.insert(id, value, differs))
                 } else {
@@ -169,7 +175,12 @@ impl Node {
     fn before(&self, id: &Id) -> Option<Id> {
         match self {
             Node::Leaf { id: own, .. } => (own < id).then_some(*own),
-            Node::Fork { bit: b, left, right, .. } => {
+            Node::Fork {
+                bit: b,
+                left,
+                right,
+                ..
+            } => {
                 if !self.covers(id) {
                     return (self.last() < id).then(|| *self.last());
                 }
@@ -186,7 +197,12 @@ impl Node {
     fn after(&self, id: &Id) -> Option<Id> {
         match self {
             Node::Leaf { id: own, .. } => (own > id).then_some(*own),
-            Node::Fork { bit: b, left, right, .. } => {
+            Node::Fork {
+                bit: b,
+                left,
+                right,
+                ..
+            } => {
                 if !self.covers(id) {
                     return (self.first() > id).then(|| *self.first());
                 }
@@ -255,7 +271,13 @@ impl StatusTree {
             Some(root) => {
                 // The leaf `id` leads to shares the most bits with it.
                 let mut node = &**root;
-                while let Node::Fork { bit: b, left, right, .. } = node {
+                while let Node::Fork {
+                    bit: b,
+                    left,
+                    right,
+                    ..
+                } = node
+                {
                     node = if bit(&id, *b) { right } else { left };
                 }
                 let differs = first_difference(node.first(), &id);
@@ -424,7 +446,9 @@ mod tests {
         assert_eq!(lookup(&witness, &ids[9]), Lookup::Found(&[9]));
         assert_eq!(lookup(&witness, &absent[0]), Lookup::Absent);
         // What was pruned is unknown, not absent.
-        let unrevealed = ids.iter().find(|id| lookup(&witness, id) == Lookup::Unknown);
+        let unrevealed = ids
+            .iter()
+            .find(|id| lookup(&witness, id) == Lookup::Unknown);
         assert!(unrevealed.is_some());
     }
 
@@ -443,14 +467,22 @@ mod tests {
         assert_eq!(forward.digest(), backward.digest());
         // Removing some gives the tree of the rest; updating changes the hash.
         let snapshot = forward.clone();
-        forward.retain(|value| value.expiry_ns % 3 != 0);
+        forward.retain(|value| !value.expiry_ns.is_multiple_of(3));
         let mut rest = StatusTree::default();
-        for (n, id) in ids.iter().enumerate().filter(|(n, _)| (*n as u8) % 3 != 0) {
+        for (n, id) in ids
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| !(*n as u8).is_multiple_of(3))
+        {
             rest.insert(*id, status(n as u8));
         }
         assert_eq!(forward.len(), rest.len());
         assert_eq!(forward.digest(), rest.digest());
-        assert_ne!(snapshot.digest(), forward.digest(), "snapshots are unaffected");
+        assert_ne!(
+            snapshot.digest(),
+            forward.digest(),
+            "snapshots are unaffected"
+        );
         assert_eq!(snapshot.len(), ids.len());
         let before = forward.digest();
         forward.insert(ids[1], status(200));

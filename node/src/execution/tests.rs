@@ -117,7 +117,15 @@ impl Replica {
         self.executor
             .execute_block(self.height, time, [self.height as u8; 32], ingress);
         ids.iter()
-            .map(|id| self.executor.state.request_status.get(id).unwrap().status.clone())
+            .map(|id| {
+                self.executor
+                    .state
+                    .request_status
+                    .get(id)
+                    .unwrap()
+                    .status
+                    .clone()
+            })
             .collect()
     }
 

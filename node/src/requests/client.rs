@@ -49,7 +49,10 @@ impl Identity {
         let text = |s: &str| Value::Text(s.into());
         let content = vec![
             (text("request_type"), text("call")),
-            (text("sender"), Value::Bytes(self.sender.as_bytes().to_vec())),
+            (
+                text("sender"),
+                Value::Bytes(self.sender.as_bytes().to_vec()),
+            ),
             (text("canister_id"), Value::Bytes(canister.to_vec())),
             (text("method_name"), text(method)),
             (text("arg"), Value::Bytes(arg)),
@@ -57,7 +60,9 @@ impl Identity {
             (text("nonce"), Value::Bytes(nonce.to_be_bytes().to_vec())),
         ];
         let request_id = hash_of_map(&content).expect("blobs, texts and numbers hash");
-        let signature = self.key.sign(&[REQUEST_DOMAIN, request_id.as_slice()].concat());
+        let signature = self
+            .key
+            .sign(&[REQUEST_DOMAIN, request_id.as_slice()].concat());
         let envelope = encode_described(Value::Map(vec![
             (text("content"), Value::Map(content)),
             (text("sender_pubkey"), Value::Bytes(self.der.clone())),
