@@ -100,13 +100,14 @@ fn text(key: &str) -> Value {
     Value::Text(key.into())
 }
 
-/// Checks expiry and signatures (through the node's batching verify
-/// service) of a request of `kind`; returns its request id and sender.
+/// Checks the type, expiry and signatures (through the node's batching
+/// verify service) of request `request_id`; returns its sender.
 async fn authenticate(
     shared: &Shared,
     envelope: &Envelope,
+    request_id: [u8; 32],
     kind: &str,
-) -> Result<([u8; 32], Principal), Refusal> {
+) -> Result<Principal, Refusal> {
     if envelope.text("request_type")? != kind {
         return Err(bad(format!("expected a {kind} request")));
     }
@@ -118,13 +119,16 @@ async fn authenticate(
             "ingress_expiry {expiry} is outside the accepted window [{now}, {latest}]"
         )));
     }
-    let (authenticated, checks) = envelope.claims(now)?;
-    let jobs = checks.iter().map(|(_, claim)| Job::new(claim.clone()));
+    let (authenticated, checks) = envelope.claims_for(request_id, now)?;
+    let (signers, jobs): (Vec<_>, Vec<_>) = checks
+        .into_iter()
+        .map(|(signer, claim)| (signer, Job::new(claim)))
+        .unzip();
     let verdicts = shared.verify_service.verify_all(jobs).await;
-    for ((signer, _), verdict) in checks.iter().zip(verdicts) {
+    for (signer, verdict) in signers.into_iter().zip(verdicts) {
         match verdict {
             Some(true) => {}
-            Some(false) => return Err(RequestError::InvalidSignature(*signer).into()),
+            Some(false) => return Err(RequestError::InvalidSignature(signer).into()),
             None => {
                 return Err(Refusal(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -133,7 +137,7 @@ async fn authenticate(
             }
         }
     }
-    Ok((authenticated.request_id, authenticated.sender))
+    Ok(authenticated.sender)
 }
 
 /// The principal in a URL path.
@@ -158,26 +162,18 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
             "the canister id does not match the effective canister id",
         ));
     }
-    let (request_id, _) = authenticate(shared, &call.envelope, "call").await?;
+    authenticate(shared, &call.envelope, call.request_id, "call").await?;
+    let request_id = call.request_id;
     let expiry_ms = call.expiry_ns / 1_000_000;
-    if !shared
-        .seen
-        .lock()
-        .expect("seen ids")
-        .insert(Hash(request_id), expiry_ms)
-    {
-        return Ok(request_id); // submitted before: answered as the first time
-    }
     if shared.pending.load(Ordering::Relaxed) >= MAX_PENDING {
-        shared
-            .seen
-            .lock()
-            .expect("seen ids")
-            .remove(&Hash(request_id));
         return Err(Refusal(
             StatusCode::TOO_MANY_REQUESTS,
             "the ingress queue is full, retry later".into(),
         ));
+    }
+    let new = (shared.seen.lock().expect("seen ids")).insert(Hash(request_id), expiry_ms);
+    if !new {
+        return Ok(request_id); // submitted before: answered as the first time
     }
     shared.pending.fetch_add(1, Ordering::Relaxed);
     let item = Ingress::Call {
@@ -267,7 +263,7 @@ async fn read_state(
 ) -> Result<Response, Refusal> {
     effective_id(&id)?;
     let envelope = Envelope::from_cbor(&body)?;
-    authenticate(&shared, &envelope, "read_state").await?;
+    authenticate(&shared, &envelope, envelope.request_id()?, "read_state").await?;
     let paths = envelope.paths()?;
     let state = latest(&shared)?;
     let mut wanted: Vec<Vec<&[u8]>> = paths
@@ -289,7 +285,8 @@ async fn query(
 ) -> Result<Response, Refusal> {
     let effective = effective_id(&id)?;
     let envelope = Envelope::from_cbor(&body)?;
-    let (request_id, sender) = authenticate(&shared, &envelope, "query").await?;
+    let request_id = envelope.request_id()?;
+    let sender = authenticate(&shared, &envelope, request_id, "query").await?;
     let canister_id = envelope.blob("canister_id")?.to_vec();
     if canister_id != effective {
         return Err(bad(

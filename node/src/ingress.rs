@@ -107,8 +107,7 @@ impl UpdateCall {
         if envelope.text("request_type")? != "call" {
             return Err(RequestError::Malformed("request_type"));
         }
-        let request_id = crate::certification::request_id::hash_of_map(&envelope.content)
-            .map_err(|_| RequestError::Malformed("content"))?;
+        let request_id = envelope.request_id()?;
         Ok(UpdateCall {
             request_id,
             canister_id: envelope.blob("canister_id")?.to_vec(),
@@ -157,7 +156,7 @@ impl Ingress {
                 if call.expiry_ns / 1_000_000 != *expiry_ms {
                     return None;
                 }
-                let (_, checks) = call.envelope.claims(time_ns).ok()?;
+                let (_, checks) = call.envelope.claims_for(call.request_id, time_ns).ok()?;
                 let claims = checks.into_iter().map(|(_, claim)| claim).collect();
                 Some((Hash(call.request_id), *expiry_ms, claims))
             }

@@ -140,8 +140,6 @@ pub struct Shared {
     pub test_hooks: bool,
     /// The subnet's root key (DER) for `/api/v2/status`.
     pub root_key: Vec<u8>,
-    /// The subnet as the state tree describes it.
-    pub subnet: SubnetInfo,
     /// Runs queries (shares compiled modules with execution).
     pub runtime: Arc<Runtime>,
     /// The latest certified state, and its height for waiters.
@@ -254,7 +252,11 @@ type Time = u64;
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let secrets = config.load_secrets()?;
     let query_keys = config.query_keys()?;
-    let node_principal = query_keys[config.id as usize].0.clone();
+    let node_principal = query_keys
+        .get(config.id as usize)
+        .ok_or_else(|| ConfigError::Invalid(format!("node {} is not in the subnet", config.id)))?
+        .0
+        .clone();
     let subnet = Arc::new(config.subnet_keys()?);
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new();
@@ -291,7 +293,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let (executed_sender, mut executed) = mpsc::unbounded_channel();
     let execution = service::spawn(
         crate::execution::Executor::new(Arc::clone(&runtime), state),
-        subnet_info.clone(),
+        subnet_info,
         config.data_dir.clone(),
         executed_sender,
     );
@@ -306,7 +308,6 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         flood: AtomicBool::new(false),
         test_hooks: config.test_hooks,
         root_key,
-        subnet: subnet_info,
         runtime,
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),

@@ -241,12 +241,12 @@ impl Envelope {
         now_ns: u64,
     ) -> Result<Authenticated, RequestError> {
         let (authenticated, checks) = self.claims(now_ns)?;
-        let jobs: Vec<Job> = checks
-            .iter()
-            .map(|(_, claim)| Job::new(claim.clone()))
-            .collect();
+        let (signers, jobs): (Vec<Signer>, Vec<Job>) = checks
+            .into_iter()
+            .map(|(signer, claim)| (signer, Job::new(claim)))
+            .unzip();
         let verdicts = verifier.verify(&jobs);
-        if let Some(((signer, _), _)) = checks.iter().zip(verdicts).find(|(_, valid)| !valid) {
+        if let Some((signer, _)) = signers.iter().zip(verdicts).find(|(_, valid)| !valid) {
             return Err(RequestError::InvalidSignature(*signer));
         }
         Ok(authenticated)
@@ -261,8 +261,26 @@ impl Envelope {
         &self,
         now_ns: u64,
     ) -> Result<(Authenticated, Vec<(Signer, Claim)>), RequestError> {
-        let request_id =
-            hash_of_map(&self.content).map_err(|_| RequestError::Malformed("content"))?;
+        self.claims_for(self.request_id()?, now_ns)
+    }
+
+    /// The request id: the representation-independent hash of the content.
+    ///
+    /// # Errors
+    /// [`RequestError::Malformed`] if the content does not hash.
+    pub fn request_id(&self) -> Result<[u8; 32], RequestError> {
+        hash_of_map(&self.content).map_err(|_| RequestError::Malformed("content"))
+    }
+
+    /// As [`Envelope::claims`], for a caller that already has the request id.
+    ///
+    /// # Errors
+    /// [`RequestError`] naming what is wrong.
+    pub fn claims_for(
+        &self,
+        request_id: [u8; 32],
+        now_ns: u64,
+    ) -> Result<(Authenticated, Vec<(Signer, Claim)>), RequestError> {
         let sender = bytes(field(&self.content, "sender"), "sender")?
             .ok_or(RequestError::Malformed("sender"))?;
         let Some(first_key) = &self.sender_pubkey else {
