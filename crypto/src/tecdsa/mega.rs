@@ -61,7 +61,11 @@ pub struct MegaPublicKey<C: IdkgCurve>(pub C::Point);
 impl<C: IdkgCurve> MegaSecretKey<C> {
     /// A fresh random key.
     pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        let scalar = C::Scalar::random(rng);
+        Self::from_scalar(C::Scalar::random(rng))
+    }
+
+    /// The key with secret `scalar` (a fresh one, or a stored one being decoded).
+    pub(super) fn from_scalar(scalar: C::Scalar) -> Self {
         let public = C::mul_g(&scalar);
         MegaSecretKey {
             scalar,

@@ -55,6 +55,9 @@
 //! generalised BIP32 with the caller's principal as the first element, so
 //! `ecdsa_public_key` agrees with the IC for the same master key.
 //!
+//! **Encodings** ([`encoding`]): canonical, versioned bytes of dealings,
+//! signature shares and MEGa keys for the network and for storage.
+//!
 //! Secrets (encryption keys, shares, polynomials, nonces) are wiped on drop
 //! and never printed. Scalar arithmetic is k256's constant-time code; the
 //! only branches are on public values.
@@ -97,6 +100,7 @@ pub mod complaints;
 pub mod curve;
 pub mod dealing;
 pub mod derivation;
+pub mod encoding;
 pub mod local;
 pub mod mega;
 mod oracle;
@@ -198,4 +202,7 @@ pub enum TecdsaError {
     /// A negligible-probability degenerate value (`r = 0`, `s = 0`, `μ = 0`) or a failed final check.
     #[error("degenerate signature values; use another presignature")]
     DegenerateSignature,
+    /// Bytes that are not a valid encoding ([`encoding`]); the reason.
+    #[error("malformed encoding: {0}")]
+    Malformed(&'static str),
 }

@@ -40,8 +40,8 @@ impl Base {
 /// Schnorr proof of knowledge of a discrete logarithm: `z·B = T + c·P`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DlogProof<C: IdkgCurve> {
-    nonce: C::Point,
-    response: C::Scalar,
+    pub(super) nonce: C::Point,
+    pub(super) response: C::Scalar,
 }
 
 fn dlog_challenge<C: IdkgCurve>(
@@ -97,9 +97,9 @@ impl<C: IdkgCurve> DlogProof<C> {
 /// `z_a·G = T₁ + c·A` and `z_a·B + z_w·H = T₂ + c·C`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProductProof<C: IdkgCurve> {
-    nonces: [C::Point; 2],
-    response_a: C::Scalar,
-    response_w: C::Scalar,
+    pub(super) nonces: [C::Point; 2],
+    pub(super) response_a: C::Scalar,
+    pub(super) response_w: C::Scalar,
 }
 
 /// The public values a product proof talks about.

@@ -227,8 +227,8 @@ impl<C: IdkgCurve> Session<C> {
 pub struct SignatureShare<C: IdkgCurve> {
     /// The signer's receiver index.
     pub signer: u32,
-    nu: [C::Scalar; 2],
-    mu: [C::Scalar; 2],
+    pub(super) nu: [C::Scalar; 2],
+    pub(super) mu: [C::Scalar; 2],
 }
 
 impl<C: IdkgCurve> SignatureShare<C> {

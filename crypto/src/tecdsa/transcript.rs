@@ -50,6 +50,16 @@ impl<C: IdkgCurve> VerifiedDealing<C> {
         (valid, invalid)
     }
 
+    /// Takes `dealing` as verified without checking it: for dealings taken
+    /// from finalized blocks, which every node verified when it validated
+    /// the block (re-verifying each on every node again would be wasted
+    /// work). Using it on a dealing that was never verified breaks the
+    /// transcript's guarantees: a transcript may then combine an invalid
+    /// dealing, and its secret is no longer what the operation promises.
+    pub fn assume_verified(dealing: Dealing<C>) -> Self {
+        VerifiedDealing(dealing)
+    }
+
     /// The dealing.
     pub fn dealing(&self) -> &Dealing<C> {
         &self.0
