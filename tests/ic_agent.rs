@@ -8,6 +8,10 @@
 //!
 //! The same flow runs through `@dfinity/agent` (`tests/js/agent-flow.js`).
 //!
+//! A Motoko canister also signs through the subnet's chain-key ECDSA
+//! service (`sign_with_ecdsa`), with one node sending invalid dealings and
+//! signature shares part of the time.
+//!
 //! Needs Node.js with `tests/js` installed (`npm ci --prefix tests/js`,
 //! as `.ci/run` does).
 
@@ -15,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use candid::{Decode, Encode, Nat};
-use chainkey_node::subnet::{prepare, wait_for_height, LocalSubnet};
+use chainkey_node::subnet::{prepare, test_hook, wait_for_height, LocalSubnet};
 use ic_agent::identity::BasicIdentity;
 use ic_agent::{Agent, Identity};
 use ic_utils::interfaces::management_canister::builders::{
@@ -235,6 +239,125 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    subnet.stop();
+}
+
+/// Waits until every node has the chain-key ECDSA key.
+fn wait_for_ecdsa_key(subnet: &LocalSubnet) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !subnet
+        .statuses()
+        .iter()
+        .all(|s| s.as_ref().is_some_and(|s| s.ecdsa_key_ready))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no ECDSA key: {:#?}",
+            subnet.statuses()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Signs `count` distinct hashes concurrently through `canister` and
+/// checks each signature with k256 under `public_key`.
+async fn sign_concurrently(
+    agent: &Agent,
+    canister: candid::Principal,
+    path: &[Vec<u8>],
+    public_key: &k256::ecdsa::VerifyingKey,
+    count: u8,
+) {
+    use k256::ecdsa::signature::hazmat::PrehashVerifier;
+    let mut requests = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (agent, path) = (agent.clone(), path.to_vec());
+        let hash = [i; 32];
+        requests.spawn(async move {
+            let signature: Vec<u8> =
+                update(&agent, canister, "sign", Encode!(&hash.to_vec(), &path)).await;
+            (hash, signature)
+        });
+    }
+    let mut signed = 0;
+    while let Some(result) = requests.join_next().await {
+        let (hash, signature) = result.unwrap();
+        let signature = k256::ecdsa::Signature::from_slice(&signature).expect("r ‖ s");
+        assert!(signature.normalize_s().is_none(), "s is low");
+        public_key
+            .verify_prehash(&hash, &signature)
+            .expect("the signature verifies under ecdsa_public_key");
+        signed += 1;
+    }
+    assert_eq!(signed, count);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
+    let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = motoko("signer", &dir.path().join("signer.wasm"));
+    let configs = prepare(dir.path(), 4, true).unwrap();
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
+    let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_ecdsa_key(&subnet);
+
+    let agent = agent(&url(&subnet, 0), BasicIdentity::from_raw_key(&[44; 32])).await;
+    let management = ManagementCanister::create(&agent);
+    let (canister,) = management
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .with_effective_canister_id(candid::Principal::management_canister())
+        .call_and_wait()
+        .await
+        .expect("create a canister");
+    management
+        .install_code(&canister, &wasm)
+        .call_and_wait()
+        .await
+        .expect("install the signer");
+
+    let path = vec![b"account".to_vec(), vec![0, 0, 0, 1]];
+    let public_key: Vec<u8> = update(&agent, canister, "public_key", Encode!(&path)).await;
+    let verifying_key = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public_key).unwrap();
+    let other_key: Vec<u8> = update(
+        &agent,
+        canister,
+        "public_key",
+        Encode!(&vec![b"x".to_vec()]),
+    )
+    .await;
+    assert_ne!(public_key, other_key, "paths derive distinct keys");
+
+    sign_concurrently(&agent, canister, &path, &verifying_key, 100).await;
+
+    // Node 3 turns faulty: invalid dealings and signature shares. Signing
+    // goes on (past the presignatures made before), and it is named.
+    test_hook(subnet.http[3], "corrupt_chain_key", true).unwrap();
+    sign_concurrently(&agent, canister, &path, &verifying_key, 100).await;
+    let statuses = subnet.statuses();
+    for status in statuses[..3].iter().flatten() {
+        assert!(
+            status.chain_key_invalid.keys().eq([&3]),
+            "node {} names node 3 alone: {:?}",
+            status.node,
+            status.chain_key_invalid
+        );
+    }
+    let metrics = ureq::get(format!("http://{}/metrics", subnet.http[0]))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let named = |kind: &str| {
+        metrics.lines().any(|line| {
+            line.starts_with("chainkey_chain_key_invalid_total{")
+                && line.contains(&format!("kind=\"{kind}\""))
+                && line.contains("node=\"3\"")
+        })
+    };
+    assert!(named("dealing") && named("signature share"), "{metrics}");
     subnet.stop();
 }
 

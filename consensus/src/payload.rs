@@ -39,8 +39,17 @@ pub trait PayloadBuilder {
     fn now_ns(&self) -> u64 {
         0
     }
-    /// Called with each finalized block's payload, in height order.
-    fn on_finalized(&mut self, _payload: &[IngressMessage]) {}
+    /// Called with each finalized block's payload and height, in height
+    /// order (after a catch-up package, the blocks it jumped over come
+    /// later, when the node fetched them).
+    fn on_finalized(&mut self, _height: Height, _payload: &[IngressMessage]) {}
+    /// Whether the builder can judge blocks above `finalized_height` (a
+    /// builder whose state comes from finalized blocks may lag after a
+    /// catch-up package): until it can, blocks wait instead of being
+    /// called invalid.
+    fn can_validate(&self, _finalized_height: Height) -> bool {
+        true
+    }
 }
 
 /// Limits on one block's ingress payload.
@@ -148,7 +157,7 @@ impl PayloadBuilder for IngressQueue {
                 .all(|message| !ordered.contains(&message.id) && ids.insert(message.id))
     }
 
-    fn on_finalized(&mut self, payload: &[IngressMessage]) {
+    fn on_finalized(&mut self, _height: Height, payload: &[IngressMessage]) {
         let done: HashSet<Hash> = payload.iter().map(|message| message.id).collect();
         self.pending.retain(|message| !done.contains(&message.id));
     }
@@ -181,7 +190,7 @@ mod tests {
         assert!(!queue.validate(5, &[message(1)], &past, 0));
         assert!(!queue.validate(5, &[message(2), message(2)], &[], 0));
         // Once the parent is finalized, its messages leave the queue.
-        queue.on_finalized(&parent_payload);
+        queue.on_finalized(4, &parent_payload);
         assert_eq!(
             queue.build(6, &Hash::default(), &[], 0),
             vec![message(2), message(3)]

@@ -542,7 +542,11 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if now > 0 && block.time_ns > now.saturating_add(MAX_CLOCK_AHEAD_NS) {
                     return Readiness::Waiting; // from the future: wait for our clock
                 }
+                if !self.payloads.can_validate(self.finalized_height) {
+                    return Readiness::Waiting;
+                }
                 if rank_of(&beacon, block.maker, nodes) != block.rank
+                    || block.beacon != beacon
                     || block.time_ns <= parent_time
                     || !self
                         .payloads
@@ -945,6 +949,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             rank,
             maker: self.me,
             time_ns,
+            beacon,
             payload: self.payloads.build(height, &parent, &past, time_ns),
         };
         let hash = block.hash();
@@ -1025,7 +1030,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             return false;
         }
         for (at, hash, block) in chain.into_iter().rev() {
-            self.payloads.on_finalized(&block.payload);
+            self.payloads.on_finalized(at, &block.payload);
             self.delivered.insert(at, hash);
             actions.push(Action::Deliver(FinalizedBlock { block, hash }));
         }

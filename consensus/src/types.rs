@@ -67,6 +67,10 @@ pub struct Block {
     /// increasing along the chain, so every node judges time-dependent
     /// things (ingress expiry, certified `/time`) the same way.
     pub time_ns: u64,
+    /// The random beacon's value at this height (the one the maker's rank
+    /// was drawn from): unpredictable before the previous height ended, so
+    /// execution draws per-block randomness from it.
+    pub beacon: Hash,
     /// Ingress messages ordered by this block.
     pub payload: Vec<IngressMessage>,
 }
@@ -80,6 +84,7 @@ impl Block {
             rank: 0,
             maker: 0,
             time_ns: 0,
+            beacon: Hash::default(),
             payload: Vec::new(),
         }
     }
@@ -100,6 +105,7 @@ impl Block {
             &self.rank.to_be_bytes(),
             &self.maker.to_be_bytes(),
             &self.time_ns.to_be_bytes(),
+            &self.beacon.0,
             &payload.0,
         ])
     }

@@ -40,7 +40,7 @@ fn expiry() -> u64 {
 }
 
 /// A synchronous (v3) call; its reply.
-fn call_and_wait(
+pub(crate) fn call_and_wait(
     http: SocketAddr,
     identity: &Identity,
     canister: &[u8],
@@ -67,6 +67,18 @@ fn call_and_wait(
 /// # Errors
 /// If a management call fails.
 pub fn install_counter(http: SocketAddr, identity: &Identity) -> Result<Vec<u8>, String> {
+    install_wat(http, identity, COUNTER)
+}
+
+/// Creates a canister and installs the WebAssembly text `wat` in it; its id.
+///
+/// # Errors
+/// If a management call fails.
+pub(crate) fn install_wat(
+    http: SocketAddr,
+    identity: &Identity,
+    wat: &str,
+) -> Result<Vec<u8>, String> {
     let create = types::ProvisionalCreateCanisterWithCyclesArgs {
         amount: None,
         settings: None,
@@ -86,7 +98,7 @@ pub fn install_counter(http: SocketAddr, identity: &Identity) -> Result<Vec<u8>,
     let install = types::InstallCodeArgs {
         mode: types::CanisterInstallMode::Install,
         canister_id: canister,
-        wasm_module: wat::parse_str(COUNTER).expect("the counter parses"),
+        wasm_module: wat::parse_str(wat).map_err(|error| error.to_string())?,
         arg: Vec::new(),
         sender_canister_version: None,
     };

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chainkey_consensus::{Config as ConsensusConfig, NodeId, SubnetKeys};
+use chainkey_crypto::batch::Secp256k1;
+use chainkey_crypto::tecdsa::{MegaPublicKey, MegaSecretKey};
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{MinSig, PublicKey, SecretKey};
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,31 @@ pub struct PeerConfig {
     /// Its Ed25519 key signing query responses (hex); the node's
     /// principal is the self-authenticating one of this key.
     pub query_key: String,
+    /// Its MEGa encryption key for chain-key ECDSA dealings (hex, SEC1
+    /// compressed secp256k1 point).
+    pub mega_key: String,
+}
+
+/// The chain-key signing service.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ChainKeyConfig {
+    /// The name of the subnet's ECDSA key (`key_id.name` in requests).
+    pub key_name: String,
+    /// Presignatures kept made ahead (or in the making) at most.
+    pub presignature_pool: usize,
+    /// Signing requests waiting for a presignature at most; more are rejected.
+    pub max_queued_requests: usize,
+}
+
+impl Default for ChainKeyConfig {
+    fn default() -> Self {
+        ChainKeyConfig {
+            key_name: "key_1".into(),
+            presignature_pool: 64,
+            max_queued_requests: 1000,
+        }
+    }
 }
 
 /// Protocol timing; defaults are those of [`ConsensusConfig::new`].
@@ -96,6 +123,9 @@ pub struct NodeConfig {
     /// make it flood its peers with invalid artifacts. Never in production.
     #[serde(default)]
     pub test_hooks: bool,
+    /// The chain-key signing service.
+    #[serde(default)]
+    pub chain_key: ChainKeyConfig,
 }
 
 fn default_log() -> String {
@@ -122,6 +152,8 @@ pub struct SecretsFile {
     pub tls_key: String,
     /// Ed25519 seed of the key signing query responses (hex).
     pub query_key: String,
+    /// MEGa decryption key for chain-key ECDSA dealings (hex scalar).
+    pub mega_key: String,
 }
 
 impl std::fmt::Debug for SecretsFile {
@@ -138,6 +170,7 @@ impl Drop for SecretsFile {
         self.certification_share.zeroize();
         self.tls_key.zeroize();
         self.query_key.zeroize();
+        self.mega_key.zeroize();
     }
 }
 
@@ -153,6 +186,8 @@ pub struct Secrets {
     pub tls_key: Zeroizing<Vec<u8>>,
     /// Signs query responses (zeroized on drop).
     pub query_key: ed25519_dalek::SigningKey,
+    /// Decrypts this node's shares of chain-key ECDSA transcripts.
+    pub mega_key: MegaSecretKey<Secp256k1>,
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -231,6 +266,11 @@ impl NodeConfig {
                     .map_err(|_| invalid("query key"))?;
                 ed25519_dalek::SigningKey::from_bytes(seed)
             },
+            mega_key: MegaSecretKey::from_bytes(&Zeroizing::new(hex_bytes(
+                "MEGa key",
+                &file.mega_key,
+            )?))
+            .map_err(|_| invalid("MEGa key"))?,
         })
     }
 
@@ -249,6 +289,20 @@ impl NodeConfig {
                 let der = crate::requests::envelope::ed25519_der(&raw);
                 let principal = crate::requests::principal::Principal::self_authenticating(&der);
                 Ok((principal.as_bytes().to_vec(), der))
+            })
+            .collect()
+    }
+
+    /// Each node's MEGa encryption key, in node order.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a key that does not decode.
+    pub fn mega_keys(&self) -> Result<Vec<MegaPublicKey<Secp256k1>>, ConfigError> {
+        self.nodes
+            .iter()
+            .map(|node| {
+                MegaPublicKey::from_bytes(&hex_bytes("MEGa key", &node.mega_key)?)
+                    .map_err(|_| ConfigError::Invalid(format!("node {}: MEGa key", node.id)))
             })
             .collect()
     }

@@ -106,6 +106,7 @@ mod tests {
                 rank: 0,
                 maker: 1,
                 time_ns: 0,
+                beacon: Hash::default(),
                 payload: vec![IngressMessage {
                     id: Hash([1; 32]),
                     content: vec![0; payload_bytes],

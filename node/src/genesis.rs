@@ -12,13 +12,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use chainkey_consensus::NodeId;
+use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::nidkg::{
     verify_dealings, Dealing, DkgConfig, EncryptionSecretKey, Transcript,
 };
+use chainkey_crypto::tecdsa::MegaSecretKey;
 use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
-use crate::config::{ConfigError, NodeConfig, PeerConfig, SecretsFile, TimingConfig};
+use crate::config::{
+    ChainKeyConfig, ConfigError, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
+};
 
 /// Where one node listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +75,8 @@ pub fn write_genesis(
     let query_keys: Vec<ed25519_dalek::SigningKey> = (0..n)
         .map(|_| ed25519_dalek::SigningKey::generate(rng))
         .collect();
+    let mega_keys: Vec<MegaSecretKey<Secp256k1>> =
+        (0..n).map(|_| MegaSecretKey::generate(rng)).collect();
     let (beacon, shares) = threshold_key(b"chainkey genesis beacon key", n, threshold, rng)?;
     let (certification, certification_shares) = threshold_key(
         b"chainkey genesis certification key",
@@ -91,6 +97,7 @@ pub fn write_genesis(
             certificate: hex::encode(tls[id].cert.der()),
             public_key: hex::encode(node_keys[id].public_key::<MinSig>().to_bytes()),
             query_key: hex::encode(query_keys[id].verifying_key().as_bytes()),
+            mega_key: hex::encode(mega_keys[id].public_key().to_bytes()),
         })
         .collect();
     let mut paths = Vec::new();
@@ -115,6 +122,7 @@ pub fn write_genesis(
             certification_share: hex::encode(*certification_share.secret_key().to_bytes()),
             tls_key: hex::encode(tls.key_pair.serialize_der()),
             query_key: hex::encode(query_keys[id].to_bytes()),
+            mega_key: hex::encode(&*mega_keys[id].to_bytes()),
         }
         .save(&dir.join("secrets.toml"))?;
         NodeConfig {
@@ -129,6 +137,7 @@ pub fn write_genesis(
             log: "info".into(),
             timing: TimingConfig::default(),
             test_hooks,
+            chain_key: ChainKeyConfig::default(),
         }
         .save(&path)?;
         paths.push(path);

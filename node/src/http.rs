@@ -41,6 +41,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .route("/metrics", get(metrics))
         .route("/debug/isolate/{on}", post(isolate))
         .route("/debug/flood/{on}", post(flood))
+        .route("/debug/corrupt_chain_key/{on}", post(corrupt_chain_key))
         .merge(crate::ic_http::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::ic_http::MAX_REQUEST_BYTES,
@@ -188,6 +189,15 @@ async fn isolate(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> S
 async fn flood(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> StatusCode {
     switch(&shared, &on, |flood| {
         shared.flood.store(flood, Ordering::Relaxed)
+    })
+}
+
+async fn corrupt_chain_key(
+    State(shared): State<Arc<Shared>>,
+    Path(on): Path<String>,
+) -> StatusCode {
+    switch(&shared, &on, |corrupt| {
+        shared.corrupt_chain_key.store(corrupt, Ordering::Relaxed)
     })
 }
 

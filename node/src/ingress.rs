@@ -19,6 +19,7 @@ use chainkey_crypto::batch::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::chain_key::pool::ChainKeyPool;
 use crate::requests::envelope::{Envelope, RequestError};
 use crate::wire::to_cbor;
 
@@ -400,12 +401,15 @@ pub struct NodePayloads {
     finalized: Seen,
     /// Messages delivered in finalized blocks so far.
     pub finalized_messages: u64,
+    /// Chain-key work: the finalized chain-key state and what waits for blocks.
+    pub chain_key: ChainKeyPool,
 }
 
 impl NodePayloads {
-    /// Payloads verified with `verifier`.
-    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>) -> Self {
+    /// Payloads verified with `verifier`, chain-key work from `chain_key`.
+    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>, chain_key: ChainKeyPool) -> Self {
         NodePayloads {
+            chain_key,
             queue,
             expiries: HashMap::new(),
             verifier,
@@ -469,6 +473,7 @@ fn content_key(content: &[u8]) -> Hash {
 pub fn expiries(payload: &[IngressMessage]) -> Vec<(Hash, u64)> {
     payload
         .iter()
+        .filter(|message| !crate::chain_key::is_item(message))
         .map(|message| {
             let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms());
             (message.id, expiry)
@@ -490,15 +495,18 @@ impl PayloadBuilder for NodePayloads {
     ) -> Vec<IngressMessage> {
         let time_ms = time_ns / 1_000_000;
         let expiries = &self.expiries;
-        self.queue
-            .build(height, parent, past, time_ns)
-            .into_iter()
-            .filter(|message| {
-                expiries
-                    .get(&message.id)
-                    .is_some_and(|expiry| *expiry >= time_ms + BUILD_MARGIN_MS)
-            })
-            .collect()
+        let mut payload = self.chain_key.build(height, past);
+        payload.extend(
+            self.queue
+                .build(height, parent, past, time_ns)
+                .into_iter()
+                .filter(|message| {
+                    expiries
+                        .get(&message.id)
+                        .is_some_and(|expiry| *expiry >= time_ms + BUILD_MARGIN_MS)
+                }),
+        );
+        payload
     }
 
     fn now_ns(&self) -> u64 {
@@ -515,11 +523,18 @@ impl PayloadBuilder for NodePayloads {
         if !self.queue.validate(height, payload, past, time_ns) {
             return false;
         }
+        if let Err(error) = self.chain_key.validate(height, payload, past) {
+            tracing::debug!(height, %error, "block refused");
+            return false;
+        }
         // Judged by the block's time, so every node decides alike.
         let time_ms = time_ns / 1_000_000;
         let mut unverified = Vec::new();
         let mut jobs = Vec::new();
-        for message in payload {
+        for message in payload
+            .iter()
+            .filter(|message| !crate::chain_key::is_item(message))
+        {
             let key = content_key(&message.content);
             let known = self.verified.borrow().get(&key).copied();
             let (id, expiry_ms) = match known {
@@ -550,13 +565,19 @@ impl PayloadBuilder for NodePayloads {
         true
     }
 
-    fn on_finalized(&mut self, payload: &[IngressMessage]) {
-        self.queue.on_finalized(payload);
-        for (id, expiry) in expiries(payload) {
+    fn on_finalized(&mut self, height: Height, payload: &[IngressMessage]) {
+        self.queue.on_finalized(height, payload);
+        let ingress = expiries(payload);
+        self.finalized_messages += ingress.len() as u64;
+        for (id, expiry) in ingress {
             self.expiries.remove(&id);
             self.finalized.insert(id, expiry);
         }
-        self.finalized_messages += payload.len() as u64;
+        self.chain_key.on_finalized(height, payload);
+    }
+
+    fn can_validate(&self, finalized_height: Height) -> bool {
+        self.chain_key.can_validate(finalized_height)
     }
 }
 
@@ -630,7 +651,11 @@ mod tests {
             content: to_cbor(&Ingress::Signed(message.clone())),
         };
         // A node that never saw the message verifies it in the block.
-        let mut other = NodePayloads::new(IngressQueue::default(), Arc::clone(&verifier));
+        let mut other = NodePayloads::new(
+            IngressQueue::default(),
+            Arc::clone(&verifier),
+            ChainKeyPool::new(crate::chain_key::state::tests::genesis(1)),
+        );
         assert!(other.validate(1, std::slice::from_ref(&entry), &[], now * 1_000_000));
         // Expiry is judged by the block's time, not the validator's clock.
         let later = (now + 120_000) * 1_000_000;
@@ -676,7 +701,7 @@ mod tests {
             !other.validate(1, &[far_entry], &[], now * 1_000_000),
             "expiry too far ahead"
         );
-        other.on_finalized(std::slice::from_ref(&entry));
+        other.on_finalized(1, std::slice::from_ref(&entry));
         assert!(
             !other.validate(2, &[entry], &[], now * 1_000_000),
             "finalized once, never again"

@@ -19,8 +19,10 @@
 //!   (the first parts of the IC HTTP interface).
 
 pub mod bench_calls;
+pub mod bench_sign;
 pub mod cbor;
 pub mod certification;
+pub mod chain_key;
 pub mod config;
 pub mod dissemination;
 pub mod execution;

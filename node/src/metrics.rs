@@ -30,6 +30,9 @@ pub struct Metrics {
     pub ingress: IntCounterVec,
     /// Ingress messages in finalized blocks.
     pub ingress_finalized: IntCounter,
+    /// Invalid chain-key dealings, ciphertexts and signature shares, by
+    /// the node that made them and kind.
+    pub chain_key_invalid: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -108,6 +111,14 @@ impl Metrics {
                 "Ingress messages in finalized blocks",
             )
             .expect("valid metric"),
+            chain_key_invalid: IntCounterVec::new(
+                Opts::new(
+                    "chainkey_chain_key_invalid_total",
+                    "Invalid chain-key dealings, ciphertexts and signature shares, by maker",
+                ),
+                &["node", "kind"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let registry = &metrics.registry;
@@ -122,6 +133,7 @@ impl Metrics {
             Box::new(metrics.queue_depth.clone()),
             Box::new(metrics.ingress.clone()),
             Box::new(metrics.ingress_finalized.clone()),
+            Box::new(metrics.chain_key_invalid.clone()),
         ] {
             registry
                 .register(collector)

@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::certification::certifier::{Certified, Certifier};
+use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
+use crate::chain_key::state::{ChainKeyState, Change, Setup};
+use crate::chain_key::{signer, ChainKeyMessage, TranscriptRef};
 use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
 use crate::execution::service::{self, Executed, SubnetInfo};
@@ -115,6 +118,15 @@ pub struct Status {
     /// Digests of the whole replicated state at the last executed heights
     /// (height, hex), for comparing nodes.
     pub state_digests: Vec<(Height, String)>,
+    /// Whether the chain-key ECDSA master key exists.
+    pub ecdsa_key_ready: bool,
+    /// Presignatures ready and not used.
+    pub presignatures_ready: usize,
+    /// Chain-key signatures finalized since start.
+    pub signatures_finalized: u64,
+    /// Invalid chain-key dealings, ciphertexts and signature shares, by
+    /// the node that made them.
+    pub chain_key_invalid: BTreeMap<NodeId, u64>,
 }
 
 /// What the HTTP endpoint shares with the event loop.
@@ -136,6 +148,8 @@ pub struct Shared {
     pub transport: Arc<Transport>,
     /// Test hook: send invalid artifacts to every peer.
     pub flood: AtomicBool,
+    /// Test hook: make this node's chain-key dealings and signature shares invalid.
+    pub corrupt_chain_key: Arc<AtomicBool>,
     /// Whether `/debug/*` is enabled.
     pub test_hooks: bool,
     /// The subnet's root key (DER) for `/api/v2/status`.
@@ -232,7 +246,16 @@ struct Node {
     dissemination: Dissemination,
     /// Heights a lagging peer is helped across ([`chainkey_consensus::Config::window`]).
     consensus_window: Height,
+    /// The chain-key signer thread.
+    signer: std::sync::mpsc::Sender<signer::Command>,
+    /// Peers' dealings for transcripts not open here yet (we lag a little).
+    early_dealings: VecDeque<(NodeId, TranscriptRef, Vec<u8>)>,
+    signatures_finalized: u64,
+    chain_key_invalid: BTreeMap<NodeId, u64>,
 }
+
+/// Peers' dealings kept until their transcript opens here, at most.
+const MAX_EARLY_DEALINGS: usize = 4096;
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
@@ -285,6 +308,21 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         public_key: root_key.clone(),
         node_keys: query_keys,
     };
+    let chain_key_setup = Setup {
+        key_name: config.chain_key.key_name.clone(),
+        receivers: config.mega_keys()?,
+        threshold: (config.nodes.len() - 1) / 3 + 1,
+        pool_size: config.chain_key.presignature_pool,
+    };
+    let corrupt_chain_key = Arc::new(AtomicBool::new(false));
+    let (signer_sender, mut signer_output) = mpsc::unbounded_channel();
+    let signer = signer::spawn(
+        config.id,
+        secrets.mega_key,
+        chain_key_setup.threshold,
+        Arc::clone(&corrupt_chain_key),
+        signer_sender,
+    );
     let runtime = Arc::new(Runtime::new());
     let state = service::load_checkpoint(&config.data_dir)
         .map_err(NodeError::Checkpoint)?
@@ -292,7 +330,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let sent_for_execution = state.height;
     let (executed_sender, mut executed) = mpsc::unbounded_channel();
     let execution = service::spawn(
-        crate::execution::Executor::new(Arc::clone(&runtime), state),
+        crate::execution::Executor::new(Arc::clone(&runtime), state)
+            .with_chain_key(config.chain_key.clone()),
         subnet_info,
         config.data_dir.clone(),
         executed_sender,
@@ -306,6 +345,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         metrics: metrics.clone(),
         transport: Arc::clone(&transport),
         flood: AtomicBool::new(false),
+        corrupt_chain_key,
         test_hooks: config.test_hooks,
         root_key,
         runtime,
@@ -332,7 +372,11 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         metrics: metrics.clone(),
         recent_batches: Arc::clone(&recent_batches),
     };
-    let payloads = NodePayloads::new(IngressQueue::new(PayloadLimits::default()), verifier);
+    let payloads = NodePayloads::new(
+        IngressQueue::new(PayloadLimits::default()),
+        verifier,
+        ChainKeyPool::new(ChainKeyState::genesis(chain_key_setup)),
+    );
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
     let mut node = Node {
         me: config.id,
@@ -362,6 +406,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         ticks: 0,
         dissemination: Dissemination::default(),
         consensus_window: config.consensus().window,
+        signer,
+        early_dealings: VecDeque::new(),
+        signatures_finalized: 0,
+        chain_key_invalid: BTreeMap::new(),
     };
     node.restore()?;
     node.feed_execution()?;
@@ -404,6 +452,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 }
             }
             Some(done) = executed.recv() => node.on_executed(done),
+            Some(output) = signer_output.recv() => node.on_signer(output),
             () = tokio::time::sleep_until(wake_at.into()) => node.step(Event::Tick)?,
             _ = housekeeping.tick() => node.housekeeping()?,
         }
@@ -434,6 +483,7 @@ impl Node {
     /// peers) what we signed above it — the rounds we signed in can only
     /// finish with those shares, since we will not sign there again.
     fn restore(&mut self) -> Result<(), NodeError> {
+        self.replay_chain_key()?;
         self.consensus.abstain_through(self.signed_through);
         let mut resumed_at = 0;
         if let Some((finalized, beacon)) = self.store.resume_point()? {
@@ -477,7 +527,148 @@ impl Node {
         for action in actions {
             self.act(action)?;
         }
+        self.forward_chain_key_changes();
         Ok(())
+    }
+
+    /// Rebuilds the chain-key state from the stored finalized blocks up to
+    /// the execution checkpoint (later ones are applied as they are
+    /// executed), then tells the signer what it must hold.
+    fn replay_chain_key(&mut self) -> Result<(), NodeError> {
+        loop {
+            let pool = &mut self.consensus.payloads_mut().chain_key;
+            let next = pool.state().height() + 1;
+            if next > self.sent_for_execution {
+                break;
+            }
+            let Some(block) = self.store.finalized(next)? else {
+                break;
+            };
+            pool.on_finalized(next, &block.block.payload);
+            pool.take_events(next);
+        }
+        let pool = &mut self.consensus.payloads_mut().chain_key;
+        pool.take_changes();
+        let state = pool.state();
+        let mut changes = Vec::new();
+        if let Some(key) = state.key() {
+            changes.push(Change::Completed(TranscriptRef::Key, Arc::clone(key)));
+            changes.push(Change::KeyReady(Arc::clone(key)));
+        }
+        for (transcript, slot) in state.slots() {
+            if let Some(complete) = &slot.transcript {
+                changes.push(Change::Completed(*transcript, Arc::clone(complete)));
+            }
+        }
+        for (transcript, slot) in state.slots() {
+            if slot.transcript.is_none() {
+                changes.push(Change::Opened {
+                    transcript: *transcript,
+                    params: Arc::clone(&slot.params),
+                    sources: slot.sources.clone(),
+                });
+            }
+        }
+        for (i, presignature) in state.ready() {
+            changes.push(Change::PresignatureReady(*i, Arc::clone(presignature)));
+        }
+        for change in changes {
+            let _ = self.signer.send(signer::Command::Chain(change));
+        }
+        Ok(())
+    }
+
+    /// Sends the chain-key changes of newly finalized blocks to the signer,
+    /// and peers' dealings that were waiting for a transcript to open.
+    fn forward_chain_key_changes(&mut self) {
+        let changes = self.consensus.payloads_mut().chain_key.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        let mut opened = false;
+        for change in changes {
+            match &change {
+                Change::Opened { .. } => opened = true,
+                Change::Signed(_) => self.signatures_finalized += 1,
+                _ => {}
+            }
+            let _ = self.signer.send(signer::Command::Chain(change));
+        }
+        if opened {
+            for (from, transcript, bytes) in std::mem::take(&mut self.early_dealings) {
+                self.on_dealing(from, transcript, bytes);
+            }
+        }
+    }
+
+    /// A peer's dealing: verified by the signer if its transcript is open,
+    /// kept for a while if not yet.
+    fn on_dealing(&mut self, from: NodeId, transcript: TranscriptRef, bytes: Vec<u8>) {
+        let state = self.consensus.payloads_mut().chain_key.state();
+        match state.open_params(&transcript) {
+            Some(params) => {
+                let _ = self.signer.send(signer::Command::Verify {
+                    from,
+                    transcript,
+                    params: Arc::clone(params),
+                    bytes,
+                });
+            }
+            None => {
+                if self.early_dealings.len() == MAX_EARLY_DEALINGS {
+                    self.early_dealings.pop_front();
+                }
+                self.early_dealings.push_back((from, transcript, bytes));
+            }
+        }
+    }
+
+    /// What the signer produced.
+    fn on_signer(&mut self, output: signer::Output) {
+        match output {
+            signer::Output::Dealing {
+                transcript,
+                bytes,
+                dealing,
+                own,
+            } => {
+                if own {
+                    let message = ChainKeyMessage::Dealing {
+                        transcript,
+                        dealing: bytes.clone(),
+                    };
+                    let frame = Arc::new(Message::ChainKey(message).to_frame());
+                    self.transport.broadcast(frame);
+                }
+                self.consensus
+                    .payloads_mut()
+                    .chain_key
+                    .add_dealing(transcript, PooledDealing { bytes, dealing });
+            }
+            signer::Output::Share {
+                presignature,
+                bytes,
+            } => {
+                let message = ChainKeyMessage::SignatureShare {
+                    presignature,
+                    share: bytes,
+                };
+                self.transport
+                    .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
+            }
+            signer::Output::Signature(item) => {
+                self.consensus.payloads_mut().chain_key.add_signature(item);
+            }
+            signer::Output::Invalid { node, kind } => {
+                tracing::warn!(culprit = node, kind, "invalid chain-key artifact");
+                *self.chain_key_invalid.entry(node).or_default() += 1;
+                self.shared
+                    .metrics
+                    .chain_key_invalid
+                    .with_label_values(&[node.to_string().as_str(), kind])
+                    .inc();
+            }
+        }
     }
 
     fn on_received(&mut self, received: Received) -> Result<(), NodeError> {
@@ -546,12 +737,33 @@ impl Node {
                 }
                 Ok(())
             }
+            Message::ChainKey(ChainKeyMessage::Dealing {
+                transcript,
+                dealing,
+            }) => {
+                self.on_dealing(received.from, transcript, dealing);
+                Ok(())
+            }
+            Message::ChainKey(ChainKeyMessage::SignatureShare {
+                presignature,
+                share,
+            }) => {
+                let _ = self.signer.send(signer::Command::Share {
+                    from: received.from,
+                    presignature,
+                    bytes: share,
+                });
+                Ok(())
+            }
         }
     }
 
     /// Signs an executed height's state root and shares the signature.
     fn on_executed(&mut self, executed: Executed) {
         self.calls_executed += executed.calls as u64;
+        for job in &executed.sign_jobs {
+            let _ = self.signer.send(signer::Command::Sign(job.clone()));
+        }
         if self.state_digests.len() == STATE_DIGESTS {
             self.state_digests.pop_front();
         }
@@ -581,13 +793,19 @@ impl Node {
         Ok(())
     }
 
-    /// Sends the next block to execution.
+    /// Sends the next block to execution (applying its chain-key items
+    /// first if consensus has not: blocks a catch-up package jumped over).
     fn execute(&mut self, block: &FinalizedBlock) {
+        let height = block.block.height;
+        let chain_key = &mut self.consensus.payloads_mut().chain_key;
+        chain_key.on_finalized(height, &block.block.payload);
         let next = service::Block {
-            height: block.block.height,
+            height,
             time_ns: block.block.time_ns,
             hash: block.hash.0,
+            beacon: block.block.beacon.0,
             calls: update_calls(&block.block.payload),
+            chain_key: chain_key.take_events(height),
         };
         // Fails only once the execution thread ended: the node is stopping.
         if self.execution.send(next).is_ok() {
@@ -714,7 +932,7 @@ impl Node {
         for block in &linked {
             self.consensus
                 .payloads_mut()
-                .on_finalized(&block.block.payload);
+                .on_finalized(block.block.height, &block.block.payload);
         }
         self.gap = (lowest > from).then_some((from, lowest - 1));
         self.feed_execution()?;
@@ -899,6 +1117,22 @@ impl Node {
             certified_height: self.certified_height,
             calls_executed: self.calls_executed,
             state_digests: self.state_digests.iter().cloned().collect(),
+            ecdsa_key_ready: self
+                .consensus
+                .payloads_mut()
+                .chain_key
+                .state()
+                .key()
+                .is_some(),
+            presignatures_ready: self
+                .consensus
+                .payloads_mut()
+                .chain_key
+                .state()
+                .ready()
+                .len(),
+            signatures_finalized: self.signatures_finalized,
+            chain_key_invalid: self.chain_key_invalid.clone(),
         };
         *self.shared.status.lock().expect("status") = status;
     }

@@ -372,6 +372,7 @@ mod tests {
             rank: 0,
             maker: 1,
             time_ns: 0,
+            beacon: Hash::default(),
             payload: Vec::new(),
         };
         FinalizedBlock {

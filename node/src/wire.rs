@@ -37,6 +37,8 @@ pub enum Message {
     },
     /// A node's share of the signature certifying a height's state.
     CertificationShare(crate::certification::certifier::CertificationShare),
+    /// Chain-key ECDSA work: a dealing or a signature share.
+    ChainKey(crate::chain_key::ChainKeyMessage),
 }
 
 /// The CBOR encoding of `value` (every node structure is stored and sent so).

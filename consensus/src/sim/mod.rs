@@ -484,6 +484,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
                     rank: 0,
                     maker: node,
                     time_ns: 0,
+                    beacon: Hash::default(),
                     payload: Vec::new(),
                 };
                 out.extend(all(Artifact::Proposal(Proposal {

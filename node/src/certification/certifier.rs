@@ -185,6 +185,7 @@ mod tests {
             digest: [0; 32],
             calls: 0,
             tree: Arc::new(tree),
+            sign_jobs: Vec::new(),
         }
     }
 

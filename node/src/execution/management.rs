@@ -39,11 +39,11 @@ fn bad_argument(method: &str, error: impl std::fmt::Display) -> Reject {
     )
 }
 
-fn encode(value: impl CandidType) -> Vec<u8> {
+pub(super) fn encode(value: impl CandidType) -> Vec<u8> {
     Encode!(&value).expect("management results encode")
 }
 
-fn decode<T: CandidType + for<'de> Deserialize<'de>>(
+pub(super) fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, Reject> {

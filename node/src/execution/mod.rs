@@ -12,6 +12,7 @@
 pub mod instrument;
 pub mod management;
 pub mod service;
+pub mod signing;
 pub mod system_api;
 pub mod wasm;
 
@@ -23,6 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::certification::state_tree::RequestStatus;
 use crate::certification::status_tree::{StatusTree, StoredStatus};
+use crate::chain_key::SignJob;
+use crate::config::ChainKeyConfig;
 use system_api::{Api, Entry, OutgoingCall, Response};
 use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MESSAGE_FUEL};
 
@@ -276,6 +279,8 @@ pub struct ReplicatedState {
     pub queue: VecDeque<Message>,
     /// Canisters created so far (the next id's index).
     pub canisters_created: u64,
+    /// Chain-key signing requests and presignatures.
+    pub signing: signing::SigningState,
 }
 
 impl ReplicatedState {
@@ -298,6 +303,7 @@ impl ReplicatedState {
         hasher.update(self.request_status.digest());
         hasher.update(crate::wire::to_cbor(&self.queue));
         hasher.update(self.canisters_created.to_le_bytes());
+        hasher.update(crate::wire::to_cbor(&self.signing));
         hasher.finalize().into()
     }
 }
@@ -320,6 +326,10 @@ pub struct Executor {
     /// Seed of `raw_rand` for the current block.
     seed: [u8; 32],
     rand_counter: u64,
+    /// The chain-key signing service's settings.
+    chain_key: ChainKeyConfig,
+    /// Signing requests paired with presignatures since the last take.
+    sign_jobs: Vec<SignJob>,
 }
 
 impl Executor {
@@ -332,23 +342,34 @@ impl Executor {
             touched: Vec::new(),
             seed: [0; 32],
             rand_counter: 0,
+            chain_key: ChainKeyConfig::default(),
+            sign_jobs: Vec::new(),
         }
     }
 
-    /// Executes the block at `height` (its hash seeds `raw_rand`).
-    pub fn execute_block(
-        &mut self,
-        height: u64,
-        time_ns: u64,
-        block_hash: [u8; 32],
-        calls: Vec<IngressCall>,
-    ) {
-        self.state.height = height;
-        self.state.time_ns = self.state.time_ns.max(time_ns);
-        self.seed = block_hash;
+    /// The same executor with these chain-key settings.
+    pub fn with_chain_key(mut self, chain_key: ChainKeyConfig) -> Executor {
+        self.chain_key = chain_key;
+        self
+    }
+
+    /// Takes the signing requests paired since the last call (every node
+    /// signs them).
+    pub fn take_sign_jobs(&mut self) -> Vec<SignJob> {
+        std::mem::take(&mut self.sign_jobs)
+    }
+
+    /// Executes a finalized block: its chain-key events, then its calls
+    /// and the messages they cause (its hash seeds `raw_rand`, its beacon
+    /// the randomness of signing requests paired in it).
+    pub fn execute_block(&mut self, block: service::Block) {
+        self.state.height = block.height;
+        self.state.time_ns = self.state.time_ns.max(block.time_ns);
+        self.seed = block.hash;
         self.rand_counter = 0;
+        self.apply_chain_key(block.chain_key);
         self.run_timers();
-        for call in calls {
+        for call in block.calls {
             if self.state.request_status.get(&call.request_id).is_some() {
                 continue; // executed before: never twice
             }
@@ -390,7 +411,8 @@ impl Executor {
             }
         }
         self.save_touched();
-        if height.is_multiple_of(STATUS_SWEEP_EVERY) {
+        self.pair_requests(&block.beacon);
+        if block.height.is_multiple_of(STATUS_SWEEP_EVERY) {
             let now = self.state.time_ns;
             self.state
                 .request_status
@@ -499,8 +521,17 @@ impl Executor {
         arg: Vec<u8>,
         cycles: u128,
     ) {
+        if callee.is_empty() && method == "sign_with_ecdsa" {
+            if let Err(reject) = self.sign_with_ecdsa(origin.clone(), caller, &arg, cycles) {
+                self.respond(origin, Err(reject), cycles);
+            }
+            return;
+        }
         if callee.is_empty() {
-            let result = management::call(self, &caller, &method, &arg, cycles);
+            let result = match method.as_str() {
+                "ecdsa_public_key" => self.ecdsa_public_key(&caller, &arg),
+                _ => management::call(self, &caller, &method, &arg, cycles),
+            };
             let refund = if result.is_err() { cycles } else { 0 };
             return self.respond(origin, result, refund);
         }

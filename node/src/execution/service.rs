@@ -32,8 +32,12 @@ pub struct Block {
     pub time_ns: u64,
     /// Its hash.
     pub hash: [u8; 32],
+    /// Its random beacon value.
+    pub beacon: [u8; 32],
     /// Its update calls, in order.
     pub calls: Vec<IngressCall>,
+    /// What its chain-key items changed.
+    pub chain_key: Vec<crate::chain_key::ChainKeyEvent>,
 }
 
 /// One executed height.
@@ -51,6 +55,9 @@ pub struct Executed {
     pub digest: [u8; 32],
     /// Update calls the height's block carried.
     pub calls: usize,
+    /// Signing requests paired at this height (on a restart, also those
+    /// paired before and not yet signed).
+    pub sign_jobs: Vec<crate::chain_key::SignJob>,
 }
 
 /// The state tree of `state` on subnet `subnet`.
@@ -116,24 +123,29 @@ pub fn spawn(
         .name("execution".into())
         .stack_size(super::wasm::THREAD_STACK)
         .spawn(move || {
+            // Requests paired before a restart are signed again.
+            let mut sign_jobs = executor.paired_jobs();
             for block in blocks {
                 if block.height != executor.state.height + 1 {
                     continue; // executed before (from the checkpoint)
                 }
                 let calls = block.calls.len();
-                executor.execute_block(block.height, block.time_ns, block.hash, block.calls);
+                let height = block.height;
+                executor.execute_block(block);
+                sign_jobs.extend(executor.take_sign_jobs());
                 let state = Arc::new(executor.state.clone());
                 let tree = state_tree(&state, &subnet);
-                if block.height.is_multiple_of(CHECKPOINT_EVERY) {
+                if height.is_multiple_of(CHECKPOINT_EVERY) {
                     if let Err(error) = write_checkpoint(&dir, &state) {
                         tracing::error!(%error, "cannot write the execution checkpoint");
                     }
                 }
                 let executed = Executed {
-                    height: block.height,
+                    height,
                     root: tree.root(),
                     digest: state.digest(),
                     calls,
+                    sign_jobs: std::mem::take(&mut sign_jobs),
                     tree: Arc::new(tree),
                     state,
                 };

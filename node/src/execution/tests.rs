@@ -114,8 +114,14 @@ impl Replica {
             })
             .collect();
         let time = 1_700_000_000_000_000_000 + self.height * 1_000_000;
-        self.executor
-            .execute_block(self.height, time, [self.height as u8; 32], ingress);
+        self.executor.execute_block(super::service::Block {
+            height: self.height,
+            time_ns: time,
+            hash: [self.height as u8; 32],
+            beacon: [0; 32],
+            calls: ingress,
+            chain_key: Vec::new(),
+        });
         ids.iter()
             .map(|id| {
                 self.executor

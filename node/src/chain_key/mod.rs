@@ -1,0 +1,232 @@
+//! Chain-key ECDSA as a subnet service: the master key and presignatures
+//! are made by IDKG transcripts agreed in blocks, and canisters sign
+//! through the management canister's `sign_with_ecdsa`.
+//!
+//! How the pieces meet:
+//! - [`state`]: what the finalized chain says — which transcripts are open,
+//!   which dealings completed them, which presignatures are ready or used.
+//!   Every node derives it alike from block payloads, so everyone agrees
+//!   on each transcript's dealings without another protocol.
+//! - [`pool`]: the dealings and combined signatures waiting for a block,
+//!   and how a block's chain-key items are built and validated.
+//! - [`signer`]: the node's secret side, on its own thread — it opens its
+//!   shares of completed transcripts, deals into open ones, verifies peers'
+//!   dealings in batches, signs matched requests and combines shares.
+//! - Execution ([`crate::execution`]) pairs each signing request with a
+//!   ready presignature and beacon randomness, deterministically, and
+//!   answers the canister when the combined signature is finalized.
+
+pub mod pool;
+pub mod signer;
+pub mod state;
+
+use chainkey_consensus::types::IngressMessage;
+use chainkey_consensus::Hash;
+use serde::{Deserialize, Serialize};
+
+pub use state::ChainKeyState;
+
+/// The curve of the subnet's ECDSA key.
+pub type Curve = chainkey_crypto::batch::Secp256k1;
+
+/// Names every transcript the subnet runs (its id is a hash of this).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum TranscriptRef {
+    /// The master key's masked random secret.
+    KeyRandom,
+    /// The master key: `KeyRandom` reshared unmasked.
+    Key,
+    /// Presignature `i`'s nonce `κ` (random, unmasked).
+    Kappa(u64),
+    /// Presignature `i`'s mask `λ` (random, masked).
+    Lambda(u64),
+    /// `κ·λ` of presignature `i`.
+    KappaTimesLambda(u64),
+    /// `x·λ` of presignature `i`.
+    KeyTimesLambda(u64),
+}
+
+impl TranscriptRef {
+    /// The transcript id bound into every dealing (distinct per key name).
+    pub fn id(&self, key_name: &str) -> [u8; 32] {
+        Hash::of(&[
+            b"chainkey ECDSA transcript",
+            key_name.as_bytes(),
+            &crate::wire::to_cbor(self),
+        ])
+        .0
+    }
+
+    /// The presignature it belongs to, if any.
+    pub fn presignature(&self) -> Option<u64> {
+        match *self {
+            TranscriptRef::KeyRandom | TranscriptRef::Key => None,
+            TranscriptRef::Kappa(i)
+            | TranscriptRef::Lambda(i)
+            | TranscriptRef::KappaTimesLambda(i)
+            | TranscriptRef::KeyTimesLambda(i) => Some(i),
+        }
+    }
+}
+
+/// A combined signature for a request paired with a presignature: what a
+/// block carries so execution can answer the canister.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureItem {
+    /// The presignature used (each is used once).
+    pub presignature: u64,
+    /// The calling canister.
+    #[serde(with = "serde_bytes")]
+    pub caller: Vec<u8>,
+    /// Its derivation path.
+    pub path: Vec<serde_bytes::ByteBuf>,
+    /// The hash signed.
+    pub message_hash: [u8; 32],
+    /// `r ‖ s`, low `s`.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+/// Chain-key work a block payload carries next to ingress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainKeyItem {
+    /// A dealer's dealing for an open transcript.
+    Dealing {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded dealing.
+        #[serde(with = "serde_bytes")]
+        dealing: Vec<u8>,
+    },
+    /// A combined signature.
+    Signature(SignatureItem),
+}
+
+/// First byte of a chain-key payload entry: never the first byte of a CBOR
+/// item (it is CBOR's "break"), so ingress decoding can never mistake one.
+const ITEM_MARK: u8 = 0xff;
+
+impl ChainKeyItem {
+    /// The payload entry carrying this item.
+    pub fn to_message(&self) -> IngressMessage {
+        let mut content = vec![ITEM_MARK];
+        content.extend(crate::wire::to_cbor(self));
+        IngressMessage {
+            id: Hash::of(&[b"chainkey item", &content]),
+            content,
+        }
+    }
+
+    /// The item of a payload entry, if it is a well-formed one.
+    pub fn from_message(message: &IngressMessage) -> Option<ChainKeyItem> {
+        let body = message.content.strip_prefix(&[ITEM_MARK])?;
+        let item: ChainKeyItem = ciborium::from_reader(body).ok()?;
+        (message.id == Hash::of(&[b"chainkey item", &message.content])).then_some(item)
+    }
+}
+
+/// Whether a payload entry is chain-key work rather than ingress.
+pub fn is_item(message: &IngressMessage) -> bool {
+    message.content.first() == Some(&ITEM_MARK)
+}
+
+/// What execution learns from a finalized block's chain-key items.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainKeyEvent {
+    /// The master public key (SEC1 compressed) is ready.
+    KeyReady(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// Presignature `i` can be paired with a request.
+    PresignatureReady(u64),
+    /// A request's signature.
+    Signed(SignatureItem),
+}
+
+/// A signing request paired with a presignature: every node signs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignJob {
+    /// The presignature.
+    pub presignature: u64,
+    /// The calling canister.
+    #[serde(with = "serde_bytes")]
+    pub caller: Vec<u8>,
+    /// Its derivation path.
+    pub path: Vec<serde_bytes::ByteBuf>,
+    /// The hash to sign.
+    pub message_hash: [u8; 32],
+    /// Beacon randomness fixed at pairing.
+    pub randomness: [u8; 32],
+}
+
+impl SignJob {
+    /// The threshold protocol's view of the request.
+    pub fn request(&self) -> chainkey_crypto::tecdsa::SigningRequest {
+        chainkey_crypto::tecdsa::SigningRequest {
+            message_hash: self.message_hash,
+            path: chainkey_crypto::tecdsa::DerivationPath::for_caller(
+                &self.caller,
+                &self
+                    .path
+                    .iter()
+                    .map(|element| element.to_vec())
+                    .collect::<Vec<_>>(),
+            ),
+            randomness: self.randomness,
+        }
+    }
+}
+
+/// Chain-key artifacts nodes gossip.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainKeyMessage {
+    /// The sender's dealing for an open transcript.
+    Dealing {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded dealing.
+        #[serde(with = "serde_bytes")]
+        dealing: Vec<u8>,
+    },
+    /// The sender's signature share for a paired request.
+    SignatureShare {
+        /// The presignature the request was paired with.
+        presignature: u64,
+        /// The encoded share.
+        #[serde(with = "serde_bytes")]
+        share: Vec<u8>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_round_trip_and_never_decode_as_ingress() {
+        let item = ChainKeyItem::Dealing {
+            transcript: TranscriptRef::Kappa(7),
+            dealing: vec![1, 2, 3],
+        };
+        let message = item.to_message();
+        assert!(is_item(&message));
+        assert_eq!(ChainKeyItem::from_message(&message), Some(item));
+        let as_ingress: Result<crate::ingress::Ingress, _> =
+            ciborium::from_reader(message.content.as_slice());
+        assert!(as_ingress.is_err());
+        let mut forged = message.clone();
+        forged.id = Hash([0; 32]);
+        assert_eq!(ChainKeyItem::from_message(&forged), None);
+    }
+
+    #[test]
+    fn transcript_ids_differ_by_transcript_and_key_name() {
+        let ids = [
+            TranscriptRef::Key.id("key_1"),
+            TranscriptRef::Key.id("key_2"),
+            TranscriptRef::Kappa(1).id("key_1"),
+            TranscriptRef::Lambda(1).id("key_1"),
+            TranscriptRef::Kappa(2).id("key_1"),
+        ];
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
+}

@@ -1,0 +1,439 @@
+//! The node's secret side of chain-key ECDSA, on its own thread (the
+//! crypto is milliseconds per dealing; the event loop must not wait):
+//! opens the node's shares of completed transcripts, deals into open
+//! ones, verifies peers' dealings in batches per transcript, signs paired
+//! requests and combines the subnet's signature shares.
+//!
+//! Commands arrive in the order the finalized chain produced them, so a
+//! source's share is opened before the node deals from it. All commands
+//! waiting are taken together: the node's dealings of one batch share one
+//! ephemeral key (see [`chainkey_crypto::tecdsa::EphemeralKey`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chainkey_consensus::NodeId;
+use chainkey_crypto::tecdsa::{
+    combine, DealerInput, Dealing, EphemeralKey, MegaSecretKey, Presignature, PresignatureShares,
+    Share, SignatureShare, TecdsaError, Transcript, TranscriptParams,
+};
+
+use super::state::Change;
+use super::{Curve, SignJob, SignatureItem, TranscriptRef};
+
+/// Signature shares buffered for requests this node has not paired yet, at most.
+const MAX_EARLY_SHARES: usize = 50_000;
+
+/// Work for the signer.
+#[derive(Debug)]
+pub enum Command {
+    /// A change of the finalized chain-key state.
+    Chain(Change),
+    /// A peer's dealing to verify against `params`.
+    Verify {
+        /// The sender (who must be the dealer).
+        from: NodeId,
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// Its parameters.
+        params: Arc<TranscriptParams<Curve>>,
+        /// The encoded dealing.
+        bytes: Vec<u8>,
+    },
+    /// A request paired with a presignature: sign it.
+    Sign(SignJob),
+    /// A peer's signature share.
+    Share {
+        /// The sender (who must be the signer).
+        from: NodeId,
+        /// The presignature of the request.
+        presignature: u64,
+        /// The encoded share.
+        bytes: Vec<u8>,
+    },
+}
+
+/// What the signer produced.
+#[derive(Debug)]
+pub enum Output {
+    /// A verified dealing, this node's own (`own`: broadcast it) or a peer's.
+    Dealing {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoding.
+        bytes: Vec<u8>,
+        /// The dealing.
+        dealing: Arc<Dealing<Curve>>,
+        /// Whether this node made it.
+        own: bool,
+    },
+    /// This node's signature share, to broadcast.
+    Share {
+        /// The presignature of the request.
+        presignature: u64,
+        /// The encoded share.
+        bytes: Vec<u8>,
+    },
+    /// A combined signature, for the next blocks.
+    Signature(SignatureItem),
+    /// A node sent something invalid.
+    Invalid {
+        /// The culprit.
+        node: NodeId,
+        /// `dealing`, `ciphertext` or `signature share`.
+        kind: &'static str,
+    },
+}
+
+/// A presignature this node can sign with.
+struct Ready {
+    presignature: Arc<Presignature<Curve>>,
+    /// Consumed by signing: a nonce is never used twice.
+    shares: Option<PresignatureShares<Curve>>,
+}
+
+/// The signer's state.
+struct Signer {
+    me: NodeId,
+    key: MegaSecretKey<Curve>,
+    threshold: usize,
+    /// Test hook: make this node's dealings and shares invalid.
+    corrupt: Arc<AtomicBool>,
+    /// This node's shares of the transcripts it deals from.
+    shares: HashMap<TranscriptRef, Share<Curve>>,
+    master: Option<Arc<Transcript<Curve>>>,
+    ready: HashMap<u64, Ready>,
+    jobs: HashMap<u64, SignJob>,
+    /// Valid-looking shares received per presignature, by signer.
+    received: BTreeMap<u64, BTreeMap<NodeId, SignatureShare<Curve>>>,
+    /// Presignatures whose signature this node combined (until finalized).
+    combined: HashSet<u64>,
+    output: tokio::sync::mpsc::UnboundedSender<Output>,
+}
+
+/// Starts the signer of node `me`; its results go to `output`.
+pub fn spawn(
+    me: NodeId,
+    key: MegaSecretKey<Curve>,
+    threshold: usize,
+    corrupt: Arc<AtomicBool>,
+    output: tokio::sync::mpsc::UnboundedSender<Output>,
+) -> std::sync::mpsc::Sender<Command> {
+    let (sender, commands) = std::sync::mpsc::channel::<Command>();
+    let mut signer = Signer {
+        me,
+        key,
+        threshold,
+        corrupt,
+        shares: HashMap::new(),
+        master: None,
+        ready: HashMap::new(),
+        jobs: HashMap::new(),
+        received: BTreeMap::new(),
+        combined: HashSet::new(),
+        output,
+    };
+    std::thread::Builder::new()
+        .name("chain-key signer".into())
+        .spawn(move || {
+            while let Ok(first) = commands.recv() {
+                let batch: Vec<Command> = std::iter::once(first)
+                    .chain(std::iter::from_fn(|| commands.try_recv().ok()))
+                    .collect();
+                signer.run(batch);
+            }
+        })
+        .expect("the signer thread starts");
+    sender
+}
+
+impl Signer {
+    fn emit(&self, output: Output) {
+        // Fails only when the node is stopping.
+        let _ = self.output.send(output);
+    }
+
+    fn run(&mut self, batch: Vec<Command>) {
+        let mut rng = rand::thread_rng();
+        let ephemeral = EphemeralKey::generate(&mut rng);
+        let mut to_verify: BTreeMap<TranscriptRef, (Arc<TranscriptParams<Curve>>, Vec<_>)> =
+            BTreeMap::new();
+        let mut touched = Vec::new();
+        for command in batch {
+            match command {
+                Command::Chain(change) => self.on_change(change, &ephemeral),
+                Command::Verify {
+                    from,
+                    transcript,
+                    params,
+                    bytes,
+                } => match Dealing::from_bytes(&bytes) {
+                    Ok(dealing) if dealing.dealer == from => {
+                        to_verify
+                            .entry(transcript)
+                            .or_insert_with(|| (params, Vec::new()))
+                            .1
+                            .push((bytes, dealing));
+                    }
+                    _ => self.emit(Output::Invalid {
+                        node: from,
+                        kind: "dealing",
+                    }),
+                },
+                Command::Sign(job) => {
+                    touched.push(job.presignature);
+                    self.sign(job);
+                }
+                Command::Share {
+                    from,
+                    presignature,
+                    bytes,
+                } => match SignatureShare::<Curve>::from_bytes(&bytes) {
+                    Ok(share) if share.signer == from => {
+                        let early = self.received.len() >= MAX_EARLY_SHARES
+                            && !self.received.contains_key(&presignature);
+                        if !early {
+                            touched.push(presignature);
+                            self.received
+                                .entry(presignature)
+                                .or_default()
+                                .insert(from, share);
+                        }
+                    }
+                    _ => self.emit(Output::Invalid {
+                        node: from,
+                        kind: "signature share",
+                    }),
+                },
+            }
+        }
+        for (transcript, (params, dealings)) in to_verify {
+            let (bytes, dealings): (Vec<Vec<u8>>, Vec<Dealing<Curve>>) =
+                dealings.into_iter().unzip();
+            let verdicts = chainkey_crypto::tecdsa::verify_dealings(&params, &dealings);
+            for ((bytes, dealing), verdict) in bytes.into_iter().zip(dealings).zip(verdicts) {
+                match verdict {
+                    Ok(()) => self.emit(Output::Dealing {
+                        transcript,
+                        bytes,
+                        dealing: Arc::new(dealing),
+                        own: false,
+                    }),
+                    Err(_) => self.emit(Output::Invalid {
+                        node: dealing.dealer,
+                        kind: "dealing",
+                    }),
+                }
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for presignature in touched {
+            self.try_combine(presignature);
+        }
+    }
+
+    fn on_change(&mut self, change: Change, ephemeral: &EphemeralKey<Curve>) {
+        match change {
+            Change::Opened {
+                transcript,
+                params,
+                sources,
+            } => self.deal(transcript, &params, &sources, ephemeral),
+            Change::Completed(transcript, complete) => {
+                // Shares are kept only of the transcripts dealt from; a
+                // presignature's are opened when it is ready.
+                let dealt_from = matches!(
+                    transcript,
+                    TranscriptRef::KeyRandom
+                        | TranscriptRef::Key
+                        | TranscriptRef::Kappa(_)
+                        | TranscriptRef::Lambda(_)
+                );
+                if dealt_from {
+                    if let Some(share) = self.open(&complete) {
+                        self.shares.insert(transcript, share);
+                    }
+                }
+            }
+            Change::KeyReady(key) => {
+                self.shares.remove(&TranscriptRef::KeyRandom);
+                self.master = Some(key);
+            }
+            Change::PresignatureReady(i, presignature) => {
+                self.shares.remove(&TranscriptRef::Kappa(i));
+                self.shares.remove(&TranscriptRef::Lambda(i));
+                let shares = match PresignatureShares::open(&presignature, self.me, &self.key) {
+                    Ok(shares) => Some(shares),
+                    Err(error) => {
+                        self.report_open_failure(&error);
+                        None
+                    }
+                };
+                self.ready.insert(
+                    i,
+                    Ready {
+                        presignature,
+                        shares,
+                    },
+                );
+                self.try_combine(i);
+            }
+            Change::Signed(item) => {
+                let i = item.presignature;
+                self.ready.remove(&i);
+                self.jobs.remove(&i);
+                self.received.remove(&i);
+                self.combined.remove(&i);
+            }
+        }
+    }
+
+    /// This node's share of `transcript`, naming the dealers whose
+    /// ciphertexts to it do not open.
+    fn open(&self, transcript: &Transcript<Curve>) -> Option<Share<Curve>> {
+        match transcript.open_share(self.me, &self.key) {
+            Ok(share) => Some(share),
+            Err(error) => {
+                self.report_open_failure(&error);
+                None
+            }
+        }
+    }
+
+    fn report_open_failure(&self, error: &TecdsaError) {
+        tracing::warn!(%error, "cannot open a chain-key share");
+        if let TecdsaError::BadCiphertext { dealers } = error {
+            for dealer in dealers {
+                self.emit(Output::Invalid {
+                    node: *dealer,
+                    kind: "ciphertext",
+                });
+            }
+        }
+    }
+
+    fn deal(
+        &mut self,
+        transcript: TranscriptRef,
+        params: &TranscriptParams<Curve>,
+        sources: &[TranscriptRef],
+        ephemeral: &EphemeralKey<Curve>,
+    ) {
+        let share = |source: &TranscriptRef| self.shares.get(source);
+        let input = match sources {
+            [] => Some(DealerInput::Fresh),
+            [source] => share(source).map(DealerInput::Reshare),
+            [a, b] => share(a)
+                .zip(share(b))
+                .map(|(a, b)| DealerInput::Product(a, b)),
+            _ => None,
+        };
+        let Some(input) = input else {
+            tracing::warn!(?transcript, "cannot deal: a source share is missing");
+            return;
+        };
+        let mut rng = rand::thread_rng();
+        match Dealing::create_with_ephemeral(params, self.me, input, ephemeral, &mut rng) {
+            Ok(mut dealing) => {
+                if self.corrupt.load(Ordering::Relaxed) {
+                    dealing.ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
+                }
+                self.emit(Output::Dealing {
+                    transcript,
+                    bytes: dealing.to_bytes(),
+                    dealing: Arc::new(dealing),
+                    own: true,
+                });
+            }
+            Err(error) => tracing::error!(?transcript, %error, "cannot deal"),
+        }
+    }
+
+    fn sign(&mut self, job: SignJob) {
+        let i = job.presignature;
+        let (Some(ready), Some(master)) = (self.ready.get_mut(&i), self.master.as_ref()) else {
+            // Not ready here: the chain says it is, so this node lags; keep the job.
+            self.jobs.insert(i, job);
+            return;
+        };
+        if let Some(shares) = ready.shares.take() {
+            let mut request = job.request();
+            if self.corrupt.load(Ordering::Relaxed) {
+                request.randomness = [0xff; 32]; // a share for another session
+            }
+            match SignatureShare::create(shares, &ready.presignature, master, &request) {
+                Ok(share) => {
+                    self.emit(Output::Share {
+                        presignature: i,
+                        bytes: share.to_bytes(),
+                    });
+                    self.received.entry(i).or_default().insert(self.me, share);
+                }
+                Err(error) => tracing::error!(i, %error, "cannot sign"),
+            }
+        }
+        self.jobs.insert(i, job);
+    }
+
+    /// Combines presignature `i`'s shares once there are enough; names
+    /// and drops invalid ones.
+    fn try_combine(&mut self, i: u64) {
+        if self.combined.contains(&i) {
+            return;
+        }
+        if self
+            .ready
+            .get(&i)
+            .is_some_and(|ready| ready.shares.is_some())
+        {
+            if let Some(job) = self.jobs.get(&i).cloned() {
+                self.sign(job); // paired before the presignature was ready here
+            }
+        }
+        let (Some(job), Some(ready), Some(master)) =
+            (self.jobs.get(&i), self.ready.get(&i), self.master.as_ref())
+        else {
+            return;
+        };
+        let Some(received) = self.received.get(&i) else {
+            return;
+        };
+        if received.len() < self.threshold {
+            return;
+        }
+        let shares: Vec<SignatureShare<Curve>> = received.values().cloned().collect();
+        let request = job.request();
+        let invalid = match combine(&ready.presignature, master, &request, &shares) {
+            Ok(combined) => {
+                let item = SignatureItem {
+                    presignature: i,
+                    caller: job.caller.clone(),
+                    path: job.path.clone(),
+                    message_hash: job.message_hash,
+                    signature: combined.signature.to_bytes(),
+                };
+                self.emit(Output::Signature(item));
+                self.combined.insert(i);
+                combined.invalid_signers
+            }
+            Err(TecdsaError::NotEnoughShares {
+                invalid_signers, ..
+            }) => invalid_signers,
+            Err(error) => {
+                tracing::error!(i, %error, "cannot combine signature shares");
+                Vec::new()
+            }
+        };
+        for signer in invalid {
+            if let Some(received) = self.received.get_mut(&i) {
+                received.remove(&signer);
+            }
+            self.emit(Output::Invalid {
+                node: signer,
+                kind: "signature share",
+            });
+        }
+    }
+}

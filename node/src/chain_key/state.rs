@@ -1,0 +1,580 @@
+//! The chain-key state every node derives alike from finalized blocks:
+//! open transcripts and their dealings so far, the master key, ready
+//! presignatures.
+//!
+//! The schedule is fixed by the state itself: at genesis the key's random
+//! transcript opens; when it completes, its unmasked reshare (the key)
+//! opens; once the key exists, presignatures are started while fewer than
+//! the pool size are in the making or ready — each `κ` and `λ` first, then
+//! `κ·λ` and `x·λ`. A transcript completes with the first
+//! `min_dealings` dealings from distinct dealers, in block order. A
+//! presignature is used when a block carries a signature made with it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chainkey_consensus::Height;
+use chainkey_crypto::tecdsa::{
+    Dealing, MegaPublicKey, Operation, Presignature, Transcript, TranscriptParams, VerifiedDealing,
+};
+use group::GroupEncoding;
+
+use super::{Curve, SignatureItem, TranscriptRef};
+
+/// What every node agrees on before the first block: the receivers'
+/// encryption keys, the threshold and the pool size.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The key's name (`key_id.name`).
+    pub key_name: String,
+    /// Each node's MEGa encryption key, in node order.
+    pub receivers: Vec<MegaPublicKey<Curve>>,
+    /// Shares that sign: f + 1.
+    pub threshold: usize,
+    /// Presignatures in the making or ready, at most.
+    pub pool_size: usize,
+}
+
+/// A transcript the subnet runs: its parameters, the dealings that
+/// completed it so far and, once complete, the transcript.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    /// Agreed parameters.
+    pub params: Arc<TranscriptParams<Curve>>,
+    /// Dealings included so far, by dealer.
+    pub dealings: BTreeMap<u32, Arc<Dealing<Curve>>>,
+    /// The transcript, once enough dealings are in.
+    pub transcript: Option<Arc<Transcript<Curve>>>,
+    /// The transcripts whose shares are the dealers' inputs.
+    pub sources: Vec<TranscriptRef>,
+}
+
+/// What applying a finalized item changed, for the signer and execution.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A transcript opened: its dealers deal, from their shares of `sources`.
+    Opened {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// Its parameters.
+        params: Arc<TranscriptParams<Curve>>,
+        /// The transcripts whose shares are the dealers' inputs.
+        sources: Vec<TranscriptRef>,
+    },
+    /// A transcript completed: receivers open their shares.
+    Completed(TranscriptRef, Arc<Transcript<Curve>>),
+    /// The master key exists.
+    KeyReady(Arc<Transcript<Curve>>),
+    /// A presignature is ready to be paired with a request.
+    PresignatureReady(u64, Arc<Presignature<Curve>>),
+    /// A signature was made with a presignature (now used).
+    Signed(SignatureItem),
+}
+
+/// The chain-key state after some finalized height.
+#[derive(Clone, Debug)]
+pub struct ChainKeyState {
+    setup: Arc<Setup>,
+    height: Height,
+    slots: BTreeMap<TranscriptRef, Slot>,
+    next_presignature: u64,
+    ready: BTreeMap<u64, Arc<Presignature<Curve>>>,
+    key: Option<Arc<Transcript<Curve>>>,
+}
+
+/// Why a block's chain-key item is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ItemError {
+    /// The transcript is not open (unknown, complete or not yet opened).
+    #[error("dealing for a transcript that is not open")]
+    NotOpen,
+    /// The dealer already dealt into this transcript, or is not a dealer.
+    #[error("dealing from a dealer that already dealt or cannot deal")]
+    Dealer,
+    /// The dealing does not decode or does not verify.
+    #[error("invalid dealing")]
+    InvalidDealing,
+    /// The presignature is not ready (unknown or already used).
+    #[error("signature with a presignature that is not ready")]
+    Presignature,
+    /// The signature does not verify under the caller's derived key.
+    #[error("invalid signature")]
+    InvalidSignature,
+}
+
+impl ChainKeyState {
+    /// The state at genesis: the key's random transcript is open.
+    pub fn genesis(setup: Setup) -> ChainKeyState {
+        let mut state = ChainKeyState {
+            setup: Arc::new(setup),
+            height: 0,
+            slots: BTreeMap::new(),
+            next_presignature: 0,
+            ready: BTreeMap::new(),
+            key: None,
+        };
+        state.open(TranscriptRef::KeyRandom, &mut Vec::new());
+        state
+    }
+
+    /// The last finalized height applied.
+    pub fn height(&self) -> Height {
+        self.height
+    }
+
+    /// The setup.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The master key transcript, once made.
+    pub fn key(&self) -> Option<&Arc<Transcript<Curve>>> {
+        self.key.as_ref()
+    }
+
+    /// The transcripts in the making or complete but not yet used up.
+    pub fn slots(&self) -> &BTreeMap<TranscriptRef, Slot> {
+        &self.slots
+    }
+
+    /// Presignatures ready and not used.
+    pub fn ready(&self) -> &BTreeMap<u64, Arc<Presignature<Curve>>> {
+        &self.ready
+    }
+
+    /// The parameters of `transcript` if it is open (still takes dealings).
+    pub fn open_params(&self, transcript: &TranscriptRef) -> Option<&Arc<TranscriptParams<Curve>>> {
+        self.slots
+            .get(transcript)
+            .filter(|slot| slot.transcript.is_none())
+            .map(|slot| &slot.params)
+    }
+
+    /// Checks that `dealer` may deal into `transcript` now (verifying the
+    /// dealing itself is the caller's: it is the expensive part, batched).
+    ///
+    /// # Errors
+    /// [`ItemError::NotOpen`], [`ItemError::Dealer`].
+    pub fn check_dealing(
+        &self,
+        transcript: &TranscriptRef,
+        dealer: u32,
+    ) -> Result<&Arc<TranscriptParams<Curve>>, ItemError> {
+        let slot = self.slots.get(transcript).ok_or(ItemError::NotOpen)?;
+        if slot.transcript.is_some() {
+            return Err(ItemError::NotOpen);
+        }
+        if dealer as usize >= slot.params.dealers() || slot.dealings.contains_key(&dealer) {
+            return Err(ItemError::Dealer);
+        }
+        Ok(&slot.params)
+    }
+
+    /// Checks a combined signature: its presignature is ready and it
+    /// verifies under the caller's derived key.
+    ///
+    /// # Errors
+    /// [`ItemError::Presignature`], [`ItemError::InvalidSignature`].
+    pub fn check_signature(&self, item: &SignatureItem) -> Result<(), ItemError> {
+        use k256::ecdsa::signature::hazmat::PrehashVerifier;
+        let presignature = self
+            .ready
+            .get(&item.presignature)
+            .ok_or(ItemError::Presignature)?;
+        let path: Vec<Vec<u8>> = item.path.iter().map(|element| element.to_vec()).collect();
+        let (public_key, _) = chainkey_crypto::tecdsa::ecdsa_public_key::<Curve>(
+            &presignature.master_public_key(),
+            &item.caller,
+            &path,
+        )
+        .map_err(|_| ItemError::InvalidSignature)?;
+        let verifies = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public_key)
+            .ok()
+            .zip(k256::ecdsa::Signature::from_slice(&item.signature).ok())
+            .is_some_and(|(key, signature)| {
+                signature.normalize_s().is_none()
+                    && key.verify_prehash(&item.message_hash, &signature).is_ok()
+            });
+        if verifies {
+            Ok(())
+        } else {
+            Err(ItemError::InvalidSignature)
+        }
+    }
+
+    /// Applies a dealing that was checked and verified (from a finalized
+    /// block, or validated in the block being judged).
+    pub fn apply_dealing(
+        &mut self,
+        transcript: TranscriptRef,
+        dealing: Arc<Dealing<Curve>>,
+    ) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if self.check_dealing(&transcript, dealing.dealer).is_err() {
+            return changes;
+        }
+        let slot = self.slots.get_mut(&transcript).expect("checked open");
+        slot.dealings.insert(dealing.dealer, dealing);
+        if slot.dealings.len() < slot.params.min_dealings() {
+            return changes;
+        }
+        let dealings = slot
+            .dealings
+            .values()
+            .map(|dealing| VerifiedDealing::assume_verified(Dealing::clone(dealing)))
+            .collect();
+        match Transcript::create(&slot.params, dealings) {
+            Ok(complete) => {
+                let complete = Arc::new(complete);
+                slot.transcript = Some(Arc::clone(&complete));
+                slot.dealings.clear();
+                changes.push(Change::Completed(transcript, Arc::clone(&complete)));
+                self.on_complete(transcript, complete, &mut changes);
+            }
+            Err(error) => {
+                // Verified dealings of distinct dealers always combine.
+                tracing::error!(?transcript, %error, "a complete transcript did not combine");
+            }
+        }
+        changes
+    }
+
+    /// Applies a checked signature: its presignature is used.
+    pub fn apply_signature(&mut self, item: SignatureItem) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if self.ready.remove(&item.presignature).is_some() {
+            changes.push(Change::Signed(item));
+            self.top_up(&mut changes);
+        }
+        changes
+    }
+
+    /// Marks `height` applied.
+    pub fn finish_height(&mut self, height: Height) {
+        self.height = height;
+    }
+
+    fn on_complete(
+        &mut self,
+        completed: TranscriptRef,
+        transcript: Arc<Transcript<Curve>>,
+        changes: &mut Vec<Change>,
+    ) {
+        match completed {
+            TranscriptRef::KeyRandom => self.open(TranscriptRef::Key, changes),
+            TranscriptRef::Key => {
+                self.slots.remove(&TranscriptRef::KeyRandom);
+                self.slots.remove(&TranscriptRef::Key);
+                self.key = Some(Arc::clone(&transcript));
+                changes.push(Change::KeyReady(transcript));
+                self.top_up(changes);
+            }
+            TranscriptRef::Kappa(i) | TranscriptRef::Lambda(i) => {
+                if self.complete(&TranscriptRef::Kappa(i)).is_some()
+                    && self.complete(&TranscriptRef::Lambda(i)).is_some()
+                {
+                    self.open(TranscriptRef::KappaTimesLambda(i), changes);
+                    self.open(TranscriptRef::KeyTimesLambda(i), changes);
+                }
+            }
+            TranscriptRef::KappaTimesLambda(i) | TranscriptRef::KeyTimesLambda(i) => {
+                self.assemble(i, changes);
+            }
+        }
+    }
+
+    /// Presignature `i` from its four transcripts, once all are complete.
+    fn assemble(&mut self, i: u64, changes: &mut Vec<Change>) {
+        let parts = [
+            TranscriptRef::Kappa(i),
+            TranscriptRef::Lambda(i),
+            TranscriptRef::KappaTimesLambda(i),
+            TranscriptRef::KeyTimesLambda(i),
+        ];
+        let Some(key) = self.key.clone() else { return };
+        let Some([kappa, lambda, kl, xl]) = parts
+            .iter()
+            .map(|part| self.complete(part).map(|t| Transcript::clone(t)))
+            .collect::<Option<Vec<_>>>()
+            .and_then(|parts| <[Transcript<Curve>; 4]>::try_from(parts).ok())
+        else {
+            return;
+        };
+        for part in &parts {
+            self.slots.remove(part);
+        }
+        match Presignature::new(&key, kappa, lambda, kl, xl) {
+            Ok(presignature) => {
+                let presignature = Arc::new(presignature);
+                self.ready.insert(i, Arc::clone(&presignature));
+                changes.push(Change::PresignatureReady(i, presignature));
+            }
+            Err(error) => tracing::error!(i, %error, "transcripts did not form a presignature"),
+        }
+        self.top_up(changes);
+    }
+
+    fn complete(&self, transcript: &TranscriptRef) -> Option<&Arc<Transcript<Curve>>> {
+        self.slots.get(transcript)?.transcript.as_ref()
+    }
+
+    /// Starts presignatures while fewer than the pool size are in the making or ready.
+    fn top_up(&mut self, changes: &mut Vec<Change>) {
+        if self.key.is_none() {
+            return;
+        }
+        loop {
+            let making: std::collections::BTreeSet<u64> = self
+                .slots
+                .keys()
+                .filter_map(TranscriptRef::presignature)
+                .collect();
+            if making.len() + self.ready.len() >= self.setup.pool_size {
+                return;
+            }
+            let i = self.next_presignature;
+            self.next_presignature += 1;
+            self.open(TranscriptRef::Kappa(i), changes);
+            self.open(TranscriptRef::Lambda(i), changes);
+        }
+    }
+
+    /// Opens `transcript` (its sources are complete).
+    fn open(&mut self, transcript: TranscriptRef, changes: &mut Vec<Change>) {
+        let commitment = |r: &TranscriptRef| -> Option<_> {
+            match r {
+                TranscriptRef::Key => self.key.as_ref().map(|key| key.commitment().clone()),
+                other => self.complete(other).map(|t| t.commitment().clone()),
+            }
+        };
+        let (operation, sources) = match transcript {
+            TranscriptRef::KeyRandom => (Some(Operation::Random), vec![]),
+            TranscriptRef::Key => {
+                let source = TranscriptRef::KeyRandom;
+                (
+                    commitment(&source).map(Operation::ReshareOfMasked),
+                    vec![source],
+                )
+            }
+            TranscriptRef::Kappa(_) => (Some(Operation::RandomUnmasked), vec![]),
+            TranscriptRef::Lambda(_) => (Some(Operation::Random), vec![]),
+            TranscriptRef::KappaTimesLambda(i) | TranscriptRef::KeyTimesLambda(i) => {
+                let unmasked = match transcript {
+                    TranscriptRef::KappaTimesLambda(_) => TranscriptRef::Kappa(i),
+                    _ => TranscriptRef::Key,
+                };
+                let masked = TranscriptRef::Lambda(i);
+                let operation = commitment(&unmasked)
+                    .zip(commitment(&masked))
+                    .map(|(a, b)| Operation::UnmaskedTimesMasked(a, b));
+                (operation, vec![unmasked, masked])
+            }
+        };
+        let setup = &self.setup;
+        let params = operation.and_then(|operation| {
+            TranscriptParams::new(
+                transcript.id(&setup.key_name),
+                setup.receivers.len(),
+                setup.receivers.clone(),
+                setup.threshold,
+                operation,
+            )
+            .ok()
+        });
+        let Some(params) = params else {
+            tracing::error!(
+                ?transcript,
+                "cannot open a transcript: its sources are missing"
+            );
+            return;
+        };
+        let params = Arc::new(params);
+        self.slots.insert(
+            transcript,
+            Slot {
+                params: Arc::clone(&params),
+                dealings: BTreeMap::new(),
+                transcript: None,
+                sources: sources.clone(),
+            },
+        );
+        changes.push(Change::Opened {
+            transcript,
+            params,
+            sources,
+        });
+    }
+}
+
+/// The SEC1 compressed encoding of the master public key of `key`.
+pub fn master_public_key(key: &Transcript<Curve>) -> Vec<u8> {
+    key.commitment().constant_term().to_bytes().to_vec()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A 4-node subnet's genesis state with fresh keys.
+    pub(crate) fn genesis(pool_size: usize) -> ChainKeyState {
+        let keys: Vec<MegaSecretKey<Curve>> = (0..4)
+            .map(|_| MegaSecretKey::generate(&mut rand::thread_rng()))
+            .collect();
+        ChainKeyState::genesis(Setup {
+            key_name: "key_1".into(),
+            receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
+            threshold: 2,
+            pool_size,
+        })
+    }
+    use chainkey_crypto::tecdsa::{DealerInput, MegaSecretKey, Share};
+    use std::collections::HashMap;
+
+    /// Every node of a 4-node subnet, dealing into whatever the state opens.
+    struct Nodes {
+        keys: Vec<MegaSecretKey<Curve>>,
+        shares: HashMap<(TranscriptRef, u32), Share<Curve>>,
+    }
+
+    impl Nodes {
+        fn deal(&self, change: &Change, dealer: u32) -> Option<(TranscriptRef, Dealing<Curve>)> {
+            let Change::Opened {
+                transcript,
+                params,
+                sources,
+            } = change
+            else {
+                return None;
+            };
+            let share = |r: &TranscriptRef| &self.shares[&(*r, dealer)];
+            let input = match sources.as_slice() {
+                [] => DealerInput::Fresh,
+                [source] => DealerInput::Reshare(share(source)),
+                [a, b] => DealerInput::Product(share(a), share(b)),
+                _ => unreachable!(),
+            };
+            let mut rng = rand::thread_rng();
+            Some((
+                *transcript,
+                Dealing::create(params, dealer, input, &mut rng).unwrap(),
+            ))
+        }
+
+        fn open(&mut self, change: &Change) {
+            if let Change::Completed(r, transcript) = change {
+                for (i, key) in self.keys.iter().enumerate() {
+                    let share = transcript.open_share(i as u32, key).unwrap();
+                    self.shares.insert((*r, i as u32), share);
+                }
+            }
+        }
+    }
+
+    /// Runs the schedule: dealers 0..`dealers` deal into everything opened.
+    fn run(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>) {
+        let mut rng = rand::thread_rng();
+        let keys: Vec<MegaSecretKey<Curve>> =
+            (0..4).map(|_| MegaSecretKey::generate(&mut rng)).collect();
+        let mut state = ChainKeyState::genesis(Setup {
+            key_name: "key_1".into(),
+            receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
+            threshold: 2,
+            pool_size,
+        });
+        let mut nodes = Nodes {
+            keys,
+            shares: HashMap::new(),
+        };
+        let mut pending: Vec<Change> = state
+            .slots()
+            .iter()
+            .map(|(r, slot)| Change::Opened {
+                transcript: *r,
+                params: slot.params.clone(),
+                sources: vec![],
+            })
+            .collect();
+        let mut all = Vec::new();
+        while let Some(change) = pending.pop() {
+            nodes.open(&change);
+            for dealer in 0..dealers {
+                if let Some((r, dealing)) = nodes.deal(&change, dealer) {
+                    let changes = state.apply_dealing(r, Arc::new(dealing));
+                    for change in &changes {
+                        nodes.open(change);
+                    }
+                    pending.extend(changes.iter().cloned());
+                    all.extend(changes);
+                }
+            }
+        }
+        (state, all)
+    }
+
+    #[test]
+    fn the_schedule_makes_the_key_and_fills_the_pool() {
+        let (state, changes) = run(3, 4);
+        assert!(state.key().is_some());
+        assert_eq!(state.ready().len(), 3);
+        assert!(state.slots().is_empty(), "nothing left in the making");
+        let keys = changes
+            .iter()
+            .filter(|c| matches!(c, Change::KeyReady(_)))
+            .count();
+        assert_eq!(keys, 1);
+        // Every presignature is for the key that was made.
+        let key = state.key().unwrap();
+        for presignature in state.ready().values() {
+            assert_eq!(presignature.key_id(), key.id());
+        }
+    }
+
+    #[test]
+    fn three_honest_dealers_suffice_and_used_presignatures_are_replaced() {
+        // Products need 2t − 1 = 3 dealings: the fourth dealer may be absent.
+        let (mut state, _) = run(2, 3);
+        assert_eq!(state.ready().len(), 2);
+        let item = SignatureItem {
+            presignature: *state.ready().keys().next().unwrap(),
+            caller: vec![1],
+            path: vec![],
+            message_hash: [0; 32],
+            signature: vec![0; 64],
+        };
+        assert_eq!(
+            state.check_signature(&item),
+            Err(ItemError::InvalidSignature)
+        );
+        let changes = state.apply_signature(item.clone());
+        assert!(matches!(changes[0], Change::Signed(_)));
+        // Used: a second signature with it is refused, and a new one is started.
+        assert_eq!(state.check_signature(&item), Err(ItemError::Presignature));
+        assert_eq!(state.ready().len(), 1);
+        assert!(changes.iter().any(|c| matches!(
+            c,
+            Change::Opened {
+                transcript: TranscriptRef::Kappa(2),
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn dealings_for_closed_transcripts_or_twice_from_a_dealer_are_refused() {
+        let (state, _) = run(1, 4);
+        assert_eq!(
+            state.check_dealing(&TranscriptRef::Kappa(0), 0).err(),
+            Some(ItemError::NotOpen)
+        );
+        let genesis = ChainKeyState::genesis(state.setup().clone());
+        assert!(genesis.check_dealing(&TranscriptRef::KeyRandom, 3).is_ok());
+        assert_eq!(
+            genesis.check_dealing(&TranscriptRef::KeyRandom, 4).err(),
+            Some(ItemError::Dealer)
+        );
+        assert_eq!(
+            genesis.check_dealing(&TranscriptRef::Key, 0).err(),
+            Some(ItemError::NotOpen)
+        );
+    }
+}
