@@ -11,8 +11,9 @@ use crate::types::{Hash, Height, IngressMessage};
 /// Builds and validates block payloads.
 ///
 /// `past` holds the payloads of the blocks between the finalized tip
-/// (excluded) and the new block's parent (included): notarized, not yet
-/// finalized, so a message in them must not be ordered again. `time_ns` is
+/// (excluded) and the new block's parent (included), in height order:
+/// notarized, not yet finalized, so a message in them must not be ordered
+/// again. `time_ns` is
 /// the block's time (judge expiry by it, not by the local clock, so every
 /// node decides alike).
 pub trait PayloadBuilder {
@@ -43,11 +44,11 @@ pub trait PayloadBuilder {
     /// order (after a catch-up package, the blocks it jumped over come
     /// later, when the node fetched them).
     fn on_finalized(&mut self, _height: Height, _payload: &[IngressMessage]) {}
-    /// Whether the builder can judge blocks above `finalized_height` (a
-    /// builder whose state comes from finalized blocks may lag after a
-    /// catch-up package): until it can, blocks wait instead of being
-    /// called invalid.
-    fn can_validate(&self, _finalized_height: Height) -> bool {
+    /// Whether the builder can judge a block with `payload` above
+    /// `finalized_height` (a builder whose state comes from finalized
+    /// blocks may lag after a catch-up package): until it can, the block
+    /// waits instead of being called invalid.
+    fn can_validate(&self, _finalized_height: Height, _payload: &[IngressMessage]) -> bool {
         true
     }
 }
@@ -118,6 +119,34 @@ fn ids_in(payloads: &[&[IngressMessage]]) -> HashSet<Hash> {
         .collect()
 }
 
+impl IngressQueue {
+    /// The per-block limits.
+    pub fn limits(&self) -> PayloadLimits {
+        self.limits
+    }
+
+    /// The next messages not in `past`, within `room` (the limits, less
+    /// what else the block carries).
+    pub fn build_within(
+        &self,
+        past: &[&[IngressMessage]],
+        room: PayloadLimits,
+    ) -> Vec<IngressMessage> {
+        let ordered = ids_in(past);
+        let mut bytes = 0;
+        self.pending
+            .iter()
+            .filter(|message| !ordered.contains(&message.id))
+            .take(room.max_messages)
+            .take_while(|message| {
+                bytes += message.content.len();
+                bytes <= room.max_bytes
+            })
+            .cloned()
+            .collect()
+    }
+}
+
 impl PayloadBuilder for IngressQueue {
     fn build(
         &mut self,
@@ -126,18 +155,7 @@ impl PayloadBuilder for IngressQueue {
         past: &[&[IngressMessage]],
         _time_ns: u64,
     ) -> Vec<IngressMessage> {
-        let ordered = ids_in(past);
-        let mut bytes = 0;
-        self.pending
-            .iter()
-            .filter(|message| !ordered.contains(&message.id))
-            .take(self.limits.max_messages)
-            .take_while(|message| {
-                bytes += message.content.len();
-                bytes <= self.limits.max_bytes
-            })
-            .cloned()
-            .collect()
+        self.build_within(past, self.limits)
     }
 
     fn validate(

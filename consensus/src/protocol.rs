@@ -542,7 +542,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if now > 0 && block.time_ns > now.saturating_add(MAX_CLOCK_AHEAD_NS) {
                     return Readiness::Waiting; // from the future: wait for our clock
                 }
-                if !self.payloads.can_validate(self.finalized_height) {
+                if !self
+                    .payloads
+                    .can_validate(self.finalized_height, &block.payload)
+                {
                     return Readiness::Waiting;
                 }
                 if rank_of(&beacon, block.maker, nodes) != block.rank
@@ -1319,6 +1322,7 @@ fn past_payloads<'a>(
         hash = block.parent;
         at -= 1;
     }
+    past.reverse();
     Some(past)
 }
 

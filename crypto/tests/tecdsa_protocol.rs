@@ -8,6 +8,7 @@ use chainkey_crypto::tecdsa::{
     LocalSubnet, MegaSecretKey, Operation, PresignatureShares, SignatureShare, SigningRequest,
     TecdsaError, Transcript, VerifiedDealing,
 };
+use chainkey_crypto::tecdsa::{verify_dealings_of, verify_signature};
 use group::{Group, GroupEncoding};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use rand::rngs::StdRng;
@@ -508,4 +509,64 @@ fn four_nodes_sign_with_one_wrong_or_one_silent_node() {
             &combined.signature.to_bytes(),
         );
     }
+}
+
+#[test]
+fn a_presented_signature_is_bound_to_its_presignature_and_request() {
+    let mut rng = StdRng::seed_from_u64(21);
+    let subnet = Subnet::new("bound", 4, 2, &mut rng);
+    let key = subnet.generate_key(&mut rng).unwrap();
+    let mut batch = subnet.presignatures(&key, 2, &mut rng).unwrap();
+    let (other, _) = batch.pop().unwrap();
+    let (presignature, shares) = batch.pop().unwrap();
+    let request = request(&mut rng);
+    let signature = Subnet::sign(&presignature, shares, &key, &request)
+        .unwrap()
+        .signature;
+    assert!(verify_signature(&presignature, &key, &request, &signature).unwrap());
+    // The same valid ECDSA signature, presented for another presignature
+    // or with other randomness, is refused.
+    assert!(!verify_signature(&other, &key, &request, &signature).unwrap());
+    let mut rerandomised = request.clone();
+    rerandomised.randomness[0] ^= 1;
+    assert!(!verify_signature(&presignature, &key, &rerandomised, &signature).unwrap());
+    let mut other_hash = request.clone();
+    other_hash.message_hash[0] ^= 1;
+    assert!(!verify_signature(&presignature, &key, &other_hash, &signature).unwrap());
+    // The high-s twin verifies in ECDSA but is not the combined signature.
+    let twin = chainkey_crypto::tecdsa::EcdsaSignature::<Secp256k1> {
+        r: signature.r,
+        s: -signature.s,
+    };
+    assert!(!verify_signature(&presignature, &key, &request, &twin).unwrap());
+}
+
+#[test]
+fn dealings_of_several_transcripts_verify_in_one_batch_naming_the_invalid_ones() {
+    let mut rng = StdRng::seed_from_u64(31);
+    let subnet = Subnet::new("across", 4, 2, &mut rng);
+    let masked = subnet.params(4, Operation::Random).unwrap();
+    let unmasked = subnet.params(4, Operation::RandomUnmasked).unwrap();
+    let mut dealings = Vec::new();
+    for dealer in 0..4 {
+        for params in [&masked, &unmasked] {
+            let dealing = Dealing::create(params, dealer, DealerInput::Fresh, &mut rng).unwrap();
+            dealings.push((params, dealing));
+        }
+    }
+    dealings[3].1.ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
+    // A valid dealing of one transcript presented for the other.
+    let misplaced = dealings[5].1.clone();
+    dealings.push((&masked, misplaced));
+    let pairs: Vec<_> = dealings
+        .iter()
+        .map(|(params, dealing)| (*params, dealing))
+        .collect();
+    let invalid: Vec<usize> = verify_dealings_of(&pairs)
+        .iter()
+        .enumerate()
+        .filter(|(_, verdict)| verdict.is_err())
+        .map(|(position, _)| position)
+        .collect();
+    assert_eq!(invalid, vec![3, 8]);
 }

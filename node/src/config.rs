@@ -77,7 +77,7 @@ impl Default for ChainKeyConfig {
     fn default() -> Self {
         ChainKeyConfig {
             key_name: "key_1".into(),
-            presignature_pool: 64,
+            presignature_pool: 256,
             max_queued_requests: 1000,
         }
     }
@@ -126,6 +126,10 @@ pub struct NodeConfig {
     /// The chain-key signing service.
     #[serde(default)]
     pub chain_key: ChainKeyConfig,
+    /// Threads verifying signatures in batches (0 = one per core; a local
+    /// subnet gives each node its share of the cores).
+    #[serde(default)]
+    pub verify_threads: usize,
 }
 
 fn default_log() -> String {
@@ -279,16 +283,31 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn query_keys(&self) -> Result<Vec<NodeKey>, ConfigError> {
+        Ok(self
+            .node_ed25519_keys()?
+            .iter()
+            .map(|key| {
+                let der = crate::requests::envelope::ed25519_der(key.as_bytes());
+                let principal = crate::requests::principal::Principal::self_authenticating(&der);
+                (principal.as_bytes().to_vec(), der)
+            })
+            .collect())
+    }
+
+    /// Each node's Ed25519 key (signing query responses and its chain-key
+    /// dealings), in node order.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a key that does not decode.
+    pub fn node_ed25519_keys(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, ConfigError> {
         self.nodes
             .iter()
             .map(|node| {
-                let raw = hex_bytes("query key", &node.query_key)?;
-                if raw.len() != 32 {
-                    return Err(ConfigError::Invalid(format!("node {}: query key", node.id)));
-                }
-                let der = crate::requests::envelope::ed25519_der(&raw);
-                let principal = crate::requests::principal::Principal::self_authenticating(&der);
-                Ok((principal.as_bytes().to_vec(), der))
+                let invalid = || ConfigError::Invalid(format!("node {}: query key", node.id));
+                let raw: [u8; 32] = hex_bytes("query key", &node.query_key)?
+                    .try_into()
+                    .map_err(|_| invalid())?;
+                ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| invalid())
             })
             .collect()
     }

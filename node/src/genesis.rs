@@ -138,6 +138,7 @@ pub fn write_genesis(
             timing: TimingConfig::default(),
             test_hooks,
             chain_key: ChainKeyConfig::default(),
+            verify_threads: 0,
         }
         .save(&path)?;
         paths.push(path);

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chainkey_consensus::types::IngressMessage;
-use chainkey_consensus::{Hash, Height, IngressQueue, PayloadBuilder};
+use chainkey_consensus::{Hash, Height, IngressQueue, PayloadBuilder, PayloadLimits};
 use chainkey_crypto::batch::{
     BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifyService,
 };
@@ -489,16 +489,24 @@ impl PayloadBuilder for NodePayloads {
     fn build(
         &mut self,
         height: Height,
-        parent: &Hash,
+        _parent: &Hash,
         past: &[&[IngressMessage]],
         time_ns: u64,
     ) -> Vec<IngressMessage> {
         let time_ms = time_ns / 1_000_000;
         let expiries = &self.expiries;
         let mut payload = self.chain_key.build(height, past);
+        // The block's limits cover everything it carries.
+        let limits = self.queue.limits();
+        let room = PayloadLimits {
+            max_messages: limits.max_messages.saturating_sub(payload.len()),
+            max_bytes: limits
+                .max_bytes
+                .saturating_sub(payload.iter().map(|item| item.content.len()).sum()),
+        };
         payload.extend(
             self.queue
-                .build(height, parent, past, time_ns)
+                .build_within(past, room)
                 .into_iter()
                 .filter(|message| {
                     expiries
@@ -576,8 +584,8 @@ impl PayloadBuilder for NodePayloads {
         self.chain_key.on_finalized(height, payload);
     }
 
-    fn can_validate(&self, finalized_height: Height) -> bool {
-        self.chain_key.can_validate(finalized_height)
+    fn can_validate(&self, finalized_height: Height, payload: &[IngressMessage]) -> bool {
+        self.chain_key.can_validate(finalized_height, payload)
     }
 }
 

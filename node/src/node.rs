@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use crate::certification::certifier::{Certified, Certifier};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
 use crate::chain_key::state::{ChainKeyState, Change, Setup};
-use crate::chain_key::{signer, ChainKeyMessage, TranscriptRef};
+use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
 use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
 use crate::execution::service::{self, Executed, SubnetInfo};
@@ -249,13 +249,17 @@ struct Node {
     /// The chain-key signer thread.
     signer: std::sync::mpsc::Sender<signer::Command>,
     /// Peers' dealings for transcripts not open here yet (we lag a little).
-    early_dealings: VecDeque<(NodeId, TranscriptRef, Vec<u8>)>,
+    early_dealings: VecDeque<(NodeId, SignedDealing)>,
+    /// The (peer, transcript) pairs whose dealing went to the signer: one each.
+    dealings_forwarded: HashSet<(NodeId, TranscriptRef)>,
     signatures_finalized: u64,
     chain_key_invalid: BTreeMap<NodeId, u64>,
 }
 
 /// Peers' dealings kept until their transcript opens here, at most.
 const MAX_EARLY_DEALINGS: usize = 4096;
+/// (peer, transcript) pairs remembered as sent to the signer, at most.
+const MAX_FORWARDED: usize = 100_000;
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
@@ -283,7 +287,10 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let subnet = Arc::new(config.subnet_keys()?);
     let store = Store::open(&config.data_dir)?;
     let metrics = Metrics::new();
-    let verifier = Arc::new(BatchVerifier::default());
+    let verifier = Arc::new(BatchVerifier::new(chainkey_crypto::batch::VerifierConfig {
+        threads: config.verify_threads,
+        ..Default::default()
+    }));
     let (verify_service, _collector) =
         VerifyService::spawn(Arc::clone(&verifier), ServiceConfig::default());
     let (inbound_sender, mut inbound) = mpsc::channel(16 * 1024);
@@ -313,13 +320,15 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         receivers: config.mega_keys()?,
         threshold: (config.nodes.len() - 1) / 3 + 1,
         pool_size: config.chain_key.presignature_pool,
+        dealer_keys: config.node_ed25519_keys()?,
     };
     let corrupt_chain_key = Arc::new(AtomicBool::new(false));
     let (signer_sender, mut signer_output) = mpsc::unbounded_channel();
     let signer = signer::spawn(
         config.id,
         secrets.mega_key,
-        chain_key_setup.threshold,
+        secrets.query_key.clone(),
+        chain_key_setup.clone(),
         Arc::clone(&corrupt_chain_key),
         signer_sender,
     );
@@ -408,6 +417,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         consensus_window: config.consensus().window,
         signer,
         early_dealings: VecDeque::new(),
+        dealings_forwarded: HashSet::new(),
         signatures_finalized: 0,
         chain_key_invalid: BTreeMap::new(),
     };
@@ -483,13 +493,14 @@ impl Node {
     /// peers) what we signed above it — the rounds we signed in can only
     /// finish with those shares, since we will not sign there again.
     fn restore(&mut self) -> Result<(), NodeError> {
-        self.replay_chain_key()?;
         self.consensus.abstain_through(self.signed_through);
         let mut resumed_at = 0;
         if let Some((finalized, beacon)) = self.store.resume_point()? {
             resumed_at = finalized.block.height;
             self.consensus.resume_from(finalized.block, beacon);
         }
+        self.catch_up_chain_key()?;
+        self.resync_signer();
         let finalized_ingress = self.store.finalized_ingress()?;
         {
             let mut seen = self.shared.seen.lock().expect("seen ids");
@@ -531,22 +542,31 @@ impl Node {
         Ok(())
     }
 
-    /// Rebuilds the chain-key state from the stored finalized blocks up to
-    /// the execution checkpoint (later ones are applied as they are
-    /// executed), then tells the signer what it must hold.
-    fn replay_chain_key(&mut self) -> Result<(), NodeError> {
+    /// Applies the stored finalized blocks the chain-key state lacks (after
+    /// a restart it is rebuilt from genesis; after a catch-up package, the
+    /// blocks below it arrive later), up to consensus's finalized height.
+    /// Execution's events for heights it already executed are dropped.
+    fn catch_up_chain_key(&mut self) -> Result<(), NodeError> {
+        let finalized = self.consensus.finalized_height();
         loop {
             let pool = &mut self.consensus.payloads_mut().chain_key;
             let next = pool.state().height() + 1;
-            if next > self.sent_for_execution {
-                break;
+            if next > finalized {
+                return Ok(());
             }
             let Some(block) = self.store.finalized(next)? else {
-                break;
+                return Ok(()); // a gap: filled from peers later
             };
             pool.on_finalized(next, &block.block.payload);
-            pool.take_events(next);
+            if next <= self.sent_for_execution {
+                pool.take_events(next);
+            }
         }
+    }
+
+    /// Tells a fresh signer what the chain-key state holds: the transcripts
+    /// to open and deal into, the key, the ready presignatures.
+    fn resync_signer(&mut self) {
         let pool = &mut self.consensus.payloads_mut().chain_key;
         pool.take_changes();
         let state = pool.state();
@@ -561,7 +581,7 @@ impl Node {
             }
         }
         for (transcript, slot) in state.slots() {
-            if slot.transcript.is_none() {
+            if slot.is_open() {
                 changes.push(Change::Opened {
                     transcript: *transcript,
                     params: Arc::clone(&slot.params),
@@ -575,7 +595,6 @@ impl Node {
         for change in changes {
             let _ = self.signer.send(signer::Command::Chain(change));
         }
-        Ok(())
     }
 
     /// Sends the chain-key changes of newly finalized blocks to the signer,
@@ -595,30 +614,35 @@ impl Node {
             let _ = self.signer.send(signer::Command::Chain(change));
         }
         if opened {
-            for (from, transcript, bytes) in std::mem::take(&mut self.early_dealings) {
-                self.on_dealing(from, transcript, bytes);
+            for (from, signed) in std::mem::take(&mut self.early_dealings) {
+                self.on_dealing(from, signed);
             }
         }
     }
 
-    /// A peer's dealing: verified by the signer if its transcript is open,
-    /// kept for a while if not yet.
-    fn on_dealing(&mut self, from: NodeId, transcript: TranscriptRef, bytes: Vec<u8>) {
+    /// A peer's dealing: verified by the signer if its transcript is open
+    /// (one per peer and transcript), kept for a while if not yet.
+    fn on_dealing(&mut self, from: NodeId, signed: SignedDealing) {
         let state = self.consensus.payloads_mut().chain_key.state();
-        match state.open_params(&transcript) {
+        match state.open_params(&signed.transcript) {
             Some(params) => {
-                let _ = self.signer.send(signer::Command::Verify {
-                    from,
-                    transcript,
-                    params: Arc::clone(params),
-                    bytes,
-                });
+                if self.dealings_forwarded.len() >= MAX_FORWARDED {
+                    self.dealings_forwarded.clear();
+                }
+                if self.dealings_forwarded.insert((from, signed.transcript)) {
+                    let params = Arc::clone(params);
+                    let _ = self.signer.send(signer::Command::Verify {
+                        from,
+                        signed,
+                        params,
+                    });
+                }
             }
             None => {
                 if self.early_dealings.len() == MAX_EARLY_DEALINGS {
                     self.early_dealings.pop_front();
                 }
-                self.early_dealings.push_back((from, transcript, bytes));
+                self.early_dealings.push_back((from, signed));
             }
         }
     }
@@ -627,23 +651,19 @@ impl Node {
     fn on_signer(&mut self, output: signer::Output) {
         match output {
             signer::Output::Dealing {
-                transcript,
-                bytes,
+                signed,
                 dealing,
                 own,
             } => {
                 if own {
-                    let message = ChainKeyMessage::Dealing {
-                        transcript,
-                        dealing: bytes.clone(),
-                    };
+                    let message = ChainKeyMessage::Dealing(signed.clone());
                     let frame = Arc::new(Message::ChainKey(message).to_frame());
                     self.transport.broadcast(frame);
                 }
                 self.consensus
                     .payloads_mut()
                     .chain_key
-                    .add_dealing(transcript, PooledDealing { bytes, dealing });
+                    .add_dealing(PooledDealing { signed, dealing });
             }
             signer::Output::Share {
                 presignature,
@@ -737,11 +757,8 @@ impl Node {
                 }
                 Ok(())
             }
-            Message::ChainKey(ChainKeyMessage::Dealing {
-                transcript,
-                dealing,
-            }) => {
-                self.on_dealing(received.from, transcript, dealing);
+            Message::ChainKey(ChainKeyMessage::Dealing(signed)) => {
+                self.on_dealing(received.from, signed);
                 Ok(())
             }
             Message::ChainKey(ChainKeyMessage::SignatureShare {
@@ -785,9 +802,15 @@ impl Node {
     }
 
     /// Sends the finalized blocks after the last one sent to execution,
-    /// as far as the store has them without a gap.
+    /// as far as the store has them without a gap — and no further than
+    /// consensus has finalized (after a restart, stored blocks above the
+    /// resume point are finalized again before they are executed, so the
+    /// chain-key state never runs ahead of the blocks being judged).
     fn feed_execution(&mut self) -> Result<(), NodeError> {
-        while let Some(block) = self.store.finalized(self.sent_for_execution + 1)? {
+        while self.sent_for_execution < self.consensus.finalized_height() {
+            let Some(block) = self.store.finalized(self.sent_for_execution + 1)? else {
+                break;
+            };
             self.execute(&block);
         }
         Ok(())
@@ -874,14 +897,14 @@ impl Node {
                 .put_finalized(std::slice::from_ref(&block), &ingress)?,
         };
         if new == 0 {
-            return Ok(()); // stored before a restart
+            return self.feed_execution(); // stored before a restart
         }
         if height == self.sent_for_execution + 1 {
             self.execute(&block);
         } else {
             self.feed_execution()?;
         }
-        let messages = block.block.payload.len() as u64;
+        let messages = ingress.len() as u64;
         self.shared.metrics.ingress_finalized.inc_by(messages);
         self.shared.metrics.finalized_height.set(height as i64);
         if let Some(proposed) = self.proposed_at.remove(&height) {
@@ -935,6 +958,7 @@ impl Node {
                 .on_finalized(block.block.height, &block.block.payload);
         }
         self.gap = (lowest > from).then_some((from, lowest - 1));
+        self.catch_up_chain_key()?;
         self.feed_execution()?;
         if self.gap.is_none() {
             tracing::info!(

@@ -98,12 +98,36 @@ pub fn prepare(dir: &Path, nodes: usize, test_hooks: bool) -> Result<Vec<PathBuf
                 dir.display()
             ));
         }
-        return Ok((0..nodes as NodeId)
+        let paths: Vec<PathBuf> = (0..nodes as NodeId)
             .map(|id| config_path(dir, id))
-            .collect());
+            .collect();
+        for path in &paths {
+            crate::config::NodeConfig::load(path)
+                .and_then(|config| config.load_secrets().map(|_| ()))
+                .map_err(|error| {
+                    format!(
+                        "{} holds a subnet this chainkey cannot resume (made by an older \
+                         version?): {error}; delete it or choose another --dir",
+                        dir.display()
+                    )
+                })?;
+        }
+        return Ok(paths);
     }
     let addresses = free_addresses(nodes)?;
-    write_genesis(dir, &addresses, test_hooks, &mut rand::thread_rng()).map_err(|e| e.to_string())
+    let paths = write_genesis(dir, &addresses, test_hooks, &mut rand::thread_rng())
+        .map_err(|e| e.to_string())?;
+    // The nodes share this machine's cores: idle verification threads
+    // spinning in every node would take them from the others.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    for path in &paths {
+        let mut config = crate::config::NodeConfig::load(path).map_err(|e| e.to_string())?;
+        config.verify_threads = (cores / nodes).max(1);
+        config.data_dir = "data".into();
+        config.secrets = "secrets.toml".into();
+        config.save(path).map_err(|e| e.to_string())?;
+    }
+    Ok(paths)
 }
 
 impl LocalSubnet {

@@ -151,6 +151,12 @@ impl<C: IdkgCurve> TranscriptParams<C> {
         )
     }
 
+    /// A hash of all the parameters (sources included): two transcripts
+    /// with the same id but other sources have different digests.
+    pub fn digest(&self) -> [u8; 64] {
+        self.digest
+    }
+
     /// Unique per transcript: binds every dealing and proof to it.
     pub fn id(&self) -> [u8; 32] {
         self.id
@@ -475,12 +481,23 @@ pub fn verify_dealings<C: IdkgCurve>(
     params: &TranscriptParams<C>,
     dealings: &[Dealing<C>],
 ) -> Vec<Result<(), TecdsaError>> {
+    let pairs: Vec<(&TranscriptParams<C>, &Dealing<C>)> =
+        dealings.iter().map(|dealing| (params, dealing)).collect();
+    verify_dealings_of(&pairs)
+}
+
+/// [`verify_dealings`] for dealings of any transcripts, each with its
+/// parameters: one weighted check for all (a larger multi-scalar
+/// multiplication costs less per term than many small ones).
+pub fn verify_dealings_of<C: IdkgCurve>(
+    dealings: &[(&TranscriptParams<C>, &Dealing<C>)],
+) -> Vec<Result<(), TecdsaError>> {
     let mut verdicts: Vec<Result<(), TecdsaError>> = dealings
         .iter()
-        .map(|dealing| dealing.check_structure(params))
+        .map(|(params, dealing)| dealing.check_structure(params))
         .collect();
     let mut batch = LinearCheck::new();
-    for (dealing, verdict) in dealings.iter().zip(&verdicts) {
+    for ((params, dealing), verdict) in dealings.iter().zip(&verdicts) {
         if verdict.is_ok() {
             let context = params.dealer_context(dealing.dealer);
             dealing
@@ -492,7 +509,7 @@ pub fn verify_dealings<C: IdkgCurve>(
     if batch.holds() {
         return verdicts;
     }
-    for (dealing, verdict) in dealings.iter().zip(verdicts.iter_mut()) {
+    for ((params, dealing), verdict) in dealings.iter().zip(verdicts.iter_mut()) {
         if verdict.is_ok() {
             *verdict = dealing.verify(params);
         }

@@ -112,14 +112,15 @@ pub use commitment::{Commitment, Masking, Share};
 pub use complaints::{Complaint, Opening};
 pub use curve::IdkgCurve;
 pub use dealing::{
-    verify_dealings, DealerInput, Dealing, DealingProof, Operation, TranscriptParams,
+    verify_dealings, verify_dealings_of, DealerInput, Dealing, DealingProof, Operation,
+    TranscriptParams,
 };
 pub use derivation::{derive, ecdsa_public_key, DerivationPath, DerivedKey};
 pub use local::{LocalSubnet, PresignatureWithShares};
 pub use mega::{EphemeralKey, MegaPublicKey, MegaSecretKey};
 pub use signing::{
-    combine, verify_shares, Combined, EcdsaSignature, Presignature, PresignatureShares,
-    SignatureShare, SigningRequest,
+    combine, verify_shares, verify_signature, Combined, EcdsaSignature, Presignature,
+    PresignatureShares, SignatureShare, SigningRequest,
 };
 pub use transcript::{Transcript, VerifiedDealing};
 

@@ -366,6 +366,30 @@ fn holds<C: IdkgCurve>(
     check.holds()
 }
 
+/// Whether `signature` is the signature of `request` made with
+/// `presignature`: its `r` is this session's nonce (so it cannot have been
+/// made with another presignature, or for another request's randomness),
+/// and it verifies under the request's derived key. For checking a
+/// combined signature someone else presents.
+///
+/// # Errors
+/// [`TecdsaError::PresignatureForOtherKey`]; derivation errors.
+pub fn verify_signature<C: IdkgCurve>(
+    presignature: &Presignature<C>,
+    key: &Transcript<C>,
+    request: &SigningRequest,
+    signature: &EcdsaSignature<C>,
+) -> Result<bool, TecdsaError> {
+    let session = Session::new(presignature, key, request)?;
+    let s = signature.s;
+    if signature.r != session.r || bool::from(s.is_zero()) || C::is_high(&s) {
+        return Ok(false);
+    }
+    let lhs = session.nonce_point * s;
+    let rhs = C::mul_g(&session.e) + session.derived_key * session.r;
+    Ok(lhs == rhs || lhs == -rhs)
+}
+
 /// Combines signature shares: verifies them, excludes and names invalid
 /// ones, interpolates `threshold` valid ones and returns a low-s signature
 /// that has been checked against the derived key.

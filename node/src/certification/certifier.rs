@@ -144,7 +144,22 @@ impl Certifier {
             return None;
         }
         let message = signed_root(&executed.root);
-        let signature = match self.suite.combine(&self.key, &message, &matching) {
+        // Optimistically: combine, and check the one signature (one pairing
+        // check instead of one per share); only if it fails are the shares
+        // checked one by one, to drop the invalid ones.
+        let optimistic =
+            chainkey_crypto::threshold::combine_unchecked(self.key.threshold(), &matching)
+                .ok()
+                .filter(|signature| {
+                    self.suite
+                        .verify(&self.key.public_key(), &message, signature)
+                        .is_ok()
+                });
+        let combined = match optimistic {
+            Some(signature) => Ok(signature),
+            None => self.suite.combine(&self.key, &message, &matching),
+        };
+        let signature = match combined {
             Ok(signature) => signature,
             Err(chainkey_crypto::Error::InvalidShares(bad)) => {
                 self.invalid_shares += bad.len() as u64;

@@ -23,6 +23,7 @@ pub mod state;
 use chainkey_consensus::types::IngressMessage;
 use chainkey_consensus::Hash;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 pub use state::ChainKeyState;
 
@@ -73,31 +74,70 @@ impl TranscriptRef {
 /// block carries so execution can answer the canister.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureItem {
-    /// The presignature used (each is used once).
-    pub presignature: u64,
-    /// The calling canister.
-    #[serde(with = "serde_bytes")]
-    pub caller: Vec<u8>,
-    /// Its derivation path.
-    pub path: Vec<serde_bytes::ByteBuf>,
-    /// The hash signed.
-    pub message_hash: [u8; 32],
+    /// The request and the presignature it was paired with.
+    pub job: SignJob,
     /// `r ‖ s`, low `s`.
     #[serde(with = "serde_bytes")]
     pub signature: Vec<u8>,
 }
 
+/// A dealing signed by its dealer (with the node's Ed25519 key), so a block
+/// maker cannot pass off dealings it made as other nodes' — `Random`
+/// dealings carry no proof tying them to a dealer, and a maker dealing
+/// for `threshold` nodes would know the secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedDealing {
+    /// The transcript.
+    pub transcript: TranscriptRef,
+    /// The encoded dealing.
+    #[serde(with = "serde_bytes")]
+    pub dealing: Vec<u8>,
+    /// The dealer's Ed25519 signature over the transcript id and the dealing.
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+impl SignedDealing {
+    fn message(transcript_id: &[u8; 32], dealing: &[u8]) -> Vec<u8> {
+        [
+            &b"\x10chainkey-dealing"[..],
+            transcript_id,
+            &sha2::Sha256::digest(dealing)[..],
+        ]
+        .concat()
+    }
+
+    /// `dealing` for `transcript`, signed by `key`.
+    pub fn sign(
+        transcript: TranscriptRef,
+        key_name: &str,
+        dealing: Vec<u8>,
+        key: &ed25519_dalek::SigningKey,
+    ) -> SignedDealing {
+        use ed25519_dalek::Signer;
+        let message = Self::message(&transcript.id(key_name), &dealing);
+        SignedDealing {
+            transcript,
+            signature: key.sign(&message).to_bytes().to_vec(),
+            dealing,
+        }
+    }
+
+    /// Whether the dealer with key `dealer` signed it.
+    pub fn signed_by(&self, key_name: &str, dealer: &ed25519_dalek::VerifyingKey) -> bool {
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(&self.signature) else {
+            return false;
+        };
+        let message = Self::message(&self.transcript.id(key_name), &self.dealing);
+        dealer.verify_strict(&message, &signature).is_ok()
+    }
+}
+
 /// Chain-key work a block payload carries next to ingress.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChainKeyItem {
-    /// A dealer's dealing for an open transcript.
-    Dealing {
-        /// The transcript.
-        transcript: TranscriptRef,
-        /// The encoded dealing.
-        #[serde(with = "serde_bytes")]
-        dealing: Vec<u8>,
-    },
+    /// A dealer's signed dealing for an open transcript.
+    Dealing(SignedDealing),
     /// A combined signature.
     Signature(SignatureItem),
 }
@@ -178,14 +218,8 @@ impl SignJob {
 /// Chain-key artifacts nodes gossip.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChainKeyMessage {
-    /// The sender's dealing for an open transcript.
-    Dealing {
-        /// The transcript.
-        transcript: TranscriptRef,
-        /// The encoded dealing.
-        #[serde(with = "serde_bytes")]
-        dealing: Vec<u8>,
-    },
+    /// The sender's signed dealing for an open transcript.
+    Dealing(SignedDealing),
     /// The sender's signature share for a paired request.
     SignatureShare {
         /// The presignature the request was paired with.
@@ -202,10 +236,13 @@ mod tests {
 
     #[test]
     fn items_round_trip_and_never_decode_as_ingress() {
-        let item = ChainKeyItem::Dealing {
-            transcript: TranscriptRef::Kappa(7),
-            dealing: vec![1, 2, 3],
-        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let item = ChainKeyItem::Dealing(SignedDealing::sign(
+            TranscriptRef::Kappa(7),
+            "key_1",
+            vec![1, 2, 3],
+            &key,
+        ));
         let message = item.to_message();
         assert!(is_item(&message));
         assert_eq!(ChainKeyItem::from_message(&message), Some(item));
@@ -215,6 +252,22 @@ mod tests {
         let mut forged = message.clone();
         forged.id = Hash([0; 32]);
         assert_eq!(ChainKeyItem::from_message(&forged), None);
+    }
+
+    #[test]
+    fn a_dealing_is_signed_by_its_dealer_for_its_transcript() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+        let signed = SignedDealing::sign(TranscriptRef::Lambda(1), "key_1", vec![5; 40], &key);
+        assert!(signed.signed_by("key_1", &key.verifying_key()));
+        assert!(!signed.signed_by("key_1", &other.verifying_key()));
+        assert!(!signed.signed_by("key_2", &key.verifying_key()));
+        let mut moved = signed.clone();
+        moved.transcript = TranscriptRef::Lambda(2);
+        assert!(!moved.signed_by("key_1", &key.verifying_key()));
+        let mut altered = signed;
+        altered.dealing[0] ^= 1;
+        assert!(!altered.signed_by("key_1", &key.verifying_key()));
     }
 
     #[test]

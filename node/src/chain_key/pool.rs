@@ -14,23 +14,23 @@ use std::sync::Arc;
 
 use chainkey_consensus::types::IngressMessage;
 use chainkey_consensus::{Hash, Height};
-use chainkey_crypto::tecdsa::Dealing;
+use chainkey_crypto::tecdsa::{verify_dealings_of, Dealing, TranscriptParams};
 
 use super::state::{ChainKeyState, Change, ItemError};
-use super::{ChainKeyEvent, ChainKeyItem, Curve, SignatureItem, TranscriptRef};
+use super::{ChainKeyEvent, ChainKeyItem, Curve, SignatureItem, SignedDealing, TranscriptRef};
 
 /// Dealings one block carries at most.
-pub const MAX_DEALINGS_PER_BLOCK: usize = 256;
+pub const MAX_DEALINGS_PER_BLOCK: usize = 200;
 /// Signatures one block carries at most.
-pub const MAX_SIGNATURES_PER_BLOCK: usize = 500;
+pub const MAX_SIGNATURES_PER_BLOCK: usize = 300;
 /// Decoded, verified dealings remembered by encoding, at most.
 const VERIFIED_CACHE: usize = 20_000;
 
-/// A verified dealing and its encoding.
+/// A verified dealing and its signed encoding.
 #[derive(Clone, Debug)]
 pub struct PooledDealing {
-    /// The encoding (what blocks carry).
-    pub bytes: Vec<u8>,
+    /// What blocks carry.
+    pub signed: SignedDealing,
     /// The dealing.
     pub dealing: Arc<Dealing<Curve>>,
 }
@@ -43,7 +43,7 @@ pub struct ChainKeyPool {
     dealings: BTreeMap<(TranscriptRef, u32), PooledDealing>,
     /// Combined signatures not yet in a finalized block.
     signatures: BTreeMap<u64, SignatureItem>,
-    /// Verified dealings by a digest of their encoding (validation skips them).
+    /// Verified dealings by [`digest`] (validation skips them).
     verified: RefCell<HashMap<Hash, Arc<Dealing<Curve>>>>,
     /// Changes from finalized blocks, for the signer.
     changes: Vec<Change>,
@@ -51,13 +51,15 @@ pub struct ChainKeyPool {
     events: BTreeMap<Height, Vec<ChainKeyEvent>>,
 }
 
-/// Identifies a dealing for a transcript (its proofs bind the transcript,
-/// so a dealing verified for one is not verified for another).
-fn digest(transcript: &TranscriptRef, bytes: &[u8]) -> Hash {
+/// Identifies a signed dealing for exactly these transcript parameters
+/// (its proofs bind them: on another fork, where the sources completed
+/// with other dealings, the same bytes are not verified).
+fn digest(params: &TranscriptParams<Curve>, signed: &SignedDealing) -> Hash {
     Hash::of(&[
         b"chainkey dealing",
-        &crate::wire::to_cbor(transcript),
-        bytes,
+        &params.digest(),
+        &signed.dealing,
+        &signed.signature,
     ])
 }
 
@@ -80,35 +82,32 @@ impl ChainKeyPool {
     }
 
     /// Adds a verified dealing (ours or a peer's) for the next blocks.
-    pub fn add_dealing(&mut self, transcript: TranscriptRef, dealing: PooledDealing) {
-        if self
+    pub fn add_dealing(&mut self, dealing: PooledDealing) {
+        let transcript = dealing.signed.transcript;
+        let Ok(params) = self
             .state
             .check_dealing(&transcript, dealing.dealing.dealer)
-            .is_err()
-        {
+        else {
             return; // completed meanwhile
-        }
-        self.remember(&transcript, &dealing);
+        };
+        self.remember(digest(params, &dealing.signed), &dealing.dealing);
         self.dealings
             .insert((transcript, dealing.dealing.dealer), dealing);
     }
 
     /// Adds a combined signature for the next blocks.
     pub fn add_signature(&mut self, item: SignatureItem) {
-        if self.state.ready().contains_key(&item.presignature) {
-            self.signatures.insert(item.presignature, item);
+        if self.state.ready().contains_key(&item.job.presignature) {
+            self.signatures.insert(item.job.presignature, item);
         }
     }
 
-    fn remember(&self, transcript: &TranscriptRef, dealing: &PooledDealing) {
+    fn remember(&self, key: Hash, dealing: &Arc<Dealing<Curve>>) {
         let mut verified = self.verified.borrow_mut();
         if verified.len() >= VERIFIED_CACHE {
             verified.clear();
         }
-        verified.insert(
-            digest(transcript, &dealing.bytes),
-            Arc::clone(&dealing.dealing),
-        );
+        verified.insert(key, Arc::clone(dealing));
     }
 
     /// Applies a finalized block's items if it is the next height (after
@@ -119,16 +118,7 @@ impl ChainKeyPool {
         }
         let mut events = Vec::new();
         for item in payload.iter().filter_map(ChainKeyItem::from_message) {
-            let changes = match item {
-                ChainKeyItem::Dealing {
-                    transcript,
-                    dealing,
-                } => match self.decode(&transcript, &dealing) {
-                    Some(dealing) => self.state.apply_dealing(transcript, dealing),
-                    None => Vec::new(),
-                },
-                ChainKeyItem::Signature(item) => self.state.apply_signature(item),
-            };
+            let changes = apply(&mut self.state, item, &self.verified);
             events.extend(changes.iter().filter_map(event_of));
             self.changes.extend(changes);
         }
@@ -143,14 +133,6 @@ impl ChainKeyPool {
             .retain(|presignature, _| state.ready().contains_key(presignature));
     }
 
-    /// A dealing from a finalized or validated block: from the cache, or decoded.
-    fn decode(&self, transcript: &TranscriptRef, bytes: &[u8]) -> Option<Arc<Dealing<Curve>>> {
-        if let Some(dealing) = self.verified.borrow().get(&digest(transcript, bytes)) {
-            return Some(Arc::clone(dealing));
-        }
-        Dealing::from_bytes(bytes).ok().map(Arc::new)
-    }
-
     /// Takes the changes of the finalized blocks applied since the last call.
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
@@ -161,14 +143,16 @@ impl ChainKeyPool {
         self.events.remove(&height).unwrap_or_default()
     }
 
-    /// Whether blocks above `finalized_height` can be judged: the state
-    /// has caught up with it.
-    pub fn can_validate(&self, finalized_height: Height) -> bool {
-        self.state.height() >= finalized_height
+    /// Whether a block with `payload` above `finalized_height` can be
+    /// judged: it carries no chain-key items, or the state has caught up
+    /// with `finalized_height` (it lags after a catch-up package).
+    pub fn can_validate(&self, finalized_height: Height, payload: &[IngressMessage]) -> bool {
+        self.state.height() == finalized_height || !payload.iter().any(super::is_item)
     }
 
-    /// The state at a new block's parent: `past` are the payloads of the
-    /// unfinalized ancestors, which their notarization vouches for.
+    /// The state a new block is judged on: the state at its parent (the
+    /// finalized state with the items of the unfinalized ancestors `past`,
+    /// which their notarization vouches for), as a copy for judging.
     fn view(&self, past: &[&[IngressMessage]]) -> ChainKeyState {
         let mut view = self.state.clone();
         for item in past
@@ -176,21 +160,9 @@ impl ChainKeyPool {
             .flat_map(|payload| payload.iter())
             .filter_map(ChainKeyItem::from_message)
         {
-            match item {
-                ChainKeyItem::Dealing {
-                    transcript,
-                    dealing,
-                } => {
-                    if let Some(dealing) = self.decode(&transcript, &dealing) {
-                        view.apply_dealing(transcript, dealing);
-                    }
-                }
-                ChainKeyItem::Signature(item) => {
-                    view.apply_signature(item);
-                }
-            }
+            apply(&mut view, item, &self.verified);
         }
-        view
+        view.for_judging()
     }
 
     /// This node's chain-key items for a block at `height` on a parent
@@ -202,7 +174,7 @@ impl ChainKeyPool {
         let view = self.view(past);
         let mut items = Vec::new();
         for (transcript, slot) in view.slots() {
-            if slot.transcript.is_some() {
+            if !slot.is_open() {
                 continue;
             }
             let missing = slot
@@ -215,10 +187,7 @@ impl ChainKeyPool {
                     .range(range)
                     .filter(|((_, dealer), _)| !slot.dealings.contains_key(dealer))
                     .take(missing)
-                    .map(|((transcript, _), pooled)| ChainKeyItem::Dealing {
-                        transcript: *transcript,
-                        dealing: pooled.bytes.clone(),
-                    }),
+                    .map(|(_, pooled)| ChainKeyItem::Dealing(pooled.signed.clone())),
             );
             if items.len() >= MAX_DEALINGS_PER_BLOCK {
                 items.truncate(MAX_DEALINGS_PER_BLOCK);
@@ -228,7 +197,7 @@ impl ChainKeyPool {
         items.extend(
             self.signatures
                 .values()
-                .filter(|item| view.ready().contains_key(&item.presignature))
+                .filter(|item| view.ready().contains_key(&item.job.presignature))
                 .take(MAX_SIGNATURES_PER_BLOCK)
                 .cloned()
                 .map(ChainKeyItem::Signature),
@@ -251,59 +220,116 @@ impl ChainKeyPool {
             return Ok(());
         };
         if height != self.state.height() + 1 + past.len() as Height {
-            return Err(ItemError::NotOpen); // cannot judge: can_validate said so
+            return Err(ItemError::Lagging); // can_validate says to wait
         }
         let mut view = self.view(past);
         let (mut dealings, mut signatures) = (0, 0);
+        // Dealings not verified here before: verified together at the end.
+        let mut unverified = Vec::new();
         for message in std::iter::once(first).chain(items) {
-            match ChainKeyItem::from_message(message).ok_or(ItemError::InvalidDealing)? {
-                ChainKeyItem::Dealing {
-                    transcript,
-                    dealing: bytes,
-                } => {
+            match ChainKeyItem::from_message(message).ok_or(ItemError::Malformed)? {
+                ChainKeyItem::Dealing(signed) => {
                     dealings += 1;
-                    let dealing = self.verified_dealing(&view, transcript, &bytes)?;
-                    view.apply_dealing(transcript, dealing);
+                    if dealings > MAX_DEALINGS_PER_BLOCK {
+                        return Err(ItemError::TooMany);
+                    }
+                    let (dealing, id, verify) = self.checked_dealing(&view, &signed)?;
+                    if let Some(params) = verify {
+                        unverified.push((params, Arc::clone(&dealing), id));
+                    }
+                    view.apply_dealing(signed.transcript, dealing, id);
                 }
                 ChainKeyItem::Signature(item) => {
                     signatures += 1;
-                    view.check_signature(&item)?;
+                    if signatures > MAX_SIGNATURES_PER_BLOCK {
+                        return Err(ItemError::TooMany);
+                    }
+                    // One this node combined itself is known valid (every
+                    // honest node combines the same bytes).
+                    if self.signatures.get(&item.job.presignature) == Some(&item) {
+                        if !view.ready().contains_key(&item.job.presignature) {
+                            return Err(ItemError::Presignature);
+                        }
+                    } else {
+                        view.check_signature(&item)?;
+                    }
                     view.apply_signature(item);
                 }
             }
-            if dealings > MAX_DEALINGS_PER_BLOCK || signatures > MAX_SIGNATURES_PER_BLOCK {
-                return Err(ItemError::InvalidDealing);
-            }
+        }
+        let pairs: Vec<_> = unverified
+            .iter()
+            .map(|(params, dealing, _)| (&**params, &**dealing))
+            .collect();
+        if !verify_dealings_of(&pairs).iter().all(Result::is_ok) {
+            return Err(ItemError::InvalidDealing);
+        }
+        for (_, dealing, id) in &unverified {
+            self.remember(*id, dealing);
         }
         Ok(())
     }
 
-    /// A block's dealing, checked against `view` and verified (or known verified).
-    fn verified_dealing(
+    /// A block's dealing, checked against `view`: into an open transcript
+    /// and signed by its dealer; with its id, and the parameters to verify
+    /// it against unless it was verified here before.
+    #[allow(clippy::type_complexity)]
+    fn checked_dealing(
         &self,
         view: &ChainKeyState,
-        transcript: TranscriptRef,
-        bytes: &[u8],
-    ) -> Result<Arc<Dealing<Curve>>, ItemError> {
-        let key = digest(&transcript, bytes);
-        let known = self.verified.borrow().get(&key).cloned();
-        let was_known = known.is_some();
-        let dealing = match known {
-            Some(dealing) => dealing,
-            None => Arc::new(Dealing::from_bytes(bytes).map_err(|_| ItemError::InvalidDealing)?),
-        };
-        let params = view.check_dealing(&transcript, dealing.dealer)?;
-        if !was_known {
-            dealing
-                .verify(params)
-                .map_err(|_| ItemError::InvalidDealing)?;
-            let pooled = PooledDealing {
-                bytes: bytes.to_vec(),
-                dealing: Arc::clone(&dealing),
-            };
-            self.remember(&transcript, &pooled);
+        signed: &SignedDealing,
+    ) -> Result<
+        (
+            Arc<Dealing<Curve>>,
+            Hash,
+            Option<Arc<TranscriptParams<Curve>>>,
+        ),
+        ItemError,
+    > {
+        let params = view
+            .open_params(&signed.transcript)
+            .ok_or(ItemError::NotOpen)?;
+        let key = digest(params, signed);
+        if let Some(dealing) = self.verified.borrow().get(&key) {
+            view.check_dealing(&signed.transcript, dealing.dealer)?;
+            return Ok((Arc::clone(dealing), key, None));
         }
-        Ok(dealing)
+        let dealing =
+            Dealing::from_bytes(&signed.dealing).map_err(|_| ItemError::InvalidDealing)?;
+        view.check_dealing(&signed.transcript, dealing.dealer)?;
+        let setup = view.setup();
+        let dealer_key = setup
+            .dealer_keys
+            .get(dealing.dealer as usize)
+            .ok_or(ItemError::Dealer)?;
+        if !signed.signed_by(&setup.key_name, dealer_key) {
+            return Err(ItemError::NotSignedByDealer);
+        }
+        Ok((Arc::new(dealing), key, Some(Arc::clone(params))))
+    }
+}
+
+/// Applies a finalized or notarized item (validated when its block was),
+/// decoding a dealing only if it was not verified here before.
+fn apply(
+    state: &mut ChainKeyState,
+    item: ChainKeyItem,
+    verified: &RefCell<HashMap<Hash, Arc<Dealing<Curve>>>>,
+) -> Vec<Change> {
+    match item {
+        ChainKeyItem::Dealing(signed) => {
+            let Some(params) = state.open_params(&signed.transcript) else {
+                return Vec::new();
+            };
+            let id = digest(params, &signed);
+            let known = verified.borrow().get(&id).cloned();
+            let dealing = known.or_else(|| Dealing::from_bytes(&signed.dealing).ok().map(Arc::new));
+            match dealing {
+                Some(dealing) => state.apply_dealing(signed.transcript, dealing, id),
+                None => Vec::new(),
+            }
+        }
+        ChainKeyItem::Signature(item) => state.apply_signature(item),
     }
 }
 
@@ -316,5 +342,129 @@ fn event_of(change: &Change) -> Option<ChainKeyEvent> {
         Change::PresignatureReady(i, _) => Some(ChainKeyEvent::PresignatureReady(*i)),
         Change::Signed(item) => Some(ChainKeyEvent::Signed(item.clone())),
         Change::Opened { .. } | Change::Completed(..) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain_key::state::Setup;
+    use chainkey_crypto::tecdsa::{DealerInput, MegaSecretKey};
+
+    struct Subnet {
+        signing: Vec<ed25519_dalek::SigningKey>,
+        pool: ChainKeyPool,
+    }
+
+    fn subnet() -> Subnet {
+        let mut rng = rand::thread_rng();
+        let mega: Vec<MegaSecretKey<Curve>> =
+            (0..4).map(|_| MegaSecretKey::generate(&mut rng)).collect();
+        let signing: Vec<_> = (0..4u8)
+            .map(|i| ed25519_dalek::SigningKey::from_bytes(&[i + 1; 32]))
+            .collect();
+        let state = ChainKeyState::genesis(Setup {
+            key_name: "key_1".into(),
+            receivers: mega.iter().map(MegaSecretKey::public_key).collect(),
+            threshold: 2,
+            pool_size: 2,
+            dealer_keys: signing.iter().map(|key| key.verifying_key()).collect(),
+        });
+        Subnet {
+            signing,
+            pool: ChainKeyPool::new(state),
+        }
+    }
+
+    /// Dealer `dealer`'s dealing into the key's random transcript, signed by node `signer`.
+    fn dealing(
+        subnet: &Subnet,
+        dealer: u32,
+        signer: usize,
+    ) -> (SignedDealing, Arc<Dealing<Curve>>) {
+        let transcript = TranscriptRef::KeyRandom;
+        let params = subnet.pool.state().open_params(&transcript).unwrap();
+        let dealing =
+            Dealing::create(params, dealer, DealerInput::Fresh, &mut rand::thread_rng()).unwrap();
+        let signed = SignedDealing::sign(
+            transcript,
+            "key_1",
+            dealing.to_bytes(),
+            &subnet.signing[signer],
+        );
+        (signed, Arc::new(dealing))
+    }
+
+    fn block(items: &[SignedDealing]) -> Vec<IngressMessage> {
+        items
+            .iter()
+            .map(|signed| ChainKeyItem::Dealing(signed.clone()).to_message())
+            .collect()
+    }
+
+    #[test]
+    fn blocks_carry_only_dealings_signed_by_their_dealers_into_open_transcripts() {
+        let mut subnet = subnet();
+        let (by_0, _) = dealing(&subnet, 0, 0);
+        let (by_1, _) = dealing(&subnet, 1, 1);
+        let pool = &subnet.pool;
+        assert_eq!(
+            pool.validate(1, &block(&[by_0.clone(), by_1.clone()]), &[]),
+            Ok(())
+        );
+        // A maker passing off its own dealing as node 2's is refused.
+        let (forged, _) = dealing(&subnet, 2, 3);
+        assert_eq!(
+            pool.validate(1, &block(&[forged]), &[]),
+            Err(ItemError::NotSignedByDealer)
+        );
+        // Twice from one dealer, or a third once two completed the transcript.
+        assert_eq!(
+            pool.validate(1, &block(&[by_0.clone(), by_0.clone()]), &[]),
+            Err(ItemError::Dealer)
+        );
+        let (by_2, _) = dealing(&subnet, 2, 2);
+        assert_eq!(
+            pool.validate(1, &block(&[by_0.clone(), by_1.clone(), by_2]), &[]),
+            Err(ItemError::NotOpen)
+        );
+        // A dealing that does not verify (its ephemeral key is not the dealer's).
+        let (_, mut bad) = dealing(&subnet, 3, 3);
+        Arc::make_mut(&mut bad).ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
+        let bad = SignedDealing::sign(
+            TranscriptRef::KeyRandom,
+            "key_1",
+            bad.to_bytes(),
+            &subnet.signing[3],
+        );
+        assert_eq!(
+            pool.validate(1, &block(&[bad]), &[]),
+            Err(ItemError::InvalidDealing)
+        );
+        // Built from the pool, and finalized: the key's reshare opens.
+        for (signed, dealing) in [dealing(&subnet, 0, 0), dealing(&subnet, 1, 1)] {
+            subnet.pool.add_dealing(PooledDealing { signed, dealing });
+        }
+        let built = subnet.pool.build(1, &[]);
+        assert_eq!(built.len(), 2);
+        assert_eq!(subnet.pool.validate(1, &built, &[]), Ok(()));
+        subnet.pool.on_finalized(1, &built);
+        assert!(subnet
+            .pool
+            .state()
+            .open_params(&TranscriptRef::Key)
+            .is_some());
+        assert!(subnet.pool.take_changes().iter().any(|change| matches!(
+            change,
+            Change::Opened {
+                transcript: TranscriptRef::Key,
+                ..
+            }
+        )));
+        // Old items no longer fit on the new state.
+        assert_eq!(
+            subnet.pool.validate(2, &block(&[by_0]), &[]),
+            Err(ItemError::NotOpen)
+        );
     }
 }

@@ -15,15 +15,12 @@ use std::sync::Arc;
 
 use chainkey_consensus::NodeId;
 use chainkey_crypto::tecdsa::{
-    combine, DealerInput, Dealing, EphemeralKey, MegaSecretKey, Presignature, PresignatureShares,
-    Share, SignatureShare, TecdsaError, Transcript, TranscriptParams,
+    combine, verify_dealings_of, DealerInput, Dealing, EphemeralKey, MegaSecretKey, Presignature,
+    PresignatureShares, Share, SignatureShare, TecdsaError, Transcript, TranscriptParams,
 };
 
-use super::state::Change;
-use super::{Curve, SignJob, SignatureItem, TranscriptRef};
-
-/// Signature shares buffered for requests this node has not paired yet, at most.
-const MAX_EARLY_SHARES: usize = 50_000;
+use super::state::{Change, Setup};
+use super::{Curve, SignJob, SignatureItem, SignedDealing, TranscriptRef};
 
 /// Work for the signer.
 #[derive(Debug)]
@@ -34,12 +31,10 @@ pub enum Command {
     Verify {
         /// The sender (who must be the dealer).
         from: NodeId,
-        /// The transcript.
-        transcript: TranscriptRef,
-        /// Its parameters.
+        /// The dealing.
+        signed: SignedDealing,
+        /// Its transcript's parameters.
         params: Arc<TranscriptParams<Curve>>,
-        /// The encoded dealing.
-        bytes: Vec<u8>,
     },
     /// A request paired with a presignature: sign it.
     Sign(SignJob),
@@ -59,10 +54,8 @@ pub enum Command {
 pub enum Output {
     /// A verified dealing, this node's own (`own`: broadcast it) or a peer's.
     Dealing {
-        /// The transcript.
-        transcript: TranscriptRef,
-        /// The encoding.
-        bytes: Vec<u8>,
+        /// The dealing as blocks carry it.
+        signed: SignedDealing,
         /// The dealing.
         dealing: Arc<Dealing<Curve>>,
         /// Whether this node made it.
@@ -97,7 +90,12 @@ struct Ready {
 struct Signer {
     me: NodeId,
     key: MegaSecretKey<Curve>,
-    threshold: usize,
+    /// Signs this node's dealings.
+    signing_key: ed25519_dalek::SigningKey,
+    setup: Setup,
+    /// The highest presignature ready here: shares for ones far above are
+    /// refused, so peers cannot fill memory with made-up presignatures.
+    highest_ready: Option<u64>,
     /// Test hook: make this node's dealings and shares invalid.
     corrupt: Arc<AtomicBool>,
     /// This node's shares of the transcripts it deals from.
@@ -112,11 +110,13 @@ struct Signer {
     output: tokio::sync::mpsc::UnboundedSender<Output>,
 }
 
-/// Starts the signer of node `me`; its results go to `output`.
+/// Starts the signer of node `me` (decrypting with `key`, signing its
+/// dealings with `signing_key`); its results go to `output`.
 pub fn spawn(
     me: NodeId,
     key: MegaSecretKey<Curve>,
-    threshold: usize,
+    signing_key: ed25519_dalek::SigningKey,
+    setup: Setup,
     corrupt: Arc<AtomicBool>,
     output: tokio::sync::mpsc::UnboundedSender<Output>,
 ) -> std::sync::mpsc::Sender<Command> {
@@ -124,7 +124,9 @@ pub fn spawn(
     let mut signer = Signer {
         me,
         key,
-        threshold,
+        signing_key,
+        setup,
+        highest_ready: None,
         corrupt,
         shares: HashMap::new(),
         master: None,
@@ -154,27 +156,47 @@ impl Signer {
         let _ = self.output.send(output);
     }
 
-    fn run(&mut self, batch: Vec<Command>) {
+    fn signed_by(&self, dealer: u32, signed: &SignedDealing) -> bool {
+        self.setup
+            .dealer_keys
+            .get(dealer as usize)
+            .is_some_and(|key| signed.signed_by(&self.setup.key_name, key))
+    }
+
+    /// Whether shares for presignature `i` are worth keeping: it is ready
+    /// here, or it is not far above the highest ready one (we lag).
+    fn expects_shares(&self, i: u64) -> bool {
+        if self.ready.contains_key(&i) {
+            return !self.combined.contains(&i);
+        }
+        let window = 2 * self.setup.pool_size as u64;
+        match self.highest_ready {
+            Some(highest) => i > highest && i <= highest + window,
+            None => i < window,
+        }
+    }
+
+    fn run(&mut self, mut batch: Vec<Command>) {
+        // Signing first: a request waits on it, presignatures are made ahead.
+        // (A job for a presignature not ready yet is kept until it is.)
+        batch.sort_by_key(|command| !matches!(command, Command::Sign(_) | Command::Share { .. }));
         let mut rng = rand::thread_rng();
         let ephemeral = EphemeralKey::generate(&mut rng);
-        let mut to_verify: BTreeMap<TranscriptRef, (Arc<TranscriptParams<Curve>>, Vec<_>)> =
-            BTreeMap::new();
+        let mut to_verify: Vec<(Arc<TranscriptParams<Curve>>, SignedDealing, Dealing<Curve>)> =
+            Vec::new();
         let mut touched = Vec::new();
         for command in batch {
             match command {
                 Command::Chain(change) => self.on_change(change, &ephemeral),
                 Command::Verify {
                     from,
-                    transcript,
+                    signed,
                     params,
-                    bytes,
-                } => match Dealing::from_bytes(&bytes) {
-                    Ok(dealing) if dealing.dealer == from => {
-                        to_verify
-                            .entry(transcript)
-                            .or_insert_with(|| (params, Vec::new()))
-                            .1
-                            .push((bytes, dealing));
+                } => match Dealing::from_bytes(&signed.dealing) {
+                    Ok(dealing)
+                        if dealing.dealer == from && self.signed_by(dealing.dealer, &signed) =>
+                    {
+                        to_verify.push((params, signed, dealing));
                     }
                     _ => self.emit(Output::Invalid {
                         node: from,
@@ -191,9 +213,7 @@ impl Signer {
                     bytes,
                 } => match SignatureShare::<Curve>::from_bytes(&bytes) {
                     Ok(share) if share.signer == from => {
-                        let early = self.received.len() >= MAX_EARLY_SHARES
-                            && !self.received.contains_key(&presignature);
-                        if !early {
+                        if self.expects_shares(presignature) {
                             touched.push(presignature);
                             self.received
                                 .entry(presignature)
@@ -208,23 +228,23 @@ impl Signer {
                 },
             }
         }
-        for (transcript, (params, dealings)) in to_verify {
-            let (bytes, dealings): (Vec<Vec<u8>>, Vec<Dealing<Curve>>) =
-                dealings.into_iter().unzip();
-            let verdicts = chainkey_crypto::tecdsa::verify_dealings(&params, &dealings);
-            for ((bytes, dealing), verdict) in bytes.into_iter().zip(dealings).zip(verdicts) {
-                match verdict {
-                    Ok(()) => self.emit(Output::Dealing {
-                        transcript,
-                        bytes,
-                        dealing: Arc::new(dealing),
-                        own: false,
-                    }),
-                    Err(_) => self.emit(Output::Invalid {
-                        node: dealing.dealer,
-                        kind: "dealing",
-                    }),
-                }
+        // Every dealing of the batch in one check, whatever its transcript.
+        let pairs: Vec<_> = to_verify
+            .iter()
+            .map(|(params, _, dealing)| (&**params, dealing))
+            .collect();
+        let verdicts = verify_dealings_of(&pairs);
+        for ((_, signed, dealing), verdict) in to_verify.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(()) => self.emit(Output::Dealing {
+                    signed,
+                    dealing: Arc::new(dealing),
+                    own: false,
+                }),
+                Err(_) => self.emit(Output::Invalid {
+                    node: dealing.dealer,
+                    kind: "dealing",
+                }),
             }
         }
         touched.sort_unstable();
@@ -262,6 +282,7 @@ impl Signer {
                 self.master = Some(key);
             }
             Change::PresignatureReady(i, presignature) => {
+                self.highest_ready = Some(self.highest_ready.map_or(i, |highest| highest.max(i)));
                 self.shares.remove(&TranscriptRef::Kappa(i));
                 self.shares.remove(&TranscriptRef::Lambda(i));
                 let shares = match PresignatureShares::open(&presignature, self.me, &self.key) {
@@ -281,7 +302,7 @@ impl Signer {
                 self.try_combine(i);
             }
             Change::Signed(item) => {
-                let i = item.presignature;
+                let i = item.job.presignature;
                 self.ready.remove(&i);
                 self.jobs.remove(&i);
                 self.received.remove(&i);
@@ -340,9 +361,14 @@ impl Signer {
                 if self.corrupt.load(Ordering::Relaxed) {
                     dealing.ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
                 }
-                self.emit(Output::Dealing {
+                let signed = SignedDealing::sign(
                     transcript,
-                    bytes: dealing.to_bytes(),
+                    &self.setup.key_name,
+                    dealing.to_bytes(),
+                    &self.signing_key,
+                );
+                self.emit(Output::Dealing {
+                    signed,
                     dealing: Arc::new(dealing),
                     own: true,
                 });
@@ -400,7 +426,7 @@ impl Signer {
         let Some(received) = self.received.get(&i) else {
             return;
         };
-        if received.len() < self.threshold {
+        if received.len() < self.setup.threshold {
             return;
         }
         let shares: Vec<SignatureShare<Curve>> = received.values().cloned().collect();
@@ -408,10 +434,7 @@ impl Signer {
         let invalid = match combine(&ready.presignature, master, &request, &shares) {
             Ok(combined) => {
                 let item = SignatureItem {
-                    presignature: i,
-                    caller: job.caller.clone(),
-                    path: job.path.clone(),
-                    message_hash: job.message_hash,
+                    job: job.clone(),
                     signature: combined.signature.to_bytes(),
                 };
                 self.emit(Output::Signature(item));

@@ -10,14 +10,16 @@
 //! `min_dealings` dealings from distinct dealers, in block order. A
 //! presignature is used when a block carries a signature made with it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
-use chainkey_consensus::Height;
+use chainkey_consensus::{Hash, Height};
 use chainkey_crypto::tecdsa::{
-    Dealing, MegaPublicKey, Operation, Presignature, Transcript, TranscriptParams, VerifiedDealing,
+    verify_signature, Dealing, EcdsaSignature, MegaPublicKey, Operation, Presignature, Transcript,
+    TranscriptParams, VerifiedDealing,
 };
 use group::GroupEncoding;
+use sha2::{Digest, Sha256};
 
 use super::{Curve, SignatureItem, TranscriptRef};
 
@@ -33,6 +35,8 @@ pub struct Setup {
     pub threshold: usize,
     /// Presignatures in the making or ready, at most.
     pub pool_size: usize,
+    /// Each node's key signing its dealings, in node order.
+    pub dealer_keys: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 /// A transcript the subnet runs: its parameters, the dealings that
@@ -41,12 +45,22 @@ pub struct Setup {
 pub struct Slot {
     /// Agreed parameters.
     pub params: Arc<TranscriptParams<Curve>>,
-    /// Dealings included so far, by dealer.
-    pub dealings: BTreeMap<u32, Arc<Dealing<Curve>>>,
+    /// Dealings included so far, by dealer, with their ids.
+    pub dealings: BTreeMap<u32, (Arc<Dealing<Curve>>, Hash)>,
     /// The transcript, once enough dealings are in.
     pub transcript: Option<Arc<Transcript<Curve>>>,
     /// The transcripts whose shares are the dealers' inputs.
     pub sources: Vec<TranscriptRef>,
+    /// Enough dealings are in, in a block being judged (the transcript is
+    /// made when the block is finalized).
+    pub closed: bool,
+}
+
+impl Slot {
+    /// Whether it still takes dealings.
+    pub fn is_open(&self) -> bool {
+        self.transcript.is_none() && !self.closed
+    }
 }
 
 /// What applying a finalized item changed, for the signer and execution.
@@ -80,6 +94,56 @@ pub struct ChainKeyState {
     next_presignature: u64,
     ready: BTreeMap<u64, Arc<Presignature<Curve>>>,
     key: Option<Arc<Transcript<Curve>>>,
+    /// Shared by the copies blocks are judged on.
+    transcripts: TranscriptCache,
+    /// A copy judging a block: a transcript its dealings complete is only
+    /// closed, and what completes or is used opens nothing new — that
+    /// happens when the block is finalized. So a block never carries
+    /// dealings for a transcript its own items opened, and judging it
+    /// combines no transcript.
+    judging: bool,
+}
+
+/// Transcripts made from their parameters and dealings, shared by the
+/// finalized state and the copies blocks are judged on (a transcript
+/// completed by an unfinalized block is combined once, not once per
+/// proposal judged and again when finalized).
+#[derive(Clone, Debug, Default)]
+struct TranscriptCache(Arc<Mutex<TranscriptsByKey>>);
+
+/// Transcripts by a hash of their parameters and dealings.
+type TranscriptsByKey = HashMap<[u8; 32], Arc<Transcript<Curve>>>;
+
+/// Transcripts cached at most (presignatures in the making, four each, and some forks).
+const TRANSCRIPT_CACHE: usize = 4096;
+
+impl TranscriptCache {
+    fn create(
+        &self,
+        params: &TranscriptParams<Curve>,
+        dealings: &BTreeMap<u32, (Arc<Dealing<Curve>>, Hash)>,
+    ) -> Result<Arc<Transcript<Curve>>, chainkey_crypto::tecdsa::TecdsaError> {
+        let mut hasher = Sha256::new();
+        hasher.update(params.digest());
+        for (_, id) in dealings.values() {
+            hasher.update(id.0);
+        }
+        let key: [u8; 32] = hasher.finalize().into();
+        if let Some(transcript) = self.0.lock().expect("transcript cache").get(&key) {
+            return Ok(Arc::clone(transcript));
+        }
+        let verified = dealings
+            .values()
+            .map(|(dealing, _)| VerifiedDealing::assume_verified(Dealing::clone(dealing)))
+            .collect();
+        let transcript = Arc::new(Transcript::create(params, verified)?);
+        let mut cache = self.0.lock().expect("transcript cache");
+        if cache.len() >= TRANSCRIPT_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&transcript));
+        Ok(transcript)
+    }
 }
 
 /// Why a block's chain-key item is refused.
@@ -97,9 +161,21 @@ pub enum ItemError {
     /// The presignature is not ready (unknown or already used).
     #[error("signature with a presignature that is not ready")]
     Presignature,
-    /// The signature does not verify under the caller's derived key.
+    /// The signature is not its request's signature with its presignature.
     #[error("invalid signature")]
     InvalidSignature,
+    /// The dealing is not signed by its dealer.
+    #[error("dealing not signed by its dealer")]
+    NotSignedByDealer,
+    /// An item that does not decode.
+    #[error("malformed chain-key item")]
+    Malformed,
+    /// More items than a block may carry.
+    #[error("too many chain-key items in one block")]
+    TooMany,
+    /// The state lags the block's parent (after a catch-up package).
+    #[error("the chain-key state lags")]
+    Lagging,
 }
 
 impl ChainKeyState {
@@ -112,6 +188,8 @@ impl ChainKeyState {
             next_presignature: 0,
             ready: BTreeMap::new(),
             key: None,
+            transcripts: TranscriptCache::default(),
+            judging: false,
         };
         state.open(TranscriptRef::KeyRandom, &mut Vec::new());
         state
@@ -146,7 +224,7 @@ impl ChainKeyState {
     pub fn open_params(&self, transcript: &TranscriptRef) -> Option<&Arc<TranscriptParams<Curve>>> {
         self.slots
             .get(transcript)
-            .filter(|slot| slot.transcript.is_none())
+            .filter(|slot| slot.is_open())
             .map(|slot| &slot.params)
     }
 
@@ -161,7 +239,7 @@ impl ChainKeyState {
         dealer: u32,
     ) -> Result<&Arc<TranscriptParams<Curve>>, ItemError> {
         let slot = self.slots.get(transcript).ok_or(ItemError::NotOpen)?;
-        if slot.transcript.is_some() {
+        if !slot.is_open() {
             return Err(ItemError::NotOpen);
         }
         if dealer as usize >= slot.params.dealers() || slot.dealings.contains_key(&dealer) {
@@ -170,62 +248,51 @@ impl ChainKeyState {
         Ok(&slot.params)
     }
 
-    /// Checks a combined signature: its presignature is ready and it
-    /// verifies under the caller's derived key.
+    /// Checks a combined signature: its presignature is ready, and it is
+    /// the signature of its request made with that presignature (so a
+    /// block maker cannot spend a presignature on a signature made with
+    /// another).
     ///
     /// # Errors
     /// [`ItemError::Presignature`], [`ItemError::InvalidSignature`].
     pub fn check_signature(&self, item: &SignatureItem) -> Result<(), ItemError> {
-        use k256::ecdsa::signature::hazmat::PrehashVerifier;
         let presignature = self
             .ready
-            .get(&item.presignature)
+            .get(&item.job.presignature)
             .ok_or(ItemError::Presignature)?;
-        let path: Vec<Vec<u8>> = item.path.iter().map(|element| element.to_vec()).collect();
-        let (public_key, _) = chainkey_crypto::tecdsa::ecdsa_public_key::<Curve>(
-            &presignature.master_public_key(),
-            &item.caller,
-            &path,
-        )
-        .map_err(|_| ItemError::InvalidSignature)?;
-        let verifies = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public_key)
-            .ok()
-            .zip(k256::ecdsa::Signature::from_slice(&item.signature).ok())
-            .is_some_and(|(key, signature)| {
-                signature.normalize_s().is_none()
-                    && key.verify_prehash(&item.message_hash, &signature).is_ok()
-            });
-        if verifies {
-            Ok(())
-        } else {
-            Err(ItemError::InvalidSignature)
+        let key = self.key.as_ref().ok_or(ItemError::Presignature)?;
+        let signature = EcdsaSignature::<Curve>::from_bytes(&item.signature)
+            .map_err(|_| ItemError::InvalidSignature)?;
+        match verify_signature(presignature, key, &item.job.request(), &signature) {
+            Ok(true) => Ok(()),
+            _ => Err(ItemError::InvalidSignature),
         }
     }
 
     /// Applies a dealing that was checked and verified (from a finalized
-    /// block, or validated in the block being judged).
+    /// block, or validated in the block being judged); `id` identifies it
+    /// (a hash of its encoding).
     pub fn apply_dealing(
         &mut self,
         transcript: TranscriptRef,
         dealing: Arc<Dealing<Curve>>,
+        id: Hash,
     ) -> Vec<Change> {
         let mut changes = Vec::new();
         if self.check_dealing(&transcript, dealing.dealer).is_err() {
             return changes;
         }
         let slot = self.slots.get_mut(&transcript).expect("checked open");
-        slot.dealings.insert(dealing.dealer, dealing);
+        slot.dealings.insert(dealing.dealer, (dealing, id));
         if slot.dealings.len() < slot.params.min_dealings() {
             return changes;
         }
-        let dealings = slot
-            .dealings
-            .values()
-            .map(|dealing| VerifiedDealing::assume_verified(Dealing::clone(dealing)))
-            .collect();
-        match Transcript::create(&slot.params, dealings) {
+        if self.judging {
+            slot.closed = true;
+            return changes;
+        }
+        match self.transcripts.create(&slot.params, &slot.dealings) {
             Ok(complete) => {
-                let complete = Arc::new(complete);
                 slot.transcript = Some(Arc::clone(&complete));
                 slot.dealings.clear();
                 changes.push(Change::Completed(transcript, Arc::clone(&complete)));
@@ -242,11 +309,19 @@ impl ChainKeyState {
     /// Applies a checked signature: its presignature is used.
     pub fn apply_signature(&mut self, item: SignatureItem) -> Vec<Change> {
         let mut changes = Vec::new();
-        if self.ready.remove(&item.presignature).is_some() {
+        if self.ready.remove(&item.job.presignature).is_some() && !self.judging {
             changes.push(Change::Signed(item));
             self.top_up(&mut changes);
         }
         changes
+    }
+
+    /// A copy for judging a block on this state (see `judging`).
+    pub fn for_judging(&self) -> ChainKeyState {
+        ChainKeyState {
+            judging: true,
+            ..self.clone()
+        }
     }
 
     /// Marks `height` applied.
@@ -261,7 +336,9 @@ impl ChainKeyState {
         changes: &mut Vec<Change>,
     ) {
         match completed {
-            TranscriptRef::KeyRandom => self.open(TranscriptRef::Key, changes),
+            TranscriptRef::KeyRandom => {
+                self.open(TranscriptRef::Key, changes);
+            }
             TranscriptRef::Key => {
                 self.slots.remove(&TranscriptRef::KeyRandom);
                 self.slots.remove(&TranscriptRef::Key);
@@ -334,13 +411,16 @@ impl ChainKeyState {
             }
             let i = self.next_presignature;
             self.next_presignature += 1;
-            self.open(TranscriptRef::Kappa(i), changes);
-            self.open(TranscriptRef::Lambda(i), changes);
+            if !(self.open(TranscriptRef::Kappa(i), changes)
+                && self.open(TranscriptRef::Lambda(i), changes))
+            {
+                return;
+            }
         }
     }
 
-    /// Opens `transcript` (its sources are complete).
-    fn open(&mut self, transcript: TranscriptRef, changes: &mut Vec<Change>) {
+    /// Opens `transcript` (its sources are complete); false if it cannot.
+    fn open(&mut self, transcript: TranscriptRef, changes: &mut Vec<Change>) -> bool {
         let commitment = |r: &TranscriptRef| -> Option<_> {
             match r {
                 TranscriptRef::Key => self.key.as_ref().map(|key| key.commitment().clone()),
@@ -386,7 +466,7 @@ impl ChainKeyState {
                 ?transcript,
                 "cannot open a transcript: its sources are missing"
             );
-            return;
+            return false;
         };
         let params = Arc::new(params);
         self.slots.insert(
@@ -396,6 +476,7 @@ impl ChainKeyState {
                 dealings: BTreeMap::new(),
                 transcript: None,
                 sources: sources.clone(),
+                closed: false,
             },
         );
         changes.push(Change::Opened {
@@ -403,6 +484,7 @@ impl ChainKeyState {
             params,
             sources,
         });
+        true
     }
 }
 
@@ -425,6 +507,7 @@ pub(crate) mod tests {
             receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
             threshold: 2,
             pool_size,
+            dealer_keys: Vec::new(),
         })
     }
     use chainkey_crypto::tecdsa::{DealerInput, MegaSecretKey, Share};
@@ -480,6 +563,7 @@ pub(crate) mod tests {
             receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
             threshold: 2,
             pool_size,
+            dealer_keys: Vec::new(),
         });
         let mut nodes = Nodes {
             keys,
@@ -499,7 +583,8 @@ pub(crate) mod tests {
             nodes.open(&change);
             for dealer in 0..dealers {
                 if let Some((r, dealing)) = nodes.deal(&change, dealer) {
-                    let changes = state.apply_dealing(r, Arc::new(dealing));
+                    let id = Hash::of(&[&dealing.to_bytes()]);
+                    let changes = state.apply_dealing(r, Arc::new(dealing), id);
                     for change in &changes {
                         nodes.open(change);
                     }
@@ -535,10 +620,13 @@ pub(crate) mod tests {
         let (mut state, _) = run(2, 3);
         assert_eq!(state.ready().len(), 2);
         let item = SignatureItem {
-            presignature: *state.ready().keys().next().unwrap(),
-            caller: vec![1],
-            path: vec![],
-            message_hash: [0; 32],
+            job: super::super::SignJob {
+                presignature: *state.ready().keys().next().unwrap(),
+                caller: vec![1],
+                path: vec![],
+                message_hash: [0; 32],
+                randomness: [0; 32],
+            },
             signature: vec![0; 64],
         };
         assert_eq!(

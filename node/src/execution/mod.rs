@@ -368,6 +368,7 @@ impl Executor {
         self.seed = block.hash;
         self.rand_counter = 0;
         self.apply_chain_key(block.chain_key);
+        self.pair_requests(&block.beacon);
         self.run_timers();
         for call in block.calls {
             if self.state.request_status.get(&call.request_id).is_some() {
@@ -411,7 +412,6 @@ impl Executor {
             }
         }
         self.save_touched();
-        self.pair_requests(&block.beacon);
         if block.height.is_multiple_of(STATUS_SWEEP_EVERY) {
             let now = self.state.time_ns;
             self.state

@@ -70,12 +70,23 @@ fn check_key(executor: &Executor, method: &str, key_id: &types::EcdsaKeyId) -> R
 /// At most this many derivation path elements (the IC's limit).
 const MAX_PATH: usize = 255;
 
+fn check_path(method: &str, path: &[Vec<u8>]) -> Result<(), Reject> {
+    if path.len() > MAX_PATH {
+        return Err(bad_argument(
+            method,
+            format!("derivation path longer than {MAX_PATH} elements"),
+        ));
+    }
+    Ok(())
+}
+
 impl Executor {
     /// `ecdsa_public_key` for `caller`.
     pub(super) fn ecdsa_public_key(&self, caller: &[u8], arg: &[u8]) -> Result<Vec<u8>, Reject> {
         const METHOD: &str = "ecdsa_public_key";
         let args: types::EcdsaPublicKeyArgs = super::management::decode(METHOD, arg)?;
         check_key(self, METHOD, &args.key_id)?;
+        check_path(METHOD, &args.derivation_path)?;
         let owner = args
             .canister_id
             .map_or_else(|| caller.to_vec(), |id| id.as_slice().to_vec());
@@ -117,12 +128,7 @@ impl Executor {
             .as_slice()
             .try_into()
             .map_err(|_| bad_argument(METHOD, "message_hash must be 32 bytes"))?;
-        if args.derivation_path.len() > MAX_PATH {
-            return Err(bad_argument(
-                METHOD,
-                format!("derivation path longer than {MAX_PATH} elements"),
-            ));
-        }
+        check_path(METHOD, &args.derivation_path)?;
         if self.state.signing.queued.len() >= self.chain_key.max_queued_requests {
             return Err(Reject::new(
                 reject_code::SYS_TRANSIENT,
@@ -163,34 +169,31 @@ impl Executor {
     }
 
     fn deliver_signature(&mut self, item: SignatureItem) {
-        let matches = self
+        let i = item.job.presignature;
+        if self
             .state
             .signing
             .paired
-            .get(&item.presignature)
-            .is_some_and(|pending| {
-                pending.job.caller == item.caller
-                    && pending.job.path == item.path
-                    && pending.job.message_hash == item.message_hash
-            });
-        if !matches {
-            return; // not a request of ours (cannot happen with honest blocks)
+            .get(&i)
+            .map(|pending| &pending.job)
+            != Some(&item.job)
+        {
+            // Blocks only carry signatures of paired requests: every node
+            // paired alike, and the signature is bound to the pairing.
+            tracing::error!(i, "a finalized signature for no paired request");
+            return;
         }
-        let pending = self
-            .state
-            .signing
-            .paired
-            .remove(&item.presignature)
-            .expect("checked above");
+        let pending = self.state.signing.paired.remove(&i).expect("checked above");
         let reply = super::management::encode(types::SignWithEcdsaResult {
             signature: item.signature,
         });
         self.respond(pending.origin, Ok(reply), pending.cycles);
     }
 
-    /// Pairs queued requests with ready presignatures (at the end of a
-    /// block), each with randomness from the block's beacon; the pairs
-    /// are for every node to sign.
+    /// Pairs the requests queued by earlier blocks with ready
+    /// presignatures, each with randomness from this block's beacon — not
+    /// known when the requests were made, so a caller cannot choose its
+    /// message knowing the nonce. Every node signs the pairs.
     pub(super) fn pair_requests(&mut self, beacon: &[u8; 32]) {
         let signing = &mut self.state.signing;
         while !signing.queued.is_empty() && !signing.available.is_empty() {
@@ -342,17 +345,16 @@ mod tests {
             executor.take_sign_jobs()[0].randomness
         );
 
-        // A signature for another hash answers nothing; the right one answers.
-        let item = |hash: [u8; 32]| SignatureItem {
-            presignature: 7,
-            caller: CANISTER.to_vec(),
-            path: vec![serde_bytes::ByteBuf::from(b"path".to_vec())],
-            message_hash: hash,
+        // A signature for another request answers nothing; the right one answers.
+        let mut other = jobs[0].clone();
+        other.message_hash = [2; 32];
+        let item = |job: SignJob| SignatureItem {
+            job,
             signature: vec![9; 64],
         };
-        executor.apply_chain_key(vec![ChainKeyEvent::Signed(item([2; 32]))]);
+        executor.apply_chain_key(vec![ChainKeyEvent::Signed(item(other))]);
         assert!(executor.state.queue.is_empty());
-        executor.apply_chain_key(vec![ChainKeyEvent::Signed(item([1; 32]))]);
+        executor.apply_chain_key(vec![ChainKeyEvent::Signed(item(jobs[0].clone()))]);
         let Some(Message::Response {
             callback, result, ..
         }) = executor.state.queue.pop_front()
