@@ -60,6 +60,8 @@ const CLIENTS: u64 = 200;
 pub struct SignStats {
     /// Latencies of the signatures returned (and verified), seconds.
     pub latencies: Vec<f64>,
+    /// Signatures returned (and verified) before the load ended.
+    pub in_window: u64,
     /// Calls that failed or returned an invalid signature, with a sample reason.
     pub failed: u64,
     /// One failure's reason.
@@ -160,7 +162,10 @@ pub fn load(
                     let latency = sent.elapsed().as_secs_f64();
                     let mut stats = stats.lock().expect("stats");
                     match result {
-                        Ok(()) => stats.latencies.push(latency),
+                        Ok(()) => {
+                            stats.latencies.push(latency);
+                            stats.in_window += u64::from(Instant::now() <= until);
+                        }
                         Err(error) => {
                             stats.failed += 1;
                             stats.failure.get_or_insert(error);

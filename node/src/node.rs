@@ -546,22 +546,29 @@ impl Node {
     /// a restart it is rebuilt from genesis; after a catch-up package, the
     /// blocks below it arrive later), up to consensus's finalized height.
     /// Execution's events for heights it already executed are dropped.
-    fn catch_up_chain_key(&mut self) -> Result<(), NodeError> {
+    /// Whether any block was applied (then the signer needs a resync).
+    fn catch_up_chain_key(&mut self) -> Result<bool, NodeError> {
         let finalized = self.consensus.finalized_height();
+        let mut applied = false;
         loop {
             let pool = &mut self.consensus.payloads_mut().chain_key;
             let next = pool.state().height() + 1;
             if next > finalized {
-                return Ok(());
+                break;
             }
             let Some(block) = self.store.finalized(next)? else {
-                return Ok(()); // a gap: filled from peers later
+                break; // a gap: filled from peers later
             };
             pool.on_finalized(next, &block.block.payload);
             if next <= self.sent_for_execution {
                 pool.take_events(next);
             }
+            // The signer is told the state as it ends (`resync_signer`),
+            // not every change on the way.
+            pool.take_changes();
+            applied = true;
         }
+        Ok(applied)
     }
 
     /// Tells a fresh signer what the chain-key state holds: the transcripts
@@ -776,10 +783,15 @@ impl Node {
     }
 
     /// Signs an executed height's state root and shares the signature.
-    fn on_executed(&mut self, executed: Executed) {
+    fn on_executed(&mut self, mut executed: Executed) {
         self.calls_executed += executed.calls as u64;
-        for job in &executed.sign_jobs {
-            let _ = self.signer.send(signer::Command::Sign(job.clone()));
+        // Only presignatures still ready: a lagging node's execution pairs
+        // what the subnet may already have signed with and used.
+        let ready = self.consensus.payloads_mut().chain_key.state().ready();
+        for job in std::mem::take(&mut executed.sign_jobs) {
+            if ready.contains_key(&job.presignature) {
+                let _ = self.signer.send(signer::Command::Sign(job));
+            }
         }
         if self.state_digests.len() == STATE_DIGESTS {
             self.state_digests.pop_front();
@@ -958,7 +970,9 @@ impl Node {
                 .on_finalized(block.block.height, &block.block.payload);
         }
         self.gap = (lowest > from).then_some((from, lowest - 1));
-        self.catch_up_chain_key()?;
+        if self.catch_up_chain_key()? {
+            self.resync_signer();
+        }
         self.feed_execution()?;
         if self.gap.is_none() {
             tracing::info!(

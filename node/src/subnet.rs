@@ -536,7 +536,6 @@ fn bench_sign(
         until,
         stop,
     );
-    let elapsed = started.elapsed().as_secs_f64();
     if stop.load(Ordering::Relaxed) {
         return Err("interrupted".into());
     }
@@ -547,12 +546,15 @@ fn bench_sign(
             .copied()
             .unwrap_or(f64::INFINITY)
     };
-    let per_second = latencies.len() as f64 / elapsed;
+    let per_second = stats.in_window as f64 / args.seconds as f64;
     let (p50, p99) = (percentile(0.5), percentile(0.99));
     println!(
-        "\n{} nodes on loopback, {elapsed:.0} s of load: {} signatures returned and verified, {} failed{}",
+        "\n{} nodes on loopback, {} s of load: {} signatures returned and verified ({} within the load's {} s), {} failed{}",
         subnet.http.len(),
+        args.seconds,
         latencies.len(),
+        stats.in_window,
+        args.seconds,
         stats.failed,
         stats
             .failure

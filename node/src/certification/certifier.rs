@@ -166,7 +166,8 @@ impl Certifier {
                 for index in bad {
                     shares.remove(&index);
                 }
-                return None;
+                // Enough valid shares may remain.
+                return self.try_certify(height);
             }
             Err(_) => return None,
         };

@@ -5,8 +5,8 @@
 //! state with the items of the unfinalized ancestors applied on a copy.
 //! A dealing is accepted once per dealer, only into an open transcript,
 //! and only if it verifies (dealings seen verified before are not verified
-//! again); a signature only with a ready presignature, and only if it
-//! verifies under the caller's derived key.
+//! again); a signature only with a ready presignature, and only if it is
+//! its request's signature made with that presignature.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -43,7 +43,7 @@ pub struct ChainKeyPool {
     dealings: BTreeMap<(TranscriptRef, u32), PooledDealing>,
     /// Combined signatures not yet in a finalized block.
     signatures: BTreeMap<u64, SignatureItem>,
-    /// Verified dealings by [`digest`] (validation skips them).
+    /// Verified dealings by [`digest`] (validation does not verify them again).
     verified: RefCell<HashMap<Hash, Arc<Dealing<Curve>>>>,
     /// Changes from finalized blocks, for the signer.
     changes: Vec<Change>,
@@ -233,11 +233,11 @@ impl ChainKeyPool {
                     if dealings > MAX_DEALINGS_PER_BLOCK {
                         return Err(ItemError::TooMany);
                     }
-                    let (dealing, id, verify) = self.checked_dealing(&view, &signed)?;
-                    if let Some(params) = verify {
-                        unverified.push((params, Arc::clone(&dealing), id));
+                    let checked = self.checked_dealing(&view, &signed)?;
+                    if let Some(params) = checked.unverified {
+                        unverified.push((params, Arc::clone(&checked.dealing), checked.id));
                     }
-                    view.apply_dealing(signed.transcript, dealing, id);
+                    view.apply_dealing(signed.transcript, checked.dealing, checked.id);
                 }
                 ChainKeyItem::Signature(item) => {
                     signatures += 1;
@@ -271,42 +271,45 @@ impl ChainKeyPool {
     }
 
     /// A block's dealing, checked against `view`: into an open transcript
-    /// and signed by its dealer; with its id, and the parameters to verify
-    /// it against unless it was verified here before.
-    #[allow(clippy::type_complexity)]
+    /// and signed by its dealer.
     fn checked_dealing(
         &self,
         view: &ChainKeyState,
         signed: &SignedDealing,
-    ) -> Result<
-        (
-            Arc<Dealing<Curve>>,
-            Hash,
-            Option<Arc<TranscriptParams<Curve>>>,
-        ),
-        ItemError,
-    > {
+    ) -> Result<CheckedDealing, ItemError> {
         let params = view
             .open_params(&signed.transcript)
             .ok_or(ItemError::NotOpen)?;
         let key = digest(params, signed);
         if let Some(dealing) = self.verified.borrow().get(&key) {
             view.check_dealing(&signed.transcript, dealing.dealer)?;
-            return Ok((Arc::clone(dealing), key, None));
+            return Ok(CheckedDealing {
+                dealing: Arc::clone(dealing),
+                id: key,
+                unverified: None,
+            });
         }
         let dealing =
             Dealing::from_bytes(&signed.dealing).map_err(|_| ItemError::InvalidDealing)?;
         view.check_dealing(&signed.transcript, dealing.dealer)?;
-        let setup = view.setup();
-        let dealer_key = setup
-            .dealer_keys
-            .get(dealing.dealer as usize)
-            .ok_or(ItemError::Dealer)?;
-        if !signed.signed_by(&setup.key_name, dealer_key) {
+        if !view.setup().dealt_by(signed, dealing.dealer) {
             return Err(ItemError::NotSignedByDealer);
         }
-        Ok((Arc::new(dealing), key, Some(Arc::clone(params))))
+        Ok(CheckedDealing {
+            dealing: Arc::new(dealing),
+            id: key,
+            unverified: Some(Arc::clone(params)),
+        })
     }
+}
+
+/// A block's dealing after the checks that need no verification.
+struct CheckedDealing {
+    dealing: Arc<Dealing<Curve>>,
+    /// Its [`digest`].
+    id: Hash,
+    /// The parameters to verify it against, unless it was verified here before.
+    unverified: Option<Arc<TranscriptParams<Curve>>>,
 }
 
 /// Applies a finalized or notarized item (validated when its block was),

@@ -1,15 +1,15 @@
 //! The node's secret side of chain-key ECDSA, on its own thread (the
 //! crypto is milliseconds per dealing; the event loop must not wait):
 //! opens the node's shares of completed transcripts, deals into open
-//! ones, verifies peers' dealings in batches per transcript, signs paired
-//! requests and combines the subnet's signature shares.
+//! ones, verifies peers' dealings in batches, signs paired requests and
+//! combines the subnet's signature shares.
 //!
 //! Commands arrive in the order the finalized chain produced them, so a
 //! source's share is opened before the node deals from it. All commands
 //! waiting are taken together: the node's dealings of one batch share one
 //! ephemeral key (see [`chainkey_crypto::tecdsa::EphemeralKey`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -96,6 +96,8 @@ struct Signer {
     /// The highest presignature ready here: shares for ones far above are
     /// refused, so peers cannot fill memory with made-up presignatures.
     highest_ready: Option<u64>,
+    /// Presignatures used recently (their late shares are dropped).
+    used: BTreeSet<u64>,
     /// Test hook: make this node's dealings and shares invalid.
     corrupt: Arc<AtomicBool>,
     /// This node's shares of the transcripts it deals from.
@@ -127,6 +129,7 @@ pub fn spawn(
         signing_key,
         setup,
         highest_ready: None,
+        used: BTreeSet::new(),
         corrupt,
         shares: HashMap::new(),
         master: None,
@@ -156,24 +159,18 @@ impl Signer {
         let _ = self.output.send(output);
     }
 
-    fn signed_by(&self, dealer: u32, signed: &SignedDealing) -> bool {
-        self.setup
-            .dealer_keys
-            .get(dealer as usize)
-            .is_some_and(|key| signed.signed_by(&self.setup.key_name, key))
-    }
-
     /// Whether shares for presignature `i` are worth keeping: it is ready
-    /// here, or it is not far above the highest ready one (we lag).
+    /// here and not combined yet, or — when this node lags — not used and
+    /// not far above the highest ready one, while few such are kept.
     fn expects_shares(&self, i: u64) -> bool {
         if self.ready.contains_key(&i) {
             return !self.combined.contains(&i);
         }
         let window = 2 * self.setup.pool_size as u64;
-        match self.highest_ready {
-            Some(highest) => i > highest && i <= highest + window,
-            None => i < window,
-        }
+        let known = self.received.contains_key(&i);
+        !self.used.contains(&i)
+            && i <= self.highest_ready.unwrap_or(0) + window
+            && (known || self.received.len() < 2 * window as usize)
     }
 
     fn run(&mut self, mut batch: Vec<Command>) {
@@ -194,7 +191,8 @@ impl Signer {
                     params,
                 } => match Dealing::from_bytes(&signed.dealing) {
                     Ok(dealing)
-                        if dealing.dealer == from && self.signed_by(dealing.dealer, &signed) =>
+                        if dealing.dealer == from
+                            && self.setup.dealt_by(&signed, dealing.dealer) =>
                     {
                         to_verify.push((params, signed, dealing));
                     }
@@ -307,6 +305,10 @@ impl Signer {
                 self.jobs.remove(&i);
                 self.received.remove(&i);
                 self.combined.remove(&i);
+                self.used.insert(i);
+                if self.used.len() > 4 * self.setup.pool_size {
+                    self.used.pop_first();
+                }
             }
         }
     }

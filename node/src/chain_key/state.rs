@@ -21,10 +21,11 @@ use chainkey_crypto::tecdsa::{
 use group::GroupEncoding;
 use sha2::{Digest, Sha256};
 
-use super::{Curve, SignatureItem, TranscriptRef};
+use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
 
 /// What every node agrees on before the first block: the receivers'
-/// encryption keys, the threshold and the pool size.
+/// encryption keys, the threshold, the pool size and the keys signing
+/// dealings (written alike into every node's configuration by genesis).
 #[derive(Clone, Debug)]
 pub struct Setup {
     /// The key's name (`key_id.name`).
@@ -54,6 +55,15 @@ pub struct Slot {
     /// Enough dealings are in, in a block being judged (the transcript is
     /// made when the block is finalized).
     pub closed: bool,
+}
+
+impl Setup {
+    /// Whether `signed` carries the signature of node `dealer`.
+    pub fn dealt_by(&self, signed: &SignedDealing, dealer: u32) -> bool {
+        self.dealer_keys
+            .get(dealer as usize)
+            .is_some_and(|key| signed.signed_by(&self.key_name, key))
+    }
 }
 
 impl Slot {
@@ -271,7 +281,7 @@ impl ChainKeyState {
 
     /// Applies a dealing that was checked and verified (from a finalized
     /// block, or validated in the block being judged); `id` identifies it
-    /// (a hash of its encoding).
+    /// (its digest, for the transcript cache).
     pub fn apply_dealing(
         &mut self,
         transcript: TranscriptRef,

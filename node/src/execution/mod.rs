@@ -367,8 +367,10 @@ impl Executor {
         self.state.time_ns = self.state.time_ns.max(block.time_ns);
         self.seed = block.hash;
         self.rand_counter = 0;
-        self.apply_chain_key(block.chain_key);
+        // Pairing first: the maker of this block, who knows its beacon,
+        // cannot choose which presignatures are ready for it.
         self.pair_requests(&block.beacon);
+        self.apply_chain_key(block.chain_key);
         self.run_timers();
         for call in block.calls {
             if self.state.request_status.get(&call.request_id).is_some() {
