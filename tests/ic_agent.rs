@@ -331,11 +331,18 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
 
     sign_concurrently(&agent, canister, &path, &verifying_key, 100).await;
 
-    // Node 3 turns faulty: invalid dealings and signature shares. Signing
+    // Node 3 turns faulty: dealings that fail verification, dealings whose
+    // ciphertext to node 0 is garbage (node 0 complains and rebuilds its
+    // shares from the others' openings), invalid signature shares. Signing
     // goes on (past the presignatures made before), and it is named.
     test_hook(subnet.http[3], "corrupt_chain_key", true).unwrap();
     sign_concurrently(&agent, canister, &path, &verifying_key, 100).await;
     let statuses = subnet.statuses();
+    let victim = statuses[0].as_ref().expect("node 0 answers");
+    assert!(
+        victim.shares_rebuilt > 0,
+        "node 0 rebuilt the shares node 3 garbled: {victim:?}"
+    );
     for status in statuses[..3].iter().flatten() {
         assert!(
             status.chain_key_invalid.keys().eq([&3]),
@@ -357,7 +364,10 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
                 && line.contains("node=\"3\"")
         })
     };
-    assert!(named("dealing") && named("signature share"), "{metrics}");
+    assert!(
+        named("dealing") && named("ciphertext") && named("signature share"),
+        "{metrics}"
+    );
     subnet.stop();
 }
 

@@ -127,6 +127,9 @@ pub struct Status {
     /// Invalid chain-key dealings, ciphertexts and signature shares, by
     /// the node that made them.
     pub chain_key_invalid: BTreeMap<NodeId, u64>,
+    /// Shares of chain-key transcripts this node rebuilt from openings
+    /// (after a dealer sent it a bad ciphertext).
+    pub shares_rebuilt: u64,
 }
 
 /// What the HTTP endpoint shares with the event loop.
@@ -254,6 +257,7 @@ struct Node {
     dealings_forwarded: HashSet<(NodeId, TranscriptRef)>,
     signatures_finalized: u64,
     chain_key_invalid: BTreeMap<NodeId, u64>,
+    shares_rebuilt: u64,
 }
 
 /// Peers' dealings kept until their transcript opens here, at most.
@@ -420,6 +424,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         dealings_forwarded: HashSet::new(),
         signatures_finalized: 0,
         chain_key_invalid: BTreeMap::new(),
+        shares_rebuilt: 0,
     };
     node.restore()?;
     node.feed_execution()?;
@@ -686,6 +691,30 @@ impl Node {
             signer::Output::Signature(item) => {
                 self.consensus.payloads_mut().chain_key.add_signature(item);
             }
+            signer::Output::Rebuilt(transcript) => {
+                tracing::info!(?transcript, "chain-key share rebuilt from openings");
+                self.shares_rebuilt += 1;
+            }
+            signer::Output::Complaint { transcript, bytes } => {
+                let message = ChainKeyMessage::Complaint {
+                    transcript,
+                    complaint: bytes,
+                };
+                self.transport
+                    .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
+            }
+            signer::Output::Opening {
+                to,
+                transcript,
+                bytes,
+            } => {
+                let message = ChainKeyMessage::Opening {
+                    transcript,
+                    opening: bytes,
+                };
+                self.transport
+                    .send(to, Arc::new(Message::ChainKey(message).to_frame()));
+            }
             signer::Output::Invalid { node, kind } => {
                 tracing::warn!(culprit = node, kind, "invalid chain-key artifact");
                 *self.chain_key_invalid.entry(node).or_default() += 1;
@@ -766,6 +795,28 @@ impl Node {
             }
             Message::ChainKey(ChainKeyMessage::Dealing(signed)) => {
                 self.on_dealing(received.from, signed);
+                Ok(())
+            }
+            Message::ChainKey(ChainKeyMessage::Complaint {
+                transcript,
+                complaint,
+            }) => {
+                let _ = self.signer.send(signer::Command::Complaint {
+                    from: received.from,
+                    transcript,
+                    bytes: complaint,
+                });
+                Ok(())
+            }
+            Message::ChainKey(ChainKeyMessage::Opening {
+                transcript,
+                opening,
+            }) => {
+                let _ = self.signer.send(signer::Command::Opening {
+                    from: received.from,
+                    transcript,
+                    bytes: opening,
+                });
                 Ok(())
             }
             Message::ChainKey(ChainKeyMessage::SignatureShare {
@@ -1171,6 +1222,7 @@ impl Node {
                 .len(),
             signatures_finalized: self.signatures_finalized,
             chain_key_invalid: self.chain_key_invalid.clone(),
+            shares_rebuilt: self.shares_rebuilt,
         };
         *self.shared.status.lock().expect("status") = status;
     }

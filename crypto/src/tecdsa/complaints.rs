@@ -29,8 +29,8 @@ pub struct Complaint<C: IdkgCurve> {
     pub dealer: u32,
     /// The receiver complaining.
     pub complainer: u32,
-    shared: C::Point,
-    proof: DleqProof<C>,
+    pub(super) shared: C::Point,
+    pub(super) proof: DleqProof<C>,
 }
 
 /// A receiver's share of one dealing, revealed to answer a complaint.

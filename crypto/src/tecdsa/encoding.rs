@@ -17,6 +17,8 @@
 //! | [`SignatureShare`] | 2 | signer, `ν` value and mask, `μ` value and mask |
 //! | [`MegaPublicKey`] | 3 | the point |
 //! | [`MegaSecretKey`] | 4 | the scalar |
+//! | [`Complaint`] | 5 | dealer, complainer, the Diffie–Hellman point, its proof's two nonce points and response |
+//! | [`Opening`] | 6 | dealer, receiver index, value, masked (0 or 1), the mask if masked |
 //!
 //! A discrete-logarithm proof is its nonce point and response scalar; a
 //! product proof its two nonce points and two response scalars.
@@ -37,11 +39,12 @@ use ff::{Field, PrimeField};
 use group::{Group, GroupEncoding};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::commitment::{Commitment, Masking};
+use super::commitment::{Commitment, Masking, Share};
+use super::complaints::{Complaint, Opening};
 use super::curve::IdkgCurve;
 use super::dealing::{Dealing, DealingProof};
 use super::mega::{Ciphertexts, MegaPublicKey, MegaSecretKey};
-use super::proofs::{DlogProof, ProductProof};
+use super::proofs::{DleqProof, DlogProof, ProductProof};
 use super::signing::{EcdsaSignature, SignatureShare};
 use super::TecdsaError;
 
@@ -49,6 +52,8 @@ const DEALING: u8 = 1;
 const SIGNATURE_SHARE: u8 = 2;
 const MEGA_PUBLIC_KEY: u8 = 3;
 const MEGA_SECRET_KEY: u8 = 4;
+const COMPLAINT: u8 = 5;
+const OPENING: u8 = 6;
 
 fn malformed(reason: &'static str) -> TecdsaError {
     TecdsaError::Malformed(reason)
@@ -334,6 +339,87 @@ impl<C: IdkgCurve> SignatureShare<C> {
         let mu = [reader.scalar()?, reader.scalar()?];
         reader.finish()?;
         Ok(SignatureShare { signer, nu, mu })
+    }
+}
+
+impl<C: IdkgCurve> Complaint<C> {
+    /// The complaint's canonical bytes, to send it to the other receivers.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut writer = Writer::<C>::new(COMPLAINT);
+        writer.u32(self.dealer);
+        writer.u32(self.complainer);
+        writer.point(&self.shared);
+        self.proof
+            .nonces
+            .iter()
+            .for_each(|nonce| writer.point(nonce));
+        writer.scalar(&self.proof.response);
+        writer.bytes
+    }
+
+    /// Decodes [`Complaint::to_bytes`] from untrusted bytes; whether it
+    /// proves anything is for [`Transcript::verify_complaint`] to check.
+    ///
+    /// [`Transcript::verify_complaint`]: super::Transcript::verify_complaint
+    ///
+    /// # Errors
+    /// [`TecdsaError::Malformed`] for anything but a canonical encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TecdsaError> {
+        let mut reader = Reader::<C>::tagged(bytes, COMPLAINT)?;
+        let complaint = Complaint {
+            dealer: reader.u32()?,
+            complainer: reader.u32()?,
+            shared: reader.point()?,
+            proof: DleqProof {
+                nonces: [reader.point()?, reader.point()?],
+                response: reader.scalar()?,
+            },
+        };
+        reader.finish()?;
+        Ok(complaint)
+    }
+}
+
+impl<C: IdkgCurve> Opening<C> {
+    /// The opening's canonical bytes, to send it to the complainer (it
+    /// reveals a share of a dealing proven faulty).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut writer = Writer::<C>::new(OPENING);
+        writer.u32(self.dealer);
+        writer.u32(self.share.index);
+        writer.scalar(&self.share.value);
+        match &self.share.mask {
+            None => writer.u8(0),
+            Some(mask) => {
+                writer.u8(1);
+                writer.scalar(mask);
+            }
+        }
+        writer.bytes
+    }
+
+    /// Decodes [`Opening::to_bytes`] from untrusted bytes; whether it is a
+    /// true share is for [`Transcript::verify_opening`] to check.
+    ///
+    /// [`Transcript::verify_opening`]: super::Transcript::verify_opening
+    ///
+    /// # Errors
+    /// [`TecdsaError::Malformed`] for anything but a canonical encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TecdsaError> {
+        let mut reader = Reader::<C>::tagged(bytes, OPENING)?;
+        let dealer = reader.u32()?;
+        let index = reader.u32()?;
+        let value = reader.scalar()?;
+        let mask = match reader.u8()? {
+            0 => None,
+            1 => Some(reader.scalar()?),
+            _ => return Err(malformed("opening masking")),
+        };
+        reader.finish()?;
+        Ok(Opening {
+            dealer,
+            share: Share { index, value, mask },
+        })
     }
 }
 
@@ -633,6 +719,43 @@ mod tests {
             EcdsaSignature::<Secp256k1>::from_bytes,
             &signature
         ));
+    }
+
+    #[test]
+    fn complaints_and_openings_round_trip_and_still_prove() {
+        let mut rng = StdRng::seed_from_u64(17);
+        let subnet = LocalSubnet::<Secp256k1>::new("complaint", 4, 2, &mut rng);
+        let params = subnet.params(4, Operation::Random).unwrap();
+        let mut dealings: Vec<_> = (0..4)
+            .map(|dealer| Dealing::create(&params, dealer, DealerInput::Fresh, &mut rng).unwrap())
+            .collect();
+        dealings[3].ciphertexts.shares[1][0] += <Secp256k1 as IdkgCurve>::Scalar::ONE;
+        let verified = dealings
+            .into_iter()
+            .map(|dealing| VerifiedDealing::verify(dealing, &params).unwrap())
+            .collect();
+        let transcript = Transcript::create(&params, verified).unwrap();
+        let complaint = subnet.complain(&transcript, 1, &mut rng).unwrap().remove(0);
+        let bytes = complaint.to_bytes();
+        let decoded = Complaint::<Secp256k1>::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded, complaint);
+        assert_eq!(transcript.verify_complaint(&decoded), Ok(()));
+        assert!(rejects_truncations(
+            Complaint::<Secp256k1>::from_bytes,
+            &bytes
+        ));
+        let opening = subnet.open_for(&transcript, &complaint, 0).unwrap();
+        let bytes = opening.to_bytes();
+        let decoded = Opening::<Secp256k1>::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded.to_bytes(), bytes);
+        assert!(transcript.verify_opening(&decoded));
+        assert!(rejects_truncations(
+            Opening::<Secp256k1>::from_bytes,
+            &bytes
+        ));
+        let mut bad_flag = bytes.clone();
+        bad_flag[1 + 4 + 4 + 32] = 2;
+        assert!(rejects(Opening::<Secp256k1>::from_bytes, &bad_flag));
     }
 
     #[test]

@@ -176,8 +176,8 @@ impl<C: IdkgCurve> ProductProof<C> {
 /// `z·G = T₁ + c·Y` and `z·V = T₂ + c·S`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DleqProof<C: IdkgCurve> {
-    nonces: [C::Point; 2],
-    response: C::Scalar,
+    pub(super) nonces: [C::Point; 2],
+    pub(super) response: C::Scalar,
 }
 
 fn dleq_challenge<C: IdkgCurve>(

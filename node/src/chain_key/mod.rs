@@ -220,6 +220,22 @@ impl SignJob {
 pub enum ChainKeyMessage {
     /// The sender's signed dealing for an open transcript.
     Dealing(SignedDealing),
+    /// The sender's complaint: a dealing's ciphertext to it does not open.
+    Complaint {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded complaint.
+        #[serde(with = "serde_bytes")]
+        complaint: Vec<u8>,
+    },
+    /// The sender's opening of a faulty dealing, for the complainer.
+    Opening {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded opening.
+        #[serde(with = "serde_bytes")]
+        opening: Vec<u8>,
+    },
     /// The sender's signature share for a paired request.
     SignatureShare {
         /// The presignature the request was paired with.

@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use chainkey_consensus::NodeId;
 use chainkey_crypto::tecdsa::{
-    combine, verify_dealings_of, DealerInput, Dealing, EphemeralKey, MegaSecretKey, Presignature,
-    PresignatureShares, Share, SignatureShare, TecdsaError, Transcript, TranscriptParams,
+    combine, verify_dealings_of, Complaint, DealerInput, Dealing, EphemeralKey, MegaSecretKey,
+    Opening, Presignature, PresignatureShares, Share, SignatureShare, TecdsaError, Transcript,
+    TranscriptParams,
 };
 
 use super::state::{Change, Setup};
@@ -38,6 +39,24 @@ pub enum Command {
     },
     /// A request paired with a presignature: sign it.
     Sign(SignJob),
+    /// A peer's complaint about a dealing's ciphertext to it.
+    Complaint {
+        /// The complainer.
+        from: NodeId,
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded complaint.
+        bytes: Vec<u8>,
+    },
+    /// A peer's opening answering this node's complaint.
+    Opening {
+        /// The receiver opening its share.
+        from: NodeId,
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded opening.
+        bytes: Vec<u8>,
+    },
     /// A peer's signature share.
     Share {
         /// The sender (who must be the signer).
@@ -70,13 +89,41 @@ pub enum Output {
     },
     /// A combined signature, for the next blocks.
     Signature(SignatureItem),
+    /// This node rebuilt its share of a transcript from openings.
+    Rebuilt(TranscriptRef),
+    /// This node's complaint, to broadcast.
+    Complaint {
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded complaint.
+        bytes: Vec<u8>,
+    },
+    /// This node's opening, for the complainer `to`.
+    Opening {
+        /// The complainer.
+        to: NodeId,
+        /// The transcript.
+        transcript: TranscriptRef,
+        /// The encoded opening.
+        bytes: Vec<u8>,
+    },
     /// A node sent something invalid.
     Invalid {
         /// The culprit.
         node: NodeId,
-        /// `dealing`, `ciphertext` or `signature share`.
+        /// `dealing`, `ciphertext`, `complaint`, `opening` or `signature share`.
         kind: &'static str,
     },
+}
+
+/// The four transcripts of presignature `i`: `κ`, `λ`, `κ·λ`, `x·λ`.
+fn presignature_parts(i: u64) -> [TranscriptRef; 4] {
+    [
+        TranscriptRef::Kappa(i),
+        TranscriptRef::Lambda(i),
+        TranscriptRef::KappaTimesLambda(i),
+        TranscriptRef::KeyTimesLambda(i),
+    ]
 }
 
 /// A presignature this node can sign with.
@@ -100,8 +147,20 @@ struct Signer {
     used: BTreeSet<u64>,
     /// Test hook: make this node's dealings and shares invalid.
     corrupt: Arc<AtomicBool>,
-    /// This node's shares of the transcripts it deals from.
+    /// Dealings corrupted so far.
+    corrupted: u64,
+    /// This node's shares of completed transcripts, until used.
     shares: HashMap<TranscriptRef, Share<Curve>>,
+    /// Completed transcripts, until used (to answer complaints).
+    transcripts: HashMap<TranscriptRef, Arc<Transcript<Curve>>>,
+    /// Shares being rebuilt from peers' openings, with the openings so far.
+    repairing: HashMap<TranscriptRef, Vec<Opening<Curve>>>,
+    /// Dealings waiting for a source share being rebuilt.
+    waiting_deals: Vec<(
+        TranscriptRef,
+        Arc<TranscriptParams<Curve>>,
+        Vec<TranscriptRef>,
+    )>,
     master: Option<Arc<Transcript<Curve>>>,
     ready: HashMap<u64, Ready>,
     jobs: HashMap<u64, SignJob>,
@@ -131,7 +190,11 @@ pub fn spawn(
         highest_ready: None,
         used: BTreeSet::new(),
         corrupt,
+        corrupted: 0,
         shares: HashMap::new(),
+        transcripts: HashMap::new(),
+        repairing: HashMap::new(),
+        waiting_deals: Vec::new(),
         master: None,
         ready: HashMap::new(),
         jobs: HashMap::new(),
@@ -201,6 +264,16 @@ impl Signer {
                         kind: "dealing",
                     }),
                 },
+                Command::Complaint {
+                    from,
+                    transcript,
+                    bytes,
+                } => self.on_complaint(from, transcript, &bytes),
+                Command::Opening {
+                    from,
+                    transcript,
+                    bytes,
+                } => self.on_opening(from, transcript, &bytes),
                 Command::Sign(job) => {
                     touched.push(job.presignature);
                     self.sign(job);
@@ -259,48 +332,30 @@ impl Signer {
                 params,
                 sources,
             } => self.deal(transcript, &params, &sources, ephemeral),
-            Change::Completed(transcript, complete) => {
-                // Shares are kept only of the transcripts dealt from; a
-                // presignature's are opened when it is ready.
-                let dealt_from = matches!(
-                    transcript,
-                    TranscriptRef::KeyRandom
-                        | TranscriptRef::Key
-                        | TranscriptRef::Kappa(_)
-                        | TranscriptRef::Lambda(_)
-                );
-                if dealt_from {
-                    if let Some(share) = self.open(&complete) {
-                        self.shares.insert(transcript, share);
-                    }
-                }
-            }
+            Change::Completed(transcript, complete) => self.open(transcript, complete),
             Change::KeyReady(key) => {
                 self.shares.remove(&TranscriptRef::KeyRandom);
+                self.transcripts.remove(&TranscriptRef::KeyRandom);
                 self.master = Some(key);
             }
             Change::PresignatureReady(i, presignature) => {
                 self.highest_ready = Some(self.highest_ready.map_or(i, |highest| highest.max(i)));
-                self.shares.remove(&TranscriptRef::Kappa(i));
-                self.shares.remove(&TranscriptRef::Lambda(i));
-                let shares = match PresignatureShares::open(&presignature, self.me, &self.key) {
-                    Ok(shares) => Some(shares),
-                    Err(error) => {
-                        self.report_open_failure(&error);
-                        None
-                    }
-                };
                 self.ready.insert(
                     i,
                     Ready {
                         presignature,
-                        shares,
+                        shares: None,
                     },
                 );
-                self.try_combine(i);
+                self.assemble(i);
             }
             Change::Signed(item) => {
                 let i = item.job.presignature;
+                for part in presignature_parts(i) {
+                    self.transcripts.remove(&part);
+                    self.shares.remove(&part);
+                    self.repairing.remove(&part);
+                }
                 self.ready.remove(&i);
                 self.jobs.remove(&i);
                 self.received.remove(&i);
@@ -313,28 +368,137 @@ impl Signer {
         }
     }
 
-    /// This node's share of `transcript`, naming the dealers whose
-    /// ciphertexts to it do not open.
-    fn open(&self, transcript: &Transcript<Curve>) -> Option<Share<Curve>> {
-        match transcript.open_share(self.me, &self.key) {
-            Ok(share) => Some(share),
-            Err(error) => {
-                self.report_open_failure(&error);
-                None
+    /// Opens this node's share of a completed transcript. If a dealer's
+    /// ciphertext to it does not open, names the dealer, publishes a
+    /// complaint and rebuilds the share from the other receivers' openings.
+    fn open(&mut self, transcript: TranscriptRef, complete: Arc<Transcript<Curve>>) {
+        self.transcripts.insert(transcript, Arc::clone(&complete));
+        match complete.open_share(self.me, &self.key) {
+            Ok(share) => {
+                self.shares.insert(transcript, share);
+            }
+            Err(TecdsaError::BadCiphertext { dealers }) => {
+                tracing::warn!(?transcript, ?dealers, "bad ciphertexts: complaining");
+                for dealer in dealers {
+                    self.emit(Output::Invalid {
+                        node: dealer,
+                        kind: "ciphertext",
+                    });
+                }
+                let complaints = complete
+                    .complain(self.me, &self.key, &mut rand::thread_rng())
+                    .unwrap_or_default();
+                for complaint in complaints {
+                    self.emit(Output::Complaint {
+                        transcript,
+                        bytes: complaint.to_bytes(),
+                    });
+                }
+                self.repairing.insert(transcript, Vec::new());
+            }
+            Err(error) => tracing::error!(?transcript, %error, "cannot open a chain-key share"),
+        }
+    }
+
+    /// A peer's complaint about a transcript this node holds: if it proves
+    /// its dealer faulty, the dealer is named and this node's share of the
+    /// dealing goes to the complainer.
+    fn on_complaint(&mut self, from: NodeId, transcript: TranscriptRef, bytes: &[u8]) {
+        let Some(complete) = self.transcripts.get(&transcript) else {
+            return; // used or unknown here
+        };
+        let complaint = match Complaint::<Curve>::from_bytes(bytes) {
+            Ok(complaint) if complaint.complainer == from => complaint,
+            _ => {
+                return self.emit(Output::Invalid {
+                    node: from,
+                    kind: "complaint",
+                })
+            }
+        };
+        match complete.open_for(&complaint, self.me, &self.key) {
+            Ok(opening) => {
+                self.emit(Output::Invalid {
+                    node: complaint.dealer,
+                    kind: "ciphertext",
+                });
+                self.emit(Output::Opening {
+                    to: from,
+                    transcript,
+                    bytes: opening.to_bytes(),
+                });
+            }
+            Err(TecdsaError::InvalidComplaint { .. }) => self.emit(Output::Invalid {
+                node: from,
+                kind: "complaint",
+            }),
+            Err(error) => tracing::warn!(?transcript, %error, "cannot answer a complaint"),
+        }
+    }
+
+    /// A peer's opening for a share this node is rebuilding.
+    fn on_opening(&mut self, from: NodeId, transcript: TranscriptRef, bytes: &[u8]) {
+        let (Some(openings), Some(complete)) = (
+            self.repairing.get_mut(&transcript),
+            self.transcripts.get(&transcript),
+        ) else {
+            return;
+        };
+        match Opening::<Curve>::from_bytes(bytes) {
+            Ok(opening) if opening.share.index == from && complete.verify_opening(&opening) => {
+                openings.push(opening);
+            }
+            _ => {
+                return self.emit(Output::Invalid {
+                    node: from,
+                    kind: "opening",
+                })
+            }
+        }
+        if let Ok(share) = complete.open_share_with_openings(self.me, &self.key, openings) {
+            self.emit(Output::Rebuilt(transcript));
+            self.repairing.remove(&transcript);
+            self.shares.insert(transcript, share);
+            for (transcript, params, sources) in std::mem::take(&mut self.waiting_deals) {
+                let ephemeral = EphemeralKey::generate(&mut rand::thread_rng());
+                self.deal(transcript, &params, &sources, &ephemeral);
+            }
+            if let Some(i) = transcript.presignature() {
+                self.assemble(i);
             }
         }
     }
 
-    fn report_open_failure(&self, error: &TecdsaError) {
-        tracing::warn!(%error, "cannot open a chain-key share");
-        if let TecdsaError::BadCiphertext { dealers } = error {
-            for dealer in dealers {
-                self.emit(Output::Invalid {
-                    node: *dealer,
-                    kind: "ciphertext",
-                });
-            }
+    /// Presignature `i`'s shares, once it is ready and this node holds its
+    /// shares of `λ`, `κ·λ` and `x·λ`.
+    fn assemble(&mut self, i: u64) {
+        let Some(ready) = self.ready.get_mut(&i) else {
+            return;
+        };
+        let [kappa, lambda, kl, xl] = presignature_parts(i);
+        if ready.shares.is_some() {
+            return;
         }
+        let (Some(lambda_share), Some(kl_share), Some(xl_share)) = (
+            self.shares.get(&lambda),
+            self.shares.get(&kl),
+            self.shares.get(&xl),
+        ) else {
+            return; // a share is being rebuilt
+        };
+        match PresignatureShares::new(
+            &ready.presignature,
+            lambda_share.clone(),
+            kl_share.clone(),
+            xl_share.clone(),
+        ) {
+            Ok(shares) => ready.shares = Some(shares),
+            Err(error) => tracing::error!(i, %error, "presignature shares do not fit"),
+        }
+        for part in [kappa, lambda, kl, xl] {
+            self.shares.remove(&part);
+        }
+        self.try_combine(i);
     }
 
     fn deal(
@@ -354,14 +518,24 @@ impl Signer {
             _ => None,
         };
         let Some(input) = input else {
-            tracing::warn!(?transcript, "cannot deal: a source share is missing");
+            // A source share is being rebuilt from openings: deal then.
+            self.waiting_deals
+                .push((transcript, Arc::new(params.clone()), sources.to_vec()));
             return;
         };
         let mut rng = rand::thread_rng();
         match Dealing::create_with_ephemeral(params, self.me, input, ephemeral, &mut rng) {
             Ok(mut dealing) => {
                 if self.corrupt.load(Ordering::Relaxed) {
-                    dealing.ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
+                    // Alternately a dealing that fails verification, and one
+                    // that passes but whose ciphertext to the next node is garbage.
+                    self.corrupted += 1;
+                    if self.corrupted.is_multiple_of(2) {
+                        dealing.ciphertexts.ephemeral += k256::ProjectivePoint::GENERATOR;
+                    } else {
+                        let victim = (self.me as usize + 1) % dealing.ciphertexts.shares.len();
+                        dealing.ciphertexts.shares[victim][0] += k256::Scalar::ONE;
+                    }
                 }
                 let signed = SignedDealing::sign(
                     transcript,
