@@ -9,7 +9,7 @@
 //! waiting are taken together: the node's dealings of one batch share one
 //! ephemeral key (see [`chainkey_crypto::tecdsa::EphemeralKey`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -116,6 +116,9 @@ pub enum Output {
     },
 }
 
+/// Complaints kept until their transcript completes here, at most.
+const MAX_EARLY_COMPLAINTS: usize = 1024;
+
 /// The four transcripts of presignature `i`: `κ`, `λ`, `κ·λ`, `x·λ`.
 fn presignature_parts(i: u64) -> [TranscriptRef; 4] {
     [
@@ -155,6 +158,8 @@ struct Signer {
     transcripts: HashMap<TranscriptRef, Arc<Transcript<Curve>>>,
     /// Shares being rebuilt from peers' openings, with the openings so far.
     repairing: HashMap<TranscriptRef, Vec<Opening<Curve>>>,
+    /// Peers' complaints about transcripts not complete here yet.
+    early_complaints: VecDeque<(NodeId, TranscriptRef, Vec<u8>)>,
     /// Dealings waiting for a source share being rebuilt.
     waiting_deals: Vec<(
         TranscriptRef,
@@ -195,6 +200,7 @@ pub fn spawn(
         transcripts: HashMap::new(),
         repairing: HashMap::new(),
         waiting_deals: Vec::new(),
+        early_complaints: VecDeque::new(),
         master: None,
         ready: HashMap::new(),
         jobs: HashMap::new(),
@@ -373,6 +379,13 @@ impl Signer {
     /// complaint and rebuilds the share from the other receivers' openings.
     fn open(&mut self, transcript: TranscriptRef, complete: Arc<Transcript<Curve>>) {
         self.transcripts.insert(transcript, Arc::clone(&complete));
+        let (waiting, early): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early_complaints)
+            .into_iter()
+            .partition(|(_, about, _)| *about == transcript);
+        self.early_complaints = early.into();
+        for (from, _, bytes) in waiting {
+            self.on_complaint(from, transcript, &bytes);
+        }
         match complete.open_share(self.me, &self.key) {
             Ok(share) => {
                 self.shares.insert(transcript, share);
@@ -405,7 +418,13 @@ impl Signer {
     /// dealing goes to the complainer.
     fn on_complaint(&mut self, from: NodeId, transcript: TranscriptRef, bytes: &[u8]) {
         let Some(complete) = self.transcripts.get(&transcript) else {
-            return; // used or unknown here
+            // Not complete here yet (this node lags): answer when it is.
+            if self.early_complaints.len() == MAX_EARLY_COMPLAINTS {
+                self.early_complaints.pop_front();
+            }
+            self.early_complaints
+                .push_back((from, transcript, bytes.to_vec()));
+            return;
         };
         let complaint = match Complaint::<Curve>::from_bytes(bytes) {
             Ok(complaint) if complaint.complainer == from => complaint,
