@@ -372,6 +372,13 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
         named("dealing") && named("ciphertext") && named("signature share"),
         "{metrics}"
     );
+
+    // After a restart of every node, the presignatures made before it
+    // still sign: each node reopens its shares from the stored blocks.
+    subnet.stop();
+    let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_ecdsa_key(&subnet);
+    sign_concurrently(&agent, canister, &path, &verifying_key, 20).await;
     subnet.stop();
 }
 

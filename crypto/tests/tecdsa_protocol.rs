@@ -283,6 +283,15 @@ fn one_ephemeral_key_serves_a_dealers_round_without_linking_its_dealings() {
         subnet.share(&transcripts[0], 1).unwrap_err(),
         TecdsaError::BadCiphertext { dealers: vec![3] }
     );
+    // Shares checked against the dealings' commitments at the receiver's
+    // index open the combined commitment too (combined only now).
+    for transcript in &transcripts[1..] {
+        for index in 0..4 {
+            let share = subnet.share(transcript, index).unwrap();
+            assert!(transcript.commitment().opens(index, &share));
+            assert!(!transcript.commitment().opens((index + 1) % 4, &share));
+        }
+    }
     let complaints = subnet.complain(&transcripts[0], 1, &mut rng).unwrap();
     assert_eq!(complaints.len(), 1);
     assert_eq!(transcripts[0].verify_complaint(&complaints[0]), Ok(()));
@@ -492,17 +501,24 @@ fn four_nodes_sign_with_one_wrong_or_one_silent_node() {
         let shares: Vec<_> = node_shares
             .into_iter()
             .enumerate()
-            .filter(|(index, _)| !(silent && *index == 2))
+            .filter(|(index, _)| !(silent && *index == 1))
             .map(|(index, node)| {
-                let session = if index == 2 { &wrong_session } else { &request };
+                let session = if index == 1 { &wrong_session } else { &request };
                 SignatureShare::create(node, &presignature, &key, session).unwrap()
             })
             .collect();
         let combined = combine(&presignature, &key, &request, &shares).unwrap();
         assert_eq!(
             combined.invalid_signers,
-            if silent { vec![] } else { vec![2] }
+            if silent { vec![] } else { vec![1] }
         );
+        // A wrong share after two valid ones is named too, and the
+        // signature is the same.
+        let mut wrong_last = shares.clone();
+        wrong_last.rotate_left(if silent { 0 } else { 2 });
+        let after = combine(&presignature, &key, &request, &wrong_last).unwrap();
+        assert_eq!(after.invalid_signers, combined.invalid_signers);
+        assert_eq!(after.signature, combined.signature);
         assert_verifies(
             &combined.public_key,
             &request,

@@ -58,10 +58,14 @@ const CLIENTS: u64 = 200;
 /// What the load produced.
 #[derive(Debug, Default)]
 pub struct SignStats {
-    /// Latencies of the signatures returned (and verified), seconds.
+    /// Signatures returned (and verified).
+    pub returned: u64,
+    /// Latencies of the signatures returned (and verified) for requests
+    /// sent after the warm-up, seconds.
     pub latencies: Vec<f64>,
-    /// Signatures returned (and verified) before the load ended.
-    pub in_window: u64,
+    /// Signatures returned (and verified) between the warm-up and the end
+    /// of the load.
+    pub steady: u64,
     /// Calls that failed or returned an invalid signature, with a sample reason.
     pub failed: u64,
     /// One failure's reason.
@@ -105,13 +109,16 @@ pub fn install_proxy(
 }
 
 /// Offers `rate` signing requests per second to `canister`, spread over
-/// the nodes, until `until` (or `stop`).
+/// the nodes, until `until` (or `stop`); the statistics of the steady
+/// state leave out what happens before `warm` (the pipeline filling up).
+#[allow(clippy::too_many_arguments)]
 pub fn load(
     http: &[SocketAddr],
     canister: &[u8],
     key: &k256::ecdsa::VerifyingKey,
     key_name: &str,
     rate: u64,
+    warm: Instant,
     until: Instant,
     stop: &Arc<AtomicBool>,
 ) -> SignStats {
@@ -163,8 +170,12 @@ pub fn load(
                     let mut stats = stats.lock().expect("stats");
                     match result {
                         Ok(()) => {
-                            stats.latencies.push(latency);
-                            stats.in_window += u64::from(Instant::now() <= until);
+                            stats.returned += 1;
+                            if sent >= warm {
+                                stats.latencies.push(latency);
+                            }
+                            let now = Instant::now();
+                            stats.steady += u64::from(warm <= now && now <= until);
                         }
                         Err(error) => {
                             stats.failed += 1;

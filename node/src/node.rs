@@ -602,6 +602,16 @@ impl Node {
             }
         }
         for (i, presignature) in state.ready() {
+            // The state keeps no slots for them: the signer opens its
+            // shares from the presignature's own transcripts.
+            let parts = [
+                TranscriptRef::Lambda(*i),
+                TranscriptRef::KappaTimesLambda(*i),
+                TranscriptRef::KeyTimesLambda(*i),
+            ];
+            for (part, transcript) in parts.into_iter().zip(presignature.masked_transcripts()) {
+                changes.push(Change::Completed(part, Arc::new(transcript.clone())));
+            }
             changes.push(Change::PresignatureReady(*i, Arc::clone(presignature)));
         }
         for change in changes {

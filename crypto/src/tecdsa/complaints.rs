@@ -217,7 +217,7 @@ impl<C: IdkgCurve> Transcript<C> {
         let share = Share {
             index,
             value,
-            mask: (self.commitment().masking == Masking::Masked).then_some(mask),
+            mask: (self.params().operation().masking() == Masking::Masked).then_some(mask),
         };
         zeroize::Zeroize::zeroize(&mut value);
         zeroize::Zeroize::zeroize(&mut mask);

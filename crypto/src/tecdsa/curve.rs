@@ -49,6 +49,15 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
     /// Whether `s > n/2` (the "high" form ECDSA's low-s rule replaces by `n − s`).
     fn is_high(s: &Self::Scalar) -> bool;
 
+    /// The point with compressed encoding `repr`, if `repr` is the one
+    /// canonical encoding of a point (`GroupEncoding` does not promise
+    /// that: the default re-encodes to check; curves whose decoding is
+    /// canonical by construction skip the re-encoding's field inversion).
+    fn decode_point(repr: &<Self::Point as GroupEncoding>::Repr) -> Option<Self::Point> {
+        let point = Option::<Self::Point>::from(Self::Point::from_bytes(repr))?;
+        (point.to_bytes().as_ref() == repr.as_ref()).then_some(point)
+    }
+
     /// `scalar·G` through the curve's precomputed generator table.
     fn mul_g(scalar: &Self::Scalar) -> Self::Point;
 
@@ -162,6 +171,12 @@ impl IdkgCurve for Secp256k1 {
             .collect()
     }
 
+    /// k256 accepts only tag 2 or 3 with an x-coordinate below the field
+    /// modulus, or 33 zero bytes for the identity: one encoding per point.
+    fn decode_point(repr: &k256::CompressedPoint) -> Option<k256::ProjectivePoint> {
+        Option::from(k256::ProjectivePoint::from_bytes(repr))
+    }
+
     fn mul_g(scalar: &k256::Scalar) -> k256::ProjectivePoint {
         k256::ProjectivePoint::mul_by_generator(scalar)
     }
@@ -211,5 +226,48 @@ mod tests {
             Secp256k1::pedersen_generator(),
             k256::ProjectivePoint::GENERATOR
         );
+    }
+
+    /// `x + p` for the first small x-coordinates on the curve: the same
+    /// point if decoding reduced mod p, so it must be refused.
+    #[test]
+    fn secp256k1_decoding_refuses_every_encoding_but_the_canonical_one() {
+        // p = 2²⁵⁶ − 2³² − 977, big-endian.
+        let mut p = [0xff; 32];
+        p[27..].copy_from_slice(&[0xfe, 0xff, 0xff, 0xfc, 0x2f]);
+        let mut found = 0;
+        for x in 1u8..=60 {
+            let mut repr = k256::CompressedPoint::default();
+            repr[0] = 2;
+            repr[32] = x;
+            let Some(point) = Secp256k1::decode_point(&repr) else {
+                continue;
+            };
+            found += 1;
+            assert_eq!(point.to_bytes(), repr);
+            // x + p fits in 256 bits for x < 2³² + 977.
+            let mut shifted = repr;
+            let mut carry = 0u16;
+            for i in (0..32).rev() {
+                let sum = repr[1 + i] as u16 + p[i] as u16 + carry;
+                shifted[1 + i] = sum as u8;
+                carry = sum >> 8;
+            }
+            assert_eq!(carry, 0);
+            assert!(Secp256k1::decode_point(&shifted).is_none(), "x = {x} + p");
+            // Through the generic re-encoding check too.
+            assert!(
+                Option::<k256::ProjectivePoint>::from(k256::ProjectivePoint::from_bytes(&shifted))
+                    .is_none_or(|point| point.to_bytes() != shifted)
+            );
+        }
+        assert!(found > 5, "only {found} small x-coordinates on the curve");
+        let mut repr = k256::CompressedPoint::default();
+        assert_eq!(
+            Secp256k1::decode_point(&repr),
+            Some(k256::ProjectivePoint::IDENTITY)
+        );
+        repr[32] = 1;
+        assert!(Secp256k1::decode_point(&repr).is_none());
     }
 }

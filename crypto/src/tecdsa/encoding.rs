@@ -193,13 +193,7 @@ impl<'a, C: IdkgCurve> Reader<'a, C> {
     fn point(&mut self) -> Result<C::Point, TecdsaError> {
         let mut repr = <C::Point as GroupEncoding>::Repr::default();
         repr.as_mut().copy_from_slice(self.take(point_len::<C>())?);
-        let point: C::Point =
-            Option::from(C::Point::from_bytes(&repr)).ok_or(malformed("invalid point"))?;
-        // `GroupEncoding` does not promise one encoding per point: insist on it.
-        if point.to_bytes().as_ref() != repr.as_ref() {
-            return Err(malformed("non-canonical point"));
-        }
-        Ok(point)
+        C::decode_point(&repr).ok_or(malformed("invalid point"))
     }
 
     fn points(&mut self) -> Result<Vec<C::Point>, TecdsaError> {

@@ -70,8 +70,8 @@ impl<C: IdkgCurve> Presignature<C> {
             && kappa_times_lambda.params().receivers == key.params().receivers
             && key_times_lambda.params().receivers == key.params().receivers
             && lambda.params().receivers == key.params().receivers
-            && kappa_times_lambda.commitment().threshold() == lambda.commitment().threshold()
-            && key_times_lambda.commitment().threshold() == lambda.commitment().threshold();
+            && kappa_times_lambda.params().threshold() == lambda.params().threshold()
+            && key_times_lambda.params().threshold() == lambda.params().threshold();
         if !fits {
             return Err(TecdsaError::InvalidPresignature);
         }
@@ -92,12 +92,22 @@ impl<C: IdkgCurve> Presignature<C> {
 
     /// Shares needed to sign.
     pub fn threshold(&self) -> usize {
-        self.lambda.commitment().threshold()
+        self.lambda.params().threshold()
     }
 
     /// The master public key `X`.
     pub fn master_public_key(&self) -> C::Point {
         self.key
+    }
+
+    /// Its transcripts `λ`, `κ·λ` and `x·λ`: a receiver opens its
+    /// [`PresignatureShares`] from them (again, after a restart).
+    pub fn masked_transcripts(&self) -> [&Transcript<C>; 3] {
+        [
+            &self.lambda,
+            &self.kappa_times_lambda,
+            &self.key_times_lambda,
+        ]
     }
 }
 
@@ -288,7 +298,9 @@ pub struct Combined<C: IdkgCurve> {
     pub signature: EcdsaSignature<C>,
     /// The derived public key it verifies under.
     pub public_key: C::Point,
-    /// Signers whose shares failed verification (excluded).
+    /// Signers whose shares failed verification (excluded). Shares are
+    /// verified only when the first `threshold` do not combine, or another
+    /// disagrees with them.
     pub invalid_signers: Vec<u32>,
 }
 
@@ -390,9 +402,12 @@ pub fn verify_signature<C: IdkgCurve>(
     Ok(lhs == rhs || lhs == -rhs)
 }
 
-/// Combines signature shares: verifies them, excludes and names invalid
-/// ones, interpolates `threshold` valid ones and returns a low-s signature
-/// that has been checked against the derived key.
+/// Combines signature shares into a low-s signature checked against the
+/// derived key. The first `threshold` shares are tried as they are (one
+/// equation), the others checked to lie on the same polynomials; only if
+/// either fails are all shares verified, and invalid ones named (and, if
+/// the first signature failed, excluded before `threshold` valid ones are
+/// interpolated).
 ///
 /// # Errors
 /// [`TecdsaError::NotEnoughShares`] (naming the invalid signers) when
@@ -410,6 +425,40 @@ pub fn combine<C: IdkgCurve>(
         return Err(TecdsaError::DuplicateSigner(pair[0]));
     }
     let session = Session::new(presignature, key, request)?;
+    let threshold = presignature.threshold();
+    // Optimistically: honest shares give a signature that verifies, and
+    // checking it is one equation instead of a multi-scalar check per share.
+    // The other shares must then lie on the same polynomials (scalar
+    // arithmetic only); only if one does not are all shares verified, to
+    // name the bad ones.
+    if threshold > 0 && shares.len() >= threshold {
+        let (first, others) = shares.split_at(threshold);
+        let first: Vec<&SignatureShare<C>> = first.iter().collect();
+        let at_zero = values_at_zero(&first);
+        if let Some(signature) = at_zero.and_then(|values| signature_from(&session, values)) {
+            let on_the_polynomials = |share: &SignatureShare<C>| {
+                let mut swapped = first.clone();
+                swapped[threshold - 1] = share;
+                values_at_zero(&swapped) == at_zero
+            };
+            let invalid_signers = if others.iter().all(on_the_polynomials) {
+                Vec::new()
+            } else {
+                let verdicts = verify_in_session(presignature, &session, shares);
+                shares
+                    .iter()
+                    .zip(&verdicts)
+                    .filter(|(_, valid)| !**valid)
+                    .map(|(share, _)| share.signer)
+                    .collect()
+            };
+            return Ok(Combined {
+                signature,
+                public_key: session.derived_key,
+                invalid_signers,
+            });
+        }
+    }
     let verdicts = verify_in_session(presignature, &session, shares);
     let invalid_signers: Vec<u32> = shares
         .iter()
@@ -422,39 +471,54 @@ pub fn combine<C: IdkgCurve>(
         .zip(&verdicts)
         .filter(|(_, valid)| **valid)
         .map(|(share, _)| share)
-        .take(presignature.threshold())
+        .take(threshold)
         .collect();
-    if valid.len() < presignature.threshold() {
+    if valid.len() < threshold {
         return Err(TecdsaError::NotEnoughShares {
-            needed: presignature.threshold(),
+            needed: threshold,
             valid: valid.len(),
             invalid_signers,
         });
     }
-    let indices: Vec<u32> = valid.iter().map(|share| share.signer + 1).collect();
-    let lagrange: Vec<C::Scalar> =
-        lagrange_coefficients_at_zero(&indices).map_err(|_| TecdsaError::DegenerateSignature)?;
-    let nu: C::Scalar = valid
-        .iter()
-        .zip(&lagrange)
-        .map(|(share, l)| share.nu[0] * l)
-        .sum();
-    let mu: C::Scalar = valid
-        .iter()
-        .zip(&lagrange)
-        .map(|(share, l)| share.mu[0] * l)
-        .sum();
-    let s = Option::<C::Scalar>::from(mu.invert()).ok_or(TecdsaError::DegenerateSignature)? * nu;
-    let s = if C::is_high(&s) { -s } else { s };
-    // s·R = ±(e·G + r·P): the standard verification equation, checked before release.
-    let lhs = session.nonce_point * s;
-    let rhs = C::mul_g(&session.e) + session.derived_key * session.r;
-    if bool::from(s.is_zero()) || (lhs != rhs && lhs != -rhs) {
-        return Err(TecdsaError::DegenerateSignature);
-    }
+    let signature = values_at_zero(&valid)
+        .and_then(|values| signature_from(&session, values))
+        .ok_or(TecdsaError::DegenerateSignature)?;
     Ok(Combined {
-        signature: EcdsaSignature { r: session.r, s },
+        signature,
         public_key: session.derived_key,
         invalid_signers,
     })
+}
+
+/// `(ν, μ)` at zero of the polynomials through `shares` (of distinct
+/// signers); `None` for an index that cannot be a receiver's.
+fn values_at_zero<C: IdkgCurve>(shares: &[&SignatureShare<C>]) -> Option<(C::Scalar, C::Scalar)> {
+    let indices: Option<Vec<u32>> = shares
+        .iter()
+        .map(|share| share.signer.checked_add(1))
+        .collect();
+    let lagrange: Vec<C::Scalar> = lagrange_coefficients_at_zero(&indices?).ok()?;
+    let weighted = |value: fn(&SignatureShare<C>) -> C::Scalar| {
+        shares
+            .iter()
+            .zip(&lagrange)
+            .map(|(share, l)| value(share) * l)
+            .sum()
+    };
+    Some((weighted(|share| share.nu[0]), weighted(|share| share.mu[0])))
+}
+
+/// The low-s signature `s = ν/μ`, if it verifies: `s·R = ±(e·G + r·P)`,
+/// the standard verification equation, is checked before any signature
+/// is released.
+fn signature_from<C: IdkgCurve>(
+    session: &Session<C>,
+    (nu, mu): (C::Scalar, C::Scalar),
+) -> Option<EcdsaSignature<C>> {
+    let s = Option::<C::Scalar>::from(mu.invert())? * nu;
+    let s = if C::is_high(&s) { -s } else { s };
+    let lhs = session.nonce_point * s;
+    let rhs = C::mul_g(&session.e) + session.derived_key * session.r;
+    (!bool::from(s.is_zero()) && (lhs == rhs || lhs == -rhs))
+        .then_some(EcdsaSignature { r: session.r, s })
 }

@@ -7,7 +7,11 @@
 //! commitment is combined the same way, so a receiver checks its combined
 //! share against it. A receiver whose ciphertext from some dealer does not
 //! open the dealer's commitment learns that the dealer cheated and names it
-//! ([`TecdsaError::BadCiphertext`]).
+//! ([`TecdsaError::BadCiphertext`]). The combined commitment is computed
+//! only when first asked for: a receiver checks its share against the
+//! dealings' commitments evaluated at its index, and combines only those.
+
+use std::sync::OnceLock;
 
 use ff::Field;
 
@@ -66,16 +70,29 @@ impl<C: IdkgCurve> VerifiedDealing<C> {
     }
 }
 
-/// A transcript: the combined commitment and the dealings it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A transcript: the dealings it combines, and their combined commitment.
+#[derive(Clone, Debug)]
 pub struct Transcript<C: IdkgCurve> {
     params: TranscriptParams<C>,
     dealings: Vec<Dealing<C>>,
     weights: Vec<C::Scalar>,
-    commitment: Commitment<C>,
+    /// Combined on first use (a product's commitment is rarely needed).
+    commitment: OnceLock<Commitment<C>>,
     /// Each dealing's ephemeral key, encoded once for every decryption.
     ephemeral_encodings: Vec<Vec<u8>>,
 }
+
+/// Transcripts are equal when made of the same dealings under the same
+/// parameters (whether the commitment was combined yet does not matter).
+impl<C: IdkgCurve> PartialEq for Transcript<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+            && self.dealings == other.dealings
+            && self.weights == other.weights
+    }
+}
+
+impl<C: IdkgCurve> Eq for Transcript<C> {}
 
 impl<C: IdkgCurve> Transcript<C> {
     /// Combines verified dealings of distinct dealers (all are used, in
@@ -109,9 +126,6 @@ impl<C: IdkgCurve> Transcript<C> {
         } else {
             vec![C::Scalar::ONE; dealings.len()]
         };
-        let commitments: Vec<&Commitment<C>> =
-            dealings.iter().map(|dealing| &dealing.commitment).collect();
-        let commitment = Commitment::combine(&commitments, &weights);
         let ephemerals: Vec<C::Point> = dealings
             .iter()
             .map(|dealing| dealing.ciphertexts.ephemeral)
@@ -120,7 +134,7 @@ impl<C: IdkgCurve> Transcript<C> {
             params: params.clone(),
             dealings,
             weights,
-            commitment,
+            commitment: OnceLock::new(),
             ephemeral_encodings: C::encode_all(&ephemerals),
         })
     }
@@ -138,7 +152,33 @@ impl<C: IdkgCurve> Transcript<C> {
     /// The combined commitment (for unmasked transcripts its constant term
     /// is the secret times `G`: the public key, or a nonce's `R`).
     pub fn commitment(&self) -> &Commitment<C> {
-        &self.commitment
+        self.commitment.get_or_init(|| {
+            let commitments: Vec<&Commitment<C>> = self
+                .dealings
+                .iter()
+                .map(|dealing| &dealing.commitment)
+                .collect();
+            Commitment::combine(&commitments, &self.weights)
+        })
+    }
+
+    /// Whether `share` opens the combined commitment at `index`: each
+    /// dealing's commitment evaluated at the (small) index, combined with
+    /// the weights — one point per dealing instead of one per coefficient.
+    fn opens(&self, index: u32, share: &Share<C>) -> bool {
+        if let Some(commitment) = self.commitment.get() {
+            return commitment.opens(index, share);
+        }
+        let points = self
+            .dealings
+            .iter()
+            .map(|dealing| dealing.commitment.evaluate(index));
+        let combined = if self.params.interpolates() {
+            C::msm(&points.zip(self.weights.iter().copied()).collect::<Vec<_>>())
+        } else {
+            points.sum()
+        };
+        combined == share.commit()
     }
 
     /// The verified dealings it combines, in dealer order.
@@ -202,9 +242,9 @@ impl<C: IdkgCurve> Transcript<C> {
             share.value += part.value * weight;
             mask += part.mask.unwrap_or(C::Scalar::ZERO) * weight;
         }
-        share.mask = (self.commitment.masking == Masking::Masked).then_some(mask);
+        share.mask = (self.params.operation().masking() == Masking::Masked).then_some(mask);
         zeroize::Zeroize::zeroize(&mut mask);
-        if self.commitment.opens(index, &share) {
+        if self.opens(index, &share) {
             return Ok(share);
         }
         let dealers = self
