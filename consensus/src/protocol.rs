@@ -1206,7 +1206,8 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .min()
     }
 
-    fn beacon_value(&self, height: Height) -> Option<Hash> {
+    /// The random beacon's value at `height`, if held.
+    pub fn beacon_value(&self, height: Height) -> Option<Hash> {
         self.pool.beacons.get(&height).map(|(_, value)| *value)
     }
 

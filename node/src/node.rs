@@ -544,6 +544,9 @@ impl Node {
             self.act(action)?;
         }
         self.forward_chain_key_changes();
+        if self.sent_for_execution < self.consensus.finalized_height() {
+            self.feed_execution()?; // a block may wait for the next beacon
+        }
         Ok(())
     }
 
@@ -879,19 +882,40 @@ impl Node {
     /// consensus has finalized (after a restart, stored blocks above the
     /// resume point are finalized again before they are executed, so the
     /// chain-key state never runs ahead of the blocks being judged).
+    /// A block waits for the next height's beacon (execution pairs signing
+    /// requests with it), which nodes make as soon as the block is notarized.
     fn feed_execution(&mut self) -> Result<(), NodeError> {
         while self.sent_for_execution < self.consensus.finalized_height() {
-            let Some(block) = self.store.finalized(self.sent_for_execution + 1)? else {
+            let height = self.sent_for_execution + 1;
+            let Some(next_beacon) = self.next_beacon(height)? else {
                 break;
             };
-            self.execute(&block);
+            let Some(block) = self.store.finalized(height)? else {
+                break;
+            };
+            self.execute(&block, next_beacon);
         }
         Ok(())
     }
 
+    /// The beacon value of the height after `height`: from consensus, or
+    /// (for blocks executed again after a restart) the stored next block.
+    fn next_beacon(&self, height: Height) -> Result<Option<Hash>, NodeError> {
+        if let Some(beacon) = self.consensus.beacon_value(height + 1) {
+            return Ok(Some(beacon));
+        }
+        if height + 1 > self.consensus.finalized_height() {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .finalized(height + 1)?
+            .map(|next| next.block.beacon))
+    }
+
     /// Sends the next block to execution (applying its chain-key items
     /// first if consensus has not: blocks a catch-up package jumped over).
-    fn execute(&mut self, block: &FinalizedBlock) {
+    fn execute(&mut self, block: &FinalizedBlock, next_beacon: Hash) {
         let height = block.block.height;
         let chain_key = &mut self.consensus.payloads_mut().chain_key;
         chain_key.on_finalized(height, &block.block.payload);
@@ -899,7 +923,7 @@ impl Node {
             height,
             time_ns: block.block.time_ns,
             hash: block.hash.0,
-            beacon: block.block.beacon.0,
+            next_beacon: next_beacon.0,
             calls: update_calls(&block.block.payload),
             chain_key: chain_key.take_events(height),
         };
@@ -972,10 +996,11 @@ impl Node {
         if new == 0 {
             return self.feed_execution(); // stored before a restart
         }
-        if height == self.sent_for_execution + 1 {
-            self.execute(&block);
-        } else {
-            self.feed_execution()?;
+        match self.consensus.beacon_value(height + 1) {
+            Some(next_beacon) if height == self.sent_for_execution + 1 => {
+                self.execute(&block, next_beacon)
+            }
+            _ => self.feed_execution()?,
         }
         let messages = ingress.len() as u64;
         self.shared.metrics.ingress_finalized.inc_by(messages);

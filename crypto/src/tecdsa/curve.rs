@@ -13,6 +13,7 @@ use k256::elliptic_curve::hash2curve::{ExpandMsgXmd, GroupDigest};
 use k256::elliptic_curve::ops::{LinearCombinationExt, MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
+use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
 use k256::elliptic_curve::BatchNormalize;
 use sha2::Sha256;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
@@ -49,14 +50,17 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
     /// Whether `s > n/2` (the "high" form ECDSA's low-s rule replaces by `n − s`).
     fn is_high(s: &Self::Scalar) -> bool;
 
-    /// The point with compressed encoding `repr`, if `repr` is the one
-    /// canonical encoding of a point (`GroupEncoding` does not promise
-    /// that: the default re-encodes to check; curves whose decoding is
-    /// canonical by construction skip the re-encoding's field inversion).
-    fn decode_point(repr: &<Self::Point as GroupEncoding>::Repr) -> Option<Self::Point> {
-        let point = Option::<Self::Point>::from(Self::Point::from_bytes(repr))?;
-        (point.to_bytes().as_ref() == repr.as_ref()).then_some(point)
-    }
+    /// Bytes per point in [`IdkgCurve::to_wire`]'s encoding.
+    const WIRE_LEN: usize;
+
+    /// The encodings of `points` sent between nodes and stored: canonical,
+    /// and cheap to decode (secp256k1: uncompressed, so a receiver checks
+    /// the curve equation instead of taking a square root per point).
+    fn to_wire(points: &[Self::Point]) -> Vec<Vec<u8>>;
+
+    /// The point [`IdkgCurve::to_wire`] encoded as `bytes` (`WIRE_LEN`
+    /// of them), if `bytes` is the one canonical encoding of a point.
+    fn from_wire(bytes: &[u8]) -> Option<Self::Point>;
 
     /// `scalar·G` through the curve's precomputed generator table.
     fn mul_g(scalar: &Self::Scalar) -> Self::Point;
@@ -171,10 +175,40 @@ impl IdkgCurve for Secp256k1 {
             .collect()
     }
 
-    /// k256 accepts only tag 2 or 3 with an x-coordinate below the field
-    /// modulus, or 33 zero bytes for the identity: one encoding per point.
-    fn decode_point(repr: &k256::CompressedPoint) -> Option<k256::ProjectivePoint> {
-        Option::from(k256::ProjectivePoint::from_bytes(repr))
+    /// SEC1 uncompressed, `0x04 ‖ x ‖ y`; the identity is 65 zero bytes.
+    const WIRE_LEN: usize = 65;
+
+    fn to_wire(points: &[k256::ProjectivePoint]) -> Vec<Vec<u8>> {
+        if points.is_empty() {
+            return Vec::new();
+        }
+        k256::ProjectivePoint::batch_normalize(points)
+            .iter()
+            .map(|affine| {
+                let encoded = affine.to_encoded_point(false);
+                match encoded.as_bytes() {
+                    [0] => vec![0; Self::WIRE_LEN],
+                    bytes => bytes.to_vec(),
+                }
+            })
+            .collect()
+    }
+
+    /// k256 reads coordinates only below the field modulus and checks the
+    /// curve equation: one encoding per point.
+    fn from_wire(bytes: &[u8]) -> Option<k256::ProjectivePoint> {
+        if bytes.len() != Self::WIRE_LEN {
+            return None;
+        }
+        if bytes.iter().all(|byte| *byte == 0) {
+            return Some(k256::ProjectivePoint::IDENTITY);
+        }
+        if bytes[0] != 4 {
+            return None;
+        }
+        let encoded = k256::EncodedPoint::from_bytes(bytes).ok()?;
+        Option::<k256::AffinePoint>::from(k256::AffinePoint::from_encoded_point(&encoded))
+            .map(k256::ProjectivePoint::from)
     }
 
     fn mul_g(scalar: &k256::Scalar) -> k256::ProjectivePoint {
@@ -228,46 +262,59 @@ mod tests {
         );
     }
 
-    /// `x + p` for the first small x-coordinates on the curve: the same
-    /// point if decoding reduced mod p, so it must be refused.
+    /// Every point's wire encoding decodes to it; `x + p` (the same x if
+    /// decoding reduced mod p), a point off the curve, SEC1's compressed
+    /// and hybrid tags and a non-zero identity are refused.
     #[test]
-    fn secp256k1_decoding_refuses_every_encoding_but_the_canonical_one() {
-        // p = 2²⁵⁶ − 2³² − 977, big-endian.
+    fn secp256k1_wire_encoding_is_canonical() {
+        let mut rng = rand::thread_rng();
+        let mut points: Vec<k256::ProjectivePoint> = (0..4)
+            .map(|_| k256::ProjectivePoint::random(&mut rng))
+            .collect();
+        points.push(k256::ProjectivePoint::IDENTITY);
+        for (point, bytes) in points.iter().zip(Secp256k1::to_wire(&points)) {
+            assert_eq!(bytes.len(), Secp256k1::WIRE_LEN);
+            assert_eq!(Secp256k1::from_wire(&bytes), Some(*point));
+            assert_eq!(Secp256k1::from_wire(&bytes[..64]), None);
+        }
+        let random = Secp256k1::to_wire(&points[..1]).remove(0);
+        let mut off_curve = random.clone();
+        off_curve[64] ^= 1;
+        assert_eq!(Secp256k1::from_wire(&off_curve), None);
+        for tag in [2, 3, 6, 7] {
+            let mut other_tag = random.clone();
+            other_tag[0] = tag;
+            assert_eq!(Secp256k1::from_wire(&other_tag), None, "tag {tag}");
+        }
+        let mut not_identity = vec![0; 65];
+        not_identity[64] = 1;
+        assert_eq!(Secp256k1::from_wire(&not_identity), None);
+
+        // p = 2²⁵⁶ − 2³² − 977, big-endian; x + p fits in 256 bits for small x.
         let mut p = [0xff; 32];
         p[27..].copy_from_slice(&[0xfe, 0xff, 0xff, 0xfc, 0x2f]);
         let mut found = 0;
         for x in 1u8..=60 {
-            let mut repr = k256::CompressedPoint::default();
-            repr[0] = 2;
-            repr[32] = x;
-            let Some(point) = Secp256k1::decode_point(&repr) else {
+            let mut compressed = k256::CompressedPoint::default();
+            compressed[0] = 2;
+            compressed[32] = x;
+            let Some(point) = Option::<k256::ProjectivePoint>::from(
+                k256::ProjectivePoint::from_bytes(&compressed),
+            ) else {
                 continue;
             };
             found += 1;
-            assert_eq!(point.to_bytes(), repr);
-            // x + p fits in 256 bits for x < 2³² + 977.
-            let mut shifted = repr;
+            let mut shifted = Secp256k1::to_wire(&[point]).remove(0);
+            assert_eq!(shifted[32], x);
             let mut carry = 0u16;
             for i in (0..32).rev() {
-                let sum = repr[1 + i] as u16 + p[i] as u16 + carry;
+                let sum = shifted[1 + i] as u16 + p[i] as u16 + carry;
                 shifted[1 + i] = sum as u8;
                 carry = sum >> 8;
             }
             assert_eq!(carry, 0);
-            assert!(Secp256k1::decode_point(&shifted).is_none(), "x = {x} + p");
-            // Through the generic re-encoding check too.
-            assert!(
-                Option::<k256::ProjectivePoint>::from(k256::ProjectivePoint::from_bytes(&shifted))
-                    .is_none_or(|point| point.to_bytes() != shifted)
-            );
+            assert_eq!(Secp256k1::from_wire(&shifted), None, "x = {x} + p");
         }
         assert!(found > 5, "only {found} small x-coordinates on the curve");
-        let mut repr = k256::CompressedPoint::default();
-        assert_eq!(
-            Secp256k1::decode_point(&repr),
-            Some(k256::ProjectivePoint::IDENTITY)
-        );
-        repr[32] = 1;
-        assert!(Secp256k1::decode_point(&repr).is_none());
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! - integers and counts are `u32` big-endian, and every list is preceded
 //!   by its count;
-//! - points are the curve's compressed `GroupEncoding` (33 bytes for
-//!   secp256k1, all zeros for the identity);
+//! - points are the curve's wire encoding ([`IdkgCurve::to_wire`]): for
+//!   secp256k1 uncompressed SEC1, 65 bytes, all zeros for the identity
+//!   (twice the size of a compressed point, but decoding needs no square
+//!   root: every receiver of a dealing decodes it);
 //! - scalars are their `PrimeField::Repr` (32 bytes big-endian for secp256k1).
 //!
 //! | type | tag | after the tag |
@@ -36,7 +38,7 @@
 use std::marker::PhantomData;
 
 use ff::{Field, PrimeField};
-use group::{Group, GroupEncoding};
+use group::Group;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::commitment::{Commitment, Masking, Share};
@@ -57,10 +59,6 @@ const OPENING: u8 = 6;
 
 fn malformed(reason: &'static str) -> TecdsaError {
     TecdsaError::Malformed(reason)
-}
-
-fn point_len<C: IdkgCurve>() -> usize {
-    <C::Point as GroupEncoding>::Repr::default().as_ref().len()
 }
 
 fn scalar_len<C: IdkgCurve>() -> usize {
@@ -95,13 +93,14 @@ impl<C: IdkgCurve> Writer<C> {
     }
 
     fn point(&mut self, point: &C::Point) {
-        self.bytes.extend_from_slice(point.to_bytes().as_ref());
+        self.bytes
+            .extend_from_slice(&C::to_wire(std::slice::from_ref(point))[0]);
     }
 
     /// A count and the points (encoded with one shared inversion).
     fn points(&mut self, points: &[C::Point]) {
         self.count(points.len());
-        for encoding in C::encode_all(points) {
+        for encoding in C::to_wire(points) {
             self.bytes.extend_from_slice(&encoding);
         }
     }
@@ -191,13 +190,11 @@ impl<'a, C: IdkgCurve> Reader<'a, C> {
     }
 
     fn point(&mut self) -> Result<C::Point, TecdsaError> {
-        let mut repr = <C::Point as GroupEncoding>::Repr::default();
-        repr.as_mut().copy_from_slice(self.take(point_len::<C>())?);
-        C::decode_point(&repr).ok_or(malformed("invalid point"))
+        C::from_wire(self.take(C::WIRE_LEN)?).ok_or(malformed("invalid point"))
     }
 
     fn points(&mut self) -> Result<Vec<C::Point>, TecdsaError> {
-        self.list(point_len::<C>(), Self::point)
+        self.list(C::WIRE_LEN, Self::point)
     }
 
     /// A canonical scalar (the copy of its bytes is wiped: it may be a secret).
@@ -510,7 +507,7 @@ mod tests {
     };
 
     type Subnet = LocalSubnet<Secp256k1>;
-    const POINT: usize = 33;
+    const POINT: usize = 65;
     const SCALAR: usize = 32;
 
     /// A dealing of every operation, with the parameters it verifies under.

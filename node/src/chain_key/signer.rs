@@ -136,6 +136,15 @@ const MAX_EARLY_COMPLAINTS: usize = 1024;
 /// first dealers are honest completes well before).
 pub const FALLBACK_DEALING_DELAY: Duration = Duration::from_millis(1500);
 
+/// Whether dealer `me` (of `dealers`) is one of the `first` consecutive
+/// dealers from a start the transcript id `id` gives.
+fn is_first_dealer(id: &[u8; 32], me: NodeId, dealers: usize, first: usize) -> bool {
+    let dealers = dealers.max(1) as u64;
+    let start =
+        u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) % dealers;
+    (u64::from(me) + dealers - start) % dealers < first as u64
+}
+
 /// A dealing this node makes only if its transcript is still open at `due`.
 struct LaterDeal {
     due: Instant,
@@ -447,14 +456,13 @@ impl Signer {
     /// derived from the transcript's id, so work spreads over all nodes.
     /// The master key's transcripts, made once, are dealt by everyone.
     fn deals_first(&self, transcript: &TranscriptRef, params: &TranscriptParams<Curve>) -> bool {
-        if transcript.presignature().is_none() {
-            return true;
-        }
-        let dealers = params.dealers() as u64;
-        let id = transcript.id(&self.setup.key_name);
-        let start =
-            u64::from_le_bytes([id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7]]) % dealers;
-        (u64::from(self.me) + dealers - start) % dealers < params.min_dealings() as u64
+        transcript.presignature().is_none()
+            || is_first_dealer(
+                &transcript.id(&self.setup.key_name),
+                self.me,
+                params.dealers(),
+                params.min_dealings(),
+            )
     }
 
     /// Opens this node's share of a completed transcript. If a dealer's
@@ -743,5 +751,28 @@ impl Signer {
                 kind: "signature share",
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_transcript_has_exactly_its_first_dealers_and_all_nodes_take_turns() {
+        let (dealers, first) = (4, 3);
+        let mut turns = [0; 4];
+        for i in 0..400u64 {
+            let id = TranscriptRef::KappaTimesLambda(i).id("key_1");
+            let chosen: Vec<NodeId> = (0..dealers as NodeId)
+                .filter(|&me| is_first_dealer(&id, me, dealers, first))
+                .collect();
+            assert_eq!(chosen.len(), first, "transcript {i}: {chosen:?}");
+            chosen.iter().for_each(|&me| turns[me as usize] += 1);
+        }
+        // 300 turns each on average; every node deals first often.
+        assert!(turns.iter().all(|&n| n > 240), "{turns:?}");
+        let id = TranscriptRef::Kappa(0).id("key_1");
+        assert!((0..4).all(|me| is_first_dealer(&id, me, 4, 4)));
     }
 }

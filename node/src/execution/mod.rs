@@ -360,16 +360,13 @@ impl Executor {
     }
 
     /// Executes a finalized block: its chain-key events, then its calls
-    /// and the messages they cause (its hash seeds `raw_rand`, its beacon
-    /// the randomness of signing requests paired in it).
+    /// and the messages they cause (its hash seeds `raw_rand`); at its end,
+    /// signing requests are paired with the next height's beacon.
     pub fn execute_block(&mut self, block: service::Block) {
         self.state.height = block.height;
         self.state.time_ns = self.state.time_ns.max(block.time_ns);
         self.seed = block.hash;
         self.rand_counter = 0;
-        // Pairing first: the maker of this block, who knows its beacon,
-        // cannot choose which presignatures are ready for it.
-        self.pair_requests(&block.beacon);
         self.apply_chain_key(block.chain_key);
         self.run_timers();
         for call in block.calls {
@@ -413,6 +410,9 @@ impl Executor {
                 } => self.response(canister, callback, result.map(|b| b.into_vec()), refund),
             }
         }
+        // The requests queued so far were fixed before the next beacon
+        // existed: nobody could choose a message knowing its randomness.
+        self.pair_requests(&block.next_beacon);
         self.save_touched();
         if block.height.is_multiple_of(STATUS_SWEEP_EVERY) {
             let now = self.state.time_ns;

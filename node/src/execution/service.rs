@@ -32,8 +32,10 @@ pub struct Block {
     pub time_ns: u64,
     /// Its hash.
     pub hash: [u8; 32],
-    /// Its random beacon value.
-    pub beacon: [u8; 32],
+    /// The random beacon value of the next height: unpredictable when this
+    /// block was made, it gives the randomness of the signing requests
+    /// paired at this block's end.
+    pub next_beacon: [u8; 32],
     /// Its update calls, in order.
     pub calls: Vec<IngressCall>,
     /// What its chain-key items changed.

@@ -190,10 +190,10 @@ impl Executor {
         self.respond(pending.origin, Ok(reply), pending.cycles);
     }
 
-    /// Pairs the requests queued by earlier blocks with ready
-    /// presignatures, each with randomness from this block's beacon — not
-    /// known when the requests were made, so a caller cannot choose its
-    /// message knowing the nonce. Every node signs the pairs.
+    /// Pairs the queued requests with ready presignatures, each with
+    /// randomness from `beacon` — the next height's, not known when the
+    /// requests were made, so a caller cannot choose its message knowing
+    /// the nonce. Every node signs the pairs.
     pub(super) fn pair_requests(&mut self, beacon: &[u8; 32]) {
         let signing = &mut self.state.signing;
         while !signing.queued.is_empty() && !signing.available.is_empty() {

@@ -118,7 +118,7 @@ impl Replica {
             height: self.height,
             time_ns: time,
             hash: [self.height as u8; 32],
-            beacon: [0; 32],
+            next_beacon: [0; 32],
             calls: ingress,
             chain_key: Vec::new(),
         });
