@@ -56,8 +56,8 @@ pub struct PeerConfig {
     /// Its Ed25519 key signing query responses (hex); the node's
     /// principal is the self-authenticating one of this key.
     pub query_key: String,
-    /// Its MEGa encryption key for chain-key ECDSA dealings (hex, SEC1
-    /// compressed secp256k1 point).
+    /// Its MEGa encryption key for chain-key ECDSA dealings (hex, its
+    /// `MegaPublicKey::to_bytes` encoding).
     pub mega_key: String,
 }
 

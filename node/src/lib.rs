@@ -27,6 +27,7 @@ pub mod config;
 pub mod dissemination;
 pub mod execution;
 pub mod genesis;
+pub mod governance;
 pub mod http;
 pub mod ic_http;
 pub mod ingress;

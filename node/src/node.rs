@@ -544,8 +544,10 @@ impl Node {
             self.act(action)?;
         }
         self.forward_chain_key_changes();
-        if self.sent_for_execution < self.consensus.finalized_height() {
-            self.feed_execution()?; // a block may wait for the next beacon
+        // A finalized block may wait for the next beacon (below a gap, the
+        // blocks wait for the gap to be filled instead).
+        if self.gap.is_none() && self.sent_for_execution < self.consensus.finalized_height() {
+            self.feed_execution()?;
         }
         Ok(())
     }

@@ -17,7 +17,8 @@
 //! that many dealers, chosen by the transcript's id, deal at once; the
 //! others deal only if it is still open after [`FALLBACK_DEALING_DELAY`]
 //! (a first dealer is down, slow or faulty). Every node thus makes and
-//! verifies about 40% fewer dealings, and none is made in vain.
+//! verifies about 40% fewer dealings, and while the first dealers are
+//! honest, none in vain.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
