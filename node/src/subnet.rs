@@ -103,7 +103,10 @@ pub fn prepare(dir: &Path, nodes: usize, test_hooks: bool) -> Result<Vec<PathBuf
             .collect();
         for path in &paths {
             crate::config::NodeConfig::load(path)
-                .and_then(|config| config.load_secrets().map(|_| ()))
+                .and_then(|config| {
+                    config.load_secrets()?;
+                    config.mega_keys().map(|_| ())
+                })
                 .map_err(|error| {
                     format!(
                         "{} holds a subnet this chainkey cannot resume (made by an older \
