@@ -113,7 +113,7 @@ async fn dfinity_agent_js_deploys_calls_queries_and_upgrades_a_motoko_canister()
     let dir = tempfile::tempdir().unwrap();
     let wasm_path = dir.path().join("counter.wasm");
     motoko("counter", &wasm_path);
-    let configs = prepare(dir.path(), 4, true).unwrap();
+    let configs = prepare(dir.path(), 4, &[], true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
     let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
     wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
@@ -138,7 +138,7 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
     let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let wasm = motoko("counter", &dir.path().join("counter.wasm"));
-    let configs = prepare(dir.path(), 4, true).unwrap();
+    let configs = prepare(dir.path(), 4, &[], true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
     let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
     wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
@@ -304,7 +304,7 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
     let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let wasm = motoko("signer", &dir.path().join("signer.wasm"));
-    let configs = prepare(dir.path(), 4, true).unwrap();
+    let configs = prepare(dir.path(), 4, &[], true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
     let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
     wait_for_ecdsa_key(&subnet);

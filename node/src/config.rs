@@ -17,6 +17,9 @@ use chainkey_crypto::{MinSig, PublicKey, SecretKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::governance::{Governance, Neuron};
+use crate::requests::principal::Principal;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -42,7 +45,7 @@ pub enum ConfigError {
 }
 
 /// One node of the subnet, as every other node knows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, candid::CandidType)]
 pub struct PeerConfig {
     /// Its id (its position in the committee).
     pub id: NodeId,
@@ -59,6 +62,71 @@ pub struct PeerConfig {
     /// Its MEGa encryption key for chain-key ECDSA dealings (hex, its
     /// `MegaPublicKey::to_bytes` encoding).
     pub mega_key: String,
+}
+
+impl PeerConfig {
+    fn invalid(&self, what: &str) -> ConfigError {
+        ConfigError::Invalid(format!("node {}: {what}", self.id))
+    }
+
+    /// Its BLS public key.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if it does not decode.
+    pub fn bls_public_key(&self) -> Result<PublicKey<MinSig>, ConfigError> {
+        let bytes = hex_bytes("public key", &self.public_key)?;
+        PublicKey::from_bytes(&bytes).map_err(|_| self.invalid("public key"))
+    }
+
+    /// Its Ed25519 key (signing query responses and chain-key dealings).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if it does not decode.
+    pub fn ed25519_key(&self) -> Result<ed25519_dalek::VerifyingKey, ConfigError> {
+        let raw: [u8; 32] = hex_bytes("query key", &self.query_key)?
+            .try_into()
+            .map_err(|_| self.invalid("query key"))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| self.invalid("query key"))
+    }
+
+    /// Its MEGa encryption key.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if it does not decode.
+    pub fn mega_public_key(&self) -> Result<MegaPublicKey<Secp256k1>, ConfigError> {
+        let bytes = hex_bytes("MEGa key", &self.mega_key)?;
+        MegaPublicKey::from_bytes(&bytes).map_err(|_| self.invalid("MEGa key"))
+    }
+
+    /// Its TLS certificate (DER).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if it is not hex.
+    pub fn certificate_der(&self) -> Result<Vec<u8>, ConfigError> {
+        hex_bytes("certificate", &self.certificate)
+    }
+
+    /// Checks that every key decodes and the address is `host:port`, as
+    /// a node record must before it joins a subnet.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first field that does not.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let port = self
+            .address
+            .rsplit_once(':')
+            .map(|(_, port)| port.parse::<u16>());
+        if !matches!(port, Some(Ok(_))) {
+            return Err(self.invalid("address is not host:port"));
+        }
+        if self.certificate_der()?.is_empty() {
+            return Err(self.invalid("certificate is empty"));
+        }
+        self.bls_public_key()?;
+        self.ed25519_key()?;
+        self.mega_public_key()?;
+        Ok(())
+    }
 }
 
 /// The chain-key signing service.
@@ -80,6 +148,35 @@ impl Default for ChainKeyConfig {
             presignature_pool: 256,
             max_queued_requests: 1000,
         }
+    }
+}
+
+/// A neuron the subnet's governance starts with.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NeuronConfig {
+    /// The principal allowed to propose and vote with it (textual form).
+    pub controller: String,
+    /// Its stake, the weight of its vote.
+    pub stake: u64,
+}
+
+impl std::str::FromStr for NeuronConfig {
+    type Err = String;
+
+    /// Parses `PRINCIPAL:STAKE`, as the command line takes it.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (controller, stake) = text
+            .rsplit_once(':')
+            .ok_or_else(|| format!("{text}: expected PRINCIPAL:STAKE"))?;
+        Principal::from_text(controller)
+            .map_err(|error| format!("{controller}: not a principal: {error}"))?;
+        let stake = stake
+            .parse()
+            .map_err(|_| format!("{stake}: the stake is not a whole number"))?;
+        Ok(NeuronConfig {
+            controller: controller.into(),
+            stake,
+        })
     }
 }
 
@@ -130,6 +227,10 @@ pub struct NodeConfig {
     /// subnet gives each node its share of the cores).
     #[serde(default)]
     pub verify_threads: usize,
+    /// The neurons governing the subnet's membership from genesis (none:
+    /// no proposal can be made).
+    #[serde(default)]
+    pub neurons: Vec<NeuronConfig>,
 }
 
 fn default_log() -> String {
@@ -300,16 +401,7 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn node_ed25519_keys(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, ConfigError> {
-        self.nodes
-            .iter()
-            .map(|node| {
-                let invalid = || ConfigError::Invalid(format!("node {}: query key", node.id));
-                let raw: [u8; 32] = hex_bytes("query key", &node.query_key)?
-                    .try_into()
-                    .map_err(|_| invalid())?;
-                ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| invalid())
-            })
-            .collect()
+        self.nodes.iter().map(PeerConfig::ed25519_key).collect()
     }
 
     /// Each node's MEGa encryption key, in node order.
@@ -317,13 +409,29 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn mega_keys(&self) -> Result<Vec<MegaPublicKey<Secp256k1>>, ConfigError> {
-        self.nodes
+        self.nodes.iter().map(PeerConfig::mega_public_key).collect()
+    }
+
+    /// The governance the subnet starts with: the configured neurons,
+    /// governing a subnet record listing the configured nodes.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for a controller that is not a principal.
+    pub fn genesis_governance(&self) -> Result<Governance, ConfigError> {
+        let neurons = self
+            .neurons
             .iter()
-            .map(|node| {
-                MegaPublicKey::from_bytes(&hex_bytes("MEGa key", &node.mega_key)?)
-                    .map_err(|_| ConfigError::Invalid(format!("node {}: MEGa key", node.id)))
+            .map(|neuron| {
+                let controller = Principal::from_text(&neuron.controller).map_err(|_| {
+                    ConfigError::Invalid(format!("neuron controller {}", neuron.controller))
+                })?;
+                Ok(Neuron {
+                    controller: controller.as_bytes().to_vec(),
+                    stake: neuron.stake,
+                })
             })
-            .collect()
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Governance::new(neurons, self.nodes.clone()))
     }
 
     /// The subnet's public keys.
@@ -334,10 +442,7 @@ impl NodeConfig {
         let committee = self
             .nodes
             .iter()
-            .map(|node| {
-                PublicKey::<MinSig>::from_bytes(&hex_bytes("public key", &node.public_key)?)
-                    .map_err(|_| ConfigError::Invalid(format!("node {}: public key", node.id)))
-            })
+            .map(PeerConfig::bls_public_key)
             .collect::<Result<_, _>>()?;
         let beacon = PublicCommitment::<MinSig>::from_bytes(&hex_bytes(
             "beacon commitment",
@@ -364,10 +469,7 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a certificate that is not hex.
     pub fn certificates(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
-        self.nodes
-            .iter()
-            .map(|node| hex_bytes("certificate", &node.certificate))
-            .collect()
+        self.nodes.iter().map(PeerConfig::certificate_der).collect()
     }
 
     /// The consensus parameters for this subnet.
@@ -422,5 +524,29 @@ impl SecretsFile {
             .open(path)
             .map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)
+    }
+}
+
+/// A node record with valid keys derived from `id`, for tests.
+#[cfg(test)]
+pub(crate) fn test_peer(id: NodeId) -> PeerConfig {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(id));
+    let query_key = ed25519_dalek::SigningKey::generate(&mut rng);
+    PeerConfig {
+        id,
+        address: format!("127.0.0.1:{}", 9000 + id),
+        certificate: "3082".into(),
+        public_key: hex::encode(
+            SecretKey::generate(&mut rng)
+                .public_key::<MinSig>()
+                .to_bytes(),
+        ),
+        query_key: hex::encode(query_key.verifying_key().as_bytes()),
+        mega_key: hex::encode(
+            MegaSecretKey::<Secp256k1>::generate(&mut rng)
+                .public_key()
+                .to_bytes(),
+        ),
     }
 }

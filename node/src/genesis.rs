@@ -21,7 +21,7 @@ use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
 use crate::config::{
-    ChainKeyConfig, ConfigError, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
+    ChainKeyConfig, ConfigError, NeuronConfig, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
 };
 
 /// Where one node listens.
@@ -55,14 +55,16 @@ pub fn config_path(out: &Path, id: NodeId) -> PathBuf {
     out.join(format!("node-{id}")).join("node.toml")
 }
 
-/// Writes `out/node-<i>/node.toml` and `secrets.toml` for every node and
-/// returns the configuration paths.
+/// Writes `out/node-<i>/node.toml` and `secrets.toml` for every node, with
+/// `neurons` governing the subnet's membership, and returns the
+/// configuration paths.
 ///
 /// # Errors
 /// [`GenesisError`].
 pub fn write_genesis(
     out: &Path,
     nodes: &[NodeAddresses],
+    neurons: &[NeuronConfig],
     test_hooks: bool,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Vec<PathBuf>, GenesisError> {
@@ -139,6 +141,7 @@ pub fn write_genesis(
             test_hooks,
             chain_key: ChainKeyConfig::default(),
             verify_threads: 0,
+            neurons: neurons.to_vec(),
         }
         .save(&path)?;
         paths.push(path);
@@ -196,7 +199,8 @@ mod tests {
                 http: format!("127.0.0.1:{}", 8000 + i).parse().unwrap(),
             })
             .collect();
-        let paths = write_genesis(dir.path(), &addresses, false, &mut rand::thread_rng()).unwrap();
+        let paths =
+            write_genesis(dir.path(), &addresses, &[], false, &mut rand::thread_rng()).unwrap();
         let suite = chainkey_crypto::Ciphersuite::<MinSig>::basic();
         let mut shares = Vec::new();
         let mut certification_shares = Vec::new();

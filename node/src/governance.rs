@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use candid::CandidType;
 use chainkey_consensus::NodeId;
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +22,7 @@ pub type NeuronId = u64;
 pub type ProposalId = u64;
 
 /// Voting power: its controller votes with its stake.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub struct Neuron {
     /// The principal (bytes) allowed to propose and vote with it.
     pub controller: Vec<u8>,
@@ -30,7 +31,7 @@ pub struct Neuron {
 }
 
 /// What a proposal changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub enum Action {
     /// Make this node a member of the subnet.
     AddNode(PeerConfig),
@@ -39,7 +40,7 @@ pub enum Action {
 }
 
 /// A ballot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub enum Vote {
     /// For.
     Yes,
@@ -48,7 +49,7 @@ pub enum Vote {
 }
 
 /// Where a proposal stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub enum Status {
     /// Votes are still open.
     Open,
@@ -67,7 +68,7 @@ pub enum Status {
 }
 
 /// A proposal and its ballots.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub struct Proposal {
     /// The neuron that made it (and voted for it).
     pub proposer: NeuronId,
@@ -80,7 +81,7 @@ pub struct Proposal {
 }
 
 /// The registry's subnet record: its members, at a version.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub struct SubnetRecord {
     /// Raised by every change.
     pub version: u64,
@@ -113,8 +114,9 @@ pub enum GovernanceError {
     },
 }
 
-/// Neurons, proposals and the subnet record they govern.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Neurons, proposals and the subnet record they govern. The default
+/// has no neuron (nothing can be proposed) and an empty record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Governance {
     neurons: BTreeMap<NeuronId, Neuron>,
     proposals: BTreeMap<ProposalId, Proposal>,
@@ -246,6 +248,7 @@ impl Governance {
         let members = &mut self.subnet.members;
         match action {
             Action::AddNode(peer) => {
+                peer.check().map_err(|error| error.to_string())?;
                 if members.contains_key(&peer.id) {
                     return Err(format!("node {} is a member already", peer.id));
                 }
@@ -276,16 +279,7 @@ impl Governance {
 mod tests {
     use super::*;
 
-    fn peer(id: NodeId) -> PeerConfig {
-        PeerConfig {
-            id,
-            address: format!("127.0.0.1:{}", 9000 + id),
-            certificate: String::new(),
-            public_key: String::new(),
-            query_key: String::new(),
-            mega_key: String::new(),
-        }
-    }
+    use crate::config::test_peer as peer;
 
     /// Neurons 0–3 with stakes 10, 20, 30, 40 (total 100), controlled by [i].
     fn governance() -> Governance {
@@ -390,6 +384,15 @@ mod tests {
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
             Status::Failed { .. }
+        ));
+        let mut bad_key = peer(7);
+        bad_key.mega_key = bad_key.public_key.clone();
+        let id = governance
+            .propose(&[3], 3, Action::AddNode(bad_key))
+            .unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("MEGa key")
         ));
         let id = governance.propose(&[3], 3, Action::RemoveNode(8)).unwrap();
         assert!(matches!(

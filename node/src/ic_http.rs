@@ -328,6 +328,9 @@ fn run_query(
     caller: &[u8],
     arg: Vec<u8>,
 ) -> Result<Vec<u8>, Reject> {
+    if canister_id == execution::governance_canister::id() {
+        return execution::governance_canister::query(&state.state.governance, method, &arg);
+    }
     let name = Principal::from_bytes(canister_id)
         .map(|p| p.to_text())
         .unwrap_or_default();

@@ -40,6 +40,9 @@ enum Command {
         /// Output directory (one `node-<id>` directory per node).
         #[arg(long)]
         out: PathBuf,
+        /// A neuron governing the subnet's membership, `PRINCIPAL:STAKE` (repeatable).
+        #[arg(long = "neuron")]
+        neurons: Vec<chainkey_node::config::NeuronConfig>,
     },
     /// Measure signature verification throughput against blst's batch API and one-by-one verification.
     Bench(bench::BenchArgs),
@@ -85,7 +88,11 @@ fn main() -> std::process::ExitCode {
             init_logs("warn");
             chainkey_node::subnet::run(&args)
         }
-        Command::Genesis { nodes, out } => {
+        Command::Genesis {
+            nodes,
+            out,
+            neurons,
+        } => {
             init_logs("info");
             let addresses: Vec<NodeAddresses> = nodes
                 .iter()
@@ -94,7 +101,7 @@ fn main() -> std::process::ExitCode {
                     http: std::net::SocketAddr::new(p2p.ip(), p2p.port() + 1),
                 })
                 .collect();
-            write_genesis(&out, &addresses, false, &mut rand::thread_rng())
+            write_genesis(&out, &addresses, &neurons, false, &mut rand::thread_rng())
                 .map(|paths| {
                     for path in paths {
                         println!("{}", path.display());

@@ -337,9 +337,13 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         signer_sender,
     );
     let runtime = Arc::new(Runtime::new());
-    let state = service::load_checkpoint(&config.data_dir)
-        .map_err(NodeError::Checkpoint)?
-        .unwrap_or_default();
+    let state = match service::load_checkpoint(&config.data_dir).map_err(NodeError::Checkpoint)? {
+        Some(state) => state,
+        None => crate::execution::ReplicatedState {
+            governance: config.genesis_governance()?,
+            ..Default::default()
+        },
+    };
     let sent_for_execution = state.height;
     let (executed_sender, mut executed) = mpsc::unbounded_channel();
     let execution = service::spawn(

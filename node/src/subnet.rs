@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use chainkey_consensus::NodeId;
 
+use crate::config::NeuronConfig;
 use crate::genesis::{config_path, write_genesis, NodeAddresses};
 use crate::http::SubmitResponse;
 use crate::ingress::{unix_ms, SignedIngress};
@@ -53,6 +54,10 @@ pub struct SubnetArgs {
     /// proxy canister calling `sign_with_ecdsa`) and time their replies.
     #[arg(long)]
     pub sign: bool,
+    /// A neuron governing the subnet's membership, `PRINCIPAL:STAKE`
+    /// (repeatable; a new directory only).
+    #[arg(long = "neuron")]
+    pub neurons: Vec<NeuronConfig>,
 }
 
 /// The node processes of a running subnet.
@@ -82,12 +87,17 @@ fn free_addresses(nodes: usize) -> Result<Vec<NodeAddresses>, String> {
         .collect())
 }
 
-/// Creates a subnet's genesis in `dir` unless one is there; returns the
-/// node configuration paths.
+/// Creates a subnet's genesis in `dir` (governed by `neurons`) unless one
+/// is there; returns the node configuration paths.
 ///
 /// # Errors
 /// When the directory holds a subnet of another size, or genesis fails.
-pub fn prepare(dir: &Path, nodes: usize, test_hooks: bool) -> Result<Vec<PathBuf>, String> {
+pub fn prepare(
+    dir: &Path,
+    nodes: usize,
+    neurons: &[NeuronConfig],
+    test_hooks: bool,
+) -> Result<Vec<PathBuf>, String> {
     if config_path(dir, 0).exists() {
         let existing = (0..)
             .take_while(|&id| config_path(dir, id).exists())
@@ -118,8 +128,14 @@ pub fn prepare(dir: &Path, nodes: usize, test_hooks: bool) -> Result<Vec<PathBuf
         return Ok(paths);
     }
     let addresses = free_addresses(nodes)?;
-    let paths = write_genesis(dir, &addresses, test_hooks, &mut rand::thread_rng())
-        .map_err(|e| e.to_string())?;
+    let paths = write_genesis(
+        dir,
+        &addresses,
+        neurons,
+        test_hooks,
+        &mut rand::thread_rng(),
+    )
+    .map_err(|e| e.to_string())?;
     // The nodes share this machine's cores: idle verification threads
     // spinning in every node would take them from the others.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -303,7 +319,7 @@ pub fn run(args: &SubnetArgs) -> Result<(), String> {
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("chainkey-subnet-{}", args.nodes)));
-    let configs = prepare(&dir, args.nodes, false)?;
+    let configs = prepare(&dir, args.nodes, &args.neurons, false)?;
     let program = std::env::current_exe().map_err(|error| error.to_string())?;
     eprintln!(
         "chainkey subnet: {} nodes in {} (logs in node-*/node.log); Ctrl-C stops",

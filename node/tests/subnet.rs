@@ -34,7 +34,7 @@ fn running(height: Height) -> Running {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let configs = prepare(dir.path(), 4, true).unwrap();
+    let configs = prepare(dir.path(), 4, &[], true).unwrap();
     let subnet = LocalSubnet::start(&program(), dir.path(), &configs).unwrap();
     wait_for_height(&subnet, height, Duration::from_secs(120)).unwrap();
     Running {

@@ -9,6 +9,7 @@
 //! applies one block at a time: timers, then the block's ingress in
 //! order, then the inter-canister messages they cause.
 
+pub mod governance_canister;
 pub mod instrument;
 pub mod management;
 pub mod service;
@@ -281,6 +282,8 @@ pub struct ReplicatedState {
     pub canisters_created: u64,
     /// Chain-key signing requests and presignatures.
     pub signing: signing::SigningState,
+    /// Neurons, proposals and the subnet record (the governance canister's state).
+    pub governance: crate::governance::Governance,
 }
 
 impl ReplicatedState {
@@ -304,6 +307,7 @@ impl ReplicatedState {
         hasher.update(crate::wire::to_cbor(&self.queue));
         hasher.update(self.canisters_created.to_le_bytes());
         hasher.update(crate::wire::to_cbor(&self.signing));
+        hasher.update(crate::wire::to_cbor(&self.governance));
         hasher.finalize().into()
     }
 }
@@ -528,6 +532,11 @@ impl Executor {
                 self.respond(origin, Err(reject), cycles);
             }
             return;
+        }
+        if callee == governance_canister::id() {
+            let governance = &mut self.state.governance;
+            let result = governance_canister::update(governance, &caller, &method, &arg);
+            return self.respond(origin, result, cycles);
         }
         if callee.is_empty() {
             let result = match method.as_str() {
