@@ -12,6 +12,8 @@
 //! service (`sign_with_ecdsa`), with one node sending invalid dealings and
 //! signature shares part of the time.
 //!
+//! Neurons adopt a proposal adding a node through the governance canister.
+//!
 //! Needs Node.js with `tests/js` installed (`npm ci --prefix tests/js`,
 //! as `.ci/run` does).
 
@@ -427,4 +429,119 @@ async fn agent_for_node(subnet: &LocalSubnet, id: usize) -> Agent {
         assert!(Instant::now() < deadline, "node {id} does not answer");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister() {
+    use chainkey_node::config::NeuronConfig;
+    use chainkey_node::genesis::NodeKeys;
+    use chainkey_node::governance::{Action, Proposal, Status, SubnetRecord, Vote};
+
+    let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
+    let identities: Vec<BasicIdentity> = (50..53)
+        .map(|seed| BasicIdentity::from_raw_key(&[seed; 32]))
+        .collect();
+    let neurons: Vec<NeuronConfig> = identities
+        .iter()
+        .zip([30, 30, 40])
+        .map(|(identity, stake)| NeuronConfig {
+            controller: identity.sender().unwrap().to_text(),
+            stake,
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let configs = prepare(dir.path(), 4, &neurons, true).unwrap();
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
+    let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
+    let mut agents = Vec::new();
+    for (id, identity) in identities.into_iter().enumerate() {
+        agents.push(agent(&url(&subnet, id), identity).await);
+    }
+    let governance =
+        candid::Principal::from_slice(&chainkey_node::execution::governance_canister::id());
+
+    // The new node's own keys; its record is what the proposal carries.
+    let mut rng = rand::thread_rng();
+    let record = NodeKeys::generate(4, &mut rng)
+        .unwrap()
+        .record(4, "127.0.0.1:1", &mut rng);
+    let propose = |neuron: u64, action: Action| {
+        Encode!(&chainkey_node::execution::governance_canister::MakeProposal { neuron, action })
+    };
+    let vote = |neuron: u64, proposal: u64, vote: Vote| {
+        Encode!(
+            &chainkey_node::execution::governance_canister::RegisterVote {
+                neuron,
+                proposal,
+                vote
+            }
+        )
+    };
+
+    // Neuron 1's controller cannot use neuron 0.
+    let refused = agents[1]
+        .update(&governance, "make_proposal")
+        .with_arg(propose(0, Action::RemoveNode(0)).unwrap())
+        .call_and_wait()
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("does not control neuron 0"),
+        "{refused}"
+    );
+
+    let proposal: u64 = update(
+        &agents[0],
+        governance,
+        "make_proposal",
+        propose(0, Action::AddNode(record.clone())),
+    )
+    .await;
+    // 30 for, then 30 against: open; then 40 for: 70 of 100 adopt it.
+    let status: Status = update(
+        &agents[1],
+        governance,
+        "register_vote",
+        vote(1, proposal, Vote::No),
+    )
+    .await;
+    assert_eq!(status, Status::Open);
+    let status: Status = update(
+        &agents[2],
+        governance,
+        "register_vote",
+        vote(2, proposal, Vote::Yes),
+    )
+    .await;
+    assert_eq!(status, Status::Executed { version: 2 });
+
+    // Every node answers the same through (signed, verified) queries.
+    for agent in &agents {
+        let reply = agent
+            .query(&governance, "get_subnet_record")
+            .with_arg(Encode!().unwrap())
+            .call()
+            .await
+            .unwrap();
+        let subnet_record = Decode!(&reply, SubnetRecord).unwrap();
+        assert_eq!(subnet_record.version, 2);
+        assert_eq!(subnet_record.members.len(), 5);
+        assert_eq!(subnet_record.members[&4], record);
+        let reply = agent
+            .query(&governance, "get_proposal")
+            .with_arg(Encode!(&proposal).unwrap())
+            .call()
+            .await
+            .unwrap();
+        let found = Decode!(&reply, Option<Proposal>).unwrap().unwrap();
+        assert_eq!(found.status, Status::Executed { version: 2 });
+        assert_eq!(found.ballots.len(), 3);
+    }
+    let digests = common_digests(&subnet);
+    assert!(
+        digests.windows(2).all(|pair| pair[0] == pair[1]),
+        "{digests:?}"
+    );
+    subnet.stop();
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use chainkey_consensus::{Config as ConsensusConfig, NodeId, SubnetKeys};
 use chainkey_crypto::batch::Secp256k1;
+use chainkey_crypto::nidkg::{EncryptionPublicKey, EncryptionSecretKey, ProofOfPossession};
 use chainkey_crypto::tecdsa::{MegaPublicKey, MegaSecretKey};
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{MinSig, PublicKey, SecretKey};
@@ -62,6 +63,12 @@ pub struct PeerConfig {
     /// Its MEGa encryption key for chain-key ECDSA dealings (hex, its
     /// `MegaPublicKey::to_bytes` encoding).
     pub mega_key: String,
+    /// Its NIDKG encryption key, receiving shares of the subnet's
+    /// threshold BLS keys when they are dealt or reshared (hex, 48 bytes).
+    pub dkg_key: String,
+    /// Its proof of possession of `dkg_key`, bound to its BLS public key
+    /// (hex, 80 bytes).
+    pub dkg_possession: String,
 }
 
 impl PeerConfig {
@@ -98,6 +105,21 @@ impl PeerConfig {
         MegaPublicKey::from_bytes(&bytes).map_err(|_| self.invalid("MEGa key"))
     }
 
+    /// Its NIDKG encryption key, once its proof of possession verifies.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] if either does not decode or the proof fails.
+    pub fn dkg_public_key(&self) -> Result<EncryptionPublicKey, ConfigError> {
+        let key = EncryptionPublicKey::from_bytes(&hex_bytes("DKG key", &self.dkg_key)?)
+            .map_err(|_| self.invalid("DKG key"))?;
+        let proof =
+            ProofOfPossession::from_bytes(&hex_bytes("DKG key possession", &self.dkg_possession)?)
+                .map_err(|_| self.invalid("DKG key possession"))?;
+        key.verify_possession(&dkg_possession_context(&self.public_key), &proof)
+            .map_err(|_| self.invalid("DKG key possession"))?;
+        Ok(key)
+    }
+
     /// Its TLS certificate (DER).
     ///
     /// # Errors
@@ -125,8 +147,16 @@ impl PeerConfig {
         self.bls_public_key()?;
         self.ed25519_key()?;
         self.mega_public_key()?;
+        self.dkg_public_key()?;
         Ok(())
     }
+}
+
+/// What a node's proof of possession of its NIDKG key is bound to: its
+/// BLS public key (hex, as in its record), so a proof cannot be replayed
+/// for another node.
+pub fn dkg_possession_context(public_key: &str) -> Vec<u8> {
+    [b"chainkey node ".as_slice(), public_key.as_bytes()].concat()
 }
 
 /// The chain-key signing service.
@@ -259,6 +289,8 @@ pub struct SecretsFile {
     pub query_key: String,
     /// MEGa decryption key for chain-key ECDSA dealings (hex scalar).
     pub mega_key: String,
+    /// NIDKG decryption key for shares of threshold BLS keys (hex scalar).
+    pub dkg_key: String,
 }
 
 impl std::fmt::Debug for SecretsFile {
@@ -276,6 +308,7 @@ impl Drop for SecretsFile {
         self.tls_key.zeroize();
         self.query_key.zeroize();
         self.mega_key.zeroize();
+        self.dkg_key.zeroize();
     }
 }
 
@@ -293,6 +326,8 @@ pub struct Secrets {
     pub query_key: ed25519_dalek::SigningKey,
     /// Decrypts this node's shares of chain-key ECDSA transcripts.
     pub mega_key: MegaSecretKey<Secp256k1>,
+    /// Decrypts this node's shares of threshold BLS keys (NIDKG).
+    pub dkg_key: EncryptionSecretKey,
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -376,6 +411,11 @@ impl NodeConfig {
                 &file.mega_key,
             )?))
             .map_err(|_| invalid("MEGa key"))?,
+            dkg_key: EncryptionSecretKey::from_bytes(&Zeroizing::new(hex_bytes(
+                "DKG key",
+                &file.dkg_key,
+            )?))
+            .map_err(|_| invalid("DKG key"))?,
         })
     }
 
@@ -533,20 +573,22 @@ pub(crate) fn test_peer(id: NodeId) -> PeerConfig {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(id));
     let query_key = ed25519_dalek::SigningKey::generate(&mut rng);
+    let public_key = hex::encode(
+        SecretKey::generate(&mut rng)
+            .public_key::<MinSig>()
+            .to_bytes(),
+    );
+    let mega_key = MegaSecretKey::<Secp256k1>::generate(&mut rng).public_key();
+    let dkg_key = EncryptionSecretKey::generate(&mut rng);
+    let possession = dkg_key.prove_possession(&dkg_possession_context(&public_key), &mut rng);
     PeerConfig {
         id,
         address: format!("127.0.0.1:{}", 9000 + id),
         certificate: "3082".into(),
-        public_key: hex::encode(
-            SecretKey::generate(&mut rng)
-                .public_key::<MinSig>()
-                .to_bytes(),
-        ),
+        public_key,
         query_key: hex::encode(query_key.verifying_key().as_bytes()),
-        mega_key: hex::encode(
-            MegaSecretKey::<Secp256k1>::generate(&mut rng)
-                .public_key()
-                .to_bytes(),
-        ),
+        mega_key: hex::encode(mega_key.to_bytes()),
+        dkg_key: hex::encode(dkg_key.public_key().to_bytes()),
+        dkg_possession: hex::encode(possession.to_bytes()),
     }
 }

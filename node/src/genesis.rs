@@ -14,14 +14,16 @@ use std::path::{Path, PathBuf};
 use chainkey_consensus::NodeId;
 use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::nidkg::{
-    verify_dealings, Dealing, DkgConfig, EncryptionSecretKey, Transcript,
+    verify_dealings, Dealing, DkgConfig, EncryptionPublicKey, EncryptionSecretKey, Transcript,
 };
 use chainkey_crypto::tecdsa::MegaSecretKey;
+use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
 use crate::config::{
-    ChainKeyConfig, ConfigError, NeuronConfig, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
+    dkg_possession_context, ChainKeyConfig, ConfigError, NeuronConfig, NodeConfig, PeerConfig,
+    SecretsFile, TimingConfig,
 };
 
 /// Where one node listens.
@@ -55,6 +57,81 @@ pub fn config_path(out: &Path, id: NodeId) -> PathBuf {
     out.join(format!("node-{id}")).join("node.toml")
 }
 
+/// One node's own keys: the secrets it keeps, and the record (public keys)
+/// every other node knows it by. A node joining a running subnet makes
+/// these and publishes the record in a governance proposal.
+pub struct NodeKeys {
+    node_key: SecretKey,
+    query_key: ed25519_dalek::SigningKey,
+    mega_key: MegaSecretKey<Secp256k1>,
+    dkg_key: EncryptionSecretKey,
+    tls: rcgen::CertifiedKey,
+}
+
+impl NodeKeys {
+    /// Fresh keys for node `id`.
+    ///
+    /// # Errors
+    /// [`GenesisError::Certificate`] if the TLS certificate cannot be made.
+    pub fn generate(
+        id: NodeId,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Self, GenesisError> {
+        let tls = rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])
+            .map_err(|error| GenesisError::Certificate(error.to_string()))?;
+        Ok(NodeKeys {
+            node_key: SecretKey::generate(rng),
+            query_key: ed25519_dalek::SigningKey::generate(rng),
+            mega_key: MegaSecretKey::generate(rng),
+            dkg_key: EncryptionSecretKey::generate(rng),
+            tls,
+        })
+    }
+
+    /// The record of this node as member `id` listening on `address`.
+    pub fn record(
+        &self,
+        id: NodeId,
+        address: &str,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> PeerConfig {
+        let public_key = hex::encode(self.node_key.public_key::<MinSig>().to_bytes());
+        let possession = self
+            .dkg_key
+            .prove_possession(&dkg_possession_context(&public_key), rng);
+        PeerConfig {
+            id,
+            address: address.into(),
+            certificate: hex::encode(self.tls.cert.der()),
+            public_key,
+            query_key: hex::encode(self.query_key.verifying_key().as_bytes()),
+            mega_key: hex::encode(self.mega_key.public_key().to_bytes()),
+            dkg_key: hex::encode(self.dkg_key.public_key().to_bytes()),
+            dkg_possession: hex::encode(possession.to_bytes()),
+        }
+    }
+
+    /// Its NIDKG encryption key.
+    pub fn dkg_public_key(&self) -> EncryptionPublicKey {
+        self.dkg_key.public_key()
+    }
+
+    /// Its secrets file, with its shares of the beacon and certification keys.
+    pub fn secrets(&self, beacon: &SecretKeyShare, certification: &SecretKeyShare) -> SecretsFile {
+        SecretsFile {
+            node_key: hex::encode(*self.node_key.to_bytes()),
+            beacon_index: beacon.index(),
+            beacon_share: hex::encode(*beacon.secret_key().to_bytes()),
+            certification_index: certification.index(),
+            certification_share: hex::encode(*certification.secret_key().to_bytes()),
+            tls_key: hex::encode(self.tls.key_pair.serialize_der()),
+            query_key: hex::encode(self.query_key.to_bytes()),
+            mega_key: hex::encode(&*self.mega_key.to_bytes()),
+            dkg_key: hex::encode(*self.dkg_key.to_bytes()),
+        }
+    }
+}
+
 /// Writes `out/node-<i>/node.toml` and `secrets.toml` for every node, with
 /// `neurons` governing the subnet's membership, and returns the
 /// configuration paths.
@@ -73,60 +150,38 @@ pub fn write_genesis(
     }
     let n = nodes.len();
     let threshold = (n - 1) / 3 + 1;
-    let node_keys: Vec<SecretKey> = (0..n).map(|_| SecretKey::generate(rng)).collect();
-    let query_keys: Vec<ed25519_dalek::SigningKey> = (0..n)
-        .map(|_| ed25519_dalek::SigningKey::generate(rng))
-        .collect();
-    let mega_keys: Vec<MegaSecretKey<Secp256k1>> =
-        (0..n).map(|_| MegaSecretKey::generate(rng)).collect();
-    let (beacon, shares) = threshold_key(b"chainkey genesis beacon key", n, threshold, rng)?;
+    let keys: Vec<NodeKeys> = (0..n as NodeId)
+        .map(|id| NodeKeys::generate(id, rng))
+        .collect::<Result<_, _>>()?;
+    let receivers: Vec<EncryptionPublicKey> = keys.iter().map(NodeKeys::dkg_public_key).collect();
+    let (beacon, beacon_shares) = threshold_key(
+        b"chainkey genesis beacon key",
+        &keys,
+        &receivers,
+        threshold,
+        rng,
+    )?;
     let (certification, certification_shares) = threshold_key(
         b"chainkey genesis certification key",
-        n,
+        &keys,
+        &receivers,
         n - threshold + 1,
         rng,
     )?;
-    let tls: Vec<rcgen::CertifiedKey> = (0..n)
-        .map(|id| {
-            rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])
-                .map_err(|error| GenesisError::Certificate(error.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
     let peers: Vec<PeerConfig> = (0..n)
-        .map(|id| PeerConfig {
-            id: id as NodeId,
-            address: nodes[id].p2p.to_string(),
-            certificate: hex::encode(tls[id].cert.der()),
-            public_key: hex::encode(node_keys[id].public_key::<MinSig>().to_bytes()),
-            query_key: hex::encode(query_keys[id].verifying_key().as_bytes()),
-            mega_key: hex::encode(mega_keys[id].public_key().to_bytes()),
-        })
+        .map(|id| keys[id].record(id as NodeId, &nodes[id].p2p.to_string(), rng))
         .collect();
     let mut paths = Vec::new();
-    for (id, (((key, share), certification_share), tls)) in node_keys
-        .iter()
-        .zip(&shares)
-        .zip(&certification_shares)
-        .zip(&tls)
-        .enumerate()
-    {
+    for (id, node_keys) in keys.iter().enumerate() {
         let path = config_path(out, id as NodeId);
         let dir = path.parent().expect("a node directory");
         std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
-        SecretsFile {
-            node_key: hex::encode(*key.to_bytes()),
-            beacon_index: share.index(),
-            beacon_share: hex::encode(*share.secret_key().to_bytes()),
-            certification_index: certification_share.index(),
-            certification_share: hex::encode(*certification_share.secret_key().to_bytes()),
-            tls_key: hex::encode(tls.key_pair.serialize_der()),
-            query_key: hex::encode(query_keys[id].to_bytes()),
-            mega_key: hex::encode(&*mega_keys[id].to_bytes()),
-        }
-        .save(&dir.join("secrets.toml"))?;
+        node_keys
+            .secrets(&beacon_shares[id], &certification_shares[id])
+            .save(&dir.join("secrets.toml"))?;
         NodeConfig {
             id: id as NodeId,
             listen: nodes[id].p2p,
@@ -149,25 +204,19 @@ pub fn write_genesis(
     Ok(paths)
 }
 
-/// A genesis NIDKG: every node deals, all dealings are verified in one
-/// batch, and each node's share is decrypted with its encryption key.
+/// A genesis NIDKG to the nodes' encryption keys: every node deals, all
+/// dealings are verified in one batch, and each node's share is decrypted
+/// with its key.
 fn threshold_key(
     dkg_id: &[u8],
-    n: usize,
+    keys: &[NodeKeys],
+    receivers: &[EncryptionPublicKey],
     threshold: usize,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<
-    (
-        chainkey_crypto::threshold::PublicCommitment<MinSig>,
-        Vec<chainkey_crypto::threshold::SecretKeyShare>,
-    ),
-    GenesisError,
-> {
+) -> Result<(PublicCommitment<MinSig>, Vec<SecretKeyShare>), GenesisError> {
     let dkg = |error: chainkey_crypto::nidkg::DkgError| GenesisError::Dkg(error.to_string());
-    let keys: Vec<EncryptionSecretKey> =
-        (0..n).map(|_| EncryptionSecretKey::generate(rng)).collect();
-    let receivers = keys.iter().map(EncryptionSecretKey::public_key).collect();
-    let config = DkgConfig::new(dkg_id, receivers, threshold, n).map_err(dkg)?;
+    let n = keys.len();
+    let config = DkgConfig::new(dkg_id, receivers.to_vec(), threshold, n).map_err(dkg)?;
     let dealings = (0..n as u32)
         .map(|dealer| Ok((dealer, Dealing::create(&config, dealer, rng)?)))
         .collect::<Result<Vec<_>, _>>()
@@ -180,7 +229,7 @@ fn threshold_key(
     let shares = keys
         .iter()
         .enumerate()
-        .map(|(position, key)| transcript.decrypt_share(position, key))
+        .map(|(position, key)| transcript.decrypt_share(position, &key.dkg_key))
         .collect::<Result<_, _>>()
         .map_err(dkg)?;
     Ok((transcript.commitment().clone(), shares))
@@ -212,6 +261,12 @@ mod tests {
             );
             assert_eq!(mode & 0o777, 0o600, "secrets are the owner's only");
             let secrets = config.load_secrets().unwrap();
+            let record = &config.nodes[id];
+            record.check().unwrap();
+            assert_eq!(
+                record.dkg_public_key().unwrap(),
+                secrets.dkg_key.public_key()
+            );
             shares.push(suite.sign_share(&secrets.beacon_share, b"beacon"));
             certification_shares.push(suite.sign_share(&secrets.certification_share, b"root"));
         }

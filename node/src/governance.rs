@@ -394,6 +394,17 @@ mod tests {
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
             Status::Failed { reason } if reason.contains("MEGa key")
         ));
+        // Node 6's DKG key and proof, claimed by another node.
+        let mut replayed_possession = peer(7);
+        replayed_possession.dkg_key = peer(6).dkg_key;
+        replayed_possession.dkg_possession = peer(6).dkg_possession;
+        let id = governance
+            .propose(&[3], 3, Action::AddNode(replayed_possession))
+            .unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("DKG key possession")
+        ));
         let id = governance.propose(&[3], 3, Action::RemoveNode(8)).unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chainkey_consensus::NodeId;
 
-use crate::config::NeuronConfig;
+use crate::config::{NeuronConfig, PeerConfig};
 use crate::genesis::{config_path, write_genesis, NodeAddresses};
 use crate::http::SubmitResponse;
 use crate::ingress::{unix_ms, SignedIngress};
@@ -115,7 +115,7 @@ pub fn prepare(
             crate::config::NodeConfig::load(path)
                 .and_then(|config| {
                     config.load_secrets()?;
-                    config.mega_keys().map(|_| ())
+                    config.nodes.iter().try_for_each(PeerConfig::check)
                 })
                 .map_err(|error| {
                     format!(

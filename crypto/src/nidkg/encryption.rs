@@ -82,6 +82,24 @@ impl EncryptionSecretKey {
         EncryptionPublicKey((G1Projective::generator() * self.0.scalar()).to_affine())
     }
 
+    /// Decodes the 32-byte big-endian encoding of [`Self::to_bytes`].
+    ///
+    /// # Errors
+    /// [`DkgError::Malformed`] for another length, zero, or a value not below r.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DkgError> {
+        SecretKey::from_bytes(bytes)
+            .map(EncryptionSecretKey)
+            .map_err(|error| DkgError::Malformed {
+                field: "encryption secret key",
+                error,
+            })
+    }
+
+    /// The 32-byte big-endian encoding, wiped when dropped (keep it secret).
+    pub fn to_bytes(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        self.0.to_bytes()
+    }
+
     /// Proves knowledge of this key, bound to `context` (e.g. the node id).
     pub fn prove_possession<R: RngCore + CryptoRng>(
         &self,
@@ -188,6 +206,45 @@ impl EncryptionPublicKey {
         } else {
             Err(DkgError::InvalidProofOfPossession)
         }
+    }
+}
+
+impl ProofOfPossession {
+    /// The encoded length: a compressed G1 point, then a big-endian scalar.
+    pub const LEN: usize = 48 + 32;
+
+    /// The 80-byte encoding.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut bytes = [0; Self::LEN];
+        bytes[..48].copy_from_slice(&self.commitment.to_compressed());
+        bytes[48..].copy_from_slice(&self.response.to_bytes_be());
+        bytes
+    }
+
+    /// Decodes [`Self::to_bytes`]: a point of the prime-order subgroup and a
+    /// canonical scalar.
+    ///
+    /// # Errors
+    /// [`DkgError::Malformed`] naming the proof of possession.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DkgError> {
+        let malformed = |error| DkgError::Malformed {
+            field: "proof of possession",
+            error,
+        };
+        let bytes: &[u8; Self::LEN] = bytes.try_into().map_err(|_| {
+            malformed(crate::Error::InvalidLength {
+                expected: Self::LEN,
+                actual: bytes.len(),
+            })
+        })?;
+        let commitment = G1Projective::from_compressed_slice(&bytes[..48]).map_err(malformed)?;
+        let scalar: &[u8; 32] = bytes[48..].try_into().expect("32 bytes");
+        let response = Option::from(Scalar::from_bytes_be(scalar))
+            .ok_or(malformed(crate::Error::NonCanonicalScalar))?;
+        Ok(ProofOfPossession {
+            commitment,
+            response,
+        })
     }
 }
 
@@ -314,5 +371,43 @@ mod tests {
             .verify_possession(b"node 4", &proof)
             .is_err());
         assert!(other.verify_possession(b"node 3", &proof).is_err());
+    }
+
+    #[test]
+    fn keys_and_proofs_round_trip_and_bad_encodings_are_named() {
+        let mut rng = rand::thread_rng();
+        let key = EncryptionSecretKey::generate(&mut rng);
+        let decoded = EncryptionSecretKey::from_bytes(&*key.to_bytes()).unwrap();
+        assert_eq!(decoded.public_key(), key.public_key());
+        assert!(EncryptionSecretKey::from_bytes(&[0; 32]).is_err(), "zero");
+        assert!(EncryptionSecretKey::from_bytes(&[0xff; 32]).is_err(), "≥ r");
+
+        let proof = key.prove_possession(b"node 3", &mut rng);
+        let bytes = proof.to_bytes();
+        let decoded = ProofOfPossession::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded, proof);
+        key.public_key()
+            .verify_possession(b"node 3", &decoded)
+            .unwrap();
+        let field = |bytes: &[u8]| match ProofOfPossession::from_bytes(bytes) {
+            Err(DkgError::Malformed { field, error }) => (field, error),
+            other => panic!("{other:?}"),
+        };
+        assert!(matches!(
+            field(&bytes[1..]),
+            ("proof of possession", crate::Error::InvalidLength { .. })
+        ));
+        let mut response_too_large = bytes;
+        response_too_large[48..].fill(0xff);
+        assert_eq!(
+            field(&response_too_large).1,
+            crate::Error::NonCanonicalScalar
+        );
+        let mut uncompressed_flag = bytes;
+        uncompressed_flag[0] &= 0x7f;
+        assert_eq!(
+            field(&uncompressed_flag).1,
+            crate::Error::InvalidPointEncoding
+        );
     }
 }

@@ -26,9 +26,14 @@ pub fn canister_id(index: u64) -> Vec<u8> {
     id
 }
 
-/// The range of canister ids this subnet hosts, inclusive.
-pub fn canister_range() -> (Vec<u8>, Vec<u8>) {
-    (canister_id(0), canister_id(MAX_CANISTERS - 1))
+/// The ranges of canister ids this subnet answers for, inclusive: the
+/// canisters it hosts, and the governance canister just past them.
+pub fn canister_ranges() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let governance = super::governance_canister::id();
+    vec![
+        (canister_id(0), canister_id(MAX_CANISTERS - 1)),
+        (governance.clone(), governance),
+    ]
 }
 
 fn bad_argument(method: &str, error: impl std::fmt::Display) -> Reject {

@@ -68,7 +68,7 @@ pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedStat
         time_ns: state.time_ns,
         subnet_id: subnet.subnet_id.clone(),
         subnet_public_key: subnet.public_key.clone(),
-        canister_ranges: vec![super::management::canister_range()],
+        canister_ranges: super::management::canister_ranges(),
         node_public_keys: subnet.node_keys.iter().cloned().collect(),
         canisters: state
             .canisters
