@@ -516,15 +516,23 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
     .await;
     assert_eq!(status, Status::Executed { version: 2 });
 
-    // Every node answers the same through (signed, verified) queries.
+    // Every node answers the same through (signed, verified) queries, once
+    // its certified state is past the vote.
     for agent in &agents {
-        let reply = agent
-            .query(&governance, "get_subnet_record")
-            .with_arg(Encode!().unwrap())
-            .call()
-            .await
-            .unwrap();
-        let subnet_record = Decode!(&reply, SubnetRecord).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let subnet_record = loop {
+            let reply = agent
+                .query(&governance, "get_subnet_record")
+                .with_arg(Encode!().unwrap())
+                .call()
+                .await
+                .unwrap();
+            let subnet_record = Decode!(&reply, SubnetRecord).unwrap();
+            if subnet_record.version == 2 || Instant::now() > deadline {
+                break subnet_record;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
         assert_eq!(subnet_record.version, 2);
         assert_eq!(subnet_record.members.len(), 5);
         assert_eq!(subnet_record.members[&4], record);
@@ -543,5 +551,30 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         digests.windows(2).all(|pair| pair[0] == pair[1]),
         "{digests:?}"
     );
+
+    // A block carries the adopted record, and the subnet reshares its
+    // ECDSA master key to the five members: same public key everywhere.
+    wait_for_ecdsa_key(&subnet);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let statuses = loop {
+        let statuses = subnet.statuses();
+        let reshared = |status: &Option<chainkey_node::node::Status>| {
+            status
+                .as_ref()
+                .is_some_and(|status| matches!(status.ecdsa_reshared, Some((2, _))))
+        };
+        if statuses.iter().all(reshared) {
+            break statuses;
+        }
+        assert!(Instant::now() < deadline, "no reshare: {statuses:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let master = statuses[0].as_ref().unwrap().ecdsa_public_key.clone();
+    assert!(master.is_some());
+    for status in statuses.into_iter().flatten() {
+        assert_eq!(status.registry_version, 2);
+        assert_eq!(status.ecdsa_public_key, master);
+        assert_eq!(status.ecdsa_reshared, master.clone().map(|key| (2, key)));
+    }
     subnet.stop();
 }

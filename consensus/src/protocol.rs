@@ -315,6 +315,11 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.unvalidated.len()
     }
 
+    /// The payload builder.
+    pub fn payloads(&self) -> &P {
+        &self.payloads
+    }
+
     /// The payload builder (e.g. to submit ingress messages).
     pub fn payloads_mut(&mut self) -> &mut P {
         &mut self.payloads

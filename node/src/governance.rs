@@ -121,6 +121,8 @@ pub struct Governance {
     neurons: BTreeMap<NeuronId, Neuron>,
     proposals: BTreeMap<ProposalId, Proposal>,
     subnet: SubnetRecord,
+    /// The records the subnet had before, by version.
+    earlier: BTreeMap<u64, SubnetRecord>,
 }
 
 impl Governance {
@@ -134,12 +136,21 @@ impl Governance {
                 version: 1,
                 members: members.into_iter().map(|peer| (peer.id, peer)).collect(),
             },
+            earlier: BTreeMap::new(),
         }
     }
 
     /// The current subnet record.
     pub fn subnet(&self) -> &SubnetRecord {
         &self.subnet
+    }
+
+    /// The subnet record at `version`, current or earlier.
+    pub fn record(&self, version: u64) -> Option<&SubnetRecord> {
+        if version == self.subnet.version {
+            return Some(&self.subnet);
+        }
+        self.earlier.get(&version)
     }
 
     /// A proposal, if it exists.
@@ -245,6 +256,7 @@ impl Governance {
 
     /// Applies an adopted action to the subnet record; its new version.
     fn execute(&mut self, action: Action) -> Result<u64, String> {
+        let before = self.subnet.clone();
         let members = &mut self.subnet.members;
         match action {
             Action::AddNode(peer) => {
@@ -252,11 +264,13 @@ impl Governance {
                 if members.contains_key(&peer.id) {
                     return Err(format!("node {} is a member already", peer.id));
                 }
-                if members
-                    .values()
-                    .any(|member| member.address == peer.address)
-                {
-                    return Err(format!("a member listens on {} already", peer.address));
+                if let Some(member) = members.values().find(|member| {
+                    member.address == peer.address || member.public_key == peer.public_key
+                }) {
+                    return Err(format!(
+                        "node {} has the same address or public key",
+                        member.id
+                    ));
                 }
                 members.insert(peer.id, peer);
             }
@@ -271,6 +285,7 @@ impl Governance {
             }
         }
         self.subnet.version += 1;
+        self.earlier.insert(before.version, before);
         Ok(self.subnet.version)
     }
 }
@@ -315,6 +330,9 @@ mod tests {
             [0, 1, 2, 3, 4]
         );
         assert_eq!(subnet.members[&4], peer(4));
+        assert_eq!(governance.record(1).unwrap().members.len(), 4, "kept");
+        assert_eq!(governance.record(2), Some(governance.subnet()));
+        assert_eq!(governance.record(3), None);
         assert_eq!(
             governance.vote(&[3], 3, id, Vote::Yes),
             Err(GovernanceError::Decided(id))

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 
 use crate::certification::certifier::{Certified, Certifier};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
-use crate::chain_key::state::{ChainKeyState, Change, Setup};
+use crate::chain_key::state::{master_public_key, ChainKeyState, Change, Setup};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
 use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
@@ -120,6 +120,13 @@ pub struct Status {
     pub state_digests: Vec<(Height, String)>,
     /// Whether the chain-key ECDSA master key exists.
     pub ecdsa_key_ready: bool,
+    /// The master public key (SEC1 compressed, hex), once it exists.
+    pub ecdsa_public_key: Option<String>,
+    /// The registry version of the latest subnet record the chain carried.
+    pub registry_version: u64,
+    /// The registry version the master key was last reshared for, and the
+    /// reshared key's public key (hex; the same as the master's).
+    pub ecdsa_reshared: Option<(u64, String)>,
     /// Presignatures ready and not used.
     pub presignatures_ready: usize,
     /// Chain-key signatures finalized since start.
@@ -868,6 +875,18 @@ impl Node {
         }
         self.state_digests
             .push_back((executed.height, hex::encode(executed.digest)));
+        let chain_key = &mut self.consensus.payloads_mut().chain_key;
+        let governance = &executed.state.governance;
+        for version in chain_key.adopted_version() + 1..=governance.subnet().version {
+            if let Some(record) = governance.record(version) {
+                tracing::info!(
+                    node = self.me,
+                    version,
+                    "governance adopted a subnet record"
+                );
+                chain_key.adopt(record.clone());
+            }
+        }
         let (share, certified) = self.certifier.on_executed(executed);
         let frame = Arc::new(Message::CertificationShare(share).to_frame());
         self.transport.broadcast(frame);
@@ -1217,6 +1236,7 @@ impl Node {
             .set(pending as i64);
         metrics.round.set(self.consensus.height() as i64);
         let finalized_height = self.consensus.finalized_height();
+        let chain_key = self.consensus.payloads().chain_key.state();
         let status = Status {
             node: self.me,
             round: self.consensus.height(),
@@ -1231,7 +1251,7 @@ impl Node {
             blocks_per_second: blocks / span,
             latency_p50_ms: percentile(0.5),
             latency_p99_ms: percentile(0.99),
-            ingress_finalized: self.consensus.payloads_mut().finalized_messages,
+            ingress_finalized: self.consensus.payloads().finalized_messages,
             ingress_per_second: messages as f64 / span,
             ingress_pending: pending,
             mean_batch,
@@ -1247,20 +1267,15 @@ impl Node {
             certified_height: self.certified_height,
             calls_executed: self.calls_executed,
             state_digests: self.state_digests.iter().cloned().collect(),
-            ecdsa_key_ready: self
-                .consensus
-                .payloads_mut()
-                .chain_key
-                .state()
+            ecdsa_key_ready: chain_key.key().is_some(),
+            ecdsa_public_key: chain_key
                 .key()
-                .is_some(),
-            presignatures_ready: self
-                .consensus
-                .payloads_mut()
-                .chain_key
-                .state()
-                .ready()
-                .len(),
+                .map(|key| hex::encode(master_public_key(key))),
+            registry_version: chain_key.membership_version(),
+            ecdsa_reshared: chain_key
+                .reshared()
+                .map(|(version, key)| (*version, hex::encode(master_public_key(key)))),
+            presignatures_ready: chain_key.ready().len(),
             signatures_finalized: self.signatures_finalized,
             chain_key_invalid: self.chain_key_invalid.clone(),
             shares_rebuilt: self.shares_rebuilt,

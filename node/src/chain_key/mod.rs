@@ -45,6 +45,9 @@ pub enum TranscriptRef {
     KappaTimesLambda(u64),
     /// `x·λ` of presignature `i`.
     KeyTimesLambda(u64),
+    /// The master key reshared (unmasked, same public key) to the members
+    /// of the subnet record at this registry version.
+    KeyReshare(u64),
 }
 
 impl TranscriptRef {
@@ -61,7 +64,7 @@ impl TranscriptRef {
     /// The presignature it belongs to, if any.
     pub fn presignature(&self) -> Option<u64> {
         match *self {
-            TranscriptRef::KeyRandom | TranscriptRef::Key => None,
+            TranscriptRef::KeyRandom | TranscriptRef::Key | TranscriptRef::KeyReshare(_) => None,
             TranscriptRef::Kappa(i)
             | TranscriptRef::Lambda(i)
             | TranscriptRef::KappaTimesLambda(i)
@@ -140,6 +143,10 @@ pub enum ChainKeyItem {
     Dealing(SignedDealing),
     /// A combined signature.
     Signature(SignatureItem),
+    /// A subnet record governance adopted (a new registry version): the
+    /// master key is reshared to its members. Valid only if the judging
+    /// node's own execution adopted the same record.
+    Membership(crate::governance::SubnetRecord),
 }
 
 /// First byte of a chain-key payload entry: never the first byte of a CBOR

@@ -18,6 +18,7 @@ use chainkey_crypto::tecdsa::{verify_dealings_of, Dealing, TranscriptParams};
 
 use super::state::{ChainKeyState, Change, ItemError};
 use super::{ChainKeyEvent, ChainKeyItem, Curve, SignatureItem, SignedDealing, TranscriptRef};
+use crate::governance::SubnetRecord;
 
 /// Dealings one block carries at most.
 pub const MAX_DEALINGS_PER_BLOCK: usize = 200;
@@ -49,6 +50,9 @@ pub struct ChainKeyPool {
     changes: Vec<Change>,
     /// Execution's events, by finalized height.
     events: BTreeMap<Height, Vec<ChainKeyEvent>>,
+    /// Subnet records this node's execution adopted, by registry version
+    /// (newer than the chain's): what blocks may carry.
+    adopted: BTreeMap<u64, SubnetRecord>,
 }
 
 /// Identifies a signed dealing for exactly these transcript parameters
@@ -73,7 +77,21 @@ impl ChainKeyPool {
             verified: RefCell::new(HashMap::new()),
             changes: Vec::new(),
             events: BTreeMap::new(),
+            adopted: BTreeMap::new(),
         }
+    }
+
+    /// Notes a subnet record this node's execution adopted.
+    pub fn adopt(&mut self, record: SubnetRecord) {
+        if record.version > self.state.membership_version() {
+            self.adopted.insert(record.version, record);
+        }
+    }
+
+    /// The newest registry version noted by [`Self::adopt`] or carried by the chain.
+    pub fn adopted_version(&self) -> u64 {
+        let noted = self.adopted.keys().next_back().copied();
+        noted.unwrap_or(0).max(self.state.membership_version())
     }
 
     /// The finalized state.
@@ -131,6 +149,8 @@ impl ChainKeyPool {
             .retain(|(transcript, dealer), _| state.check_dealing(transcript, *dealer).is_ok());
         self.signatures
             .retain(|presignature, _| state.ready().contains_key(presignature));
+        let carried = state.membership_version();
+        self.adopted.retain(|version, _| *version > carried);
     }
 
     /// Takes the changes of the finalized blocks applied since the last call.
@@ -146,8 +166,22 @@ impl ChainKeyPool {
     /// Whether a block with `payload` above `finalized_height` can be
     /// judged: it carries no chain-key items, or the state has caught up
     /// with `finalized_height` (it lags after a catch-up package).
+    ///
+    /// A block carrying a subnet record waits until this node's execution
+    /// adopted a record of that version.
     pub fn can_validate(&self, finalized_height: Height, payload: &[IngressMessage]) -> bool {
-        self.state.height() == finalized_height || !payload.iter().any(super::is_item)
+        let mut items = payload.iter().filter(|message| super::is_item(message));
+        let Some(first) = items.next() else {
+            return true;
+        };
+        let adopted = self.adopted_version();
+        self.state.height() == finalized_height
+            && std::iter::once(first).chain(items).all(|message| {
+                !matches!(
+                    ChainKeyItem::from_message(message),
+                    Some(ChainKeyItem::Membership(record)) if record.version > adopted
+                )
+            })
     }
 
     /// The state a new block is judged on: the state at its parent (the
@@ -194,6 +228,11 @@ impl ChainKeyPool {
                 break;
             }
         }
+        if let Some(newest) = self.adopted.values().next_back() {
+            if newest.version > view.membership_version() {
+                items.push(ChainKeyItem::Membership(newest.clone()));
+            }
+        }
         items.extend(
             self.signatures
                 .values()
@@ -223,7 +262,7 @@ impl ChainKeyPool {
             return Err(ItemError::Lagging); // can_validate says to wait
         }
         let mut view = self.view(past);
-        let (mut dealings, mut signatures) = (0, 0);
+        let (mut dealings, mut signatures, mut records) = (0, 0, 0);
         // Dealings not verified here before: verified together at the end.
         let mut unverified = Vec::new();
         for message in std::iter::once(first).chain(items) {
@@ -254,6 +293,14 @@ impl ChainKeyPool {
                         view.check_signature(&item)?;
                     }
                     view.apply_signature(item);
+                }
+                ChainKeyItem::Membership(record) => {
+                    records += 1;
+                    let adopted = self.adopted.get(&record.version) == Some(&record);
+                    if records > 1 || !adopted || record.version <= view.membership_version() {
+                        return Err(ItemError::Membership);
+                    }
+                    view.apply_membership(record);
                 }
             }
         }
@@ -333,6 +380,7 @@ fn apply(
             }
         }
         ChainKeyItem::Signature(item) => state.apply_signature(item),
+        ChainKeyItem::Membership(record) => state.apply_membership(record),
     }
 }
 
@@ -344,7 +392,7 @@ fn event_of(change: &Change) -> Option<ChainKeyEvent> {
         ))),
         Change::PresignatureReady(i, _) => Some(ChainKeyEvent::PresignatureReady(*i)),
         Change::Signed(item) => Some(ChainKeyEvent::Signed(item.clone())),
-        Change::Opened { .. } | Change::Completed(..) => None,
+        Change::Opened { .. } | Change::Completed(..) | Change::KeyReshared(..) => None,
     }
 }
 
@@ -469,5 +517,49 @@ mod tests {
             subnet.pool.validate(2, &block(&[by_0]), &[]),
             Err(ItemError::NotOpen)
         );
+    }
+
+    #[test]
+    fn a_subnet_record_is_carried_once_and_only_as_this_node_adopted_it() {
+        let mut subnet = subnet();
+        let record = |version, members: &[u32]| SubnetRecord {
+            version,
+            members: members
+                .iter()
+                .map(|&id| (id, crate::config::test_peer(id)))
+                .collect(),
+        };
+        let carrying =
+            |record: &SubnetRecord| vec![ChainKeyItem::Membership(record.clone()).to_message()];
+        let adopted = record(2, &[0, 1, 2, 3, 4]);
+        // Not adopted here yet: the block waits (it is not called invalid).
+        assert!(!subnet.pool.can_validate(0, &carrying(&adopted)));
+        assert!(subnet.pool.build(1, &[]).is_empty());
+        subnet.pool.adopt(adopted.clone());
+        assert!(subnet.pool.can_validate(0, &carrying(&adopted)));
+        assert_eq!(subnet.pool.validate(1, &carrying(&adopted), &[]), Ok(()));
+        // Another record of the same version, or twice in one block: refused.
+        let forged = record(2, &[0, 1, 2, 3, 5]);
+        assert_eq!(
+            subnet.pool.validate(1, &carrying(&forged), &[]),
+            Err(ItemError::Membership)
+        );
+        let twice = [carrying(&adopted), carrying(&adopted)].concat();
+        assert_eq!(
+            subnet.pool.validate(1, &twice, &[]),
+            Err(ItemError::Membership)
+        );
+        // The maker carries it; once an ancestor carries it, nobody may again.
+        let built = subnet.pool.build(1, &[]);
+        assert_eq!(built, carrying(&adopted));
+        assert!(subnet.pool.build(2, &[&built]).is_empty());
+        assert_eq!(
+            subnet.pool.validate(2, &built, &[&built]),
+            Err(ItemError::Membership)
+        );
+        subnet.pool.on_finalized(1, &built);
+        assert_eq!(subnet.pool.state().membership_version(), 2);
+        assert_eq!(subnet.pool.adopted_version(), 2);
+        assert!(subnet.pool.build(2, &[]).is_empty());
     }
 }

@@ -415,8 +415,14 @@ impl Signer {
             Change::Completed(transcript, complete) => {
                 self.later_deals
                     .retain(|later| later.transcript != transcript);
-                self.open(transcript, complete);
+                // A reshare's receivers are the next membership's, at
+                // positions of their own: they open their shares when that
+                // membership takes over.
+                if !matches!(transcript, TranscriptRef::KeyReshare(_)) {
+                    self.open(transcript, complete);
+                }
             }
+            Change::KeyReshared(..) => {}
             Change::KeyReady(key) => {
                 self.shares.remove(&TranscriptRef::KeyRandom);
                 self.transcripts.remove(&TranscriptRef::KeyRandom);

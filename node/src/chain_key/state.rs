@@ -22,6 +22,8 @@ use group::GroupEncoding;
 use sha2::{Digest, Sha256};
 
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
+use crate::config::PeerConfig;
+use crate::governance::SubnetRecord;
 
 /// What every node agrees on before the first block: the receivers'
 /// encryption keys, the threshold, the pool size and the keys signing
@@ -93,6 +95,9 @@ pub enum Change {
     PresignatureReady(u64, Arc<Presignature<Curve>>),
     /// A signature was made with a presignature (now used).
     Signed(SignatureItem),
+    /// The master key was reshared to the members of the subnet record at
+    /// this registry version (same public key).
+    KeyReshared(u64, Arc<Transcript<Curve>>),
 }
 
 /// The chain-key state after some finalized height.
@@ -104,6 +109,10 @@ pub struct ChainKeyState {
     next_presignature: u64,
     ready: BTreeMap<u64, Arc<Presignature<Curve>>>,
     key: Option<Arc<Transcript<Curve>>>,
+    /// The latest subnet record the chain carried (none: the genesis one).
+    membership: Option<Arc<SubnetRecord>>,
+    /// The master key reshared to the members of that record's version.
+    reshared: Option<(u64, Arc<Transcript<Curve>>)>,
     /// Shared by the copies blocks are judged on.
     transcripts: TranscriptCache,
     /// A copy judging a block: a transcript its dealings complete is only
@@ -180,6 +189,10 @@ pub enum ItemError {
     /// An item that does not decode.
     #[error("malformed chain-key item")]
     Malformed,
+    /// A subnet record not newer than the chain's, or not the one this
+    /// node's execution adopted at its version.
+    #[error("a subnet record this node did not adopt, or an old one")]
+    Membership,
     /// More items than a block may carry.
     #[error("too many chain-key items in one block")]
     TooMany,
@@ -198,6 +211,8 @@ impl ChainKeyState {
             next_presignature: 0,
             ready: BTreeMap::new(),
             key: None,
+            membership: None,
+            reshared: None,
             transcripts: TranscriptCache::default(),
             judging: false,
         };
@@ -218,6 +233,47 @@ impl ChainKeyState {
     /// The master key transcript, once made.
     pub fn key(&self) -> Option<&Arc<Transcript<Curve>>> {
         self.key.as_ref()
+    }
+
+    /// The registry version of the latest subnet record the chain carried
+    /// (1: the genesis record).
+    pub fn membership_version(&self) -> u64 {
+        self.membership.as_ref().map_or(1, |record| record.version)
+    }
+
+    /// The master key reshared to the members of the subnet record at a
+    /// registry version, once that transcript is complete.
+    pub fn reshared(&self) -> Option<&(u64, Arc<Transcript<Curve>>)> {
+        self.reshared.as_ref()
+    }
+
+    /// Applies a subnet record a finalized block carried (checked newer
+    /// than [`Self::membership_version`]): the master key is reshared to
+    /// its members, once the key exists; a reshare for an older record
+    /// still in the making is dropped.
+    pub fn apply_membership(&mut self, record: SubnetRecord) -> Vec<Change> {
+        let mut changes = Vec::new();
+        if record.version <= self.membership_version() {
+            return changes;
+        }
+        self.membership = Some(Arc::new(record));
+        if !self.judging {
+            self.start_reshare(&mut changes);
+        }
+        changes
+    }
+
+    /// Opens the reshare of the key to the latest record's members, if
+    /// both exist and it is not open or done yet.
+    fn start_reshare(&mut self, changes: &mut Vec<Change>) {
+        let version = self.membership_version();
+        let done = self.reshared.as_ref().map(|(done, _)| *done);
+        if self.key.is_none() || version == 1 || done == Some(version) {
+            return;
+        }
+        self.slots
+            .retain(|transcript, _| !matches!(transcript, TranscriptRef::KeyReshare(_)));
+        self.open(TranscriptRef::KeyReshare(version), changes);
     }
 
     /// The transcripts in the making or complete but not yet used up.
@@ -355,6 +411,12 @@ impl ChainKeyState {
                 self.key = Some(Arc::clone(&transcript));
                 changes.push(Change::KeyReady(transcript));
                 self.top_up(changes);
+                self.start_reshare(changes);
+            }
+            TranscriptRef::KeyReshare(version) => {
+                self.slots.remove(&completed);
+                self.reshared = Some((version, Arc::clone(&transcript)));
+                changes.push(Change::KeyReshared(version, transcript));
             }
             TranscriptRef::Kappa(i) | TranscriptRef::Lambda(i) => {
                 if self.complete(&TranscriptRef::Kappa(i)).is_some()
@@ -446,6 +508,13 @@ impl ChainKeyState {
                     vec![source],
                 )
             }
+            TranscriptRef::KeyReshare(_) => {
+                let source = TranscriptRef::Key;
+                (
+                    commitment(&source).map(Operation::ReshareOfUnmasked),
+                    vec![source],
+                )
+            }
             TranscriptRef::Kappa(_) => (Some(Operation::RandomUnmasked), vec![]),
             TranscriptRef::Lambda(_) => (Some(Operation::Random), vec![]),
             TranscriptRef::KappaTimesLambda(i) | TranscriptRef::KeyTimesLambda(i) => {
@@ -461,12 +530,21 @@ impl ChainKeyState {
             }
         };
         let setup = &self.setup;
+        let (receivers, threshold) = match (transcript, &self.membership) {
+            (TranscriptRef::KeyReshare(_), Some(record)) => {
+                let receivers = record.members.values().map(PeerConfig::mega_public_key);
+                let receivers: Option<Vec<_>> = receivers.map(Result::ok).collect();
+                let n = record.members.len();
+                (receivers.unwrap_or_default(), (n.max(1) - 1) / 3 + 1)
+            }
+            _ => (setup.receivers.clone(), setup.threshold),
+        };
         let params = operation.and_then(|operation| {
             TranscriptParams::new(
                 transcript.id(&setup.key_name),
                 setup.receivers.len(),
-                setup.receivers.clone(),
-                setup.threshold,
+                receivers,
+                threshold,
                 operation,
             )
             .ok()
@@ -565,6 +643,12 @@ pub(crate) mod tests {
 
     /// Runs the schedule: dealers 0..`dealers` deal into everything opened.
     fn run(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>) {
+        let (state, changes, _) = run_nodes(pool_size, dealers);
+        (state, changes)
+    }
+
+    /// [`run`], also returning the nodes and their shares.
+    fn run_nodes(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>, Nodes) {
         let mut rng = rand::thread_rng();
         let keys: Vec<MegaSecretKey<Curve>> =
             (0..4).map(|_| MegaSecretKey::generate(&mut rng)).collect();
@@ -579,7 +663,7 @@ pub(crate) mod tests {
             keys,
             shares: HashMap::new(),
         };
-        let mut pending: Vec<Change> = state
+        let pending: Vec<Change> = state
             .slots()
             .iter()
             .map(|(r, slot)| Change::Opened {
@@ -588,6 +672,18 @@ pub(crate) mod tests {
                 sources: vec![],
             })
             .collect();
+        let all = drive(&mut state, &mut nodes, pending, dealers);
+        (state, all, nodes)
+    }
+
+    /// Dealers 0..`dealers` deal into what `pending` opened, and into what
+    /// that opens in turn; every change made.
+    fn drive(
+        state: &mut ChainKeyState,
+        nodes: &mut Nodes,
+        mut pending: Vec<Change>,
+        dealers: u32,
+    ) -> Vec<Change> {
         let mut all = Vec::new();
         while let Some(change) = pending.pop() {
             nodes.open(&change);
@@ -603,7 +699,7 @@ pub(crate) mod tests {
                 }
             }
         }
-        (state, all)
+        all
     }
 
     #[test]
@@ -674,5 +770,53 @@ pub(crate) mod tests {
             genesis.check_dealing(&TranscriptRef::Key, 0).err(),
             Some(ItemError::NotOpen)
         );
+    }
+
+    #[test]
+    fn a_new_subnet_record_reshares_the_key_to_its_members_keeping_its_public_key() {
+        let (mut state, _, mut nodes) = run_nodes(1, 4);
+        let key = Arc::clone(state.key().unwrap());
+        // The old members and a fifth node, with MEGa keys whose secrets we hold.
+        let mut rng = rand::thread_rng();
+        nodes.keys.push(MegaSecretKey::generate(&mut rng));
+        let members = (0..5)
+            .map(|id| {
+                let mut peer = crate::config::test_peer(id);
+                peer.mega_key = hex::encode(nodes.keys[id as usize].public_key().to_bytes());
+                (id, peer)
+            })
+            .collect();
+        let record = SubnetRecord {
+            version: 2,
+            members,
+        };
+        let stale = SubnetRecord {
+            version: 1,
+            ..record.clone()
+        };
+        assert!(state.apply_membership(stale).is_empty(), "not newer");
+        let opened = state.apply_membership(record.clone());
+        let Some(Change::Opened { params, .. }) = opened.first() else {
+            panic!("{opened:?}");
+        };
+        assert_eq!(params.receivers().len(), 5);
+        assert_eq!(params.threshold(), 2, "f + 1 of 5");
+        assert_eq!(state.membership_version(), 2);
+        // The old members deal from their shares of the key; the reshare
+        // completes with the same public key, and the new member's share
+        // (opened with its own key) is on the reshared polynomial.
+        let changes = drive(&mut state, &mut nodes, opened, 4);
+        let (version, reshared) = state.reshared().unwrap();
+        assert_eq!(*version, 2);
+        assert_eq!(master_public_key(reshared), master_public_key(&key));
+        assert!(changes
+            .iter()
+            .any(|change| matches!(change, Change::KeyReshared(2, _))));
+        assert!(nodes
+            .shares
+            .contains_key(&(TranscriptRef::KeyReshare(2), 4)));
+        assert!(state.slots().is_empty(), "nothing left in the making");
+        // The same record again changes nothing.
+        assert!(state.apply_membership(record).is_empty());
     }
 }
