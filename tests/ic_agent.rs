@@ -552,16 +552,19 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         "{digests:?}"
     );
 
-    // A block carries the adopted record, and the subnet reshares its
-    // ECDSA master key to the five members: same public key everywhere.
+    // A block carries the adopted record, and the subnet reshares its ECDSA
+    // master key and both threshold BLS keys to the five members: the same
+    // public keys, and every member decrypts its new BLS shares.
     wait_for_ecdsa_key(&subnet);
     let deadline = Instant::now() + Duration::from_secs(120);
     let statuses = loop {
         let statuses = subnet.statuses();
         let reshared = |status: &Option<chainkey_node::node::Status>| {
-            status
-                .as_ref()
-                .is_some_and(|status| matches!(status.ecdsa_reshared, Some((2, _))))
+            status.as_ref().is_some_and(|status| {
+                matches!(status.ecdsa_reshared, Some((2, _)))
+                    && matches!(status.bls_reshared, Some((2, _, _)))
+                    && status.bls_shares_for == Some(2)
+            })
         };
         if statuses.iter().all(reshared) {
             break statuses;
@@ -571,10 +574,19 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
     };
     let master = statuses[0].as_ref().unwrap().ecdsa_public_key.clone();
     assert!(master.is_some());
+    let config = chainkey_node::config::NodeConfig::load(&configs[0]).unwrap();
+    let beacon = hex::encode(config.subnet_keys().unwrap().beacon.public_key().to_bytes());
+    let root_key = agents[0].read_root_key();
+    let root = hex::encode(&root_key[root_key.len() - 96..]);
     for status in statuses.into_iter().flatten() {
         assert_eq!(status.registry_version, 2);
         assert_eq!(status.ecdsa_public_key, master);
         assert_eq!(status.ecdsa_reshared, master.clone().map(|key| (2, key)));
+        assert_eq!(
+            status.bls_reshared,
+            Some((2, beacon.clone(), root.clone())),
+            "the beacon key and the root key agents trust are unchanged"
+        );
     }
     subnet.stop();
 }

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::certification::certifier::{Certified, Certifier};
+use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
 use crate::chain_key::state::{master_public_key, ChainKeyState, Change, Setup};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
@@ -40,6 +41,8 @@ use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::transport::{Identity, Received, Transport, TransportError};
 use crate::wire::Message;
+use chainkey_crypto::nidkg::EncryptionSecretKey;
+use chainkey_crypto::threshold::SecretKeyShare;
 
 /// Blocks sent per [`Message::Blocks`] answer, at most.
 const BLOCKS_PER_ANSWER: usize = 256;
@@ -127,6 +130,12 @@ pub struct Status {
     /// The registry version the master key was last reshared for, and the
     /// reshared key's public key (hex; the same as the master's).
     pub ecdsa_reshared: Option<(u64, String)>,
+    /// The registry version the threshold BLS keys were last reshared
+    /// for, and their public keys (hex; beacon, certification).
+    pub bls_reshared: Option<(u64, String, String)>,
+    /// The registry version whose shares of the reshared BLS keys this
+    /// node decrypted (it is a member of that version).
+    pub bls_shares_for: Option<u64>,
     /// Presignatures ready and not used.
     pub presignatures_ready: usize,
     /// Chain-key signatures finalized since start.
@@ -265,6 +274,13 @@ struct Node {
     signatures_finalized: u64,
     chain_key_invalid: BTreeMap<NodeId, u64>,
     shares_rebuilt: u64,
+    /// This node's shares of the subnet's threshold BLS keys: it deals
+    /// them again when the keys are reshared to a new membership.
+    bls_shares: BTreeMap<BlsKey, SecretKeyShare>,
+    /// Decrypts this node's shares of reshared BLS keys.
+    dkg_key: EncryptionSecretKey,
+    /// This node's shares of the last reshared BLS keys, by registry version.
+    next_bls_shares: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
 }
 
 /// Peers' dealings kept until their transcript opens here, at most.
@@ -388,9 +404,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let recent_batches = Arc::new(Mutex::new(VecDeque::new()));
     let crypto = MeteredCrypto {
         inner: BlsCrypto::new(
-            secrets.node_key,
-            secrets.beacon_share,
-            subnet,
+            secrets.node_key.clone(),
+            secrets.beacon_share.clone(),
+            Arc::clone(&subnet),
             Arc::clone(&verifier),
         ),
         metrics: metrics.clone(),
@@ -399,7 +415,13 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let payloads = NodePayloads::new(
         IngressQueue::new(PayloadLimits::default()),
         verifier,
-        ChainKeyPool::new(ChainKeyState::genesis(chain_key_setup)),
+        ChainKeyPool::new(ChainKeyState::genesis(chain_key_setup).with_bls(
+            BlsKeys {
+                beacon: subnet.beacon.clone(),
+                certification: certification_key.clone(),
+            },
+            config.nodes.len(),
+        )),
     );
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
     let mut node = Node {
@@ -414,6 +436,12 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         execution,
         sent_for_execution,
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
+        bls_shares: BTreeMap::from([
+            (BlsKey::Beacon, secrets.beacon_share.clone()),
+            (BlsKey::Certification, secrets.certification_share.clone()),
+        ]),
+        dkg_key: secrets.dkg_key.clone(),
+        next_bls_shares: None,
         certified_height: 0,
         state_digests: VecDeque::new(),
         calls_executed: 0,
@@ -517,6 +545,7 @@ impl Node {
         }
         self.catch_up_chain_key()?;
         self.resync_signer();
+        self.resync_bls();
         let finalized_ingress = self.store.finalized_ingress()?;
         {
             let mut seen = self.shared.seen.lock().expect("seen ids");
@@ -645,6 +674,18 @@ impl Node {
         let mut opened = false;
         for change in changes {
             match &change {
+                Change::Bls(BlsChange::Opened {
+                    key,
+                    version,
+                    config,
+                }) => {
+                    self.deal_bls(*key, *version, config);
+                    continue;
+                }
+                Change::Bls(BlsChange::Reshared(_)) => {
+                    self.open_bls_shares();
+                    continue;
+                }
                 Change::Opened { .. } => opened = true,
                 Change::Signed(_) => self.signatures_finalized += 1,
                 _ => {}
@@ -656,6 +697,87 @@ impl Node {
                 self.on_dealing(from, signed);
             }
         }
+    }
+
+    /// Deals this node's share of `key` again, to the members of `version`.
+    fn deal_bls(&mut self, key: BlsKey, version: u64, config: &chainkey_crypto::nidkg::DkgConfig) {
+        let Some(share) = self.bls_shares.get(&key) else {
+            return;
+        };
+        match chainkey_crypto::nidkg::Dealing::reshare(config, share, &mut rand::thread_rng()) {
+            Ok(dealing) => {
+                tracing::info!(node = self.me, ?key, version, "dealt a BLS key reshare");
+                self.consensus
+                    .payloads_mut()
+                    .chain_key
+                    .add_bls_dealing(BlsDealing {
+                        key,
+                        version,
+                        dealer: share.index(),
+                        dealing: dealing.to_bytes(),
+                    });
+            }
+            Err(error) => tracing::error!(node = self.me, ?key, %error, "cannot reshare a BLS key"),
+        }
+    }
+
+    /// Decrypts this node's shares of the last reshared BLS keys, if it is
+    /// a member of their registry version.
+    fn open_bls_shares(&mut self) {
+        let state = self.consensus.payloads().chain_key.state();
+        let (Some(reshared), Some(record)) = (
+            state.bls().and_then(|bls| bls.reshared()),
+            state.membership(),
+        ) else {
+            return;
+        };
+        if record.version != reshared.version
+            || self.next_bls_shares.as_ref().map(|(version, _)| *version) == Some(reshared.version)
+        {
+            return;
+        }
+        let Some(position) = record.members.keys().position(|id| *id == self.me) else {
+            return; // not a member of the new subnet
+        };
+        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
+            .transcripts
+            .iter()
+            .map(|(key, transcript)| {
+                transcript
+                    .decrypt_share(position, &self.dkg_key)
+                    .map(|share| (*key, share))
+            })
+            .collect();
+        match shares {
+            Ok(shares) => {
+                tracing::info!(
+                    node = self.me,
+                    version = reshared.version,
+                    "decrypted this node's shares of the reshared BLS keys"
+                );
+                self.next_bls_shares = Some((reshared.version, shares));
+            }
+            Err(error) => {
+                tracing::error!(node = self.me, %error, "cannot decrypt a reshared BLS key share")
+            }
+        }
+    }
+
+    /// After a restart or a catch-up: deals into the BLS reshares still
+    /// open, and opens this node's shares of the last completed one.
+    fn resync_bls(&mut self) {
+        let open = self
+            .consensus
+            .payloads()
+            .chain_key
+            .state()
+            .bls()
+            .map(|bls| bls.open_reshares())
+            .unwrap_or_default();
+        for (key, version, config) in open {
+            self.deal_bls(key, version, &config);
+        }
+        self.open_bls_shares();
     }
 
     /// A peer's dealing: verified by the signer if its transcript is open
@@ -1083,6 +1205,7 @@ impl Node {
         self.gap = (lowest > from).then_some((from, lowest - 1));
         if self.catch_up_chain_key()? {
             self.resync_signer();
+            self.resync_bls();
         }
         self.feed_execution()?;
         if self.gap.is_none() {
@@ -1272,6 +1395,18 @@ impl Node {
                 .key()
                 .map(|key| hex::encode(master_public_key(key))),
             registry_version: chain_key.membership_version(),
+            bls_reshared: chain_key
+                .bls()
+                .and_then(|bls| bls.reshared())
+                .map(|reshared| {
+                    let key = |key| hex::encode(reshared.keys.get(key).public_key().to_bytes());
+                    (
+                        reshared.version,
+                        key(BlsKey::Beacon),
+                        key(BlsKey::Certification),
+                    )
+                }),
+            bls_shares_for: self.next_bls_shares.as_ref().map(|(version, _)| *version),
             ecdsa_reshared: chain_key
                 .reshared()
                 .map(|(version, key)| (*version, hex::encode(master_public_key(key)))),

@@ -16,6 +16,7 @@
 //!   ready presignature and beacon randomness, deterministically, and
 //!   answers the canister when the combined signature is finalized.
 
+pub mod bls;
 pub mod pool;
 pub mod signer;
 pub mod state;
@@ -147,6 +148,8 @@ pub enum ChainKeyItem {
     /// master key is reshared to its members. Valid only if the judging
     /// node's own execution adopted the same record.
     Membership(crate::governance::SubnetRecord),
+    /// A member's dealing resharing a threshold BLS key to a new membership.
+    BlsDealing(bls::BlsDealing),
 }
 
 /// First byte of a chain-key payload entry: never the first byte of a CBOR

@@ -16,14 +16,19 @@ use chainkey_consensus::types::IngressMessage;
 use chainkey_consensus::{Hash, Height};
 use chainkey_crypto::tecdsa::{verify_dealings_of, Dealing, TranscriptParams};
 
+use super::bls::BlsDealing;
 use super::state::{ChainKeyState, Change, ItemError};
 use super::{ChainKeyEvent, ChainKeyItem, Curve, SignatureItem, SignedDealing, TranscriptRef};
 use crate::governance::SubnetRecord;
+use chainkey_crypto::nidkg::VerifiedDealing as VerifiedBlsDealing;
 
 /// Dealings one block carries at most.
 pub const MAX_DEALINGS_PER_BLOCK: usize = 200;
 /// Signatures one block carries at most.
 pub const MAX_SIGNATURES_PER_BLOCK: usize = 300;
+/// Threshold BLS reshare dealings one block carries at most (each is
+/// verified on the consensus thread: a few milliseconds).
+pub const MAX_BLS_DEALINGS_PER_BLOCK: usize = 8;
 /// Decoded, verified dealings remembered by encoding, at most.
 const VERIFIED_CACHE: usize = 20_000;
 
@@ -53,6 +58,16 @@ pub struct ChainKeyPool {
     /// Subnet records this node's execution adopted, by registry version
     /// (newer than the chain's): what blocks may carry.
     adopted: BTreeMap<u64, SubnetRecord>,
+    /// This node's BLS reshare dealings not yet in a finalized block (a
+    /// dealer's own blocks carry them: no other node can deal its share).
+    own_bls: Vec<BlsDealing>,
+    /// Verified BLS reshare dealings by a hash of the item.
+    verified_bls: RefCell<HashMap<Hash, VerifiedBlsDealing>>,
+}
+
+/// Identifies a BLS reshare dealing item.
+fn bls_digest(item: &BlsDealing) -> Hash {
+    Hash::of(&[b"chainkey BLS dealing", &crate::wire::to_cbor(item)])
 }
 
 /// Identifies a signed dealing for exactly these transcript parameters
@@ -78,7 +93,14 @@ impl ChainKeyPool {
             changes: Vec::new(),
             events: BTreeMap::new(),
             adopted: BTreeMap::new(),
+            own_bls: Vec::new(),
+            verified_bls: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// Adds this node's BLS reshare dealing for its next blocks.
+    pub fn add_bls_dealing(&mut self, item: BlsDealing) {
+        self.own_bls.push(item);
     }
 
     /// Notes a subnet record this node's execution adopted.
@@ -136,7 +158,7 @@ impl ChainKeyPool {
         }
         let mut events = Vec::new();
         for item in payload.iter().filter_map(ChainKeyItem::from_message) {
-            let changes = apply(&mut self.state, item, &self.verified);
+            let changes = apply(&mut self.state, item, &self.verified, &self.verified_bls);
             events.extend(changes.iter().filter_map(event_of));
             self.changes.extend(changes);
         }
@@ -151,6 +173,11 @@ impl ChainKeyPool {
             .retain(|presignature, _| state.ready().contains_key(presignature));
         let carried = state.membership_version();
         self.adopted.retain(|version, _| *version > carried);
+        self.own_bls
+            .retain(|item| state.bls().is_some_and(|bls| bls.check(item).is_ok()));
+        if state.bls().is_none_or(|bls| bls.open_reshares().is_empty()) {
+            self.verified_bls.borrow_mut().clear();
+        }
     }
 
     /// Takes the changes of the finalized blocks applied since the last call.
@@ -194,7 +221,7 @@ impl ChainKeyPool {
             .flat_map(|payload| payload.iter())
             .filter_map(ChainKeyItem::from_message)
         {
-            apply(&mut view, item, &self.verified);
+            apply(&mut view, item, &self.verified, &self.verified_bls);
         }
         view.for_judging()
     }
@@ -227,6 +254,16 @@ impl ChainKeyPool {
                 items.truncate(MAX_DEALINGS_PER_BLOCK);
                 break;
             }
+        }
+        if let Some(bls) = view.bls() {
+            items.extend(
+                self.own_bls
+                    .iter()
+                    .filter(|item| bls.check(item).is_ok())
+                    .take(MAX_BLS_DEALINGS_PER_BLOCK)
+                    .cloned()
+                    .map(ChainKeyItem::BlsDealing),
+            );
         }
         if let Some(newest) = self.adopted.values().next_back() {
             if newest.version > view.membership_version() {
@@ -262,7 +299,7 @@ impl ChainKeyPool {
             return Err(ItemError::Lagging); // can_validate says to wait
         }
         let mut view = self.view(past);
-        let (mut dealings, mut signatures, mut records) = (0, 0, 0);
+        let (mut dealings, mut signatures, mut records, mut bls) = (0, 0, 0, 0);
         // Dealings not verified here before: verified together at the end.
         let mut unverified = Vec::new();
         for message in std::iter::once(first).chain(items) {
@@ -302,6 +339,14 @@ impl ChainKeyPool {
                     }
                     view.apply_membership(record);
                 }
+                ChainKeyItem::BlsDealing(item) => {
+                    bls += 1;
+                    if bls > MAX_BLS_DEALINGS_PER_BLOCK {
+                        return Err(ItemError::TooMany);
+                    }
+                    let verified = self.verified_bls_dealing(&view, &item)?;
+                    view.apply_bls_dealing(&item, verified);
+                }
             }
         }
         let pairs: Vec<_> = unverified
@@ -315,6 +360,26 @@ impl ChainKeyPool {
             self.remember(*id, dealing);
         }
         Ok(())
+    }
+
+    /// A block's BLS reshare dealing, verified against `view` (unless it
+    /// was verified here before).
+    fn verified_bls_dealing(
+        &self,
+        view: &ChainKeyState,
+        item: &BlsDealing,
+    ) -> Result<VerifiedBlsDealing, ItemError> {
+        let key = bls_digest(item);
+        if let Some(verified) = self.verified_bls.borrow().get(&key) {
+            view.bls()
+                .ok_or(ItemError::NotOpen)?
+                .check(item)
+                .map_err(|_| ItemError::Dealer)?;
+            return Ok(verified.clone());
+        }
+        let verified = view.verify_bls_dealing(item)?;
+        self.verified_bls.borrow_mut().insert(key, verified.clone());
+        Ok(verified)
     }
 
     /// A block's dealing, checked against `view`: into an open transcript
@@ -365,6 +430,7 @@ fn apply(
     state: &mut ChainKeyState,
     item: ChainKeyItem,
     verified: &RefCell<HashMap<Hash, Arc<Dealing<Curve>>>>,
+    verified_bls: &RefCell<HashMap<Hash, VerifiedBlsDealing>>,
 ) -> Vec<Change> {
     match item {
         ChainKeyItem::Dealing(signed) => {
@@ -381,6 +447,13 @@ fn apply(
         }
         ChainKeyItem::Signature(item) => state.apply_signature(item),
         ChainKeyItem::Membership(record) => state.apply_membership(record),
+        ChainKeyItem::BlsDealing(item) => {
+            let known = verified_bls.borrow().get(&bls_digest(&item)).cloned();
+            match known.map_or_else(|| state.verify_bls_dealing(&item), Ok) {
+                Ok(dealing) => state.apply_bls_dealing(&item, dealing),
+                Err(_) => Vec::new(),
+            }
+        }
     }
 }
 
@@ -392,7 +465,10 @@ fn event_of(change: &Change) -> Option<ChainKeyEvent> {
         ))),
         Change::PresignatureReady(i, _) => Some(ChainKeyEvent::PresignatureReady(*i)),
         Change::Signed(item) => Some(ChainKeyEvent::Signed(item.clone())),
-        Change::Opened { .. } | Change::Completed(..) | Change::KeyReshared(..) => None,
+        Change::Opened { .. }
+        | Change::Completed(..)
+        | Change::KeyReshared(..)
+        | Change::Bls(_) => None,
     }
 }
 

@@ -422,7 +422,7 @@ impl Signer {
                     self.open(transcript, complete);
                 }
             }
-            Change::KeyReshared(..) => {}
+            Change::KeyReshared(..) | Change::Bls(_) => {}
             Change::KeyReady(key) => {
                 self.shares.remove(&TranscriptRef::KeyRandom);
                 self.transcripts.remove(&TranscriptRef::KeyRandom);

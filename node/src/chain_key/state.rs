@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chainkey_consensus::{Hash, Height};
+use chainkey_crypto::nidkg::VerifiedDealing as VerifiedBlsDealing;
 use chainkey_crypto::tecdsa::{
     verify_signature, Dealing, EcdsaSignature, MegaPublicKey, Operation, Presignature, Transcript,
     TranscriptParams, VerifiedDealing,
@@ -21,6 +22,7 @@ use chainkey_crypto::tecdsa::{
 use group::GroupEncoding;
 use sha2::{Digest, Sha256};
 
+use super::bls::{BlsChange, BlsDealing, BlsDealingError, BlsKeys, BlsReshares};
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
 use crate::config::PeerConfig;
 use crate::governance::SubnetRecord;
@@ -98,6 +100,8 @@ pub enum Change {
     /// The master key was reshared to the members of the subnet record at
     /// this registry version (same public key).
     KeyReshared(u64, Arc<Transcript<Curve>>),
+    /// A reshare of the threshold BLS keys opened or completed.
+    Bls(BlsChange),
 }
 
 /// The chain-key state after some finalized height.
@@ -113,6 +117,8 @@ pub struct ChainKeyState {
     membership: Option<Arc<SubnetRecord>>,
     /// The master key reshared to the members of that record's version.
     reshared: Option<(u64, Arc<Transcript<Curve>>)>,
+    /// The reshares of the subnet's threshold BLS keys, if this state runs them.
+    bls: Option<BlsReshares>,
     /// Shared by the copies blocks are judged on.
     transcripts: TranscriptCache,
     /// A copy judging a block: a transcript its dealings complete is only
@@ -213,11 +219,57 @@ impl ChainKeyState {
             key: None,
             membership: None,
             reshared: None,
+            bls: None,
             transcripts: TranscriptCache::default(),
             judging: false,
         };
         state.open(TranscriptRef::KeyRandom, &mut Vec::new());
         state
+    }
+
+    /// The same state also resharing the subnet's threshold BLS keys
+    /// `keys`, held by `holders` members, to each new membership.
+    pub fn with_bls(mut self, keys: BlsKeys, holders: usize) -> ChainKeyState {
+        self.bls = Some(BlsReshares::new(keys, holders));
+        self
+    }
+
+    /// The reshares of the threshold BLS keys, if this state runs them.
+    pub fn bls(&self) -> Option<&BlsReshares> {
+        self.bls.as_ref()
+    }
+
+    /// The latest subnet record the chain carried (none: the genesis one).
+    pub fn membership(&self) -> Option<&Arc<SubnetRecord>> {
+        self.membership.as_ref()
+    }
+
+    /// Checks and verifies a block's BLS reshare dealing.
+    ///
+    /// # Errors
+    /// [`ItemError::NotOpen`], [`ItemError::Dealer`], [`ItemError::InvalidDealing`].
+    pub fn verify_bls_dealing(&self, item: &BlsDealing) -> Result<VerifiedBlsDealing, ItemError> {
+        let bls = self.bls.as_ref().ok_or(ItemError::NotOpen)?;
+        bls.verify(item).map_err(|error| match error {
+            BlsDealingError::NotOpen => ItemError::NotOpen,
+            BlsDealingError::Dealer => ItemError::Dealer,
+            BlsDealingError::Invalid(_) => ItemError::InvalidDealing,
+        })
+    }
+
+    /// Applies a verified BLS reshare dealing.
+    pub fn apply_bls_dealing(
+        &mut self,
+        item: &BlsDealing,
+        verified: VerifiedBlsDealing,
+    ) -> Vec<Change> {
+        let Some(bls) = self.bls.as_mut() else {
+            return Vec::new();
+        };
+        bls.apply(item, verified)
+            .into_iter()
+            .map(Change::Bls)
+            .collect()
     }
 
     /// The last finalized height applied.
@@ -255,6 +307,11 @@ impl ChainKeyState {
         let mut changes = Vec::new();
         if record.version <= self.membership_version() {
             return changes;
+        }
+        if !self.judging {
+            if let Some(bls) = self.bls.as_mut() {
+                changes.extend(bls.open(&record).into_iter().map(Change::Bls));
+            }
         }
         self.membership = Some(Arc::new(record));
         if !self.judging {
