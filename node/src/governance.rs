@@ -264,6 +264,12 @@ impl Governance {
                 if members.contains_key(&peer.id) {
                     return Err(format!("node {} is a member already", peer.id));
                 }
+                // Node ids are positions in the committee and in every
+                // threshold key: a node joins as the next one.
+                let next = members.keys().next_back().map_or(0, |last| last + 1);
+                if peer.id != next {
+                    return Err(format!("a new node must take id {next}, not {}", peer.id));
+                }
                 if let Some(member) = members.values().find(|member| {
                     member.address == peer.address || member.public_key == peer.public_key
                 }) {
@@ -280,6 +286,11 @@ impl Governance {
                 }
                 if members.len() == 1 {
                     return Err("the last member cannot be removed".into());
+                }
+                if members.keys().next_back() != Some(&id) {
+                    return Err(format!(
+                        "only the highest id can leave (ids are positions); node {id} cannot"
+                    ));
                 }
                 members.remove(&id);
             }
@@ -394,16 +405,23 @@ mod tests {
         assert!(
             matches!(status, Status::Failed { ref reason } if reason.contains("member already"))
         );
-        let mut same_address = peer(7);
+        let id = governance
+            .propose(&[3], 3, Action::AddNode(peer(7)))
+            .unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("must take id 4")
+        ));
+        let mut same_address = peer(4);
         same_address.address = peer(0).address;
         let id = governance
             .propose(&[3], 3, Action::AddNode(same_address))
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { .. }
+            Status::Failed { reason } if reason.contains("same address")
         ));
-        let mut bad_key = peer(7);
+        let mut bad_key = peer(4);
         bad_key.mega_key = bad_key.public_key.clone();
         let id = governance
             .propose(&[3], 3, Action::AddNode(bad_key))
@@ -413,7 +431,7 @@ mod tests {
             Status::Failed { reason } if reason.contains("MEGa key")
         ));
         // Node 6's DKG key and proof, claimed by another node.
-        let mut replayed_possession = peer(7);
+        let mut replayed_possession = peer(4);
         replayed_possession.dkg_key = peer(6).dkg_key;
         replayed_possession.dkg_possession = peer(6).dkg_possession;
         let id = governance
@@ -430,12 +448,19 @@ mod tests {
         ));
         assert_eq!(governance.subnet().version, 1);
         assert_eq!(governance.subnet().members.len(), 4);
-        // Removing a member works, and versions count every change.
         let id = governance.propose(&[3], 3, Action::RemoveNode(0)).unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("only the highest id")
+        ));
+        assert_eq!(governance.subnet().version, 1);
+        assert_eq!(governance.subnet().members.len(), 4);
+        // Removing the highest member works, and versions count every change.
+        let id = governance.propose(&[3], 3, Action::RemoveNode(3)).unwrap();
         assert_eq!(
             governance.vote(&[2], 2, id, Vote::Yes),
             Ok(Status::Executed { version: 2 })
         );
-        assert!(!governance.subnet().members.contains_key(&0));
+        assert!(!governance.subnet().members.contains_key(&3));
     }
 }
