@@ -127,6 +127,8 @@ pub struct Status {
     pub ecdsa_public_key: Option<String>,
     /// The registry version of the latest subnet record the chain carried.
     pub registry_version: u64,
+    /// The registry version whose members hold the chain keys now.
+    pub key_epoch: u64,
     /// The registry version the master key was last reshared for, and the
     /// reshared key's public key (hex; the same as the master's).
     pub ecdsa_reshared: Option<(u64, String)>,
@@ -544,6 +546,11 @@ impl Node {
             self.consensus.resume_from(finalized.block, beacon);
         }
         self.catch_up_chain_key()?;
+        let state = self.consensus.payloads().chain_key.state();
+        if state.epoch() > 1 {
+            let setup = state.setup().clone();
+            let _ = self.signer.send(signer::Command::NewEpoch(setup));
+        }
         self.resync_signer();
         self.resync_bls();
         let finalized_ingress = self.store.finalized_ingress()?;
@@ -672,8 +679,23 @@ impl Node {
             return;
         }
         let mut opened = false;
+        let mut new_epoch = false;
         for change in changes {
             match &change {
+                Change::EpochStarted { version, retired } => {
+                    tracing::info!(
+                        node = self.me,
+                        version,
+                        retired = retired.len(),
+                        "the subnet's new membership took over the keys"
+                    );
+                    self.bls_shares = match self.next_bls_shares.take() {
+                        Some((reshared, shares)) if reshared == *version => shares,
+                        _ => BTreeMap::new(), // not a member any more
+                    };
+                    new_epoch = true;
+                    continue;
+                }
                 Change::Bls(BlsChange::Opened {
                     key,
                     version,
@@ -690,7 +712,16 @@ impl Node {
                 Change::Signed(_) => self.signatures_finalized += 1,
                 _ => {}
             }
-            let _ = self.signer.send(signer::Command::Chain(change));
+            if !new_epoch {
+                let _ = self.signer.send(signer::Command::Chain(change));
+            }
+        }
+        if new_epoch {
+            // The signer starts over with the new members' setup and is told
+            // what the state holds now (which covers the changes skipped).
+            let setup = self.consensus.payloads().chain_key.state().setup().clone();
+            let _ = self.signer.send(signer::Command::NewEpoch(setup));
+            self.resync_signer();
         }
         if opened {
             for (from, signed) in std::mem::take(&mut self.early_dealings) {
@@ -774,10 +805,21 @@ impl Node {
             .bls()
             .map(|bls| bls.open_reshares())
             .unwrap_or_default();
+        self.open_bls_shares();
+        // Shares of the keys in force, if a membership took over since genesis.
+        let epoch = self.consensus.payloads().chain_key.state().epoch();
+        if epoch > 1 {
+            self.bls_shares = match self.next_bls_shares.take() {
+                Some((version, shares)) if version == epoch => shares,
+                other => {
+                    self.next_bls_shares = other;
+                    BTreeMap::new()
+                }
+            };
+        }
         for (key, version, config) in open {
             self.deal_bls(key, version, &config);
         }
-        self.open_bls_shares();
     }
 
     /// A peer's dealing: verified by the signer if its transcript is open
@@ -1395,6 +1437,7 @@ impl Node {
                 .key()
                 .map(|key| hex::encode(master_public_key(key))),
             registry_version: chain_key.membership_version(),
+            key_epoch: chain_key.epoch(),
             bls_reshared: chain_key
                 .bls()
                 .and_then(|bls| bls.reshared())

@@ -151,6 +151,22 @@ impl BlsReshares {
         }
     }
 
+    /// The last completed reshare takes over: its keys are the current
+    /// ones, held by its `holders` members (it stays readable, for members
+    /// decrypting their shares after a restart).
+    pub fn start_epoch(&mut self, holders: usize) {
+        if let Some(reshared) = &self.reshared {
+            self.current = reshared.keys.clone();
+            self.holders = holders;
+            self.open = None;
+        }
+    }
+
+    /// The keys the current members hold shares of.
+    pub fn current(&self) -> &BlsKeys {
+        &self.current
+    }
+
     /// The last completed reshare.
     pub fn reshared(&self) -> Option<&Reshared> {
         self.reshared.as_ref()

@@ -189,6 +189,9 @@ pub enum ChainKeyEvent {
     PresignatureReady(u64),
     /// A request's signature.
     Signed(SignatureItem),
+    /// These presignatures were retired with the members that made them:
+    /// requests paired with them wait for new ones.
+    PresignaturesRetired(Vec<u64>),
 }
 
 /// A signing request paired with a presignature: every node signs it.

@@ -162,7 +162,9 @@ impl ChainKeyPool {
             events.extend(changes.iter().filter_map(event_of));
             self.changes.extend(changes);
         }
-        self.state.finish_height(height);
+        let changes = self.state.finish_height(height);
+        events.extend(changes.iter().filter_map(event_of));
+        self.changes.extend(changes);
         if !events.is_empty() {
             self.events.insert(height, events);
         }
@@ -465,6 +467,9 @@ fn event_of(change: &Change) -> Option<ChainKeyEvent> {
         ))),
         Change::PresignatureReady(i, _) => Some(ChainKeyEvent::PresignatureReady(*i)),
         Change::Signed(item) => Some(ChainKeyEvent::Signed(item.clone())),
+        Change::EpochStarted { retired, .. } => {
+            Some(ChainKeyEvent::PresignaturesRetired(retired.clone()))
+        }
         Change::Opened { .. }
         | Change::Completed(..)
         | Change::KeyReshared(..)

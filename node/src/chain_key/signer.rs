@@ -41,6 +41,10 @@ use super::{Curve, SignJob, SignatureItem, SignedDealing, TranscriptRef};
 pub enum Command {
     /// A change of the finalized chain-key state.
     Chain(Change),
+    /// The subnet's membership changed: forget every share and transcript
+    /// of the old one and work with `Setup` (the node then tells the
+    /// signer what the new state holds).
+    NewEpoch(Setup),
     /// A peer's dealing to verify against `params`.
     Verify {
         /// The sender (who must be the dealer).
@@ -317,6 +321,7 @@ impl Signer {
         for command in batch {
             match command {
                 Command::Chain(change) => self.on_change(change, &ephemeral),
+                Command::NewEpoch(setup) => self.new_epoch(setup),
                 Command::Verify {
                     from,
                     signed,
@@ -394,6 +399,23 @@ impl Signer {
         }
     }
 
+    /// Drops what belongs to the old membership (its presignatures were
+    /// retired with it); the used ids are kept (ids keep counting up).
+    fn new_epoch(&mut self, setup: Setup) {
+        self.setup = setup;
+        self.shares.clear();
+        self.transcripts.clear();
+        self.repairing.clear();
+        self.early_complaints.clear();
+        self.later_deals.clear();
+        self.waiting_deals.clear();
+        self.master = None;
+        self.ready.clear();
+        self.jobs.clear();
+        self.received.clear();
+        self.combined.clear();
+    }
+
     fn on_change(&mut self, change: Change, ephemeral: &EphemeralKey<Curve>) {
         match change {
             Change::Opened {
@@ -422,7 +444,7 @@ impl Signer {
                     self.open(transcript, complete);
                 }
             }
-            Change::KeyReshared(..) | Change::Bls(_) => {}
+            Change::KeyReshared(..) | Change::Bls(_) | Change::EpochStarted { .. } => {}
             Change::KeyReady(key) => {
                 self.shares.remove(&TranscriptRef::KeyRandom);
                 self.transcripts.remove(&TranscriptRef::KeyRandom);

@@ -102,7 +102,21 @@ pub enum Change {
     KeyReshared(u64, Arc<Transcript<Curve>>),
     /// A reshare of the threshold BLS keys opened or completed.
     Bls(BlsChange),
+    /// The members of the subnet record at `version` took over: the key
+    /// and the BLS keys are their reshares, the presignatures of the old
+    /// members are retired, and new ones are made for the new members.
+    EpochStarted {
+        /// The registry version now in force.
+        version: u64,
+        /// The presignatures retired (ready, never used).
+        retired: Vec<u64>,
+    },
 }
+
+/// Finalized heights between the block completing the last reshare to a
+/// new membership and the height after which it takes over (every node
+/// learns the switch height well before consensus reaches it).
+pub const EPOCH_SWITCH_DELAY: Height = 20;
 
 /// The chain-key state after some finalized height.
 #[derive(Clone, Debug)]
@@ -119,6 +133,11 @@ pub struct ChainKeyState {
     reshared: Option<(u64, Arc<Transcript<Curve>>)>,
     /// The reshares of the subnet's threshold BLS keys, if this state runs them.
     bls: Option<BlsReshares>,
+    /// The registry version whose members hold the keys (1: genesis).
+    epoch: u64,
+    /// The height after which the latest membership takes over, once its
+    /// reshares are complete.
+    switch_at: Option<Height>,
     /// Shared by the copies blocks are judged on.
     transcripts: TranscriptCache,
     /// A copy judging a block: a transcript its dealings complete is only
@@ -220,6 +239,8 @@ impl ChainKeyState {
             membership: None,
             reshared: None,
             bls: None,
+            epoch: 1,
+            switch_at: None,
             transcripts: TranscriptCache::default(),
             judging: false,
         };
@@ -237,6 +258,17 @@ impl ChainKeyState {
     /// The reshares of the threshold BLS keys, if this state runs them.
     pub fn bls(&self) -> Option<&BlsReshares> {
         self.bls.as_ref()
+    }
+
+    /// The registry version whose members hold the keys (1: genesis).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The height after which the latest membership takes over, once its
+    /// reshares are complete.
+    pub fn switch_at(&self) -> Option<Height> {
+        self.switch_at
     }
 
     /// The latest subnet record the chain carried (none: the genesis one).
@@ -314,6 +346,9 @@ impl ChainKeyState {
             }
         }
         self.membership = Some(Arc::new(record));
+        // A switch to an older record not yet made is off: the newer one
+        // is reshared from the keys in force, and switches in its turn.
+        self.switch_at = None;
         if !self.judging {
             self.start_reshare(&mut changes);
         }
@@ -447,9 +482,65 @@ impl ChainKeyState {
         }
     }
 
-    /// Marks `height` applied.
-    pub fn finish_height(&mut self, height: Height) {
+    /// Marks `height` applied. Once every key is reshared to the latest
+    /// membership, it takes over after [`EPOCH_SWITCH_DELAY`] more heights.
+    pub fn finish_height(&mut self, height: Height) -> Vec<Change> {
         self.height = height;
+        let mut changes = Vec::new();
+        let version = self.membership_version();
+        let ecdsa_done = self.reshared.as_ref().map(|(done, _)| *done) == Some(version);
+        let bls_done = self
+            .bls
+            .as_ref()
+            .is_none_or(|bls| bls.reshared().map(|reshared| reshared.version) == Some(version));
+        if self.switch_at.is_none() && version > self.epoch && ecdsa_done && bls_done {
+            self.switch_at = Some(height + EPOCH_SWITCH_DELAY);
+        }
+        if self.switch_at == Some(height) {
+            self.start_epoch(&mut changes);
+        }
+        changes
+    }
+
+    /// The latest membership takes over: its setup, the reshared keys; the
+    /// old members' presignatures are retired and new ones started.
+    fn start_epoch(&mut self, changes: &mut Vec<Change>) {
+        let (Some(record), Some((version, key))) = (self.membership.clone(), self.reshared.clone())
+        else {
+            return;
+        };
+        let receivers: Result<Vec<_>, _> = record
+            .members
+            .values()
+            .map(PeerConfig::mega_public_key)
+            .collect();
+        let dealer_keys: Result<Vec<_>, _> = record
+            .members
+            .values()
+            .map(PeerConfig::ed25519_key)
+            .collect();
+        let (Ok(receivers), Ok(dealer_keys)) = (receivers, dealer_keys) else {
+            tracing::error!(version, "a member's keys do not decode: no switch");
+            return;
+        };
+        let n = receivers.len();
+        self.setup = Arc::new(Setup {
+            key_name: self.setup.key_name.clone(),
+            receivers,
+            threshold: (n.max(1) - 1) / 3 + 1,
+            pool_size: self.setup.pool_size,
+            dealer_keys,
+        });
+        self.key = Some(key);
+        self.slots.clear();
+        let retired = std::mem::take(&mut self.ready).into_keys().collect();
+        if let Some(bls) = self.bls.as_mut() {
+            bls.start_epoch(n);
+        }
+        self.epoch = version;
+        self.switch_at = None;
+        changes.push(Change::EpochStarted { version, retired });
+        self.top_up(changes);
     }
 
     fn on_complete(
@@ -875,5 +966,41 @@ pub(crate) mod tests {
         assert!(state.slots().is_empty(), "nothing left in the making");
         // The same record again changes nothing.
         assert!(state.apply_membership(record).is_empty());
+
+        // The new members take over EPOCH_SWITCH_DELAY heights later: the
+        // old presignatures are retired, the reshared key is the key.
+        let old_ready: Vec<u64> = state.ready().keys().copied().collect();
+        assert_eq!(old_ready.len(), 1);
+        assert!(state.finish_height(10).is_empty());
+        assert_eq!(state.switch_at(), Some(10 + EPOCH_SWITCH_DELAY));
+        assert!(state.finish_height(11).is_empty());
+        assert_eq!(state.epoch(), 1);
+        let changes = state.finish_height(10 + EPOCH_SWITCH_DELAY);
+        assert!(matches!(
+            &changes[0],
+            Change::EpochStarted { version: 2, retired } if *retired == old_ready
+        ));
+        assert_eq!(state.epoch(), 2);
+        assert_eq!(state.switch_at(), None);
+        assert!(state.ready().is_empty());
+        assert_eq!(state.setup().receivers.len(), 5);
+        assert_eq!(state.setup().threshold, 2);
+        let new_key = Arc::clone(state.key().unwrap());
+        assert_eq!(master_public_key(&new_key), master_public_key(&key));
+        // New presignatures are made by and for the five members, with
+        // their shares of the reshared key.
+        for i in 0..5 {
+            let share = nodes.shares[&(TranscriptRef::KeyReshare(2), i)].clone();
+            nodes.shares.insert((TranscriptRef::Key, i), share);
+        }
+        let opened: Vec<Change> = changes[1..].to_vec();
+        assert!(opened.iter().all(|change| matches!(
+            change,
+            Change::Opened { params, .. } if params.receivers().len() == 5
+        )));
+        drive(&mut state, &mut nodes, opened, 5);
+        let (_, presignature) = state.ready().iter().next().expect("a new presignature");
+        assert_eq!(presignature.key_id(), new_key.id());
+        assert!(!old_ready.contains(&state.ready().keys().next().copied().unwrap()));
     }
 }

@@ -164,6 +164,21 @@ impl Executor {
                 ChainKeyEvent::KeyReady(key) => self.state.signing.master_key = key,
                 ChainKeyEvent::PresignatureReady(i) => self.state.signing.available.push_back(i),
                 ChainKeyEvent::Signed(item) => self.deliver_signature(item),
+                ChainKeyEvent::PresignaturesRetired(retired) => self.retire(&retired),
+            }
+        }
+    }
+
+    /// Forgets retired presignatures: requests paired with one go back to
+    /// the front of the queue, in their pairing order, to pair again.
+    fn retire(&mut self, retired: &[u64]) {
+        let signing = &mut self.state.signing;
+        signing.available.retain(|i| !retired.contains(i));
+        let mut sorted = retired.to_vec();
+        sorted.sort_unstable();
+        for i in sorted.into_iter().rev() {
+            if let Some(pending) = signing.paired.remove(&i) {
+                signing.queued.push_front(pending);
             }
         }
     }
@@ -402,5 +417,51 @@ mod tests {
             .unwrap();
         let reply: types::EcdsaPublicKeyResult = candid::decode_one(&reply).unwrap();
         assert_ne!(reply.public_key, expected);
+    }
+
+    #[test]
+    fn requests_paired_with_retired_presignatures_pair_again_first() {
+        let mut executor = new_executor(10);
+        executor.apply_chain_key(vec![
+            ChainKeyEvent::KeyReady(master_key()),
+            ChainKeyEvent::PresignatureReady(7),
+            ChainKeyEvent::PresignatureReady(9),
+            ChainKeyEvent::PresignatureReady(11),
+        ]);
+        for (callback, hash) in [(1, [1; 32]), (2, [2; 32]), (3, [3; 32])] {
+            sign(&mut executor, callback, &sign_args("key_1", &hash)).unwrap();
+        }
+        executor.pair_requests(&[5; 32]);
+        sign(&mut executor, 4, &sign_args("key_1", &[4; 32])).unwrap();
+        // The membership changes: 7, 9 and 11 (all paired) are retired.
+        executor.apply_chain_key(vec![
+            ChainKeyEvent::PresignaturesRetired(vec![7, 9, 11]),
+            ChainKeyEvent::PresignatureReady(20),
+            ChainKeyEvent::PresignatureReady(21),
+        ]);
+        executor.take_sign_jobs();
+        executor.pair_requests(&[6; 32]);
+        let jobs = executor.take_sign_jobs();
+        assert_eq!(
+            jobs.iter()
+                .map(|job| (job.presignature, job.message_hash[0]))
+                .collect::<Vec<_>>(),
+            vec![(20, 1), (21, 2)],
+            "the requests paired before come first, in their order"
+        );
+        let signing = &executor.state.signing;
+        assert!(signing.available.is_empty());
+        assert_eq!(
+            signing
+                .queued
+                .iter()
+                .map(|p| p.job.message_hash[0])
+                .collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert_eq!(
+            signing.paired.keys().copied().collect::<Vec<_>>(),
+            vec![20, 21]
+        );
     }
 }
