@@ -450,6 +450,7 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
+    let wasm = motoko("signer", &dir.path().join("signer.wasm"));
     let configs = prepare(dir.path(), 4, &neurons, true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
     let mut subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
@@ -588,5 +589,32 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
             "the beacon key and the root key agents trust are unchanged"
         );
     }
+
+    // The five members take over the chain keys a few heights later (node
+    // 4 is not running: four of five suffice), and canisters still sign,
+    // with new presignatures, under the same public key.
+    let canister = create_and_install(&agents[0], &wasm).await;
+    let path = vec![b"account".to_vec()];
+    let public_key: Vec<u8> = update(&agents[0], canister, "public_key", Encode!(&path)).await;
+    let verifying_key = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public_key).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !subnet
+        .statuses()
+        .iter()
+        .all(|status| status.as_ref().is_some_and(|status| status.key_epoch == 2))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the new members never took over: {:#?}",
+            subnet.statuses()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    sign_concurrently(&agents[0], canister, &path, &verifying_key, 20).await;
+    let digests = common_digests(&subnet);
+    assert!(
+        digests.windows(2).all(|pair| pair[0] == pair[1]),
+        "{digests:?}"
+    );
     subnet.stop();
 }
