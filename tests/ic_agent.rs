@@ -590,19 +590,20 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         );
     }
 
-    // The five members take over the chain keys a few heights later (node
-    // 4 is not running: four of five suffice), and canisters still sign,
-    // with new presignatures, under the same public key.
+    // The five members take over the chain keys and consensus a few
+    // heights later (node 4 is not running: four of five suffice); blocks
+    // are still finalized and certified under the same root key, and
+    // canisters still sign, with new presignatures, under the same key.
     let canister = create_and_install(&agents[0], &wasm).await;
     let path = vec![b"account".to_vec()];
     let public_key: Vec<u8> = update(&agents[0], canister, "public_key", Encode!(&path)).await;
     let verifying_key = k256::ecdsa::VerifyingKey::from_sec1_bytes(&public_key).unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !subnet
-        .statuses()
-        .iter()
-        .all(|status| status.as_ref().is_some_and(|status| status.key_epoch == 2))
-    {
+    while !subnet.statuses().iter().all(|status| {
+        status.as_ref().is_some_and(|status| {
+            status.key_epoch == 2 && status.consensus_epoch == 2 && status.committee_size == 5
+        })
+    }) {
         assert!(
             Instant::now() < deadline,
             "the new members never took over: {:#?}",
@@ -610,7 +611,9 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    let switched_at = subnet.statuses()[0].as_ref().unwrap().finalized_height;
     sign_concurrently(&agents[0], canister, &path, &verifying_key, 20).await;
+    wait_for_height(&subnet, switched_at + 20, Duration::from_secs(60)).unwrap();
     let digests = common_digests(&subnet);
     assert!(
         digests.windows(2).all(|pair| pair[0] == pair[1]),

@@ -234,6 +234,35 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.purge();
     }
 
+    /// Starts a new epoch after `block`, finalized under the old
+    /// committee, with `beacon` the random beacon at its height: the
+    /// committee, thresholds and keys become those of `config` and
+    /// `crypto` (a membership change; the beacon's public key is the same,
+    /// so the beacon chain goes on), and everything pooled for the old
+    /// committee is dropped. The payload builder stays. Like
+    /// [`Consensus::resume_from`], from trusted input (the node's own
+    /// finalized chain), and this node still abstains where it signed.
+    pub fn start_epoch(&mut self, config: Config, crypto: C, block: Block, beacon: SignatureBytes) {
+        self.config = config;
+        self.crypto = crypto;
+        self.pool = Pool::default();
+        self.unvalidated.clear();
+        self.blocks.clear();
+        self.height = 0;
+        self.round_start = None;
+        self.shared_notarization.clear();
+        self.shared_finalization.clear();
+        self.shared_beacon.clear();
+        self.proposed.clear();
+        self.finalized_height = 0;
+        self.delivered.clear();
+        self.next_rebroadcast = 0;
+        self.helped.clear();
+        self.highest_seen = 0;
+        self.validate_at = None;
+        self.resume_from(block, beacon);
+    }
+
     /// The random beacon (its threshold signature) at `height`, if held.
     pub fn beacon(&self, height: Height) -> Option<&SignatureBytes> {
         self.pool

@@ -76,6 +76,9 @@ pub enum NodeError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// A membership change removed this node from the subnet.
+    #[error("this node is not a member of the subnet from registry version {0} on")]
+    NotAMember(u64),
 }
 
 /// What `/status` reports.
@@ -129,6 +132,10 @@ pub struct Status {
     pub registry_version: u64,
     /// The registry version whose members hold the chain keys now.
     pub key_epoch: u64,
+    /// The registry version whose members run consensus now.
+    pub consensus_epoch: u64,
+    /// How many nodes the consensus committee has.
+    pub committee_size: usize,
     /// The registry version the master key was last reshared for, and the
     /// reshared key's public key (hex; the same as the master's).
     pub ecdsa_reshared: Option<(u64, String)>,
@@ -283,7 +290,20 @@ struct Node {
     dkg_key: EncryptionSecretKey,
     /// This node's shares of the last reshared BLS keys, by registry version.
     next_bls_shares: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
+    /// Signs this node's proposals and shares (kept for a new committee).
+    node_key: chainkey_crypto::SecretKey,
+    /// Batches signature checks (kept for a new committee).
+    verifier: Arc<BatchVerifier>,
+    /// The consensus parameters of the current committee.
+    consensus_config: chainkey_consensus::Config,
+    /// The registry version whose members run consensus (1: genesis).
+    consensus_epoch: u64,
+    /// Peers' artifacts above a coming membership switch, for the new committee.
+    early_epoch_artifacts: VecDeque<(NodeId, Artifact)>,
 }
+
+/// Artifacts above a coming membership switch kept, at most.
+const MAX_EARLY_EPOCH_ARTIFACTS: usize = 8192;
 
 /// Peers' dealings kept until their transcript opens here, at most.
 const MAX_EARLY_DEALINGS: usize = 4096;
@@ -416,7 +436,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let payloads = NodePayloads::new(
         IngressQueue::new(PayloadLimits::default()),
-        verifier,
+        Arc::clone(&verifier),
         ChainKeyPool::new(ChainKeyState::genesis(chain_key_setup).with_bls(
             BlsKeys {
                 beacon: subnet.beacon.clone(),
@@ -444,6 +464,11 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         ]),
         dkg_key: secrets.dkg_key.clone(),
         next_bls_shares: None,
+        node_key: secrets.node_key.clone(),
+        verifier: Arc::clone(&verifier),
+        consensus_config: config.consensus(),
+        consensus_epoch: 1,
+        early_epoch_artifacts: VecDeque::new(),
         certified_height: 0,
         state_digests: VecDeque::new(),
         calls_executed: 0,
@@ -591,10 +616,98 @@ impl Node {
             self.act(action)?;
         }
         self.forward_chain_key_changes();
+        self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
         // blocks wait for the gap to be filled instead).
         if self.gap.is_none() && self.sent_for_execution < self.consensus.finalized_height() {
             self.feed_execution()?;
+        }
+        Ok(())
+    }
+
+    /// The height after which a new membership runs consensus, once known
+    /// (artifacts above it belong to the new committee).
+    fn committee_switch(&self) -> Option<Height> {
+        let state = self.consensus.payloads().chain_key.state();
+        match state.epoch_record() {
+            Some((_, after)) if state.epoch() > self.consensus_epoch => Some(*after),
+            _ => state.switch_at(),
+        }
+    }
+
+    /// Once the chain keys passed to a new membership (at the end of block
+    /// H), consensus goes on after the last finalized block (H, live) with
+    /// its committee, thresholds and reshared beacon key, and certification
+    /// after H with its certification key. A node not in it stops signing.
+    fn switch_committee_if_due(&mut self) -> Result<(), NodeError> {
+        let state = self.consensus.payloads().chain_key.state();
+        if state.epoch() == self.consensus_epoch {
+            return Ok(());
+        }
+        let (Some((record, after)), Some(bls)) = (state.epoch_record().cloned(), state.bls())
+        else {
+            return Ok(());
+        };
+        let keys = bls.current().clone();
+        let epoch = state.epoch();
+        let committee: Vec<_> = record
+            .members
+            .values()
+            .map(crate::config::PeerConfig::bls_public_key)
+            .collect::<Result<_, _>>()?;
+        let finalized = self.consensus.finalized_height();
+        let (Some(block), Some(beacon)) = (
+            self.store.finalized(finalized)?,
+            self.consensus.beacon(finalized).cloned(),
+        ) else {
+            return Ok(()); // the block below the switch is not stored yet
+        };
+        self.consensus_epoch = epoch;
+        self.certifier.start_epoch(
+            after,
+            keys.certification.clone(),
+            self.bls_shares.get(&BlsKey::Certification).cloned(),
+        );
+        let Some(beacon_share) = self.bls_shares.get(&BlsKey::Beacon).cloned() else {
+            tracing::warn!(
+                node = self.me,
+                epoch,
+                "this node is not a member any more: it stops"
+            );
+            return Err(NodeError::NotAMember(epoch));
+        };
+        let n = committee.len();
+        let mut config = chainkey_consensus::Config::new(n);
+        config.delta = self.consensus_config.delta;
+        config.epsilon = self.consensus_config.epsilon;
+        let crypto = MeteredCrypto {
+            inner: BlsCrypto::new(
+                self.node_key.clone(),
+                beacon_share,
+                Arc::new(chainkey_consensus::SubnetKeys {
+                    committee,
+                    beacon: keys.beacon,
+                }),
+                Arc::clone(&self.verifier),
+            ),
+            metrics: self.shared.metrics.clone(),
+            recent_batches: Arc::clone(&self.recent_batches),
+        };
+        self.consensus_config = config.clone();
+        self.consensus
+            .start_epoch(config, crypto, block.block, beacon);
+        self.nodes = n;
+        tracing::info!(
+            node = self.me,
+            epoch,
+            nodes = n,
+            after,
+            resumed_at = finalized,
+            "a new committee runs consensus"
+        );
+        self.step(Event::Start)?;
+        for (from, artifact) in std::mem::take(&mut self.early_epoch_artifacts) {
+            self.step(Event::Artifact { from, artifact })?;
         }
         Ok(())
     }
@@ -925,6 +1038,18 @@ impl Node {
             _ => {}
         }
         match received.message {
+            Message::Artifact(artifact)
+                if self
+                    .committee_switch()
+                    .is_some_and(|after| artifact.height() > after) =>
+            {
+                if self.early_epoch_artifacts.len() == MAX_EARLY_EPOCH_ARTIFACTS {
+                    self.early_epoch_artifacts.pop_front();
+                }
+                self.early_epoch_artifacts
+                    .push_back((received.from, artifact));
+                Ok(())
+            }
             Message::Artifact(artifact) => {
                 if let Artifact::Proposal(proposal) = &artifact {
                     // Only heights consensus would keep: peers cannot grow this map.
@@ -1052,8 +1177,10 @@ impl Node {
             }
         }
         let (share, certified) = self.certifier.on_executed(executed);
-        let frame = Arc::new(Message::CertificationShare(share).to_frame());
-        self.transport.broadcast(frame);
+        if let Some(share) = share {
+            let frame = Arc::new(Message::CertificationShare(share).to_frame());
+            self.transport.broadcast(frame);
+        }
         if let Some(certified) = certified {
             self.publish(certified);
         }
@@ -1124,6 +1251,13 @@ impl Node {
 
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
         match action {
+            Action::Broadcast(artifact) | Action::Send { artifact, .. }
+                if self
+                    .committee_switch()
+                    .is_some_and(|after| artifact.height() > after) =>
+            {
+                // The old committee does not sign above the switch.
+            }
             Action::Broadcast(artifact) => {
                 self.before_sending(&artifact)?;
                 self.transport
@@ -1438,6 +1572,8 @@ impl Node {
                 .map(|key| hex::encode(master_public_key(key))),
             registry_version: chain_key.membership_version(),
             key_epoch: chain_key.epoch(),
+            consensus_epoch: self.consensus_epoch,
+            committee_size: self.nodes,
             bls_reshared: chain_key
                 .bls()
                 .and_then(|bls| bls.reshared())

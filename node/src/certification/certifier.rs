@@ -56,7 +56,10 @@ type SharesByIndex = HashMap<u32, ([u8; 32], Signature<MinSig>)>;
 pub struct Certifier {
     suite: Ciphersuite<MinSig>,
     key: PublicCommitment<MinSig>,
-    share: SecretKeyShare,
+    /// This node's share of `key` (none: it is not a member).
+    share: Option<SecretKeyShare>,
+    /// The key of the next membership, and the height after which it certifies.
+    next: Option<(u64, PublicCommitment<MinSig>, Option<SecretKeyShare>)>,
     executed: BTreeMap<u64, Executed>,
     shares: BTreeMap<u64, SharesByIndex>,
     certified: u64,
@@ -70,7 +73,8 @@ impl Certifier {
         Certifier {
             suite: Ciphersuite::basic(),
             key,
-            share,
+            share: Some(share),
+            next: None,
             executed: BTreeMap::new(),
             shares: BTreeMap::new(),
             certified: 0,
@@ -78,24 +82,58 @@ impl Certifier {
         }
     }
 
+    /// A new membership certifies the heights after `after` with `key`
+    /// (the same public key, reshared), this node with `share` if it is a
+    /// member; heights up to `after` are still certified with the old key.
+    pub fn start_epoch(
+        &mut self,
+        after: u64,
+        key: PublicCommitment<MinSig>,
+        share: Option<SecretKeyShare>,
+    ) {
+        self.next = Some((after, key, share));
+    }
+
+    /// Switches to the next membership's key once `height` is past its start.
+    fn key_for(&mut self, height: u64) {
+        if self
+            .next
+            .as_ref()
+            .is_some_and(|(after, ..)| height > *after)
+        {
+            let (_, key, share) = self.next.take().expect("checked");
+            self.key = key;
+            self.share = share;
+            // Shares kept for later heights were checked against nothing
+            // yet: they are judged with the new key when combined.
+        }
+    }
+
     /// Takes an executed height: returns this node's share of it (to send
-    /// to peers), and the certification if it completes one.
-    pub fn on_executed(&mut self, executed: Executed) -> (CertificationShare, Option<Certified>) {
-        let share = self
-            .suite
-            .sign_share(&self.share, &signed_root(&executed.root));
-        let message = CertificationShare {
-            height: executed.height,
-            root: executed.root,
-            index: share.index,
-            signature: share.signature.to_bytes(),
-        };
+    /// to peers; none if it is not a member), and the certification if it
+    /// completes one.
+    pub fn on_executed(
+        &mut self,
+        executed: Executed,
+    ) -> (Option<CertificationShare>, Option<Certified>) {
         let height = executed.height;
+        self.key_for(height);
+        let message = self.share.as_ref().map(|share| {
+            let share = self.suite.sign_share(share, &signed_root(&executed.root));
+            CertificationShare {
+                height,
+                root: executed.root,
+                index: share.index,
+                signature: share.signature.to_bytes(),
+            }
+        });
         self.executed.insert(height, executed);
         while self.executed.len() > EXECUTED_WINDOW {
             self.executed.pop_first();
         }
-        self.add(message.clone());
+        if let Some(message) = &message {
+            self.add(message.clone());
+        }
         (message, self.try_certify(height))
     }
 
@@ -216,10 +254,11 @@ mod tests {
         // Node 3 first passes off node 0's signature as its own share.
         let (first, none) = nodes[0].on_executed(executed(1, 1));
         assert!(none.is_none());
+        let first = first.unwrap();
         let mut forged = first.clone();
         forged.index = 4;
         assert!(nodes[0].on_share(3, forged).is_none());
-        let (second, _) = nodes[1].on_executed(executed(1, 1));
+        let second = nodes[1].on_executed(executed(1, 1)).0.unwrap();
         assert!(
             nodes[0].on_share(1, second).is_none(),
             "a forged share completes nothing"
@@ -229,9 +268,9 @@ mod tests {
             "the forged share is found and dropped"
         );
         // Then it signs what it executed, which differs: that does not count either.
-        let (diverging, _) = nodes[3].on_executed(executed(1, 9));
+        let diverging = nodes[3].on_executed(executed(1, 9)).0.unwrap();
         assert!(nodes[0].on_share(3, diverging).is_none());
-        let (third, _) = nodes[2].on_executed(executed(1, 1));
+        let third = nodes[2].on_executed(executed(1, 1)).0.unwrap();
         let certified = nodes[0].on_share(2, third).expect("three matching shares");
         let certificate = Certificate {
             tree: certified.tree.witness(&[&[b"time"]]),
@@ -248,5 +287,58 @@ mod tests {
         assert!(nodes[0].on_share(0, impostor).is_none());
         assert_eq!(nodes[0].invalid_shares, 2);
         assert!(nodes[0].on_share(0, first).is_none());
+    }
+
+    #[test]
+    fn after_a_membership_change_later_heights_are_certified_by_the_new_members() {
+        let mut rng = rand::thread_rng();
+        let secret = chainkey_crypto::SecretKey::generate(&mut rng);
+        let deal = |threshold, n| {
+            chainkey_crypto::threshold::deal_secret::<MinSig, _>(
+                &secret,
+                threshold,
+                n,
+                &mut rand::thread_rng(),
+            )
+            .unwrap()
+        };
+        let (old, old_shares) = deal(3, 4);
+        let (new, new_shares) = deal(4, 5);
+        assert_eq!(old.public_key(), new.public_key());
+        let mut nodes: Vec<Certifier> = (0..5)
+            .map(|i| {
+                let mut certifier = Certifier::new(old.clone(), old_shares[i.min(3)].clone());
+                certifier.start_epoch(1, new.clone(), Some(new_shares[i].clone()));
+                certifier
+            })
+            .collect();
+        // Height 1: three old shares certify (node 4 had no old share).
+        for i in 1..3 {
+            let share = nodes[i].on_executed(executed(1, 1)).0.unwrap();
+            assert!(nodes[0].on_share(i as u32, share).is_none());
+        }
+        let certified = nodes[0].on_executed(executed(1, 1)).1;
+        assert!(certified.is_some(), "old key at the switch height");
+        // Height 2: the new key, n − f = 4 of 5, node 4 among them.
+        let mut certified = None;
+        for i in [4, 1, 2] {
+            let share = nodes[i].on_executed(executed(2, 2)).0.unwrap();
+            assert_eq!(share.index, i as u32 + 1);
+            assert!(nodes[0].on_share(i as u32, share).is_none());
+        }
+        if let (Some(_), done) = nodes[0].on_executed(executed(2, 2)) {
+            certified = done;
+        }
+        let certified = certified.expect("four new shares certify");
+        let certificate = Certificate {
+            tree: certified.tree.witness(&[&[b"time"]]),
+            signature: certified.signature,
+            delegation: None,
+        };
+        let root_key =
+            crate::certification::certificate::key_from_der(&key_to_der(&old.public_key()))
+                .unwrap();
+        certificate.verify(&root_key).unwrap();
+        assert_eq!(nodes[0].invalid_shares, 0);
     }
 }

@@ -135,6 +135,8 @@ pub struct ChainKeyState {
     bls: Option<BlsReshares>,
     /// The registry version whose members hold the keys (1: genesis).
     epoch: u64,
+    /// Its subnet record (none: genesis), and the height after which it holds them.
+    epoch_record: Option<(Arc<SubnetRecord>, Height)>,
     /// The height after which the latest membership takes over, once its
     /// reshares are complete.
     switch_at: Option<Height>,
@@ -240,6 +242,7 @@ impl ChainKeyState {
             reshared: None,
             bls: None,
             epoch: 1,
+            epoch_record: None,
             switch_at: None,
             transcripts: TranscriptCache::default(),
             judging: false,
@@ -263,6 +266,12 @@ impl ChainKeyState {
     /// The registry version whose members hold the keys (1: genesis).
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// The subnet record of the members holding the keys, and the height
+    /// after which they do (none: the genesis members).
+    pub fn epoch_record(&self) -> Option<&(Arc<SubnetRecord>, Height)> {
+        self.epoch_record.as_ref()
     }
 
     /// The height after which the latest membership takes over, once its
@@ -538,6 +547,7 @@ impl ChainKeyState {
             bls.start_epoch(n);
         }
         self.epoch = version;
+        self.epoch_record = Some((record, self.height));
         self.switch_at = None;
         changes.push(Change::EpochStarted { version, retired });
         self.top_up(changes);
