@@ -82,13 +82,18 @@ fn url(subnet: &LocalSubnet, id: usize) -> String {
     format!("http://{}", subnet.http[id])
 }
 
-/// Waits until every node reports a state digest for one same height, and
-/// returns them (all equal, if execution is deterministic).
+/// Waits until every running node reports a state digest for one same
+/// height, and returns them (all equal, if execution is deterministic).
 fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
+    common_digests_of(subnet, 4)
+}
+
+/// [`common_digests`] of the `running` nodes that answer.
+fn common_digests_of(subnet: &LocalSubnet, running: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let statuses: Vec<_> = subnet.statuses().into_iter().flatten().collect();
-        if statuses.len() == 4 {
+        if statuses.len() == running {
             let first = &statuses[0].state_digests;
             for (height, _) in first.iter().rev() {
                 let digests: Vec<String> = statuses
@@ -96,7 +101,7 @@ fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
                     .filter_map(|s| s.state_digests.iter().find(|(h, _)| h == height))
                     .map(|(_, d)| d.clone())
                     .collect();
-                if digests.len() == 4 {
+                if digests.len() == running {
                     return digests;
                 }
             }
@@ -431,10 +436,15 @@ async fn agent_for_node(subnet: &LocalSubnet, id: usize) -> Agent {
     }
 }
 
+/// The acceptance test of membership change: neurons adopt a proposal
+/// adding a fifth node; the subnet reshares its ECDSA key and both
+/// threshold BLS keys to the five (same public keys); the five take over;
+/// the new node joins from the chain, and with one old node down the
+/// subnet goes on only because the new one signs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister() {
+async fn neurons_add_a_fifth_node_which_takes_its_share_of_every_key() {
     use chainkey_node::config::NeuronConfig;
-    use chainkey_node::genesis::NodeKeys;
+    use chainkey_node::genesis::{write_joining_node, NodeKeys};
     use chainkey_node::governance::{Action, Proposal, Status, SubnetRecord, Vote};
 
     let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
@@ -450,6 +460,9 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
+    let _keep = dir.path().to_path_buf();
+    eprintln!("DIR {}", _keep.display());
+    let dir = Box::leak(Box::new(dir));
     let wasm = motoko("signer", &dir.path().join("signer.wasm"));
     let configs = prepare(dir.path(), 4, &neurons, true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
@@ -462,11 +475,18 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
     let governance =
         candid::Principal::from_slice(&chainkey_node::execution::governance_canister::id());
 
-    // The new node's own keys; its record is what the proposal carries.
+    // The new node's own keys and addresses; its record is what the
+    // proposal carries.
     let mut rng = rand::thread_rng();
-    let record = NodeKeys::generate(4, &mut rng)
-        .unwrap()
-        .record(4, "127.0.0.1:1", &mut rng);
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (p2p, http) = (free(), free());
+    let new_keys = NodeKeys::generate(4, &mut rng).unwrap();
+    let record = new_keys.record(4, &p2p.to_string(), &mut rng);
     let propose = |neuron: u64, action: Action| {
         Encode!(&chainkey_node::execution::governance_canister::MakeProposal { neuron, action })
     };
@@ -564,7 +584,7 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
             status.as_ref().is_some_and(|status| {
                 matches!(status.ecdsa_reshared, Some((2, _)))
                     && matches!(status.bls_reshared, Some((2, _, _)))
-                    && status.bls_shares_for == Some(2)
+                    && status.bls_next_shares == Some(2)
             })
         };
         if statuses.iter().all(reshared) {
@@ -615,6 +635,70 @@ async fn neurons_adopt_a_proposal_adding_a_node_through_the_governance_canister(
     sign_concurrently(&agents[0], canister, &path, &verifying_key, 20).await;
     wait_for_height(&subnet, switched_at + 20, Duration::from_secs(60)).unwrap();
     let digests = common_digests(&subnet);
+    assert!(
+        digests.windows(2).all(|pair| pair[0] == pair[1]),
+        "{digests:?}"
+    );
+
+    // The new node starts from its own keys and the genesis configuration:
+    // it fetches the chain, replays it, decrypts its shares of the
+    // reshared keys and joins the committee.
+    let member = chainkey_node::config::NodeConfig::load(&configs[0]).unwrap();
+    let joining = write_joining_node(dir.path(), &member, &new_keys, &record, http).unwrap();
+    assert_eq!(subnet.add_node(&program, &joining).unwrap(), 4);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let statuses = subnet.statuses();
+        let top = statuses[0]
+            .as_ref()
+            .map_or(0, |status| status.finalized_height);
+        let joined = statuses[4].as_ref().is_some_and(|status| {
+            status.consensus_epoch == 2
+                && status.key_epoch == 2
+                && status.bls_shares_epoch == Some(2)
+                && status.finalized_height + 5 >= top
+                && status.executed_height + 10 >= top
+        });
+        if joined {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 4 did not join (top {top}): {:?}",
+            statuses[4].as_ref().map(|s| (
+                s.finalized_height,
+                s.executed_height,
+                s.registry_version,
+                s.key_epoch,
+                s.consensus_epoch,
+                s.committee_size,
+                s.bls_shares_epoch,
+                s.ecdsa_key_ready
+            ))
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let digests = common_digests_of(&subnet, 5);
+    assert!(
+        digests.windows(2).all(|pair| pair[0] == pair[1]),
+        "the new node computed the same state: {digests:?}"
+    );
+
+    // Node 3 goes down: n − f = 4 of 5 notarize, finalize and certify, so
+    // the subnet goes on only with the new node's signatures; canisters
+    // still sign, and certificates verify under the original root key.
+    subnet.kill_node(3);
+    let before = subnet.statuses()[0].as_ref().unwrap().finalized_height;
+    sign_concurrently(&agents[0], canister, &path, &verifying_key, 10).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while subnet.statuses()[4]
+        .as_ref()
+        .is_none_or(|status| status.finalized_height < before + 20)
+    {
+        assert!(Instant::now() < deadline, "no progress without node 3");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let digests = common_digests_of(&subnet, 4);
     assert!(
         digests.windows(2).all(|pair| pair[0] == pair[1]),
         "{digests:?}"

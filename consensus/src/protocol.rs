@@ -263,6 +263,12 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.resume_from(block, beacon);
     }
 
+    /// Whether this node is in the committee (a node that joined later
+    /// follows the chain without signing until its committee runs).
+    fn is_member(&self) -> bool {
+        (self.me as usize) < self.config.nodes
+    }
+
     /// The random beacon (its threshold signature) at `height`, if held.
     pub fn beacon(&self, height: Height) -> Option<&SignatureBytes> {
         self.pool
@@ -758,6 +764,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Shares a catch-up package for the latest interval height finalized
     /// between `previous` and the current finalized height (§ deployment: CUPs).
     fn share_catch_up(&mut self, previous: Height, actions: &mut Vec<Action>) {
+        if !self.is_member() {
+            return;
+        }
         let interval = self.config.catch_up_interval;
         let height = self.finalized_height / interval * interval;
         if height <= previous || height == 0 {
@@ -833,7 +842,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         };
         let message = signed::beacon(height, &previous);
         let mut changed = false;
-        if self.shared_beacon.insert(height) {
+        if self.is_member() && self.shared_beacon.insert(height) {
             let share = Share {
                 signer: self.me,
                 signature: self.crypto.sign_beacon_share(&message),
@@ -925,6 +934,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             let height = self.height;
             let shared = self.shared_notarization.get(&height);
             if shared.is_none_or(|blocks| blocks.iter().all(|block| *block == notarized))
+                && self.is_member()
                 && height > self.abstain_through
                 && self.shared_finalization.insert(height)
             {
@@ -963,7 +973,8 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             return false;
         };
         let rank = rank_of(&beacon, self.me, self.config.nodes);
-        if now < start + self.config.proposal_delay(rank)
+        if !self.is_member()
+            || now < start + self.config.proposal_delay(rank)
             || self.proposed.contains(&height)
             || height <= self.abstain_through
         {
@@ -1002,6 +1013,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     /// Notarization-share the valid blocks of the lowest rank seen, once
     /// Δ_ntry(r) has passed and no block of the round is notarized yet (§4).
     fn share_notarization(&mut self, now: Time, actions: &mut Vec<Action>) -> bool {
+        if !self.is_member() {
+            return false;
+        }
         let height = self.height;
         let Some(start) = self.round_start else {
             return false;

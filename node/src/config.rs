@@ -261,6 +261,10 @@ pub struct NodeConfig {
     /// no proposal can be made).
     #[serde(default)]
     pub neurons: Vec<NeuronConfig>,
+    /// How many of `nodes` (the first ones) made up the subnet at genesis;
+    /// the others joined later through governance (absent: all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_members: Option<usize>,
 }
 
 fn default_log() -> String {
@@ -269,6 +273,13 @@ fn default_log() -> String {
 
 /// A node's principal and its query-signing key (DER).
 pub type NodeKey = (Vec<u8>, Vec<u8>);
+
+/// The principal and DER key of a node whose query-signing key is `key`.
+pub fn node_key(key: &ed25519_dalek::VerifyingKey) -> NodeKey {
+    let der = crate::requests::envelope::ed25519_der(key.as_bytes());
+    let principal = Principal::self_authenticating(&der);
+    (principal.as_bytes().to_vec(), der)
+}
 
 /// A node's secrets (`secrets.toml`, mode 0600). `Debug` shows nothing.
 #[derive(Clone, Serialize, Deserialize)]
@@ -316,10 +327,11 @@ impl Drop for SecretsFile {
 pub struct Secrets {
     /// Signs proposals, notarization and finalization shares.
     pub node_key: SecretKey,
-    /// Signs random-beacon and catch-up shares.
-    pub beacon_share: SecretKeyShare,
-    /// Signs shares of certified state roots.
-    pub certification_share: SecretKeyShare,
+    /// Signs random-beacon and catch-up shares (none: a node that joined
+    /// later, before it decrypts its share of the reshared key).
+    pub beacon_share: Option<SecretKeyShare>,
+    /// Signs shares of certified state roots (none: as above).
+    pub certification_share: Option<SecretKeyShare>,
     /// Authenticates the node's TLS connections (PKCS#8 DER).
     pub tls_key: Zeroizing<Vec<u8>>,
     /// Signs query responses (zeroized on drop).
@@ -384,10 +396,16 @@ impl NodeConfig {
         let node_key =
             SecretKey::from_bytes(&Zeroizing::new(hex_bytes("node key", &file.node_key)?))
                 .map_err(|_| invalid("node key"))?;
+        // Empty for a node that joined after genesis.
         let share = |what: &'static str, index: u32, text: &str| {
+            if text.is_empty() {
+                return Ok(None);
+            }
             let key = SecretKey::from_bytes(&Zeroizing::new(hex_bytes(what, text)?))
                 .map_err(|_| invalid(what))?;
-            SecretKeyShare::new(index, key).map_err(|_| invalid(what))
+            SecretKeyShare::new(index, key)
+                .map(Some)
+                .map_err(|_| invalid(what))
         };
         Ok(Secrets {
             node_key,
@@ -424,15 +442,12 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn query_keys(&self) -> Result<Vec<NodeKey>, ConfigError> {
-        Ok(self
-            .node_ed25519_keys()?
+        let keys: Vec<_> = self
+            .nodes
             .iter()
-            .map(|key| {
-                let der = crate::requests::envelope::ed25519_der(key.as_bytes());
-                let principal = crate::requests::principal::Principal::self_authenticating(&der);
-                (principal.as_bytes().to_vec(), der)
-            })
-            .collect())
+            .map(PeerConfig::ed25519_key)
+            .collect::<Result<_, _>>()?;
+        Ok(keys.iter().map(node_key).collect())
     }
 
     /// Each node's Ed25519 key (signing query responses and its chain-key
@@ -441,7 +456,16 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn node_ed25519_keys(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, ConfigError> {
-        self.nodes.iter().map(PeerConfig::ed25519_key).collect()
+        self.genesis_nodes()
+            .iter()
+            .map(PeerConfig::ed25519_key)
+            .collect()
+    }
+
+    /// The nodes that made up the subnet at genesis.
+    pub fn genesis_nodes(&self) -> &[PeerConfig] {
+        let count = self.genesis_members.unwrap_or(self.nodes.len());
+        &self.nodes[..count.min(self.nodes.len())]
     }
 
     /// Each node's MEGa encryption key, in node order.
@@ -449,7 +473,10 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn mega_keys(&self) -> Result<Vec<MegaPublicKey<Secp256k1>>, ConfigError> {
-        self.nodes.iter().map(PeerConfig::mega_public_key).collect()
+        self.genesis_nodes()
+            .iter()
+            .map(PeerConfig::mega_public_key)
+            .collect()
     }
 
     /// The governance the subnet starts with: the configured neurons,
@@ -471,7 +498,7 @@ impl NodeConfig {
                 })
             })
             .collect::<Result<_, ConfigError>>()?;
-        Ok(Governance::new(neurons, self.nodes.clone()))
+        Ok(Governance::new(neurons, self.genesis_nodes().to_vec()))
     }
 
     /// The subnet's public keys.
@@ -480,7 +507,7 @@ impl NodeConfig {
     /// [`ConfigError::Invalid`] for a key that does not decode.
     pub fn subnet_keys(&self) -> Result<SubnetKeys, ConfigError> {
         let committee = self
-            .nodes
+            .genesis_nodes()
             .iter()
             .map(PeerConfig::bls_public_key)
             .collect::<Result<_, _>>()?;
@@ -504,7 +531,7 @@ impl NodeConfig {
         .map_err(|_| ConfigError::Invalid("certification commitment".into()))
     }
 
-    /// Every node's TLS certificate, by id.
+    /// Every node's TLS certificate, by id (joined nodes too).
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] for a certificate that is not hex.
@@ -514,7 +541,7 @@ impl NodeConfig {
 
     /// The consensus parameters for this subnet.
     pub fn consensus(&self) -> ConsensusConfig {
-        let mut config = ConsensusConfig::new(self.nodes.len());
+        let mut config = ConsensusConfig::new(self.genesis_nodes().len());
         if let Some(delta) = self.timing.delta_ms {
             config.delta = delta;
         }

@@ -116,14 +116,23 @@ impl NodeKeys {
         self.dkg_key.public_key()
     }
 
-    /// Its secrets file, with its shares of the beacon and certification keys.
-    pub fn secrets(&self, beacon: &SecretKeyShare, certification: &SecretKeyShare) -> SecretsFile {
+    /// Its secrets file, with its shares of the beacon and certification
+    /// keys (none: a node joining a running subnet, which decrypts its
+    /// shares from the chain).
+    pub fn secrets(&self, shares: Option<(&SecretKeyShare, &SecretKeyShare)>) -> SecretsFile {
+        let index = |share: Option<&SecretKeyShare>| share.map_or(0, SecretKeyShare::index);
+        let secret = |share: Option<&SecretKeyShare>| {
+            share.map_or(String::new(), |share| {
+                hex::encode(*share.secret_key().to_bytes())
+            })
+        };
+        let (beacon, certification) = shares.unzip();
         SecretsFile {
             node_key: hex::encode(*self.node_key.to_bytes()),
-            beacon_index: beacon.index(),
-            beacon_share: hex::encode(*beacon.secret_key().to_bytes()),
-            certification_index: certification.index(),
-            certification_share: hex::encode(*certification.secret_key().to_bytes()),
+            beacon_index: index(beacon),
+            beacon_share: secret(beacon),
+            certification_index: index(certification),
+            certification_share: secret(certification),
             tls_key: hex::encode(self.tls.key_pair.serialize_der()),
             query_key: hex::encode(self.query_key.to_bytes()),
             mega_key: hex::encode(&*self.mega_key.to_bytes()),
@@ -180,7 +189,7 @@ pub fn write_genesis(
             source,
         })?;
         node_keys
-            .secrets(&beacon_shares[id], &certification_shares[id])
+            .secrets(Some((&beacon_shares[id], &certification_shares[id])))
             .save(&dir.join("secrets.toml"))?;
         NodeConfig {
             id: id as NodeId,
@@ -197,11 +206,55 @@ pub fn write_genesis(
             chain_key: ChainKeyConfig::default(),
             verify_threads: 0,
             neurons: neurons.to_vec(),
+            genesis_members: None,
         }
         .save(&path)?;
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// Writes the configuration and secrets of a node joining the running
+/// subnet `existing` (a member's configuration) as `record` (which a
+/// governance proposal adds), serving HTTP on `http`, under `out`; the
+/// configuration's path. The node learns the membership change, its key
+/// shares and the state from the chain once the proposal is adopted.
+///
+/// # Errors
+/// [`GenesisError::Config`] when a file cannot be written or the record's
+/// address is not a socket address.
+pub fn write_joining_node(
+    out: &Path,
+    existing: &NodeConfig,
+    keys: &NodeKeys,
+    record: &PeerConfig,
+    http: SocketAddr,
+) -> Result<PathBuf, GenesisError> {
+    let listen: SocketAddr = record
+        .address
+        .parse()
+        .map_err(|_| ConfigError::Invalid(format!("{} is not a socket address", record.address)))?;
+    let path = config_path(out, record.id);
+    let dir = path.parent().expect("a node directory");
+    std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    keys.secrets(None).save(&dir.join("secrets.toml"))?;
+    let mut nodes = existing.nodes.clone();
+    nodes.push(record.clone());
+    NodeConfig {
+        id: record.id,
+        listen,
+        http,
+        data_dir: "data".into(),
+        secrets: "secrets.toml".into(),
+        genesis_members: Some(existing.genesis_nodes().len()),
+        nodes,
+        ..existing.clone()
+    }
+    .save(&path)?;
+    Ok(path)
 }
 
 /// A genesis NIDKG to the nodes' encryption keys: every node deals, all
@@ -267,8 +320,9 @@ mod tests {
                 record.dkg_public_key().unwrap(),
                 secrets.dkg_key.public_key()
             );
-            shares.push(suite.sign_share(&secrets.beacon_share, b"beacon"));
-            certification_shares.push(suite.sign_share(&secrets.certification_share, b"root"));
+            shares.push(suite.sign_share(secrets.beacon_share.as_ref().unwrap(), b"beacon"));
+            certification_shares
+                .push(suite.sign_share(secrets.certification_share.as_ref().unwrap(), b"root"));
         }
         let keys = NodeConfig::load(&paths[0]).unwrap().subnet_keys().unwrap();
         assert_eq!(keys.committee.len(), 4);
@@ -291,5 +345,48 @@ mod tests {
         suite.verify(&root, b"root", &signature).unwrap();
         let too_few = suite.combine(&certification, b"root", &certification_shares[..2]);
         assert!(too_few.is_err() || suite.verify(&root, b"root", &too_few.unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_joining_node_gets_the_subnet_configuration_its_record_and_no_key_shares() {
+        let dir = tempfile::tempdir().unwrap();
+        let addresses: Vec<NodeAddresses> = (0..4)
+            .map(|i| NodeAddresses {
+                p2p: format!("127.0.0.1:{}", 7100 + i).parse().unwrap(),
+                http: format!("127.0.0.1:{}", 8100 + i).parse().unwrap(),
+            })
+            .collect();
+        let mut rng = rand::thread_rng();
+        let paths = write_genesis(dir.path(), &addresses, &[], false, &mut rng).unwrap();
+        let member = NodeConfig::load(&paths[0]).unwrap();
+        let keys = NodeKeys::generate(4, &mut rng).unwrap();
+        let record = keys.record(4, "127.0.0.1:7104", &mut rng);
+        let http = "127.0.0.1:8104".parse().unwrap();
+        let path = write_joining_node(dir.path(), &member, &keys, &record, http).unwrap();
+        assert_eq!(path, config_path(dir.path(), 4));
+        let joining = NodeConfig::load(&path).unwrap();
+        assert_eq!((joining.id, joining.http), (4, http));
+        assert_eq!(joining.nodes.len(), 5);
+        assert_eq!(joining.nodes[4], record);
+        assert_eq!(joining.genesis_nodes(), member.nodes.as_slice());
+        assert_eq!(joining.subnet_keys().unwrap().committee.len(), 4);
+        assert_eq!(joining.beacon_commitment, member.beacon_commitment);
+        let secrets = joining.load_secrets().unwrap();
+        assert!(secrets.beacon_share.is_none() && secrets.certification_share.is_none());
+        assert_eq!(
+            record.dkg_public_key().unwrap(),
+            secrets.dkg_key.public_key()
+        );
+        assert!(write_joining_node(
+            dir.path(),
+            &member,
+            &keys,
+            &PeerConfig {
+                address: "not an address".into(),
+                ..record
+            },
+            http
+        )
+        .is_err());
     }
 }

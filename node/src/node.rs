@@ -143,8 +143,11 @@ pub struct Status {
     /// for, and their public keys (hex; beacon, certification).
     pub bls_reshared: Option<(u64, String, String)>,
     /// The registry version whose shares of the reshared BLS keys this
-    /// node decrypted (it is a member of that version).
-    pub bls_shares_for: Option<u64>,
+    /// node decrypted, before that membership takes over.
+    pub bls_next_shares: Option<u64>,
+    /// The registry version whose members' BLS key shares this node holds
+    /// (none: it holds none, e.g. it was removed).
+    pub bls_shares_epoch: Option<u64>,
     /// Presignatures ready and not used.
     pub presignatures_ready: usize,
     /// Chain-key signatures finalized since start.
@@ -290,6 +293,8 @@ struct Node {
     dkg_key: EncryptionSecretKey,
     /// This node's shares of the last reshared BLS keys, by registry version.
     next_bls_shares: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
+    /// The registry version whose members' shares `bls_shares` are.
+    bls_shares_epoch: Option<u64>,
     /// Signs this node's proposals and shares (kept for a new committee).
     node_key: chainkey_crypto::SecretKey,
     /// Batches signature checks (kept for a new committee).
@@ -298,9 +303,16 @@ struct Node {
     consensus_config: chainkey_consensus::Config,
     /// The registry version whose members run consensus (1: genesis).
     consensus_epoch: u64,
+    /// The registry version whose setup the signer works with (1: genesis).
+    signer_epoch: u64,
     /// Peers' artifacts above a coming membership switch, for the new committee.
     early_epoch_artifacts: VecDeque<(NodeId, Artifact)>,
+    /// When this node last asked a peer past the switch for its catch-up package.
+    last_catch_up_request: Option<Instant>,
 }
+
+/// How often a node behind a membership switch asks for a catch-up package.
+const CATCH_UP_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Artifacts above a coming membership switch kept, at most.
 const MAX_EARLY_EPOCH_ARTIFACTS: usize = 8192;
@@ -367,7 +379,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let chain_key_setup = Setup {
         key_name: config.chain_key.key_name.clone(),
         receivers: config.mega_keys()?,
-        threshold: (config.nodes.len() - 1) / 3 + 1,
+        threshold: (config.genesis_nodes().len() - 1) / 3 + 1,
         pool_size: config.chain_key.presignature_pool,
         dealer_keys: config.node_ed25519_keys()?,
     };
@@ -424,10 +436,20 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     tokio::spawn(crate::http::serve(listener, Arc::clone(&shared)));
 
     let recent_batches = Arc::new(Mutex::new(VecDeque::new()));
+    // A node that joined after genesis has no share of the genesis beacon
+    // key: its consensus core is not in the genesis committee and never
+    // signs, so a throwaway share stands in until it joins the committee.
+    let beacon_share = secrets.beacon_share.clone().unwrap_or_else(|| {
+        SecretKeyShare::new(
+            config.id + 1,
+            chainkey_crypto::SecretKey::generate(&mut rand::thread_rng()),
+        )
+        .expect("ids + 1 are valid share indices")
+    });
     let crypto = MeteredCrypto {
         inner: BlsCrypto::new(
             secrets.node_key.clone(),
-            secrets.beacon_share.clone(),
+            beacon_share,
             Arc::clone(&subnet),
             Arc::clone(&verifier),
         ),
@@ -442,7 +464,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 beacon: subnet.beacon.clone(),
                 certification: certification_key.clone(),
             },
-            config.nodes.len(),
+            config.genesis_nodes().len(),
         )),
     );
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
@@ -458,17 +480,23 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         execution,
         sent_for_execution,
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
-        bls_shares: BTreeMap::from([
+        bls_shares: [
             (BlsKey::Beacon, secrets.beacon_share.clone()),
             (BlsKey::Certification, secrets.certification_share.clone()),
-        ]),
+        ]
+        .into_iter()
+        .filter_map(|(key, share)| share.map(|share| (key, share)))
+        .collect(),
         dkg_key: secrets.dkg_key.clone(),
         next_bls_shares: None,
+        bls_shares_epoch: secrets.beacon_share.is_some().then_some(1),
         node_key: secrets.node_key.clone(),
         verifier: Arc::clone(&verifier),
         consensus_config: config.consensus(),
         consensus_epoch: 1,
+        signer_epoch: 1,
         early_epoch_artifacts: VecDeque::new(),
+        last_catch_up_request: None,
         certified_height: 0,
         state_digests: VecDeque::new(),
         calls_executed: 0,
@@ -571,11 +599,6 @@ impl Node {
             self.consensus.resume_from(finalized.block, beacon);
         }
         self.catch_up_chain_key()?;
-        let state = self.consensus.payloads().chain_key.state();
-        if state.epoch() > 1 {
-            let setup = state.setup().clone();
-            let _ = self.signer.send(signer::Command::NewEpoch(setup));
-        }
         self.resync_signer();
         self.resync_bls();
         let finalized_ingress = self.store.finalized_ingress()?;
@@ -616,6 +639,7 @@ impl Node {
             self.act(action)?;
         }
         self.forward_chain_key_changes();
+        self.connect_new_members();
         self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
         // blocks wait for the gap to be filled instead).
@@ -623,6 +647,38 @@ impl Node {
             self.feed_execution()?;
         }
         Ok(())
+    }
+
+    /// Connects to the members of the latest subnet record the chain
+    /// carried that this node has no connection for (nodes that joined).
+    fn connect_new_members(&mut self) {
+        let state = self.consensus.payloads().chain_key.state();
+        let Some(record) = state.membership() else {
+            return;
+        };
+        let known = self.transport.stats().len();
+        for member in record.members.values().filter(|m| m.id as usize >= known) {
+            let added = member
+                .certificate_der()
+                .map_err(|e| e.to_string())
+                .and_then(|cert| {
+                    self.transport
+                        .add_peer(member.id, &member.address, cert)
+                        .map_err(|e| e.to_string())
+                });
+            match added {
+                Ok(()) => tracing::info!(
+                    node = self.me,
+                    peer = member.id,
+                    "connecting to a new member"
+                ),
+                Err(error) => {
+                    tracing::error!(node = self.me, peer = member.id, %error, "cannot connect to a new member");
+                    return;
+                }
+            }
+        }
+        self.nodes = self.nodes.max(self.transport.stats().len());
     }
 
     /// The height after which a new membership runs consensus, once known
@@ -747,6 +803,12 @@ impl Node {
         let pool = &mut self.consensus.payloads_mut().chain_key;
         pool.take_changes();
         let state = pool.state();
+        if state.epoch() != self.signer_epoch {
+            self.signer_epoch = state.epoch();
+            let _ = self
+                .signer
+                .send(signer::Command::NewEpoch(state.setup().clone()));
+        }
         let mut changes = Vec::new();
         if let Some(key) = state.key() {
             changes.push(Change::Completed(TranscriptRef::Key, Arc::clone(key)));
@@ -802,10 +864,7 @@ impl Node {
                         retired = retired.len(),
                         "the subnet's new membership took over the keys"
                     );
-                    self.bls_shares = match self.next_bls_shares.take() {
-                        Some((reshared, shares)) if reshared == *version => shares,
-                        _ => BTreeMap::new(), // not a member any more
-                    };
+                    self.take_up_bls_shares(*version);
                     new_epoch = true;
                     continue;
                 }
@@ -832,8 +891,6 @@ impl Node {
         if new_epoch {
             // The signer starts over with the new members' setup and is told
             // what the state holds now (which covers the changes skipped).
-            let setup = self.consensus.payloads().chain_key.state().setup().clone();
-            let _ = self.signer.send(signer::Command::NewEpoch(setup));
             self.resync_signer();
         }
         if opened {
@@ -907,6 +964,19 @@ impl Node {
         }
     }
 
+    /// Holds the shares of the BLS keys of the members of `epoch`: this
+    /// node's, decrypted from their reshare (none if it is not one of them).
+    fn take_up_bls_shares(&mut self, epoch: u64) {
+        self.bls_shares = match self.next_bls_shares.take() {
+            Some((version, shares)) if version == epoch => shares,
+            other => {
+                self.next_bls_shares = other.filter(|(version, _)| *version > epoch);
+                BTreeMap::new()
+            }
+        };
+        self.bls_shares_epoch = (!self.bls_shares.is_empty()).then_some(epoch);
+    }
+
     /// After a restart or a catch-up: deals into the BLS reshares still
     /// open, and opens this node's shares of the last completed one.
     fn resync_bls(&mut self) {
@@ -921,14 +991,8 @@ impl Node {
         self.open_bls_shares();
         // Shares of the keys in force, if a membership took over since genesis.
         let epoch = self.consensus.payloads().chain_key.state().epoch();
-        if epoch > 1 {
-            self.bls_shares = match self.next_bls_shares.take() {
-                Some((version, shares)) if version == epoch => shares,
-                other => {
-                    self.next_bls_shares = other;
-                    BTreeMap::new()
-                }
-            };
+        if epoch > 1 && self.bls_shares_epoch != Some(epoch) {
+            self.take_up_bls_shares(epoch);
         }
         for (key, version, config) in open {
             self.deal_bls(key, version, &config);
@@ -1039,10 +1103,30 @@ impl Node {
         }
         match received.message {
             Message::Artifact(artifact)
+                if !matches!(artifact, Artifact::CatchUpPackage(_))
+                    && self
+                        .committee_switch()
+                        .is_some_and(|after| artifact.height() > after) =>
+            {
+                // Peers are past the switch while this node is not there
+                // yet (it joined, or lags): their catch-up package (checked
+                // against the beacon's public key, the same before and
+                // after) takes it across.
+                let finalized = self.consensus.finalized_height();
                 if self
                     .committee_switch()
-                    .is_some_and(|after| artifact.height() > after) =>
-            {
+                    .is_some_and(|after| finalized < after)
+                    && self
+                        .last_catch_up_request
+                        .is_none_or(|at| at.elapsed() >= CATCH_UP_REQUEST_INTERVAL)
+                {
+                    self.last_catch_up_request = Some(Instant::now());
+                    let request = Artifact::CatchUpRequest {
+                        height: finalized + 1,
+                    };
+                    self.transport
+                        .send(received.from, self.dissemination.outgoing(request));
+                }
                 if self.early_epoch_artifacts.len() == MAX_EARLY_EPOCH_ARTIFACTS {
                     self.early_epoch_artifacts.pop_front();
                 }
@@ -1382,6 +1466,8 @@ impl Node {
         if self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
+            self.connect_new_members();
+            self.switch_committee_if_due()?;
         }
         self.feed_execution()?;
         if self.gap.is_none() {
@@ -1585,7 +1671,8 @@ impl Node {
                         key(BlsKey::Certification),
                     )
                 }),
-            bls_shares_for: self.next_bls_shares.as_ref().map(|(version, _)| *version),
+            bls_next_shares: self.next_bls_shares.as_ref().map(|(version, _)| *version),
+            bls_shares_epoch: self.bls_shares_epoch,
             ecdsa_reshared: chain_key
                 .reshared()
                 .map(|(version, key)| (*version, hex::encode(master_public_key(key)))),

@@ -171,6 +171,22 @@ impl LocalSubnet {
         Ok(subnet)
     }
 
+    /// Starts a node joining the subnet, from its configuration at `path`
+    /// (made by [`crate::genesis::write_joining_node`]).
+    ///
+    /// # Errors
+    /// When its configuration cannot be read or the process cannot start.
+    pub fn add_node(&mut self, program: &Path, path: &Path) -> Result<NodeId, String> {
+        let config = crate::config::NodeConfig::load(path).map_err(|e| e.to_string())?;
+        if config.id as usize != self.children.len() {
+            return Err(format!("node {} is not the next node", config.id));
+        }
+        self.http.push(config.http);
+        self.children.push(None);
+        self.start_node(program, config.id)?;
+        Ok(config.id)
+    }
+
     /// (Re)starts node `id`'s process.
     ///
     /// # Errors

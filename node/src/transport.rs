@@ -84,13 +84,36 @@ pub enum TransportError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// More than [`MAX_PEERS`] nodes, or a new peer not taking the next id.
+    #[error("peers are numbered 0 to {MAX_PEERS} - 1 in order")]
+    TooManyPeers,
 }
 
 /// The node's side of the subnet's connections.
 pub struct Transport {
-    queues: Vec<Option<mpsc::Sender<Arc<Vec<u8>>>>>,
+    me: NodeId,
+    /// Each peer's outgoing queue, by id (none: this node).
+    queues: std::sync::Mutex<Vec<Option<Queue>>>,
+    /// Per-peer counters for [`MAX_PEERS`] ids; the first `peers` are in use.
     stats: Arc<Vec<PeerStats>>,
+    peers: std::sync::atomic::AtomicUsize,
+    /// Every node's certificate, by id (shared with the accepting side).
+    known: Arc<std::sync::RwLock<Vec<Vec<u8>>>>,
     isolated: Arc<AtomicBool>,
+    dialer: Dialer,
+}
+
+/// Frames waiting to be sent to one peer.
+type Queue = mpsc::Sender<Arc<Vec<u8>>>;
+
+/// Most nodes a subnet may grow to (the IC's largest subnets have 40).
+pub const MAX_PEERS: usize = 64;
+
+/// What dialing a peer needs: this node's certificate and key.
+struct Dialer {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    own_certificate: CertificateDer<'static>,
+    key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// Who this node is and who its peers are.
@@ -109,7 +132,7 @@ impl Transport {
     /// Listens on `listen`, dials every peer, and delivers what peers send to `inbound`.
     ///
     /// # Errors
-    /// [`TransportError`] for an unusable key or address.
+    /// [`TransportError`] for an unusable key or address, or more than [`MAX_PEERS`] nodes.
     pub async fn start(
         identity: Identity,
         listen: SocketAddr,
@@ -119,14 +142,15 @@ impl Transport {
         let algorithms = provider.signature_verification_algorithms;
         let own_certificate =
             CertificateDer::from(identity.certificates[identity.me as usize].clone());
-        let key = || PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.to_vec()));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.key.to_vec()));
+        let known = Arc::new(std::sync::RwLock::new(identity.certificates.clone()));
         let server = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_client_cert_verifier(Arc::new(PinnedClients {
-                known: identity.certificates.clone(),
+                known: Arc::clone(&known),
                 algorithms,
             }))
-            .with_single_cert(vec![own_certificate.clone()], key())?;
+            .with_single_cert(vec![own_certificate.clone()], key)?;
         let listener =
             TcpListener::bind(listen)
                 .await
@@ -134,52 +158,104 @@ impl Transport {
                     address: listen,
                     source,
                 })?;
-        let n = identity.certificates.len();
-        let stats: Arc<Vec<PeerStats>> = Arc::new((0..n).map(|_| PeerStats::default()).collect());
+        if identity.certificates.len() > MAX_PEERS {
+            return Err(TransportError::TooManyPeers);
+        }
+        let stats: Arc<Vec<PeerStats>> =
+            Arc::new((0..MAX_PEERS).map(|_| PeerStats::default()).collect());
         let isolated = Arc::new(AtomicBool::new(false));
         tokio::spawn(accept_loop(
             listener,
             TlsAcceptor::from(Arc::new(server)),
-            identity.certificates.clone(),
+            Arc::clone(&known),
             inbound,
             Arc::clone(&stats),
             Arc::clone(&isolated),
         ));
-        let mut queues = Vec::with_capacity(n);
-        for peer in 0..n {
-            if peer == identity.me as usize {
-                queues.push(None);
-                continue;
-            }
-            let client = rustls::ClientConfig::builder_with_provider(provider.clone())
-                .with_protocol_versions(&[&rustls::version::TLS13])?
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedServer {
-                    expected: identity.certificates[peer].clone(),
-                    algorithms,
-                }))
-                .with_client_auth_cert(vec![own_certificate.clone()], key())?;
-            let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-            queues.push(Some(sender));
-            tokio::spawn(dial_loop(
-                peer as NodeId,
-                identity.addresses[peer].clone(),
-                TlsConnector::from(Arc::new(client)),
-                receiver,
-                Arc::clone(&stats),
-                Arc::clone(&isolated),
-            ));
-        }
-        Ok(Transport {
-            queues,
+        let transport = Transport {
+            me: identity.me,
+            queues: std::sync::Mutex::new(Vec::new()),
             stats,
+            peers: std::sync::atomic::AtomicUsize::new(0),
+            known,
             isolated,
-        })
+            dialer: Dialer {
+                provider,
+                own_certificate,
+                key: identity.key,
+            },
+        };
+        for (peer, address) in identity.addresses.iter().enumerate() {
+            transport.dial(peer as NodeId, address, identity.certificates[peer].clone())?;
+        }
+        Ok(transport)
+    }
+
+    /// Connects to a node that joined the subnet as `id` (the next id).
+    ///
+    /// # Errors
+    /// [`TransportError`] for an unusable certificate, another id, or more
+    /// than [`MAX_PEERS`] nodes.
+    pub fn add_peer(
+        &self,
+        id: NodeId,
+        address: &str,
+        certificate: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        if id as usize != self.peers.load(Ordering::Relaxed) {
+            return Err(TransportError::TooManyPeers);
+        }
+        self.known
+            .write()
+            .expect("known certificates")
+            .push(certificate.clone());
+        self.dial(id, address, certificate)
+    }
+
+    /// Starts the queue and dialer of peer `peer` (nothing for this node).
+    fn dial(
+        &self,
+        peer: NodeId,
+        address: &str,
+        certificate: Vec<u8>,
+    ) -> Result<(), TransportError> {
+        if peer as usize >= MAX_PEERS {
+            return Err(TransportError::TooManyPeers);
+        }
+        let mut queues = self.queues.lock().expect("queues");
+        self.peers.store(peer as usize + 1, Ordering::Relaxed);
+        if peer == self.me {
+            queues.push(None);
+            return Ok(());
+        }
+        let dialer = &self.dialer;
+        let algorithms = dialer.provider.signature_verification_algorithms;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(dialer.key.to_vec()));
+        let client = rustls::ClientConfig::builder_with_provider(dialer.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedServer {
+                expected: certificate,
+                algorithms,
+            }))
+            .with_client_auth_cert(vec![dialer.own_certificate.clone()], key)?;
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        queues.push(Some(sender));
+        tokio::spawn(dial_loop(
+            peer,
+            address.to_string(),
+            TlsConnector::from(Arc::new(client)),
+            receiver,
+            Arc::clone(&self.stats),
+            Arc::clone(&self.isolated),
+        ));
+        Ok(())
     }
 
     /// Queues a frame for `to` (dropped and counted if its queue is full).
     pub fn send(&self, to: NodeId, frame: Arc<Vec<u8>>) {
-        let Some(Some(queue)) = self.queues.get(to as usize) else {
+        let queues = self.queues.lock().expect("queues");
+        let Some(Some(queue)) = queues.get(to as usize) else {
             return;
         };
         let stats = &self.stats[to as usize];
@@ -196,14 +272,14 @@ impl Transport {
 
     /// Queues a frame for every peer.
     pub fn broadcast(&self, frame: Arc<Vec<u8>>) {
-        for peer in 0..self.queues.len() {
+        for peer in 0..self.peers.load(Ordering::Relaxed) {
             self.send(peer as NodeId, Arc::clone(&frame));
         }
     }
 
     /// Per-peer counters, by id.
     pub fn stats(&self) -> &[PeerStats] {
-        &self.stats
+        &self.stats[..self.peers.load(Ordering::Relaxed)]
     }
 
     /// Test hook: while isolated, nothing is sent or accepted (a network partition).
@@ -259,12 +335,11 @@ async fn dial_loop(
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    certificates: Vec<Vec<u8>>,
+    certificates: Arc<std::sync::RwLock<Vec<Vec<u8>>>>,
     inbound: mpsc::Sender<Received>,
     stats: Arc<Vec<PeerStats>>,
     isolated: Arc<AtomicBool>,
 ) {
-    let certificates = Arc::new(certificates);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
@@ -289,6 +364,8 @@ async fn accept_loop(
                 .and_then(|chain| chain.first())
                 .and_then(|presented| {
                     certificates
+                        .read()
+                        .expect("known certificates")
                         .iter()
                         .position(|known| known.as_slice() == presented.as_ref())
                 })
@@ -425,7 +502,7 @@ impl ServerCertVerifier for PinnedServer {
 /// Accepts client certificates of the subnet's nodes only.
 #[derive(Debug)]
 struct PinnedClients {
-    known: Vec<Vec<u8>>,
+    known: Arc<std::sync::RwLock<Vec<Vec<u8>>>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -442,6 +519,8 @@ impl ClientCertVerifier for PinnedClients {
     ) -> Result<ClientCertVerified, rustls::Error> {
         if self
             .known
+            .read()
+            .expect("known certificates")
             .iter()
             .any(|known| known.as_slice() == end_entity.as_ref())
         {

@@ -68,12 +68,13 @@ pub struct Certifier {
 }
 
 impl Certifier {
-    /// A certifier signing with `share` of the key `key`.
-    pub fn new(key: PublicCommitment<MinSig>, share: SecretKeyShare) -> Certifier {
+    /// A certifier signing with `share` of the key `key` (none: a node
+    /// that joined later only combines others' shares until it has one).
+    pub fn new(key: PublicCommitment<MinSig>, share: Option<SecretKeyShare>) -> Certifier {
         Certifier {
             suite: Ciphersuite::basic(),
             key,
-            share: Some(share),
+            share,
             next: None,
             executed: BTreeMap::new(),
             shares: BTreeMap::new(),
@@ -249,7 +250,7 @@ mod tests {
         let (key, shares) = chainkey_crypto::threshold::deal::<MinSig, _>(3, 4, &mut rng).unwrap();
         let mut nodes: Vec<Certifier> = shares
             .iter()
-            .map(|share| Certifier::new(key.clone(), share.clone()))
+            .map(|share| Certifier::new(key.clone(), Some(share.clone())))
             .collect();
         // Node 3 first passes off node 0's signature as its own share.
         let (first, none) = nodes[0].on_executed(executed(1, 1));
@@ -307,7 +308,7 @@ mod tests {
         assert_eq!(old.public_key(), new.public_key());
         let mut nodes: Vec<Certifier> = (0..5)
             .map(|i| {
-                let mut certifier = Certifier::new(old.clone(), old_shares[i.min(3)].clone());
+                let mut certifier = Certifier::new(old.clone(), old_shares.get(i).cloned());
                 certifier.start_epoch(1, new.clone(), Some(new_shares[i].clone()));
                 certifier
             })

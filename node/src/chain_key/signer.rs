@@ -417,6 +417,11 @@ impl Signer {
     }
 
     fn on_change(&mut self, change: Change, ephemeral: &EphemeralKey<Curve>) {
+        if self.me as usize >= self.setup.receivers.len() {
+            // A node that joined later: it has no part in the transcripts
+            // of the members before it (until its membership takes over).
+            return;
+        }
         match change {
             Change::Opened {
                 transcript,

@@ -3,6 +3,7 @@
 //! certified). Every [`CHECKPOINT_EVERY`] heights the state is written to
 //! disk, so a restarted node re-executes only the blocks after it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedStat
         subnet_id: subnet.subnet_id.clone(),
         subnet_public_key: subnet.public_key.clone(),
         canister_ranges: super::management::canister_ranges(),
-        node_public_keys: subnet.node_keys.iter().cloned().collect(),
+        node_public_keys: node_public_keys(state, subnet),
         canisters: state
             .canisters
             .iter()
@@ -84,6 +85,21 @@ pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedStat
             .collect(),
         request_status: state.request_status.clone(),
     }
+}
+
+/// The query-signing keys of the subnet's nodes: the members of its
+/// governance's current record (so a node that joined is listed alike on
+/// every node), or the configured ones without governance state.
+fn node_public_keys(state: &ReplicatedState, subnet: &SubnetInfo) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let members = &state.governance.subnet().members;
+    if members.is_empty() {
+        return subnet.node_keys.iter().cloned().collect();
+    }
+    members
+        .values()
+        .filter_map(|member| member.ed25519_key().ok())
+        .map(|key| crate::config::node_key(&key))
+        .collect()
 }
 
 /// Where the checkpoint of a node with data directory `dir` lives.
