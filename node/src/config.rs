@@ -14,7 +14,7 @@ use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::nidkg::{EncryptionPublicKey, EncryptionSecretKey, ProofOfPossession};
 use chainkey_crypto::tecdsa::{MegaPublicKey, MegaSecretKey};
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
-use chainkey_crypto::{MinSig, PublicKey, SecretKey};
+use chainkey_crypto::{MinSig, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -57,6 +57,11 @@ pub struct PeerConfig {
     pub certificate: String,
     /// Its BLS public key (hex).
     pub public_key: String,
+    /// Its proof of possession of the BLS key (hex; IETF `PopProve` under
+    /// the min-sig proof-of-possession suite): notarizations and
+    /// finalizations aggregate member keys, which is safe only for keys
+    /// whose possession was proven (no rogue keys).
+    pub key_possession: String,
     /// Its Ed25519 key signing query responses (hex); the node's
     /// principal is the self-authenticating one of this key.
     pub query_key: String,
@@ -144,7 +149,13 @@ impl PeerConfig {
         if self.certificate_der()?.is_empty() {
             return Err(self.invalid("certificate is empty"));
         }
-        self.bls_public_key()?;
+        let key = self.bls_public_key()?;
+        let proof = hex_bytes("key possession", &self.key_possession)?;
+        let proof =
+            Signature::<MinSig>::from_bytes(&proof).map_err(|_| self.invalid("key possession"))?;
+        chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
+            .verify_possession(&key, &proof)
+            .map_err(|_| self.invalid("key possession"))?;
         self.ed25519_key()?;
         self.mega_public_key()?;
         self.dkg_public_key()?;
@@ -600,19 +611,20 @@ pub(crate) fn test_peer(id: NodeId) -> PeerConfig {
     use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(id));
     let query_key = ed25519_dalek::SigningKey::generate(&mut rng);
-    let public_key = hex::encode(
-        SecretKey::generate(&mut rng)
-            .public_key::<MinSig>()
-            .to_bytes(),
-    );
+    let node_key = SecretKey::generate(&mut rng);
+    let public_key = hex::encode(node_key.public_key::<MinSig>().to_bytes());
+    let key_possession = chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
+        .prove_possession(&node_key)
+        .to_bytes();
     let mega_key = MegaSecretKey::<Secp256k1>::generate(&mut rng).public_key();
     let dkg_key = EncryptionSecretKey::generate(&mut rng);
     let possession = dkg_key.prove_possession(&dkg_possession_context(&public_key), &mut rng);
     PeerConfig {
         id,
         address: format!("127.0.0.1:{}", 9000 + id),
-        certificate: "3082".into(),
+        certificate: format!("3082{id:04x}"),
         public_key,
+        key_possession: hex::encode(key_possession),
         query_key: hex::encode(query_key.verifying_key().as_bytes()),
         mega_key: hex::encode(mega_key.to_bytes()),
         dkg_key: hex::encode(dkg_key.public_key().to_bytes()),

@@ -99,11 +99,15 @@ impl NodeKeys {
         let possession = self
             .dkg_key
             .prove_possession(&dkg_possession_context(&public_key), rng);
+        let key_possession = chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
+            .prove_possession(&self.node_key)
+            .to_bytes();
         PeerConfig {
             id,
             address: address.into(),
             certificate: hex::encode(self.tls.cert.der()),
             public_key,
+            key_possession: hex::encode(key_possession),
             query_key: hex::encode(self.query_key.verifying_key().as_bytes()),
             mega_key: hex::encode(self.mega_key.public_key().to_bytes()),
             dkg_key: hex::encode(self.dkg_key.public_key().to_bytes()),

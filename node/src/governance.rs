@@ -270,11 +270,12 @@ impl Governance {
                 if peer.id != next {
                     return Err(format!("a new node must take id {next}, not {}", peer.id));
                 }
-                if let Some(member) = members.values().find(|member| {
-                    member.address == peer.address || member.public_key == peer.public_key
-                }) {
+                if let Some(member) = members
+                    .values()
+                    .find(|member| member.address == peer.address || shares_a_key(member, &peer))
+                {
                     return Err(format!(
-                        "node {} has the same address or public key",
+                        "node {} has the same address, certificate or a same key",
                         member.id
                     ));
                 }
@@ -299,6 +300,25 @@ impl Governance {
         self.earlier.insert(before.version, before);
         Ok(self.subnet.version)
     }
+}
+
+/// Whether two node records have a key or certificate in common (compared
+/// decoded: hex digits in another case are the same key).
+fn shares_a_key(a: &PeerConfig, b: &PeerConfig) -> bool {
+    let keys = |peer: &PeerConfig| {
+        [
+            &peer.certificate,
+            &peer.public_key,
+            &peer.query_key,
+            &peer.mega_key,
+            &peer.dkg_key,
+        ]
+        .map(|field| hex::decode(field).unwrap_or_default())
+    };
+    let theirs = keys(b);
+    keys(a)
+        .iter()
+        .any(|key| !key.is_empty() && theirs.contains(key))
 }
 
 #[cfg(test)]
@@ -421,6 +441,16 @@ mod tests {
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
             Status::Failed { reason } if reason.contains("same address")
         ));
+        // A member's MEGa key again, in upper-case hex.
+        let mut same_key = peer(4);
+        same_key.mega_key = peer(0).mega_key.to_uppercase();
+        let id = governance
+            .propose(&[3], 3, Action::AddNode(same_key))
+            .unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("a same key")
+        ));
         let mut bad_key = peer(4);
         bad_key.mega_key = bad_key.public_key.clone();
         let id = governance
@@ -429,6 +459,15 @@ mod tests {
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
             Status::Failed { reason } if reason.contains("MEGa key")
+        ));
+        // Another node's BLS key without its proof of possession (a rogue
+        // key would let its owner forge aggregates).
+        let mut rogue = peer(4);
+        rogue.public_key = peer(5).public_key;
+        let id = governance.propose(&[3], 3, Action::AddNode(rogue)).unwrap();
+        assert!(matches!(
+            governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
+            Status::Failed { reason } if reason.contains("key possession")
         ));
         // Node 6's DKG key and proof, claimed by another node.
         let mut replayed_possession = peer(4);

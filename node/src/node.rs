@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::certification::certifier::{Certified, Certifier};
-use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys};
+use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys, Reshared};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
 use crate::chain_key::state::{master_public_key, ChainKeyState, Change, Setup};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
@@ -36,6 +36,7 @@ use crate::config::{ConfigError, NodeConfig};
 use crate::dissemination::Dissemination;
 use crate::execution::service::{self, Executed, SubnetInfo};
 use crate::execution::wasm::Runtime;
+use crate::governance::SubnetRecord;
 use crate::ingress::{expiries, unix_ms, update_calls, Ingress, NodePayloads, Seen};
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -79,6 +80,9 @@ pub enum NodeError {
     /// A membership change removed this node from the subnet.
     #[error("this node is not a member of the subnet from registry version {0} on")]
     NotAMember(u64),
+    /// This node is a member but could not decrypt its key shares.
+    #[error("this node could not decrypt its key shares for registry version {0}")]
+    MissingShares(u64),
 }
 
 /// What `/status` reports.
@@ -725,6 +729,9 @@ impl Node {
             self.bls_shares.get(&BlsKey::Certification).cloned(),
         );
         let Some(beacon_share) = self.bls_shares.get(&BlsKey::Beacon).cloned() else {
+            if record.members.contains_key(&self.me) {
+                return Err(NodeError::MissingShares(epoch));
+            }
             tracing::warn!(
                 node = self.me,
                 epoch,
@@ -750,6 +757,9 @@ impl Node {
             recent_batches: Arc::clone(&self.recent_batches),
         };
         self.consensus_config = config.clone();
+        // Where this node signed as a member of the old committee (its new
+        // core forgets its own shares), it does not sign again.
+        self.consensus.abstain_through(self.signed_through);
         self.consensus
             .start_epoch(config, crypto, block.block, beacon);
         self.nodes = n;
@@ -922,6 +932,30 @@ impl Node {
         }
     }
 
+    /// This node's shares of the keys `reshared` made, if it is among the
+    /// members of `record` (their receivers, in id order).
+    fn decrypt_bls_shares(
+        &self,
+        reshared: &Reshared,
+        record: &SubnetRecord,
+    ) -> Option<BTreeMap<BlsKey, SecretKeyShare>> {
+        let position = record.members.keys().position(|id| *id == self.me)?;
+        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
+            .transcripts
+            .iter()
+            .map(|(key, transcript)| {
+                transcript
+                    .decrypt_share(position, &self.dkg_key)
+                    .map(|share| (*key, share))
+            })
+            .collect();
+        shares
+            .inspect_err(|error| {
+                tracing::error!(node = self.me, %error, "cannot decrypt a reshared BLS key share");
+            })
+            .ok()
+    }
+
     /// Decrypts this node's shares of the last reshared BLS keys, if it is
     /// a member of their registry version.
     fn open_bls_shares(&mut self) {
@@ -932,46 +966,36 @@ impl Node {
         ) else {
             return;
         };
-        if record.version != reshared.version
-            || self.next_bls_shares.as_ref().map(|(version, _)| *version) == Some(reshared.version)
-        {
+        let opened = self.next_bls_shares.as_ref().map(|(version, _)| *version);
+        if record.version != reshared.version || opened == Some(reshared.version) {
             return;
         }
-        let Some(position) = record.members.keys().position(|id| *id == self.me) else {
-            return; // not a member of the new subnet
-        };
-        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
-            .transcripts
-            .iter()
-            .map(|(key, transcript)| {
-                transcript
-                    .decrypt_share(position, &self.dkg_key)
-                    .map(|share| (*key, share))
-            })
-            .collect();
-        match shares {
-            Ok(shares) => {
-                tracing::info!(
-                    node = self.me,
-                    version = reshared.version,
-                    "decrypted this node's shares of the reshared BLS keys"
-                );
-                self.next_bls_shares = Some((reshared.version, shares));
-            }
-            Err(error) => {
-                tracing::error!(node = self.me, %error, "cannot decrypt a reshared BLS key share")
-            }
+        if let Some(shares) = self.decrypt_bls_shares(reshared, record) {
+            tracing::info!(
+                node = self.me,
+                version = reshared.version,
+                "decrypted this node's shares of the reshared BLS keys"
+            );
+            self.next_bls_shares = Some((reshared.version, shares));
         }
     }
 
     /// Holds the shares of the BLS keys of the members of `epoch`: this
-    /// node's, decrypted from their reshare (none if it is not one of them).
+    /// node's, decrypted from the reshare in force (none if it is not one
+    /// of them).
     fn take_up_bls_shares(&mut self, epoch: u64) {
         self.bls_shares = match self.next_bls_shares.take() {
             Some((version, shares)) if version == epoch => shares,
             other => {
                 self.next_bls_shares = other.filter(|(version, _)| *version > epoch);
-                BTreeMap::new()
+                let state = self.consensus.payloads().chain_key.state();
+                let in_force = state.bls().and_then(|bls| bls.in_force());
+                let record = state.epoch_record().map(|(record, _)| record);
+                in_force
+                    .zip(record)
+                    .filter(|(reshared, _)| reshared.version == epoch)
+                    .and_then(|(reshared, record)| self.decrypt_bls_shares(reshared, record))
+                    .unwrap_or_default()
             }
         };
         self.bls_shares_epoch = (!self.bls_shares.is_empty()).then_some(epoch);
@@ -1336,12 +1360,7 @@ impl Node {
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
         match action {
             Action::Broadcast(artifact) | Action::Send { artifact, .. }
-                if self
-                    .committee_switch()
-                    .is_some_and(|after| artifact.height() > after) =>
-            {
-                // The old committee does not sign above the switch.
-            }
+                if self.withheld(&artifact) => {}
             Action::Broadcast(artifact) => {
                 self.before_sending(&artifact)?;
                 self.transport
@@ -1371,6 +1390,22 @@ impl Node {
             }
         }
         Ok(())
+    }
+
+    /// Whether an artifact is not sent: anything above a coming membership
+    /// switch (the old committee does not sign there), and what this node
+    /// signed while its chain-key state lags its finalized height (after a
+    /// jump it cannot know yet whether a switch comes below).
+    fn withheld(&self, artifact: &Artifact) -> bool {
+        if self
+            .committee_switch()
+            .is_some_and(|after| artifact.height() > after)
+        {
+            return true;
+        }
+        let state_height = self.consensus.payloads().chain_key.state().height();
+        artifact.signed_height(self.me).is_some()
+            && state_height < self.consensus.finalized_height()
     }
 
     /// Makes what we signed durable before it leaves (a relayed artifact
@@ -1659,7 +1694,7 @@ impl Node {
             registry_version: chain_key.membership_version(),
             key_epoch: chain_key.epoch(),
             consensus_epoch: self.consensus_epoch,
-            committee_size: self.nodes,
+            committee_size: self.consensus_config.nodes,
             bls_reshared: chain_key
                 .bls()
                 .and_then(|bls| bls.reshared())

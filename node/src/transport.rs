@@ -205,11 +205,12 @@ impl Transport {
         if id as usize != self.peers.load(Ordering::Relaxed) {
             return Err(TransportError::TooManyPeers);
         }
+        self.dial(id, address, certificate.clone())?;
         self.known
             .write()
             .expect("known certificates")
-            .push(certificate.clone());
-        self.dial(id, address, certificate)
+            .push(certificate);
+        Ok(())
     }
 
     /// Starts the queue and dialer of peer `peer` (nothing for this node).
@@ -222,10 +223,9 @@ impl Transport {
         if peer as usize >= MAX_PEERS {
             return Err(TransportError::TooManyPeers);
         }
-        let mut queues = self.queues.lock().expect("queues");
-        self.peers.store(peer as usize + 1, Ordering::Relaxed);
         if peer == self.me {
-            queues.push(None);
+            self.queues.lock().expect("queues").push(None);
+            self.peers.store(peer as usize + 1, Ordering::Relaxed);
             return Ok(());
         }
         let dialer = &self.dialer;
@@ -239,8 +239,10 @@ impl Transport {
                 algorithms,
             }))
             .with_client_auth_cert(vec![dialer.own_certificate.clone()], key)?;
+        // Only once nothing can fail: queue indices stay peer ids.
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        queues.push(Some(sender));
+        self.queues.lock().expect("queues").push(Some(sender));
+        self.peers.store(peer as usize + 1, Ordering::Relaxed);
         tokio::spawn(dial_loop(
             peer,
             address.to_string(),

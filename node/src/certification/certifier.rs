@@ -95,18 +95,25 @@ impl Certifier {
         self.next = Some((after, key, share));
     }
 
-    /// Switches to the next membership's key once `height` is past its start.
-    fn key_for(&mut self, height: u64) {
+    /// The key certifying `height`, and this node's share of it.
+    fn key_at(&self, height: u64) -> (&PublicCommitment<MinSig>, Option<&SecretKeyShare>) {
+        match &self.next {
+            Some((after, key, share)) if height > *after => (key, share.as_ref()),
+            _ => (&self.key, self.share.as_ref()),
+        }
+    }
+
+    /// Once every height up to the switch is certified, the next
+    /// membership's key is the only one.
+    fn retire_old_key(&mut self) {
         if self
             .next
             .as_ref()
-            .is_some_and(|(after, ..)| height > *after)
+            .is_some_and(|(after, ..)| self.certified >= *after)
         {
             let (_, key, share) = self.next.take().expect("checked");
             self.key = key;
             self.share = share;
-            // Shares kept for later heights were checked against nothing
-            // yet: they are judged with the new key when combined.
         }
     }
 
@@ -118,8 +125,7 @@ impl Certifier {
         executed: Executed,
     ) -> (Option<CertificationShare>, Option<Certified>) {
         let height = executed.height;
-        self.key_for(height);
-        let message = self.share.as_ref().map(|share| {
+        let message = self.key_at(height).1.map(|share| {
             let share = self.suite.sign_share(share, &signed_root(&executed.root));
             CertificationShare {
                 height,
@@ -169,6 +175,7 @@ impl Certifier {
 
     /// Combines the shares on this node's root at `height`, if enough.
     fn try_certify(&mut self, height: u64) -> Option<Certified> {
+        let key = self.key_at(height).0.clone();
         let executed = self.executed.get(&height)?;
         let shares = self.shares.get_mut(&height)?;
         let matching: Vec<SignatureShare<MinSig>> = shares
@@ -179,24 +186,23 @@ impl Certifier {
                 signature: *signature,
             })
             .collect();
-        if matching.len() < self.key.threshold() {
+        if matching.len() < key.threshold() {
             return None;
         }
         let message = signed_root(&executed.root);
         // Optimistically: combine, and check the one signature (one pairing
         // check instead of one per share); only if it fails are the shares
         // checked one by one, to drop the invalid ones.
-        let optimistic =
-            chainkey_crypto::threshold::combine_unchecked(self.key.threshold(), &matching)
-                .ok()
-                .filter(|signature| {
-                    self.suite
-                        .verify(&self.key.public_key(), &message, signature)
-                        .is_ok()
-                });
+        let optimistic = chainkey_crypto::threshold::combine_unchecked(key.threshold(), &matching)
+            .ok()
+            .filter(|signature| {
+                self.suite
+                    .verify(&key.public_key(), &message, signature)
+                    .is_ok()
+            });
         let combined = match optimistic {
             Some(signature) => Ok(signature),
-            None => self.suite.combine(&self.key, &message, &matching),
+            None => self.suite.combine(&key, &message, &matching),
         };
         let signature = match combined {
             Ok(signature) => signature,
@@ -219,6 +225,7 @@ impl Certifier {
         self.certified = height;
         self.executed = self.executed.split_off(&(height + 1));
         self.shares = self.shares.split_off(&(height + 1));
+        self.retire_old_key();
         Some(certified)
     }
 }
@@ -313,22 +320,25 @@ mod tests {
                 certifier
             })
             .collect();
-        // Height 1: three old shares certify (node 4 had no old share).
-        for i in 1..3 {
-            let share = nodes[i].on_executed(executed(1, 1)).0.unwrap();
-            assert!(nodes[0].on_share(i as u32, share).is_none());
-        }
-        let certified = nodes[0].on_executed(executed(1, 1)).1;
-        assert!(certified.is_some(), "old key at the switch height");
+        // Node 0 executes both heights before either is certified.
+        assert!(nodes[0].on_executed(executed(1, 1)).1.is_none());
+        assert!(nodes[0].on_executed(executed(2, 2)).1.is_none());
+        // Height 1 (the switch height): three old shares certify; node 4
+        // has no old share.
+        assert!(nodes[4].on_executed(executed(1, 1)).0.is_none());
+        let share = nodes[1].on_executed(executed(1, 1)).0.unwrap();
+        assert!(nodes[0].on_share(1, share).is_none());
+        let share = nodes[2].on_executed(executed(1, 1)).0.unwrap();
+        assert!(
+            nodes[0].on_share(2, share).is_some(),
+            "old key at the switch height"
+        );
         // Height 2: the new key, n − f = 4 of 5, node 4 among them.
         let mut certified = None;
         for i in [4, 1, 2] {
             let share = nodes[i].on_executed(executed(2, 2)).0.unwrap();
             assert_eq!(share.index, i as u32 + 1);
-            assert!(nodes[0].on_share(i as u32, share).is_none());
-        }
-        if let (Some(_), done) = nodes[0].on_executed(executed(2, 2)) {
-            certified = done;
+            certified = nodes[0].on_share(i as u32, share);
         }
         let certified = certified.expect("four new shares certify");
         let certificate = Certificate {

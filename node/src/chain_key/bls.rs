@@ -138,6 +138,8 @@ pub struct BlsReshares {
     open: Option<(u64, BTreeMap<BlsKey, Reshare>)>,
     /// The last completed reshare.
     reshared: Option<Reshared>,
+    /// The reshare whose keys are in force (none: the genesis keys).
+    in_force: Option<Reshared>,
 }
 
 impl BlsReshares {
@@ -148,18 +150,26 @@ impl BlsReshares {
             holders,
             open: None,
             reshared: None,
+            in_force: None,
         }
     }
 
     /// The last completed reshare takes over: its keys are the current
-    /// ones, held by its `holders` members (it stays readable, for members
-    /// decrypting their shares after a restart).
+    /// ones, held by its `holders` members (it stays readable as
+    /// [`Self::in_force`], for members decrypting their shares after a
+    /// restart, even once the next reshare completes).
     pub fn start_epoch(&mut self, holders: usize) {
         if let Some(reshared) = &self.reshared {
             self.current = reshared.keys.clone();
             self.holders = holders;
             self.open = None;
+            self.in_force = Some(reshared.clone());
         }
+    }
+
+    /// The reshare whose keys are in force (none: the genesis keys).
+    pub fn in_force(&self) -> Option<&Reshared> {
+        self.in_force.as_ref()
     }
 
     /// The keys the current members hold shares of.

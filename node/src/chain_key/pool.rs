@@ -98,9 +98,16 @@ impl ChainKeyPool {
         }
     }
 
-    /// Adds this node's BLS reshare dealing for its next blocks.
+    /// Adds this node's BLS reshare dealing for its next blocks (the first
+    /// for its key and version: a block carries one per dealer).
     pub fn add_bls_dealing(&mut self, item: BlsDealing) {
-        self.own_bls.push(item);
+        let dealt = self
+            .own_bls
+            .iter()
+            .any(|own| (own.key, own.version) == (item.key, item.version));
+        if !dealt {
+            self.own_bls.push(item);
+        }
     }
 
     /// Notes a subnet record this node's execution adopted.

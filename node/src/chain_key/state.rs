@@ -529,7 +529,10 @@ impl ChainKeyState {
             .map(PeerConfig::ed25519_key)
             .collect();
         let (Ok(receivers), Ok(dealer_keys)) = (receivers, dealer_keys) else {
+            // Cannot happen (governance checks records): the old members
+            // go on rather than stopping above a switch that never comes.
             tracing::error!(version, "a member's keys do not decode: no switch");
+            self.switch_at = None;
             return;
         };
         let n = receivers.len();

@@ -6,7 +6,8 @@
 //!
 //! ```candid
 //! type PeerConfig = record { id : nat32; address : text; certificate : text;
-//!                            public_key : text; query_key : text; mega_key : text;
+//!                            public_key : text; key_possession : text;
+//!                            query_key : text; mega_key : text;
 //!                            dkg_key : text; dkg_possession : text };
 //! type Action = variant { AddNode : PeerConfig; RemoveNode : nat32 };
 //! type Vote = variant { Yes; No };

@@ -282,7 +282,9 @@ pub struct ReplicatedState {
     pub canisters_created: u64,
     /// Chain-key signing requests and presignatures.
     pub signing: signing::SigningState,
-    /// Neurons, proposals and the subnet record (the governance canister's state).
+    /// Neurons, proposals and the subnet record (the governance canister's
+    /// state; empty in a checkpoint written before governance existed).
+    #[serde(default)]
     pub governance: crate::governance::Governance,
 }
 
