@@ -643,6 +643,15 @@ impl Node {
             self.act(action)?;
         }
         self.forward_chain_key_changes();
+        // After a jump to a catch-up package with no gap below, its block
+        // is stored but was not applied: apply it (until then this node
+        // withholds its signatures, see `withheld`).
+        let lagging = self.consensus.payloads().chain_key.state().height()
+            < self.consensus.finalized_height();
+        if lagging && self.gap.is_none() && self.catch_up_chain_key()? {
+            self.resync_signer();
+            self.resync_bls();
+        }
         self.connect_new_members();
         self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
