@@ -257,9 +257,22 @@ impl Transport {
     /// Queues a frame for `to` (dropped and counted if its queue is full).
     pub fn send(&self, to: NodeId, frame: Arc<Vec<u8>>) {
         let queues = self.queues.lock().expect("queues");
-        let Some(Some(queue)) = queues.get(to as usize) else {
-            return;
-        };
+        if let Some(Some(queue)) = queues.get(to as usize) {
+            self.enqueue(to, queue, frame);
+        }
+    }
+
+    /// Queues a frame for every peer (one lock for all of them).
+    pub fn broadcast(&self, frame: Arc<Vec<u8>>) {
+        let queues = self.queues.lock().expect("queues");
+        for (peer, queue) in queues.iter().enumerate() {
+            if let Some(queue) = queue {
+                self.enqueue(peer as NodeId, queue, Arc::clone(&frame));
+            }
+        }
+    }
+
+    fn enqueue(&self, to: NodeId, queue: &Queue, frame: Arc<Vec<u8>>) {
         let stats = &self.stats[to as usize];
         let size = frame.len() as u64;
         if stats.queued_bytes.load(Ordering::Relaxed) + size <= QUEUE_BYTES
@@ -269,13 +282,6 @@ impl Transport {
             stats.queued_bytes.fetch_add(size, Ordering::Relaxed);
         } else {
             stats.queue_full.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Queues a frame for every peer.
-    pub fn broadcast(&self, frame: Arc<Vec<u8>>) {
-        for peer in 0..self.peers.load(Ordering::Relaxed) {
-            self.send(peer as NodeId, Arc::clone(&frame));
         }
     }
 
