@@ -192,6 +192,44 @@ impl Default for ChainKeyConfig {
     }
 }
 
+/// Limits on canister execution: what one message may spend, and how much
+/// one round (one block) executes. Part of the subnet's configuration:
+/// every node must use the same values, since they decide where messages
+/// pause and which messages a round runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ExecutionConfig {
+    /// Instructions an update call, callback, heartbeat or timer may use.
+    pub update_instructions: u64,
+    /// Instructions a query may use.
+    pub query_instructions: u64,
+    /// Instructions an install or upgrade may use (all its stages).
+    pub install_instructions: u64,
+    /// Instructions one round executes, summed over all canisters; work
+    /// past it waits for the next block.
+    pub round_instructions: u64,
+    /// Instructions a message runs before it pauses; a longer message
+    /// continues in later rounds (deterministic time slicing).
+    pub slice_instructions: u64,
+}
+
+impl Default for ExecutionConfig {
+    /// The IC's per-message limits. The round budget and the slice are
+    /// sized for `chainkey subnet`: four nodes sharing two cores, one
+    /// block every ~70 ms, where wasmtime runs ~0.5·10⁹ instructions per
+    /// second per core: a full round takes ~20 ms of one node's share of a
+    /// core (see BENCHMARKS.md), so finalization keeps most of its pace.
+    fn default() -> Self {
+        ExecutionConfig {
+            update_instructions: 40_000_000_000,
+            query_instructions: 5_000_000_000,
+            install_instructions: 300_000_000_000,
+            round_instructions: 20_000_000,
+            slice_instructions: 5_000_000,
+        }
+    }
+}
+
 /// A neuron the subnet's governance starts with.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NeuronConfig {
@@ -264,6 +302,9 @@ pub struct NodeConfig {
     /// The chain-key signing service.
     #[serde(default)]
     pub chain_key: ChainKeyConfig,
+    /// Canister execution limits.
+    #[serde(default)]
+    pub execution: ExecutionConfig,
     /// Threads verifying signatures in batches (0 = one per core; a local
     /// subnet gives each node its share of the cores).
     #[serde(default)]

@@ -22,8 +22,8 @@ use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
 use crate::config::{
-    dkg_possession_context, ChainKeyConfig, ConfigError, NeuronConfig, NodeConfig, PeerConfig,
-    SecretsFile, TimingConfig,
+    dkg_possession_context, ChainKeyConfig, ConfigError, ExecutionConfig, NeuronConfig, NodeConfig,
+    PeerConfig, SecretsFile, TimingConfig,
 };
 
 /// Where one node listens.
@@ -208,6 +208,7 @@ pub fn write_genesis(
             timing: TimingConfig::default(),
             test_hooks,
             chain_key: ChainKeyConfig::default(),
+            execution: ExecutionConfig::default(),
             verify_threads: 0,
             neurons: neurons.to_vec(),
             genesis_members: None,

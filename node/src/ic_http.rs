@@ -297,9 +297,11 @@ async fn query(
     let arg = envelope.blob("arg")?.to_vec();
     let state = latest(&shared)?;
     let runtime = Arc::clone(&shared.runtime);
+    let query_instructions = shared.query_instructions;
     let result = tokio::task::spawn_blocking(move || {
         run_query(
             &runtime,
+            query_instructions,
             &state,
             &canister_id,
             &method,
@@ -320,8 +322,10 @@ async fn query(
     )))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_query(
     runtime: &execution::wasm::Runtime,
+    query_instructions: u64,
     state: &Certified,
     canister_id: &[u8],
     method: &str,
@@ -365,6 +369,7 @@ fn run_query(
         arg,
         state.state.time_ns,
         Some(data_certificate),
+        query_instructions,
     )
 }
 

@@ -191,6 +191,8 @@ pub struct Shared {
     pub root_key: Vec<u8>,
     /// Runs queries (shares compiled modules with execution).
     pub runtime: Arc<Runtime>,
+    /// Instructions a query may use.
+    pub query_instructions: u64,
     /// The latest certified state, and its height for waiters.
     pub certified: tokio::sync::watch::Sender<Option<Arc<Certified>>>,
     /// Signs query responses.
@@ -409,7 +411,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let (executed_sender, mut executed) = mpsc::unbounded_channel();
     let execution = service::spawn(
         crate::execution::Executor::new(Arc::clone(&runtime), state)
-            .with_chain_key(config.chain_key.clone()),
+            .with_chain_key(config.chain_key.clone())
+            .with_limits(config.execution.clone()),
         subnet_info,
         config.data_dir.clone(),
         executed_sender,
@@ -427,6 +430,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         test_hooks: config.test_hooks,
         root_key,
         runtime,
+        query_instructions: config.execution.query_instructions,
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,

@@ -62,7 +62,7 @@ fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, Reject> {
-    candid::decode_one(arg).map_err(|error| {
+    super::management::decode_bounded(arg).map_err(|error| {
         Reject::new(
             reject_code::CANISTER_ERROR,
             "IC0504",

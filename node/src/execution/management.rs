@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use candid::{CandidType, Decode, Encode, Nat, Principal as CandidPrincipal};
+use candid::de::DecoderConfig;
+use candid::{CandidType, Encode, Nat, Principal as CandidPrincipal};
 use ic_management_canister_types as types;
 use serde::Deserialize;
 
 use super::system_api::Entry;
-use super::wasm::{Heap, Ran, INSTALL_FUEL};
+use super::wasm::{Heap, Ran};
 use super::{reject_code, Canister, Code, Executor, Reject, RunStatus};
 use crate::requests::principal::Principal;
 
@@ -48,11 +49,48 @@ pub(super) fn encode(value: impl CandidType) -> Vec<u8> {
     Encode!(&value).expect("management results encode")
 }
 
+/// Work the decoder may spend skipping what the receiving type does not
+/// need (extra fields and arguments, mismatched options): the IC's value.
+pub const CANDID_SKIPPING_QUOTA: usize = 10_000;
+/// Decoding work allowed per byte of argument, on top of the skipping
+/// quota. Honest data costs at most about four units per byte (a vector
+/// element costs three plus its own bytes); only elements of zero bytes
+/// (`null`, `reserved`) cost more, and those are what a Candid bomb uses.
+pub const CANDID_COST_PER_BYTE: usize = 4;
+
+/// Decodes the Candid argument of a host canister's method (management,
+/// governance, signing) within quotas proportional to its size: a
+/// 41-byte `vec null` of length 2⁴⁰ is refused after a few thousand steps
+/// instead of looping for hours outside any instruction meter.
+pub fn decode_bounded<T: CandidType + for<'de> Deserialize<'de>>(
+    arg: &[u8],
+) -> Result<T, candid::Error> {
+    decode_within(arg, CANDID_SKIPPING_QUOTA)
+}
+
+/// [`decode_bounded`] with another skipping quota: for reading one field
+/// of an argument whose other fields (a module, say) must be skipped.
+pub fn decode_within<T: CandidType + for<'de> Deserialize<'de>>(
+    arg: &[u8],
+    skipping_quota: usize,
+) -> Result<T, candid::Error> {
+    let mut config = DecoderConfig::new();
+    config
+        .set_decoding_quota(
+            arg.len()
+                .saturating_mul(CANDID_COST_PER_BYTE)
+                .saturating_add(skipping_quota),
+        )
+        .set_skipping_quota(skipping_quota)
+        .set_full_error_message(false);
+    candid::decode_one_with_config(arg, &config)
+}
+
 pub(super) fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, Reject> {
-    Decode!(arg, T).map_err(|error| bad_argument(method, error))
+    decode_bounded(arg).map_err(|error| bad_argument(method, error))
 }
 
 fn text(id: &[u8]) -> String {
@@ -325,15 +363,19 @@ fn install(
             ("canister_post_upgrade", heap.stable, memory)
         }
     };
-    let mut instance = executor
-        .runtime
-        .fresh(&compiled, id, kept_memory.as_deref())?;
+    let mut instance = executor.runtime.fresh(
+        &compiled,
+        id,
+        kept_memory.as_deref(),
+        executor.limits.install_instructions,
+    )?;
     let mut api = canister.api(Entry::Init, id, executor.state.time_ns, stable);
     api.arg = args.arg;
     api.caller = caller.to_vec();
     api.global_timer = 0;
     let mut api = if compiled.exports_function(entry_point) {
-        let (api, ran) = instance.run(entry_point, api, INSTALL_FUEL);
+        let (api, ran) = instance.run(entry_point, api, executor.limits.install_instructions);
+        executor.used += api.instructions;
         if let Ran::Trapped(trap) = ran {
             return Err(trap.into());
         }
@@ -380,7 +422,9 @@ fn pre_upgrade(executor: &mut Executor, id: &[u8], skip: bool) -> Result<Heap, R
         executor.state.time_ns,
         current.stable.clone(),
     );
-    let (mut api, ran) = instance.run("canister_pre_upgrade", api, INSTALL_FUEL);
+    let fuel = executor.limits.install_instructions;
+    let (mut api, ran) = instance.run("canister_pre_upgrade", api, fuel);
+    executor.used += api.instructions;
     if let Ran::Trapped(trap) = ran {
         let mut reject = Reject::from(trap);
         reject.message = format!("Pre-upgrade failed: {}", reject.message);

@@ -6,12 +6,15 @@
 //! plain data, cheap to clone (heaps and modules are shared until
 //! changed), so every height's state can be kept for queries and
 //! certification. [`Executor`] owns the live wasmtime instances and
-//! applies one block at a time: timers, then the block's ingress in
-//! order, then the inter-canister messages they cause.
+//! applies one block at a time: the block's ingress joins each receiver's
+//! queue, then a round ([`round`]) runs heartbeats, timers and queued
+//! messages canister by canister within an instruction budget; a message
+//! longer than a slice pauses and continues in later rounds.
 
 pub mod governance_canister;
 pub mod instrument;
 pub mod management;
+pub mod round;
 pub mod service;
 pub mod signing;
 pub mod system_api;
@@ -26,9 +29,10 @@ use sha2::{Digest, Sha256};
 use crate::certification::state_tree::RequestStatus;
 use crate::certification::status_tree::{StatusTree, StoredStatus};
 use crate::chain_key::SignJob;
-use crate::config::ChainKeyConfig;
+use crate::config::{ChainKeyConfig, ExecutionConfig};
+use round::{Paused, Run, SystemTask};
 use system_api::{Api, Entry, OutgoingCall, Response};
-use wasm::{Heap, Instance, Ran, Runtime, Trap, INSTALL_FUEL, MESSAGE_FUEL};
+use wasm::{EntryPoint, Heap, Instance, Ran, Runtime, Sliced, Trap};
 
 /// Reject codes of the interface spec.
 pub mod reject_code {
@@ -44,7 +48,7 @@ pub mod reject_code {
     pub const CANISTER_ERROR: u32 = 5;
 }
 
-/// Messages executed per block at most; the rest wait for the next block.
+/// Messages started per block at most; the rest wait for the next block.
 pub const MESSAGES_PER_BLOCK: usize = 20_000;
 
 /// A rejection: the spec's reject code, a message, and an error code.
@@ -240,6 +244,13 @@ pub enum Message {
         /// Cycles sent back.
         refund: u128,
     },
+    /// A heartbeat or a global timer of `canister`, queued each round.
+    Task {
+        /// The canister.
+        canister: Vec<u8>,
+        /// Which.
+        task: SystemTask,
+    },
 }
 
 /// An update call from a user, as a block orders it.
@@ -276,8 +287,19 @@ pub struct ReplicatedState {
     pub canisters: BTreeMap<Vec<u8>, Arc<Canister>>,
     /// The answers to update calls, by request id.
     pub request_status: StatusTree,
-    /// Messages not yet executed.
+    /// Messages sent and not yet in their receiver's queue.
     pub queue: VecDeque<Message>,
+    /// Each receiver's messages waiting to run, by canister id (empty:
+    /// the management canister's messages that name no canister).
+    #[serde(default)]
+    pub input_queues: BTreeMap<Vec<u8>, VecDeque<Message>>,
+    /// The receiver served last: the next one served comes after it.
+    #[serde(default)]
+    pub last_served: Vec<u8>,
+    /// Messages paused after a slice, by canister: each continues in the
+    /// next rounds, and its canister runs nothing else meanwhile.
+    #[serde(default)]
+    pub paused: BTreeMap<Vec<u8>, Paused>,
     /// Canisters created so far (the next id's index).
     pub canisters_created: u64,
     /// Chain-key signing requests and presignatures.
@@ -307,6 +329,9 @@ impl ReplicatedState {
         }
         hasher.update(self.request_status.digest());
         hasher.update(crate::wire::to_cbor(&self.queue));
+        hasher.update(crate::wire::to_cbor(&self.input_queues));
+        hasher.update(&self.last_served);
+        hasher.update(crate::wire::to_cbor(&self.paused));
         hasher.update(self.canisters_created.to_le_bytes());
         hasher.update(crate::wire::to_cbor(&self.signing));
         hasher.update(crate::wire::to_cbor(&self.governance));
@@ -336,6 +361,12 @@ pub struct Executor {
     chain_key: ChainKeyConfig,
     /// Signing requests paired with presignatures since the last take.
     sign_jobs: Vec<SignJob>,
+    /// Instruction limits and the round budget.
+    limits: ExecutionConfig,
+    /// The paused messages' executions (their instances inside), by canister.
+    running: HashMap<Vec<u8>, Sliced>,
+    /// Instructions used in the current round so far.
+    used: u64,
 }
 
 impl Executor {
@@ -350,7 +381,16 @@ impl Executor {
             rand_counter: 0,
             chain_key: ChainKeyConfig::default(),
             sign_jobs: Vec::new(),
+            limits: ExecutionConfig::default(),
+            running: HashMap::new(),
+            used: 0,
         }
+    }
+
+    /// The same executor with these execution limits.
+    pub fn with_limits(mut self, limits: ExecutionConfig) -> Executor {
+        self.limits = limits;
+        self
     }
 
     /// The same executor with these chain-key settings.
@@ -374,7 +414,7 @@ impl Executor {
         self.seed = block.hash;
         self.rand_counter = 0;
         self.apply_chain_key(block.chain_key);
-        self.run_timers();
+        self.queue_system_tasks();
         for call in block.calls {
             if self.state.request_status.get(&call.request_id).is_some() {
                 continue; // executed before: never twice
@@ -395,27 +435,7 @@ impl Executor {
                 cycles: 0,
             });
         }
-        for _ in 0..MESSAGES_PER_BLOCK {
-            let Some(message) = self.state.queue.pop_front() else {
-                break;
-            };
-            match message {
-                Message::Request {
-                    origin,
-                    caller,
-                    callee,
-                    method,
-                    arg,
-                    cycles,
-                } => self.request(origin, caller, callee, method, arg, cycles),
-                Message::Response {
-                    canister,
-                    callback,
-                    result,
-                    refund,
-                } => self.response(canister, callback, result.map(|b| b.into_vec()), refund),
-            }
-        }
+        self.run_round();
         // The requests queued so far were fixed before the next beacon
         // existed: nobody could choose a message knowing its randomness.
         self.pair_requests(&block.next_beacon);
@@ -425,43 +445,6 @@ impl Executor {
             self.state
                 .request_status
                 .retain(|status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
-        }
-    }
-
-    /// Runs due global timers and heartbeats.
-    fn run_timers(&mut self) {
-        let now = self.state.time_ns;
-        let ids: Vec<Vec<u8>> = self.state.canisters.keys().cloned().collect();
-        for id in ids {
-            let canister = &self.state.canisters[&id];
-            let Some(code) = &canister.code else { continue };
-            if canister.status != RunStatus::Running {
-                continue;
-            }
-            let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
-            let has = |name: &str| compiled.as_ref().is_some_and(|c| c.exports_function(name));
-            let timer_due = canister.global_timer != 0 && canister.global_timer <= now;
-            let heartbeat = has("canister_heartbeat");
-            let timer = timer_due && has("canister_global_timer");
-            if timer_due {
-                Arc::make_mut(self.state.canisters.get_mut(&id).expect("listed")).global_timer = 0;
-            }
-            for (run, export) in [
-                (heartbeat, "canister_heartbeat"),
-                (timer, "canister_global_timer"),
-            ] {
-                if run {
-                    let context = self.open_context(&id, Origin::Nobody, Vec::new());
-                    self.run_message(
-                        &id,
-                        context,
-                        Entry::System,
-                        Vec::new(),
-                        0,
-                        |instance, api| instance.run(export, api, INSTALL_FUEL),
-                    );
-                }
-            }
         }
     }
 
@@ -553,21 +536,27 @@ impl Executor {
             Ok(export) => export,
             Err(reject) => return self.respond(origin, Err(reject), cycles),
         };
-        if export.starts_with("canister_query ") {
-            // A replicated query: answered, its changes discarded.
-            let result = self.replicated_query(&callee, &export, &caller, arg);
-            return self.respond(origin, result, cycles);
-        }
+        // A query method called as an update is a replicated query: it is
+        // answered and its changes are discarded.
+        let entry = if export.starts_with("canister_query ") {
+            Entry::Query
+        } else {
+            Entry::Update
+        };
         let context = self.open_context(&callee, origin, caller.clone());
         self.run_message(
             &callee,
-            context,
-            Entry::Update,
-            caller,
-            cycles,
-            |instance, mut api| {
-                api.arg = arg;
-                instance.run(&export, api, MESSAGE_FUEL)
+            Run {
+                context,
+                entry,
+                entry_point: EntryPoint::Export(export),
+                caller,
+                arg,
+                cycles,
+                refunded: 0,
+                reject: (0, String::new()),
+                time_ns: self.state.time_ns,
+                cleanup: None,
             },
         );
     }
@@ -615,27 +604,6 @@ impl Executor {
         ))
     }
 
-    fn replicated_query(
-        &mut self,
-        callee: &[u8],
-        export: &str,
-        caller: &[u8],
-        arg: Vec<u8>,
-    ) -> Result<Vec<u8>, Reject> {
-        self.save_touched();
-        let canister = Arc::clone(&self.state.canisters[callee]);
-        query(
-            &self.runtime,
-            callee,
-            &canister,
-            export,
-            caller,
-            arg,
-            self.state.time_ns,
-            None,
-        )
-    }
-
     fn response(
         &mut self,
         canister_id: Vec<u8>,
@@ -657,7 +625,7 @@ impl Executor {
         };
         context.outstanding -= 1;
         let caller = context.caller.clone();
-        let (entry, (function, env), arg, reject) = match result {
+        let (entry, (index, env), arg, reject) = match result {
             Ok(reply) => (
                 Entry::ReplyCallback,
                 callback.on_reply,
@@ -671,122 +639,55 @@ impl Executor {
                 (reject.code, reject.message),
             ),
         };
-        let cleanup = callback.on_cleanup;
-        let trapped = self.run_message(
+        self.run_message(
             &canister_id,
-            callback.context,
-            entry,
-            caller,
-            0,
-            |instance, mut api| {
-                api.arg = arg;
-                api.reject = reject;
-                api.refunded = refund;
-                instance.run_callback(function, env, api, MESSAGE_FUEL)
+            Run {
+                context: callback.context,
+                entry,
+                entry_point: EntryPoint::Callback { index, env },
+                caller,
+                arg,
+                cycles: 0,
+                refunded: refund,
+                reject,
+                time_ns: self.state.time_ns,
+                cleanup: callback.on_cleanup,
             },
         );
-        if let (true, Some((function, env))) = (trapped, cleanup) {
-            // The cleanup runs on the state before the trapped callback; its
-            // own trap changes nothing more.
-            self.run_message(
-                &canister_id,
-                u64::MAX,
-                Entry::Cleanup,
-                Vec::new(),
-                0,
-                |instance, api| instance.run_callback(function, env, api, MESSAGE_FUEL),
-            );
-        }
     }
 
-    /// The live instance of `id`, made from its saved heap if needed.
-    fn live(&mut self, id: &[u8]) -> Result<&mut Live, Reject> {
-        if !self.live.contains_key(id) {
-            let code = self.state.canisters[id]
-                .code
-                .clone()
-                .expect("only canisters with code run");
-            let compiled = self
-                .runtime
-                .load(&code.module, &code.module_hash)
-                .map_err(|error| {
-                    Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
-                })?;
-            let instance = self.runtime.resume(&compiled, id, &code.heap)?;
-            self.live.insert(
-                id.to_vec(),
-                Live {
-                    instance,
-                    stable: code.heap.stable.clone(),
-                },
-            );
+    /// Takes the live instance of `id` (made from its saved heap if there
+    /// is none) and its stable memory; the caller puts them back.
+    fn take_live(&mut self, id: &[u8]) -> Result<Live, Reject> {
+        if let Some(live) = self.live.remove(id) {
+            return Ok(live);
         }
-        Ok(self.live.get_mut(id).expect("inserted above"))
+        let code = self.state.canisters[id]
+            .code
+            .clone()
+            .expect("only canisters with code run");
+        let compiled = self
+            .runtime
+            .load(&code.module, &code.module_hash)
+            .map_err(|error| {
+                Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
+            })?;
+        let instance = self.runtime.resume(&compiled, id, &code.heap)?;
+        Ok(Live {
+            instance,
+            stable: code.heap.stable.clone(),
+        })
     }
 
-    /// Runs one message of canister `id` in call context `context`
-    /// (`u64::MAX`: a cleanup, which answers nobody), then applies what it
-    /// did: its answer, its calls, or — if it trapped — nothing but the
-    /// rejection. Returns whether it trapped.
-    fn run_message(
-        &mut self,
-        id: &[u8],
-        context: u64,
-        entry: Entry,
-        caller: Vec<u8>,
-        cycles: u128,
-        run: impl FnOnce(&mut Instance, Api) -> (Api, Ran),
-    ) -> bool {
-        let time_ns = self.state.time_ns;
-        let canister = Arc::clone(&self.state.canisters[id]);
-        let responded = canister
-            .call_contexts
-            .get(&context)
-            .is_none_or(|context| context.responded);
-        let live = match self.live(id) {
-            Ok(live) => live,
-            Err(reject) => {
-                self.close_context(id, context, Some(Err(reject)), cycles);
-                return true;
-            }
-        };
-        let before = live.instance.save(live.stable.clone());
-        let mut api = canister.api(entry, id, time_ns, std::mem::take(&mut live.stable));
-        api.caller = caller;
-        api.responded = responded;
-        api.available = cycles;
-        let (mut api, ran) = run(&mut live.instance, api);
-        if let Ran::Trapped(trap) = ran {
-            // Roll back: a fresh instance from the heap before the message.
-            self.live.remove(id);
-            let heap = Arc::new(before);
-            let canister = self.canister(id);
-            if let Some(code) = canister.code.as_mut() {
-                code.heap_digest = heap.digest();
-                code.heap = heap;
-            }
-            self.close_context(id, context, Some(Err(trap.into())), cycles);
-            return true;
+    /// Replaces the saved heap of `id` (after a trap, or when a message
+    /// pauses: the state keeps the heap before the message).
+    fn set_heap(&mut self, id: &[u8], heap: Heap) {
+        let heap = Arc::new(heap);
+        if let Some(code) = self.canister(id).code.as_mut() {
+            code.heap_digest = heap.digest();
+            code.heap = heap;
         }
-        live.stable = std::mem::take(&mut api.stable);
-        if !self.touched.iter().any(|t| t == id) {
-            self.touched.push(id.to_vec());
-        }
-        let canister = self.canister(id);
-        canister.certified_data = api.certified_data;
-        canister.cycles = api.balance;
-        canister.global_timer = api.global_timer;
-        for call in api.calls {
-            self.perform(id, context, call);
-        }
-        let answer = api.response.map(|response| match response {
-            Response::Reply(bytes) => Ok(bytes),
-            Response::Reject(message) => {
-                Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))
-            }
-        });
-        self.close_context(id, context, answer, api.available);
-        false
+        self.touched.retain(|t| t != id);
     }
 
     /// Sends a call a canister made, remembering its callback.
@@ -902,6 +803,7 @@ pub fn query(
     arg: Vec<u8>,
     time_ns: u64,
     data_certificate: Option<Vec<u8>>,
+    fuel: u64,
 ) -> Result<Vec<u8>, Reject> {
     let Some(code) = &canister.code else {
         return Err(Reject::new(
@@ -918,7 +820,7 @@ pub fn query(
     api.arg = arg;
     api.caller = caller.to_vec();
     api.data_certificate = data_certificate;
-    let (api, ran) = instance.run(export, api, MESSAGE_FUEL);
+    let (api, ran) = instance.run(export, api, fuel);
     if let Ran::Trapped(trap) = ran {
         return Err(trap.into());
     }

@@ -8,7 +8,7 @@ use wasmtime::{Caller, Linker, Memory, StoreLimits};
 
 /// What a message may do, by the entry point it runs (the spec's
 /// availability table, simplified to the distinctions that matter).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     /// `canister_init` or `canister_post_upgrade`.
     Init,
@@ -127,6 +127,8 @@ pub struct Api {
     pub global_timer: u64,
     /// Fuel when the message started (for `performance_counter`).
     pub fuel_at_start: u64,
+    /// Instructions the message used, once it ended.
+    pub instructions: u64,
     /// Why the canister trapped explicitly (`ic0.trap`).
     pub trap_message: Option<String>,
     /// The canister's memory, once instantiated.
@@ -160,6 +162,7 @@ impl Api {
             calls: Vec::new(),
             global_timer: 0,
             fuel_at_start: 0,
+            instructions: 0,
             trap_message: None,
             memory: None,
             limits: StoreLimits::default(),
@@ -210,8 +213,41 @@ fn require(condition: bool, what: &str) -> Outcome {
     }
 }
 
-/// `size` bytes of the canister's memory at `at`.
-fn read(caller: &Host<'_>, at: u64, size: u64) -> Outcome<Vec<u8>> {
+/// Largest reply of a replicated message (update, callback): the IC's
+/// limit for replies that go through consensus or to another subnet.
+pub const MAX_REPLY_BYTES: usize = 2 << 20;
+/// Largest reply of a query, which no block carries.
+pub const MAX_QUERY_REPLY_BYTES: usize = 3 << 20;
+/// Largest argument of an inter-canister call.
+pub const MAX_CALL_ARG_BYTES: usize = 2 << 20;
+
+/// Takes `instructions` from the message's fuel, or traps as out of
+/// instructions. Every byte the System API copies costs one instruction,
+/// so a message cannot move gigabytes for the price of one call.
+fn charge(caller: &mut Host<'_>, instructions: u64) -> Outcome {
+    let left = caller.get_fuel()?;
+    match left.checked_sub(instructions) {
+        Some(rest) => caller.set_fuel(rest),
+        None => {
+            caller.set_fuel(0)?;
+            Err(wasmtime::Trap::OutOfFuel.into())
+        }
+    }
+}
+
+/// Fails unless a buffer of `len` bytes may grow by `more` within `limit`.
+fn within(len: usize, more: u64, limit: usize, what: &str) -> Outcome {
+    if (len as u64).saturating_add(more) > limit as u64 {
+        return violation(format!(
+            "{what}: the payload would exceed its limit of {limit} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// `size` bytes of the canister's memory at `at`, one instruction per byte.
+fn read(caller: &mut Host<'_>, at: u64, size: u64) -> Outcome<Vec<u8>> {
+    charge(caller, size)?;
     let memory = caller.data().memory.expect("memory set at instantiation");
     let data = memory.data(caller);
     let range = usize::try_from(at)
@@ -225,8 +261,9 @@ fn read(caller: &Host<'_>, at: u64, size: u64) -> Outcome<Vec<u8>> {
     }
 }
 
-/// Writes `bytes` into the canister's memory at `at`.
+/// Writes `bytes` into the canister's memory at `at`, one instruction per byte.
 fn write(caller: &mut Host<'_>, at: u64, bytes: &[u8]) -> Outcome {
+    charge(caller, bytes.len() as u64)?;
     let memory = caller.data().memory.expect("memory set at instantiation");
     let data = memory.data_mut(caller);
     let range = usize::try_from(at)
@@ -253,7 +290,7 @@ fn copy_out(caller: &mut Host<'_>, source: &[u8], dst: u64, offset: u64, size: u
     write(caller, dst, &source[offset as usize..end as usize])
 }
 
-fn text(caller: &Host<'_>, at: u64, size: u64) -> Outcome<String> {
+fn text(caller: &mut Host<'_>, at: u64, size: u64) -> Outcome<String> {
     Ok(String::from_utf8_lossy(&read(caller, at, size)?).into_owned())
 }
 
@@ -336,8 +373,20 @@ fn msg_reject_msg_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P)
 }
 
 fn msg_reply_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    require(caller.data().entry.can_respond(), "msg_reply_data_append")?;
-    let bytes = read(&caller, src.to_u64(), size.to_u64())?;
+    let api = caller.data();
+    require(api.entry.can_respond(), "msg_reply_data_append")?;
+    let limit = if api.entry.is_replicated() {
+        MAX_REPLY_BYTES
+    } else {
+        MAX_QUERY_REPLY_BYTES
+    };
+    within(
+        api.reply_buffer.len(),
+        size.to_u64(),
+        limit,
+        "msg_reply_data_append",
+    )?;
+    let bytes = read(&mut caller, src.to_u64(), size.to_u64())?;
     caller.data_mut().reply_buffer.extend_from_slice(&bytes);
     Ok(())
 }
@@ -348,7 +397,7 @@ fn msg_reply(mut caller: Host<'_>) -> Outcome {
 }
 
 fn msg_reject<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    let message = text(&caller, src.to_u64(), size.to_u64())?;
+    let message = text(&mut caller, src.to_u64(), size.to_u64())?;
     respond(&mut caller, Response::Reject(message))
 }
 
@@ -408,8 +457,11 @@ fn call_new<P: Ptr>(
     reject_env: P,
 ) -> Outcome {
     require(caller.data().entry.can_call(), "call_new")?;
-    let callee = read(&caller, callee_src.to_u64(), callee_size.to_u64())?;
-    let method = text(&caller, name_src.to_u64(), name_size.to_u64())?;
+    if callee_size.to_u64() > 29 {
+        return violation("call_new: the callee is not a principal");
+    }
+    let callee = read(&mut caller, callee_src.to_u64(), callee_size.to_u64())?;
+    let method = text(&mut caller, name_src.to_u64(), name_size.to_u64())?;
     caller.data_mut().pending_call = Some(OutgoingCall {
         callee,
         method,
@@ -430,7 +482,9 @@ fn pending<'a>(caller: &'a mut Host<'_>) -> Outcome<&'a mut OutgoingCall> {
 }
 
 fn call_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    let bytes = read(&caller, src.to_u64(), size.to_u64())?;
+    let built = pending(&mut caller)?.arg.len();
+    within(built, size.to_u64(), MAX_CALL_ARG_BYTES, "call_data_append")?;
+    let bytes = read(&mut caller, src.to_u64(), size.to_u64())?;
     pending(&mut caller)?.arg.extend_from_slice(&bytes);
     Ok(())
 }
@@ -499,7 +553,7 @@ fn stable_range(stable: &[u8], offset: u64, size: u64) -> Outcome<std::ops::Rang
 
 fn stable64_write(mut caller: Host<'_>, offset: u64, src: u64, size: u64) -> Outcome {
     let range = stable_range(&caller.data().stable, offset, size)?;
-    let bytes = read(&caller, src, size)?;
+    let bytes = read(&mut caller, src, size)?;
     caller.data_mut().stable[range].copy_from_slice(&bytes);
     Ok(())
 }
@@ -520,7 +574,7 @@ fn certified_data_set<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome 
     if size.to_u64() > 32 {
         return violation("certified data is at most 32 bytes");
     }
-    let data = read(&caller, src.to_u64(), size.to_u64())?;
+    let data = read(&mut caller, src.to_u64(), size.to_u64())?;
     caller.data_mut().certified_data = data;
     Ok(())
 }
@@ -566,11 +620,11 @@ fn performance_counter(caller: Host<'_>, _kind: u32) -> Outcome<u64> {
     Ok(caller.data().fuel_at_start.saturating_sub(left))
 }
 
-fn is_controller<P: Ptr>(caller: Host<'_>, src: P, size: P) -> Outcome<u32> {
-    let principal = read(&caller, src.to_u64(), size.to_u64())?;
-    if principal.len() > 29 {
+fn is_controller<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome<u32> {
+    if size.to_u64() > 29 {
         return violation("is_controller: not a principal");
     }
+    let principal = read(&mut caller, src.to_u64(), size.to_u64())?;
     Ok(u32::from(caller.data().controllers.contains(&principal)))
 }
 
@@ -578,8 +632,8 @@ fn in_replicated_execution(caller: Host<'_>) -> Outcome<u32> {
     Ok(u32::from(caller.data().entry.is_replicated()))
 }
 
-fn debug_print<P: Ptr>(caller: Host<'_>, src: P, size: P) -> Outcome {
-    let message = text(&caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
+fn debug_print<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    let message = text(&mut caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
     let canister = crate::requests::principal::Principal::from_bytes(&caller.data().canister_id)
         .map(|principal| principal.to_text())
         .unwrap_or_default();
@@ -588,7 +642,7 @@ fn debug_print<P: Ptr>(caller: Host<'_>, src: P, size: P) -> Outcome {
 }
 
 fn trap<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    let message = text(&caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
+    let message = text(&mut caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
     caller.data_mut().trap_message = Some(message.clone());
     violation(format!("canister called trap: {message}"))
 }

@@ -83,8 +83,13 @@ struct Replica {
 
 impl Replica {
     fn new() -> Replica {
+        Replica::with_limits(ExecutionConfig::default())
+    }
+
+    fn with_limits(limits: ExecutionConfig) -> Replica {
         Replica {
-            executor: Executor::new(Arc::new(Runtime::new()), ReplicatedState::default()),
+            executor: Executor::new(Arc::new(Runtime::new()), ReplicatedState::default())
+                .with_limits(limits),
             height: 0,
             nonce: 0,
         }
@@ -133,6 +138,11 @@ impl Replica {
                     .clone()
             })
             .collect()
+    }
+
+    /// The request id of the last call sent.
+    fn last_request_id(&self) -> [u8; 32] {
+        Sha256::digest(self.nonce.to_le_bytes()).into()
     }
 
     fn reply(&mut self, canister: &[u8], method: &str, arg: Vec<u8>) -> Vec<u8> {
@@ -186,6 +196,7 @@ impl Replica {
             Encode!().unwrap(),
             0,
             None,
+            5_000_000_000,
         )
     }
 }
@@ -358,3 +369,6 @@ fn replicas_agree_and_checkpoints_restore() {
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);
     assert_eq!(a.executor.state.digest(), c.executor.state.digest());
 }
+
+/// Canisters and callers that try to stall the subnet.
+mod hostile;

@@ -7,9 +7,18 @@
 //! [`instrument`](super::instrument)) and its stable memory. A live
 //! [`Instance`] keeps that state in wasmtime between messages; a fresh
 //! one is made from a saved heap after a restart, a trap or for a query.
+//!
+//! Every call runs on a wasmtime fiber. A long message runs as a
+//! [`Sliced`] execution: it stops each time it has used a slice of
+//! instructions (fuel), at the same point on every node, and continues
+//! when the executor polls it again — in the next round if the round's
+//! budget is spent (deterministic time slicing).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,10 +35,35 @@ pub const MAX_STABLE_BYTES: u64 = 4 << 30;
 pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Stack size of every thread that runs canister code.
 pub const THREAD_STACK: usize = 8 << 20;
-/// Instructions (fuel) one update, query or callback may use.
-pub const MESSAGE_FUEL: u64 = 5_000_000_000;
-/// Instructions (fuel) an install, upgrade or timer may use.
-pub const INSTALL_FUEL: u64 = 50_000_000_000;
+/// Instructions (fuel) a module's instantiation may use (it runs no
+/// code of the module: its start function is run as an export).
+const INSTANTIATION_FUEL: u64 = 1_000_000_000;
+
+/// Where a message enters the module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryPoint {
+    /// A `() -> ()` export (`canister_update m`, `canister_heartbeat`, …).
+    Export(String),
+    /// A callback of the function table, called with its environment.
+    Callback {
+        /// Index in the table.
+        index: u64,
+        /// The environment argument.
+        env: u64,
+    },
+}
+
+/// Polls `future` to completion on this thread: fuel yields come straight
+/// back here.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
 
 /// A canister's persistent execution state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +210,7 @@ impl Runtime {
         compiled: &Arc<Compiled>,
         canister_id: &[u8],
         kept_memory: Option<&[u8]>,
+        fuel: u64,
     ) -> Result<Instance, Trap> {
         let mut instance = self.instantiate(compiled, canister_id)?;
         if let Some(memory) = kept_memory {
@@ -183,9 +218,7 @@ impl Runtime {
         }
         if compiled.has_start {
             let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
-            if let (_, Ran::Trapped(trap)) =
-                instance.run(instrument::START_EXPORT, api, INSTALL_FUEL)
-            {
+            if let (_, Ran::Trapped(trap)) = instance.run(instrument::START_EXPORT, api, fuel) {
                 return Err(trap);
             }
         }
@@ -201,14 +234,17 @@ impl Runtime {
             .build();
         let mut store = Store::new(&self.engine, api);
         store.limiter(|api| &mut api.limits);
-        store.set_fuel(INSTALL_FUEL).expect("fuel is enabled");
+        // Every call is asynchronous, so that any may be sliced.
+        store
+            .fuel_async_yield_interval(None)
+            .expect("fuel is enabled");
+        store.set_fuel(INSTANTIATION_FUEL).expect("fuel is enabled");
         let linker = if compiled.memory64 {
             &self.linkers.memory64
         } else {
             &self.linkers.memory32
         };
-        let instance = linker
-            .instantiate(&mut store, &compiled.module)
+        let instance = block_on(linker.instantiate_async(&mut store, &compiled.module))
             .map_err(|error| classify(&store, error))?;
         let memory = instance
             .get_memory(&mut store, instrument::MEMORY_EXPORT)
@@ -262,54 +298,74 @@ impl Instance {
         &self.compiled
     }
 
-    /// Runs the export `name` (a `() -> ()` entry point) with `api` and
-    /// `fuel`, and gives `api` back with what the message did.
+    /// Runs the export `name` (a `() -> ()` entry point) to its end with
+    /// `api` and `fuel`, and gives `api` back with what the message did.
     pub fn run(&mut self, name: &str, api: Api, fuel: u64) -> (Api, Ran) {
-        let Some(function) = self.instance.get_func(&mut self.store, name) else {
-            let trap = Trap {
-                error_code: "IC0536",
-                message: format!("Canister has no entry point `{name}`"),
-            };
-            return (api, Ran::Trapped(trap));
-        };
-        self.invoke(api, fuel, |store| function.call(store, &[], &mut []))
+        block_on(self.call(&EntryPoint::Export(name.into()), api, fuel, None))
     }
 
-    /// Runs callback `index` of the function table with `env`.
+    /// Runs callback `index` of the function table with `env` to its end.
     pub fn run_callback(&mut self, index: u64, env: u64, api: Api, fuel: u64) -> (Api, Ran) {
-        let table = self
-            .instance
-            .get_table(&mut self.store, instrument::TABLE_EXPORT);
-        let function = table
-            .and_then(|table| table.get(&mut self.store, index))
-            .and_then(|entry| entry.as_func().flatten().copied());
-        let Some(function) = function else {
-            let trap = Trap {
-                error_code: "IC0502",
-                message: format!("Canister trapped: no callback at table index {index}"),
-            };
-            return (api, Ran::Trapped(trap));
-        };
-        let env = if self.compiled.memory64 {
-            Val::I64(env as i64)
-        } else {
-            Val::I32(env as i32)
-        };
-        self.invoke(api, fuel, |store| function.call(store, &[env], &mut []))
+        let entry = EntryPoint::Callback { index, env };
+        block_on(self.call(&entry, api, fuel, None))
     }
 
-    fn invoke(
+    /// The function `entry` names, with its arguments.
+    fn function(&mut self, entry: &EntryPoint) -> Result<(wasmtime::Func, Vec<Val>), Trap> {
+        match entry {
+            EntryPoint::Export(name) => self
+                .instance
+                .get_func(&mut self.store, name)
+                .map(|function| (function, Vec::new()))
+                .ok_or_else(|| Trap {
+                    error_code: "IC0536",
+                    message: format!("Canister has no entry point `{name}`"),
+                }),
+            &EntryPoint::Callback { index, env } => {
+                let table = self
+                    .instance
+                    .get_table(&mut self.store, instrument::TABLE_EXPORT);
+                let function = table
+                    .and_then(|table| table.get(&mut self.store, index))
+                    .and_then(|entry| entry.as_func().flatten().copied())
+                    .ok_or_else(|| Trap {
+                        error_code: "IC0502",
+                        message: format!("Canister trapped: no callback at table index {index}"),
+                    })?;
+                let env = if self.compiled.memory64 {
+                    Val::I64(env as i64)
+                } else {
+                    Val::I32(env as i32)
+                };
+                Ok((function, vec![env]))
+            }
+        }
+    }
+
+    /// Calls `entry` with `api` and `fuel`, yielding after every `slice`
+    /// instructions if given; records the instructions used in the `Api`
+    /// it gives back.
+    async fn call(
         &mut self,
+        entry: &EntryPoint,
         mut api: Api,
         fuel: u64,
-        call: impl FnOnce(&mut Store<Api>) -> wasmtime::Result<()>,
+        slice: Option<u64>,
     ) -> (Api, Ran) {
+        let (function, params) = match self.function(entry) {
+            Ok(found) => found,
+            Err(trap) => return (api, Ran::Trapped(trap)),
+        };
         api.memory = Some(self.memory);
         api.fuel_at_start = fuel;
         api.limits = std::mem::take(&mut self.store.data_mut().limits);
         *self.store.data_mut() = api;
+        self.store
+            .fuel_async_yield_interval(slice.filter(|&slice| slice > 0))
+            .expect("fuel is enabled");
         self.store.set_fuel(fuel).expect("fuel is enabled");
-        let result = call(&mut self.store);
+        let result = function.call_async(&mut self.store, &params, &mut []).await;
+        let left = self.store.get_fuel().expect("fuel is enabled");
         let ran = match result {
             Ok(()) => Ran::Returned,
             Err(error) => Ran::Trapped(classify(&self.store, error)),
@@ -318,6 +374,7 @@ impl Instance {
         let mut api = std::mem::replace(self.store.data_mut(), placeholder);
         self.store.data_mut().limits = std::mem::take(&mut api.limits);
         self.store.data_mut().memory = Some(self.memory);
+        api.instructions = fuel.saturating_sub(left);
         (api, ran)
     }
 
@@ -405,5 +462,42 @@ fn bits_value(like: &Val, bits: u128) -> Val {
         Val::F64(_) => Val::F64(bits as u64),
         Val::V128(_) => Val::V128(bits.into()),
         other => *other,
+    }
+}
+
+/// A message that runs in slices: each [`step`](Sliced::step) runs it
+/// until it has used `slice` more instructions or ends. It owns its
+/// instance meanwhile; where it stops depends only on the instructions it
+/// ran, so every node pauses it at the same point.
+pub struct Sliced {
+    future: Pin<Box<dyn Future<Output = (Instance, Api, Ran)> + Send>>,
+}
+
+impl Sliced {
+    /// Starts `entry` of `instance` with `api` and `fuel` in total, paused
+    /// after every `slice` instructions. Nothing runs before the first step.
+    pub fn start(
+        mut instance: Instance,
+        entry: EntryPoint,
+        api: Api,
+        fuel: u64,
+        slice: u64,
+    ) -> Sliced {
+        let future = async move {
+            let (api, ran) = instance.call(&entry, api, fuel, Some(slice)).await;
+            (instance, api, ran)
+        };
+        Sliced {
+            future: Box::pin(future),
+        }
+    }
+
+    /// Runs one more slice: the instance and the outcome once it ended.
+    pub fn step(&mut self) -> Option<(Instance, Api, Ran)> {
+        let mut context = Context::from_waker(Waker::noop());
+        match self.future.as_mut().poll(&mut context) {
+            Poll::Ready(finished) => Some(finished),
+            Poll::Pending => None,
+        }
     }
 }

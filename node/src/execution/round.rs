@@ -1,0 +1,467 @@
+//! One round of execution per block, within an instruction budget.
+//!
+//! Messages wait in one queue per receiver (a canister, or the management
+//! canister for its messages that name no canister; a management message
+//! about canister C waits in C's queue). A round serves the receivers in
+//! turn, one message each, starting after the one served last, until its
+//! budget ([`ExecutionConfig::round_instructions`]) is spent: a canister
+//! flooded with work, or one whose heartbeat never ends, delays nobody
+//! else's messages by more than one message per turn.
+//!
+//! A message runs at most one slice ([`ExecutionConfig::slice_instructions`])
+//! at a time. If it has not ended, it pauses: its instance waits in
+//! [`Sliced`], the state keeps the canister's heap from before the message
+//! and a [`Paused`] record of how it started, and the canister runs
+//! nothing else (its queue waits) until the message ends in a later round.
+//! A node that restarted has only the record: it starts the message again
+//! from the saved heap and runs it through the slices the others already
+//! ran, so it stops where they stopped (slices depend only on the
+//! instructions run). The message's effects are applied only when it ends,
+//! and a trap discards them.
+//!
+//! [`ExecutionConfig::round_instructions`]: crate::config::ExecutionConfig::round_instructions
+//! [`ExecutionConfig::slice_instructions`]: crate::config::ExecutionConfig::slice_instructions
+
+use std::ops::Bound;
+
+use candid::{CandidType, Principal as CandidPrincipal};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    reject_code, Api, Canister, Entry, EntryPoint, Executor, Instance, Live, Message, Origin, Ran,
+    Reject, Response, RunStatus, Sliced, MESSAGES_PER_BLOCK,
+};
+
+/// Instructions charged for a message the node itself answers (management,
+/// governance, chain-key): it takes its turn like any other message.
+pub const SYSTEM_MESSAGE_INSTRUCTIONS: u64 = 10_000;
+
+/// A canister's periodic entry points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SystemTask {
+    /// `canister_heartbeat`, once per round.
+    Heartbeat,
+    /// `canister_global_timer`, once its deadline passed.
+    GlobalTimer,
+}
+
+impl SystemTask {
+    fn export(self) -> &'static str {
+        match self {
+            SystemTask::Heartbeat => "canister_heartbeat",
+            SystemTask::GlobalTimer => "canister_global_timer",
+        }
+    }
+}
+
+/// A canister message as it starts: everything needed to start it again
+/// the same way after a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Its call context (`u64::MAX`: a cleanup, which answers nobody).
+    pub context: u64,
+    /// The kind of entry point, which decides what the System API allows.
+    pub entry: Entry,
+    /// The function it runs.
+    pub entry_point: EntryPoint,
+    /// Who called.
+    pub caller: Vec<u8>,
+    /// The argument (or the reply, in a reply callback).
+    #[serde(with = "serde_bytes")]
+    pub arg: Vec<u8>,
+    /// Cycles the caller attached.
+    pub cycles: u128,
+    /// Cycles refunded to a callback.
+    pub refunded: u128,
+    /// Reject code and message, in a reject callback.
+    pub reject: (u32, String),
+    /// The block time it started at.
+    pub time_ns: u64,
+    /// The cleanup callback to run if it traps.
+    pub cleanup: Option<(u64, u64)>,
+}
+
+/// A message that has run `slices` slices and continues next round.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paused {
+    /// How it started.
+    pub run: Run,
+    /// Slices run so far.
+    pub slices: u64,
+}
+
+/// The canister id a management argument names, if it names one.
+#[derive(CandidType, Deserialize)]
+struct Target {
+    canister_id: CandidPrincipal,
+}
+
+impl Message {
+    /// Whose queue the message waits in.
+    fn receiver(&self) -> Vec<u8> {
+        match self {
+            Message::Request { callee, arg, .. } if callee.is_empty() => {
+                // A management call about canister C waits while C runs a
+                // paused message, without holding up anyone else's.
+                let skipping = arg.len().saturating_mul(4).saturating_add(10_000);
+                super::management::decode_within::<Target>(arg, skipping)
+                    .map(|target| target.canister_id.as_slice().to_vec())
+                    .unwrap_or_default()
+            }
+            Message::Request { callee, .. } => callee.clone(),
+            Message::Response { canister, .. } | Message::Task { canister, .. } => canister.clone(),
+        }
+    }
+}
+
+impl Executor {
+    /// Queues each running canister's heartbeat and due global timer
+    /// behind its waiting messages (so a heartbeat that runs for many
+    /// rounds does not starve its own canister's calls), unless one is
+    /// queued already or the canister is in the middle of a message.
+    pub(super) fn queue_system_tasks(&mut self) {
+        let now = self.state.time_ns;
+        let ids: Vec<Vec<u8>> = self.state.canisters.keys().cloned().collect();
+        for id in ids {
+            let canister = &self.state.canisters[&id];
+            let Some(code) = &canister.code else { continue };
+            if canister.status != RunStatus::Running || self.state.paused.contains_key(&id) {
+                continue;
+            }
+            let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
+            let has = |task: SystemTask| {
+                compiled
+                    .as_ref()
+                    .is_some_and(|c| c.exports_function(task.export()))
+            };
+            let timer_due = canister.global_timer != 0 && canister.global_timer <= now;
+            let timer = timer_due && has(SystemTask::GlobalTimer);
+            let heartbeat = has(SystemTask::Heartbeat);
+            if timer_due {
+                self.canister(&id).global_timer = 0;
+            }
+            let queue = self.state.input_queues.entry(id.clone()).or_default();
+            for (wanted, task) in [
+                (heartbeat, SystemTask::Heartbeat),
+                (timer, SystemTask::GlobalTimer),
+            ] {
+                let queued = queue
+                    .iter()
+                    .any(|m| matches!(m, Message::Task { task: t, .. } if *t == task));
+                if wanted && !queued {
+                    queue.push_back(Message::Task {
+                        canister: id.clone(),
+                        task,
+                    });
+                }
+            }
+            if queue.is_empty() {
+                self.state.input_queues.remove(&id);
+            }
+        }
+    }
+
+    /// Moves sent messages into their receivers' queues.
+    fn route(&mut self) {
+        while let Some(message) = self.state.queue.pop_front() {
+            let receiver = message.receiver();
+            self.state
+                .input_queues
+                .entry(receiver)
+                .or_default()
+                .push_back(message);
+        }
+    }
+
+    /// The next receiver with work after the one served last, wrapping
+    /// around: paused messages and queued ones take turns alike.
+    fn next_receiver(&self) -> Option<Vec<u8>> {
+        let after = (Bound::Excluded(&self.state.last_served), Bound::Unbounded);
+        let queued = &self.state.input_queues;
+        let paused = &self.state.paused;
+        let first_after = [
+            queued.range::<Vec<u8>, _>(after).next().map(|(id, _)| id),
+            paused.range::<Vec<u8>, _>(after).next().map(|(id, _)| id),
+        ];
+        let first = [queued.keys().next(), paused.keys().next()];
+        let earliest_after = first_after.into_iter().flatten().min();
+        earliest_after
+            .or_else(|| first.into_iter().flatten().min())
+            .cloned()
+    }
+
+    /// Runs messages receiver by receiver until the round's budget is
+    /// spent, [`MESSAGES_PER_BLOCK`] were started, or no work is left.
+    pub(super) fn run_round(&mut self) {
+        self.used = 0;
+        let mut started = 0;
+        self.route();
+        while self.used < self.limits.round_instructions && started < MESSAGES_PER_BLOCK {
+            let Some(receiver) = self.next_receiver() else {
+                break;
+            };
+            self.state.last_served = receiver.clone();
+            if self.state.paused.contains_key(&receiver) {
+                self.continue_paused(&receiver);
+            } else {
+                let queue = self
+                    .state
+                    .input_queues
+                    .get_mut(&receiver)
+                    .expect("a receiver with work");
+                let message = queue.pop_front().expect("queues in the map are not empty");
+                if queue.is_empty() {
+                    self.state.input_queues.remove(&receiver);
+                }
+                started += 1;
+                self.execute(message);
+            }
+            self.route();
+        }
+    }
+
+    /// Executes (or starts) one message.
+    fn execute(&mut self, message: Message) {
+        match message {
+            Message::Request {
+                origin,
+                caller,
+                callee,
+                method,
+                arg,
+                cycles,
+            } => {
+                if callee.is_empty() || callee == super::governance_canister::id() {
+                    self.used += SYSTEM_MESSAGE_INSTRUCTIONS;
+                }
+                self.request(origin, caller, callee, method, arg, cycles);
+            }
+            Message::Response {
+                canister,
+                callback,
+                result,
+                refund,
+            } => self.response(canister, callback, result.map(|b| b.into_vec()), refund),
+            Message::Task { canister, task } => self.system_task(&canister, task),
+        }
+    }
+
+    /// Runs a heartbeat or a global timer, if the canister can still run it.
+    fn system_task(&mut self, id: &[u8], task: SystemTask) {
+        let Some(canister) = self.state.canisters.get(id) else {
+            return;
+        };
+        let runs = canister.status == RunStatus::Running
+            && canister.code.as_ref().is_some_and(|code| {
+                self.runtime
+                    .load(&code.module, &code.module_hash)
+                    .is_ok_and(|c| c.exports_function(task.export()))
+            });
+        if !runs {
+            return;
+        }
+        let context = self.open_context(id, Origin::Nobody, Vec::new());
+        self.run_message(
+            id,
+            Run {
+                context,
+                entry: Entry::System,
+                entry_point: EntryPoint::Export(task.export().into()),
+                caller: Vec::new(),
+                arg: Vec::new(),
+                cycles: 0,
+                refunded: 0,
+                reject: (0, String::new()),
+                time_ns: self.state.time_ns,
+                cleanup: None,
+            },
+        );
+    }
+
+    /// Instructions a message of this kind may use in all.
+    fn limit(&self, entry: Entry) -> u64 {
+        match entry {
+            Entry::Query => self.limits.query_instructions,
+            Entry::Init | Entry::PreUpgrade => self.limits.install_instructions,
+            Entry::Update
+            | Entry::ReplyCallback
+            | Entry::RejectCallback
+            | Entry::Cleanup
+            | Entry::System => self.limits.update_instructions,
+        }
+    }
+
+    /// The System API context `run` starts with on `canister`.
+    fn api_for(&self, canister: &Canister, id: &[u8], run: &Run, stable: Vec<u8>) -> Api {
+        let mut api = canister.api(run.entry, id, run.time_ns, stable);
+        api.caller = run.caller.clone();
+        api.arg = run.arg.clone();
+        api.available = run.cycles;
+        api.refunded = run.refunded;
+        api.reject = run.reject.clone();
+        api.responded = canister
+            .call_contexts
+            .get(&run.context)
+            .is_none_or(|context| context.responded);
+        api
+    }
+
+    /// Starts `run` on canister `id`'s instance without running it.
+    fn start(&mut self, id: &[u8], run: &Run, live: Live) -> Sliced {
+        let canister = std::sync::Arc::clone(&self.state.canisters[id]);
+        let api = self.api_for(&canister, id, run, live.stable);
+        Sliced::start(
+            live.instance,
+            run.entry_point.clone(),
+            api,
+            self.limit(run.entry),
+            self.limits.slice_instructions,
+        )
+    }
+
+    /// Runs message `run` of canister `id` for one slice: it ends (and
+    /// what it did is applied), or it pauses until the next round.
+    pub(super) fn run_message(&mut self, id: &[u8], run: Run) {
+        let mut live = match self.take_live(id) {
+            Ok(live) => live,
+            Err(reject) => {
+                self.close_context(id, run.context, Some(Err(reject)), run.cycles);
+                return;
+            }
+        };
+        // The saved heap is older than the instance if the canister ran
+        // earlier in this block: keep the heap before this message.
+        let before = self
+            .touched
+            .iter()
+            .any(|t| t == id)
+            .then(|| live.instance.save(live.stable.clone()));
+        let mut sliced = self.start(id, &run, live);
+        match sliced.step() {
+            Some((instance, api, ran)) => {
+                self.used += api.instructions;
+                if let Some(before) = &before {
+                    // Only a trap or a replicated query goes back to it.
+                    if matches!(ran, Ran::Trapped(_)) || run.entry == Entry::Query {
+                        self.set_heap(id, before.clone());
+                    }
+                }
+                self.finish(id, run, instance, api, ran);
+            }
+            None => {
+                self.used += self.limits.slice_instructions;
+                if let Some(before) = before {
+                    self.set_heap(id, before);
+                }
+                self.state
+                    .paused
+                    .insert(id.to_vec(), Paused { run, slices: 1 });
+                self.running.insert(id.to_vec(), sliced);
+            }
+        }
+    }
+
+    /// Runs one more slice of canister `id`'s paused message.
+    fn continue_paused(&mut self, id: &[u8]) {
+        let paused = self.state.paused[id].clone();
+        if !self.running.contains_key(id) {
+            // Restarted: run it again from the saved heap to where it paused.
+            let live = match self.take_live(id) {
+                Ok(live) => live,
+                Err(reject) => {
+                    self.state.paused.remove(id);
+                    let run = paused.run;
+                    self.close_context(id, run.context, Some(Err(reject)), run.cycles);
+                    return;
+                }
+            };
+            let mut sliced = self.start(id, &paused.run, live);
+            for _ in 0..paused.slices {
+                if let Some((instance, api, ran)) = sliced.step() {
+                    // Cannot happen: slices are deterministic. End it as
+                    // the others would have, at its next turn.
+                    tracing::error!("a paused message ended early while catching up");
+                    self.state.paused.remove(id);
+                    return self.finish(id, paused.run, instance, api, ran);
+                }
+            }
+            self.running.insert(id.to_vec(), sliced);
+        }
+        let sliced = self.running.get_mut(id).expect("running");
+        match sliced.step() {
+            Some((instance, api, ran)) => {
+                let slice = self.limits.slice_instructions;
+                self.used += api
+                    .instructions
+                    .saturating_sub(paused.slices.saturating_mul(slice))
+                    .min(slice);
+                self.running.remove(id);
+                self.state.paused.remove(id);
+                self.finish(id, paused.run, instance, api, ran);
+            }
+            None => {
+                self.used += self.limits.slice_instructions;
+                self.state.paused.get_mut(id).expect("paused").slices += 1;
+            }
+        }
+    }
+
+    /// Applies what an ended message did: its answer, its calls and its
+    /// changes — or, if it trapped, nothing but the rejection (and its
+    /// cleanup callback). The saved heap is already the one before the
+    /// message wherever its changes are discarded.
+    fn finish(&mut self, id: &[u8], run: Run, instance: Instance, mut api: Api, ran: Ran) {
+        let answer = |api: &mut Api| {
+            api.response.take().map(|response| match response {
+                Response::Reply(bytes) => Ok(bytes),
+                Response::Reject(message) => {
+                    Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))
+                }
+            })
+        };
+        match ran {
+            Ran::Trapped(trap) => {
+                drop(instance);
+                self.close_context(id, run.context, Some(Err(trap.into())), run.cycles);
+                if let Some((index, env)) = run.cleanup {
+                    // The cleanup runs on the state before the trapped
+                    // callback; its own trap changes nothing more.
+                    let cleanup = Run {
+                        context: u64::MAX,
+                        entry: Entry::Cleanup,
+                        entry_point: EntryPoint::Callback { index, env },
+                        caller: Vec::new(),
+                        arg: Vec::new(),
+                        cycles: 0,
+                        refunded: 0,
+                        reject: (0, String::new()),
+                        time_ns: run.time_ns,
+                        cleanup: None,
+                    };
+                    self.run_message(id, cleanup);
+                }
+            }
+            Ran::Returned if run.entry == Entry::Query => {
+                drop(instance);
+                let answer = answer(&mut api);
+                self.close_context(id, run.context, answer, run.cycles);
+            }
+            Ran::Returned => {
+                let stable = std::mem::take(&mut api.stable);
+                self.live.insert(id.to_vec(), Live { instance, stable });
+                if !self.touched.iter().any(|t| t == id) {
+                    self.touched.push(id.to_vec());
+                }
+                let canister = self.canister(id);
+                canister.certified_data = std::mem::take(&mut api.certified_data);
+                canister.cycles = api.balance;
+                canister.global_timer = api.global_timer;
+                for call in std::mem::take(&mut api.calls) {
+                    self.perform(id, run.context, call);
+                }
+                let answer = answer(&mut api);
+                self.close_context(id, run.context, answer, api.available);
+            }
+        }
+    }
+}

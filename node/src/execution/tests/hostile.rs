@@ -1,0 +1,255 @@
+//! Hostile callers and canisters: each test is an attack that stalled or
+//! exhausted the subnet before its defence existed.
+
+use super::*;
+
+/// `leb128(value)`, unsigned.
+fn leb128(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A Candid message of two arguments: a `record { canister_id : principal }`
+/// holding `id`, then an extra `vec null` of length 2⁴⁰ — zero bytes per
+/// element on the wire, which the receiver must skip.
+fn candid_bomb(id: &[u8]) -> Vec<u8> {
+    let mut bytes = b"DIDL".to_vec();
+    bytes.push(2); // two types
+    bytes.extend([0x6c, 1]); // type 0: record with one field
+    bytes.extend(leb128(u64::from(candid::idl_hash("canister_id"))));
+    bytes.push(0x68); // : principal
+    bytes.extend([0x6d, 0x7f]); // type 1: vec null
+    bytes.extend([2, 0, 1]); // two arguments, of types 0 and 1
+    bytes.extend([1, id.len() as u8]);
+    bytes.extend(id);
+    bytes.extend(leb128(1 << 40));
+    bytes
+}
+
+#[test]
+fn a_candid_bomb_is_refused_by_every_host_canister() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    let bomb = candid_bomb(&id);
+    assert!(bomb.len() <= 48, "the bomb is {} bytes", bomb.len());
+    // Without quotas each of these would skip 2⁴⁰ elements: hours of work
+    // outside any instruction meter, on every node.
+    let statuses = replica.block(&[
+        (&[], "canister_status", bomb.clone()),
+        (&[], "provisional_create_canister_with_cycles", bomb.clone()),
+        (&[], "ecdsa_public_key", bomb.clone()),
+        (
+            &super::super::governance_canister::id(),
+            "get_proposal",
+            bomb.clone(),
+        ),
+    ]);
+    for status in &statuses {
+        let (code, message, error_code) = rejected(status);
+        assert_eq!((code, error_code.as_str()), (5, "IC0504"), "{message}");
+    }
+    let governance = crate::governance::Governance::default();
+    assert!(super::super::governance_canister::query(&governance, "get_proposal", &bomb).is_err());
+    // The same record without the extra argument still works.
+    let status = replica.reply(
+        &[],
+        "canister_status",
+        Encode!(&types::CanisterIdRecord {
+            canister_id: CandidPrincipal::from_slice(&id)
+        })
+        .unwrap(),
+    );
+    assert!(Decode!(&status, types::CanisterStatusResult).is_ok());
+}
+
+#[test]
+fn quotas_admit_the_largest_honest_arguments() {
+    // A module as large as an ingress message allows decodes within quota.
+    let args = types::InstallCodeArgs {
+        mode: types::CanisterInstallMode::Install,
+        canister_id: CandidPrincipal::from_slice(&[1; 10]),
+        wasm_module: vec![0x5a; 2 << 20],
+        arg: vec![0xa5; 1 << 20],
+        sender_canister_version: Some(3),
+    };
+    let bytes = Encode!(&args).unwrap();
+    let decoded: types::InstallCodeArgs = super::super::management::decode_bounded(&bytes).unwrap();
+    assert_eq!(decoded.wasm_module.len(), 2 << 20);
+    assert_eq!(decoded.arg.len(), 1 << 20);
+}
+
+/// A canister whose heartbeat never ends.
+const LOOPER: &str = r#"
+(module
+  (memory 1)
+  (func (export "canister_heartbeat") (loop $forever (br $forever))))
+"#;
+
+/// A canister whose updates burn instructions or copy mebibytes.
+const HOG: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (memory 64)
+  (global $burned (mut i32) (i32.const 0))
+  ;; Counts to 2,000,000 (some 16 million instructions), then replies
+  ;; with how many burns completed.
+  (func (export "canister_update burn") (local $i i32)
+    (loop $count
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $count (i32.lt_u (local.get $i) (i32.const 2000000))))
+    (global.set $burned (i32.add (global.get $burned) (i32.const 1)))
+    (i32.store (i32.const 0) (global.get $burned))
+    (call $append (i32.const 0) (i32.const 4))
+    (call $reply))
+  ;; Appends the argument's first byte times 1 MiB to the reply.
+  (func (export "canister_update append_mib") (local $n i32)
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (local.set $n (i32.load8_u (i32.const 0)))
+    (block $done
+      (loop $more
+        (br_if $done (i32.eqz (local.get $n)))
+        (call $append (i32.const 0) (i32.const 1048576))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $more)))
+    (call $reply)))
+"#;
+
+/// Limits small enough for a test to reach them in milliseconds.
+fn small_limits() -> ExecutionConfig {
+    ExecutionConfig {
+        update_instructions: 40_000_000,
+        query_instructions: 5_000_000,
+        install_instructions: 100_000_000,
+        round_instructions: 2_000_000,
+        slice_instructions: 1_000_000,
+    }
+}
+
+fn install_wat(replica: &mut Replica, module: &str) -> Vec<u8> {
+    let id = replica.create();
+    let wasm = wat::parse_str(module).unwrap();
+    let status = replica.install(&id, types::CanisterInstallMode::Install, wasm);
+    assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    id
+}
+
+#[test]
+fn a_heartbeat_that_never_ends_delays_nobody() {
+    let limits = small_limits();
+    let mut replica = Replica::with_limits(limits.clone());
+    let victim = replica.create();
+    replica.install(&victim, types::CanisterInstallMode::Install, wasm());
+    let hog = install_wat(&mut replica, LOOPER);
+    let mut paused_rounds = 0;
+    let mut most_slices = 0;
+    // 60 rounds of two slices each: the heartbeat reaches its 40-slice
+    // limit, traps and starts again, twice; meanwhile every call to the
+    // victim is answered in the block that carries it.
+    for expected in 1..=60 {
+        let status = replica.block(&[(&victim, "inc", vec![])]).remove(0);
+        match status {
+            RequestStatus::Replied(reply) => assert_eq!(count(&reply), expected),
+            other => panic!("round {expected}: {other:?}"),
+        }
+        let executor = &replica.executor;
+        assert!(
+            executor.used <= limits.round_instructions + limits.slice_instructions,
+            "a round used {} instructions",
+            executor.used
+        );
+        if let Some(paused) = executor.state.paused.get(&hog) {
+            paused_rounds += 1;
+            most_slices = most_slices.max(paused.slices);
+        }
+    }
+    assert!(paused_rounds >= 50, "paused in {paused_rounds} rounds");
+    let limit = limits.update_instructions / limits.slice_instructions;
+    assert!(
+        most_slices < limit,
+        "{most_slices} slices of a {limit}-slice limit"
+    );
+}
+
+#[test]
+fn a_long_message_runs_in_slices_identically_across_restarts() {
+    let limits = small_limits();
+    let mut a = Replica::with_limits(limits.clone());
+    let mut b = Replica::with_limits(limits.clone());
+    let mut install = |module| {
+        let id = install_wat(&mut a, module);
+        assert_eq!(install_wat(&mut b, module), id);
+        id
+    };
+    let looper = install(LOOPER);
+    let hog = install(HOG);
+    // The two canisters take turns, a slice each per round: the burn
+    // (some 16 slices) and the endless heartbeat (40 slices, a trap, and
+    // again). b restarts from a checkpoint after every round, so in the
+    // middle of both.
+    let burn: Vec<(&[u8], &str, Vec<u8>)> = vec![(&hog, "burn", vec![])];
+    a.block(&burn);
+    b.block(&burn);
+    let request = a.last_request_id();
+    let mut answered_in = None;
+    let mut restarted_mid_burn = false;
+    let mut restarted_mid_heartbeat = false;
+    for round in 1..60 {
+        a.block(&[]);
+        b.block(&[]);
+        // b restarts from a checkpoint after every round.
+        let bytes = crate::wire::to_cbor(&b.executor.state);
+        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
+        restarted_mid_burn |= state.paused.contains_key(&hog);
+        restarted_mid_heartbeat |= state.paused.contains_key(&looper);
+        b.executor = Executor::new(Arc::new(Runtime::new()), state).with_limits(limits.clone());
+        assert_eq!(
+            a.executor.state.digest(),
+            b.executor.state.digest(),
+            "round {round}"
+        );
+        let status = &a
+            .executor
+            .state
+            .request_status
+            .get(&request)
+            .unwrap()
+            .status;
+        if let (None, RequestStatus::Replied(reply)) = (answered_in, status) {
+            assert_eq!(reply.as_slice(), 1u32.to_le_bytes(), "one burn completed");
+            answered_in = Some(round);
+        }
+    }
+    assert!(restarted_mid_burn && restarted_mid_heartbeat);
+    let round = answered_in.expect("the burn was answered");
+    assert!((10..25).contains(&round), "answered in round {round}");
+}
+
+#[test]
+fn copying_bytes_costs_instructions_and_replies_are_capped() {
+    let mut replica = Replica::with_limits(small_limits());
+    let hog = install_wat(&mut replica, HOG);
+    // 3 MiB is over the 2 MiB limit of a replicated reply.
+    let (_, message, error_code) = rejected(&replica.block(&[(&hog, "append_mib", vec![3])])[0]);
+    assert_eq!(error_code, "IC0504", "{message}");
+    assert!(message.contains("limit"), "{message}");
+    // 1 MiB copied costs a million instructions: with a limit of 1.5
+    // million, two cannot be copied.
+    let mut tight = small_limits();
+    tight.update_instructions = 1_500_000;
+    let mut replica = Replica::with_limits(tight);
+    let hog = install_wat(&mut replica, HOG);
+    let status = replica.block(&[(&hog, "append_mib", vec![1])]).remove(0);
+    assert!(matches!(status, RequestStatus::Replied(ref r) if r.len() == 1 << 20));
+    let (_, message, error_code) = rejected(&replica.block(&[(&hog, "append_mib", vec![2])])[0]);
+    assert_eq!(error_code, "IC0522", "{message}");
+}
