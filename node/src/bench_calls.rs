@@ -79,8 +79,10 @@ pub(crate) fn install_wat(
     identity: &Identity,
     wat: &str,
 ) -> Result<Vec<u8>, String> {
+    // Enough cycles that a benchmark never runs short (the signing
+    // benchmark pays some 26·10⁹ per signature).
     let create = types::ProvisionalCreateCanisterWithCyclesArgs {
-        amount: None,
+        amount: Some(candid::Nat::from(10u128.pow(18))),
         settings: None,
         specified_id: None,
         sender_canister_version: None,

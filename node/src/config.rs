@@ -215,17 +215,46 @@ pub struct ExecutionConfig {
 
 impl Default for ExecutionConfig {
     /// The IC's per-message limits. The round budget and the slice are
-    /// sized for `chainkey subnet`: four nodes sharing two cores, one
-    /// block every ~70 ms, where wasmtime runs ~0.5·10⁹ instructions per
-    /// second per core: a full round takes ~20 ms of one node's share of a
-    /// core (see BENCHMARKS.md), so finalization keeps most of its pace.
+    /// sized for `chainkey subnet`: four nodes sharing two cores, about 15
+    /// blocks per second. wasmtime runs some 1.2·10⁹ instructions per
+    /// second on one core here (an endless heartbeat loop measured on
+    /// Sapphire Rapids), so a full round of 10⁷ takes ~8 ms of a core: an
+    /// attacker keeping every round full costs each node about an eighth
+    /// of a core, while a round still holds hundreds of ordinary updates.
+    /// The IC's own values (7·10⁹ per round, 2·10⁹ per slice) assume a
+    /// dedicated machine and a block per second.
     fn default() -> Self {
         ExecutionConfig {
             update_instructions: 40_000_000_000,
             query_instructions: 5_000_000_000,
             install_instructions: 300_000_000_000,
-            round_instructions: 20_000_000,
-            slice_instructions: 5_000_000,
+            round_instructions: 10_000_000,
+            slice_instructions: 2_000_000,
+        }
+    }
+}
+
+/// What canisters pay in cycles, and who may mint them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct CyclesConfig {
+    /// Fees are the IC's for a 13-node application subnet times
+    /// `fee_nodes / 13`, as the IC scales them with a subnet's size.
+    pub fee_nodes: u64,
+    /// Whether `provisional_create_canister_with_cycles` and
+    /// `provisional_top_up_canister` mint cycles (a development subnet, as
+    /// dfx and PocketIC run); `chainkey subnet` turns it on.
+    pub provisional: bool,
+    /// Principals (textual) allowed to mint cycles; empty: anyone.
+    pub provisional_principals: Vec<String>,
+}
+
+impl Default for CyclesConfig {
+    fn default() -> Self {
+        CyclesConfig {
+            fee_nodes: 13,
+            provisional: false,
+            provisional_principals: Vec::new(),
         }
     }
 }
@@ -305,6 +334,9 @@ pub struct NodeConfig {
     /// Canister execution limits.
     #[serde(default)]
     pub execution: ExecutionConfig,
+    /// Cycles: fees and provisional minting.
+    #[serde(default)]
+    pub cycles: CyclesConfig,
     /// Threads verifying signatures in batches (0 = one per core; a local
     /// subnet gives each node its share of the cores).
     #[serde(default)]

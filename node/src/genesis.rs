@@ -22,8 +22,8 @@ use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
 use crate::config::{
-    dkg_possession_context, ChainKeyConfig, ConfigError, ExecutionConfig, NeuronConfig, NodeConfig,
-    PeerConfig, SecretsFile, TimingConfig,
+    dkg_possession_context, ChainKeyConfig, ConfigError, CyclesConfig, ExecutionConfig,
+    NeuronConfig, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
 };
 
 /// Where one node listens.
@@ -209,6 +209,7 @@ pub fn write_genesis(
             test_hooks,
             chain_key: ChainKeyConfig::default(),
             execution: ExecutionConfig::default(),
+            cycles: CyclesConfig::default(),
             verify_threads: 0,
             neurons: neurons.to_vec(),
             genesis_members: None,

@@ -65,16 +65,30 @@ pub fn routes() -> Router<Arc<Shared>> {
 }
 
 /// Why a request is refused before it reaches a canister.
-struct Refusal(StatusCode, String);
+enum Refusal {
+    /// A malformed, unauthorised or untimely request: an HTTP error.
+    Http(StatusCode, String),
+    /// A well-formed call that cannot run (the ingress filter): the
+    /// spec's non-replicated rejection, which agents show as a reject.
+    Rejected(Reject),
+}
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        (self.0, self.1).into_response()
+        match self {
+            Refusal::Http(status, message) => (status, message).into_response(),
+            Refusal::Rejected(reject) => cbor_response(Value::Map(vec![
+                (text("status"), text("non_replicated_rejection")),
+                (text("reject_code"), Value::Integer(reject.code.into())),
+                (text("reject_message"), Value::Text(reject.message)),
+                (text("error_code"), Value::Text(reject.error_code)),
+            ])),
+        }
     }
 }
 
 fn bad(message: impl std::fmt::Display) -> Refusal {
-    Refusal(StatusCode::BAD_REQUEST, message.to_string())
+    Refusal::Http(StatusCode::BAD_REQUEST, message.to_string())
 }
 
 impl From<RequestError> for Refusal {
@@ -130,7 +144,7 @@ async fn authenticate(
             Some(true) => {}
             Some(false) => return Err(RequestError::InvalidSignature(signer).into()),
             None => {
-                return Err(Refusal(
+                return Err(Refusal::Http(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "signature verification is overloaded, retry later".into(),
                 ))
@@ -150,7 +164,7 @@ fn effective_id(text: &str) -> Result<Vec<u8>, Refusal> {
 /// Validates an update call and queues it for a block; its request id.
 async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32], Refusal> {
     if body.len() > MAX_REQUEST_BYTES {
-        return Err(Refusal(
+        return Err(Refusal::Http(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("requests are limited to {MAX_REQUEST_BYTES} bytes"),
         ));
@@ -163,10 +177,21 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
         ));
     }
     authenticate(shared, &call.envelope, call.request_id, "call").await?;
+    if let Some(state) = shared.certified.borrow().clone() {
+        execution::ingress_filter::check(
+            &state.state,
+            &shared.fees,
+            shared.execution.update_instructions,
+            &call.canister_id,
+            &call.method,
+            call.arg.len(),
+        )
+        .map_err(Refusal::Rejected)?;
+    }
     let request_id = call.request_id;
     let expiry_ms = call.expiry_ns / 1_000_000;
     if shared.pending.load(Ordering::Relaxed) >= MAX_PENDING {
-        return Err(Refusal(
+        return Err(Refusal::Http(
             StatusCode::TOO_MANY_REQUESTS,
             "the ingress queue is full, retry later".into(),
         ));
@@ -186,7 +211,7 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
         .await
         .is_err()
     {
-        return Err(Refusal(
+        return Err(Refusal::Http(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node is stopping".into(),
         ));
@@ -249,7 +274,7 @@ fn certificate(state: &Certified, paths: &[&[&[u8]]]) -> Vec<u8> {
 
 fn latest(shared: &Shared) -> Result<Arc<Certified>, Refusal> {
     shared.certified.borrow().clone().ok_or_else(|| {
-        Refusal(
+        Refusal::Http(
             StatusCode::SERVICE_UNAVAILABLE,
             "no certified state yet: the subnet is starting".into(),
         )
@@ -297,7 +322,7 @@ async fn query(
     let arg = envelope.blob("arg")?.to_vec();
     let state = latest(&shared)?;
     let runtime = Arc::clone(&shared.runtime);
-    let query_instructions = shared.query_instructions;
+    let query_instructions = shared.execution.query_instructions;
     let result = tokio::task::spawn_blocking(move || {
         run_query(
             &runtime,

@@ -191,8 +191,10 @@ pub struct Shared {
     pub root_key: Vec<u8>,
     /// Runs queries (shares compiled modules with execution).
     pub runtime: Arc<Runtime>,
-    /// Instructions a query may use.
-    pub query_instructions: u64,
+    /// Execution limits (queries, and the ingress filter's cycles check).
+    pub execution: crate::config::ExecutionConfig,
+    /// The subnet's fees (the ingress filter's cycles check).
+    pub fees: crate::execution::cycles::Fees,
     /// The latest certified state, and its height for waiters.
     pub certified: tokio::sync::watch::Sender<Option<Arc<Certified>>>,
     /// Signs query responses.
@@ -412,7 +414,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let execution = service::spawn(
         crate::execution::Executor::new(Arc::clone(&runtime), state)
             .with_chain_key(config.chain_key.clone())
-            .with_limits(config.execution.clone()),
+            .with_limits(config.execution.clone())
+            .with_cycles(&config.cycles),
         subnet_info,
         config.data_dir.clone(),
         executed_sender,
@@ -430,7 +433,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         test_hooks: config.test_hooks,
         root_key,
         runtime,
-        query_instructions: config.execution.query_instructions,
+        execution: config.execution.clone(),
+        fees: crate::execution::cycles::Fees::new(&config.cycles),
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,

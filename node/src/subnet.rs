@@ -142,6 +142,9 @@ pub fn prepare(
     for path in &paths {
         let mut config = crate::config::NodeConfig::load(path).map_err(|e| e.to_string())?;
         config.verify_threads = (cores / nodes).max(1);
+        // A local development subnet mints cycles for anyone, as dfx and
+        // PocketIC do.
+        config.cycles.provisional = true;
         config.data_dir = "data".into();
         config.secrets = "secrets.toml".into();
         config.save(path).map_err(|e| e.to_string())?;

@@ -27,8 +27,10 @@ persistent actor Signer {
     reply.public_key
   };
 
+  // The fee of key_1 on the IC is 26_153_846_153 cycles; what is not
+  // used comes back.
   public func sign(message_hash : Blob, path : [Blob]) : async Blob {
-    let reply = await ic.sign_with_ecdsa({
+    let reply = await (with cycles = 30_000_000_000) ic.sign_with_ecdsa({
       message_hash;
       derivation_path = path;
       key_id;

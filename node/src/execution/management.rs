@@ -110,6 +110,7 @@ pub fn call(
     match method {
         "provisional_create_canister_with_cycles" => {
             let args: types::ProvisionalCreateCanisterWithCyclesArgs = decode(method, arg)?;
+            may_mint(executor, caller, method)?;
             let amount = match args.amount {
                 Some(amount) => u128::try_from(amount.0).unwrap_or(u128::MAX),
                 None => DEFAULT_CYCLES,
@@ -120,7 +121,39 @@ pub fn call(
         "create_canister" => {
             let args: types::CreateCanisterArgs = decode(method, arg)?;
             let controllers = args.settings.and_then(|settings| settings.controllers);
-            create(executor, caller, controllers, cycles.max(DEFAULT_CYCLES))
+            let fee = executor.fees.canister_creation;
+            let balance = if cycles >= fee {
+                cycles - fee
+            } else if cycles == 0 && super::cycles::may_mint(&executor.cycles, caller) {
+                // A development subnet lets users create canisters
+                // directly, with cycles of its own.
+                DEFAULT_CYCLES
+            } else {
+                return Err(Reject::new(
+                    reject_code::CANISTER_REJECT,
+                    "IC0406",
+                    format!("create_canister: {cycles} cycles attached, {fee} required"),
+                ));
+            };
+            create(executor, caller, controllers, balance)
+        }
+        "provisional_top_up_canister" => {
+            let args: types::ProvisionalTopUpCanisterArgs = decode(method, arg)?;
+            may_mint(executor, caller, method)?;
+            let id = args.canister_id.as_slice().to_vec();
+            existing(executor, &id)?;
+            let amount = u128::try_from(args.amount.0).unwrap_or(u128::MAX);
+            let canister = executor.canister(&id);
+            canister.cycles = canister.cycles.saturating_add(amount);
+            Ok(encode(()))
+        }
+        "deposit_cycles" => {
+            let args: types::DepositCyclesArgs = decode(method, arg)?;
+            let id = args.canister_id.as_slice().to_vec();
+            existing(executor, &id)?;
+            let canister = executor.canister(&id);
+            canister.cycles = canister.cycles.saturating_add(cycles);
+            Ok(encode(()))
         }
         "install_code" => {
             let args: types::InstallCodeArgs = decode(method, arg)?;
@@ -133,7 +166,7 @@ pub fn call(
             let args: types::CanisterIdRecord = decode(method, arg)?;
             let id = args.canister_id.as_slice();
             let canister = controlled(executor, caller, id, method)?;
-            Ok(encode(status(&canister)))
+            Ok(encode(status(&canister, &executor.fees)))
         }
         "start_canister" | "stop_canister" | "delete_canister" => {
             let args: types::CanisterIdRecord = decode(method, arg)?;
@@ -163,11 +196,15 @@ pub fn call(
             let args: types::UpdateSettingsArgs = decode(method, arg)?;
             let id = args.canister_id.as_slice().to_vec();
             controlled(executor, caller, &id, method)?;
-            if let Some(controllers) = args.settings.controllers {
-                let canister = executor.canister(&id);
+            let settings = args.settings;
+            let canister = executor.canister(&id);
+            if let Some(controllers) = settings.controllers {
                 canister.controllers = controllers.iter().map(|c| c.as_slice().to_vec()).collect();
-                canister.version += 1;
             }
+            if let Some(threshold) = settings.freezing_threshold {
+                canister.freezing_threshold = u64::try_from(threshold.0).unwrap_or(u64::MAX);
+            }
+            canister.version += 1;
             Ok(encode(()))
         }
         "raw_rand" => Ok(encode(serde_bytes::ByteBuf::from(
@@ -210,6 +247,32 @@ fn create(
     }))
 }
 
+/// Refuses `caller` unless this subnet lets it mint cycles.
+fn may_mint(executor: &Executor, caller: &[u8], method: &str) -> Result<(), Reject> {
+    if super::cycles::may_mint(&executor.cycles, caller) {
+        return Ok(());
+    }
+    Err(Reject::new(
+        reject_code::CANISTER_REJECT,
+        "IC0406",
+        format!(
+            "{method} is not available to {} on this subnet",
+            text(caller)
+        ),
+    ))
+}
+
+/// The canister `id`, if it exists.
+fn existing(executor: &Executor, id: &[u8]) -> Result<Arc<Canister>, Reject> {
+    executor.state.canisters.get(id).cloned().ok_or_else(|| {
+        Reject::new(
+            reject_code::DESTINATION_INVALID,
+            "IC0301",
+            format!("Canister {} not found", text(id)),
+        )
+    })
+}
+
 /// The canister `id`, if `caller` controls it.
 fn controlled(
     executor: &Executor,
@@ -217,13 +280,7 @@ fn controlled(
     id: &[u8],
     method: &str,
 ) -> Result<Arc<Canister>, Reject> {
-    let Some(canister) = executor.state.canisters.get(id) else {
-        return Err(Reject::new(
-            reject_code::DESTINATION_INVALID,
-            "IC0301",
-            format!("Canister {} not found", text(id)),
-        ));
-    };
+    let canister = existing(executor, id)?;
     if !canister.controllers.iter().any(|c| c == caller) {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,
@@ -234,14 +291,14 @@ fn controlled(
             ),
         ));
     }
-    Ok(Arc::clone(canister))
+    Ok(canister)
 }
 
 fn zero() -> Nat {
     Nat::from(0u8)
 }
 
-fn status(canister: &Canister) -> types::CanisterStatusResult {
+fn status(canister: &Canister, fees: &super::cycles::Fees) -> types::CanisterStatusResult {
     let memory = canister
         .code
         .as_ref()
@@ -262,7 +319,7 @@ fn status(canister: &Canister) -> types::CanisterStatusResult {
                 .collect(),
             compute_allocation: zero(),
             memory_allocation: zero(),
-            freezing_threshold: Nat::from(2_592_000u32),
+            freezing_threshold: Nat::from(canister.freezing_threshold),
             reserved_cycles_limit: zero(),
             log_visibility: types::LogVisibility::Controllers,
             log_memory_limit: zero(),
@@ -288,7 +345,7 @@ fn status(canister: &Canister) -> types::CanisterStatusResult {
         },
         cycles: Nat::from(canister.cycles),
         reserved_cycles: zero(),
-        idle_cycles_burned_per_day: zero(),
+        idle_cycles_burned_per_day: Nat::from(fees.idle_per_day(canister)),
         query_stats: types::QueryStats {
             num_calls_total: zero(),
             num_instructions_total: zero(),

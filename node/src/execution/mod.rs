@@ -11,7 +11,9 @@
 //! messages canister by canister within an instruction budget; a message
 //! longer than a slice pauses and continues in later rounds.
 
+pub mod cycles;
 pub mod governance_canister;
+pub mod ingress_filter;
 pub mod instrument;
 pub mod management;
 pub mod round;
@@ -29,7 +31,8 @@ use sha2::{Digest, Sha256};
 use crate::certification::state_tree::RequestStatus;
 use crate::certification::status_tree::{StatusTree, StoredStatus};
 use crate::chain_key::SignJob;
-use crate::config::{ChainKeyConfig, ExecutionConfig};
+use crate::config::{ChainKeyConfig, CyclesConfig, ExecutionConfig};
+use cycles::Fees;
 use round::{Paused, Run, SystemTask};
 use system_api::{Api, Entry, OutgoingCall, Response};
 use wasm::{EntryPoint, Heap, Instance, Ran, Runtime, Sliced, Trap};
@@ -168,6 +171,14 @@ pub struct Canister {
     pub callbacks: BTreeMap<u64, Callback>,
     /// The next id for a call context or callback.
     pub next_id: u64,
+    /// Seconds of storage its balance must keep paying for; below that it
+    /// is frozen.
+    #[serde(default = "default_freezing_threshold")]
+    pub freezing_threshold: u64,
+}
+
+fn default_freezing_threshold() -> u64 {
+    cycles::DEFAULT_FREEZING_THRESHOLD_SECONDS
 }
 
 impl Canister {
@@ -183,7 +194,15 @@ impl Canister {
             call_contexts: BTreeMap::new(),
             callbacks: BTreeMap::new(),
             next_id: 0,
+            freezing_threshold: default_freezing_threshold(),
         }
+    }
+
+    /// Bytes it stores: heap, stable memory and module.
+    pub fn memory_bytes(&self) -> u64 {
+        self.code.as_ref().map_or(0, |code| {
+            (code.heap.memory.len() + code.heap.stable.len() + code.module.len()) as u64
+        })
     }
 
     fn next_id(&mut self) -> u64 {
@@ -270,6 +289,9 @@ pub struct IngressCall {
     pub expiry_ns: u64,
 }
 
+/// Heights between storage charges.
+pub const STORAGE_CHARGE_EVERY: u64 = 16;
+
 /// How long an answered request's status is kept after its expiry.
 pub const STATUS_RETENTION_NS: u64 = 60_000_000_000;
 /// Heights between sweeps of expired request statuses (a sweep visits
@@ -304,6 +326,9 @@ pub struct ReplicatedState {
     pub canisters_created: u64,
     /// Chain-key signing requests and presignatures.
     pub signing: signing::SigningState,
+    /// Block time up to which storage was charged.
+    #[serde(default)]
+    pub storage_charged_ns: u64,
     /// Neurons, proposals and the subnet record (the governance canister's
     /// state; empty in a checkpoint written before governance existed).
     #[serde(default)]
@@ -333,6 +358,7 @@ impl ReplicatedState {
         hasher.update(&self.last_served);
         hasher.update(crate::wire::to_cbor(&self.paused));
         hasher.update(self.canisters_created.to_le_bytes());
+        hasher.update(self.storage_charged_ns.to_le_bytes());
         hasher.update(crate::wire::to_cbor(&self.signing));
         hasher.update(crate::wire::to_cbor(&self.governance));
         hasher.finalize().into()
@@ -367,6 +393,10 @@ pub struct Executor {
     running: HashMap<Vec<u8>, Sliced>,
     /// Instructions used in the current round so far.
     used: u64,
+    /// The fee schedule.
+    fees: Fees,
+    /// Who may mint cycles.
+    cycles: CyclesConfig,
 }
 
 impl Executor {
@@ -384,7 +414,16 @@ impl Executor {
             limits: ExecutionConfig::default(),
             running: HashMap::new(),
             used: 0,
+            fees: Fees::default(),
+            cycles: CyclesConfig::default(),
         }
+    }
+
+    /// The same executor with these fees and minting rules.
+    pub fn with_cycles(mut self, cycles: &CyclesConfig) -> Executor {
+        self.fees = Fees::new(cycles);
+        self.cycles = cycles.clone();
+        self
     }
 
     /// The same executor with these execution limits.
@@ -414,18 +453,31 @@ impl Executor {
         self.seed = block.hash;
         self.rand_counter = 0;
         self.apply_chain_key(block.chain_key);
+        self.charge_storage();
         self.queue_system_tasks();
         for call in block.calls {
             if self.state.request_status.get(&call.request_id).is_some() {
                 continue; // executed before: never twice
             }
+            let status = match self.induct(&call) {
+                Ok(()) => RequestStatus::Processing,
+                Err(reject) => RequestStatus::Rejected {
+                    code: u64::from(reject.code),
+                    message: reject.message,
+                    error_code: reject.error_code,
+                },
+            };
+            let inducted = status == RequestStatus::Processing;
             self.state.request_status.insert(
                 call.request_id,
                 StoredStatus {
-                    status: RequestStatus::Processing,
+                    status,
                     expiry_ns: call.expiry_ns,
                 },
             );
+            if !inducted {
+                continue;
+            }
             self.state.queue.push_back(Message::Request {
                 origin: Origin::Ingress(call.request_id),
                 caller: call.sender,
@@ -445,6 +497,74 @@ impl Executor {
             self.state
                 .request_status
                 .retain(|status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
+        }
+    }
+
+    /// Charges a user's call to its canister's balance: the ingress fee,
+    /// refused if that would take it below its freezing threshold. Calls
+    /// to the management and governance canisters, and to canisters that
+    /// do not exist (rejected when they run), cost nothing here.
+    fn induct(&mut self, call: &IngressCall) -> Result<(), Reject> {
+        let Some(canister) = self.state.canisters.get_mut(&call.canister_id) else {
+            return Ok(());
+        };
+        let fee = self.fees.ingress(call.method.len() + call.arg.len());
+        self.fees
+            .charge(&call.canister_id, Arc::make_mut(canister), fee)
+    }
+
+    /// Charges every canister for its storage since the last charge, every
+    /// [`STORAGE_CHARGE_EVERY`] heights; one that cannot pay is uninstalled.
+    fn charge_storage(&mut self) {
+        let now = self.state.time_ns;
+        if self.state.storage_charged_ns == 0 {
+            self.state.storage_charged_ns = now;
+        }
+        if !self.state.height.is_multiple_of(STORAGE_CHARGE_EVERY) {
+            return;
+        }
+        let elapsed = now.saturating_sub(self.state.storage_charged_ns);
+        self.state.storage_charged_ns = now;
+        let mut broke = Vec::new();
+        for (id, canister) in self.state.canisters.iter_mut() {
+            let fee = self.fees.storage(canister.memory_bytes(), elapsed);
+            if fee == 0 {
+                continue;
+            }
+            let canister = Arc::make_mut(canister);
+            if canister.cycles >= fee {
+                canister.cycles -= fee;
+            } else {
+                canister.cycles = 0;
+                broke.push(id.clone());
+            }
+        }
+        for id in broke {
+            self.uninstall(&id);
+        }
+    }
+
+    /// Removes canister `id`'s code and state, as `uninstall_code` does or
+    /// as running out of cycles does: a paused message is abandoned, and
+    /// every call it has not answered is rejected.
+    fn uninstall(&mut self, id: &[u8]) {
+        self.drop_instance(id);
+        self.running.remove(id);
+        self.state.paused.remove(id);
+        let canister = self.canister(id);
+        canister.code = None;
+        canister.certified_data.clear();
+        canister.global_timer = 0;
+        canister.version += 1;
+        canister.callbacks.clear();
+        let contexts = std::mem::take(&mut canister.call_contexts);
+        for context in contexts.into_values().filter(|c| !c.responded) {
+            let reject = Reject::new(
+                reject_code::CANISTER_REJECT,
+                "IC0537",
+                "Canister has been uninstalled.",
+            );
+            self.respond(context.origin, Err(reject), 0);
         }
     }
 
@@ -544,19 +664,19 @@ impl Executor {
             Entry::Update
         };
         let context = self.open_context(&callee, origin, caller.clone());
+        let run = Run::new(
+            context,
+            entry,
+            EntryPoint::Export(export),
+            self.state.time_ns,
+        );
         self.run_message(
             &callee,
             Run {
-                context,
-                entry,
-                entry_point: EntryPoint::Export(export),
                 caller,
                 arg,
                 cycles,
-                refunded: 0,
-                reject: (0, String::new()),
-                time_ns: self.state.time_ns,
-                cleanup: None,
+                ..run
             },
         );
     }
@@ -639,19 +759,17 @@ impl Executor {
                 (reject.code, reject.message),
             ),
         };
+        let entry_point = EntryPoint::Callback { index, env };
+        let run = Run::new(callback.context, entry, entry_point, self.state.time_ns);
         self.run_message(
             &canister_id,
             Run {
-                context: callback.context,
-                entry,
-                entry_point: EntryPoint::Callback { index, env },
                 caller,
                 arg,
-                cycles: 0,
                 refunded: refund,
                 reject,
-                time_ns: self.state.time_ns,
                 cleanup: callback.on_cleanup,
+                ..run
             },
         );
     }

@@ -79,6 +79,36 @@ pub struct Run {
     pub time_ns: u64,
     /// The cleanup callback to run if it traps.
     pub cleanup: Option<(u64, u64)>,
+    /// Cycles taken before it ran, for its instruction limit (callbacks
+    /// and cleanups prepay nothing: they pay for what they used).
+    #[serde(default)]
+    pub prepaid: u128,
+    /// The canister's balance when it started (after prepaying): what the
+    /// message sees, also when it is run again after a restart, though
+    /// fees charged meanwhile changed the balance.
+    #[serde(default)]
+    pub balance: u128,
+}
+
+impl Run {
+    /// A message entering at `entry_point` at block time `time_ns`, with
+    /// no caller, argument or cycles.
+    pub fn new(context: u64, entry: Entry, entry_point: EntryPoint, time_ns: u64) -> Run {
+        Run {
+            context,
+            entry,
+            entry_point,
+            caller: Vec::new(),
+            arg: Vec::new(),
+            cycles: 0,
+            refunded: 0,
+            reject: (0, String::new()),
+            time_ns,
+            cleanup: None,
+            prepaid: 0,
+            balance: 0,
+        }
+    }
 }
 
 /// A message that has run `slices` slices and continues next round.
@@ -125,7 +155,12 @@ impl Executor {
         for id in ids {
             let canister = &self.state.canisters[&id];
             let Some(code) = &canister.code else { continue };
-            if canister.status != RunStatus::Running || self.state.paused.contains_key(&id) {
+            let prepay = self.fees.execution(self.limits.update_instructions);
+            let frozen = canister.cycles < self.fees.freezing_threshold(canister) + prepay;
+            if canister.status != RunStatus::Running
+                || frozen
+                || self.state.paused.contains_key(&id)
+            {
                 continue;
             }
             let compiled = self.runtime.load(&code.module, &code.module_hash).ok();
@@ -261,21 +296,9 @@ impl Executor {
             return;
         }
         let context = self.open_context(id, Origin::Nobody, Vec::new());
-        self.run_message(
-            id,
-            Run {
-                context,
-                entry: Entry::System,
-                entry_point: EntryPoint::Export(task.export().into()),
-                caller: Vec::new(),
-                arg: Vec::new(),
-                cycles: 0,
-                refunded: 0,
-                reject: (0, String::new()),
-                time_ns: self.state.time_ns,
-                cleanup: None,
-            },
-        );
+        let entry_point = EntryPoint::Export(task.export().into());
+        let run = Run::new(context, Entry::System, entry_point, self.state.time_ns);
+        self.run_message(id, run);
     }
 
     /// Instructions a message of this kind may use in all.
@@ -303,6 +326,9 @@ impl Executor {
             .call_contexts
             .get(&run.context)
             .is_none_or(|context| context.responded);
+        api.balance = run.balance;
+        api.call_fees = (self.fees.call, self.fees.call_byte);
+        api.freezing_threshold = self.fees.freezing_threshold(canister);
         api
     }
 
@@ -321,7 +347,12 @@ impl Executor {
 
     /// Runs message `run` of canister `id` for one slice: it ends (and
     /// what it did is applied), or it pauses until the next round.
-    pub(super) fn run_message(&mut self, id: &[u8], run: Run) {
+    pub(super) fn run_message(&mut self, id: &[u8], mut run: Run) {
+        if let Err(reject) = self.prepay(id, &mut run) {
+            self.close_context(id, run.context, Some(Err(reject)), run.cycles);
+            return;
+        }
+        run.balance = self.state.canisters[id].cycles;
         let mut live = match self.take_live(id) {
             Ok(live) => live,
             Err(reject) => {
@@ -359,6 +390,39 @@ impl Executor {
                 self.running.insert(id.to_vec(), sliced);
             }
         }
+    }
+
+    /// Takes the cost of `run` at its instruction limit from canister
+    /// `id`, unless that would freeze it. Callbacks and cleanups, whose
+    /// calls were paid for when they were made, prepay nothing.
+    fn prepay(&mut self, id: &[u8], run: &mut Run) -> Result<(), Reject> {
+        if matches!(
+            run.entry,
+            Entry::ReplyCallback | Entry::RejectCallback | Entry::Cleanup
+        ) {
+            return Ok(());
+        }
+        let prepaid = self.fees.execution(self.limit(run.entry));
+        let canister = self
+            .state
+            .canisters
+            .get_mut(id)
+            .expect("a canister that runs");
+        self.fees
+            .charge(id, std::sync::Arc::make_mut(canister), prepaid)?;
+        run.prepaid = prepaid;
+        Ok(())
+    }
+
+    /// Settles what an ended message cost against what it prepaid.
+    fn settle(&mut self, id: &[u8], prepaid: u128, instructions: u64) {
+        let cost = self.fees.execution(instructions);
+        let canister = self.canister(id);
+        canister.cycles = if prepaid >= cost {
+            canister.cycles.saturating_add(prepaid - cost)
+        } else {
+            canister.cycles.saturating_sub(cost - prepaid)
+        };
     }
 
     /// Runs one more slice of canister `id`'s paused message.
@@ -411,6 +475,7 @@ impl Executor {
     /// cleanup callback). The saved heap is already the one before the
     /// message wherever its changes are discarded.
     fn finish(&mut self, id: &[u8], run: Run, instance: Instance, mut api: Api, ran: Ran) {
+        let instructions = api.instructions;
         let answer = |api: &mut Api| {
             api.response.take().map(|response| match response {
                 Response::Reply(bytes) => Ok(bytes),
@@ -426,18 +491,8 @@ impl Executor {
                 if let Some((index, env)) = run.cleanup {
                     // The cleanup runs on the state before the trapped
                     // callback; its own trap changes nothing more.
-                    let cleanup = Run {
-                        context: u64::MAX,
-                        entry: Entry::Cleanup,
-                        entry_point: EntryPoint::Callback { index, env },
-                        caller: Vec::new(),
-                        arg: Vec::new(),
-                        cycles: 0,
-                        refunded: 0,
-                        reject: (0, String::new()),
-                        time_ns: run.time_ns,
-                        cleanup: None,
-                    };
+                    let entry_point = EntryPoint::Callback { index, env };
+                    let cleanup = Run::new(u64::MAX, Entry::Cleanup, entry_point, run.time_ns);
                     self.run_message(id, cleanup);
                 }
             }
@@ -454,7 +509,9 @@ impl Executor {
                 }
                 let canister = self.canister(id);
                 canister.certified_data = std::mem::take(&mut api.certified_data);
-                canister.cycles = api.balance;
+                // What the message did to its balance (accepted, sent,
+                // burned), on top of fees charged while it was paused.
+                canister.cycles = (canister.cycles + api.balance).saturating_sub(run.balance);
                 canister.global_timer = api.global_timer;
                 for call in std::mem::take(&mut api.calls) {
                     self.perform(id, run.context, call);
@@ -462,6 +519,9 @@ impl Executor {
                 let answer = answer(&mut api);
                 self.close_context(id, run.context, answer, api.available);
             }
+        }
+        if self.state.canisters.contains_key(id) {
+            self.settle(id, run.prepaid, instructions);
         }
     }
 }

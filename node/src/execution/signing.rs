@@ -129,6 +129,16 @@ impl Executor {
             .try_into()
             .map_err(|_| bad_argument(METHOD, "message_hash must be 32 bytes"))?;
         check_path(METHOD, &args.derivation_path)?;
+        let fee = self.fees.sign_with_ecdsa;
+        if cycles < fee {
+            return Err(Reject::new(
+                reject_code::CANISTER_REJECT,
+                "IC0406",
+                format!(
+                    "{METHOD} request sent with {cycles} cycles, but {fee} cycles are required."
+                ),
+            ));
+        }
         if self.state.signing.queued.len() >= self.chain_key.max_queued_requests {
             return Err(Reject::new(
                 reject_code::SYS_TRANSIENT,
@@ -141,7 +151,8 @@ impl Executor {
         }
         self.state.signing.queued.push_back(PendingSignature {
             origin,
-            cycles,
+            // What is left of the cycles attached goes back with the answer.
+            cycles: cycles - fee,
             job: SignJob {
                 presignature: 0,
                 caller,
@@ -285,8 +296,11 @@ mod tests {
         .unwrap()
     }
 
+    /// Cycles a request attaches: the IC's fee and a little more.
+    const ATTACHED: u128 = 26_200_000_000;
+
     fn sign(executor: &mut Executor, callback: u64, args: &[u8]) -> Result<(), Reject> {
-        executor.sign_with_ecdsa(from_canister(callback), CANISTER.to_vec(), args, 0)
+        executor.sign_with_ecdsa(from_canister(callback), CANISTER.to_vec(), args, ATTACHED)
     }
 
     fn master_key() -> Vec<u8> {
@@ -314,6 +328,16 @@ mod tests {
             .sign_with_ecdsa(Origin::Ingress([0; 32]), vec![4], &args, 0)
             .unwrap_err();
         assert_eq!(user.error_code, "IC0516");
+        // The fee is the IC's for key_1: one cycle less is refused.
+        let poor = executor
+            .sign_with_ecdsa(from_canister(1), CANISTER.to_vec(), &args, 26_153_846_152)
+            .unwrap_err();
+        assert_eq!(poor.code, reject_code::CANISTER_REJECT);
+        assert!(
+            poor.message.contains("26153846153 cycles are required"),
+            "{}",
+            poor.message
+        );
         sign(&mut executor, 1, &args).unwrap();
         sign(&mut executor, 2, &args).unwrap();
         let full = sign(&mut executor, 3, &args).unwrap_err();
@@ -371,12 +395,20 @@ mod tests {
         assert!(executor.state.queue.is_empty());
         executor.apply_chain_key(vec![ChainKeyEvent::Signed(item(jobs[0].clone()))]);
         let Some(Message::Response {
-            callback, result, ..
+            callback,
+            result,
+            refund,
+            ..
         }) = executor.state.queue.pop_front()
         else {
             panic!("an answer to the canister")
         };
         assert_eq!(callback, 1);
+        assert_eq!(
+            refund,
+            ATTACHED - 26_153_846_153,
+            "the fee is kept, the rest refunded"
+        );
         let reply: types::SignWithEcdsaResult = candid::decode_one(&result.unwrap()).unwrap();
         assert_eq!(reply.signature, vec![9; 64]);
         assert!(!executor.state.signing.paired.contains_key(&7));

@@ -129,6 +129,10 @@ pub struct Api {
     pub fuel_at_start: u64,
     /// Instructions the message used, once it ended.
     pub instructions: u64,
+    /// What an inter-canister call costs: per call, and per byte.
+    pub call_fees: (u128, u128),
+    /// The balance the canister must keep (its freezing threshold).
+    pub freezing_threshold: u128,
     /// Why the canister trapped explicitly (`ic0.trap`).
     pub trap_message: Option<String>,
     /// The canister's memory, once instantiated.
@@ -163,6 +167,8 @@ impl Api {
             global_timer: 0,
             fuel_at_start: 0,
             instructions: 0,
+            call_fees: (0, 0),
+            freezing_threshold: 0,
             trap_message: None,
             memory: None,
             limits: StoreLimits::default(),
@@ -425,6 +431,25 @@ fn canister_cycle_balance128<P: Ptr>(mut caller: Host<'_>, dst: P) -> Outcome {
     write_u128(&mut caller, dst.to_u64(), balance)
 }
 
+/// The balance above the freezing threshold: what the canister may spend.
+fn liquid(api: &Api) -> u128 {
+    api.balance.saturating_sub(api.freezing_threshold)
+}
+
+fn canister_liquid_cycle_balance128<P: Ptr>(mut caller: Host<'_>, dst: P) -> Outcome {
+    let liquid = liquid(caller.data());
+    write_u128(&mut caller, dst.to_u64(), liquid)
+}
+
+fn cycles_burn128<P: Ptr>(mut caller: Host<'_>, high: u64, low: u64, dst: P) -> Outcome {
+    require(caller.data().entry.is_replicated(), "cycles_burn128")?;
+    let wanted = (u128::from(high) << 64) | u128::from(low);
+    let api = caller.data_mut();
+    let burned = wanted.min(liquid(api));
+    api.balance -= burned;
+    write_u128(&mut caller, dst.to_u64(), burned)
+}
+
 fn canister_self_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
     Ok(P::from_u64(caller.data().canister_id.len() as u64))
 }
@@ -502,8 +527,8 @@ fn call_cycles_add128(mut caller: Host<'_>, high: u64, low: u64) -> Outcome {
     let amount = (u128::from(high) << 64) | u128::from(low);
     pending(&mut caller)?;
     let api = caller.data_mut();
-    if amount > api.balance {
-        return violation("call_cycles_add128: not enough cycles");
+    if amount > liquid(api) {
+        return violation("call_cycles_add128: not enough cycles above the freezing threshold");
     }
     api.balance -= amount;
     let call = api.pending_call.as_mut().expect("checked above");
@@ -516,10 +541,21 @@ fn call_with_best_effort_response(mut caller: Host<'_>, _timeout_seconds: u32) -
     pending(&mut caller).map(|_| ())
 }
 
+/// Sends the call being built: its fee is taken from the balance; if the
+/// canister cannot pay it above its freezing threshold, the call is not
+/// sent, the cycles attached come back, and a non-zero code (the reject
+/// code `SYS_TRANSIENT`) says so.
 fn call_perform(mut caller: Host<'_>) -> Outcome<u32> {
     let call = pending(&mut caller)?.clone();
     let api = caller.data_mut();
     api.pending_call = None;
+    let (per_call, per_byte) = api.call_fees;
+    let fee = per_call + (call.method.len() + call.arg.len()) as u128 * per_byte;
+    if fee > liquid(api) {
+        api.balance += call.cycles;
+        return Ok(super::reject_code::SYS_TRANSIENT);
+    }
+    api.balance -= fee;
     api.calls.push(call);
     Ok(0)
 }
@@ -678,6 +714,8 @@ system_api!(
     msg_cycles_refunded128::<P>,
     msg_cycles_accept128::<P>,
     canister_cycle_balance128::<P>,
+    canister_liquid_cycle_balance128::<P>,
+    cycles_burn128::<P>,
     canister_self_size::<P>,
     canister_self_copy::<P>,
     canister_status,

@@ -79,6 +79,10 @@ struct Replica {
     executor: Executor,
     height: u64,
     nonce: u64,
+    /// Block time.
+    time_ns: u64,
+    /// Block time between heights.
+    block_interval_ns: u64,
 }
 
 impl Replica {
@@ -89,9 +93,12 @@ impl Replica {
     fn with_limits(limits: ExecutionConfig) -> Replica {
         Replica {
             executor: Executor::new(Arc::new(Runtime::new()), ReplicatedState::default())
-                .with_limits(limits),
+                .with_limits(limits)
+                .with_cycles(&development()),
             height: 0,
             nonce: 0,
+            time_ns: 1_700_000_000_000_000_000,
+            block_interval_ns: 1_000_000,
         }
     }
 
@@ -118,10 +125,10 @@ impl Replica {
                 expiry_ns: u64::MAX / 2,
             })
             .collect();
-        let time = 1_700_000_000_000_000_000 + self.height * 1_000_000;
+        self.time_ns += self.block_interval_ns;
         self.executor.execute_block(super::service::Block {
             height: self.height,
-            time_ns: time,
+            time_ns: self.time_ns,
             hash: [self.height as u8; 32],
             next_beacon: [0; 32],
             calls: ingress,
@@ -145,6 +152,33 @@ impl Replica {
         Sha256::digest(self.nonce.to_le_bytes()).into()
     }
 
+    /// Sends one call and executes blocks until it is answered (at most
+    /// 100): its status.
+    fn call_until_answered(
+        &mut self,
+        canister: &[u8],
+        method: &str,
+        arg: Vec<u8>,
+    ) -> RequestStatus {
+        let mut status = self.block(&[(canister, method, arg)]).remove(0);
+        let id = self.last_request_id();
+        for _ in 0..100 {
+            if status != RequestStatus::Processing {
+                break;
+            }
+            self.block(&[]);
+            status = self
+                .executor
+                .state
+                .request_status
+                .get(&id)
+                .unwrap()
+                .status
+                .clone();
+        }
+        status
+    }
+
     fn reply(&mut self, canister: &[u8], method: &str, arg: Vec<u8>) -> Vec<u8> {
         match self.block(&[(canister, method, arg)]).remove(0) {
             RequestStatus::Replied(reply) => reply,
@@ -153,8 +187,12 @@ impl Replica {
     }
 
     fn create(&mut self) -> Vec<u8> {
+        self.create_with_cycles(None)
+    }
+
+    fn create_with_cycles(&mut self, amount: Option<u128>) -> Vec<u8> {
         let arg = Encode!(&types::ProvisionalCreateCanisterWithCyclesArgs {
-            amount: None,
+            amount: amount.map(candid::Nat::from),
             settings: None,
             specified_id: None,
             sender_canister_version: None,
@@ -198,6 +236,14 @@ impl Replica {
             None,
             5_000_000_000,
         )
+    }
+}
+
+/// A development subnet's cycles: anyone mints.
+fn development() -> CyclesConfig {
+    CyclesConfig {
+        provisional: true,
+        ..CyclesConfig::default()
     }
 }
 
@@ -361,9 +407,11 @@ fn replicas_agree_and_checkpoints_restore() {
     let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
     assert_eq!(state.digest(), a.executor.state.digest());
     let mut c = Replica {
-        executor: Executor::new(Arc::new(Runtime::new()), state),
+        executor: Executor::new(Arc::new(Runtime::new()), state).with_cycles(&development()),
         height: a.height,
         nonce: a.nonce,
+        time_ns: a.time_ns,
+        block_interval_ns: a.block_interval_ns,
     };
     assert_eq!(count(&c.reply(&id, "inc", vec![])), 3);
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);

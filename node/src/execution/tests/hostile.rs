@@ -86,11 +86,13 @@ fn quotas_admit_the_largest_honest_arguments() {
     assert_eq!(decoded.arg.len(), 1 << 20);
 }
 
-/// A canister whose heartbeat never ends.
+/// A canister whose heartbeat never ends; it answers `ping`.
 const LOOPER: &str = r#"
 (module
+  (import "ic0" "msg_reply" (func $reply))
   (memory 1)
-  (func (export "canister_heartbeat") (loop $forever (br $forever))))
+  (func (export "canister_heartbeat") (loop $forever (br $forever)))
+  (func (export "canister_update ping") (call $reply)))
 "#;
 
 /// A canister whose updates burn instructions or copy mebibytes.
@@ -110,6 +112,17 @@ const HOG: &str = r#"
     (global.set $burned (i32.add (global.get $burned) (i32.const 1)))
     (i32.store (i32.const 0) (global.get $burned))
     (call $append (i32.const 0) (i32.const 4))
+    (call $reply))
+  ;; Fills the 4 MiB memory as many times as the argument's first byte says.
+  (func (export "canister_update fill") (local $n i32)
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (local.set $n (i32.load8_u (i32.const 0)))
+    (block $done
+      (loop $more
+        (br_if $done (i32.eqz (local.get $n)))
+        (memory.fill (i32.const 0) (i32.const 7) (i32.const 4194304))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $more)))
     (call $reply))
   ;; Appends the argument's first byte times 1 MiB to the reply.
   (func (export "canister_update append_mib") (local $n i32)
@@ -211,7 +224,9 @@ fn a_long_message_runs_in_slices_identically_across_restarts() {
         let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
         restarted_mid_burn |= state.paused.contains_key(&hog);
         restarted_mid_heartbeat |= state.paused.contains_key(&looper);
-        b.executor = Executor::new(Arc::new(Runtime::new()), state).with_limits(limits.clone());
+        b.executor = Executor::new(Arc::new(Runtime::new()), state)
+            .with_limits(limits.clone())
+            .with_cycles(&development());
         assert_eq!(
             a.executor.state.digest(),
             b.executor.state.digest(),
@@ -252,4 +267,142 @@ fn copying_bytes_costs_instructions_and_replies_are_capped() {
     assert!(matches!(status, RequestStatus::Replied(ref r) if r.len() == 1 << 20));
     let (_, message, error_code) = rejected(&replica.block(&[(&hog, "append_mib", vec![2])])[0]);
     assert_eq!(error_code, "IC0522", "{message}");
+}
+
+/// wasmtime charges bulk memory instructions a unit of fuel per byte
+/// (`memory.fill`, `memory.copy`, `memory.init`): this pins that down, as
+/// a loop of 4 GiB fills would otherwise cost a few instructions each.
+#[test]
+fn bulk_memory_instructions_pay_by_the_byte() {
+    let mut replica = Replica::with_limits(small_limits());
+    let hog = install_wat(&mut replica, HOG);
+    // Five fills of 4 MiB are 21 million bytes: within 40 million
+    // instructions. Twenty are 84 million: over, however few instructions
+    // the loop itself runs.
+    let status = replica.call_until_answered(&hog, "fill", vec![5]);
+    assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    let (_, message, error_code) = rejected(&replica.call_until_answered(&hog, "fill", vec![20]));
+    assert_eq!(error_code, "IC0522", "{message}");
+}
+
+fn balance(replica: &Replica, id: &[u8]) -> u128 {
+    replica.executor.state.canisters[id].cycles
+}
+
+#[test]
+fn an_endless_heartbeat_pays_until_it_freezes_and_runs_again_once_topped_up() {
+    let limits = small_limits();
+    let mut replica = Replica::with_limits(limits.clone());
+    let fees = cycles::Fees::default();
+    // Each heartbeat prepays its 40-million-instruction limit and uses it all.
+    let heartbeat = fees.execution(limits.update_instructions);
+    let looper = replica.create_with_cycles(Some(10 * heartbeat));
+    let wasm = wat::parse_str(LOOPER).unwrap();
+    let status = replica.install(&looper, types::CanisterInstallMode::Install, wasm);
+    assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    let threshold = fees.freezing_threshold(&replica.executor.state.canisters[&looper]);
+    assert!(threshold > 0, "a canister with memory keeps a reserve");
+    let start = balance(&replica, &looper);
+    let mut last = start;
+    for round in 0..400 {
+        replica.block(&[]);
+        let now = balance(&replica, &looper);
+        assert!(now <= last, "round {round}: the balance grew");
+        last = now;
+    }
+    // It paid for several heartbeats and is frozen: it runs nothing and
+    // its balance stays above its freezing threshold.
+    assert!(start - last >= 8 * heartbeat, "paid only {}", start - last);
+    assert!(last >= threshold);
+    assert!(last < threshold + heartbeat, "{last} left: not frozen");
+    assert!(!replica.executor.state.paused.contains_key(&looper));
+    replica.block(&[]);
+    assert_eq!(balance(&replica, &looper), last);
+    // A call to it is refused: it cannot prepay its execution.
+    let status = replica.block(&[(&looper, "ping", vec![])]).remove(0);
+    let (code, message, error_code) = rejected(&status);
+    assert_eq!((code, error_code.as_str()), (2, "IC0207"), "{message}");
+    // Topped up, it runs again.
+    let top_up = Encode!(&types::ProvisionalTopUpCanisterArgs {
+        canister_id: CandidPrincipal::from_slice(&looper),
+        amount: candid::Nat::from(heartbeat),
+    })
+    .unwrap();
+    replica.reply(&[], "provisional_top_up_canister", top_up);
+    replica.block(&[]);
+    assert!(replica.executor.state.paused.contains_key(&looper));
+}
+
+#[test]
+fn a_canister_that_cannot_pay_for_its_storage_is_uninstalled() {
+    let mut replica = Replica::new();
+    replica.block_interval_ns = 24 * 3600 * 1_000_000_000; // a day a block
+    let fees = cycles::Fees::default();
+    let hog = replica.create_with_cycles(Some(2_000_000_000));
+    let wasm = wat::parse_str(HOG).unwrap();
+    replica.install(&hog, types::CanisterInstallMode::Install, wasm);
+    let canister = &replica.executor.state.canisters[&hog];
+    let per_day = fees.idle_per_day(canister);
+    // 4 MiB of heap: some 43 million cycles a day; 30 days are kept back.
+    assert!((40_000_000..50_000_000).contains(&per_day), "{per_day}");
+    assert_eq!(
+        fees.freezing_threshold(canister),
+        fees.storage(canister.memory_bytes(), 30 * 24 * 3600 * 1_000_000_000)
+    );
+    let mut uninstalled_at = None;
+    for day in 0..100 {
+        replica.block(&[]);
+        let canister = &replica.executor.state.canisters[&hog];
+        if canister.code.is_none() {
+            uninstalled_at = Some(day);
+            assert_eq!(canister.cycles, 0);
+            break;
+        }
+    }
+    // 2·10⁹ cycles pay for some 46 days of storage.
+    let day = uninstalled_at.expect("uninstalled");
+    assert!((30..70).contains(&day), "uninstalled on day {day}");
+    let (_, message, error_code) = rejected(&replica.block(&[(&hog, "burn", vec![])])[0]);
+    assert_eq!(error_code, "IC0207", "{message}");
+}
+
+#[test]
+fn the_ingress_filter_refuses_calls_that_cannot_run() {
+    let limits = small_limits();
+    let mut replica = Replica::with_limits(limits.clone());
+    let fees = cycles::Fees::default();
+    let check = |replica: &Replica, id: &[u8]| {
+        ingress_filter::check(
+            &replica.executor.state,
+            &fees,
+            limits.update_instructions,
+            id,
+            "inc",
+            8,
+        )
+        .map_err(|reject| reject.error_code)
+    };
+    let counter = replica.create();
+    assert_eq!(
+        check(&replica, &counter),
+        Err("IC0537".into()),
+        "no module yet"
+    );
+    replica.install(&counter, types::CanisterInstallMode::Install, wasm());
+    assert_eq!(check(&replica, &counter), Ok(()));
+    assert_eq!(
+        check(&replica, &management::canister_id(77)),
+        Err("IC0301".into())
+    );
+    assert_eq!(check(&replica, &[]), Ok(()), "the management canister");
+    let record = Encode!(&types::CanisterIdRecord {
+        canister_id: CandidPrincipal::from_slice(&counter)
+    })
+    .unwrap();
+    replica.reply(&[], "stop_canister", record);
+    assert_eq!(check(&replica, &counter), Err("IC0508".into()));
+    // A canister that cannot pay for a call at its instruction limit.
+    let poor = replica.create_with_cycles(Some(fees.execution(limits.update_instructions)));
+    replica.install(&poor, types::CanisterInstallMode::Install, wasm());
+    assert_eq!(check(&replica, &poor), Err("IC0207".into()));
 }

@@ -1,0 +1,59 @@
+//! The ingress filter: whether a user's update call may enter a block at
+//! all, judged by the node that receives it on its latest state, before
+//! the call is gossiped or ordered. A call that cannot run — its canister
+//! does not exist, is stopped, has no module, or cannot pay for the call
+//! at its instruction limit — is refused at once with the IC's error, so
+//! it costs the subnet nothing. Execution checks again when the call is
+//! inducted (the state may have changed meanwhile).
+
+use super::cycles::{out_of_cycles, Fees};
+use super::{reject_code, Reject, ReplicatedState, RunStatus};
+use crate::requests::principal::Principal;
+
+/// Refuses an update call of `method` with an argument of `arg_bytes`
+/// bytes to `canister_id` that could not run on `state`.
+pub fn check(
+    state: &ReplicatedState,
+    fees: &Fees,
+    update_instructions: u64,
+    canister_id: &[u8],
+    method: &str,
+    arg_bytes: usize,
+) -> Result<(), Reject> {
+    if canister_id.is_empty() || canister_id == super::governance_canister::id() {
+        return Ok(()); // answered by the node itself
+    }
+    let name = Principal::from_bytes(canister_id)
+        .map(|p| p.to_text())
+        .unwrap_or_else(|_| hex::encode(canister_id));
+    let Some(canister) = state.canisters.get(canister_id) else {
+        return Err(Reject::new(
+            reject_code::DESTINATION_INVALID,
+            "IC0301",
+            format!("Canister {name} not found"),
+        ));
+    };
+    if canister.status != RunStatus::Running {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0508",
+            format!("Canister {name} is not running"),
+        ));
+    }
+    if canister.code.is_none() {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0537",
+            format!(
+                "Attempted to execute a message, but the canister {name} contains no Wasm module"
+            ),
+        ));
+    }
+    let needed = fees.freezing_threshold(canister)
+        + fees.ingress(method.len() + arg_bytes)
+        + fees.execution(update_instructions);
+    if canister.cycles < needed {
+        return Err(out_of_cycles(canister_id, needed - canister.cycles));
+    }
+    Ok(())
+}
