@@ -10,9 +10,7 @@ use candid::{CandidType, Encode, Nat, Principal as CandidPrincipal};
 use ic_management_canister_types as types;
 use serde::Deserialize;
 
-use super::system_api::Entry;
-use super::wasm::{Heap, Ran};
-use super::{reject_code, Canister, Code, Executor, Reject, RunStatus};
+use super::{reject_code, Canister, Executor, Reject, RunStatus};
 use crate::requests::principal::Principal;
 
 /// Cycles a canister created without an amount starts with.
@@ -155,13 +153,6 @@ pub fn call(
             canister.cycles = canister.cycles.saturating_add(cycles);
             Ok(encode(()))
         }
-        "install_code" => {
-            let args: types::InstallCodeArgs = decode(method, arg)?;
-            let id = args.canister_id.as_slice().to_vec();
-            controlled(executor, caller, &id, method)?;
-            install(executor, caller, &id, args)?;
-            Ok(encode(()))
-        }
         "canister_status" => {
             let args: types::CanisterIdRecord = decode(method, arg)?;
             let id = args.canister_id.as_slice();
@@ -274,7 +265,7 @@ fn existing(executor: &Executor, id: &[u8]) -> Result<Arc<Canister>, Reject> {
 }
 
 /// The canister `id`, if `caller` controls it.
-fn controlled(
+pub(super) fn controlled(
     executor: &Executor,
     caller: &[u8],
     id: &[u8],
@@ -353,139 +344,4 @@ fn status(canister: &Canister, fees: &super::cycles::Fees) -> types::CanisterSta
             response_payload_bytes_total: zero(),
         },
     }
-}
-
-/// Whether a module asks for Motoko's enhanced orthogonal persistence
-/// (its heap must be kept across upgrades).
-fn wants_kept_memory(module: &[u8]) -> bool {
-    let Ok(wasm) = super::instrument::decompress(module) else {
-        return false;
-    };
-    let found = wasmparser::Parser::new(0).parse_all(&wasm).any(|payload| {
-        matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
-            if section.name().ends_with(" enhanced-orthogonal-persistence"))
-    });
-    found
-}
-
-fn install(
-    executor: &mut Executor,
-    caller: &[u8],
-    id: &[u8],
-    args: types::InstallCodeArgs,
-) -> Result<(), Reject> {
-    let invalid = |error: super::instrument::ModuleError| {
-        Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
-    };
-    let canister = Arc::clone(&executor.state.canisters[id]);
-    let (module_hash, compiled) = executor
-        .runtime
-        .compile(&args.wasm_module)
-        .map_err(invalid)?;
-    let old = canister.code.clone();
-    let (entry_point, stable, kept_memory) = match args.mode {
-        types::CanisterInstallMode::Install if old.is_some() => {
-            return Err(Reject::new(
-                reject_code::CANISTER_ERROR,
-                "IC0538",
-                format!(
-                    "Canister {} already has a module: use reinstall or upgrade",
-                    text(id)
-                ),
-            ));
-        }
-        types::CanisterInstallMode::Install | types::CanisterInstallMode::Reinstall => {
-            ("canister_init", Vec::new(), None)
-        }
-        types::CanisterInstallMode::Upgrade(flags) => {
-            let Some(old) = old.as_ref() else {
-                return Err(Reject::new(
-                    reject_code::CANISTER_ERROR,
-                    "IC0537",
-                    format!("Canister {} has no module to upgrade", text(id)),
-                ));
-            };
-            let flags = flags.unwrap_or_default();
-            let keep = flags.wasm_memory_persistence == Some(types::WasmMemoryPersistence::Keep);
-            if wants_kept_memory(&old.module) && !keep {
-                return Err(Reject::new(
-                    reject_code::CANISTER_ERROR,
-                    "IC0504",
-                    "Missing upgrade option: enhanced orthogonal persistence requires the \
-                     `wasm_memory_persistence` upgrade option set to `keep`",
-                ));
-            }
-            let heap = pre_upgrade(executor, id, flags.skip_pre_upgrade == Some(true))?;
-            let memory = keep.then(|| heap.memory.clone());
-            ("canister_post_upgrade", heap.stable, memory)
-        }
-    };
-    let mut instance = executor.runtime.fresh(
-        &compiled,
-        id,
-        kept_memory.as_deref(),
-        executor.limits.install_instructions,
-    )?;
-    let mut api = canister.api(Entry::Init, id, executor.state.time_ns, stable);
-    api.arg = args.arg;
-    api.caller = caller.to_vec();
-    api.global_timer = 0;
-    let mut api = if compiled.exports_function(entry_point) {
-        let (api, ran) = instance.run(entry_point, api, executor.limits.install_instructions);
-        executor.used += api.instructions;
-        if let Ran::Trapped(trap) = ran {
-            return Err(trap.into());
-        }
-        api
-    } else {
-        api
-    };
-    let heap = Arc::new(instance.save(std::mem::take(&mut api.stable)));
-    executor.drop_instance(id);
-    let target = executor.canister(id);
-    target.code = Some(Code {
-        module: Arc::new(serde_bytes::ByteBuf::from(args.wasm_module)),
-        module_hash,
-        heap_digest: heap.digest(),
-        heap,
-    });
-    target.certified_data = api.certified_data;
-    target.cycles = api.balance;
-    target.global_timer = api.global_timer;
-    target.version += 1;
-    target.call_contexts.clear();
-    target.callbacks.clear();
-    Ok(())
-}
-
-/// Runs `canister_pre_upgrade` on a copy of the canister's instance and
-/// returns the heap it leaves (or the current heap, if skipped or absent).
-fn pre_upgrade(executor: &mut Executor, id: &[u8], skip: bool) -> Result<Heap, Reject> {
-    executor.save_touched();
-    let canister = Arc::clone(&executor.state.canisters[id]);
-    let old = canister.code.as_ref().expect("upgrades need a module");
-    let current = &old.heap;
-    let compiled = executor
-        .runtime
-        .load(&old.module, &old.module_hash)
-        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-    if skip || !compiled.exports_function("canister_pre_upgrade") {
-        return Ok(Heap::clone(current));
-    }
-    let mut instance = executor.runtime.resume(&compiled, id, current)?;
-    let api = canister.api(
-        Entry::PreUpgrade,
-        id,
-        executor.state.time_ns,
-        current.stable.clone(),
-    );
-    let fuel = executor.limits.install_instructions;
-    let (mut api, ran) = instance.run("canister_pre_upgrade", api, fuel);
-    executor.used += api.instructions;
-    if let Ran::Trapped(trap) = ran {
-        let mut reject = Reject::from(trap);
-        reject.message = format!("Pre-upgrade failed: {}", reject.message);
-        return Err(reject);
-    }
-    Ok(instance.save(std::mem::take(&mut api.stable)))
 }

@@ -14,6 +14,7 @@
 pub mod cycles;
 pub mod governance_canister;
 pub mod ingress_filter;
+pub mod install;
 pub mod instrument;
 pub mod management;
 pub mod round;
@@ -365,6 +366,14 @@ impl ReplicatedState {
     }
 }
 
+/// A paused execution, owning its instances.
+enum Running {
+    /// A message.
+    Message(Sliced),
+    /// An install.
+    Install(install::Installing),
+}
+
 /// A canister's live instance and its stable memory between messages.
 struct Live {
     instance: Instance,
@@ -390,7 +399,7 @@ pub struct Executor {
     /// Instruction limits and the round budget.
     limits: ExecutionConfig,
     /// The paused messages' executions (their instances inside), by canister.
-    running: HashMap<Vec<u8>, Sliced>,
+    running: HashMap<Vec<u8>, Running>,
     /// Instructions used in the current round so far.
     used: u64,
     /// The fee schedule.
@@ -632,6 +641,9 @@ impl Executor {
         arg: Vec<u8>,
         cycles: u128,
     ) {
+        if callee.is_empty() && method == "install_code" {
+            return self.start_install(origin, caller, arg, cycles);
+        }
         if callee.is_empty() && method == "sign_with_ecdsa" {
             if let Err(reject) = self.sign_with_ecdsa(origin.clone(), caller, &arg, cycles) {
                 self.respond(origin, Err(reject), cycles);
@@ -871,6 +883,18 @@ impl Executor {
         }
         if let Some((origin, answer)) = send {
             self.respond(origin, answer, refund);
+        }
+    }
+
+    /// Copies the heap of canister `id` into the state if it ran since it
+    /// was last saved.
+    fn save_heap(&mut self, id: &[u8]) {
+        if self.touched.iter().any(|t| t == id) {
+            self.touched.retain(|t| t != id);
+            if let Some(live) = self.live.get_mut(id) {
+                let heap = live.instance.save(live.stable.clone());
+                self.set_heap(id, heap);
+            }
         }
     }
 

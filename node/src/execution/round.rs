@@ -27,9 +27,10 @@ use std::ops::Bound;
 use candid::{CandidType, Principal as CandidPrincipal};
 use serde::{Deserialize, Serialize};
 
+use super::install::Install;
 use super::{
     reject_code, Api, Canister, Entry, EntryPoint, Executor, Instance, Live, Message, Origin, Ran,
-    Reject, Response, RunStatus, Sliced, MESSAGES_PER_BLOCK,
+    Reject, Response, RunStatus, Running, Sliced, MESSAGES_PER_BLOCK,
 };
 
 /// Instructions charged for a message the node itself answers (management,
@@ -111,11 +112,20 @@ impl Run {
     }
 }
 
-/// A message that has run `slices` slices and continues next round.
+/// What a paused execution runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    /// A canister message.
+    Message(Run),
+    /// An `install_code` of the canister.
+    Install(Install),
+}
+
+/// An execution that has run `slices` slices and continues next round.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Paused {
-    /// How it started.
-    pub run: Run,
+    /// What it runs, as it started.
+    pub task: Task,
     /// Slices run so far.
     pub slices: u64,
 }
@@ -384,10 +394,14 @@ impl Executor {
                 if let Some(before) = before {
                     self.set_heap(id, before);
                 }
-                self.state
-                    .paused
-                    .insert(id.to_vec(), Paused { run, slices: 1 });
-                self.running.insert(id.to_vec(), sliced);
+                self.state.paused.insert(
+                    id.to_vec(),
+                    Paused {
+                        task: Task::Message(run),
+                        slices: 1,
+                    },
+                );
+                self.running.insert(id.to_vec(), Running::Message(sliced));
             }
         }
     }
@@ -415,7 +429,7 @@ impl Executor {
     }
 
     /// Settles what an ended message cost against what it prepaid.
-    fn settle(&mut self, id: &[u8], prepaid: u128, instructions: u64) {
+    pub(super) fn settle(&mut self, id: &[u8], prepaid: u128, instructions: u64) {
         let cost = self.fees.execution(instructions);
         let canister = self.canister(id);
         canister.cycles = if prepaid >= cost {
@@ -425,47 +439,56 @@ impl Executor {
         };
     }
 
-    /// Runs one more slice of canister `id`'s paused message.
+    /// Runs one more slice of canister `id`'s paused execution.
     fn continue_paused(&mut self, id: &[u8]) {
-        let paused = self.state.paused[id].clone();
-        if !self.running.contains_key(id) {
-            // Restarted: run it again from the saved heap to where it paused.
-            let live = match self.take_live(id) {
-                Ok(live) => live,
-                Err(reject) => {
-                    self.state.paused.remove(id);
-                    let run = paused.run;
-                    self.close_context(id, run.context, Some(Err(reject)), run.cycles);
-                    return;
-                }
-            };
-            let mut sliced = self.start(id, &paused.run, live);
-            for _ in 0..paused.slices {
-                if let Some((instance, api, ran)) = sliced.step() {
-                    // Cannot happen: slices are deterministic. End it as
-                    // the others would have, at its next turn.
-                    tracing::error!("a paused message ended early while catching up");
-                    self.state.paused.remove(id);
-                    return self.finish(id, paused.run, instance, api, ran);
-                }
-            }
-            self.running.insert(id.to_vec(), sliced);
+        let Paused { task, slices } = self.state.paused[id].clone();
+        match task {
+            Task::Message(run) => self.continue_message(id, run, slices),
+            Task::Install(install) => self.continue_install(id, install, slices),
         }
-        let sliced = self.running.get_mut(id).expect("running");
+    }
+
+    /// Runs one more slice of message `run` of canister `id`, which ran
+    /// `slices` slices (started again from the saved heap after a restart).
+    fn continue_message(&mut self, id: &[u8], run: Run, slices: u64) {
+        let mut sliced = match self.running.remove(id) {
+            Some(Running::Message(sliced)) => sliced,
+            _ => {
+                let live = match self.take_live(id) {
+                    Ok(live) => live,
+                    Err(reject) => {
+                        self.state.paused.remove(id);
+                        self.close_context(id, run.context, Some(Err(reject)), run.cycles);
+                        return;
+                    }
+                };
+                let mut sliced = self.start(id, &run, live);
+                for _ in 0..slices {
+                    if let Some((instance, api, ran)) = sliced.step() {
+                        // Cannot happen: slices are deterministic. End it
+                        // as the others would have, at its next turn.
+                        tracing::error!("a paused message ended early while catching up");
+                        self.state.paused.remove(id);
+                        return self.finish(id, run, instance, api, ran);
+                    }
+                }
+                sliced
+            }
+        };
         match sliced.step() {
             Some((instance, api, ran)) => {
                 let slice = self.limits.slice_instructions;
                 self.used += api
                     .instructions
-                    .saturating_sub(paused.slices.saturating_mul(slice))
+                    .saturating_sub(slices.saturating_mul(slice))
                     .min(slice);
-                self.running.remove(id);
                 self.state.paused.remove(id);
-                self.finish(id, paused.run, instance, api, ran);
+                self.finish(id, run, instance, api, ran);
             }
             None => {
                 self.used += self.limits.slice_instructions;
                 self.state.paused.get_mut(id).expect("paused").slices += 1;
+                self.running.insert(id.to_vec(), Running::Message(sliced));
             }
         }
     }

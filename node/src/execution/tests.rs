@@ -187,12 +187,8 @@ impl Replica {
     }
 
     fn create(&mut self) -> Vec<u8> {
-        self.create_with_cycles(None)
-    }
-
-    fn create_with_cycles(&mut self, amount: Option<u128>) -> Vec<u8> {
         let arg = Encode!(&types::ProvisionalCreateCanisterWithCyclesArgs {
-            amount: amount.map(candid::Nat::from),
+            amount: None,
             settings: None,
             specified_id: None,
             sender_canister_version: None,

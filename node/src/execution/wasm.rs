@@ -204,25 +204,30 @@ impl Runtime {
 
     /// A new instance of `compiled` for an install or upgrade: its memory
     /// replaced by `kept_memory` if given (an upgrade that keeps the heap,
-    /// as Motoko's enhanced persistence asks), then its start function run.
-    pub fn fresh(
+    /// as Motoko's enhanced persistence asks), then its start function run
+    /// with `fuel` (in slices of `slice`). Returns the instructions the
+    /// start function used.
+    pub async fn fresh(
         &self,
         compiled: &Arc<Compiled>,
         canister_id: &[u8],
         kept_memory: Option<&[u8]>,
         fuel: u64,
-    ) -> Result<Instance, Trap> {
+        slice: Option<u64>,
+    ) -> Result<(Instance, u64), Trap> {
         let mut instance = self.instantiate(compiled, canister_id)?;
         if let Some(memory) = kept_memory {
             instance.restore_memory(memory)?;
         }
-        if compiled.has_start {
-            let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
-            if let (_, Ran::Trapped(trap)) = instance.run(instrument::START_EXPORT, api, fuel) {
-                return Err(trap);
-            }
+        if !compiled.has_start {
+            return Ok((instance, 0));
         }
-        Ok(instance)
+        let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
+        let start = EntryPoint::Export(instrument::START_EXPORT.into());
+        match instance.call(&start, api, fuel, slice).await {
+            (_, Ran::Trapped(trap)) => Err(trap),
+            (api, Ran::Returned) => Ok((instance, api.instructions)),
+        }
     }
 
     fn instantiate(&self, compiled: &Arc<Compiled>, canister_id: &[u8]) -> Result<Instance, Trap> {
@@ -345,7 +350,7 @@ impl Instance {
     /// Calls `entry` with `api` and `fuel`, yielding after every `slice`
     /// instructions if given; records the instructions used in the `Api`
     /// it gives back.
-    async fn call(
+    pub async fn call(
         &mut self,
         entry: &EntryPoint,
         mut api: Api,
@@ -465,17 +470,40 @@ fn bits_value(like: &Val, bits: u128) -> Val {
     }
 }
 
-/// A message that runs in slices: each [`step`](Sliced::step) runs it
-/// until it has used `slice` more instructions or ends. It owns its
-/// instance meanwhile; where it stops depends only on the instructions it
-/// ran, so every node pauses it at the same point.
-pub struct Sliced {
-    future: Pin<Box<dyn Future<Output = (Instance, Api, Ran)> + Send>>,
+/// How a message ended: its instance, what it did, and whether it trapped.
+pub type Ended = (Instance, Api, Ran);
+
+/// An execution that runs in slices: each [`step`](Sliced::step) runs it
+/// until it has used another slice of instructions or ends, with its
+/// outcome `T` (by default a message's [`Ended`]). It owns its instances
+/// meanwhile; where it stops depends only on the instructions it ran, so
+/// every node pauses it at the same point.
+pub struct Sliced<T = Ended> {
+    future: Pin<Box<dyn Future<Output = T> + Send>>,
+}
+
+impl<T> Sliced<T> {
+    /// Wraps an execution whose calls yield after each slice; nothing runs
+    /// before the first step.
+    pub fn new(execution: impl Future<Output = T> + Send + 'static) -> Sliced<T> {
+        Sliced {
+            future: Box::pin(execution),
+        }
+    }
+
+    /// Runs one more slice: the outcome once it ended.
+    pub fn step(&mut self) -> Option<T> {
+        let mut context = Context::from_waker(Waker::noop());
+        match self.future.as_mut().poll(&mut context) {
+            Poll::Ready(outcome) => Some(outcome),
+            Poll::Pending => None,
+        }
+    }
 }
 
 impl Sliced {
     /// Starts `entry` of `instance` with `api` and `fuel` in total, paused
-    /// after every `slice` instructions. Nothing runs before the first step.
+    /// after every `slice` instructions.
     pub fn start(
         mut instance: Instance,
         entry: EntryPoint,
@@ -483,21 +511,9 @@ impl Sliced {
         fuel: u64,
         slice: u64,
     ) -> Sliced {
-        let future = async move {
+        Sliced::new(async move {
             let (api, ran) = instance.call(&entry, api, fuel, Some(slice)).await;
             (instance, api, ran)
-        };
-        Sliced {
-            future: Box::pin(future),
-        }
-    }
-
-    /// Runs one more slice: the instance and the outcome once it ended.
-    pub fn step(&mut self) -> Option<(Instance, Api, Ran)> {
-        let mut context = Context::from_waker(Waker::noop());
-        match self.future.as_mut().poll(&mut context) {
-            Poll::Ready(finished) => Some(finished),
-            Poll::Pending => None,
-        }
+        })
     }
 }

@@ -289,6 +289,12 @@ fn balance(replica: &Replica, id: &[u8]) -> u128 {
     replica.executor.state.canisters[id].cycles
 }
 
+/// Sets a canister's balance (test set-up: there is no call that takes
+/// cycles away from a canister).
+fn set_balance(replica: &mut Replica, id: &[u8], cycles: u128) {
+    Arc::make_mut(replica.executor.state.canisters.get_mut(id).unwrap()).cycles = cycles;
+}
+
 #[test]
 fn an_endless_heartbeat_pays_until_it_freezes_and_runs_again_once_topped_up() {
     let limits = small_limits();
@@ -296,10 +302,8 @@ fn an_endless_heartbeat_pays_until_it_freezes_and_runs_again_once_topped_up() {
     let fees = cycles::Fees::default();
     // Each heartbeat prepays its 40-million-instruction limit and uses it all.
     let heartbeat = fees.execution(limits.update_instructions);
-    let looper = replica.create_with_cycles(Some(10 * heartbeat));
-    let wasm = wat::parse_str(LOOPER).unwrap();
-    let status = replica.install(&looper, types::CanisterInstallMode::Install, wasm);
-    assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    let looper = install_wat(&mut replica, LOOPER);
+    set_balance(&mut replica, &looper, 10 * heartbeat);
     let threshold = fees.freezing_threshold(&replica.executor.state.canisters[&looper]);
     assert!(threshold > 0, "a canister with memory keeps a reserve");
     let start = balance(&replica, &looper);
@@ -338,9 +342,10 @@ fn a_canister_that_cannot_pay_for_its_storage_is_uninstalled() {
     let mut replica = Replica::new();
     replica.block_interval_ns = 24 * 3600 * 1_000_000_000; // a day a block
     let fees = cycles::Fees::default();
-    let hog = replica.create_with_cycles(Some(2_000_000_000));
-    let wasm = wat::parse_str(HOG).unwrap();
-    replica.install(&hog, types::CanisterInstallMode::Install, wasm);
+    let hog = install_wat(&mut replica, HOG);
+    // Installing prepays 300·10⁹ instructions; then the canister is left
+    // with 2·10⁹ cycles.
+    set_balance(&mut replica, &hog, 2_000_000_000);
     let canister = &replica.executor.state.canisters[&hog];
     let per_day = fees.idle_per_day(canister);
     // 4 MiB of heap: some 43 million cycles a day; 30 days are kept back.
@@ -402,7 +407,83 @@ fn the_ingress_filter_refuses_calls_that_cannot_run() {
     replica.reply(&[], "stop_canister", record);
     assert_eq!(check(&replica, &counter), Err("IC0508".into()));
     // A canister that cannot pay for a call at its instruction limit.
-    let poor = replica.create_with_cycles(Some(fees.execution(limits.update_instructions)));
+    let poor = replica.create();
     replica.install(&poor, types::CanisterInstallMode::Install, wasm());
+    set_balance(
+        &mut replica,
+        &poor,
+        fees.execution(limits.update_instructions),
+    );
     assert_eq!(check(&replica, &poor), Err("IC0207".into()));
+}
+
+/// A module whose `canister_init` never ends.
+const ENDLESS_INIT: &str = r#"
+(module
+  (memory 1)
+  (func (export "canister_init") (loop $forever (br $forever))))
+"#;
+
+#[test]
+fn an_endless_install_runs_in_slices_and_fails_identically_across_restarts() {
+    let limits = small_limits();
+    let mut a = Replica::with_limits(limits.clone());
+    let mut b = Replica::with_limits(limits.clone());
+    let mut victims = Vec::new();
+    let mut targets = Vec::new();
+    for replica in [&mut a, &mut b] {
+        victims.push(install_wat(replica, CANISTER));
+        targets.push(replica.create());
+    }
+    let (victim, target) = (victims.pop().unwrap(), targets.pop().unwrap());
+    let install = Encode!(&types::InstallCodeArgs {
+        mode: types::CanisterInstallMode::Install,
+        canister_id: CandidPrincipal::from_slice(&target),
+        wasm_module: wat::parse_str(ENDLESS_INIT).unwrap(),
+        arg: Vec::new(),
+        sender_canister_version: None,
+    })
+    .unwrap();
+    let calls: Vec<(&[u8], &str, Vec<u8>)> = vec![(&[], "install_code", install)];
+    a.block(&calls);
+    b.block(&calls);
+    let request = a.last_request_id();
+    let mut ended_in = None;
+    for round in 1..=100u64 {
+        // The victim is answered in every block while the install runs.
+        for replica in [&mut a, &mut b] {
+            let status = replica.block(&[(&victim, "inc", vec![])]).remove(0);
+            assert_eq!(
+                status,
+                RequestStatus::Replied((round).to_le_bytes().to_vec())
+            );
+        }
+        // b restarts from a checkpoint after every round.
+        let bytes = crate::wire::to_cbor(&b.executor.state);
+        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
+        b.executor = Executor::new(Arc::new(Runtime::new()), state)
+            .with_limits(limits.clone())
+            .with_cycles(&development());
+        assert_eq!(
+            a.executor.state.digest(),
+            b.executor.state.digest(),
+            "round {round}"
+        );
+        let status = &a
+            .executor
+            .state
+            .request_status
+            .get(&request)
+            .unwrap()
+            .status;
+        if ended_in.is_none() && *status != RequestStatus::Processing {
+            let (_, message, error_code) = rejected(status);
+            assert_eq!(error_code, "IC0522", "{message}");
+            ended_in = Some(round);
+        }
+    }
+    // The install's limit is 100 slices; a round runs at most two of them.
+    let round = ended_in.expect("the install ended");
+    assert!((40..=100).contains(&round), "ended in round {round}");
+    assert!(a.executor.state.canisters[&target].code.is_none());
 }

@@ -1,0 +1,350 @@
+//! `install_code`: installing, reinstalling and upgrading a canister's
+//! module. An install may run up to
+//! [`install_instructions`](crate::config::ExecutionConfig::install_instructions)
+//! in all — the old module's `canister_pre_upgrade`, the new module's
+//! start function, then `canister_init` or `canister_post_upgrade` — so it
+//! runs in slices like any long message ([`round`](super::round)): the
+//! canister is busy meanwhile (its queue, the install's own included,
+//! waits), and a node restarted in the middle starts the install again
+//! from the saved state up to where the others paused it. Nothing changes
+//! until the install ends; if any stage traps, nothing changes at all.
+
+use std::sync::Arc;
+
+use ic_management_canister_types as types;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::management::{controlled, decode, encode};
+use super::round::{Paused, Task};
+use super::system_api::Entry;
+use super::wasm::{EntryPoint, Heap, Instance, Ran, Sliced};
+use super::{reject_code, Api, Code, Executor, Origin, Reject, Running};
+use crate::requests::principal::Principal;
+
+const METHOD: &str = "install_code";
+
+/// An `install_code` call as it started: enough to start it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Install {
+    /// Where the answer goes.
+    pub origin: Origin,
+    /// Who called (a controller).
+    pub caller: Vec<u8>,
+    /// The call's argument (`InstallCodeArgs`, Candid).
+    #[serde(with = "serde_bytes")]
+    pub arg: Vec<u8>,
+    /// Cycles the call carried (returned with the answer).
+    pub cycles: u128,
+    /// The block time it started at.
+    pub time_ns: u64,
+    /// Cycles the canister prepaid for the install's instruction limit.
+    pub prepaid: u128,
+    /// The canister's balance when it started (after prepaying).
+    pub balance: u128,
+}
+
+/// How an install's code ran: the new instance and its init's System API
+/// state, or why it failed; and the instructions all its stages used.
+pub struct Installed {
+    result: Result<(Instance, Api), Reject>,
+    instructions: u64,
+}
+
+/// An install in progress.
+pub type Installing = Sliced<Installed>;
+
+fn module_error(error: super::instrument::ModuleError) -> Reject {
+    Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
+}
+
+/// Whether a module asks for Motoko's enhanced orthogonal persistence
+/// (its heap must be kept across upgrades).
+fn wants_kept_memory(module: &[u8]) -> bool {
+    let Ok(wasm) = super::instrument::decompress(module) else {
+        return false;
+    };
+    let found = wasmparser::Parser::new(0).parse_all(&wasm).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
+            if section.name().ends_with(" enhanced-orthogonal-persistence"))
+    });
+    found
+}
+
+/// The old module's side of an upgrade.
+struct Upgrade {
+    compiled: Arc<super::wasm::Compiled>,
+    heap: Arc<Heap>,
+    /// Run `canister_pre_upgrade` (exported, and not skipped).
+    pre_upgrade: bool,
+    /// Keep the main memory (enhanced orthogonal persistence).
+    keep_memory: bool,
+}
+
+impl Executor {
+    /// `install_code` from `caller`: checked, prepaid and started; it is
+    /// answered when it ends.
+    pub(super) fn start_install(
+        &mut self,
+        origin: Origin,
+        caller: Vec<u8>,
+        arg: Vec<u8>,
+        cycles: u128,
+    ) {
+        let prepaid = self.fees.execution(self.limits.install_instructions);
+        let started = decode::<types::InstallCodeArgs>(METHOD, &arg).and_then(|args| {
+            let id = args.canister_id.as_slice().to_vec();
+            controlled(self, &caller, &id, METHOD)?;
+            let canister = self.state.canisters.get_mut(&id).expect("controlled");
+            self.fees.charge(&id, Arc::make_mut(canister), prepaid)?;
+            Ok(id)
+        });
+        let id = match started {
+            Ok(id) => id,
+            Err(reject) => return self.respond(origin, Err(reject), cycles),
+        };
+        self.save_heap(&id);
+        let install = Install {
+            origin,
+            caller,
+            arg,
+            cycles,
+            time_ns: self.state.time_ns,
+            prepaid,
+            balance: self.state.canisters[&id].cycles,
+        };
+        match self.installation(&id, &install) {
+            Ok(installing) => self.step_install(&id, install, installing, 0),
+            Err(reject) => self.end_install(
+                &id,
+                install,
+                Installed {
+                    result: Err(reject),
+                    instructions: 0,
+                },
+            ),
+        }
+    }
+
+    /// Runs one more slice of `installing`, which has run `slices`
+    /// slices: it ends, or it pauses until the next round.
+    fn step_install(
+        &mut self,
+        id: &[u8],
+        install: Install,
+        mut installing: Installing,
+        slices: u64,
+    ) {
+        let slice = self.limits.slice_instructions;
+        match installing.step() {
+            Some(installed) => {
+                self.used += installed
+                    .instructions
+                    .saturating_sub(slices.saturating_mul(slice))
+                    .min(slice);
+                self.state.paused.remove(id);
+                self.running.remove(id);
+                self.end_install(id, install, installed);
+            }
+            None => {
+                self.used += slice;
+                let task = Task::Install(install);
+                let paused = Paused {
+                    task,
+                    slices: slices + 1,
+                };
+                self.state.paused.insert(id.to_vec(), paused);
+                self.running
+                    .insert(id.to_vec(), Running::Install(installing));
+            }
+        }
+    }
+
+    /// Continues the paused `install` of canister `id`, which ran `slices`
+    /// slices (started again from the saved state after a restart).
+    pub(super) fn continue_install(&mut self, id: &[u8], install: Install, slices: u64) {
+        let installing = match self.running.remove(id) {
+            Some(Running::Install(installing)) => installing,
+            _ => match self.installation(id, &install) {
+                Ok(mut installing) => {
+                    for _ in 0..slices {
+                        if let Some(installed) = installing.step() {
+                            // Cannot happen: slices are deterministic.
+                            tracing::error!("a paused install ended early while catching up");
+                            self.state.paused.remove(id);
+                            return self.end_install(id, install, installed);
+                        }
+                    }
+                    installing
+                }
+                Err(reject) => {
+                    self.state.paused.remove(id);
+                    let installed = Installed {
+                        result: Err(reject),
+                        instructions: 0,
+                    };
+                    return self.end_install(id, install, installed);
+                }
+            },
+        };
+        self.step_install(id, install, installing, slices);
+    }
+
+    /// Checks `install` against canister `id`'s state and makes the
+    /// execution that runs its stages; nothing runs yet.
+    fn installation(&self, id: &[u8], install: &Install) -> Result<Installing, Reject> {
+        let args: types::InstallCodeArgs = decode(METHOD, &install.arg)?;
+        let name = Principal::from_bytes(id)
+            .map(|p| p.to_text())
+            .unwrap_or_default();
+        let canister = Arc::clone(&self.state.canisters[id]);
+        let (_, compiled) = self
+            .runtime
+            .compile(&args.wasm_module)
+            .map_err(module_error)?;
+        let old = canister.code.as_ref();
+        let upgrade = match args.mode {
+            types::CanisterInstallMode::Install if old.is_some() => {
+                return Err(Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0538",
+                    format!("Canister {name} already has a module: use reinstall or upgrade"),
+                ));
+            }
+            types::CanisterInstallMode::Install | types::CanisterInstallMode::Reinstall => None,
+            types::CanisterInstallMode::Upgrade(flags) => {
+                let Some(old) = old else {
+                    return Err(Reject::new(
+                        reject_code::CANISTER_ERROR,
+                        "IC0537",
+                        format!("Canister {name} has no module to upgrade"),
+                    ));
+                };
+                let flags = flags.unwrap_or_default();
+                let keep_memory =
+                    flags.wasm_memory_persistence == Some(types::WasmMemoryPersistence::Keep);
+                if wants_kept_memory(&old.module) && !keep_memory {
+                    return Err(Reject::new(
+                        reject_code::CANISTER_ERROR,
+                        "IC0504",
+                        "Missing upgrade option: enhanced orthogonal persistence requires the \
+                         `wasm_memory_persistence` upgrade option set to `keep`",
+                    ));
+                }
+                let compiled = self
+                    .runtime
+                    .load(&old.module, &old.module_hash)
+                    .map_err(module_error)?;
+                Some(Upgrade {
+                    pre_upgrade: flags.skip_pre_upgrade != Some(true)
+                        && compiled.exports_function("canister_pre_upgrade"),
+                    compiled,
+                    heap: Arc::clone(&old.heap),
+                    keep_memory,
+                })
+            }
+        };
+        let entry_point = if upgrade.is_some() {
+            "canister_post_upgrade"
+        } else {
+            "canister_init"
+        };
+        let runs_entry_point = compiled.exports_function(entry_point);
+        let api = |entry| {
+            let mut api = canister.api(entry, id, install.time_ns, Vec::new());
+            api.caller = install.caller.clone();
+            api.balance = install.balance;
+            api
+        };
+        let pre_upgrade_api = api(Entry::PreUpgrade);
+        let mut init_api = api(Entry::Init);
+        init_api.arg = args.arg;
+        init_api.global_timer = 0;
+        let runtime = Arc::clone(&self.runtime);
+        let limit = self.limits.install_instructions;
+        let slice = Some(self.limits.slice_instructions);
+        let id = id.to_vec();
+        Ok(Sliced::new(async move {
+            let mut used = 0;
+            let result = async {
+                let (stable, kept_memory) = match upgrade {
+                    None => (Vec::new(), None),
+                    Some(upgrade) => {
+                        let heap = if upgrade.pre_upgrade {
+                            let mut old = runtime.resume(&upgrade.compiled, &id, &upgrade.heap)?;
+                            let mut api = pre_upgrade_api;
+                            api.stable = upgrade.heap.stable.clone();
+                            let entry = EntryPoint::Export("canister_pre_upgrade".into());
+                            let (mut api, ran) = old.call(&entry, api, limit, slice).await;
+                            used += api.instructions;
+                            if let Ran::Trapped(trap) = ran {
+                                let mut reject = Reject::from(trap);
+                                reject.message = format!("Pre-upgrade failed: {}", reject.message);
+                                return Err(reject);
+                            }
+                            old.save(std::mem::take(&mut api.stable))
+                        } else {
+                            Heap::clone(&upgrade.heap)
+                        };
+                        let memory = upgrade.keep_memory.then_some(heap.memory);
+                        (heap.stable, memory)
+                    }
+                };
+                let fuel = limit.saturating_sub(used);
+                let (mut instance, start) = runtime
+                    .fresh(&compiled, &id, kept_memory.as_deref(), fuel, slice)
+                    .await?;
+                used += start;
+                let mut api = init_api;
+                api.stable = stable;
+                if !runs_entry_point {
+                    return Ok((instance, api));
+                }
+                let entry = EntryPoint::Export(entry_point.into());
+                let fuel = limit.saturating_sub(used);
+                let (api, ran) = instance.call(&entry, api, fuel, slice).await;
+                used += api.instructions;
+                match ran {
+                    Ran::Trapped(trap) => Err(trap.into()),
+                    Ran::Returned => Ok((instance, api)),
+                }
+            }
+            .await;
+            Installed {
+                result,
+                instructions: used,
+            }
+        }))
+    }
+
+    /// Applies an ended install — the new module and the heap its code
+    /// left, or nothing if it failed — answers its caller and settles its
+    /// cycles.
+    fn end_install(&mut self, id: &[u8], install: Install, installed: Installed) {
+        let answer = match installed.result {
+            Err(reject) => Err(reject),
+            Ok((mut instance, mut api)) => {
+                let args: types::InstallCodeArgs =
+                    decode(METHOD, &install.arg).expect("decoded when it started");
+                let heap = Arc::new(instance.save(std::mem::take(&mut api.stable)));
+                self.drop_instance(id);
+                let target = self.canister(id);
+                target.code = Some(Code {
+                    module_hash: Sha256::digest(&args.wasm_module).into(),
+                    module: Arc::new(serde_bytes::ByteBuf::from(args.wasm_module)),
+                    heap_digest: heap.digest(),
+                    heap,
+                });
+                target.certified_data = api.certified_data;
+                target.cycles = (target.cycles + api.balance).saturating_sub(install.balance);
+                target.global_timer = api.global_timer;
+                target.version += 1;
+                target.call_contexts.clear();
+                target.callbacks.clear();
+                Ok(encode(()))
+            }
+        };
+        self.settle(id, install.prepaid, installed.instructions);
+        self.respond(install.origin, answer, install.cycles);
+    }
+}
