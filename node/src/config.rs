@@ -205,6 +205,11 @@ pub struct ExecutionConfig {
     pub query_instructions: u64,
     /// Instructions an install or upgrade may use (all its stages).
     pub install_instructions: u64,
+    /// Instructions `canister_inspect_message` may use.
+    pub inspect_message_instructions: u64,
+    /// Bytes all canisters together may hold (heaps, stable memories,
+    /// modules); a message that would grow them past it fails.
+    pub subnet_memory_bytes: u64,
     /// Instructions one round executes, summed over all canisters; work
     /// past it waits for the next block.
     pub round_instructions: u64,
@@ -228,6 +233,8 @@ impl Default for ExecutionConfig {
             update_instructions: 40_000_000_000,
             query_instructions: 5_000_000_000,
             install_instructions: 300_000_000_000,
+            inspect_message_instructions: 200_000_000,
+            subnet_memory_bytes: 2 << 30,
             round_instructions: 10_000_000,
             slice_instructions: 2_000_000,
         }

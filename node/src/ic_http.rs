@@ -176,10 +176,11 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
             "the canister id does not match the effective canister id",
         ));
     }
-    authenticate(shared, &call.envelope, call.request_id, "call").await?;
-    if let Some(state) = shared.certified.borrow().clone() {
+    let sender = authenticate(shared, &call.envelope, call.request_id, "call").await?;
+    let executed = shared.executed.borrow().clone();
+    if let Some(state) = executed {
         execution::ingress_filter::check(
-            &state.state,
+            &state,
             &shared.fees,
             shared.execution.update_instructions,
             &call.canister_id,
@@ -187,6 +188,32 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
             call.arg.len(),
         )
         .map_err(Refusal::Rejected)?;
+        if let Some(canister) = state.canisters.get(&call.canister_id).cloned() {
+            // The canister's own filter, off the event loop.
+            let runtime = Arc::clone(&shared.runtime);
+            let fuel = shared.execution.inspect_message_instructions;
+            let (id, method, sender, arg) = (
+                call.canister_id.clone(),
+                call.method.clone(),
+                sender.as_bytes().to_vec(),
+                call.arg.clone(),
+            );
+            let time_ns = state.time_ns;
+            tokio::task::spawn_blocking(move || {
+                execution::inspect_message(
+                    &runtime, &id, &canister, &method, &sender, arg, time_ns, fuel,
+                )
+            })
+            .await
+            .unwrap_or_else(|_| {
+                Err(Reject::new(
+                    execution::reject_code::SYS_FATAL,
+                    "IC0501",
+                    "canister_inspect_message failed",
+                ))
+            })
+            .map_err(Refusal::Rejected)?;
+        }
     }
     let request_id = call.request_id;
     let expiry_ms = call.expiry_ns / 1_000_000;

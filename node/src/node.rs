@@ -195,6 +195,8 @@ pub struct Shared {
     pub execution: crate::config::ExecutionConfig,
     /// The subnet's fees (the ingress filter's cycles check).
     pub fees: crate::execution::cycles::Fees,
+    /// The latest executed state (the ingress filter judges calls on it).
+    pub executed: tokio::sync::watch::Sender<Option<Arc<crate::execution::ReplicatedState>>>,
     /// The latest certified state, and its height for waiters.
     pub certified: tokio::sync::watch::Sender<Option<Arc<Certified>>>,
     /// Signs query responses.
@@ -435,6 +437,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         runtime,
         execution: config.execution.clone(),
         fees: crate::execution::cycles::Fees::new(&config.cycles),
+        executed: tokio::sync::watch::channel(None).0,
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,
@@ -1301,6 +1304,9 @@ impl Node {
                 chain_key.adopt(record.clone());
             }
         }
+        self.shared
+            .executed
+            .send_replace(Some(Arc::clone(&executed.state)));
         let (share, certified) = self.certifier.on_executed(executed);
         if let Some(share) = share {
             let frame = Arc::new(Message::CertificationShare(share).to_frame());

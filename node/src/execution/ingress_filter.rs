@@ -1,10 +1,12 @@
 //! The ingress filter: whether a user's update call may enter a block at
-//! all, judged by the node that receives it on its latest state, before
-//! the call is gossiped or ordered. A call that cannot run — its canister
-//! does not exist, is stopped, has no module, or cannot pay for the call
-//! at its instruction limit — is refused at once with the IC's error, so
-//! it costs the subnet nothing. Execution checks again when the call is
-//! inducted (the state may have changed meanwhile).
+//! all, judged by the node that receives it on its latest executed state,
+//! before the call is gossiped or ordered. A call that cannot run — its
+//! canister is outside the subnet's range or was deleted, is stopped, or
+//! cannot pay for the call at its instruction limit — is refused at once
+//! with the IC's error, so it costs the subnet nothing. A canister this
+//! node does not know yet (created in a block it has not executed) passes:
+//! a node a few heights behind must not refuse what its peers accept.
+//! Execution checks again when the call is inducted.
 
 use super::cycles::{out_of_cycles, Fees};
 use super::{reject_code, Reject, ReplicatedState, RunStatus};
@@ -27,6 +29,11 @@ pub fn check(
         .map(|p| p.to_text())
         .unwrap_or_else(|_| hex::encode(canister_id));
     let Some(canister) = state.canisters.get(canister_id) else {
+        let may_exist = super::management::canister_index(canister_id)
+            .is_some_and(|index| index >= state.canisters_created);
+        if may_exist {
+            return Ok(());
+        }
         return Err(Reject::new(
             reject_code::DESTINATION_INVALID,
             "IC0301",
@@ -38,15 +45,6 @@ pub fn check(
             reject_code::CANISTER_ERROR,
             "IC0508",
             format!("Canister {name} is not running"),
-        ));
-    }
-    if canister.code.is_none() {
-        return Err(Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0537",
-            format!(
-                "Attempted to execute a message, but the canister {name} contains no Wasm module"
-            ),
         ));
     }
     let needed = fees.freezing_threshold(canister)

@@ -317,12 +317,37 @@ impl Executor {
         }))
     }
 
+    /// Whether installing would grow the subnet's memory past its capacity.
+    fn install_overflows(
+        &self,
+        id: &[u8],
+        install: &Install,
+        instance: &Instance,
+        api: &Api,
+    ) -> bool {
+        let old = self.state.canisters[id].memory_bytes();
+        let new = instance.memory_bytes() + api.stable.len() as u64 + install.arg.len() as u64;
+        new > old && (self.memory_used + new).saturating_sub(old) > self.limits.subnet_memory_bytes
+    }
+
     /// Applies an ended install — the new module and the heap its code
     /// left, or nothing if it failed — answers its caller and settles its
     /// cycles.
     fn end_install(&mut self, id: &[u8], install: Install, installed: Installed) {
         let answer = match installed.result {
             Err(reject) => Err(reject),
+            Ok((instance, api)) if self.install_overflows(id, &install, &instance, &api) => {
+                drop(instance);
+                Err(Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0507",
+                    format!(
+                        "Canister cannot be installed: the subnet's memory capacity of {} bytes \
+                         is exhausted",
+                        self.limits.subnet_memory_bytes
+                    ),
+                ))
+            }
             Ok((mut instance, mut api)) => {
                 let args: types::InstallCodeArgs =
                     decode(METHOD, &install.arg).expect("decoded when it started");

@@ -51,6 +51,28 @@ pub enum ModuleError {
     /// The module has no memory, or more than one.
     #[error("a canister module needs exactly one memory, this one has {0}")]
     Memories(usize),
+    /// The module changes state that is not saved between messages, so a
+    /// node that restarted (or rolled back a trap) would diverge.
+    #[error(
+        "the module uses {0}, whose effect a restarted node could not restore; canisters may not"
+    )]
+    Unsupported(&'static str),
+}
+
+/// What an instance may change that the saved heap (memory, mutable
+/// globals of number types, stable memory) does not hold: refused.
+fn unsupported(operator: &wasmparser::Operator<'_>) -> Option<&'static str> {
+    use wasmparser::Operator::*;
+    Some(match operator {
+        TableSet { .. } => "table.set",
+        TableGrow { .. } => "table.grow",
+        TableFill { .. } => "table.fill",
+        TableCopy { .. } => "table.copy",
+        TableInit { .. } => "table.init",
+        ElemDrop { .. } => "elem.drop",
+        DataDrop { .. } => "data.drop",
+        _ => return None,
+    })
 }
 
 /// A module ready for wasmtime, with what the instrumentation added.
@@ -116,10 +138,21 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
             }
             Payload::GlobalSection(section) => {
                 for global in section {
-                    if global.map_err(invalid)?.ty.mutable {
+                    let ty = global.map_err(invalid)?.ty;
+                    if ty.mutable {
+                        if matches!(ty.content_type, wasmparser::ValType::Ref(_)) {
+                            return Err(ModuleError::Unsupported("a mutable reference global"));
+                        }
                         mutable_globals.push(globals);
                     }
                     globals += 1;
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                for operator in body.get_operators_reader().map_err(invalid)? {
+                    if let Some(feature) = unsupported(&operator.map_err(invalid)?) {
+                        return Err(ModuleError::Unsupported(feature));
+                    }
                 }
             }
             Payload::MemorySection(section) => memories += section.count(),
@@ -300,6 +333,41 @@ mod tests {
             prepare(&no_memory, |_| true).unwrap_err(),
             ModuleError::Memories(0)
         );
+    }
+
+    #[test]
+    fn refuses_state_a_restart_would_lose() {
+        for (body, feature) in [
+            ("(table.set (i32.const 0) (ref.null func))", "table.set"),
+            (
+                "(drop (table.grow (ref.null func) (i32.const 1)))",
+                "table.grow",
+            ),
+            ("(data.drop 0)", "data.drop"),
+            ("(elem.drop 0)", "elem.drop"),
+        ] {
+            let wasm = wat::parse_str(format!(
+                r#"(module (memory 1) (table 1 funcref) (data "x") (elem func $f)
+                     (func $f {body}))"#
+            ))
+            .unwrap();
+            assert_eq!(
+                prepare(&wasm, |_| true).unwrap_err(),
+                ModuleError::Unsupported(feature)
+            );
+        }
+        let global =
+            wat::parse_str("(module (memory 1) (global (mut funcref) (ref.null func)))").unwrap();
+        assert!(matches!(
+            prepare(&global, |_| true),
+            Err(ModuleError::Unsupported(_))
+        ));
+        // memory.init of a passive segment is fine: a fresh instance has it too.
+        let init = wat::parse_str(
+            r#"(module (memory 1) (data "x") (func (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 1))))"#,
+        )
+        .unwrap();
+        assert!(prepare(&init, |_| true).is_ok());
     }
 
     #[test]

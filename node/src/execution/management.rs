@@ -25,6 +25,13 @@ pub fn canister_id(index: u64) -> Vec<u8> {
     id
 }
 
+/// The index of the canister id `id` in this subnet's range, if it is one.
+pub fn canister_index(id: &[u8]) -> Option<u64> {
+    let (index, suffix) = id.split_first_chunk::<8>()?;
+    let index = u64::from_be_bytes(*index);
+    (suffix == [1, 1] && index < MAX_CANISTERS).then_some(index)
+}
+
 /// The ranges of canister ids this subnet answers for, inclusive: the
 /// canisters it hosts, and the governance canister just past them.
 pub fn canister_ranges() -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -195,6 +202,9 @@ pub fn call(
             if let Some(threshold) = settings.freezing_threshold {
                 canister.freezing_threshold = u64::try_from(threshold.0).unwrap_or(u64::MAX);
             }
+            if let Some(limit) = settings.wasm_memory_limit {
+                canister.wasm_memory_limit = u64::try_from(limit.0).unwrap_or(u64::MAX);
+            }
             canister.version += 1;
             Ok(encode(()))
         }
@@ -315,7 +325,7 @@ fn status(canister: &Canister, fees: &super::cycles::Fees) -> types::CanisterSta
             log_visibility: types::LogVisibility::Controllers,
             log_memory_limit: zero(),
             snapshot_visibility: types::SnapshotVisibility::Controllers,
-            wasm_memory_limit: Nat::from(super::wasm::MAX_HEAP_BYTES),
+            wasm_memory_limit: Nat::from(canister.wasm_memory_limit),
             wasm_memory_threshold: zero(),
             environment_variables: Vec::new(),
         },

@@ -176,6 +176,14 @@ pub struct Canister {
     /// is frozen.
     #[serde(default = "default_freezing_threshold")]
     pub freezing_threshold: u64,
+    /// Largest wasm memory its messages may grow to, bytes.
+    #[serde(default = "default_wasm_memory_limit")]
+    pub wasm_memory_limit: u64,
+}
+
+/// The IC's default `wasm_memory_limit`: 3 GiB.
+fn default_wasm_memory_limit() -> u64 {
+    3 << 30
 }
 
 fn default_freezing_threshold() -> u64 {
@@ -196,6 +204,15 @@ impl Canister {
             callbacks: BTreeMap::new(),
             next_id: 0,
             freezing_threshold: default_freezing_threshold(),
+            wasm_memory_limit: default_wasm_memory_limit(),
+        }
+    }
+
+    /// How far its messages may grow its memories.
+    fn memory_caps(&self) -> system_api::MemoryCaps {
+        system_api::MemoryCaps {
+            heap: self.wasm_memory_limit.min(wasm::MAX_HEAP_BYTES as u64),
+            stable: wasm::MAX_STABLE_BYTES,
         }
     }
 
@@ -221,6 +238,7 @@ impl Canister {
         api.stable = stable;
         api.certified_data = self.certified_data.clone();
         api.balance = self.cycles;
+        api.caps = self.memory_caps();
         api.global_timer = self.global_timer;
         api
     }
@@ -402,6 +420,9 @@ pub struct Executor {
     running: HashMap<Vec<u8>, Running>,
     /// Instructions used in the current round so far.
     used: u64,
+    /// Bytes all canisters hold (counted at the start of each round, then
+    /// kept up to date as messages end).
+    memory_used: u64,
     /// The fee schedule.
     fees: Fees,
     /// Who may mint cycles.
@@ -423,6 +444,7 @@ impl Executor {
             limits: ExecutionConfig::default(),
             running: HashMap::new(),
             used: 0,
+            memory_used: 0,
             fees: Fees::default(),
             cycles: CyclesConfig::default(),
         }
@@ -931,6 +953,52 @@ impl Executor {
             .finalize()
             .into()
     }
+}
+
+/// Runs `canister_inspect_message` of `canister`, if it exports one, on a
+/// throwaway instance for an ingress call of `method` by `caller`: the
+/// call may enter a block only if it accepts it (`ic0.accept_message`).
+#[allow(clippy::too_many_arguments)]
+pub fn inspect_message(
+    runtime: &Runtime,
+    id: &[u8],
+    canister: &Canister,
+    method: &str,
+    caller: &[u8],
+    arg: Vec<u8>,
+    time_ns: u64,
+    fuel: u64,
+) -> Result<(), Reject> {
+    const EXPORT: &str = "canister_inspect_message";
+    let Some(code) = &canister.code else {
+        return Ok(());
+    };
+    let compiled = runtime
+        .load(&code.module, &code.module_hash)
+        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
+    if !compiled.exports_function(EXPORT) {
+        return Ok(());
+    }
+    let mut instance = runtime.resume(&compiled, id, &code.heap)?;
+    let mut api = canister.api(Entry::InspectMessage, id, time_ns, code.heap.stable.clone());
+    api.arg = arg;
+    api.caller = caller.to_vec();
+    api.method_name = method.to_string();
+    let (api, ran) = instance.run(EXPORT, api, fuel);
+    if let Ran::Trapped(trap) = ran {
+        return Err(trap.into());
+    }
+    if !api.accepted {
+        let name = crate::requests::principal::Principal::from_bytes(id)
+            .map(|p| p.to_text())
+            .unwrap_or_default();
+        return Err(Reject::new(
+            reject_code::CANISTER_REJECT,
+            "IC0406",
+            format!("Canister {name} rejected the message"),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs `export` (a `canister_query` method) of `canister` on a throwaway

@@ -89,6 +89,9 @@ pub struct Run {
     /// fees charged meanwhile changed the balance.
     #[serde(default)]
     pub balance: u128,
+    /// Bytes of the canister's memories when it started.
+    #[serde(default)]
+    pub memory_bytes: u64,
 }
 
 impl Run {
@@ -108,6 +111,7 @@ impl Run {
             cleanup: None,
             prepaid: 0,
             balance: 0,
+            memory_bytes: 0,
         }
     }
 }
@@ -239,6 +243,12 @@ impl Executor {
     /// spent, [`MESSAGES_PER_BLOCK`] were started, or no work is left.
     pub(super) fn run_round(&mut self) {
         self.used = 0;
+        self.memory_used = self
+            .state
+            .canisters
+            .values()
+            .map(|c| c.memory_bytes())
+            .sum();
         let mut started = 0;
         self.route();
         while self.used < self.limits.round_instructions && started < MESSAGES_PER_BLOCK {
@@ -315,6 +325,7 @@ impl Executor {
     fn limit(&self, entry: Entry) -> u64 {
         match entry {
             Entry::Query => self.limits.query_instructions,
+            Entry::InspectMessage => self.limits.inspect_message_instructions,
             Entry::Init | Entry::PreUpgrade => self.limits.install_instructions,
             Entry::Update
             | Entry::ReplyCallback
@@ -370,6 +381,7 @@ impl Executor {
                 return;
             }
         };
+        run.memory_bytes = live.instance.memory_bytes() + live.stable.len() as u64;
         // The saved heap is older than the instance if the canister ran
         // earlier in this block: keep the heap before this message.
         let before = self
@@ -381,6 +393,7 @@ impl Executor {
         match sliced.step() {
             Some((instance, api, ran)) => {
                 self.used += api.instructions;
+                let ran = self.within_capacity(&run, &instance, &api, ran);
                 if let Some(before) = &before {
                     // Only a trap or a replicated query goes back to it.
                     if matches!(ran, Ran::Trapped(_)) || run.entry == Entry::Query {
@@ -483,6 +496,7 @@ impl Executor {
                     .saturating_sub(slices.saturating_mul(slice))
                     .min(slice);
                 self.state.paused.remove(id);
+                let ran = self.within_capacity(&run, &instance, &api, ran);
                 self.finish(id, run, instance, api, ran);
             }
             None => {
@@ -491,6 +505,29 @@ impl Executor {
                 self.running.insert(id.to_vec(), Running::Message(sliced));
             }
         }
+    }
+
+    /// `ran`, or a trap if the message grew its canister's memories past
+    /// what the subnet has left (its changes are then discarded); counts
+    /// the growth of those that keep their changes.
+    fn within_capacity(&mut self, run: &Run, instance: &Instance, api: &Api, ran: Ran) -> Ran {
+        if !matches!(ran, Ran::Returned) || run.entry == Entry::Query {
+            return ran;
+        }
+        let bytes = instance.memory_bytes() + api.stable.len() as u64;
+        let used = (self.memory_used + bytes).saturating_sub(run.memory_bytes);
+        if bytes > run.memory_bytes && used > self.limits.subnet_memory_bytes {
+            return Ran::Trapped(super::wasm::Trap {
+                error_code: "IC0507",
+                message: format!(
+                    "Canister cannot grow its memory to {bytes} bytes: the subnet's memory \
+                     capacity of {} bytes is exhausted",
+                    self.limits.subnet_memory_bytes
+                ),
+            });
+        }
+        self.memory_used = used;
+        ran
     }
 
     /// Applies what an ended message did: its answer, its calls and its

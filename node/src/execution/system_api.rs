@@ -4,7 +4,7 @@
 //! memories and `i64` for 64-bit ones (Motoko's default), so every such
 //! function is registered twice, once per width.
 
-use wasmtime::{Caller, Linker, Memory, StoreLimits};
+use wasmtime::{Caller, Linker, Memory};
 
 /// What a message may do, by the entry point it runs (the spec's
 /// availability table, simplified to the distinctions that matter).
@@ -26,6 +26,9 @@ pub enum Entry {
     Cleanup,
     /// `canister_heartbeat` or `canister_global_timer`.
     System,
+    /// `canister_inspect_message`: may accept an ingress message before it
+    /// enters a block (never replicated, changes discarded).
+    InspectMessage,
 }
 
 impl Entry {
@@ -46,12 +49,16 @@ impl Entry {
     fn has_argument(self) -> bool {
         matches!(
             self,
-            Entry::Init | Entry::Update | Entry::Query | Entry::ReplyCallback
+            Entry::Init
+                | Entry::Update
+                | Entry::Query
+                | Entry::ReplyCallback
+                | Entry::InspectMessage
         )
     }
 
     fn is_replicated(self) -> bool {
-        self != Entry::Query
+        !matches!(self, Entry::Query | Entry::InspectMessage)
     }
 }
 
@@ -91,6 +98,10 @@ pub struct Api {
     pub arg: Vec<u8>,
     /// The caller's principal.
     pub caller: Vec<u8>,
+    /// The method called (`msg_method_name_*`, in `canister_inspect_message`).
+    pub method_name: String,
+    /// Whether `canister_inspect_message` accepted the message.
+    pub accepted: bool,
     /// This canister's principal.
     pub canister_id: Vec<u8>,
     /// The block time (constant within a message), Unix nanoseconds.
@@ -137,8 +148,8 @@ pub struct Api {
     pub trap_message: Option<String>,
     /// The canister's memory, once instantiated.
     pub memory: Option<Memory>,
-    /// Bounds on memories and tables (they stay with the store).
-    pub limits: StoreLimits,
+    /// How far the message may grow its memories.
+    pub caps: MemoryCaps,
 }
 
 impl Api {
@@ -148,6 +159,8 @@ impl Api {
             entry,
             arg: Vec::new(),
             caller: Vec::new(),
+            method_name: String::new(),
+            accepted: false,
             canister_id,
             time_ns: 0,
             controllers: Vec::new(),
@@ -171,8 +184,59 @@ impl Api {
             freezing_threshold: 0,
             trap_message: None,
             memory: None,
-            limits: StoreLimits::default(),
+            caps: MemoryCaps::default(),
         }
+    }
+}
+
+/// How far a message may grow its canister's memories: the canister's
+/// `wasm_memory_limit` and the subnet's free capacity. A `memory.grow` or
+/// `stable64_grow` past them fails (returns -1), as on the IC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryCaps {
+    /// Largest wasm memory, bytes.
+    pub heap: u64,
+    /// Largest stable memory, bytes.
+    pub stable: u64,
+}
+
+impl Default for MemoryCaps {
+    fn default() -> Self {
+        MemoryCaps {
+            heap: super::wasm::MAX_HEAP_BYTES as u64,
+            stable: super::wasm::MAX_STABLE_BYTES,
+        }
+    }
+}
+
+/// Largest function table, in elements.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl wasmtime::ResourceLimiter for Api {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired as u64 <= self.caps.heap)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+
+    fn instances(&self) -> usize {
+        1
+    }
+
+    fn memories(&self) -> usize {
+        1
     }
 }
 
@@ -349,6 +413,39 @@ fn msg_caller_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> 
         offset.to_u64(),
         size.to_u64(),
     )
+}
+
+fn msg_method_name_size<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    require(
+        caller.data().entry == Entry::InspectMessage,
+        "msg_method_name_size",
+    )?;
+    Ok(P::from_u64(caller.data().method_name.len() as u64))
+}
+
+fn msg_method_name_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P) -> Outcome {
+    require(
+        caller.data().entry == Entry::InspectMessage,
+        "msg_method_name_copy",
+    )?;
+    let name = caller.data().method_name.clone().into_bytes();
+    copy_out(
+        &mut caller,
+        &name,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
+}
+
+fn accept_message(mut caller: Host<'_>) -> Outcome {
+    let api = caller.data_mut();
+    require(api.entry == Entry::InspectMessage, "accept_message")?;
+    if api.accepted {
+        return violation("accept_message called twice");
+    }
+    api.accepted = true;
+    Ok(())
 }
 
 fn msg_reject_code(caller: Host<'_>) -> Outcome<u32> {
@@ -570,7 +667,7 @@ fn stable64_grow(mut caller: Host<'_>, new_pages: u64) -> Outcome<u64> {
     match old
         .checked_add(new_pages)
         .and_then(|pages| pages.checked_mul(PAGE))
-        .filter(|&bytes| bytes <= super::wasm::MAX_STABLE_BYTES)
+        .filter(|&bytes| bytes <= api.caps.stable)
     {
         Some(bytes) => {
             api.stable.resize(bytes as usize, 0);
@@ -705,6 +802,9 @@ system_api!(
     msg_caller_size::<P>,
     msg_caller_copy::<P>,
     msg_reject_code,
+    msg_method_name_size::<P>,
+    msg_method_name_copy::<P>,
+    accept_message,
     msg_reject_msg_size::<P>,
     msg_reject_msg_copy::<P>,
     msg_reply_data_append::<P>,

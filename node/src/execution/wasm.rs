@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, StoreLimitsBuilder, Val};
+use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, Val};
 
 use super::instrument::{self, ModuleError};
 use super::system_api::{Api, Linkers, PROVIDED};
@@ -231,14 +231,9 @@ impl Runtime {
     }
 
     fn instantiate(&self, compiled: &Arc<Compiled>, canister_id: &[u8]) -> Result<Instance, Trap> {
-        let mut api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
-        api.limits = StoreLimitsBuilder::new()
-            .memory_size(MAX_HEAP_BYTES)
-            .table_elements(1 << 20)
-            .instances(1)
-            .build();
+        let api = Api::new(super::system_api::Entry::Init, canister_id.to_vec());
         let mut store = Store::new(&self.engine, api);
-        store.limiter(|api| &mut api.limits);
+        store.limiter(|api| api);
         // Every call is asynchronous, so that any may be sliced.
         store
             .fuel_async_yield_interval(None)
@@ -298,6 +293,11 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// Bytes of its wasm memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.data_size(&self.store) as u64
+    }
+
     /// The module this instance runs.
     pub fn compiled(&self) -> &Arc<Compiled> {
         &self.compiled
@@ -363,7 +363,6 @@ impl Instance {
         };
         api.memory = Some(self.memory);
         api.fuel_at_start = fuel;
-        api.limits = std::mem::take(&mut self.store.data_mut().limits);
         *self.store.data_mut() = api;
         self.store
             .fuel_async_yield_interval(slice.filter(|&slice| slice > 0))
@@ -377,7 +376,6 @@ impl Instance {
         };
         let placeholder = Api::new(super::system_api::Entry::Init, Vec::new());
         let mut api = std::mem::replace(self.store.data_mut(), placeholder);
-        self.store.data_mut().limits = std::mem::take(&mut api.limits);
         self.store.data_mut().memory = Some(self.memory);
         api.instructions = fuel.saturating_sub(left);
         (api, ran)

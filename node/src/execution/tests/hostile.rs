@@ -143,6 +143,8 @@ fn small_limits() -> ExecutionConfig {
         update_instructions: 40_000_000,
         query_instructions: 5_000_000,
         install_instructions: 100_000_000,
+        inspect_message_instructions: 1_000_000,
+        subnet_memory_bytes: 64 << 20,
         round_instructions: 2_000_000,
         slice_instructions: 1_000_000,
     }
@@ -388,24 +390,23 @@ fn the_ingress_filter_refuses_calls_that_cannot_run() {
         .map_err(|reject| reject.error_code)
     };
     let counter = replica.create();
-    assert_eq!(
-        check(&replica, &counter),
-        Err("IC0537".into()),
-        "no module yet"
-    );
     replica.install(&counter, types::CanisterInstallMode::Install, wasm());
     assert_eq!(check(&replica, &counter), Ok(()));
-    assert_eq!(
-        check(&replica, &management::canister_id(77)),
-        Err("IC0301".into())
-    );
+    // Ids outside the subnet's range never exist; one past the canisters
+    // created may exist in a block this node has not executed yet.
+    assert_eq!(check(&replica, &[9; 29]), Err("IC0301".into()));
+    let next = management::canister_id(replica.executor.state.canisters_created);
+    assert_eq!(check(&replica, &next), Ok(()));
     assert_eq!(check(&replica, &[]), Ok(()), "the management canister");
     let record = Encode!(&types::CanisterIdRecord {
         canister_id: CandidPrincipal::from_slice(&counter)
     })
     .unwrap();
-    replica.reply(&[], "stop_canister", record);
+    replica.reply(&[], "stop_canister", record.clone());
     assert_eq!(check(&replica, &counter), Err("IC0508".into()));
+    // A deleted canister does not come back.
+    replica.reply(&[], "delete_canister", record);
+    assert_eq!(check(&replica, &counter), Err("IC0301".into()));
     // A canister that cannot pay for a call at its instruction limit.
     let poor = replica.create();
     replica.install(&poor, types::CanisterInstallMode::Install, wasm());
@@ -486,4 +487,111 @@ fn an_endless_install_runs_in_slices_and_fails_identically_across_restarts() {
     let round = ended_in.expect("the install ended");
     assert!((40..=100).contains(&round), "ended in round {round}");
     assert!(a.executor.state.canisters[&target].code.is_none());
+}
+
+/// A canister whose `canister_inspect_message` accepts methods whose name
+/// starts with `o`, and loops forever on `loop`.
+const INSPECTOR: &str = r#"
+(module
+  (import "ic0" "accept_message" (func $accept))
+  (import "ic0" "msg_method_name_size" (func $name_size (result i32)))
+  (import "ic0" "msg_method_name_copy" (func $name_copy (param i32 i32 i32)))
+  (memory 1)
+  (func (export "canister_inspect_message")
+    (call $name_copy (i32.const 0) (i32.const 0) (call $name_size))
+    (if (i32.eq (i32.load8_u (i32.const 0)) (i32.const 108)) ;; l
+      (then (loop $forever (br $forever))))
+    (if (i32.eq (i32.load8_u (i32.const 0)) (i32.const 111)) ;; o
+      (then (call $accept))))
+  (func (export "canister_update ok"))
+  (func (export "canister_update no"))
+  (func (export "canister_update loop")))
+"#;
+
+#[test]
+fn inspect_message_accepts_refuses_and_is_bounded() {
+    let mut replica = Replica::new();
+    let id = install_wat(&mut replica, INSPECTOR);
+    let canister = Arc::clone(&replica.executor.state.canisters[&id]);
+    let inspect = |method: &str| {
+        inspect_message(
+            &replica.executor.runtime,
+            &id,
+            &canister,
+            method,
+            USER,
+            Vec::new(),
+            0,
+            1_000_000,
+        )
+        .map_err(|reject| reject.error_code)
+    };
+    assert_eq!(inspect("ok"), Ok(()));
+    assert_eq!(inspect("no"), Err("IC0406".into()));
+    assert_eq!(inspect("loop"), Err("IC0522".into()));
+    // A canister without the export accepts everything.
+    let counter = install_wat(&mut replica, CANISTER);
+    let canister = &replica.executor.state.canisters[&counter];
+    let runtime = &replica.executor.runtime;
+    assert!(inspect_message(runtime, &counter, canister, "inc", USER, Vec::new(), 0, 1).is_ok());
+}
+
+/// A canister that grows its memory by the pages its argument's first
+/// byte names and replies with `memory.grow`'s answer (an i32).
+const GROWER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (memory 1)
+  (func (export "canister_update grow")
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (i32.store (i32.const 0) (memory.grow (i32.load8_u (i32.const 0))))
+    (call $append (i32.const 0) (i32.const 4))
+    (call $reply)))
+"#;
+
+fn grow(replica: &mut Replica, id: &[u8], pages: u8) -> RequestStatus {
+    replica.call_until_answered(id, "grow", vec![pages])
+}
+
+fn grown(status: &RequestStatus) -> i32 {
+    match status {
+        RequestStatus::Replied(reply) => i32::from_le_bytes(reply[..4].try_into().unwrap()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn memory_grows_within_the_canisters_limit_and_the_subnets_capacity() {
+    let mut replica = Replica::with_limits(small_limits()); // 64 MiB for the subnet
+    let a = install_wat(&mut replica, GROWER);
+    let settings = Encode!(&types::UpdateSettingsArgs {
+        canister_id: CandidPrincipal::from_slice(&a),
+        settings: types::CanisterSettings {
+            wasm_memory_limit: Some(candid::Nat::from(8u64 << 20)),
+            ..Default::default()
+        },
+        sender_canister_version: None,
+    })
+    .unwrap();
+    replica.reply(&[], "update_settings", settings);
+    // 200 pages (12.5 MiB) are past its 8 MiB limit: memory.grow fails.
+    assert_eq!(grown(&grow(&mut replica, &a, 200)), -1);
+    assert_eq!(
+        grown(&grow(&mut replica, &a, 100)),
+        1,
+        "the old size in pages"
+    );
+    // Another canister may grow by three times 16 MiB (255 pages), which
+    // with the first one's 6 MiB leaves less than 16 MiB of the subnet's 64.
+    let b = install_wat(&mut replica, GROWER);
+    let c = install_wat(&mut replica, GROWER);
+    for old_pages in [1, 256, 511] {
+        assert_eq!(grown(&grow(&mut replica, &b, 255)), old_pages);
+    }
+    let (_, message, error_code) = rejected(&grow(&mut replica, &c, 255));
+    assert_eq!(error_code, "IC0507", "{message}");
+    // The failed message changed nothing: c still has its one page.
+    assert_eq!(grown(&grow(&mut replica, &c, 0)), 1);
 }
