@@ -17,102 +17,20 @@
 //! Needs Node.js with `tests/js` installed (`npm ci --prefix tests/js`,
 //! as `.ci/run` does).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod common;
 
 use candid::{Decode, Encode, Nat};
 use chainkey_node::subnet::{prepare, test_hook, wait_for_height, LocalSubnet};
+use common::*;
 use ic_agent::identity::BasicIdentity;
 use ic_agent::{Agent, Identity};
 use ic_utils::interfaces::management_canister::builders::{
     CanisterInstallMode, UpgradeFlags, WasmMemoryPersistence,
 };
 use ic_utils::interfaces::ManagementCanister;
-
-/// One subnet at a time: a 2-core machine runs one well.
-static ONE_SUBNET_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Installs `tests/js` (the Motoko compiler, `@dfinity/agent`) if needed.
-fn install_js() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let js = workspace().join("tests/js");
-        if js.join("node_modules/motoko").exists() {
-            return;
-        }
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&js)
-            .status()
-            .expect("npm runs (install Node.js and npm)");
-        assert!(status.success(), "npm ci --prefix tests/js failed");
-    });
-}
-
-/// Compiles `tests/canisters/<name>.mo` with the npm `motoko` compiler.
-fn motoko(name: &str, out: &Path) -> Vec<u8> {
-    install_js();
-    let root = workspace();
-    let status = std::process::Command::new("node")
-        .arg(root.join("tests/js/compile-motoko.js"))
-        .arg(root.join(format!("tests/canisters/{name}.mo")))
-        .arg(out)
-        .status()
-        .expect("Node.js runs (install it and `npm ci --prefix tests/js`)");
-    assert!(status.success(), "the Motoko compiler failed");
-    std::fs::read(out).unwrap()
-}
-
-async fn agent(url: &str, identity: impl Identity + 'static) -> Agent {
-    let agent = Agent::builder()
-        .with_url(url)
-        .with_identity(identity)
-        .with_verify_query_signatures(true)
-        .build()
-        .unwrap();
-    agent.fetch_root_key().await.unwrap();
-    agent
-}
-
-fn url(subnet: &LocalSubnet, id: usize) -> String {
-    format!("http://{}", subnet.http[id])
-}
-
-/// Waits until every running node reports a state digest for one same
-/// height, and returns them (all equal, if execution is deterministic).
-fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
-    common_digests_of(subnet, 4)
-}
-
-/// [`common_digests`] of the `running` nodes that answer.
-fn common_digests_of(subnet: &LocalSubnet, running: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let statuses: Vec<_> = subnet.statuses().into_iter().flatten().collect();
-        if statuses.len() == running {
-            let first = &statuses[0].state_digests;
-            for (height, _) in first.iter().rev() {
-                let digests: Vec<String> = statuses
-                    .iter()
-                    .filter_map(|s| s.state_digests.iter().find(|(h, _)| h == height))
-                    .map(|(_, d)| d.clone())
-                    .collect();
-                if digests.len() == running {
-                    return digests;
-                }
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no common executed height: {statuses:#?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dfinity_agent_js_deploys_calls_queries_and_upgrades_a_motoko_canister() {
@@ -235,25 +153,6 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     subnet.stop();
-}
-
-/// Creates a canister through the management canister and installs `wasm` in it.
-async fn create_and_install(agent: &Agent, wasm: &[u8]) -> candid::Principal {
-    let management = ManagementCanister::create(agent);
-    let (canister,) = management
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .with_effective_canister_id(candid::Principal::management_canister())
-        .call_and_wait()
-        .await
-        .expect("create a canister");
-    management
-        .install_code(&canister, wasm)
-        .with_mode(CanisterInstallMode::Install)
-        .call_and_wait()
-        .await
-        .expect("install the canister");
-    canister
 }
 
 /// Waits until every node has the chain-key ECDSA key.
@@ -387,53 +286,6 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
     wait_for_ecdsa_key(&subnet);
     sign_concurrently(&agent, canister, &path, &verifying_key, 20).await;
     subnet.stop();
-}
-
-/// Calls `method` with `arg` and waits for its certified reply.
-async fn update<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
-    agent: &Agent,
-    canister: candid::Principal,
-    method: &str,
-    arg: candid::Result<Vec<u8>>,
-) -> T {
-    let reply = agent
-        .update(&canister, method)
-        .with_arg(arg.unwrap())
-        .call_and_wait()
-        .await
-        .unwrap_or_else(|error| panic!("update {method}: {error}"));
-    Decode!(&reply, T).unwrap()
-}
-
-/// Queries `method` (no argument); the node's signature is verified.
-async fn query<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
-    agent: &Agent,
-    canister: candid::Principal,
-    method: &str,
-) -> Result<T, ic_agent::AgentError> {
-    let reply = agent
-        .query(&canister, method)
-        .with_arg(Encode!().unwrap())
-        .call()
-        .await?;
-    Ok(Decode!(&reply, T).unwrap())
-}
-
-/// An agent on node `id` that may have just started (retries the root key).
-async fn agent_for_node(subnet: &LocalSubnet, id: usize) -> Agent {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let agent = Agent::builder()
-            .with_url(url(subnet, id))
-            .with_identity(BasicIdentity::from_raw_key(&[43; 32]))
-            .build()
-            .unwrap();
-        if agent.fetch_root_key().await.is_ok() {
-            return agent;
-        }
-        assert!(Instant::now() < deadline, "node {id} does not answer");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// The acceptance test of membership change: neurons adopt a proposal

@@ -223,6 +223,15 @@ impl LocalSubnet {
         }
     }
 
+    /// Each running node's process id.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children
+            .iter()
+            .flatten()
+            .map(|child| child.id())
+            .collect()
+    }
+
     /// Each node's status, `None` where it does not answer.
     pub fn statuses(&self) -> Vec<Option<Status>> {
         self.http.iter().map(|address| status(*address)).collect()
