@@ -219,15 +219,15 @@ pub struct ExecutionConfig {
 }
 
 impl Default for ExecutionConfig {
-    /// The IC's per-message limits. The round budget and the slice are
-    /// sized for `chainkey subnet`: four nodes sharing two cores, about 15
-    /// blocks per second. wasmtime runs some 1.2·10⁹ instructions per
-    /// second on one core here (an endless heartbeat loop measured on
-    /// Sapphire Rapids), so a full round of 10⁷ takes ~8 ms of a core: an
-    /// attacker keeping every round full costs each node about an eighth
-    /// of a core, while a round still holds hundreds of ordinary updates.
-    /// The IC's own values (7·10⁹ per round, 2·10⁹ per slice) assume a
-    /// dedicated machine and a block per second.
+    /// The IC's per-message limits. The round budget is sized for a node
+    /// with a core of its own and about 15 blocks per second: wasmtime runs
+    /// some 1.2·10⁹ instructions per second on one core here (an endless
+    /// heartbeat loop measured on Sapphire Rapids), so a full round of 10⁷
+    /// takes ~8 ms, an eighth of a block interval, while it still holds
+    /// thousands of small updates. `chainkey subnet`, whose nodes share
+    /// the machine's cores, gives each node its share (5·10⁶ for four nodes
+    /// on two cores). The IC's own values (7·10⁹ per round, 2·10⁹ per
+    /// slice) assume a dedicated machine and about a block per second.
     fn default() -> Self {
         ExecutionConfig {
             update_instructions: 40_000_000_000,

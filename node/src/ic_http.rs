@@ -199,20 +199,22 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
                 call.arg.clone(),
             );
             let time_ns = state.time_ns;
-            tokio::task::spawn_blocking(move || {
-                execution::inspect_message(
-                    &runtime, &id, &canister, &method, &sender, arg, time_ns, fuel,
-                )
-            })
-            .await
-            .unwrap_or_else(|_| {
-                Err(Reject::new(
-                    execution::reject_code::SYS_FATAL,
-                    "IC0501",
-                    "canister_inspect_message failed",
-                ))
-            })
-            .map_err(Refusal::Rejected)?;
+            shared
+                .canister_runs
+                .run(move || {
+                    execution::inspect_message(
+                        &runtime, &id, &canister, &method, &sender, arg, time_ns, fuel,
+                    )
+                })
+                .await
+                .unwrap_or_else(|| {
+                    Err(Reject::new(
+                        execution::reject_code::SYS_FATAL,
+                        "IC0501",
+                        "canister_inspect_message failed",
+                    ))
+                })
+                .map_err(Refusal::Rejected)?;
         }
     }
     let request_id = call.request_id;
@@ -350,25 +352,27 @@ async fn query(
     let state = latest(&shared)?;
     let runtime = Arc::clone(&shared.runtime);
     let query_instructions = shared.execution.query_instructions;
-    let result = tokio::task::spawn_blocking(move || {
-        run_query(
-            &runtime,
-            query_instructions,
-            &state,
-            &canister_id,
-            &method,
-            sender.as_bytes(),
-            arg,
-        )
-    })
-    .await
-    .unwrap_or_else(|_| {
-        Err(Reject::new(
-            execution::reject_code::SYS_FATAL,
-            "IC0501",
-            "the query failed",
-        ))
-    });
+    let result = shared
+        .canister_runs
+        .run(move || {
+            run_query(
+                &runtime,
+                query_instructions,
+                &state,
+                &canister_id,
+                &method,
+                sender.as_bytes(),
+                arg,
+            )
+        })
+        .await
+        .unwrap_or_else(|| {
+            Err(Reject::new(
+                execution::reject_code::SYS_FATAL,
+                "IC0501",
+                "the query failed",
+            ))
+        });
     Ok(cbor_response(signed_query_response(
         &shared, request_id, result,
     )))

@@ -20,6 +20,7 @@
 
 pub mod bench_calls;
 pub mod bench_sign;
+pub mod canister_runs;
 pub mod cbor;
 pub mod certification;
 pub mod chain_key;

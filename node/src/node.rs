@@ -195,6 +195,8 @@ pub struct Shared {
     pub execution: crate::config::ExecutionConfig,
     /// The subnet's fees (the ingress filter's cycles check).
     pub fees: crate::execution::cycles::Fees,
+    /// Runs canister code for HTTP requests (queries, inspect_message).
+    pub canister_runs: crate::canister_runs::CanisterRuns,
     /// The latest executed state (the ingress filter judges calls on it).
     pub executed: tokio::sync::watch::Sender<Option<Arc<crate::execution::ReplicatedState>>>,
     /// The latest certified state, and its height for waiters.
@@ -438,6 +440,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         execution: config.execution.clone(),
         fees: crate::execution::cycles::Fees::new(&config.cycles),
         executed: tokio::sync::watch::channel(None).0,
+        canister_runs: crate::canister_runs::CanisterRuns::new(),
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,

@@ -145,6 +145,11 @@ pub fn prepare(
         // A local development subnet mints cycles for anyone, as dfx and
         // PocketIC do.
         config.cycles.provisional = true;
+        // The nodes share the cores: each round gets the node's share of
+        // the budget a node with a core of its own would have.
+        let budget = crate::config::ExecutionConfig::default().round_instructions;
+        config.execution.round_instructions =
+            (budget * cores as u64 / nodes as u64).clamp(1_000_000, budget);
         config.data_dir = "data".into();
         config.secrets = "secrets.toml".into();
         config.save(path).map_err(|e| e.to_string())?;

@@ -282,7 +282,7 @@ impl Executor {
                                 reject.message = format!("Pre-upgrade failed: {}", reject.message);
                                 return Err(reject);
                             }
-                            old.save(std::mem::take(&mut api.stable))
+                            old.save(&upgrade.heap.memory, std::mem::take(&mut api.stable))
                         } else {
                             Heap::clone(&upgrade.heap)
                         };
@@ -292,7 +292,7 @@ impl Executor {
                 };
                 let fuel = limit.saturating_sub(used);
                 let (mut instance, start) = runtime
-                    .fresh(&compiled, &id, kept_memory.as_deref(), fuel, slice)
+                    .fresh(&compiled, &id, kept_memory.as_ref(), fuel, slice)
                     .await?;
                 used += start;
                 let mut api = init_api;
@@ -351,7 +351,16 @@ impl Executor {
             Ok((mut instance, mut api)) => {
                 let args: types::InstallCodeArgs =
                     decode(METHOD, &install.arg).expect("decoded when it started");
-                let heap = Arc::new(instance.save(std::mem::take(&mut api.stable)));
+                let old = self.state.canisters[id]
+                    .code
+                    .as_ref()
+                    .map(|c| Arc::clone(&c.heap));
+                let previous = old.as_ref().map(|heap| &heap.memory);
+                let heap = instance.save(
+                    previous.unwrap_or(&Default::default()),
+                    std::mem::take(&mut api.stable),
+                );
+                let heap = Arc::new(heap);
                 self.drop_instance(id);
                 let target = self.canister(id);
                 target.code = Some(Code {

@@ -17,6 +17,7 @@ pub mod ingress_filter;
 pub mod install;
 pub mod instrument;
 pub mod management;
+pub mod pages;
 pub mod round;
 pub mod service;
 pub mod signing;
@@ -914,7 +915,8 @@ impl Executor {
         if self.touched.iter().any(|t| t == id) {
             self.touched.retain(|t| t != id);
             if let Some(live) = self.live.get_mut(id) {
-                let heap = live.instance.save(live.stable.clone());
+                let saved = &self.state.canisters[id].code.as_ref().expect("ran").heap;
+                let heap = live.instance.save(&saved.memory, live.stable.clone());
                 self.set_heap(id, heap);
             }
         }
@@ -926,7 +928,14 @@ impl Executor {
             let Some(live) = self.live.get_mut(&id) else {
                 continue;
             };
-            let heap = Arc::new(live.instance.save(live.stable.clone()));
+            let saved = self.state.canisters[&id]
+                .code
+                .as_ref()
+                .map(|c| &c.heap.memory);
+            let heap = Arc::new(
+                live.instance
+                    .save(saved.unwrap_or(&Default::default()), live.stable.clone()),
+            );
             if let Some(code) = Arc::make_mut(self.state.canisters.get_mut(&id).expect("live"))
                 .code
                 .as_mut()

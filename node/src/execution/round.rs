@@ -384,11 +384,10 @@ impl Executor {
         run.memory_bytes = live.instance.memory_bytes() + live.stable.len() as u64;
         // The saved heap is older than the instance if the canister ran
         // earlier in this block: keep the heap before this message.
-        let before = self
-            .touched
-            .iter()
-            .any(|t| t == id)
-            .then(|| live.instance.save(live.stable.clone()));
+        let before = self.touched.iter().any(|t| t == id).then(|| {
+            let saved = &self.state.canisters[id].code.as_ref().expect("runs").heap;
+            live.instance.save(&saved.memory, live.stable.clone())
+        });
         let mut sliced = self.start(id, &run, live);
         match sliced.step() {
             Some((instance, api, ran)) => {

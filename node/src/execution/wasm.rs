@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, Val};
 
 use super::instrument::{self, ModuleError};
+use super::pages::Pages;
 use super::system_api::{Api, Linkers, PROVIDED};
 
 /// Largest heap (wasm memory) of a canister.
@@ -68,9 +69,8 @@ fn block_on<F: Future>(future: F) -> F::Output {
 /// A canister's persistent execution state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heap {
-    /// The wasm memory's bytes.
-    #[serde(with = "serde_bytes")]
-    pub memory: Vec<u8>,
+    /// The wasm memory's bytes, as pages shared with earlier heaps.
+    pub memory: Pages,
     /// The mutable globals' values (as raw bits), in index order.
     pub globals: Vec<u128>,
     /// Stable memory.
@@ -82,8 +82,7 @@ impl Heap {
     /// SHA-256 of the heap, for comparing state across nodes.
     pub fn digest(&self) -> [u8; 32] {
         let mut hasher = Sha256::new();
-        hasher.update((self.memory.len() as u64).to_le_bytes());
-        hasher.update(&self.memory);
+        self.memory.digest_into(&mut hasher);
         for global in &self.globals {
             hasher.update(global.to_le_bytes());
         }
@@ -211,7 +210,7 @@ impl Runtime {
         &self,
         compiled: &Arc<Compiled>,
         canister_id: &[u8],
-        kept_memory: Option<&[u8]>,
+        kept_memory: Option<&Pages>,
         fuel: u64,
         slice: Option<u64>,
     ) -> Result<(Instance, u64), Trap> {
@@ -382,8 +381,9 @@ impl Instance {
     }
 
     /// Copies the instance's memory and globals out (stable memory lives in
-    /// the [`Api`] while a message runs, so `stable` is passed in).
-    pub fn save(&mut self, stable: Vec<u8>) -> Heap {
+    /// the [`Api`] while a message runs, so `stable` is passed in), sharing
+    /// the pages that equal `previous`'s (the heap saved before).
+    pub fn save(&mut self, previous: &Pages, stable: Vec<u8>) -> Heap {
         let globals = self
             .compiled
             .mutable_globals
@@ -398,7 +398,7 @@ impl Instance {
             })
             .collect();
         Heap {
-            memory: self.memory.data(&self.store).to_vec(),
+            memory: Pages::save(self.memory.data(&self.store), previous),
             globals,
             stable,
         }
@@ -429,7 +429,7 @@ impl Instance {
 
     /// Replaces the memory's content by `bytes` (growing it as needed):
     /// the heap of an upgrade that keeps the main memory.
-    pub fn restore_memory(&mut self, bytes: &[u8]) -> Result<(), Trap> {
+    pub fn restore_memory(&mut self, bytes: &Pages) -> Result<(), Trap> {
         let page = self.memory.page_size(&self.store) as usize;
         let current = self.memory.data_size(&self.store);
         if bytes.len() > current {
@@ -441,7 +441,7 @@ impl Instance {
                     message: format!("cannot restore the heap: {error}"),
                 })?;
         }
-        self.memory.data_mut(&mut self.store)[..bytes.len()].copy_from_slice(bytes);
+        bytes.copy_to(self.memory.data_mut(&mut self.store));
         Ok(())
     }
 }
