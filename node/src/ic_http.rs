@@ -188,7 +188,20 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
             call.arg.len(),
         )
         .map_err(Refusal::Rejected)?;
-        if let Some(canister) = state.canisters.get(&call.canister_id).cloned() {
+        let canister = state.canisters.get(&call.canister_id).cloned();
+        // Only a module known to lack the export skips the pool.
+        let inspects = canister
+            .as_ref()
+            .and_then(|c| c.code.as_ref())
+            .is_some_and(|code| {
+                shared
+                    .runtime
+                    .cached(&code.module_hash)
+                    .is_none_or(|compiled| {
+                        compiled.exports_function(execution::query::INSPECT_MESSAGE)
+                    })
+            });
+        if let (true, Some(canister)) = (inspects, canister) {
             // The canister's own filter, off the event loop.
             let runtime = Arc::clone(&shared.runtime);
             let fuel = shared.execution.inspect_message_instructions;

@@ -12,7 +12,9 @@
 use crate::config::CyclesConfig;
 use crate::requests::principal::Principal;
 
-use super::{reject_code, Canister, Reject};
+use std::sync::Arc;
+
+use super::{reject_code, Canister, Executor, IngressCall, Reject, STORAGE_CHARGE_EVERY};
 
 /// The IC's fees on a 13-node application subnet, in cycles.
 mod thirteen_nodes {
@@ -151,6 +153,52 @@ pub fn may_mint(config: &CyclesConfig, caller: &[u8]) -> bool {
                     .iter()
                     .any(|allowed| *allowed == principal.to_text())
             }))
+}
+
+impl Executor {
+    /// Charges a user's call to its canister's balance: the ingress fee,
+    /// refused if that would take it below its freezing threshold. Calls
+    /// to the management and governance canisters, and to canisters that
+    /// do not exist (rejected when they run), cost nothing here.
+    pub(super) fn induct(&mut self, call: &IngressCall) -> Result<(), Reject> {
+        let Some(canister) = self.state.canisters.get_mut(&call.canister_id) else {
+            return Ok(());
+        };
+        let fee = self.fees.ingress(call.method.len() + call.arg.len());
+        self.fees
+            .charge(&call.canister_id, Arc::make_mut(canister), fee)
+    }
+
+    /// Charges every canister for its storage since the last charge, every
+    /// [`STORAGE_CHARGE_EVERY`] heights; one that cannot pay is uninstalled.
+    pub(super) fn charge_storage(&mut self) {
+        let now = self.state.time_ns;
+        if self.state.storage_charged_ns == 0 {
+            self.state.storage_charged_ns = now;
+        }
+        if !self.state.height.is_multiple_of(STORAGE_CHARGE_EVERY) {
+            return;
+        }
+        let elapsed = now.saturating_sub(self.state.storage_charged_ns);
+        self.state.storage_charged_ns = now;
+        let mut broke = Vec::new();
+        for (id, canister) in self.state.canisters.iter_mut() {
+            let fee = self.fees.storage(canister.memory_bytes(), elapsed);
+            if fee == 0 {
+                continue;
+            }
+            let canister = Arc::make_mut(canister);
+            if canister.cycles >= fee {
+                canister.cycles -= fee;
+            } else {
+                canister.cycles = 0;
+                broke.push(id.clone());
+            }
+        }
+        for id in broke {
+            self.uninstall(&id);
+        }
+    }
 }
 
 #[cfg(test)]

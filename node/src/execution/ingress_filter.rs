@@ -9,8 +9,7 @@
 //! Execution checks again when the call is inducted.
 
 use super::cycles::{out_of_cycles, Fees};
-use super::{reject_code, Reject, ReplicatedState, RunStatus};
-use crate::requests::principal::Principal;
+use super::{Reject, ReplicatedState, RunStatus};
 
 /// Refuses an update call of `method` with an argument of `arg_bytes`
 /// bytes to `canister_id` that could not run on `state`.
@@ -25,27 +24,16 @@ pub fn check(
     if canister_id.is_empty() || canister_id == super::governance_canister::id() {
         return Ok(()); // answered by the node itself
     }
-    let name = Principal::from_bytes(canister_id)
-        .map(|p| p.to_text())
-        .unwrap_or_else(|_| hex::encode(canister_id));
     let Some(canister) = state.canisters.get(canister_id) else {
         let may_exist = super::management::canister_index(canister_id)
             .is_some_and(|index| index >= state.canisters_created);
         if may_exist {
             return Ok(());
         }
-        return Err(Reject::new(
-            reject_code::DESTINATION_INVALID,
-            "IC0301",
-            format!("Canister {name} not found"),
-        ));
+        return Err(Reject::not_found(canister_id));
     };
     if canister.status != RunStatus::Running {
-        return Err(Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0508",
-            format!("Canister {name} is not running"),
-        ));
+        return Err(Reject::not_running(canister_id));
     }
     let needed = fees.freezing_threshold(canister)
         + fees.ingress(method.len() + arg_bytes)

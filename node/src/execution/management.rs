@@ -265,13 +265,12 @@ fn may_mint(executor: &Executor, caller: &[u8], method: &str) -> Result<(), Reje
 
 /// The canister `id`, if it exists.
 fn existing(executor: &Executor, id: &[u8]) -> Result<Arc<Canister>, Reject> {
-    executor.state.canisters.get(id).cloned().ok_or_else(|| {
-        Reject::new(
-            reject_code::DESTINATION_INVALID,
-            "IC0301",
-            format!("Canister {} not found", text(id)),
-        )
-    })
+    executor
+        .state
+        .canisters
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Reject::not_found(id))
 }
 
 /// The canister `id`, if `caller` controls it.

@@ -18,7 +18,10 @@ pub mod install;
 pub mod instrument;
 pub mod management;
 pub mod pages;
+pub mod query;
 pub mod round;
+
+pub use query::{inspect_message, query};
 pub mod service;
 pub mod signing;
 pub mod system_api;
@@ -76,6 +79,33 @@ impl Reject {
             error_code: error_code.into(),
         }
     }
+}
+
+impl Reject {
+    /// The IC's rejection of a call to a canister that does not exist.
+    pub fn not_found(id: &[u8]) -> Reject {
+        Reject::new(
+            reject_code::DESTINATION_INVALID,
+            "IC0301",
+            format!("Canister {} not found", principal_text(id)),
+        )
+    }
+
+    /// The IC's rejection of a call to a canister that is stopped or stopping.
+    pub fn not_running(id: &[u8]) -> Reject {
+        Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0508",
+            format!("Canister {} is not running", principal_text(id)),
+        )
+    }
+}
+
+/// The textual form of a principal (hex if it is not one).
+fn principal_text(id: &[u8]) -> String {
+    crate::requests::principal::Principal::from_bytes(id)
+        .map(|principal| principal.to_text())
+        .unwrap_or_else(|_| hex::encode(id))
 }
 
 impl From<Trap> for Reject {
@@ -532,50 +562,6 @@ impl Executor {
         }
     }
 
-    /// Charges a user's call to its canister's balance: the ingress fee,
-    /// refused if that would take it below its freezing threshold. Calls
-    /// to the management and governance canisters, and to canisters that
-    /// do not exist (rejected when they run), cost nothing here.
-    fn induct(&mut self, call: &IngressCall) -> Result<(), Reject> {
-        let Some(canister) = self.state.canisters.get_mut(&call.canister_id) else {
-            return Ok(());
-        };
-        let fee = self.fees.ingress(call.method.len() + call.arg.len());
-        self.fees
-            .charge(&call.canister_id, Arc::make_mut(canister), fee)
-    }
-
-    /// Charges every canister for its storage since the last charge, every
-    /// [`STORAGE_CHARGE_EVERY`] heights; one that cannot pay is uninstalled.
-    fn charge_storage(&mut self) {
-        let now = self.state.time_ns;
-        if self.state.storage_charged_ns == 0 {
-            self.state.storage_charged_ns = now;
-        }
-        if !self.state.height.is_multiple_of(STORAGE_CHARGE_EVERY) {
-            return;
-        }
-        let elapsed = now.saturating_sub(self.state.storage_charged_ns);
-        self.state.storage_charged_ns = now;
-        let mut broke = Vec::new();
-        for (id, canister) in self.state.canisters.iter_mut() {
-            let fee = self.fees.storage(canister.memory_bytes(), elapsed);
-            if fee == 0 {
-                continue;
-            }
-            let canister = Arc::make_mut(canister);
-            if canister.cycles >= fee {
-                canister.cycles -= fee;
-            } else {
-                canister.cycles = 0;
-                broke.push(id.clone());
-            }
-        }
-        for id in broke {
-            self.uninstall(&id);
-        }
-    }
-
     /// Removes canister `id`'s code and state, as `uninstall_code` does or
     /// as running out of cycles does: a paused message is abandoned, and
     /// every call it has not answered is rejected.
@@ -718,22 +704,12 @@ impl Executor {
 
     /// The export that serves `method` on `callee`, or why it cannot be called.
     fn callable(&self, callee: &[u8], method: &str) -> Result<String, Reject> {
-        let name = crate::requests::principal::Principal::from_bytes(callee)
-            .map(|p| p.to_text())
-            .unwrap_or_default();
+        let name = principal_text(callee);
         let Some(canister) = self.state.canisters.get(callee) else {
-            return Err(Reject::new(
-                reject_code::DESTINATION_INVALID,
-                "IC0301",
-                format!("Canister {name} not found"),
-            ));
+            return Err(Reject::not_found(callee));
         };
         if canister.status != RunStatus::Running {
-            return Err(Reject::new(
-                reject_code::CANISTER_ERROR,
-                "IC0508",
-                format!("Canister {name} is not running"),
-            ));
+            return Err(Reject::not_running(callee));
         }
         let Some(code) = &canister.code else {
             return Err(Reject::new(
@@ -961,98 +937,6 @@ impl Executor {
             .chain_update(self.rand_counter.to_le_bytes())
             .finalize()
             .into()
-    }
-}
-
-/// Runs `canister_inspect_message` of `canister`, if it exports one, on a
-/// throwaway instance for an ingress call of `method` by `caller`: the
-/// call may enter a block only if it accepts it (`ic0.accept_message`).
-#[allow(clippy::too_many_arguments)]
-pub fn inspect_message(
-    runtime: &Runtime,
-    id: &[u8],
-    canister: &Canister,
-    method: &str,
-    caller: &[u8],
-    arg: Vec<u8>,
-    time_ns: u64,
-    fuel: u64,
-) -> Result<(), Reject> {
-    const EXPORT: &str = "canister_inspect_message";
-    let Some(code) = &canister.code else {
-        return Ok(());
-    };
-    let compiled = runtime
-        .load(&code.module, &code.module_hash)
-        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-    if !compiled.exports_function(EXPORT) {
-        return Ok(());
-    }
-    let mut instance = runtime.resume(&compiled, id, &code.heap)?;
-    let mut api = canister.api(Entry::InspectMessage, id, time_ns, code.heap.stable.clone());
-    api.arg = arg;
-    api.caller = caller.to_vec();
-    api.method_name = method.to_string();
-    let (api, ran) = instance.run(EXPORT, api, fuel);
-    if let Ran::Trapped(trap) = ran {
-        return Err(trap.into());
-    }
-    if !api.accepted {
-        let name = crate::requests::principal::Principal::from_bytes(id)
-            .map(|p| p.to_text())
-            .unwrap_or_default();
-        return Err(Reject::new(
-            reject_code::CANISTER_REJECT,
-            "IC0406",
-            format!("Canister {name} rejected the message"),
-        ));
-    }
-    Ok(())
-}
-
-/// Runs `export` (a `canister_query` method) of `canister` on a throwaway
-/// instance: its changes are discarded.
-#[allow(clippy::too_many_arguments)]
-pub fn query(
-    runtime: &Runtime,
-    id: &[u8],
-    canister: &Canister,
-    export: &str,
-    caller: &[u8],
-    arg: Vec<u8>,
-    time_ns: u64,
-    data_certificate: Option<Vec<u8>>,
-    fuel: u64,
-) -> Result<Vec<u8>, Reject> {
-    let Some(code) = &canister.code else {
-        return Err(Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0537",
-            "the canister contains no Wasm module",
-        ));
-    };
-    let compiled = runtime
-        .load(&code.module, &code.module_hash)
-        .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-    let mut instance = runtime.resume(&compiled, id, &code.heap)?;
-    let mut api = canister.api(Entry::Query, id, time_ns, code.heap.stable.clone());
-    api.arg = arg;
-    api.caller = caller.to_vec();
-    api.data_certificate = data_certificate;
-    let (api, ran) = instance.run(export, api, fuel);
-    if let Ran::Trapped(trap) = ran {
-        return Err(trap.into());
-    }
-    match api.response {
-        Some(Response::Reply(bytes)) => Ok(bytes),
-        Some(Response::Reject(message)) => {
-            Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))
-        }
-        None => Err(Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0506",
-            "Canister did not reply to the call",
-        )),
     }
 }
 

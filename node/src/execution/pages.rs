@@ -2,13 +2,13 @@
 //!
 //! Saving a heap after a message compares the live memory with the heap
 //! saved before, page by page: a page the message did not change is shared
-//! with the earlier heap, only changed pages are copied and hashed, and
-//! the heap's digest hashes the page hashes. A message that touches a few
+//! with the earlier heap, only changed pages are copied (and hashed when a
+//! digest is asked for), and the heap's digest hashes the page hashes. A message that touches a few
 //! pages of a 1 GiB heap so costs a comparison of memory, not a copy and a
 //! hash of all of it, and the states kept for queries and certification
 //! share what did not change.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -16,11 +16,18 @@ use sha2::{Digest, Sha256};
 /// Bytes per page: the wasm page.
 pub const PAGE_BYTES: usize = 64 << 10;
 
-/// One page and its SHA-256.
+/// One page and its SHA-256, computed when first needed (a heap saved
+/// only to roll a message back is never hashed).
 #[derive(Debug)]
 struct Page {
     bytes: Box<[u8]>,
-    hash: [u8; 32],
+    hash: OnceLock<[u8; 32]>,
+}
+
+impl Page {
+    fn hash(&self) -> [u8; 32] {
+        *self.hash.get_or_init(|| Sha256::digest(&self.bytes).into())
+    }
 }
 
 /// Memory contents as shared pages.
@@ -40,7 +47,7 @@ impl Pages {
             .map(|(index, chunk)| match previous.pages.get(index) {
                 Some(page) if *page.bytes == *chunk => Arc::clone(page),
                 _ => Arc::new(Page {
-                    hash: Sha256::digest(chunk).into(),
+                    hash: OnceLock::new(),
                     bytes: chunk.into(),
                 }),
             })
@@ -89,7 +96,7 @@ impl Pages {
     pub fn digest_into(&self, hasher: &mut Sha256) {
         hasher.update((self.len as u64).to_le_bytes());
         for page in &self.pages {
-            hasher.update(page.hash);
+            hasher.update(page.hash());
         }
     }
 }
@@ -101,7 +108,7 @@ impl PartialEq for Pages {
                 .pages
                 .iter()
                 .zip(&other.pages)
-                .all(|(a, b)| a.hash == b.hash)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || a.hash() == b.hash())
     }
 }
 

@@ -82,15 +82,12 @@ pub struct Run {
     pub cleanup: Option<(u64, u64)>,
     /// Cycles taken before it ran, for its instruction limit (callbacks
     /// and cleanups prepay nothing: they pay for what they used).
-    #[serde(default)]
     pub prepaid: u128,
     /// The canister's balance when it started (after prepaying): what the
     /// message sees, also when it is run again after a restart, though
     /// fees charged meanwhile changed the balance.
-    #[serde(default)]
     pub balance: u128,
     /// Bytes of the canister's memories when it started.
-    #[serde(default)]
     pub memory_bytes: u64,
 }
 

@@ -147,6 +147,16 @@ impl Replica {
             .collect()
     }
 
+    /// Restarts from a checkpoint of the current state: the state through
+    /// CBOR, and a new executor (no live instances, no running messages).
+    fn restart(&mut self, limits: &ExecutionConfig) {
+        let bytes = crate::wire::to_cbor(&self.executor.state);
+        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
+        self.executor = Executor::new(Arc::new(Runtime::new()), state)
+            .with_limits(limits.clone())
+            .with_cycles(&development());
+    }
+
     /// The request id of the last call sent.
     fn last_request_id(&self) -> [u8; 32] {
         Sha256::digest(self.nonce.to_le_bytes()).into()

@@ -163,6 +163,16 @@ impl Runtime {
         Ok((hash, self.load(module, &hash)?))
     }
 
+    /// The compilation of the module whose SHA-256 is `hash`, if it was
+    /// compiled already.
+    pub fn cached(&self, hash: &[u8; 32]) -> Option<Arc<Compiled>> {
+        self.modules
+            .lock()
+            .expect("module cache")
+            .get(hash)
+            .cloned()
+    }
+
     /// The compilation of `module`, whose SHA-256 is `hash`.
     pub fn load(&self, module: &[u8], hash: &[u8; 32]) -> Result<Arc<Compiled>, ModuleError> {
         if let Some(compiled) = self.modules.lock().expect("module cache").get(hash) {

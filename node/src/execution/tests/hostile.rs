@@ -2,20 +2,7 @@
 //! exhausted the subnet before its defence existed.
 
 use super::*;
-
-/// `leb128(value)`, unsigned.
-fn leb128(mut value: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
-}
+use crate::certification::request_id::leb128;
 
 /// A Candid message of two arguments: a `record { canister_id : principal }`
 /// holding `id`, then an extra `vec null` of length 2⁴⁰ — zero bytes per
@@ -24,7 +11,7 @@ fn candid_bomb(id: &[u8]) -> Vec<u8> {
     let mut bytes = b"DIDL".to_vec();
     bytes.push(2); // two types
     bytes.extend([0x6c, 1]); // type 0: record with one field
-    bytes.extend(leb128(u64::from(candid::idl_hash("canister_id"))));
+    bytes.extend(leb128(u128::from(candid::idl_hash("canister_id"))));
     bytes.push(0x68); // : principal
     bytes.extend([0x6d, 0x7f]); // type 1: vec null
     bytes.extend([2, 0, 1]); // two arguments, of types 0 and 1
@@ -222,13 +209,9 @@ fn a_long_message_runs_in_slices_identically_across_restarts() {
         a.block(&[]);
         b.block(&[]);
         // b restarts from a checkpoint after every round.
-        let bytes = crate::wire::to_cbor(&b.executor.state);
-        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
-        restarted_mid_burn |= state.paused.contains_key(&hog);
-        restarted_mid_heartbeat |= state.paused.contains_key(&looper);
-        b.executor = Executor::new(Arc::new(Runtime::new()), state)
-            .with_limits(limits.clone())
-            .with_cycles(&development());
+        b.restart(&limits);
+        restarted_mid_burn |= b.executor.state.paused.contains_key(&hog);
+        restarted_mid_heartbeat |= b.executor.state.paused.contains_key(&looper);
         assert_eq!(
             a.executor.state.digest(),
             b.executor.state.digest(),
@@ -460,11 +443,7 @@ fn an_endless_install_runs_in_slices_and_fails_identically_across_restarts() {
             );
         }
         // b restarts from a checkpoint after every round.
-        let bytes = crate::wire::to_cbor(&b.executor.state);
-        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
-        b.executor = Executor::new(Arc::new(Runtime::new()), state)
-            .with_limits(limits.clone())
-            .with_cycles(&development());
+        b.restart(&limits);
         assert_eq!(
             a.executor.state.digest(),
             b.executor.state.digest(),
