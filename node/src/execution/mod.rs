@@ -568,7 +568,21 @@ impl Executor {
     fn uninstall(&mut self, id: &[u8]) {
         self.drop_instance(id);
         self.running.remove(id);
-        self.state.paused.remove(id);
+        let uninstalled = || {
+            Reject::new(
+                reject_code::CANISTER_REJECT,
+                "IC0537",
+                "Canister has been uninstalled.",
+            )
+        };
+        if let Some(round::Paused {
+            task: round::Task::Install(install),
+            ..
+        }) = self.state.paused.remove(id)
+        {
+            // An install in progress answers its caller too.
+            self.respond(install.origin, Err(uninstalled()), install.cycles);
+        }
         let canister = self.canister(id);
         canister.code = None;
         canister.certified_data.clear();
@@ -577,12 +591,7 @@ impl Executor {
         canister.callbacks.clear();
         let contexts = std::mem::take(&mut canister.call_contexts);
         for context in contexts.into_values().filter(|c| !c.responded) {
-            let reject = Reject::new(
-                reject_code::CANISTER_REJECT,
-                "IC0537",
-                "Canister has been uninstalled.",
-            );
-            self.respond(context.origin, Err(reject), 0);
+            self.respond(context.origin, Err(uninstalled()), 0);
         }
     }
 

@@ -574,3 +574,31 @@ fn memory_grows_within_the_canisters_limit_and_the_subnets_capacity() {
     // The failed message changed nothing: c still has its one page.
     assert_eq!(grown(&grow(&mut replica, &c, 0)), 1);
 }
+
+#[test]
+fn an_install_in_progress_is_answered_when_its_canister_is_uninstalled() {
+    let limits = small_limits();
+    let mut replica = Replica::with_limits(limits);
+    let hog = install_wat(&mut replica, HOG);
+    let reinstall = Encode!(&types::InstallCodeArgs {
+        mode: types::CanisterInstallMode::Reinstall,
+        canister_id: CandidPrincipal::from_slice(&hog),
+        wasm_module: wat::parse_str(ENDLESS_INIT).unwrap(),
+        arg: Vec::new(),
+        sender_canister_version: None,
+    })
+    .unwrap();
+    let status = replica.block(&[(&[], "install_code", reinstall)]).remove(0);
+    assert_eq!(status, RequestStatus::Processing, "the install pauses");
+    let request = replica.last_request_id();
+    // Its balance can no longer pay for its 4 MiB: a day a block.
+    set_balance(&mut replica, &hog, 1);
+    replica.block_interval_ns = 24 * 3600 * 1_000_000_000;
+    for _ in 0..STORAGE_CHARGE_EVERY {
+        replica.block(&[]);
+    }
+    assert!(replica.executor.state.canisters[&hog].code.is_none());
+    let status = &replica.executor.state.request_status.get(&request).unwrap().status;
+    let (_, message, error_code) = rejected(status);
+    assert_eq!(error_code, "IC0537", "{message}");
+}
