@@ -162,6 +162,7 @@ pub struct Consensus<C, P> {
     validate_at: Option<Time>,
     invalid_from: BTreeMap<NodeId, u64>,
     abstain_through: Height,
+    holding_proposals: bool,
 }
 
 impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
@@ -194,7 +195,17 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             validate_at: None,
             invalid_from: BTreeMap::new(),
             abstain_through: 0,
+            holding_proposals: false,
         }
+    }
+
+    /// Holds back this node's block proposals (or lets them go): a node
+    /// whose execution falls behind finalization stops adding blocks, so a
+    /// subnet whose execution cannot keep up slows down instead of piling
+    /// up blocks it has not executed. It still notarizes and finalizes the
+    /// blocks of others, so one slow node delays nobody.
+    pub fn hold_proposals(&mut self, hold: bool) {
+        self.holding_proposals = hold;
     }
 
     /// For a node restarted after a crash: it neither proposes nor
@@ -974,6 +985,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         };
         let rank = rank_of(&beacon, self.me, self.config.nodes);
         if !self.is_member()
+            || self.holding_proposals
             || now < start + self.config.proposal_delay(rank)
             || self.proposed.contains(&height)
             || height <= self.abstain_through
@@ -1219,7 +1231,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             deadline = deadline.min(at);
         }
         if let (Some(start), Some(beacon)) = (self.round_start, self.beacon_value(self.height)) {
-            if !self.proposed.contains(&self.height) {
+            if !self.proposed.contains(&self.height) && !self.holding_proposals {
                 let rank = rank_of(&beacon, self.me, self.config.nodes);
                 deadline = deadline.min(start + self.config.proposal_delay(rank));
             }

@@ -49,6 +49,11 @@ use chainkey_crypto::threshold::SecretKeyShare;
 const BLOCKS_PER_ANSWER: usize = 256;
 /// Payload bytes per [`Message::Blocks`] answer, about (well below a frame's limit).
 const ANSWER_BYTES: usize = crate::wire::MAX_FRAME / 4;
+/// Finalized heights execution may lag behind before this node holds back
+/// its block proposals (about a second of blocks): a subnet whose execution
+/// cannot keep up slows its blocks instead of queueing an unbounded backlog.
+pub const MAX_EXECUTION_LAG: Height = 16;
+
 /// Executed heights whose state digests `/status` shows.
 const STATE_DIGESTS: usize = 32;
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
@@ -261,6 +266,8 @@ struct Node {
     execution: std::sync::mpsc::Sender<service::Block>,
     /// Heights sent to execution so far.
     sent_for_execution: Height,
+    /// The last height executed.
+    executed_height: Height,
     certifier: Certifier,
     /// The last certified height.
     certified_height: Height,
@@ -497,6 +504,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         transport,
         execution,
         sent_for_execution,
+        executed_height: sent_for_execution,
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
         bls_shares: [
             (BlsKey::Beacon, secrets.beacon_share.clone()),
@@ -673,7 +681,18 @@ impl Node {
         if self.gap.is_none() && self.sent_for_execution < self.consensus.finalized_height() {
             self.feed_execution()?;
         }
+        self.hold_proposals_while_execution_lags();
         Ok(())
+    }
+
+    /// Holds this node's proposals while its execution is more than
+    /// [`MAX_EXECUTION_LAG`] finalized heights behind.
+    fn hold_proposals_while_execution_lags(&mut self) {
+        let lag = self
+            .consensus
+            .finalized_height()
+            .saturating_sub(self.executed_height);
+        self.consensus.hold_proposals(lag > MAX_EXECUTION_LAG);
     }
 
     /// Connects to the members of the latest subnet record the chain
@@ -1282,6 +1301,8 @@ impl Node {
     /// Signs an executed height's state root and shares the signature.
     fn on_executed(&mut self, mut executed: Executed) {
         self.calls_executed += executed.calls as u64;
+        self.executed_height = executed.height;
+        self.hold_proposals_while_execution_lags();
         // Only presignatures still ready: a lagging node's execution pairs
         // what the subnet may already have signed with and used.
         let ready = self.consensus.payloads_mut().chain_key.state().ready();

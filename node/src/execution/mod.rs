@@ -9,7 +9,8 @@
 //! applies one block at a time: the block's ingress joins each receiver's
 //! queue, then a round ([`round`]) runs heartbeats, timers and queued
 //! messages canister by canister within an instruction budget; a message
-//! longer than a slice pauses and continues in later rounds.
+//! longer than a slice pauses and continues in later rounds. Canisters pay
+//! for all of it in cycles ([`cycles`]).
 
 pub mod cycles;
 pub mod governance_canister;
@@ -20,12 +21,12 @@ pub mod management;
 pub mod pages;
 pub mod query;
 pub mod round;
-
-pub use query::{inspect_message, query};
 pub mod service;
 pub mod signing;
 pub mod system_api;
 pub mod wasm;
+
+pub use query::{inspect_message, query};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;

@@ -32,7 +32,8 @@ use super::system_api::{Api, Linkers, PROVIDED};
 pub const MAX_HEAP_BYTES: usize = 4 << 30;
 /// Largest stable memory of a canister.
 pub const MAX_STABLE_BYTES: u64 = 4 << 30;
-/// Largest wasm stack a message may use (the calling thread's stack must be larger).
+/// Largest wasm stack a message may use (messages run on wasmtime fibers,
+/// whose 2 MiB stacks must be larger).
 pub const MAX_WASM_STACK: usize = 1 << 20;
 /// Stack size of every thread that runs canister code.
 pub const THREAD_STACK: usize = 8 << 20;

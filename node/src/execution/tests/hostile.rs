@@ -598,7 +598,13 @@ fn an_install_in_progress_is_answered_when_its_canister_is_uninstalled() {
         replica.block(&[]);
     }
     assert!(replica.executor.state.canisters[&hog].code.is_none());
-    let status = &replica.executor.state.request_status.get(&request).unwrap().status;
+    let status = &replica
+        .executor
+        .state
+        .request_status
+        .get(&request)
+        .unwrap()
+        .status;
     let (_, message, error_code) = rejected(status);
     assert_eq!(error_code, "IC0537", "{message}");
 }
