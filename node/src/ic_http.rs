@@ -91,6 +91,16 @@ fn bad(message: impl std::fmt::Display) -> Refusal {
     Refusal::Http(StatusCode::BAD_REQUEST, message.to_string())
 }
 
+impl From<crate::canister_runs::RunError> for Refusal {
+    fn from(error: crate::canister_runs::RunError) -> Refusal {
+        let status = match error {
+            crate::canister_runs::RunError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            crate::canister_runs::RunError::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Refusal::Http(status, error.to_string())
+    }
+}
+
 impl From<RequestError> for Refusal {
     fn from(error: RequestError) -> Refusal {
         bad(error)
@@ -220,13 +230,7 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
                     )
                 })
                 .await
-                .unwrap_or_else(|| {
-                    Err(Reject::new(
-                        execution::reject_code::SYS_FATAL,
-                        "IC0501",
-                        "canister_inspect_message failed",
-                    ))
-                })
+                .map_err(Refusal::from)?
                 .map_err(Refusal::Rejected)?;
         }
     }
@@ -378,14 +382,7 @@ async fn query(
                 arg,
             )
         })
-        .await
-        .unwrap_or_else(|| {
-            Err(Reject::new(
-                execution::reject_code::SYS_FATAL,
-                "IC0501",
-                "the query failed",
-            ))
-        });
+        .await?;
     Ok(cbor_response(signed_query_response(
         &shared, request_id, result,
     )))
