@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::management::{controlled, decode, encode};
+use super::pages::Pages;
 use super::round::{Paused, Task};
 use super::system_api::Entry;
 use super::wasm::{EntryPoint, Heap, Instance, Ran, Sliced};
@@ -251,7 +252,7 @@ impl Executor {
         };
         let runs_entry_point = compiled.exports_function(entry_point);
         let api = |entry| {
-            let mut api = canister.api(entry, id, install.time_ns, Vec::new());
+            let mut api = canister.api(entry, id, install.time_ns, Pages::default());
             api.caller = install.caller.clone();
             api.balance = install.balance;
             api
@@ -268,7 +269,7 @@ impl Executor {
             let mut used = 0;
             let result = async {
                 let (stable, kept_memory) = match upgrade {
-                    None => (Vec::new(), None),
+                    None => (Pages::default(), None),
                     Some(upgrade) => {
                         let heap = if upgrade.pre_upgrade {
                             let mut old = runtime.resume(&upgrade.compiled, &id, &upgrade.heap)?;

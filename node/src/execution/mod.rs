@@ -18,6 +18,7 @@ pub mod ingress_filter;
 pub mod install;
 pub mod instrument;
 pub mod management;
+mod memory_image;
 pub mod pages;
 pub mod query;
 pub mod round;
@@ -39,6 +40,7 @@ use crate::certification::status_tree::{StatusTree, StoredStatus};
 use crate::chain_key::SignJob;
 use crate::config::{ChainKeyConfig, CyclesConfig, ExecutionConfig};
 use cycles::Fees;
+use pages::Pages;
 use round::{Paused, Run, SystemTask};
 use system_api::{Api, Entry, OutgoingCall, Response};
 use wasm::{EntryPoint, Heap, Instance, Ran, Runtime, Sliced, Trap};
@@ -262,7 +264,7 @@ impl Canister {
 
     /// The System API context of a message of this canister (`id`) at
     /// block time `time_ns`, with its stable memory `stable`.
-    fn api(&self, entry: Entry, id: &[u8], time_ns: u64, stable: Vec<u8>) -> Api {
+    fn api(&self, entry: Entry, id: &[u8], time_ns: u64, stable: Pages) -> Api {
         let mut api = Api::new(entry, id.to_vec());
         api.time_ns = time_ns;
         api.controllers = self.controllers.clone();
@@ -427,7 +429,7 @@ enum Running {
 /// A canister's live instance and its stable memory between messages.
 struct Live {
     instance: Instance,
-    stable: Vec<u8>,
+    stable: Pages,
 }
 
 /// Applies blocks to a [`ReplicatedState`], keeping canisters' instances

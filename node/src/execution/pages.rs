@@ -1,66 +1,87 @@
-//! A canister's wasm memory, saved as pages shared between heaps.
+//! A canister's memories (its wasm heap and its stable memory) as pages:
+//! a shared, immutable [`Image`] plus an overlay of the pages that differ
+//! from it.
 //!
-//! Saving a heap after a message compares the live memory with the heap
-//! saved before, page by page: a page the message did not change is shared
-//! with the earlier heap, only changed pages are copied (and hashed when a
-//! digest is asked for), and the heap's digest hashes the page hashes. A message that touches a few
-//! pages of a 1 GiB heap so costs a comparison of memory, not a copy and a
-//! hash of all of it, and the states kept for queries and certification
-//! share what did not change.
+//! Copies of memory are copy-on-write at every level. A state's heap
+//! shares the image and the unchanged overlay pages with the heaps before
+//! and after it, so the states kept for queries, certification and
+//! checkpoints cost only what changed. A live instance maps the image
+//! copy-on-write and copies in the overlay ([`Pages::map_into`]); after a
+//! message, saving its memory ([`Pages::save`]) looks only at the pages the
+//! kernel says it wrote, so a message that writes a few pages of a 1 GiB
+//! heap costs a few pages, not a copy or a comparison of all of it. A
+//! trapped message's instance is dropped: its writes never reach the
+//! pages. Stable memory is written page by page through
+//! [`Pages::write`], which copies only the pages it changes.
+//!
+//! When the overlay grows past an eighth of the memory (and 8 MiB), a new
+//! image is made of the whole memory, so mapping a heap never copies more
+//! than that; the heap's digest hashes its page hashes, which the image
+//! and the overlay pages compute once.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+use super::memory_image::{self, Image};
+
 /// Bytes per page: the wasm page.
 pub const PAGE_BYTES: usize = 64 << 10;
 
-/// One page and its SHA-256, computed when first needed (a heap saved
-/// only to roll a message back is never hashed).
-#[derive(Debug)]
+/// The smallest overlay that is folded into a new image.
+const MIN_OVERLAY_FOR_IMAGE: usize = 8 << 20;
+
+static ZERO_PAGE: [u8; PAGE_BYTES] = [0; PAGE_BYTES];
+static ZERO_PAGE_HASH: LazyLock<[u8; 32]> = LazyLock::new(|| Sha256::digest(ZERO_PAGE).into());
+
+/// One page and its SHA-256, computed when first needed.
 struct Page {
     bytes: Box<[u8]>,
     hash: OnceLock<[u8; 32]>,
 }
 
 impl Page {
+    fn new(bytes: &[u8]) -> Arc<Page> {
+        Arc::new(Page {
+            bytes: bytes.into(),
+            hash: OnceLock::new(),
+        })
+    }
+
     fn hash(&self) -> [u8; 32] {
         *self.hash.get_or_init(|| Sha256::digest(&self.bytes).into())
     }
 }
 
-/// Memory contents as shared pages.
-#[derive(Clone, Debug, Default)]
+/// Memory contents: an image, the pages that differ from it (or from zero
+/// beyond it), and the length. Every length is a multiple of [`PAGE_BYTES`].
+#[derive(Clone, Default)]
 pub struct Pages {
-    pages: Vec<Arc<Page>>,
+    image: Option<Arc<Image>>,
+    overlay: BTreeMap<usize, Arc<Page>>,
     len: usize,
 }
 
 impl Pages {
-    /// `bytes` as pages, sharing each page that equals `previous`'s page
-    /// at the same place.
-    pub fn save(bytes: &[u8], previous: &Pages) -> Pages {
-        let pages = bytes
-            .chunks(PAGE_BYTES)
-            .enumerate()
-            .map(|(index, chunk)| match previous.pages.get(index) {
-                Some(page) if *page.bytes == *chunk => Arc::clone(page),
-                _ => Arc::new(Page {
-                    hash: OnceLock::new(),
-                    bytes: chunk.into(),
-                }),
-            })
-            .collect();
+    /// `len` zero bytes.
+    pub fn zeroed(len: usize) -> Pages {
         Pages {
-            pages,
-            len: bytes.len(),
+            len: len.next_multiple_of(PAGE_BYTES),
+            ..Pages::default()
         }
     }
 
-    /// `bytes` as pages of their own.
+    /// `bytes` (zero-padded to whole pages) as pages of their own.
     pub fn from_bytes(bytes: &[u8]) -> Pages {
-        Pages::save(bytes, &Pages::default())
+        let mut pages = Pages::zeroed(bytes.len());
+        for (index, chunk) in bytes.chunks(PAGE_BYTES).enumerate() {
+            if chunk.iter().any(|&byte| byte != 0) {
+                pages.write(index * PAGE_BYTES, chunk);
+            }
+        }
+        pages.with_image_if_large()
     }
 
     /// Bytes held.
@@ -73,15 +94,42 @@ impl Pages {
         self.len == 0
     }
 
+    fn page_count(&self) -> usize {
+        self.len / PAGE_BYTES
+    }
+
+    fn image_pages(&self) -> usize {
+        self.image.as_ref().map_or(0, |image| image.page_count())
+    }
+
+    /// Page `index` as the image or zero has it, ignoring the overlay.
+    fn base_page(&self, index: usize) -> &[u8] {
+        match &self.image {
+            Some(image) if index < image.page_count() => image.page(index),
+            _ => &ZERO_PAGE,
+        }
+    }
+
+    fn page(&self, index: usize) -> &[u8] {
+        match self.overlay.get(&index) {
+            Some(page) => &page.bytes,
+            None => self.base_page(index),
+        }
+    }
+
+    fn page_hash(&self, index: usize) -> [u8; 32] {
+        match (self.overlay.get(&index), &self.image) {
+            (Some(page), _) => page.hash(),
+            (None, Some(image)) if index < image.page_count() => image.page_hash(index),
+            _ => *ZERO_PAGE_HASH,
+        }
+    }
+
     /// Copies the contents to the start of `out`, which is at least
     /// [`len`](Pages::len) bytes long.
     pub fn copy_to(&self, out: &mut [u8]) {
-        for (page, chunk) in self
-            .pages
-            .iter()
-            .zip(out[..self.len].chunks_mut(PAGE_BYTES))
-        {
-            chunk.copy_from_slice(&page.bytes);
+        for (index, chunk) in out[..self.len].chunks_mut(PAGE_BYTES).enumerate() {
+            chunk.copy_from_slice(self.page(index));
         }
     }
 
@@ -92,11 +140,146 @@ impl Pages {
         bytes
     }
 
+    /// Copies `out.len()` bytes from `offset` (within the length) to `out`.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        let mut done = 0;
+        while done < out.len() {
+            let at = offset + done;
+            let (index, within) = (at / PAGE_BYTES, at % PAGE_BYTES);
+            let n = (PAGE_BYTES - within).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&self.page(index)[within..within + n]);
+            done += n;
+        }
+    }
+
+    /// Writes `bytes` at `offset` (within the length), copying each page it
+    /// changes if it is shared.
+    pub fn write(&mut self, offset: usize, bytes: &[u8]) {
+        let mut done = 0;
+        while done < bytes.len() {
+            let at = offset + done;
+            let (index, within) = (at / PAGE_BYTES, at % PAGE_BYTES);
+            let n = (PAGE_BYTES - within).min(bytes.len() - done);
+            let unshared = self
+                .overlay
+                .get_mut(&index)
+                .is_some_and(|page| Arc::get_mut(page).is_some());
+            if !unshared {
+                self.overlay.insert(index, Page::new(self.page(index)));
+            }
+            let page = self.overlay.get_mut(&index).expect("inserted above");
+            let page = Arc::get_mut(page).expect("unshared");
+            page.bytes[within..within + n].copy_from_slice(&bytes[done..done + n]);
+            page.hash = OnceLock::new();
+            done += n;
+        }
+    }
+
+    /// Grows the length to `len` (rounded up to whole pages) with zeros.
+    pub fn grow_to(&mut self, len: usize) {
+        self.len = self.len.max(len.next_multiple_of(PAGE_BYTES));
+    }
+
+    /// Whether the overlay is large enough to fold into a new image: an
+    /// eighth of the memory, and at least 8 MiB.
+    pub fn overlay_is_large(&self) -> bool {
+        let overlay = self.overlay.len() * PAGE_BYTES;
+        overlay >= MIN_OVERLAY_FOR_IMAGE && overlay >= self.len / 8
+    }
+
+    /// The same contents with the overlay folded into a new image if it is
+    /// large; as they are if the image cannot be made.
+    pub fn with_image_if_large(self) -> Pages {
+        if !self.overlay_is_large() {
+            return self;
+        }
+        match Image::new(self.len, |out| self.copy_nonzero_to(out)) {
+            Ok(image) => Pages::imaged(Arc::new(image)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot make a memory image; keeping the overlay");
+                self
+            }
+        }
+    }
+
+    /// Exactly `image`'s contents.
+    pub fn imaged(image: Arc<Image>) -> Pages {
+        Pages {
+            len: image.len(),
+            image: Some(image),
+            overlay: BTreeMap::new(),
+        }
+    }
+
+    /// Copies the pages that are not zero to `out`, which holds zeros.
+    fn copy_nonzero_to(&self, out: &mut [u8]) {
+        if let Some(image) = &self.image {
+            out[..image.len()].copy_from_slice(image.bytes());
+        }
+        for (index, page) in &self.overlay {
+            out[index * PAGE_BYTES..][..PAGE_BYTES].copy_from_slice(&page.bytes);
+        }
+    }
+
+    /// Makes `memory`'s first [`len`](Pages::len) bytes these contents: maps
+    /// the image copy-on-write, zeroes the rest and copies in the overlay.
+    /// Afterwards the pages `memory` reports written
+    /// ([`memory_image::written_pages`]) are the overlay's, so
+    /// [`save`](Pages::save) can find what a message changes.
+    ///
+    /// # Safety
+    /// `memory` must be a page-aligned private read-write mapping the
+    /// caller owns, at least [`len`](Pages::len) bytes long: a wasm memory.
+    pub unsafe fn map_into(&self, memory: &mut [u8]) -> std::io::Result<()> {
+        let image_len = self.image_pages() * PAGE_BYTES;
+        if let Some(image) = &self.image {
+            // SAFETY: the caller's promise.
+            unsafe { image.map_into(memory) }?;
+        }
+        // SAFETY: the caller's promise.
+        unsafe { memory_image::discard(&mut memory[image_len..self.len]) }?;
+        for (index, page) in &self.overlay {
+            memory[index * PAGE_BYTES..][..PAGE_BYTES].copy_from_slice(&page.bytes);
+        }
+        Ok(())
+    }
+
+    /// The contents of `memory` (a whole number of pages), which holds
+    /// `image` mapped by [`map_into`](Pages::map_into) (or no image:
+    /// anonymous memory), sharing the overlay pages that equal `previous`'s.
+    /// Only the pages the kernel reports written are read.
+    pub fn save(memory: &[u8], image: Option<&Arc<Image>>, previous: &Pages) -> Pages {
+        let mut pages = Pages {
+            image: image.cloned(),
+            overlay: BTreeMap::new(),
+            len: memory.len(),
+        };
+        let written = memory_image::written_pages(memory);
+        for (index, bytes) in memory.chunks(PAGE_BYTES).enumerate() {
+            if written.as_ref().is_some_and(|written| !written[index])
+                || bytes == pages.base_page(index)
+            {
+                continue;
+            }
+            let page = match previous.overlay.get(&index) {
+                Some(page) if *page.bytes == *bytes => Arc::clone(page),
+                _ => Page::new(bytes),
+            };
+            pages.overlay.insert(index, page);
+        }
+        pages
+    }
+
+    /// The image, if any.
+    pub fn image(&self) -> Option<&Arc<Image>> {
+        self.image.as_ref()
+    }
+
     /// Feeds the length and the page hashes to `hasher`.
     pub fn digest_into(&self, hasher: &mut Sha256) {
         hasher.update((self.len as u64).to_le_bytes());
-        for page in &self.pages {
-            hasher.update(page.hash());
+        for index in 0..self.page_count() {
+            hasher.update(self.page_hash(index));
         }
     }
 }
@@ -104,17 +287,23 @@ impl Pages {
 impl PartialEq for Pages {
     fn eq(&self, other: &Pages) -> bool {
         self.len == other.len
-            && self
-                .pages
-                .iter()
-                .zip(&other.pages)
-                .all(|(a, b)| Arc::ptr_eq(a, b) || a.hash() == b.hash())
+            && (0..self.page_count()).all(|index| self.page_hash(index) == other.page_hash(index))
     }
 }
 
 impl Eq for Pages {}
 
-/// Checkpoints hold the contents as one byte string, as before pages.
+impl std::fmt::Debug for Pages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pages")
+            .field("len", &self.len)
+            .field("image_pages", &self.image_pages())
+            .field("overlay_pages", &self.overlay.len())
+            .finish()
+    }
+}
+
+/// Checkpoints hold the contents as one byte string.
 impl Serialize for Pages {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serde_bytes::Bytes::new(&self.to_vec()).serialize(serializer)
@@ -124,6 +313,11 @@ impl Serialize for Pages {
 impl<'de> Deserialize<'de> for Pages {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Pages, D::Error> {
         let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
+        if !bytes.len().is_multiple_of(PAGE_BYTES) {
+            return Err(serde::de::Error::custom(
+                "memory is not a whole number of pages",
+            ));
+        }
         Ok(Pages::from_bytes(&bytes))
     }
 }
@@ -132,31 +326,153 @@ impl<'de> Deserialize<'de> for Pages {
 mod tests {
     use super::*;
 
+    /// A private anonymous mapping of `pages` pages, as wasmtime makes for
+    /// a wasm memory.
+    struct Memory(&'static mut [u8]);
+
+    impl Memory {
+        fn new(pages: usize) -> Memory {
+            let len = pages * PAGE_BYTES;
+            // SAFETY: a fresh anonymous mapping, unmapped on drop.
+            let start = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(start, libc::MAP_FAILED);
+            // SAFETY: the mapping is `len` bytes, alive until drop.
+            Memory(unsafe { std::slice::from_raw_parts_mut(start.cast(), len) })
+        }
+    }
+
+    impl Drop for Memory {
+        fn drop(&mut self) {
+            // SAFETY: the mapping made in `new`.
+            unsafe { libc::munmap(self.0.as_mut_ptr().cast(), self.0.len()) };
+        }
+    }
+
+    fn digest(pages: &Pages) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        pages.digest_into(&mut hasher);
+        hasher.finalize().into()
+    }
+
+    /// The digest as the old flat layout defines it: the length, then the
+    /// SHA-256 of every page.
+    fn reference_digest(bytes: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        for page in bytes.chunks(PAGE_BYTES) {
+            hasher.update(Sha256::digest(page));
+        }
+        hasher.finalize().into()
+    }
+
     #[test]
-    fn saving_shares_unchanged_pages_and_copies_changed_ones() {
-        let mut memory = vec![0u8; 3 * PAGE_BYTES];
-        memory[PAGE_BYTES + 5] = 1;
-        let first = Pages::from_bytes(&memory);
-        memory[2 * PAGE_BYTES] = 9;
-        memory.extend([7; 10]);
-        let second = Pages::save(&memory, &first);
-        assert!(Arc::ptr_eq(&first.pages[0], &second.pages[0]));
-        assert!(Arc::ptr_eq(&first.pages[1], &second.pages[1]));
-        assert!(!Arc::ptr_eq(&first.pages[2], &second.pages[2]));
-        assert_eq!(second.len(), 3 * PAGE_BYTES + 10);
-        assert_eq!(second.to_vec(), memory);
-        // The digest covers every byte: it changed with the page.
-        let digest = |pages: &Pages| {
-            let mut hasher = Sha256::new();
-            pages.digest_into(&mut hasher);
-            <[u8; 32]>::from(hasher.finalize())
-        };
+    fn saving_a_memory_keeps_only_pages_that_differ_and_shares_unchanged_ones() {
+        let memory = Memory::new(4);
+        memory.0[PAGE_BYTES + 5] = 1;
+        memory.0[3 * PAGE_BYTES] = 2;
+        let first = Pages::save(memory.0, None, &Pages::default());
+        assert_eq!(first.overlay.keys().copied().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(first.to_vec(), memory.0);
+        memory.0[3 * PAGE_BYTES] = 9;
+        let second = Pages::save(memory.0, None, &first);
+        assert!(Arc::ptr_eq(&first.overlay[&1], &second.overlay[&1]));
+        assert!(!Arc::ptr_eq(&first.overlay[&3], &second.overlay[&3]));
+        assert_eq!(second.to_vec(), memory.0);
         assert_ne!(digest(&first), digest(&second));
-        assert_eq!(digest(&second), digest(&Pages::from_bytes(&memory)));
+        assert_eq!(digest(&second), reference_digest(memory.0));
         // Through a checkpoint: the same contents and digest.
         let bytes = crate::wire::to_cbor(&second);
         let back: Pages = ciborium::from_reader(bytes.as_slice()).unwrap();
-        assert_eq!(back.to_vec(), memory);
+        assert_eq!(back.to_vec(), memory.0);
         assert_eq!(back, second);
+    }
+
+    #[test]
+    fn a_mapped_image_saves_as_the_image_plus_the_pages_a_message_wrote() {
+        // Large enough to be an image: 16 MiB, every page different.
+        let pages = 256;
+        let mut contents = vec![0u8; pages * PAGE_BYTES];
+        for (index, page) in contents.chunks_mut(PAGE_BYTES).enumerate() {
+            page[..8].copy_from_slice(&(index as u64 + 1).to_le_bytes());
+        }
+        let saved = Pages::from_bytes(&contents);
+        assert_eq!(saved.image_pages(), pages, "folded into an image");
+        assert!(saved.overlay.is_empty());
+        assert_eq!(digest(&saved), reference_digest(&contents));
+
+        // An instance's memory, with stale bytes where the image goes.
+        let memory = Memory::new(pages + 2);
+        memory.0.fill(0xAA);
+        let heap = Pages {
+            len: (pages + 1) * PAGE_BYTES,
+            ..saved.clone()
+        };
+        // SAFETY: `memory` is a private mapping we own.
+        unsafe { heap.map_into(memory.0) }.unwrap();
+        let len = heap.len();
+        assert_eq!(&memory.0[..pages * PAGE_BYTES], contents);
+        assert!(memory.0[pages * PAGE_BYTES..len].iter().all(|&b| b == 0));
+
+        // A message writes two pages (one with the value it had).
+        memory.0[7 * PAGE_BYTES + 100] = 0xEE;
+        memory.0[9 * PAGE_BYTES] = 10;
+        let after = Pages::save(&memory.0[..len], heap.image(), &heap);
+        assert_eq!(after.overlay.keys().copied().collect::<Vec<_>>(), [7]);
+        assert!(Arc::ptr_eq(after.image().unwrap(), saved.image().unwrap()));
+        let mut expected = contents.clone();
+        expected.resize(len, 0);
+        expected[7 * PAGE_BYTES + 100] = 0xEE;
+        assert_eq!(after.to_vec(), expected);
+        assert_eq!(digest(&after), reference_digest(&expected));
+
+        // A fresh instance of the saved heap (a query's) reads the same.
+        let fresh = Memory::new(pages + 1);
+        // SAFETY: as above.
+        unsafe { after.map_into(fresh.0) }.unwrap();
+        assert_eq!(fresh.0, expected.as_slice());
+    }
+
+    #[test]
+    fn writes_copy_only_the_pages_they_change_and_leave_clones_alone() {
+        let mut stable = Pages::zeroed(3 * PAGE_BYTES);
+        stable.write(PAGE_BYTES - 2, &[1, 2, 3, 4]);
+        let before = stable.clone();
+        stable.write(PAGE_BYTES, &[9]);
+        let mut out = [0u8; 4];
+        stable.read(PAGE_BYTES - 2, &mut out);
+        assert_eq!(out, [1, 2, 9, 4]);
+        before.read(PAGE_BYTES - 2, &mut out);
+        assert_eq!(out, [1, 2, 3, 4], "the clone kept its page");
+        assert!(Arc::ptr_eq(&before.overlay[&0], &stable.overlay[&0]));
+        assert!(!stable.overlay.contains_key(&2));
+        stable.grow_to(5 * PAGE_BYTES);
+        let mut flat = vec![0u8; 5 * PAGE_BYTES];
+        flat[PAGE_BYTES - 2..PAGE_BYTES + 2].copy_from_slice(&[1, 2, 9, 4]);
+        assert_eq!(stable.to_vec(), flat);
+        assert_eq!(digest(&stable), reference_digest(&flat));
+    }
+
+    #[test]
+    fn a_large_overlay_is_folded_into_an_image_with_the_same_contents() {
+        let mut memory = Pages::zeroed(32 << 20);
+        for index in (0..512).step_by(3) {
+            memory.write(index * PAGE_BYTES + 1, &[index as u8 | 1]);
+        }
+        assert!(memory.overlay_is_large());
+        let flat = memory.to_vec();
+        let folded = memory.clone().with_image_if_large();
+        assert!(folded.image().is_some() && folded.overlay.is_empty());
+        assert_eq!(folded.to_vec(), flat);
+        assert_eq!(folded, memory);
+        assert_eq!(digest(&folded), reference_digest(&flat));
     }
 }

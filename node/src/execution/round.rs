@@ -28,6 +28,7 @@ use candid::{CandidType, Principal as CandidPrincipal};
 use serde::{Deserialize, Serialize};
 
 use super::install::Install;
+use super::pages::Pages;
 use super::{
     reject_code, Api, Canister, Entry, EntryPoint, Executor, Instance, Live, Message, Origin, Ran,
     Reject, Response, RunStatus, Running, Sliced, MESSAGES_PER_BLOCK,
@@ -333,7 +334,7 @@ impl Executor {
     }
 
     /// The System API context `run` starts with on `canister`.
-    fn api_for(&self, canister: &Canister, id: &[u8], run: &Run, stable: Vec<u8>) -> Api {
+    fn api_for(&self, canister: &Canister, id: &[u8], run: &Run, stable: Pages) -> Api {
         let mut api = canister.api(run.entry, id, run.time_ns, stable);
         api.caller = run.caller.clone();
         api.arg = run.arg.clone();

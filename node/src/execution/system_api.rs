@@ -6,6 +6,8 @@
 
 use wasmtime::{Caller, Linker, Memory};
 
+use super::pages::Pages;
+
 /// What a message may do, by the entry point it runs (the spec's
 /// availability table, simplified to the distinctions that matter).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,8 +120,8 @@ pub struct Api {
     pub reply_buffer: Vec<u8>,
     /// The answer this message gave.
     pub response: Option<Response>,
-    /// Stable memory, in bytes (a multiple of 64 KiB).
-    pub stable: Vec<u8>,
+    /// Stable memory (a multiple of 64 KiB).
+    pub stable: Pages,
     /// Data the canister certifies (`certified_data_set`).
     pub certified_data: Vec<u8>,
     /// The certificate of the state a query runs on.
@@ -169,7 +171,7 @@ impl Api {
             responded: false,
             reply_buffer: Vec::new(),
             response: None,
-            stable: Vec::new(),
+            stable: Pages::default(),
             certified_data: Vec::new(),
             data_certificate: None,
             balance: 0,
@@ -315,17 +317,19 @@ fn within(len: usize, more: u64, limit: usize, what: &str) -> Outcome {
     Ok(())
 }
 
+/// The range of `size` bytes at `at` in a memory of `len` bytes, if it is in it.
+fn memory_range(at: u64, size: u64, len: usize) -> Option<std::ops::Range<usize>> {
+    let at = usize::try_from(at).ok()?;
+    let end = at.checked_add(usize::try_from(size).ok()?)?;
+    (end <= len).then_some(at..end)
+}
+
 /// `size` bytes of the canister's memory at `at`, one instruction per byte.
 fn read(caller: &mut Host<'_>, at: u64, size: u64) -> Outcome<Vec<u8>> {
     charge(caller, size)?;
     let memory = caller.data().memory.expect("memory set at instantiation");
     let data = memory.data(caller);
-    let range = usize::try_from(at)
-        .ok()
-        .zip(usize::try_from(size).ok())
-        .and_then(|(at, size)| Some(at..at.checked_add(size)?))
-        .filter(|range| range.end <= data.len());
-    match range {
+    match memory_range(at, size, data.len()) {
         Some(range) => Ok(data[range].to_vec()),
         None => violation("memory access out of bounds"),
     }
@@ -336,11 +340,7 @@ fn write(caller: &mut Host<'_>, at: u64, bytes: &[u8]) -> Outcome {
     charge(caller, bytes.len() as u64)?;
     let memory = caller.data().memory.expect("memory set at instantiation");
     let data = memory.data_mut(caller);
-    let range = usize::try_from(at)
-        .ok()
-        .and_then(|at| Some(at..at.checked_add(bytes.len())?))
-        .filter(|range| range.end <= data.len());
-    match range {
+    match memory_range(at, bytes.len() as u64, data.len()) {
         Some(range) => {
             data[range].copy_from_slice(bytes);
             Ok(())
@@ -670,33 +670,43 @@ fn stable64_grow(mut caller: Host<'_>, new_pages: u64) -> Outcome<u64> {
         .filter(|&bytes| bytes <= api.caps.stable)
     {
         Some(bytes) => {
-            api.stable.resize(bytes as usize, 0);
+            api.stable.grow_to(bytes as usize);
             Ok(old)
         }
         None => Ok(u64::MAX),
     }
 }
 
-fn stable_range(stable: &[u8], offset: u64, size: u64) -> Outcome<std::ops::Range<usize>> {
+/// The start of `size` bytes at `offset` of stable memory, if they are in it.
+fn stable_range(stable: &Pages, offset: u64, size: u64) -> Outcome<usize> {
     match offset.checked_add(size) {
-        Some(end) if end <= stable.len() as u64 => Ok(offset as usize..end as usize),
+        Some(end) if end <= stable.len() as u64 => Ok(offset as usize),
         _ => violation("stable memory access out of bounds"),
     }
 }
 
 fn stable64_write(mut caller: Host<'_>, offset: u64, src: u64, size: u64) -> Outcome {
-    let range = stable_range(&caller.data().stable, offset, size)?;
-    let bytes = read(&mut caller, src, size)?;
-    caller.data_mut().stable[range].copy_from_slice(&bytes);
+    let start = stable_range(&caller.data().stable, offset, size)?;
+    charge(&mut caller, size)?;
+    let memory = caller.data().memory.expect("memory set at instantiation");
+    let (data, api) = memory.data_and_store_mut(&mut caller);
+    let Some(range) = memory_range(src, size, data.len()) else {
+        return violation("memory access out of bounds");
+    };
+    api.stable.write(start, &data[range]);
     Ok(())
 }
 
 fn stable64_read(mut caller: Host<'_>, dst: u64, offset: u64, size: u64) -> Outcome {
-    let range = stable_range(&caller.data().stable, offset, size)?;
-    let stable = std::mem::take(&mut caller.data_mut().stable);
-    let result = write(&mut caller, dst, &stable[range]);
-    caller.data_mut().stable = stable;
-    result
+    let start = stable_range(&caller.data().stable, offset, size)?;
+    charge(&mut caller, size)?;
+    let memory = caller.data().memory.expect("memory set at instantiation");
+    let (data, api) = memory.data_and_store_mut(&mut caller);
+    let Some(range) = memory_range(dst, size, data.len()) else {
+        return violation("memory access out of bounds");
+    };
+    api.stable.read(start, &mut data[range]);
+    Ok(())
 }
 
 fn certified_data_set<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {

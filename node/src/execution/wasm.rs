@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, Val};
 
 use super::instrument::{self, ModuleError};
+use super::memory_image::Image;
 use super::pages::Pages;
 use super::system_api::{Api, Linkers, PROVIDED};
 
@@ -75,8 +76,7 @@ pub struct Heap {
     /// The mutable globals' values (as raw bits), in index order.
     pub globals: Vec<u128>,
     /// Stable memory.
-    #[serde(with = "serde_bytes")]
-    pub stable: Vec<u8>,
+    pub stable: Pages,
 }
 
 impl Heap {
@@ -87,8 +87,7 @@ impl Heap {
         for global in &self.globals {
             hasher.update(global.to_le_bytes());
         }
-        hasher.update((self.stable.len() as u64).to_le_bytes());
-        hasher.update(&self.stable);
+        self.stable.digest_into(&mut hasher);
         hasher.finalize().into()
     }
 }
@@ -264,6 +263,7 @@ impl Runtime {
             store,
             instance,
             memory,
+            image: None,
             compiled: Arc::clone(compiled),
         })
     }
@@ -299,6 +299,8 @@ pub struct Instance {
     store: Store<Api>,
     instance: wasmtime::Instance,
     memory: Memory,
+    /// The image mapped into `memory` (see [`Pages::map_into`]).
+    image: Option<Arc<Image>>,
     compiled: Arc<Compiled>,
 }
 
@@ -391,10 +393,12 @@ impl Instance {
         (api, ran)
     }
 
-    /// Copies the instance's memory and globals out (stable memory lives in
-    /// the [`Api`] while a message runs, so `stable` is passed in), sharing
-    /// the pages that equal `previous`'s (the heap saved before).
-    pub fn save(&mut self, previous: &Pages, stable: Vec<u8>) -> Heap {
+    /// The instance's memory and globals (stable memory lives in the
+    /// [`Api`] while a message runs, so `stable` is passed in), sharing
+    /// what did not change with `previous` (the heap saved before). When the
+    /// pages of its own grow large, the memory is remapped onto a new image
+    /// of itself.
+    pub fn save(&mut self, previous: &Pages, stable: Pages) -> Heap {
         let globals = self
             .compiled
             .mutable_globals
@@ -408,10 +412,41 @@ impl Instance {
                 value_bits(&global.get(&mut self.store))
             })
             .collect();
+        let memory = Pages::save(self.memory.data(&self.store), self.image.as_ref(), previous);
         Heap {
-            memory: Pages::save(self.memory.data(&self.store), previous),
+            memory: self.remap_if_large(memory),
             globals,
-            stable,
+            stable: stable.with_image_if_large(),
+        }
+    }
+
+    /// `memory` (the instance's) folded into a new image mapped into the
+    /// instance, if its overlay is large.
+    fn remap_if_large(&mut self, memory: Pages) -> Pages {
+        if !memory.overlay_is_large() {
+            return memory;
+        }
+        let folded = memory.clone().with_image_if_large();
+        let new_image = folded.image().filter(|image| {
+            !self
+                .image
+                .as_ref()
+                .is_some_and(|old| Arc::ptr_eq(old, image))
+        });
+        let Some(image) = new_image else {
+            return memory;
+        };
+        // SAFETY: a wasm memory is a private read-write mapping this
+        // instance owns, at least as long as its contents.
+        match unsafe { image.map_into(self.memory.data_mut(&mut self.store)) } {
+            Ok(()) => {
+                self.image = Some(Arc::clone(image));
+                folded
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot remap a heap onto its new image");
+                memory
+            }
         }
     }
 
@@ -452,7 +487,13 @@ impl Instance {
                     message: format!("cannot restore the heap: {error}"),
                 })?;
         }
-        bytes.copy_to(self.memory.data_mut(&mut self.store));
+        // SAFETY: a wasm memory is a private read-write mapping this
+        // instance owns, now at least as long as `bytes`.
+        unsafe { bytes.map_into(self.memory.data_mut(&mut self.store)) }.map_err(|error| Trap {
+            error_code: "IC0502",
+            message: format!("cannot restore the heap: {error}"),
+        })?;
+        self.image = bytes.image().cloned();
         Ok(())
     }
 }
