@@ -14,11 +14,16 @@
 //! saving a heap after a message looks at those pages only. Where the
 //! kernel does not give that record, every page counts as written, which
 //! is correct and slower.
+//!
+//! A checkpoint keeps each image once, as a file named by its content
+//! ([`Image::store_in`]); a node that restarts maps those files as its
+//! images ([`Image::open`]) without reading them.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::ptr::NonNull;
 use std::sync::OnceLock;
 
@@ -34,6 +39,7 @@ pub struct Image {
     view: NonNull<u8>,
     len: usize,
     hashes: Box<[OnceLock<[u8; 32]>]>,
+    name: OnceLock<String>,
 }
 
 // SAFETY: the view is a read-only mapping of a file nobody writes after
@@ -71,12 +77,60 @@ impl Image {
             unsafe { libc::munmap(view.as_ptr().cast(), len) };
             return Err(error);
         }
-        Ok(Image {
+        Ok(Image::with_view(file, view, len))
+    }
+
+    fn with_view(file: File, view: NonNull<u8>, len: usize) -> Image {
+        Image {
             file,
             view,
             len,
             hashes: (0..len / PAGE_BYTES).map(|_| OnceLock::new()).collect(),
+            name: OnceLock::new(),
+        }
+    }
+
+    /// The image kept in the file at `path` (by [`store_in`](Image::store_in)),
+    /// mapped, not read. The file must not change while the image lives
+    /// (checkpoint images never do: a changed image gets a new name).
+    pub fn open(path: &Path) -> io::Result<Image> {
+        let file = File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+        if len == 0 || !len.is_multiple_of(PAGE_BYTES) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: not a whole number of pages", path.display()),
+            ));
+        }
+        let view = map(&file, len, libc::PROT_READ, libc::MAP_SHARED)?;
+        Ok(Image::with_view(file, view, len))
+    }
+
+    /// The image's name: the SHA-256 of its length and page hashes, in hex.
+    pub fn name(&self) -> &str {
+        self.name.get_or_init(|| {
+            let mut hasher = Sha256::new();
+            hasher.update((self.len as u64).to_le_bytes());
+            for index in 0..self.page_count() {
+                hasher.update(self.page_hash(index));
+            }
+            hex::encode(hasher.finalize())
         })
+    }
+
+    /// Keeps the image in `dir` as the file [`name`](Image::name) (written
+    /// and synced under a temporary name, then renamed), unless it is
+    /// there already.
+    pub fn store_in(&self, dir: &Path) -> io::Result<()> {
+        let path = dir.join(self.name());
+        if path.exists() {
+            return Ok(());
+        }
+        let temporary = dir.join(format!("{}.tmp", self.name()));
+        let mut file = File::create(&temporary)?;
+        file.write_all(self.bytes())?;
+        file.sync_all()?;
+        std::fs::rename(temporary, path)
     }
 
     /// Bytes held.
@@ -319,6 +373,30 @@ mod tests {
         // SAFETY: `memory` is ours.
         unsafe { discard(&mut bytes[8 * PAGE_BYTES..]) }.unwrap();
         assert_eq!(bytes[9 * PAGE_BYTES], 0);
+    }
+
+    #[test]
+    fn a_stored_image_opens_with_the_same_contents_and_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = Image::new(3 * PAGE_BYTES, |bytes| bytes[PAGE_BYTES + 1] = 7).unwrap();
+        image.store_in(dir.path()).unwrap();
+        image.store_in(dir.path()).unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "one file, no temporary left");
+        let opened = Image::open(&dir.path().join(image.name())).unwrap();
+        assert_eq!(opened.bytes(), image.bytes());
+        assert_eq!(opened.name(), image.name());
+        let other = Image::new(3 * PAGE_BYTES, |bytes| bytes[PAGE_BYTES + 1] = 8).unwrap();
+        assert_ne!(other.name(), image.name());
+        // An opened image maps copy-on-write like a made one.
+        let mut memory = Anonymous::new(3 * PAGE_BYTES);
+        // SAFETY: `memory` is ours.
+        unsafe { opened.map_into(memory.bytes()) }.unwrap();
+        assert_eq!(memory.bytes()[PAGE_BYTES + 1], 7);
+        assert_eq!(written(memory.bytes()), Vec::<usize>::new());
+        memory.bytes()[1] = 1;
+        assert_eq!(written(memory.bytes()), [0]);
+        assert_eq!(opened.page(0)[1], 0);
     }
 
     #[test]

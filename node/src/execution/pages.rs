@@ -19,7 +19,9 @@
 //! than that; the heap's digest hashes its page hashes, which the image
 //! and the overlay pages compute once.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -270,6 +272,12 @@ impl Pages {
         pages
     }
 
+    /// Bytes held in pages of its own, beyond what it shares through its
+    /// image.
+    pub fn own_bytes(&self) -> usize {
+        self.overlay.len() * PAGE_BYTES
+    }
+
     /// The image, if any.
     pub fn image(&self) -> Option<&Arc<Image>> {
         self.image.as_ref()
@@ -303,22 +311,141 @@ impl std::fmt::Debug for Pages {
     }
 }
 
-/// Checkpoints hold the contents as one byte string.
+thread_local! {
+    /// Where this thread keeps memory images while it writes or reads a
+    /// checkpoint (see [`with_image_dir`]).
+    static IMAGE_DIR: RefCell<Option<ImageDir>> = const { RefCell::new(None) };
+}
+
+/// A checkpoint's image directory and the images it names.
+struct ImageDir {
+    path: PathBuf,
+    named: BTreeSet<String>,
+}
+
+/// Runs `f`, which writes or reads a checkpoint, with memory images kept
+/// as files in `dir` (each image once, named by its content): pages then
+/// serialize as the name of their image and their overlay. Returns what
+/// `f` returned and the names of the images it wrote or read. Without
+/// this, pages serialize whole.
+pub fn with_image_dir<T>(dir: &Path, f: impl FnOnce() -> T) -> (T, BTreeSet<String>) {
+    let previous = IMAGE_DIR.replace(Some(ImageDir {
+        path: dir.to_path_buf(),
+        named: BTreeSet::new(),
+    }));
+    let result = f();
+    let named = IMAGE_DIR
+        .replace(previous)
+        .map(|dir| dir.named)
+        .unwrap_or_default();
+    (result, named)
+}
+
+/// The serialized form: the length, the image's name in the checkpoint's
+/// image directory (if any), and the other pages that are not zero.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    len: u64,
+    image: Option<&'a str>,
+    pages: Vec<(u64, &'a serde_bytes::Bytes)>,
+}
+
+/// [`StoredRef`] read back.
+#[derive(Deserialize)]
+struct Stored {
+    len: u64,
+    image: Option<String>,
+    pages: Vec<(u64, serde_bytes::ByteBuf)>,
+}
+
+/// What a checkpoint may hold: the stored form, or the whole contents as
+/// one byte string (checkpoints written before memory images).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Form {
+    Stored(Stored),
+    Flat(serde_bytes::ByteBuf),
+}
+
 impl Serialize for Pages {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serde_bytes::Bytes::new(&self.to_vec()).serialize(serializer)
+        let stored_image = match &self.image {
+            Some(image) => IMAGE_DIR
+                .with_borrow_mut(|dir| {
+                    let dir = dir.as_mut()?;
+                    let stored = image.store_in(&dir.path);
+                    dir.named.insert(image.name().to_owned());
+                    Some(stored)
+                })
+                .transpose()
+                .map_err(serde::ser::Error::custom)?
+                .map(|()| image.name()),
+            None => None,
+        };
+        let pages = match stored_image {
+            Some(_) => self
+                .overlay
+                .iter()
+                .map(|(&index, page)| (index as u64, serde_bytes::Bytes::new(&page.bytes)))
+                .collect(),
+            None => (0..self.page_count())
+                .map(|index| (index, self.page(index)))
+                .filter(|(_, page)| *page != ZERO_PAGE)
+                .map(|(index, page)| (index as u64, serde_bytes::Bytes::new(page)))
+                .collect(),
+        };
+        StoredRef {
+            len: self.len as u64,
+            image: stored_image,
+            pages,
+        }
+        .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Pages {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Pages, D::Error> {
-        let bytes = serde_bytes::ByteBuf::deserialize(deserializer)?;
-        if !bytes.len().is_multiple_of(PAGE_BYTES) {
-            return Err(serde::de::Error::custom(
-                "memory is not a whole number of pages",
-            ));
+        use serde::de::Error;
+        let stored = match Form::deserialize(deserializer)? {
+            Form::Stored(stored) => stored,
+            Form::Flat(bytes) if bytes.len().is_multiple_of(PAGE_BYTES) => {
+                return Ok(Pages::from_bytes(&bytes))
+            }
+            Form::Flat(_) => return Err(D::Error::custom("memory is not a whole number of pages")),
+        };
+        let len = usize::try_from(stored.len)
+            .ok()
+            .filter(|len| len.is_multiple_of(PAGE_BYTES) && *len <= super::wasm::MAX_HEAP_BYTES)
+            .ok_or_else(|| {
+                D::Error::custom("memory is not a whole number of pages within 4 GiB")
+            })?;
+        let image = match stored.image {
+            None => None,
+            Some(name) => Some(IMAGE_DIR.with_borrow_mut(|dir| {
+                let dir = dir
+                    .as_mut()
+                    .ok_or_else(|| D::Error::custom("a memory image outside a checkpoint"))?;
+                let image = Image::open(&dir.path.join(&name)).map_err(D::Error::custom)?;
+                dir.named.insert(name);
+                Ok(Arc::new(image))
+            })?),
+        };
+        let mut pages = Pages {
+            image,
+            overlay: BTreeMap::new(),
+            len,
+        };
+        if pages.image_pages() * PAGE_BYTES > len {
+            return Err(D::Error::custom("a memory image longer than its memory"));
         }
-        Ok(Pages::from_bytes(&bytes))
+        for (index, bytes) in stored.pages {
+            let index = usize::try_from(index)
+                .ok()
+                .filter(|&index| index < pages.page_count() && bytes.len() == PAGE_BYTES)
+                .ok_or_else(|| D::Error::custom("a page outside its memory, or not a page"))?;
+            pages.overlay.insert(index, Page::new(&bytes));
+        }
+        Ok(pages.with_image_if_large())
     }
 }
 
@@ -389,11 +516,46 @@ mod tests {
         assert_eq!(second.to_vec(), memory.0);
         assert_ne!(digest(&first), digest(&second));
         assert_eq!(digest(&second), reference_digest(memory.0));
-        // Through a checkpoint: the same contents and digest.
+        // Serialized: the same contents and digest.
         let bytes = crate::wire::to_cbor(&second);
         let back: Pages = ciborium::from_reader(bytes.as_slice()).unwrap();
         assert_eq!(back.to_vec(), memory.0);
         assert_eq!(back, second);
+        // A checkpoint written before images held the bytes as one string.
+        let flat = crate::wire::to_cbor(&serde_bytes::Bytes::new(memory.0));
+        let back: Pages = ciborium::from_reader(flat.as_slice()).unwrap();
+        assert_eq!(back, second);
+    }
+
+    #[test]
+    fn a_checkpoint_names_images_it_keeps_once_and_writes_only_the_overlay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut heap = Pages::zeroed(16 << 20);
+        for index in (0..256).step_by(2) {
+            heap.write(index * PAGE_BYTES, &[index as u8 + 1]);
+        }
+        let heap = heap.with_image_if_large();
+        assert!(heap.image().is_some());
+        let mut later = heap.clone();
+        later.write(3 * PAGE_BYTES + 9, &[42]);
+        let states = vec![heap.clone(), later.clone()];
+        let (bytes, named) = with_image_dir(dir.path(), || crate::wire::to_cbor(&states));
+        // One image file for both, named by its content; the checkpoint
+        // itself holds one overlay page.
+        assert_eq!(named.len(), 1);
+        assert!(dir.path().join(heap.image().unwrap().name()).exists());
+        assert!(bytes.len() < 2 * PAGE_BYTES, "{} bytes", bytes.len());
+        let (back, read): (Result<Vec<Pages>, _>, _) =
+            with_image_dir(dir.path(), || ciborium::from_reader(bytes.as_slice()));
+        let back = back.unwrap();
+        assert_eq!(read, named);
+        assert_eq!(back, states);
+        assert_eq!(back[1].to_vec(), later.to_vec());
+        // Outside a checkpoint the image is written whole, and an image
+        // name cannot be read.
+        assert!(crate::wire::to_cbor(&later).len() > 8 << 20);
+        let refused: Result<Vec<Pages>, _> = ciborium::from_reader(bytes.as_slice());
+        assert!(refused.is_err());
     }
 
     #[test]

@@ -2,12 +2,20 @@
 //! each height's state, its state tree and root hash come out (to be
 //! certified). Every [`CHECKPOINT_EVERY`] heights the state is written to
 //! disk, so a restarted node re-executes only the blocks after it.
+//!
+//! Checkpoints are written on a thread of their own from a snapshot of the
+//! state (a snapshot shares everything with the live state, so taking it
+//! copies nothing); if the last one is still being written, the next is
+//! skipped. Canister memory goes to the checkpoint as its image's name and
+//! the pages that differ from the image; each image is written once, as a
+//! file of the `images` directory named by its content, and removed when
+//! no checkpoint names it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Executor, IngressCall, ReplicatedState};
+use super::{pages, Executor, IngressCall, ReplicatedState};
 use crate::certification::state_tree::{CanisterState, CertifiedState};
 
 /// Heights between checkpoints.
@@ -107,26 +115,66 @@ pub fn checkpoint_path(dir: &Path) -> PathBuf {
     dir.join("checkpoint.cbor")
 }
 
+/// Where the memory images of the checkpoint in `dir` live.
+fn images_path(dir: &Path) -> PathBuf {
+    dir.join("images")
+}
+
 /// Reads the checkpoint in `dir`, if any.
 ///
 /// # Errors
 /// A message if it exists but does not read.
 pub fn load_checkpoint(dir: &Path) -> Result<Option<ReplicatedState>, String> {
     let path = checkpoint_path(dir);
-    match std::fs::read(&path) {
-        Ok(bytes) => ciborium::from_reader(bytes.as_slice())
-            .map(Some)
-            .map_err(|error| format!("{}: {error}", path.display())),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(error) => Err(format!("{}: {error}", path.display())),
-    }
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(format!("{}: {error}", path.display())),
+    };
+    let (state, _) = pages::with_image_dir(&images_path(dir), || {
+        ciborium::from_reader(bytes.as_slice())
+    });
+    state
+        .map(Some)
+        .map_err(|error| format!("{}: {error}", path.display()))
 }
 
-fn write_checkpoint(dir: &Path, state: &ReplicatedState) -> std::io::Result<()> {
+/// Writes `state` as the checkpoint in `dir`, its memory images beside it.
+pub(super) fn write_checkpoint(dir: &Path, state: &ReplicatedState) -> std::io::Result<()> {
+    let images = images_path(dir);
+    std::fs::create_dir_all(&images)?;
+    let (bytes, named) = pages::with_image_dir(&images, || {
+        let mut bytes = Vec::new();
+        ciborium::into_writer(state, &mut bytes).map(|()| bytes)
+    });
+    let bytes = bytes.map_err(std::io::Error::other)?;
     let temporary = dir.join("checkpoint.cbor.tmp");
-    std::fs::write(&temporary, crate::wire::to_cbor(state))?;
+    std::fs::write(&temporary, bytes)?;
     std::fs::File::open(&temporary)?.sync_all()?;
-    std::fs::rename(temporary, checkpoint_path(dir))
+    std::fs::rename(temporary, checkpoint_path(dir))?;
+    for entry in std::fs::read_dir(&images)? {
+        let entry = entry?;
+        if !named.contains(entry.file_name().to_string_lossy().as_ref()) {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the thread that writes checkpoints of the states sent to it.
+fn spawn_checkpoint_writer(dir: PathBuf) -> std::sync::mpsc::SyncSender<Arc<ReplicatedState>> {
+    let (sender, states) = std::sync::mpsc::sync_channel::<Arc<ReplicatedState>>(0);
+    std::thread::Builder::new()
+        .name("checkpoint".into())
+        .spawn(move || {
+            for state in states {
+                if let Err(error) = write_checkpoint(&dir, &state) {
+                    tracing::error!(%error, "cannot write the execution checkpoint");
+                }
+            }
+        })
+        .expect("the checkpoint thread starts");
+    sender
 }
 
 /// Starts the execution thread on `executor`; executed heights go to `out`.
@@ -141,6 +189,7 @@ pub fn spawn(
         .name("execution".into())
         .stack_size(super::wasm::THREAD_STACK)
         .spawn(move || {
+            let checkpoints = spawn_checkpoint_writer(dir);
             // Requests paired before a restart are signed again.
             let mut sign_jobs = executor.paired_jobs();
             for block in blocks {
@@ -153,10 +202,13 @@ pub fn spawn(
                 sign_jobs.extend(executor.take_sign_jobs());
                 let state = Arc::new(executor.state.clone());
                 let tree = state_tree(&state, &subnet);
-                if height.is_multiple_of(CHECKPOINT_EVERY) {
-                    if let Err(error) = write_checkpoint(&dir, &state) {
-                        tracing::error!(%error, "cannot write the execution checkpoint");
-                    }
+                if height.is_multiple_of(CHECKPOINT_EVERY)
+                    && checkpoints.try_send(Arc::clone(&state)).is_err()
+                {
+                    tracing::debug!(
+                        height,
+                        "the last checkpoint is still being written: skipped"
+                    );
                 }
                 let executed = Executed {
                     height,

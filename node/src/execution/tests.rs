@@ -147,11 +147,13 @@ impl Replica {
             .collect()
     }
 
-    /// Restarts from a checkpoint of the current state: the state through
-    /// CBOR, and a new executor (no live instances, no running messages).
+    /// Restarts from a checkpoint of the current state, written and read
+    /// as a node does (memory images as files), with a new executor (no
+    /// live instances, no running messages).
     fn restart(&mut self, limits: &ExecutionConfig) {
-        let bytes = crate::wire::to_cbor(&self.executor.state);
-        let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        service::write_checkpoint(dir.path(), &self.executor.state).unwrap();
+        let state = service::load_checkpoint(dir.path()).unwrap().unwrap();
         self.executor = Executor::new(Arc::new(Runtime::new()), state)
             .with_limits(limits.clone())
             .with_cycles(&development());
@@ -422,6 +424,79 @@ fn replicas_agree_and_checkpoints_restore() {
     assert_eq!(count(&c.reply(&id, "inc", vec![])), 3);
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);
     assert_eq!(a.executor.state.digest(), c.executor.state.digest());
+}
+
+/// A canister with a 32 MiB heap of ones: `poke` adds its argument's
+/// first byte to the byte at 20 MiB and replies with it; the query `peek`
+/// (and the trapping `poke_then_trap`) too.
+const BIG_HEAP: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (memory 512)
+  (func (export "canister_init")
+    (memory.fill (i32.const 0) (i32.const 1) (i32.const 0x2000000)))
+  (func $poke
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (i32.store8 (i32.const 0x1400000)
+      (i32.add (i32.load8_u (i32.const 0x1400000)) (i32.load8_u (i32.const 0)))))
+  (func $reply_byte
+    (call $append (i32.const 0x1400000) (i32.const 1))
+    (call $reply))
+  (func (export "canister_update poke") (call $poke) (call $reply_byte))
+  (func (export "canister_update poke_then_trap") (call $poke) (call $trap (i32.const 0) (i32.const 0)))
+  (func (export "canister_query peek") (call $reply_byte)))
+"#;
+
+#[test]
+fn a_large_heap_is_shared_copy_on_write_and_survives_restarts_unchanged() {
+    let mut a = Replica::new();
+    let mut b = Replica::new();
+    let id = a.create();
+    assert_eq!(b.create(), id);
+    for replica in [&mut a, &mut b] {
+        let status = replica.install(
+            &id,
+            types::CanisterInstallMode::Install,
+            wat::parse_str(BIG_HEAP).unwrap(),
+        );
+        assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    }
+    let heap = |replica: &Replica| {
+        let code = replica.executor.state.canisters[&id].code.clone().unwrap();
+        code.heap.memory.clone()
+    };
+    // The installed heap is an image with nothing of its own, the same on
+    // both; a message that writes two bytes (its argument at 0 and the
+    // counter at 20 MiB) adds two pages.
+    assert_eq!(heap(&a).own_bytes(), 0);
+    assert_eq!(
+        heap(&a).image().unwrap().name(),
+        heap(&b).image().unwrap().name()
+    );
+    for replica in [&mut a, &mut b] {
+        assert_eq!(replica.reply(&id, "poke", vec![2]), [3]);
+        assert_eq!(heap(replica).own_bytes(), 2 * pages::PAGE_BYTES);
+        // A trapped message leaves nothing behind, and a query sees the
+        // saved heap.
+        replica.block(&[(&id, "poke_then_trap", vec![50])]);
+        assert_eq!(replica.query(&id, "peek").unwrap(), [3]);
+    }
+    assert_eq!(a.executor.state.digest(), b.executor.state.digest());
+    // b restarts from a checkpoint (the image as a file) between messages.
+    for round in 0..3u8 {
+        b.restart(&ExecutionConfig::default());
+        assert_eq!(b.query(&id, "peek").unwrap(), [3 + round]);
+        assert_eq!(a.reply(&id, "poke", vec![1]), [4 + round]);
+        assert_eq!(b.reply(&id, "poke", vec![1]), [4 + round]);
+        assert_eq!(a.executor.state.digest(), b.executor.state.digest());
+    }
+    assert_eq!(heap(&b).to_vec(), heap(&a).to_vec());
+    // Page 0 holds its image's ones again (the last argument was 1): only
+    // the counter's page is the heap's own.
+    assert_eq!(heap(&b).own_bytes(), pages::PAGE_BYTES);
 }
 
 /// Canisters and callers that try to stall the subnet.
