@@ -10,9 +10,9 @@
 //! Limits are the subnet's configuration: this subnet runs the IC's
 //! defaults except shorter per-message limits (so that a heartbeat's
 //! whole life fits in the test), and a 64 MiB memory capacity, which the
-//! growing canister reaches. (With hundreds of MiB of heap the block rate
-//! falls further: checkpoints and queries still copy whole heaps; see
-//! BENCHMARKS.md.)
+//! growing canister fills. The same attack with a 1 GiB heap is an
+//! ignored test (4 nodes hold 1 GiB each): run it with `-- --ignored`;
+//! BENCHMARKS.md has its numbers.
 
 mod common;
 
@@ -35,9 +35,9 @@ const LOOPER: &str = r#"
   (func (export "canister_update ping") (call $reply)))
 "#;
 
-/// Updates that burn their whole instruction limit, grow memory by 16 MiB,
-/// or reply with as many MiB as the argument's first byte says; a query
-/// that answers its memory's size in pages.
+/// Updates that burn their whole instruction limit, grow memory by 16 MiB
+/// and fill it, or reply with as many MiB as the argument's first byte
+/// says; a query that answers its memory's size in pages.
 const HOG: &str = r#"
 (module
   (import "ic0" "msg_reply" (func $reply))
@@ -49,8 +49,10 @@ const HOG: &str = r#"
     (i32.store (i32.const 0) (memory.size))
     (call $append (i32.const 0) (i32.const 4))
     (call $reply))
-  (func (export "canister_update grow")
-    (if (i32.lt_s (memory.grow (i32.const 256)) (i32.const 0)) (then unreachable))
+  (func (export "canister_update grow") (local $old i32)
+    (local.set $old (memory.grow (i32.const 256)))
+    (if (i32.lt_s (local.get $old) (i32.const 0)) (then unreachable))
+    (memory.fill (i32.shl (local.get $old) (i32.const 16)) (i32.const 0xAB) (i32.const 0x1000000))
     (call $reply))
   (func (export "canister_update reply_mib") (local $n i32)
     (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
@@ -72,19 +74,18 @@ const UPDATE_INSTRUCTIONS: u64 = 200_000_000;
 /// or burns.
 const ATTACKER_CYCLES: u128 = 3_000_000_000;
 
-/// The share of its idle block rate the subnet keeps in every run. The
-/// issue's target is 80%: runs measured 86%, 88%, 86% and 70% under
-/// attack (93% with the queries), so the test holds the floor every run
-/// met and prints the share (see BENCHMARKS.md).
-const HELD_SHARE: f64 = 2.0 / 3.0;
+/// The share of its idle block rate the subnet keeps under attack: the
+/// issue's target. Runs measured 93% and 91–94% (1 GiB heap) under attack,
+/// 96–100% with the queries (see BENCHMARKS.md).
+const HELD_SHARE: f64 = 0.8;
 
-/// The subnet's memory capacity, MiB.
-const SUBNET_MEMORY_MIB: u64 = 64;
-
-/// What a node may hold beyond its idle footprint: the canisters' memory
-/// about four times (the state, live instances, a heap saved at a height
-/// and a query's copy), and headroom.
-const MEMORY_BOUND_MIB: u64 = 4 * SUBNET_MEMORY_MIB + 128;
+/// What a node may hold beyond its idle footprint with a subnet memory
+/// capacity of `capacity_mib`: the canisters' memory twice (its image and
+/// the pages a live instance or a heap saved at a height holds of its
+/// own), and headroom.
+fn memory_bound_mib(capacity_mib: u64) -> u64 {
+    2 * capacity_mib + 128
+}
 
 /// Cycles of canisters that are not to run short.
 const PLENTY: u128 = 100_000_000_000_000;
@@ -165,6 +166,19 @@ async fn rejection(agent: &Agent, canister: Principal, method: &str, arg: Vec<u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_canisters_neither_stall_nor_exhaust_the_subnet() {
+    attack(64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "4 nodes hold a 1 GiB heap each; run by hand (BENCHMARKS.md)"]
+async fn hostile_canisters_with_a_1_gib_heap() {
+    attack(1024 + 64).await;
+}
+
+/// The attack on a subnet whose memory capacity is `capacity_mib`, which
+/// the hog fills.
+async fn attack(capacity_mib: u64) {
+    let memory_bound = memory_bound_mib(capacity_mib);
     let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let counter_wasm = motoko("counter", &dir.path().join("counter.wasm"));
@@ -173,7 +187,7 @@ async fn hostile_canisters_neither_stall_nor_exhaust_the_subnet() {
         let mut config = NodeConfig::load(path).unwrap();
         config.execution.update_instructions = UPDATE_INSTRUCTIONS;
         config.execution.install_instructions = 1_000_000_000;
-        config.execution.subnet_memory_bytes = SUBNET_MEMORY_MIB << 20;
+        config.execution.subnet_memory_bytes = capacity_mib << 20;
         config.save(path).unwrap();
     }
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
@@ -224,7 +238,7 @@ async fn hostile_canisters_neither_stall_nor_exhaust_the_subnet() {
             }
         }
         assert!(
-            grown <= SUBNET_MEMORY_MIB,
+            grown <= capacity_mib,
             "grew {grown} MiB past the subnet's capacity"
         );
     }
@@ -253,15 +267,15 @@ async fn hostile_canisters_neither_stall_nor_exhaust_the_subnet() {
     );
     for (idle, attacked) in idle_memory.iter().zip(&attacked_memory) {
         assert!(
-            *attacked < idle + MEMORY_BOUND_MIB,
+            *attacked < idle + memory_bound,
             "resident {attacked} MiB (idle {idle})"
         );
     }
 
     // 50 queries at once to the hog's heap (the subnet's capacity, less the
     // other canisters) are all answered, the block rate holds, and the
-    // nodes' memory stays bounded (each query copies the heap; a node runs
-    // one at a time at a low priority).
+    // nodes' memory stays bounded (a query maps the heap's image; a node
+    // runs one at a time at a low priority).
     let mut queries = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let agent = agent.clone();
@@ -280,7 +294,7 @@ async fn hostile_canisters_neither_stall_nor_exhaust_the_subnet() {
     );
     for (idle, querying) in idle_memory.iter().zip(&querying_memory) {
         assert!(
-            *querying < idle + MEMORY_BOUND_MIB,
+            *querying < idle + memory_bound,
             "resident {querying} MiB (idle {idle})"
         );
     }
