@@ -132,6 +132,9 @@ pub fn load(
             std::thread::spawn(move || {
                 let identity =
                     Identity::new(ed25519_dalek::SigningKey::from_bytes(&rand::random()));
+                // One agent per client keeps its connections to the nodes
+                // alive between calls, as ic-agent does.
+                let agent = ureq::Agent::new_with_defaults();
                 let interval = Duration::from_secs_f64(CLIENTS as f64 / rate as f64);
                 let mut next = Instant::now();
                 let mut nonce = 0u64;
@@ -142,7 +145,8 @@ pub fn load(
                         identity.call(&canister, "inc", b"DIDL\0\0".to_vec(), expiry(), nonce);
                     target = (target + 1) % http.len();
                     let url = format!("http://{}/api/v2/canister/{effective}/call", http[target]);
-                    let sent = ureq::post(url)
+                    let sent = agent
+                        .post(url)
                         .header("content-type", "application/cbor")
                         .send(&call.envelope[..]);
                     if sent.is_ok_and(|response| response.status() == 202) {

@@ -33,10 +33,14 @@ pub struct SubnetArgs {
     /// Number of nodes (a new directory only).
     #[arg(long, default_value_t = 4)]
     pub nodes: usize,
-    /// Directory of the subnet (default: `chainkey-subnet-<nodes>` in the temp directory).
+    /// Directory of the subnet (default: `chainkey-subnet-<nodes>` in the
+    /// temp directory; with `--bench`, a new `chainkey-bench-<nodes>`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Run the throughput benchmark (load generator) and stop.
+    /// Run the throughput benchmark (load generator) and stop. Without
+    /// `--dir` it starts from a new subnet every time, so that runs compare
+    /// (a resumed subnet carries the chain and the request statuses of the
+    /// runs before).
     #[arg(long)]
     pub bench: bool,
     /// Seconds of load in `--bench`.
@@ -348,10 +352,19 @@ fn summary(statuses: &[Option<Status>]) -> String {
 /// # Errors
 /// When the subnet cannot start or a node fails.
 pub fn run(args: &SubnetArgs) -> Result<(), String> {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("chainkey-subnet-{}", args.nodes)));
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None if args.bench => {
+            let dir = std::env::temp_dir().join(format!("chainkey-bench-{}", args.nodes));
+            match std::fs::remove_dir_all(&dir) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(format!("{}: {error}", dir.display()))
+                }
+                _ => dir,
+            }
+        }
+        None => std::env::temp_dir().join(format!("chainkey-subnet-{}", args.nodes)),
+    };
     let configs = prepare(&dir, args.nodes, &args.neurons, false)?;
     let program = std::env::current_exe().map_err(|error| error.to_string())?;
     eprintln!(
