@@ -1,11 +1,12 @@
 //! Canister code run for HTTP requests — queries and
 //! `canister_inspect_message` — on a few threads of its own, at a lower
-//! CPU priority than the rest of the node: each run makes an instance
-//! with a copy of its canister's heap, and a client flooding queries at a
-//! canister with a large heap must not take the cores consensus needs.
-//! The pool's size bounds the heaps copied at once; at most
-//! [`MAX_WAITING`] more requests wait their turn, and further ones are
-//! refused at once, so a flood of queries cannot pile up memory.
+//! CPU priority than the rest of the node: each run makes an instance of
+//! its canister's heap (mapping the heap's image copy-on-write and copying
+//! its changed pages), and a client flooding queries at a canister must
+//! not take the cores consensus needs. The pool's size bounds the
+//! instances alive at once; at most [`MAX_WAITING`] more requests wait
+//! their turn, and further ones are refused at once, so a flood of queries
+//! cannot pile up memory.
 
 /// Runs waiting for a thread, at most.
 pub const MAX_WAITING: usize = 64;
