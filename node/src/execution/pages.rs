@@ -204,8 +204,33 @@ impl Pages {
         }
     }
 
+    /// The same contents, which `memory` holds, with a large overlay folded
+    /// into a new image that is then mapped into `memory` in place of the
+    /// old one (see [`with_image_if_large`](Pages::with_image_if_large)); as
+    /// they are if the overlay is small or the image cannot be made or
+    /// mapped.
+    ///
+    /// # Safety
+    /// As for [`map_into`](Pages::map_into).
+    pub unsafe fn with_image_mapped_if_large(self, memory: &mut [u8]) -> Pages {
+        if !self.overlay_is_large() {
+            return self;
+        }
+        let mapped = Image::new(self.len, |out| self.copy_nonzero_to(out)).and_then(|image| {
+            // SAFETY: the caller's promise.
+            unsafe { image.map_into(memory) }.map(|()| image)
+        });
+        match mapped {
+            Ok(image) => Pages::imaged(Arc::new(image)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot fold a heap into a new image; keeping the overlay");
+                self
+            }
+        }
+    }
+
     /// Exactly `image`'s contents.
-    pub fn imaged(image: Arc<Image>) -> Pages {
+    fn imaged(image: Arc<Image>) -> Pages {
         Pages {
             len: image.len(),
             image: Some(image),
@@ -636,5 +661,72 @@ mod tests {
         assert_eq!(folded.to_vec(), flat);
         assert_eq!(folded, memory);
         assert_eq!(digest(&folded), reference_digest(&flat));
+    }
+
+    /// Messages as an executor runs them on a live memory — random writes,
+    /// growth, bursts that fold the overlay into a new image, traps that
+    /// start a fresh memory from the saved pages — against a flat model:
+    /// every save holds exactly the memory's bytes, with the model's
+    /// digest, and a fresh mapping (a query's) reads the same.
+    #[test]
+    fn random_messages_on_a_mapped_memory_save_exactly_its_bytes() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(21);
+        let most = 256;
+        let mut saved = Pages::zeroed(64 * PAGE_BYTES);
+        let mut model = saved.to_vec();
+        let mut live = Memory::new(most);
+        let mut folds = 0;
+        for _ in 0..150 {
+            let len = if rng.gen_ratio(1, 8) {
+                (saved.len() + rng.gen_range(1..32) * PAGE_BYTES).min(most * PAGE_BYTES)
+            } else {
+                saved.len()
+            };
+            let mut expected = model.clone();
+            expected.resize(len, 0);
+            for _ in 0..rng.gen_range(0..24) {
+                let at = rng.gen_range(0..len);
+                let byte = rng.gen();
+                live.0[at] = byte;
+                expected[at] = byte;
+            }
+            if rng.gen_ratio(1, 10) {
+                let first = rng.gen_range(0..len / PAGE_BYTES);
+                let end = (first + 160).min(len / PAGE_BYTES);
+                let byte = rng.gen();
+                live.0[first * PAGE_BYTES..end * PAGE_BYTES].fill(byte);
+                expected[first * PAGE_BYTES..end * PAGE_BYTES].fill(byte);
+            }
+            if rng.gen_ratio(1, 8) {
+                // A trap: the instance is dropped, a fresh one maps the
+                // saved pages.
+                live = Memory::new(most);
+                // SAFETY: `live` is a private mapping we own.
+                unsafe { saved.map_into(live.0) }.unwrap();
+                continue;
+            }
+            let image = saved.image().cloned();
+            let next = Pages::save(&live.0[..len], image.as_ref(), &saved);
+            // SAFETY: as above.
+            let next = unsafe { next.with_image_mapped_if_large(live.0) };
+            folds += usize::from(
+                !matches!(
+                    (&image, next.image()),
+                    (Some(old), Some(new)) if Arc::ptr_eq(old, new)
+                ) && next.image().is_some(),
+            );
+            assert_eq!(next.to_vec(), expected);
+            assert_eq!(digest(&next), reference_digest(&expected));
+            if rng.gen_ratio(1, 4) {
+                let query = Memory::new(most);
+                // SAFETY: as above.
+                unsafe { next.map_into(query.0) }.unwrap();
+                assert_eq!(&query.0[..len], expected.as_slice());
+            }
+            saved = next;
+            model = expected;
+        }
+        assert!(folds >= 2, "{folds} folds");
     }
 }

@@ -415,40 +415,15 @@ impl Instance {
             })
             .collect();
         let memory = Pages::save(self.memory.data(&self.store), self.image.as_ref(), previous);
+        // SAFETY: a wasm memory is a private read-write mapping this
+        // instance owns, and holds `memory`'s contents.
+        let memory =
+            unsafe { memory.with_image_mapped_if_large(self.memory.data_mut(&mut self.store)) };
+        self.image = memory.image().cloned();
         Heap {
-            memory: self.remap_if_large(memory),
+            memory,
             globals,
             stable: stable.with_image_if_large(),
-        }
-    }
-
-    /// `memory` (the instance's) folded into a new image mapped into the
-    /// instance, if its overlay is large.
-    fn remap_if_large(&mut self, memory: Pages) -> Pages {
-        if !memory.overlay_is_large() {
-            return memory;
-        }
-        let folded = memory.clone().with_image_if_large();
-        let new_image = folded.image().filter(|image| {
-            !self
-                .image
-                .as_ref()
-                .is_some_and(|old| Arc::ptr_eq(old, image))
-        });
-        let Some(image) = new_image else {
-            return memory;
-        };
-        // SAFETY: a wasm memory is a private read-write mapping this
-        // instance owns, at least as long as its contents.
-        match unsafe { image.map_into(self.memory.data_mut(&mut self.store)) } {
-            Ok(()) => {
-                self.image = Some(Arc::clone(image));
-                folded
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot remap a heap onto its new image");
-                memory
-            }
         }
     }
 
