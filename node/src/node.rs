@@ -499,7 +499,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         consensus,
         signed_through: store.signed_through()?,
         stored_catch_up: 0,
-        gap: first_gap(&store)?,
+        gap: store.first_gap()?,
         store,
         transport,
         execution,
@@ -594,18 +594,6 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     }
     tracing::info!(node = node.me, "node stopped");
     Ok(())
-}
-
-/// The first run of heights missing below the store's top, if any.
-fn first_gap(store: &Store) -> Result<Option<(Height, Height)>, StoreError> {
-    let mut expected = 1;
-    for height in store.heights()? {
-        if height > expected {
-            return Ok(Some((expected, height - 1)));
-        }
-        expected = height + 1;
-    }
-    Ok(None)
 }
 
 impl Node {

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use chainkey_consensus::types::{CatchUpPackage, SignatureBytes};
 use chainkey_consensus::{Artifact, FinalizedBlock, Hash, Height};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const FINALIZED: TableDefinition<u64, &[u8]> = TableDefinition::new("finalized");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -140,18 +140,32 @@ impl Store {
         Ok(())
     }
 
-    /// The stored finalized heights, ascending.
+    /// The first run of heights missing below the top stored height, if
+    /// any. A chain without gaps (the usual case) is recognised from its
+    /// length and ends alone, without reading its blocks: a node starting
+    /// on a long chain must not read all of it.
     ///
     /// # Errors
     /// A database error.
-    pub fn heights(&self) -> Result<Vec<Height>, StoreError> {
+    pub fn first_gap(&self) -> Result<Option<(Height, Height)>, StoreError> {
         let read = self.db.begin_read()?;
         let table = read.open_table(FINALIZED)?;
-        let mut heights = Vec::new();
-        for entry in table.iter()? {
-            heights.push(entry?.0.value());
+        let (Some(first), Some(top)) = (table.first()?, table.last()?) else {
+            return Ok(None);
+        };
+        let (first, top) = (first.0.value(), top.0.value());
+        if first <= 1 && top - first + 1 == table.len()? {
+            return Ok(None);
         }
-        Ok(heights)
+        let mut expected = 1;
+        for entry in table.iter()? {
+            let height = entry?.0.value();
+            if height > expected {
+                return Ok(Some((expected, height - 1)));
+            }
+            expected = height + 1;
+        }
+        Ok(None)
     }
 
     /// The latest resume point: a finalized block and its height's beacon.
@@ -426,12 +440,36 @@ mod tests {
             Err(StoreError::Conflict(2))
         ));
         assert_eq!(store.chain().unwrap().len(), 2);
-        assert_eq!(store.heights().unwrap(), vec![1, 2]);
+        assert_eq!(store.first_gap().unwrap(), None);
         assert_eq!(
             store.finalized_ingress().unwrap(),
             vec![(Hash([4; 32]), 90)]
         );
         store.prune_ingress(91).unwrap();
         assert!(store.finalized_ingress().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_first_gap_below_the_top_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.first_gap().unwrap(), None, "empty");
+        let put = |height| store.put_finalized(&[block(height, Hash::default())], &[]);
+        put(1).unwrap();
+        put(2).unwrap();
+        assert_eq!(store.first_gap().unwrap(), None);
+        put(5).unwrap();
+        put(9).unwrap();
+        assert_eq!(store.first_gap().unwrap(), Some((3, 4)));
+        put(3).unwrap();
+        put(4).unwrap();
+        assert_eq!(store.first_gap().unwrap(), Some((6, 8)));
+        // A store that starts above height 1 (a node that caught up).
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .put_finalized(&[block(7, Hash::default())], &[])
+            .unwrap();
+        assert_eq!(store.first_gap().unwrap(), Some((1, 6)));
     }
 }
