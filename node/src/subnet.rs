@@ -503,7 +503,7 @@ fn bench_calls(
     args: &SubnetArgs,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), String> {
-    wait_for_height(subnet, 5, Duration::from_secs(60))?;
+    wait_until_warm(subnet, stop)?;
     let owner = crate::requests::client::Identity::new(ed25519_dalek::SigningKey::from_bytes(
         &rand::random(),
     ));
@@ -562,12 +562,13 @@ fn bench_calls(
     Ok(())
 }
 
-/// `--bench --sign`: signatures per second and latency from request to reply.
-fn bench_sign(
-    subnet: &mut LocalSubnet,
-    args: &SubnetArgs,
+/// Waits until every node holds the ECDSA key and a full presignature
+/// pool: the steady state of a subnet, after the start's key generation
+/// and the pool's first fill.
+fn wait_until_warm(
+    subnet: &LocalSubnet,
     stop: &Arc<AtomicBool>,
-) -> Result<(), String> {
+) -> Result<crate::config::ChainKeyConfig, String> {
     let chain_key = crate::config::ChainKeyConfig::default();
     let deadline = Instant::now() + Duration::from_secs(180);
     eprintln!(
@@ -583,6 +584,16 @@ fn bench_sign(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    Ok(chain_key)
+}
+
+/// `--bench --sign`: signatures per second and latency from request to reply.
+fn bench_sign(
+    subnet: &mut LocalSubnet,
+    args: &SubnetArgs,
+    stop: &Arc<AtomicBool>,
+) -> Result<(), String> {
+    let chain_key = wait_until_warm(subnet, stop)?;
     let owner = crate::requests::client::Identity::new(ed25519_dalek::SigningKey::from_bytes(
         &rand::random(),
     ));
