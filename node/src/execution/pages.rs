@@ -68,7 +68,7 @@ pub struct Pages {
 
 impl Pages {
     /// `len` zero bytes.
-    pub fn zeroed(len: usize) -> Pages {
+    fn zeroed(len: usize) -> Pages {
         Pages {
             len: len.next_multiple_of(PAGE_BYTES),
             ..Pages::default()
@@ -129,7 +129,7 @@ impl Pages {
 
     /// Copies the contents to the start of `out`, which is at least
     /// [`len`](Pages::len) bytes long.
-    pub fn copy_to(&self, out: &mut [u8]) {
+    fn copy_to(&self, out: &mut [u8]) {
         for (index, chunk) in out[..self.len].chunks_mut(PAGE_BYTES).enumerate() {
             chunk.copy_from_slice(self.page(index));
         }
@@ -184,7 +184,7 @@ impl Pages {
 
     /// Whether the overlay is large enough to fold into a new image: an
     /// eighth of the memory, and at least 8 MiB.
-    pub fn overlay_is_large(&self) -> bool {
+    fn overlay_is_large(&self) -> bool {
         let overlay = self.overlay.len() * PAGE_BYTES;
         overlay >= MIN_OVERLAY_FOR_IMAGE && overlay >= self.len / 8
     }
