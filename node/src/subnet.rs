@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chainkey_consensus::NodeId;
 
-use crate::config::{NeuronConfig, PeerConfig};
+use crate::config::{NeuronConfig, NodeConfig, PeerConfig};
 use crate::genesis::{config_path, write_genesis, NodeAddresses};
 use crate::http::SubmitResponse;
 use crate::ingress::{unix_ms, SignedIngress};
@@ -400,6 +400,15 @@ pub fn run(args: &SubnetArgs) -> Result<(), String> {
         subnet.stop();
         return result;
     }
+    wait_for_height(&subnet, 1, Duration::from_secs(120))?;
+    let root_key_path = dir.join("root_key.der");
+    let root_key = NodeConfig::load(&configs[0])
+        .and_then(|config| config.certification_key())
+        .map(|key| crate::certification::certificate::key_to_der(&key.public_key()))
+        .map_err(|error| error.to_string())?;
+    std::fs::write(&root_key_path, root_key)
+        .map_err(|error| format!("{}: {error}", root_key_path.display()))?;
+    eprintln!("{}", where_things_are(&subnet.http, &root_key_path));
     let bar = indicatif::ProgressBar::new_spinner();
     let interactive = std::io::stderr().is_terminal();
     let mut last_print = Instant::now();
@@ -562,6 +571,26 @@ fn bench_calls(
     Ok(())
 }
 
+/// What a user of a running subnet needs: each node's URLs, where the
+/// root key is, and how to point an agent at the subnet.
+fn where_things_are(http: &[SocketAddr], root_key: &Path) -> String {
+    let mut text = String::from("nodes up:\n");
+    for (id, address) in http.iter().enumerate() {
+        text += &format!(
+            "  node {id}: http://{address}  (IC API /api/v2 and /api/v3, status \
+             http://{address}/status, metrics http://{address}/metrics)\n"
+        );
+    }
+    text += &format!(
+        "  root key (DER): {} — also served at /api/v2/status\n  \
+         agent: HttpAgent.create({{ host: \"http://{}\", shouldFetchRootKey: true }}) \
+         (@dfinity/agent); ic-agent: Agent::builder().with_url(…) then fetch_root_key()",
+        root_key.display(),
+        http.first().map_or_else(String::new, ToString::to_string),
+    );
+    text
+}
+
 /// Waits until every node holds the ECDSA key and a full presignature
 /// pool: the steady state of a subnet, after the start's key generation
 /// and the pool's first fill.
@@ -704,4 +733,28 @@ fn bench(subnet: &mut LocalSubnet, args: &SubnetArgs, stop: &AtomicBool) -> Resu
         verdict(ingress >= 5000.0)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_is_told_each_nodes_urls_and_where_the_root_key_is() {
+        let http: Vec<SocketAddr> = vec![
+            "127.0.0.1:4100".parse().unwrap(),
+            "127.0.0.1:4200".parse().unwrap(),
+        ];
+        let text = where_things_are(&http, Path::new("/tmp/s/root_key.der"));
+        for url in [
+            "node 0: http://127.0.0.1:4100",
+            "node 1: http://127.0.0.1:4200",
+            "http://127.0.0.1:4200/status",
+            "http://127.0.0.1:4100/metrics",
+            "root key (DER): /tmp/s/root_key.der",
+            "host: \"http://127.0.0.1:4100\"",
+        ] {
+            assert!(text.contains(url), "{url} missing from:\n{text}");
+        }
+    }
 }
