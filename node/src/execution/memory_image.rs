@@ -29,7 +29,9 @@ use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
-use super::pages::PAGE_BYTES;
+/// Bytes per page: the wasm page, the unit in which memory is shared,
+/// compared and hashed.
+pub const PAGE_BYTES: usize = 64 << 10;
 
 /// Memory contents in an immutable memory file, with its pages' hashes
 /// computed when first needed.

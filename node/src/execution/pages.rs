@@ -27,10 +27,11 @@ use std::sync::{Arc, LazyLock, OnceLock};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
+pub use super::memory_image::PAGE_BYTES;
 use super::memory_image::{self, Image};
 
-/// Bytes per page: the wasm page.
-pub const PAGE_BYTES: usize = 64 << 10;
+/// Largest memory a canister has, heap or stable: 4 GiB.
+pub const MAX_MEMORY_BYTES: usize = 4 << 30;
 
 /// The smallest overlay that is folded into a new image.
 const MIN_OVERLAY_FOR_IMAGE: usize = 8 << 20;
@@ -440,7 +441,7 @@ impl<'de> Deserialize<'de> for Pages {
         };
         let len = usize::try_from(stored.len)
             .ok()
-            .filter(|len| len.is_multiple_of(PAGE_BYTES) && *len <= super::wasm::MAX_HEAP_BYTES)
+            .filter(|len| len.is_multiple_of(PAGE_BYTES) && *len <= MAX_MEMORY_BYTES)
             .ok_or_else(|| {
                 D::Error::custom("memory is not a whole number of pages within 4 GiB")
             })?;

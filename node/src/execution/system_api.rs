@@ -205,8 +205,8 @@ pub struct MemoryCaps {
 impl Default for MemoryCaps {
     fn default() -> Self {
         MemoryCaps {
-            heap: super::wasm::MAX_HEAP_BYTES as u64,
-            stable: super::wasm::MAX_STABLE_BYTES,
+            heap: super::pages::MAX_MEMORY_BYTES as u64,
+            stable: super::pages::MAX_MEMORY_BYTES as u64,
         }
     }
 }

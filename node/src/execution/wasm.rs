@@ -28,13 +28,13 @@ use wasmtime::{Config, Engine, ExternType, Memory, Module, Store, Val};
 
 use super::instrument::{self, ModuleError};
 use super::memory_image::Image;
-use super::pages::Pages;
+use super::pages::{self, Pages};
 use super::system_api::{Api, Linkers, PROVIDED};
 
 /// Largest heap (wasm memory) of a canister.
-pub const MAX_HEAP_BYTES: usize = 4 << 30;
+pub const MAX_HEAP_BYTES: usize = pages::MAX_MEMORY_BYTES;
 /// Largest stable memory of a canister.
-pub const MAX_STABLE_BYTES: u64 = 4 << 30;
+pub const MAX_STABLE_BYTES: u64 = pages::MAX_MEMORY_BYTES as u64;
 /// Largest wasm stack a message may use (messages run on wasmtime fibers,
 /// whose 2 MiB stacks must be larger).
 pub const MAX_WASM_STACK: usize = 1 << 20;
