@@ -72,8 +72,8 @@ pub enum NodeError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// Its execution checkpoint.
-    #[error("execution checkpoint: {0}")]
-    Checkpoint(String),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::execution::service::CheckpointError),
     /// The HTTP endpoint.
     #[error("HTTP endpoint on {address}: {source}")]
     Http {
@@ -413,7 +413,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         signer_sender,
     );
     let runtime = Arc::new(Runtime::new());
-    let state = match service::load_checkpoint(&config.data_dir).map_err(NodeError::Checkpoint)? {
+    let state = match service::load_checkpoint(&config.data_dir)? {
         Some(state) => state,
         None => crate::execution::ReplicatedState {
             governance: config.genesis_governance()?,

@@ -120,23 +120,45 @@ fn images_path(dir: &Path) -> PathBuf {
     dir.join("images")
 }
 
+/// Why a checkpoint did not load.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The file exists but cannot be read.
+    #[error("cannot read the checkpoint {path}: {source}")]
+    Read {
+        /// The checkpoint's path.
+        path: PathBuf,
+        /// What reading it gave.
+        source: std::io::Error,
+    },
+    /// It does not decode: a damaged file, or a memory image it names is
+    /// missing or damaged.
+    #[error("cannot decode the checkpoint {path}: {source}")]
+    Decode {
+        /// The checkpoint's path.
+        path: PathBuf,
+        /// What decoding it gave.
+        source: ciborium::de::Error<std::io::Error>,
+    },
+}
+
 /// Reads the checkpoint in `dir`, if any.
 ///
 /// # Errors
-/// A message if it exists but does not read.
-pub fn load_checkpoint(dir: &Path) -> Result<Option<ReplicatedState>, String> {
+/// If it exists but does not read or decode.
+pub fn load_checkpoint(dir: &Path) -> Result<Option<ReplicatedState>, CheckpointError> {
     let path = checkpoint_path(dir);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(format!("{}: {error}", path.display())),
+        Err(source) => return Err(CheckpointError::Read { path, source }),
     };
     let (state, _) = pages::with_image_dir(&images_path(dir), || {
         ciborium::from_reader(bytes.as_slice())
     });
     state
         .map(Some)
-        .map_err(|error| format!("{}: {error}", path.display()))
+        .map_err(|source| CheckpointError::Decode { path, source })
 }
 
 /// Writes `state` as the checkpoint in `dir`, its memory images beside it.

@@ -499,5 +499,39 @@ fn a_large_heap_is_shared_copy_on_write_and_survives_restarts_unchanged() {
     assert_eq!(heap(&b).own_bytes(), pages::PAGE_BYTES);
 }
 
+#[test]
+fn a_checkpoint_that_is_damaged_or_misses_its_image_is_refused_with_a_typed_error() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    let status = replica.install(
+        &id,
+        types::CanisterInstallMode::Install,
+        wat::parse_str(BIG_HEAP).unwrap(),
+    );
+    assert!(matches!(status, RequestStatus::Replied(_)), "{status:?}");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(service::load_checkpoint(dir.path()).unwrap().is_none());
+    service::write_checkpoint(dir.path(), &replica.executor.state).unwrap();
+    let loaded = service::load_checkpoint(dir.path()).unwrap().unwrap();
+    assert_eq!(loaded.digest(), replica.executor.state.digest());
+    // The heap's image file gone: the checkpoint names what it lacks.
+    let images: Vec<_> = std::fs::read_dir(dir.path().join("images"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(images.len(), 1, "one image: the 32 MiB heap");
+    std::fs::remove_file(&images[0]).unwrap();
+    assert!(matches!(
+        service::load_checkpoint(dir.path()),
+        Err(service::CheckpointError::Decode { .. })
+    ));
+    // A damaged file.
+    std::fs::write(service::checkpoint_path(dir.path()), b"\xa1\x00").unwrap();
+    assert!(matches!(
+        service::load_checkpoint(dir.path()),
+        Err(service::CheckpointError::Decode { .. })
+    ));
+}
+
 /// Canisters and callers that try to stall the subnet.
 mod hostile;
