@@ -32,9 +32,17 @@ const CATCH_UP: &str = "catch_up";
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database itself.
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    Directory {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// What creating it gave.
+        source: std::io::Error,
+    },
+    /// The database itself (its file, its transactions or its tables).
     #[error("database: {0}")]
-    Database(String),
+    Database(#[source] Box<redb::Error>),
     /// A stored value does not decode.
     #[error("corrupt {0}")]
     Corrupt(&'static str),
@@ -46,7 +54,7 @@ pub enum StoreError {
 
 impl<E: Into<redb::Error>> From<E> for StoreError {
     fn from(error: E) -> Self {
-        StoreError::Database(error.into().to_string())
+        StoreError::Database(Box::new(error.into()))
     }
 }
 
@@ -68,9 +76,12 @@ impl Store {
     /// Opens (or creates) the database in `dir`.
     ///
     /// # Errors
-    /// [`StoreError::Database`].
+    /// [`StoreError::Directory`] or [`StoreError::Database`].
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|error| StoreError::Database(error.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let db = Database::create(dir.join("node.redb"))?;
         let write = db.begin_write()?;
         write.open_table(FINALIZED)?;
@@ -471,5 +482,21 @@ mod tests {
             .put_finalized(&[block(7, Hash::default())], &[])
             .unwrap();
         assert_eq!(store.first_gap().unwrap(), Some((1, 6)));
+    }
+
+    #[test]
+    fn a_store_that_cannot_open_says_why_in_a_typed_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"not a directory").unwrap();
+        assert!(matches!(
+            Store::open(&file.join("data")),
+            Err(StoreError::Directory { path, .. }) if path == file.join("data")
+        ));
+        std::fs::write(dir.path().join("node.redb"), [7u8; 4096]).unwrap();
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::Database(_))
+        ));
     }
 }
