@@ -289,48 +289,42 @@ pub fn written_pages(memory: &[u8]) -> Option<Vec<bool>> {
     Some(written)
 }
 
+/// A private anonymous mapping of `len` bytes, as wasmtime makes for a
+/// wasm memory: what the tests map images into.
+#[cfg(test)]
+pub(super) struct Anonymous(pub &'static mut [u8]);
+
+#[cfg(test)]
+impl Anonymous {
+    pub(super) fn new(len: usize) -> Anonymous {
+        // SAFETY: a fresh anonymous mapping, unmapped on drop.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(start, libc::MAP_FAILED);
+        // SAFETY: the mapping is `len` bytes, alive until drop.
+        Anonymous(unsafe { std::slice::from_raw_parts_mut(start.cast(), len) })
+    }
+}
+
+#[cfg(test)]
+impl Drop for Anonymous {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`.
+        unsafe { libc::munmap(self.0.as_mut_ptr().cast(), self.0.len()) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A private anonymous mapping, as wasmtime makes for a wasm memory.
-    struct Anonymous {
-        start: NonNull<u8>,
-        len: usize,
-    }
-
-    impl Anonymous {
-        fn new(len: usize) -> Anonymous {
-            // SAFETY: a fresh anonymous mapping.
-            let start = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(start, libc::MAP_FAILED);
-            Anonymous {
-                start: NonNull::new(start.cast()).unwrap(),
-                len,
-            }
-        }
-
-        fn bytes(&mut self) -> &mut [u8] {
-            // SAFETY: the mapping lives as long as `self`.
-            unsafe { std::slice::from_raw_parts_mut(self.start.as_ptr(), self.len) }
-        }
-    }
-
-    impl Drop for Anonymous {
-        fn drop(&mut self) {
-            // SAFETY: the mapping made in `new`.
-            unsafe { libc::munmap(self.start.as_ptr().cast(), self.len) };
-        }
-    }
 
     fn written(memory: &[u8]) -> Vec<usize> {
         let written = written_pages(memory).expect("this kernel has /proc/self/pagemap");
@@ -345,8 +339,8 @@ mod tests {
             }
         })
         .unwrap();
-        let mut memory = Anonymous::new(10 * PAGE_BYTES);
-        let bytes = memory.bytes();
+        let memory = Anonymous::new(10 * PAGE_BYTES);
+        let bytes = &mut *memory.0;
         bytes[9 * PAGE_BYTES] = 5;
         // SAFETY: `memory` is ours.
         unsafe { image.map_into(bytes) }.unwrap();
@@ -391,13 +385,13 @@ mod tests {
         let other = Image::new(3 * PAGE_BYTES, |bytes| bytes[PAGE_BYTES + 1] = 8).unwrap();
         assert_ne!(other.name(), image.name());
         // An opened image maps copy-on-write like a made one.
-        let mut memory = Anonymous::new(3 * PAGE_BYTES);
+        let memory = Anonymous::new(3 * PAGE_BYTES);
         // SAFETY: `memory` is ours.
-        unsafe { opened.map_into(memory.bytes()) }.unwrap();
-        assert_eq!(memory.bytes()[PAGE_BYTES + 1], 7);
-        assert_eq!(written(memory.bytes()), Vec::<usize>::new());
-        memory.bytes()[1] = 1;
-        assert_eq!(written(memory.bytes()), [0]);
+        unsafe { opened.map_into(memory.0) }.unwrap();
+        assert_eq!(memory.0[PAGE_BYTES + 1], 7);
+        assert_eq!(written(memory.0), Vec::<usize>::new());
+        memory.0[1] = 1;
+        assert_eq!(written(memory.0), [0]);
         assert_eq!(opened.page(0)[1], 0);
     }
 

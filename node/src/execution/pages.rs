@@ -478,36 +478,11 @@ impl<'de> Deserialize<'de> for Pages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execution::memory_image::Anonymous;
 
-    /// A private anonymous mapping of `pages` pages, as wasmtime makes for
-    /// a wasm memory.
-    struct Memory(&'static mut [u8]);
-
-    impl Memory {
-        fn new(pages: usize) -> Memory {
-            let len = pages * PAGE_BYTES;
-            // SAFETY: a fresh anonymous mapping, unmapped on drop.
-            let start = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(start, libc::MAP_FAILED);
-            // SAFETY: the mapping is `len` bytes, alive until drop.
-            Memory(unsafe { std::slice::from_raw_parts_mut(start.cast(), len) })
-        }
-    }
-
-    impl Drop for Memory {
-        fn drop(&mut self) {
-            // SAFETY: the mapping made in `new`.
-            unsafe { libc::munmap(self.0.as_mut_ptr().cast(), self.0.len()) };
-        }
+    /// An anonymous memory of `pages` pages.
+    fn pages_of_memory(pages: usize) -> Anonymous {
+        Anonymous::new(pages * PAGE_BYTES)
     }
 
     fn digest(pages: &Pages) -> [u8; 32] {
@@ -529,7 +504,7 @@ mod tests {
 
     #[test]
     fn saving_a_memory_keeps_only_pages_that_differ_and_shares_unchanged_ones() {
-        let memory = Memory::new(4);
+        let memory = pages_of_memory(4);
         memory.0[PAGE_BYTES + 5] = 1;
         memory.0[3 * PAGE_BYTES] = 2;
         let first = Pages::save(memory.0, None, &Pages::default());
@@ -598,7 +573,7 @@ mod tests {
         assert_eq!(digest(&saved), reference_digest(&contents));
 
         // An instance's memory, with stale bytes where the image goes.
-        let memory = Memory::new(pages + 2);
+        let memory = pages_of_memory(pages + 2);
         memory.0.fill(0xAA);
         let heap = Pages {
             len: (pages + 1) * PAGE_BYTES,
@@ -623,7 +598,7 @@ mod tests {
         assert_eq!(digest(&after), reference_digest(&expected));
 
         // A fresh instance of the saved heap (a query's) reads the same.
-        let fresh = Memory::new(pages + 1);
+        let fresh = pages_of_memory(pages + 1);
         // SAFETY: as above.
         unsafe { after.map_into(fresh.0) }.unwrap();
         assert_eq!(fresh.0, expected.as_slice());
@@ -676,7 +651,7 @@ mod tests {
         let most = 256;
         let mut saved = Pages::zeroed(64 * PAGE_BYTES);
         let mut model = saved.to_vec();
-        let mut live = Memory::new(most);
+        let mut live = pages_of_memory(most);
         let mut folds = 0;
         for _ in 0..150 {
             let len = if rng.gen_ratio(1, 8) {
@@ -702,7 +677,7 @@ mod tests {
             if rng.gen_ratio(1, 8) {
                 // A trap: the instance is dropped, a fresh one maps the
                 // saved pages.
-                live = Memory::new(most);
+                live = pages_of_memory(most);
                 // SAFETY: `live` is a private mapping we own.
                 unsafe { saved.map_into(live.0) }.unwrap();
                 continue;
@@ -720,7 +695,7 @@ mod tests {
             assert_eq!(next.to_vec(), expected);
             assert_eq!(digest(&next), reference_digest(&expected));
             if rng.gen_ratio(1, 4) {
-                let query = Memory::new(most);
+                let query = pages_of_memory(most);
                 // SAFETY: as above.
                 unsafe { next.map_into(query.0) }.unwrap();
                 assert_eq!(&query.0[..len], expected.as_slice());

@@ -685,28 +685,37 @@ fn stable_range(stable: &Pages, offset: u64, size: u64) -> Outcome<usize> {
     }
 }
 
-fn stable64_write(mut caller: Host<'_>, offset: u64, src: u64, size: u64) -> Outcome {
+/// Checks `size` bytes at `offset` of stable memory and at `at` of the
+/// wasm memory, charges one instruction per byte, and hands both to `copy`
+/// (stable memory, the start in it, the wasm memory's bytes).
+fn stable_copy(
+    mut caller: Host<'_>,
+    offset: u64,
+    at: u64,
+    size: u64,
+    copy: impl FnOnce(&mut Pages, usize, &mut [u8]),
+) -> Outcome {
     let start = stable_range(&caller.data().stable, offset, size)?;
     charge(&mut caller, size)?;
     let memory = caller.data().memory.expect("memory set at instantiation");
     let (data, api) = memory.data_and_store_mut(&mut caller);
-    let Some(range) = memory_range(src, size, data.len()) else {
+    let Some(range) = memory_range(at, size, data.len()) else {
         return violation("memory access out of bounds");
     };
-    api.stable.write(start, &data[range]);
+    copy(&mut api.stable, start, &mut data[range]);
     Ok(())
 }
 
-fn stable64_read(mut caller: Host<'_>, dst: u64, offset: u64, size: u64) -> Outcome {
-    let start = stable_range(&caller.data().stable, offset, size)?;
-    charge(&mut caller, size)?;
-    let memory = caller.data().memory.expect("memory set at instantiation");
-    let (data, api) = memory.data_and_store_mut(&mut caller);
-    let Some(range) = memory_range(dst, size, data.len()) else {
-        return violation("memory access out of bounds");
-    };
-    api.stable.read(start, &mut data[range]);
-    Ok(())
+fn stable64_write(caller: Host<'_>, offset: u64, src: u64, size: u64) -> Outcome {
+    stable_copy(caller, offset, src, size, |stable, start, bytes| {
+        stable.write(start, bytes)
+    })
+}
+
+fn stable64_read(caller: Host<'_>, dst: u64, offset: u64, size: u64) -> Outcome {
+    stable_copy(caller, offset, dst, size, |stable, start, bytes| {
+        stable.read(start, bytes)
+    })
 }
 
 fn certified_data_set<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {

@@ -220,15 +220,8 @@ impl Replica {
         mode: types::CanisterInstallMode,
         wasm: Vec<u8>,
     ) -> RequestStatus {
-        let arg = Encode!(&types::InstallCodeArgs {
-            mode,
-            canister_id: CandidPrincipal::from_slice(id),
-            wasm_module: wasm,
-            arg: Vec::new(),
-            sender_canister_version: None,
-        })
-        .unwrap();
-        self.block(&[(&[], "install_code", arg)]).remove(0)
+        self.block(&[(&[], "install_code", install_code_arg(mode, id, wasm))])
+            .remove(0)
     }
 
     fn query(&self, id: &[u8], method: &str) -> Result<Vec<u8>, Reject> {
@@ -245,6 +238,18 @@ impl Replica {
             5_000_000_000,
         )
     }
+}
+
+/// The Candid argument of `install_code` for `wasm` in `canister`.
+fn install_code_arg(mode: types::CanisterInstallMode, canister: &[u8], wasm: Vec<u8>) -> Vec<u8> {
+    Encode!(&types::InstallCodeArgs {
+        mode,
+        canister_id: CandidPrincipal::from_slice(canister),
+        wasm_module: wasm,
+        arg: Vec::new(),
+        sender_canister_version: None,
+    })
+    .unwrap()
 }
 
 /// A development subnet's cycles: anyone mints.

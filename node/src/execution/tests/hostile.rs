@@ -420,14 +420,11 @@ fn an_endless_install_runs_in_slices_and_fails_identically_across_restarts() {
         targets.push(replica.create());
     }
     let (victim, target) = (victims.pop().unwrap(), targets.pop().unwrap());
-    let install = Encode!(&types::InstallCodeArgs {
-        mode: types::CanisterInstallMode::Install,
-        canister_id: CandidPrincipal::from_slice(&target),
-        wasm_module: wat::parse_str(ENDLESS_INIT).unwrap(),
-        arg: Vec::new(),
-        sender_canister_version: None,
-    })
-    .unwrap();
+    let install = install_code_arg(
+        types::CanisterInstallMode::Install,
+        &target,
+        wat::parse_str(ENDLESS_INIT).unwrap(),
+    );
     let calls: Vec<(&[u8], &str, Vec<u8>)> = vec![(&[], "install_code", install)];
     a.block(&calls);
     b.block(&calls);
@@ -580,14 +577,11 @@ fn an_install_in_progress_is_answered_when_its_canister_is_uninstalled() {
     let limits = small_limits();
     let mut replica = Replica::with_limits(limits);
     let hog = install_wat(&mut replica, HOG);
-    let reinstall = Encode!(&types::InstallCodeArgs {
-        mode: types::CanisterInstallMode::Reinstall,
-        canister_id: CandidPrincipal::from_slice(&hog),
-        wasm_module: wat::parse_str(ENDLESS_INIT).unwrap(),
-        arg: Vec::new(),
-        sender_canister_version: None,
-    })
-    .unwrap();
+    let reinstall = install_code_arg(
+        types::CanisterInstallMode::Reinstall,
+        &hog,
+        wat::parse_str(ENDLESS_INIT).unwrap(),
+    );
     let status = replica.block(&[(&[], "install_code", reinstall)]).remove(0);
     assert_eq!(status, RequestStatus::Processing, "the install pauses");
     let request = replica.last_request_id();
