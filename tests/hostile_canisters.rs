@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use candid::{Encode, Nat, Principal};
 use chainkey_node::config::NodeConfig;
-use chainkey_node::subnet::{prepare, wait_for_height, LocalSubnet};
+use chainkey_node::local_subnet::{prepare, wait_for_height, LocalSubnet};
 use common::*;
 use ic_agent::identity::BasicIdentity;
 use ic_agent::Agent;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use candid::{Decode, Encode, Nat};
-use chainkey_node::subnet::{prepare, test_hook, wait_for_height, LocalSubnet};
+use chainkey_node::local_subnet::{prepare, test_hook, wait_for_height, LocalSubnet};
 use common::*;
 use ic_agent::identity::BasicIdentity;
 use ic_agent::{Agent, Identity};
@@ -297,7 +297,7 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
 async fn neurons_add_a_fifth_node_which_takes_its_share_of_every_key() {
     use chainkey_node::config::NeuronConfig;
     use chainkey_node::genesis::{write_joining_node, NodeKeys};
-    use chainkey_node::governance::{Action, Proposal, Status, SubnetRecord, Vote};
+    use chainkey_node::registry::governance::{Action, Proposal, Status, SubnetRecord, Vote};
 
     let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
     let identities: Vec<BasicIdentity> = (50..53)
@@ -432,7 +432,7 @@ async fn neurons_add_a_fifth_node_which_takes_its_share_of_every_key() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let statuses = loop {
         let statuses = subnet.statuses();
-        let reshared = |status: &Option<chainkey_node::node::Status>| {
+        let reshared = |status: &Option<chainkey_node::api::Status>| {
             status.as_ref().is_some_and(|status| {
                 matches!(status.ecdsa_reshared, Some((2, _)))
                     && matches!(status.bls_reshared, Some((2, _, _)))

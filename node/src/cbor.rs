@@ -1,7 +1,16 @@
-//! The CBOR conventions of the IC HTTP interface that several modules read
-//! and write: the self-describe tag and maps with text keys.
+//! CBOR, the encoding of everything a node stores, sends and hashes, and
+//! the conventions of the IC HTTP interface: the self-describe tag and
+//! maps with text keys.
 
 use ciborium::value::Value;
+use serde::Serialize;
+
+/// The CBOR encoding of `value` (every node structure is stored and sent so).
+pub fn to_cbor(value: &impl Serialize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(value, &mut bytes).expect("writing to a Vec cannot fail");
+    bytes
+}
 
 /// CBOR's self-describe tag (55799), which the IC puts on its messages.
 pub const SELF_DESCRIBE: u64 = 55799;
@@ -17,7 +26,7 @@ pub fn decode_described(bytes: &[u8]) -> Option<Value> {
 
 /// Encodes `value` under the self-describe tag.
 pub fn encode_described(value: Value) -> Vec<u8> {
-    crate::wire::to_cbor(&Value::Tag(SELF_DESCRIBE, Box::new(value)))
+    to_cbor(&Value::Tag(SELF_DESCRIBE, Box::new(value)))
 }
 
 /// The value of the text key `name` in a map's entries.

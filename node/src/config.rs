@@ -18,8 +18,8 @@ use chainkey_crypto::{MinSig, PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::governance::{Governance, Neuron};
-use crate::requests::principal::Principal;
+use crate::ic::principal::Principal;
+use crate::registry::governance::{Governance, Neuron};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -367,7 +367,7 @@ pub type NodeKey = (Vec<u8>, Vec<u8>);
 
 /// The principal and DER key of a node whose query-signing key is `key`.
 pub fn node_key(key: &ed25519_dalek::VerifyingKey) -> NodeKey {
-    let der = crate::requests::envelope::ed25519_der(key.as_bytes());
+    let der = crate::ic::envelope::ed25519_der(key.as_bytes());
     let principal = Principal::self_authenticating(&der);
     (principal.as_bytes().to_vec(), der)
 }

@@ -1,16 +1,14 @@
 //! The `chainkey` command line.
 
-mod bench;
-mod bench_dkg;
-mod bench_ecdsa;
-mod gpu_choice;
+mod cli;
 
 use std::path::PathBuf;
 
 use chainkey_node::config::NodeConfig;
 use chainkey_node::genesis::{write_genesis, NodeAddresses};
-use chainkey_node::subnet::SubnetArgs;
 use clap::{Parser, Subcommand};
+use cli::bench;
+use cli::subnet::SubnetArgs;
 use tracing_subscriber::EnvFilter;
 
 /// chainkey: a high-throughput chain-key cryptography engine and subnet node.
@@ -74,7 +72,7 @@ fn run_node(path: &std::path::Path) -> Result<(), String> {
                 _ = terminate.recv() => {}
             }
         };
-        chainkey_node::node::run(config, shutdown)
+        chainkey_node::replica::run(config, shutdown)
             .await
             .map_err(|error| error.to_string())
     })
@@ -86,7 +84,7 @@ fn main() -> std::process::ExitCode {
         Command::Node { config } => run_node(&config),
         Command::Subnet(args) => {
             init_logs("warn");
-            chainkey_node::subnet::run(&args)
+            cli::subnet::run(&args)
         }
         Command::Genesis {
             nodes,

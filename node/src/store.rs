@@ -58,7 +58,7 @@ impl<E: Into<redb::Error>> From<E> for StoreError {
     }
 }
 
-use crate::wire::to_cbor as encode;
+use crate::cbor::to_cbor as encode;
 
 fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],

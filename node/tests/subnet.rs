@@ -10,10 +10,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chainkey_consensus::{Hash, Height, NodeId};
+use chainkey_node::api::Status;
 use chainkey_node::ingress::{unix_ms, Sender, SignedIngress};
-use chainkey_node::node::Status;
+use chainkey_node::local_subnet::{prepare, submit, test_hook, wait_for_height, LocalSubnet};
 use chainkey_node::store::Store;
-use chainkey_node::subnet::{prepare, submit, test_hook, wait_for_height, LocalSubnet};
 
 static ONE_SUBNET_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -112,7 +112,7 @@ fn four_nodes_agree_and_a_killed_node_recovers_every_block() {
     let config =
         chainkey_node::config::NodeConfig::load(&chainkey_node::genesis::config_path(dir, 1))
             .unwrap();
-    let root_key = chainkey_node::certification::certificate::key_to_der(
+    let root_key = chainkey_node::ic::certificate::key_to_der(
         &config.certification_key().unwrap().public_key(),
     );
     assert!(
@@ -336,7 +336,7 @@ fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
             })
             .collect();
         while http.iter().any(|address| {
-            chainkey_node::subnet::status(*address).is_none_or(|s| s.finalized_height < until)
+            chainkey_node::local_subnet::status(*address).is_none_or(|s| s.finalized_height < until)
         }) {
             assert!(Instant::now() < deadline, "height {until} not reached");
             std::thread::sleep(Duration::from_millis(200));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use candid::{Decode, Encode};
-use chainkey_node::subnet::LocalSubnet;
+use chainkey_node::local_subnet::LocalSubnet;
 use ic_agent::identity::BasicIdentity;
 use ic_agent::{Agent, Identity};
 use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;

@@ -20,7 +20,7 @@ use chainkey_crypto::MinSig;
 use serde::{Deserialize, Serialize};
 
 use crate::config::PeerConfig;
-use crate::governance::SubnetRecord;
+use crate::registry::governance::SubnetRecord;
 
 /// Which threshold BLS key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

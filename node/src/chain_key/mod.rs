@@ -57,7 +57,7 @@ impl TranscriptRef {
         Hash::of(&[
             b"chainkey ECDSA transcript",
             key_name.as_bytes(),
-            &crate::wire::to_cbor(self),
+            &crate::cbor::to_cbor(self),
         ])
         .0
     }
@@ -147,7 +147,7 @@ pub enum ChainKeyItem {
     /// A subnet record governance adopted (a new registry version): the
     /// master key is reshared to its members. Valid only if the judging
     /// node's own execution adopted the same record.
-    Membership(crate::governance::SubnetRecord),
+    Membership(crate::registry::governance::SubnetRecord),
     /// A member's dealing resharing a threshold BLS key to a new membership.
     BlsDealing(bls::BlsDealing),
 }
@@ -160,7 +160,7 @@ impl ChainKeyItem {
     /// The payload entry carrying this item.
     pub fn to_message(&self) -> IngressMessage {
         let mut content = vec![ITEM_MARK];
-        content.extend(crate::wire::to_cbor(self));
+        content.extend(crate::cbor::to_cbor(self));
         IngressMessage {
             id: Hash::of(&[b"chainkey item", &content]),
             content,

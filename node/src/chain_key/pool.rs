@@ -19,7 +19,7 @@ use chainkey_crypto::tecdsa::{verify_dealings_of, Dealing, TranscriptParams};
 use super::bls::BlsDealing;
 use super::state::{ChainKeyState, Change, ItemError};
 use super::{ChainKeyEvent, ChainKeyItem, Curve, SignatureItem, SignedDealing, TranscriptRef};
-use crate::governance::SubnetRecord;
+use crate::registry::governance::SubnetRecord;
 use chainkey_crypto::nidkg::VerifiedDealing as VerifiedBlsDealing;
 
 /// Dealings one block carries at most.
@@ -67,7 +67,7 @@ pub struct ChainKeyPool {
 
 /// Identifies a BLS reshare dealing item.
 fn bls_digest(item: &BlsDealing) -> Hash {
-    Hash::of(&[b"chainkey BLS dealing", &crate::wire::to_cbor(item)])
+    Hash::of(&[b"chainkey BLS dealing", &crate::cbor::to_cbor(item)])
 }
 
 /// Identifies a signed dealing for exactly these transcript parameters

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::bls::{BlsChange, BlsDealing, BlsDealingError, BlsKeys, BlsReshares};
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
 use crate::config::PeerConfig;
-use crate::governance::SubnetRecord;
+use crate::registry::governance::SubnetRecord;
 
 /// What every node agrees on before the first block: the receivers'
 /// encryption keys, the threshold, the pool size and the keys signing

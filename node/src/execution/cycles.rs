@@ -10,7 +10,7 @@
 //! canister that can no longer pay for it is uninstalled.
 
 use crate::config::CyclesConfig;
-use crate::requests::principal::Principal;
+use crate::ic::principal::Principal;
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! The governance canister: the Candid interface through which users'
-//! neurons propose and vote on membership changes ([`crate::governance`]
+//! neurons propose and vote on membership changes ([`crate::registry::governance`]
 //! holds the rules). It is a system canister served by the node itself,
 //! like the management canister, with an id outside the subnet's canister
 //! range (on the Internet Computer, governance lives on the NNS subnet).
@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use super::management::{canister_id, encode, MAX_CANISTERS};
 use super::{reject_code, Reject};
-use crate::governance::{Action, Governance, NeuronId, ProposalId, Vote};
+use crate::registry::governance::{Action, Governance, NeuronId, ProposalId, Vote};
 
 /// The governance canister's id: the first id past the subnet's range.
 pub fn id() -> Vec<u8> {
@@ -134,7 +134,7 @@ mod tests {
 
     use super::*;
     use crate::config::test_peer as peer;
-    use crate::governance::{Neuron, Proposal, Status, SubnetRecord};
+    use crate::registry::governance::{Neuron, Proposal, Status, SubnetRecord};
 
     /// Neuron 0 (stake 40) of `[0]`, neuron 1 (stake 60) of `[1]`.
     fn governance() -> Governance {

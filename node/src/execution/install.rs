@@ -21,7 +21,7 @@ use super::round::{Paused, Task};
 use super::system_api::Entry;
 use super::wasm::{EntryPoint, Heap, Instance, Ran, Sliced};
 use super::{reject_code, Api, Code, Executor, Origin, Reject, Running};
-use crate::requests::principal::Principal;
+use crate::ic::principal::Principal;
 
 const METHOD: &str = "install_code";
 

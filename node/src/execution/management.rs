@@ -11,7 +11,7 @@ use ic_management_canister_types as types;
 use serde::Deserialize;
 
 use super::{reject_code, Canister, Executor, Reject, RunStatus};
-use crate::requests::principal::Principal;
+use crate::ic::principal::Principal;
 
 /// Cycles a canister created without an amount starts with.
 pub const DEFAULT_CYCLES: u128 = 100_000_000_000_000;

@@ -35,10 +35,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::certification::state_tree::RequestStatus;
-use crate::certification::status_tree::{StatusTree, StoredStatus};
 use crate::chain_key::SignJob;
 use crate::config::{ChainKeyConfig, CyclesConfig, ExecutionConfig};
+use crate::ic::state_tree::RequestStatus;
+use crate::ic::status_tree::{StatusTree, StoredStatus};
 use cycles::Fees;
 use pages::Pages;
 use round::{Paused, Run, SystemTask};
@@ -106,7 +106,7 @@ impl Reject {
 
 /// The textual form of a principal (hex if it is not one).
 fn principal_text(id: &[u8]) -> String {
-    crate::requests::principal::Principal::from_bytes(id)
+    crate::ic::principal::Principal::from_bytes(id)
         .map(|principal| principal.to_text())
         .unwrap_or_else(|_| hex::encode(id))
 }
@@ -385,7 +385,7 @@ pub struct ReplicatedState {
     /// Neurons, proposals and the subnet record (the governance canister's
     /// state; empty in a checkpoint written before governance existed).
     #[serde(default)]
-    pub governance: crate::governance::Governance,
+    pub governance: crate::registry::governance::Governance,
 }
 
 impl ReplicatedState {
@@ -403,17 +403,17 @@ impl ReplicatedState {
             });
             hasher.update(id);
             hasher.update(heap.unwrap_or_default());
-            hasher.update(crate::wire::to_cbor(&copy));
+            hasher.update(crate::cbor::to_cbor(&copy));
         }
         hasher.update(self.request_status.digest());
-        hasher.update(crate::wire::to_cbor(&self.queue));
-        hasher.update(crate::wire::to_cbor(&self.input_queues));
+        hasher.update(crate::cbor::to_cbor(&self.queue));
+        hasher.update(crate::cbor::to_cbor(&self.input_queues));
         hasher.update(&self.last_served);
-        hasher.update(crate::wire::to_cbor(&self.paused));
+        hasher.update(crate::cbor::to_cbor(&self.paused));
         hasher.update(self.canisters_created.to_le_bytes());
         hasher.update(self.storage_charged_ns.to_le_bytes());
-        hasher.update(crate::wire::to_cbor(&self.signing));
-        hasher.update(crate::wire::to_cbor(&self.governance));
+        hasher.update(crate::cbor::to_cbor(&self.signing));
+        hasher.update(crate::cbor::to_cbor(&self.governance));
         hasher.finalize().into()
     }
 }

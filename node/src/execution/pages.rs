@@ -518,12 +518,12 @@ mod tests {
         assert_ne!(digest(&first), digest(&second));
         assert_eq!(digest(&second), reference_digest(memory.0));
         // Serialized: the same contents and digest.
-        let bytes = crate::wire::to_cbor(&second);
+        let bytes = crate::cbor::to_cbor(&second);
         let back: Pages = ciborium::from_reader(bytes.as_slice()).unwrap();
         assert_eq!(back.to_vec(), memory.0);
         assert_eq!(back, second);
         // A checkpoint written before images held the bytes as one string.
-        let flat = crate::wire::to_cbor(&serde_bytes::Bytes::new(memory.0));
+        let flat = crate::cbor::to_cbor(&serde_bytes::Bytes::new(memory.0));
         let back: Pages = ciborium::from_reader(flat.as_slice()).unwrap();
         assert_eq!(back, second);
     }
@@ -540,7 +540,7 @@ mod tests {
         let mut later = heap.clone();
         later.write(3 * PAGE_BYTES + 9, &[42]);
         let states = vec![heap.clone(), later.clone()];
-        let (bytes, named) = with_image_dir(dir.path(), || crate::wire::to_cbor(&states));
+        let (bytes, named) = with_image_dir(dir.path(), || crate::cbor::to_cbor(&states));
         // One image file for both, named by its content; the checkpoint
         // itself holds one overlay page.
         assert_eq!(named.len(), 1);
@@ -554,7 +554,7 @@ mod tests {
         assert_eq!(back[1].to_vec(), later.to_vec());
         // Outside a checkpoint the image is written whole, and an image
         // name cannot be read.
-        assert!(crate::wire::to_cbor(&later).len() > 8 << 20);
+        assert!(crate::cbor::to_cbor(&later).len() > 8 << 20);
         let refused: Result<Vec<Pages>, _> = ciborium::from_reader(bytes.as_slice());
         assert!(refused.is_err());
     }

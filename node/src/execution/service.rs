@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{pages, Executor, IngressCall, ReplicatedState};
-use crate::certification::state_tree::{CanisterState, CertifiedState};
+use crate::ic::state_tree::{CanisterState, CertifiedState};
 
 /// Heights between checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 100;

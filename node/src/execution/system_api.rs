@@ -786,7 +786,7 @@ fn in_replicated_execution(caller: Host<'_>) -> Outcome<u32> {
 
 fn debug_print<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
     let message = text(&mut caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
-    let canister = crate::requests::principal::Principal::from_bytes(&caller.data().canister_id)
+    let canister = crate::ic::principal::Principal::from_bytes(&caller.data().canister_id)
         .map(|principal| principal.to_text())
         .unwrap_or_default();
     tracing::debug!(target: "canister", %canister, "{message}");

@@ -416,7 +416,7 @@ fn replicas_agree_and_checkpoints_restore() {
     a.reply(&id, "inc", vec![]);
     assert_ne!(a.executor.state.digest(), b.executor.state.digest());
     // A checkpoint: the state through CBOR, then a fresh executor on it.
-    let bytes = crate::wire::to_cbor(&a.executor.state);
+    let bytes = crate::cbor::to_cbor(&a.executor.state);
     let state: ReplicatedState = ciborium::from_reader(bytes.as_slice()).unwrap();
     assert_eq!(state.digest(), a.executor.state.digest());
     let mut c = Replica {

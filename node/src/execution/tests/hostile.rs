@@ -2,7 +2,7 @@
 //! exhausted the subnet before its defence existed.
 
 use super::*;
-use crate::certification::request_id::leb128;
+use crate::ic::request_id::leb128;
 
 /// A Candid message of two arguments: a `record { canister_id : principal }`
 /// holding `id`, then an extra `vec null` of length 2⁴⁰ — zero bytes per
@@ -43,7 +43,7 @@ fn a_candid_bomb_is_refused_by_every_host_canister() {
         let (code, message, error_code) = rejected(status);
         assert_eq!((code, error_code.as_str()), (5, "IC0504"), "{message}");
     }
-    let governance = crate::governance::Governance::default();
+    let governance = crate::registry::governance::Governance::default();
     assert!(super::super::governance_canister::query(&governance, "get_proposal", &bomb).is_err());
     // The same record without the extra argument still works.
     let status = replica.reply(

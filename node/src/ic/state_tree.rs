@@ -203,8 +203,8 @@ impl CertifiedState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certification::hash_tree::Lookup;
-    use crate::certification::status_tree::StoredStatus;
+    use crate::ic::hash_tree::Lookup;
+    use crate::ic::status_tree::StoredStatus;
 
     #[test]
     fn canister_ranges_encode_as_on_mainnet() {

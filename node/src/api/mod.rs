@@ -5,6 +5,11 @@
 //! signatures are checked in one batch, duplicates and expired messages are
 //! refused, and the answer names each refused message and why.
 
+pub mod canister_runs;
+pub mod ic;
+mod shared;
+mod status;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -17,7 +22,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::ingress::{check, unix_ms, IngressError, SignedIngress, MAX_PENDING};
-use crate::node::Shared;
+pub use shared::Shared;
+pub use status::Status;
+
 use ciborium::value::Value;
 
 /// The most messages one submission may carry.
@@ -42,9 +49,9 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .route("/debug/isolate/{on}", post(isolate))
         .route("/debug/flood/{on}", post(flood))
         .route("/debug/corrupt_chain_key/{on}", post(corrupt_chain_key))
-        .merge(crate::ic_http::routes())
+        .merge(crate::api::ic::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
-            crate::ic_http::MAX_REQUEST_BYTES,
+            crate::api::ic::MAX_REQUEST_BYTES,
         ))
         .with_state(shared);
     if let Err(error) = axum::serve(listener, router).await {

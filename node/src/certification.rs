@@ -11,10 +11,10 @@ use std::sync::Arc;
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare, SignatureShare};
 use chainkey_crypto::{Ciphersuite, MinSig, Signature};
 
-use super::certificate::signed_root;
-use super::state_tree::CertifiedState;
 use crate::execution::service::Executed;
 use crate::execution::ReplicatedState;
+use crate::ic::certificate::signed_root;
+use crate::ic::state_tree::CertifiedState;
 
 /// Heights above the last certified one whose shares are kept.
 pub const SHARE_WINDOW: u64 = 2_000;
@@ -233,7 +233,7 @@ impl Certifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certification::certificate::{key_to_der, Certificate};
+    use crate::ic::certificate::{key_to_der, Certificate};
 
     fn executed(height: u64, root: u8) -> Executed {
         let tree = CertifiedState {
@@ -286,8 +286,7 @@ mod tests {
             delegation: None,
         };
         let root_key =
-            crate::certification::certificate::key_from_der(&key_to_der(&key.public_key()))
-                .unwrap();
+            crate::ic::certificate::key_from_der(&key_to_der(&key.public_key())).unwrap();
         certificate.verify(&root_key).unwrap();
         // A share for another node's index, and shares of certified heights, count for nothing.
         let mut impostor = first.clone();
@@ -347,8 +346,7 @@ mod tests {
             delegation: None,
         };
         let root_key =
-            crate::certification::certificate::key_from_der(&key_to_der(&old.public_key()))
-                .unwrap();
+            crate::ic::certificate::key_from_der(&key_to_der(&old.public_key())).unwrap();
         certificate.verify(&root_key).unwrap();
         assert_eq!(nodes[0].invalid_shares, 0);
     }

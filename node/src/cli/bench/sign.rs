@@ -13,8 +13,8 @@ use candid::{Decode, Encode};
 use ic_management_canister_types as types;
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 
-use crate::bench_calls::call_and_wait;
-use crate::requests::client::Identity;
+use super::calls::call_and_wait;
+use chainkey_node::ic::client::Identity;
 
 /// Forwards `sign` to `sign_with_ecdsa` and `public_key` to
 /// `ecdsa_public_key` (argument in, reply or rejection out).
@@ -92,7 +92,7 @@ pub fn install_proxy(
     identity: &Identity,
     key_name: &str,
 ) -> Result<(Vec<u8>, k256::ecdsa::VerifyingKey), String> {
-    let canister = crate::bench_calls::install_wat(http, identity, PROXY)?;
+    let canister = super::calls::install_wat(http, identity, PROXY)?;
     let args = types::EcdsaPublicKeyArgs {
         canister_id: None,
         derivation_path: Vec::new(),

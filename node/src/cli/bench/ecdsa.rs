@@ -145,12 +145,12 @@ pub fn run(args: &EcdsaArgs) -> Result<(), String> {
             .map_err(|error| error.to_string())?;
         let mut all_valid = true;
         let budget = Duration::from_millis(1000);
-        let batched = crate::bench::median_time(budget, || {
+        let batched = super::measure::median_time(budget, || {
             all_valid &= verify_dealings(&params, &dealings)
                 .iter()
                 .all(Result::is_ok)
         });
-        let one_by_one = crate::bench::median_time(budget, || {
+        let one_by_one = super::measure::median_time(budget, || {
             all_valid &= dealings
                 .iter()
                 .all(|dealing| dealing.verify(&params).is_ok())
@@ -216,7 +216,7 @@ pub fn run(args: &EcdsaArgs) -> Result<(), String> {
         if per_second >= 200.0 { "PASS" } else { "FAIL" }
     );
     if let Some(path) = &args.json {
-        crate::bench::write_json(path, &rows)?;
+        super::measure::write_json(path, &rows)?;
         println!("wrote {}", path.display());
     }
     Ok(())

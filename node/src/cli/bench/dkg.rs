@@ -6,7 +6,7 @@ use std::time::Duration;
 use chainkey::dkg_workload::DkgWorkload;
 use serde::Serialize;
 
-use crate::bench::median_time;
+use super::measure::median_time;
 
 /// Options of `chainkey bench dkg`.
 #[derive(clap::Args, Debug)]
@@ -117,7 +117,7 @@ pub fn run(args: &DkgArgs) -> Result<(), String> {
         );
     }
     if let Some(path) = &args.json {
-        crate::bench::write_json(path, &rows)?;
+        super::measure::write_json(path, &rows)?;
         println!("wrote {}", path.display());
     }
     Ok(())

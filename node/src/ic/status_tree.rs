@@ -397,7 +397,7 @@ impl<'de> Deserialize<'de> for StatusTree {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certification::hash_tree::Lookup;
+    use crate::ic::hash_tree::Lookup;
     use rand::{Rng, SeedableRng};
 
     fn status(n: u8) -> StoredStatus {
@@ -489,7 +489,7 @@ mod tests {
         assert_ne!(forward.digest(), before);
         assert_eq!(forward.get(&ids[1]), Some(&status(200)));
         // Through CBOR (checkpoints).
-        let bytes = crate::wire::to_cbor(&forward);
+        let bytes = crate::cbor::to_cbor(&forward);
         let back: StatusTree = ciborium::from_reader(bytes.as_slice()).unwrap();
         assert_eq!(back, forward);
         forward.retain(|_| false);

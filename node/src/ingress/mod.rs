@@ -19,9 +19,9 @@ use chainkey_crypto::batch::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::cbor::to_cbor;
 use crate::chain_key::pool::ChainKeyPool;
-use crate::requests::envelope::{Envelope, RequestError};
-use crate::wire::to_cbor;
+use crate::ic::envelope::{Envelope, RequestError};
 
 /// How far ahead a message may expire (the IC's limit is 5 minutes).
 pub const MAX_EXPIRY_MS: u64 = 5 * 60 * 1000;

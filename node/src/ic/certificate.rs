@@ -183,7 +183,7 @@ impl Certificate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certification::hash_tree::{labeled, leaf};
+    use crate::ic::hash_tree::{labeled, leaf};
     use chainkey_crypto::SecretKey;
 
     /// The IC mainnet root key.

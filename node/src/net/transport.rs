@@ -27,7 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::wire::{read_frame, write_frame, Message};
+use crate::net::wire::{read_frame, write_frame, Message};
 
 /// Frames waiting for one peer; beyond this, new frames are dropped.
 pub const QUEUE_CAPACITY: usize = 8192;
@@ -45,7 +45,7 @@ pub struct Received {
     pub from: NodeId,
     /// What it sent.
     pub message: Message,
-    /// The [`digest`](crate::wire::digest) of its encoding.
+    /// The [`digest`](crate::net::wire::digest) of its encoding.
     pub digest: chainkey_consensus::Hash,
 }
 
@@ -395,7 +395,7 @@ async fn accept_loop(
                         let received = Received {
                             from: from as NodeId,
                             message,
-                            digest: crate::wire::digest(&body),
+                            digest: crate::net::wire::digest(&body),
                         };
                         if inbound.send(received).await.is_err() {
                             return;

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::principal::Principal;
 use crate::cbor::{decode_described, field};
-use crate::certification::request_id::{hash_of_map, REQUEST_DOMAIN};
+use crate::ic::request_id::{hash_of_map, REQUEST_DOMAIN};
 
 /// The domain a delegation is signed under.
 pub const DELEGATION_DOMAIN: &[u8] = b"\x1Aic-request-auth-delegation";

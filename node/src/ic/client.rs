@@ -9,9 +9,9 @@ use ed25519_dalek::Signer as _;
 use super::envelope::ed25519_der;
 use super::principal::Principal;
 use crate::cbor::encode_described;
-use crate::certification::certificate::Certificate;
-use crate::certification::hash_tree::Lookup;
-use crate::certification::request_id::{hash_of_map, REQUEST_DOMAIN};
+use crate::ic::certificate::Certificate;
+use crate::ic::hash_tree::Lookup;
+use crate::ic::request_id::{hash_of_map, REQUEST_DOMAIN};
 
 /// An Ed25519 identity that signs update calls.
 pub struct Identity {

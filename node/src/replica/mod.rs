@@ -24,31 +24,31 @@ use chainkey_consensus::{
     IngressQueue, NodeId, PayloadBuilder, PayloadLimits,
 };
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
-use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::certification::certifier::{Certified, Certifier};
+use crate::api::{Shared, Status};
+use crate::certification::{Certified, Certifier};
 use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys, Reshared};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
 use crate::chain_key::state::{master_public_key, ChainKeyState, Change, Setup};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
 use crate::config::{ConfigError, NodeConfig};
-use crate::dissemination::Dissemination;
 use crate::execution::service::{self, Executed, SubnetInfo};
 use crate::execution::wasm::Runtime;
-use crate::governance::SubnetRecord;
-use crate::ingress::{expiries, unix_ms, update_calls, Ingress, NodePayloads, Seen};
+use crate::ingress::{expiries, unix_ms, update_calls, NodePayloads, Seen};
 use crate::metrics::Metrics;
+use crate::net::dissemination::Dissemination;
+use crate::net::transport::{Identity, Received, Transport, TransportError};
+use crate::net::wire::Message;
+use crate::registry::governance::SubnetRecord;
 use crate::store::{Store, StoreError};
-use crate::transport::{Identity, Received, Transport, TransportError};
-use crate::wire::Message;
 use chainkey_crypto::nidkg::EncryptionSecretKey;
 use chainkey_crypto::threshold::SecretKeyShare;
 
 /// Blocks sent per [`Message::Blocks`] answer, at most.
 const BLOCKS_PER_ANSWER: usize = 256;
 /// Payload bytes per [`Message::Blocks`] answer, about (well below a frame's limit).
-const ANSWER_BYTES: usize = crate::wire::MAX_FRAME / 4;
+const ANSWER_BYTES: usize = crate::net::wire::MAX_FRAME / 4;
 /// Finalized heights execution may lag behind before this node holds back
 /// its block proposals (about a second of blocks): a subnet whose execution
 /// cannot keep up slows its blocks instead of queueing an unbounded backlog.
@@ -88,128 +88,6 @@ pub enum NodeError {
     /// This node is a member but could not decrypt its key shares.
     #[error("this node could not decrypt its key shares for registry version {0}")]
     MissingShares(u64),
-}
-
-/// What `/status` reports.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Status {
-    /// The node's id.
-    pub node: NodeId,
-    /// Current consensus round.
-    pub round: Height,
-    /// Highest finalized height.
-    pub finalized_height: Height,
-    /// Hash of the block finalized there (hex).
-    pub finalized_hash: String,
-    /// Highest height in the store.
-    pub stored_height: Height,
-    /// Finalized blocks per second over the last 10 seconds.
-    pub blocks_per_second: f64,
-    /// Median finalization latency of the last 256 blocks (ms).
-    pub latency_p50_ms: f64,
-    /// 99th percentile of the same (ms).
-    pub latency_p99_ms: f64,
-    /// Ingress messages finalized since start.
-    pub ingress_finalized: u64,
-    /// Ingress messages finalized per second over the last 10 seconds.
-    pub ingress_per_second: f64,
-    /// Accepted ingress messages waiting for a block.
-    pub ingress_pending: usize,
-    /// Mean checks per consensus verification batch (last 256 batches).
-    pub mean_batch: f64,
-    /// The verification backend.
-    pub backend: String,
-    /// Peers our connections to are up.
-    pub peers_connected: usize,
-    /// Artifacts, certification shares and frames dropped as invalid,
-    /// malformed or over the rate limit.
-    pub dropped_from_peers: u64,
-    /// Highest height executed.
-    pub executed_height: Height,
-    /// Update calls executed since start (from blocks, replays included).
-    pub calls_executed: u64,
-    /// Highest height whose state is certified.
-    pub certified_height: Height,
-    /// Digests of the whole replicated state at the last executed heights
-    /// (height, hex), for comparing nodes.
-    pub state_digests: Vec<(Height, String)>,
-    /// Whether the chain-key ECDSA master key exists.
-    pub ecdsa_key_ready: bool,
-    /// The master public key (SEC1 compressed, hex), once it exists.
-    pub ecdsa_public_key: Option<String>,
-    /// The registry version of the latest subnet record the chain carried.
-    pub registry_version: u64,
-    /// The registry version whose members hold the chain keys now.
-    pub key_epoch: u64,
-    /// The registry version whose members run consensus now.
-    pub consensus_epoch: u64,
-    /// How many nodes the consensus committee has.
-    pub committee_size: usize,
-    /// The registry version the master key was last reshared for, and the
-    /// reshared key's public key (hex; the same as the master's).
-    pub ecdsa_reshared: Option<(u64, String)>,
-    /// The registry version the threshold BLS keys were last reshared
-    /// for, and their public keys (hex; beacon, certification).
-    pub bls_reshared: Option<(u64, String, String)>,
-    /// The registry version whose shares of the reshared BLS keys this
-    /// node decrypted, before that membership takes over.
-    pub bls_next_shares: Option<u64>,
-    /// The registry version whose members' BLS key shares this node holds
-    /// (none: it holds none, e.g. it was removed).
-    pub bls_shares_epoch: Option<u64>,
-    /// Presignatures ready and not used.
-    pub presignatures_ready: usize,
-    /// Chain-key signatures finalized since start.
-    pub signatures_finalized: u64,
-    /// Invalid chain-key dealings, ciphertexts and signature shares, by
-    /// the node that made them.
-    pub chain_key_invalid: BTreeMap<NodeId, u64>,
-    /// Shares of chain-key transcripts this node rebuilt from openings
-    /// (after a dealer sent it a bad ciphertext).
-    pub shares_rebuilt: u64,
-}
-
-/// What the HTTP endpoint shares with the event loop.
-pub struct Shared {
-    /// The latest status.
-    pub status: Mutex<Status>,
-    /// Verified ingress for the next blocks.
-    pub ingress: mpsc::Sender<Vec<(Hash, Ingress)>>,
-    /// Ingress ids accepted here, until they expire.
-    pub seen: Mutex<Seen>,
-    /// Accepted messages waiting for a block (refuse more beyond
-    /// [`MAX_PENDING`](crate::ingress::MAX_PENDING)).
-    pub pending: AtomicUsize,
-    /// Verifies ingress signatures, batched across concurrent submissions.
-    pub verify_service: VerifyService,
-    /// The node's metrics.
-    pub metrics: Metrics,
-    /// The network (for the isolation test hook).
-    pub transport: Arc<Transport>,
-    /// Test hook: send invalid artifacts to every peer.
-    pub flood: AtomicBool,
-    /// Test hook: make this node's chain-key dealings and signature shares invalid.
-    pub corrupt_chain_key: Arc<AtomicBool>,
-    /// Whether `/debug/*` is enabled.
-    pub test_hooks: bool,
-    /// The subnet's root key (DER) for `/api/v2/status`.
-    pub root_key: Vec<u8>,
-    /// Runs queries (shares compiled modules with execution).
-    pub runtime: Arc<Runtime>,
-    /// Execution limits (queries, and the ingress filter's cycles check).
-    pub execution: crate::config::ExecutionConfig,
-    /// The subnet's fees (the ingress filter's cycles check).
-    pub fees: crate::execution::cycles::Fees,
-    /// Runs canister code for HTTP requests (queries, inspect_message).
-    pub canister_runs: crate::canister_runs::CanisterRuns,
-    /// The latest executed state (the ingress filter judges calls on it).
-    pub executed: tokio::sync::watch::Sender<Option<Arc<crate::execution::ReplicatedState>>>,
-    /// The latest certified state, and its height for waiters.
-    pub certified: tokio::sync::watch::Sender<Option<Arc<Certified>>>,
-    /// Signs query responses.
-    pub query_key: ed25519_dalek::SigningKey,
-    /// This node's principal.
-    pub node_principal: Vec<u8>,
 }
 
 /// Delegates to [`BlsCrypto`] and records each verification batch.
@@ -345,7 +223,7 @@ const MAX_FORWARDED: usize = 100_000;
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
     (
         artifact.height(),
-        Hash::of(&[&crate::wire::to_cbor(artifact)]),
+        Hash::of(&[&crate::cbor::to_cbor(artifact)]),
     )
 }
 
@@ -387,9 +265,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let transport = Arc::new(Transport::start(identity, config.listen, inbound_sender).await?);
     let (ingress_sender, mut ingress) = mpsc::channel(1024);
     let certification_key = config.certification_key()?;
-    let root_key = crate::certification::certificate::key_to_der(&certification_key.public_key());
+    let root_key = crate::ic::certificate::key_to_der(&certification_key.public_key());
     let subnet_info = SubnetInfo {
-        subnet_id: crate::requests::principal::Principal::self_authenticating(&root_key)
+        subnet_id: crate::ic::principal::Principal::self_authenticating(&root_key)
             .as_bytes()
             .to_vec(),
         public_key: root_key.clone(),
@@ -447,7 +325,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         execution: config.execution.clone(),
         fees: crate::execution::cycles::Fees::new(&config.cycles),
         executed: tokio::sync::watch::channel(None).0,
-        canister_runs: crate::canister_runs::CanisterRuns::new(),
+        canister_runs: crate::api::canister_runs::CanisterRuns::new(),
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,
@@ -458,7 +336,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             address: config.http,
             source,
         })?;
-    tokio::spawn(crate::http::serve(listener, Arc::clone(&shared)));
+    tokio::spawn(crate::api::serve(listener, Arc::clone(&shared)));
 
     let recent_batches = Arc::new(Mutex::new(VecDeque::new()));
     // A node that joined after genesis has no share of the genesis beacon

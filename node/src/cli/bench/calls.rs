@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use candid::{Decode, Encode, Principal as CandidPrincipal};
 use ic_management_canister_types as types;
 
-use crate::ingress::unix_ms;
-use crate::requests::client::{reply, Identity};
-use crate::requests::principal::Principal;
+use chainkey_node::ic::client::{reply, Identity};
+use chainkey_node::ic::principal::Principal;
+use chainkey_node::ingress::unix_ms;
 
 /// The canister the benchmark calls: `inc` counts and replies `()`.
 const COUNTER: &str = r#"

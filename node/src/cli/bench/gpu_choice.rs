@@ -12,7 +12,7 @@ use group::{Curve as _, Group};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::bench::median_time;
+use super::measure::median_time;
 
 /// Where the BLS kernels run.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +156,7 @@ pub fn calibrate(config: &Path, threads: usize) -> Result<(), String> {
         msm_points,
         hash_messages,
     };
-    crate::bench::write_json(config, &measured)?;
+    super::measure::write_json(config, &measured)?;
     let show = |n: usize, unit: &str| {
         if n == usize::MAX {
             "never".to_string()

@@ -20,18 +20,18 @@ use chainkey_crypto::batch::Job;
 use ciborium::value::Value;
 use ed25519_dalek::Signer as _;
 
+use super::Shared;
 use crate::cbor::encode_described;
-use crate::certification::certificate::Certificate;
-use crate::certification::certifier::Certified;
-use crate::certification::request_id::hash_of_map;
-use crate::certification::state_tree::RequestStatus;
+use crate::certification::Certified;
 use crate::execution::{self, Reject};
+use crate::ic::certificate::Certificate;
+use crate::ic::envelope::{Envelope, RequestError};
+use crate::ic::principal::Principal;
+use crate::ic::request_id::hash_of_map;
+use crate::ic::state_tree::RequestStatus;
 use crate::ingress::{
     unix_ms, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
-use crate::node::Shared;
-use crate::requests::envelope::{Envelope, RequestError};
-use crate::requests::principal::Principal;
 
 /// The largest request accepted (an install of a few MiB of code fits).
 pub const MAX_REQUEST_BYTES: usize = 3 << 20;
@@ -91,11 +91,11 @@ fn bad(message: impl std::fmt::Display) -> Refusal {
     Refusal::Http(StatusCode::BAD_REQUEST, message.to_string())
 }
 
-impl From<crate::canister_runs::RunError> for Refusal {
-    fn from(error: crate::canister_runs::RunError) -> Refusal {
+impl From<crate::api::canister_runs::RunError> for Refusal {
+    fn from(error: crate::api::canister_runs::RunError) -> Refusal {
         let status = match error {
-            crate::canister_runs::RunError::Busy => StatusCode::TOO_MANY_REQUESTS,
-            crate::canister_runs::RunError::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+            crate::api::canister_runs::RunError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            crate::api::canister_runs::RunError::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Refusal::Http(status, error.to_string())
     }

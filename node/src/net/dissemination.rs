@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chainkey_consensus::{Artifact, Hash, Height};
 
-use crate::wire::{digest, Message};
+use crate::net::wire::{digest, Message};
 
 /// Artifacts whose encoding is larger than this are advertised, not pushed.
 pub const ADVERT_THRESHOLD: usize = 8 << 10;

@@ -36,16 +36,9 @@ pub enum Message {
         id: Hash,
     },
     /// A node's share of the signature certifying a height's state.
-    CertificationShare(crate::certification::certifier::CertificationShare),
+    CertificationShare(crate::certification::CertificationShare),
     /// Chain-key ECDSA work: a dealing or a signature share.
     ChainKey(crate::chain_key::ChainKeyMessage),
-}
-
-/// The CBOR encoding of `value` (every node structure is stored and sent so).
-pub fn to_cbor(value: &impl Serialize) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    ciborium::into_writer(value, &mut bytes).expect("writing to a Vec cannot fail");
-    bytes
 }
 
 /// The digest of a frame body: identifies an encoded message for

@@ -2,8 +2,17 @@
 //! blst's own batch API and one-by-one verification, measured in the same
 //! run on the same number of threads.
 
+pub mod calls;
+mod dkg;
+mod ecdsa;
+mod gpu_choice;
+mod measure;
+pub mod sign;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use measure::median_time;
 
 use chainkey::crypto::batch::{BatchVerifier, VerifierConfig};
 use chainkey::workloads::{Shape, Workload};
@@ -33,13 +42,13 @@ pub struct BenchArgs {
     #[arg(long)]
     json: Option<PathBuf>,
     /// Where the BLS kernels run (prints the adapter and driver for a GPU).
-    #[arg(long, value_enum, default_value_t = crate::gpu_choice::BackendChoice::Cpu)]
-    backend: crate::gpu_choice::BackendChoice,
+    #[arg(long, value_enum, default_value_t = gpu_choice::BackendChoice::Cpu)]
+    backend: gpu_choice::BackendChoice,
     /// Measure the CPU/GPU crossover sizes and write them to `--gpu-config`, then stop.
     #[arg(long)]
     calibrate: bool,
     /// The GPU crossover file `--calibrate` writes and `--backend gpu|auto` read.
-    #[arg(long, default_value_os_t = crate::gpu_choice::default_config_path())]
+    #[arg(long, default_value_os_t = gpu_choice::default_config_path())]
     gpu_config: PathBuf,
     /// Draw throughput against batch size per workload as an SVG to this file.
     #[arg(long)]
@@ -50,9 +59,9 @@ pub struct BenchArgs {
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchWorkload {
     /// NIDKG: dealing creation, single and batched dealing verification, share decryption.
-    Dkg(crate::bench_dkg::DkgArgs),
+    Dkg(dkg::DkgArgs),
     /// Threshold ECDSA: presignatures, online signing, end-to-end signatures per second.
-    Ecdsa(crate::bench_ecdsa::EcdsaArgs),
+    Ecdsa(ecdsa::EcdsaArgs),
 }
 
 /// One measured (workload, size) case; times are per signature.
@@ -101,19 +110,18 @@ struct Report<'a> {
 /// Runs the benchmark and prints the table and targets.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     match &args.workload {
-        Some(BenchWorkload::Dkg(dkg)) => return crate::bench_dkg::run(dkg),
-        Some(BenchWorkload::Ecdsa(ecdsa)) => return crate::bench_ecdsa::run(ecdsa),
+        Some(BenchWorkload::Dkg(dkg)) => return dkg::run(dkg),
+        Some(BenchWorkload::Ecdsa(ecdsa)) => return ecdsa::run(ecdsa),
         None => {}
     }
     if args.calibrate {
-        return crate::gpu_choice::calibrate(&args.gpu_config, args.threads);
+        return gpu_choice::calibrate(&args.gpu_config, args.threads);
     }
     let verifier = BatchVerifier::new(VerifierConfig {
         threads: args.threads,
         ..VerifierConfig::default()
     });
-    let verifier =
-        crate::gpu_choice::apply(args.backend, &args.gpu_config, args.threads, verifier)?;
+    let verifier = gpu_choice::apply(args.backend, &args.gpu_config, args.threads, verifier)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads)
         .build()
@@ -184,7 +192,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         targets: &targets,
     };
     if let Some(path) = &args.json {
-        write_json(path, &report)?;
+        measure::write_json(path, &report)?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.plot {
@@ -252,27 +260,6 @@ fn measure_case(
         one_by_one_us: per_signature(one_by_one, count),
         floor_us: floor.map(|time| per_signature(time, workload.len())),
     })
-}
-
-/// Writes `value` as pretty-printed JSON to `path`.
-pub fn write_json(path: &std::path::Path, value: &impl Serialize) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|error| error.to_string())?;
-    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
-}
-
-/// Runs `work` once to warm up, then repeatedly (at least 3 and at most 50
-/// times, within `budget`), and returns the median duration.
-pub fn median_time(budget: Duration, mut work: impl FnMut()) -> Duration {
-    work();
-    let started = Instant::now();
-    let mut times = Vec::new();
-    while times.len() < 3 || (times.len() < 50 && started.elapsed() < budget) {
-        let run = Instant::now();
-        work();
-        times.push(run.elapsed());
-    }
-    times.sort_unstable();
-    times[times.len() / 2]
 }
 
 fn print_table(rows: &[Row]) {

@@ -1,0 +1,4 @@
+//! Who the subnet is: its membership records and the governance that
+//! changes them (neurons, proposals, votes).
+
+pub mod governance;
