@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 
 use chainkey_consensus::{Config as ConsensusConfig, NodeId, SubnetKeys};
 use chainkey_crypto::batch::Secp256k1;
-use chainkey_crypto::nidkg::{EncryptionPublicKey, EncryptionSecretKey, ProofOfPossession};
+use chainkey_crypto::nidkg::EncryptionSecretKey;
 use chainkey_crypto::tecdsa::{MegaPublicKey, MegaSecretKey};
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
-use chainkey_crypto::{MinSig, PublicKey, SecretKey, Signature};
+use chainkey_crypto::{MinSig, SecretKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::ic::principal::Principal;
 use crate::registry::governance::{Governance, Neuron};
+use crate::registry::{NodeRecord, RecordError};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -33,141 +34,43 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML for its type.
-    #[error("{path}: {message}")]
+    #[error("{path}: {source}")]
     Parse {
         /// The file.
         path: PathBuf,
         /// What is wrong.
-        message: String,
+        source: toml::de::Error,
     },
-    /// A key or certificate does not decode.
-    #[error("{0}")]
-    Invalid(String),
-}
-
-/// One node of the subnet, as every other node knows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, candid::CandidType)]
-pub struct PeerConfig {
-    /// Its id (its position in the committee).
-    pub id: NodeId,
-    /// Where it accepts peer connections.
-    pub address: String,
-    /// Its self-signed TLS certificate (DER, hex): connections are
-    /// authenticated by exactly this certificate.
-    pub certificate: String,
-    /// Its BLS public key (hex).
-    pub public_key: String,
-    /// Its proof of possession of the BLS key (hex; IETF `PopProve` under
-    /// the min-sig proof-of-possession suite): notarizations and
-    /// finalizations aggregate member keys, which is safe only for keys
-    /// whose possession was proven (no rogue keys).
-    pub key_possession: String,
-    /// Its Ed25519 key signing query responses (hex); the node's
-    /// principal is the self-authenticating one of this key.
-    pub query_key: String,
-    /// Its MEGa encryption key for chain-key ECDSA dealings (hex, its
-    /// `MegaPublicKey::to_bytes` encoding).
-    pub mega_key: String,
-    /// Its NIDKG encryption key, receiving shares of the subnet's
-    /// threshold BLS keys when they are dealt or reshared (hex, 48 bytes).
-    pub dkg_key: String,
-    /// Its proof of possession of `dkg_key`, bound to its BLS public key
-    /// (hex, 80 bytes).
-    pub dkg_possession: String,
-}
-
-impl PeerConfig {
-    fn invalid(&self, what: &str) -> ConfigError {
-        ConfigError::Invalid(format!("node {}: {what}", self.id))
-    }
-
-    /// Its BLS public key.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] if it does not decode.
-    pub fn bls_public_key(&self) -> Result<PublicKey<MinSig>, ConfigError> {
-        let bytes = hex_bytes("public key", &self.public_key)?;
-        PublicKey::from_bytes(&bytes).map_err(|_| self.invalid("public key"))
-    }
-
-    /// Its Ed25519 key (signing query responses and chain-key dealings).
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] if it does not decode.
-    pub fn ed25519_key(&self) -> Result<ed25519_dalek::VerifyingKey, ConfigError> {
-        let raw: [u8; 32] = hex_bytes("query key", &self.query_key)?
-            .try_into()
-            .map_err(|_| self.invalid("query key"))?;
-        ed25519_dalek::VerifyingKey::from_bytes(&raw).map_err(|_| self.invalid("query key"))
-    }
-
-    /// Its MEGa encryption key.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] if it does not decode.
-    pub fn mega_public_key(&self) -> Result<MegaPublicKey<Secp256k1>, ConfigError> {
-        let bytes = hex_bytes("MEGa key", &self.mega_key)?;
-        MegaPublicKey::from_bytes(&bytes).map_err(|_| self.invalid("MEGa key"))
-    }
-
-    /// Its NIDKG encryption key, once its proof of possession verifies.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] if either does not decode or the proof fails.
-    pub fn dkg_public_key(&self) -> Result<EncryptionPublicKey, ConfigError> {
-        let key = EncryptionPublicKey::from_bytes(&hex_bytes("DKG key", &self.dkg_key)?)
-            .map_err(|_| self.invalid("DKG key"))?;
-        let proof =
-            ProofOfPossession::from_bytes(&hex_bytes("DKG key possession", &self.dkg_possession)?)
-                .map_err(|_| self.invalid("DKG key possession"))?;
-        key.verify_possession(&dkg_possession_context(&self.public_key), &proof)
-            .map_err(|_| self.invalid("DKG key possession"))?;
-        Ok(key)
-    }
-
-    /// Its TLS certificate (DER).
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] if it is not hex.
-    pub fn certificate_der(&self) -> Result<Vec<u8>, ConfigError> {
-        hex_bytes("certificate", &self.certificate)
-    }
-
-    /// Checks that every key decodes and the address is `host:port`, as
-    /// a node record must before it joins a subnet.
-    ///
-    /// # Errors
-    /// [`ConfigError::Invalid`] naming the first field that does not.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        let port = self
-            .address
-            .rsplit_once(':')
-            .map(|(_, port)| port.parse::<u16>());
-        if !matches!(port, Some(Ok(_))) {
-            return Err(self.invalid("address is not host:port"));
-        }
-        if self.certificate_der()?.is_empty() {
-            return Err(self.invalid("certificate is empty"));
-        }
-        let key = self.bls_public_key()?;
-        let proof = hex_bytes("key possession", &self.key_possession)?;
-        let proof =
-            Signature::<MinSig>::from_bytes(&proof).map_err(|_| self.invalid("key possession"))?;
-        chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
-            .verify_possession(&key, &proof)
-            .map_err(|_| self.invalid("key possession"))?;
-        self.ed25519_key()?;
-        self.mega_public_key()?;
-        self.dkg_public_key()?;
-        Ok(())
-    }
-}
-
-/// What a node's proof of possession of its NIDKG key is bound to: its
-/// BLS public key (hex, as in its record), so a proof cannot be replayed
-/// for another node.
-pub fn dkg_possession_context(public_key: &str) -> Vec<u8> {
-    [b"chainkey node ".as_slice(), public_key.as_bytes()].concat()
+    /// The secrets file is not valid TOML for its type (the parser's
+    /// message would quote the offending line, a secret: it is not kept).
+    #[error("{path}: not a valid secrets file (contents not shown)")]
+    SecretsParse {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The configuration could not be written as TOML.
+    #[error("{path}: {source}")]
+    Serialize {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: toml::ser::Error,
+    },
+    /// A node record's key, proof or address is wrong.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The node list is not in id order `0..n`, or lacks this node.
+    #[error("nodes must be listed by id, 0 to n − 1, this node among them")]
+    NodeOrder,
+    /// A secret (named) is not hex or does not decode.
+    #[error("secrets: the {0} does not decode")]
+    Secret(&'static str),
+    /// One of the subnet's public keys (named) is not hex or does not decode.
+    #[error("the subnet's {0} does not decode")]
+    SubnetKey(&'static str),
+    /// A neuron's controller is not a principal.
+    #[error("neuron controller {0:?} is not a principal")]
+    NeuronController(String),
 }
 
 /// The chain-key signing service.
@@ -324,7 +227,7 @@ pub struct NodeConfig {
     /// polynomial, hex); its public key is the root key agents trust.
     pub certification_commitment: String,
     /// Every node of the subnet, this one included, by id.
-    pub nodes: Vec<PeerConfig>,
+    pub nodes: Vec<NodeRecord>,
     /// Log filter (`tracing` syntax); the `RUST_LOG` variable overrides it.
     #[serde(default = "default_log")]
     pub log: String,
@@ -440,8 +343,19 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, ConfigError> {
-    hex::decode(text).map_err(|_| ConfigError::Invalid(format!("{what} is not hex")))
+/// One of the subnet's threshold public keys, from its hex text.
+fn subnet_key(what: &'static str, text: &str) -> Result<PublicCommitment<MinSig>, ConfigError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| PublicCommitment::<MinSig>::from_bytes(&bytes).ok())
+        .ok_or(ConfigError::SubnetKey(what))
+}
+
+/// The bytes of a secret's hex text, wiped when dropped.
+fn secret_bytes(what: &'static str, text: &str) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+    hex::decode(text)
+        .map(Zeroizing::new)
+        .map_err(|_| ConfigError::Secret(what))
 }
 
 impl NodeConfig {
@@ -451,9 +365,9 @@ impl NodeConfig {
     /// [`ConfigError`] when it cannot be read or parsed.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let mut config: NodeConfig =
-            toml::from_str(&read(path)?).map_err(|error| ConfigError::Parse {
+            toml::from_str(&read(path)?).map_err(|source| ConfigError::Parse {
                 path: path.to_path_buf(),
-                message: error.to_string(),
+                source,
             })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.data_dir = base.join(&config.data_dir);
@@ -465,9 +379,7 @@ impl NodeConfig {
                 .enumerate()
                 .any(|(i, node)| node.id as usize != i)
         {
-            return Err(ConfigError::Invalid(
-                "nodes must be listed by id, 0 to n − 1, this node among them".into(),
-            ));
+            return Err(ConfigError::NodeOrder);
         }
         Ok(config)
     }
@@ -478,25 +390,21 @@ impl NodeConfig {
     /// [`ConfigError`] when the file cannot be read or a key does not decode.
     pub fn load_secrets(&self) -> Result<Secrets, ConfigError> {
         let text = Zeroizing::new(read(&self.secrets)?);
-        // The parser's message would quote the offending line: a secret.
-        let file: SecretsFile = toml::from_str(&text).map_err(|_| ConfigError::Parse {
+        let file: SecretsFile = toml::from_str(&text).map_err(|_| ConfigError::SecretsParse {
             path: self.secrets.clone(),
-            message: "not a valid secrets file (contents not shown)".into(),
         })?;
-        let invalid = |what: &str| ConfigError::Invalid(format!("secrets: invalid {what}"));
-        let node_key =
-            SecretKey::from_bytes(&Zeroizing::new(hex_bytes("node key", &file.node_key)?))
-                .map_err(|_| invalid("node key"))?;
+        let node_key = SecretKey::from_bytes(&secret_bytes("node key", &file.node_key)?)
+            .map_err(|_| ConfigError::Secret("node key"))?;
         // Empty for a node that joined after genesis.
         let share = |what: &'static str, index: u32, text: &str| {
             if text.is_empty() {
                 return Ok(None);
             }
-            let key = SecretKey::from_bytes(&Zeroizing::new(hex_bytes(what, text)?))
-                .map_err(|_| invalid(what))?;
+            let key = SecretKey::from_bytes(&secret_bytes(what, text)?)
+                .map_err(|_| ConfigError::Secret(what))?;
             SecretKeyShare::new(index, key)
                 .map(Some)
-                .map_err(|_| invalid(what))
+                .map_err(|_| ConfigError::Secret(what))
         };
         Ok(Secrets {
             node_key,
@@ -506,37 +414,31 @@ impl NodeConfig {
                 file.certification_index,
                 &file.certification_share,
             )?,
-            tls_key: Zeroizing::new(hex_bytes("TLS key", &file.tls_key)?),
+            tls_key: secret_bytes("TLS key", &file.tls_key)?,
             query_key: {
-                let seed = Zeroizing::new(hex_bytes("query key", &file.query_key)?);
+                let seed = secret_bytes("query key", &file.query_key)?;
                 let seed: &[u8; 32] = seed
                     .as_slice()
                     .try_into()
-                    .map_err(|_| invalid("query key"))?;
+                    .map_err(|_| ConfigError::Secret("query key"))?;
                 ed25519_dalek::SigningKey::from_bytes(seed)
             },
-            mega_key: MegaSecretKey::from_bytes(&Zeroizing::new(hex_bytes(
-                "MEGa key",
-                &file.mega_key,
-            )?))
-            .map_err(|_| invalid("MEGa key"))?,
-            dkg_key: EncryptionSecretKey::from_bytes(&Zeroizing::new(hex_bytes(
-                "DKG key",
-                &file.dkg_key,
-            )?))
-            .map_err(|_| invalid("DKG key"))?,
+            mega_key: MegaSecretKey::from_bytes(&secret_bytes("MEGa key", &file.mega_key)?)
+                .map_err(|_| ConfigError::Secret("MEGa key"))?,
+            dkg_key: EncryptionSecretKey::from_bytes(&secret_bytes("DKG key", &file.dkg_key)?)
+                .map_err(|_| ConfigError::Secret("DKG key"))?,
         })
     }
 
     /// Each node's principal and query-signing key (DER), in node order.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a key that does not decode.
+    /// [`ConfigError::Record`] for a key that does not decode.
     pub fn query_keys(&self) -> Result<Vec<NodeKey>, ConfigError> {
         let keys: Vec<_> = self
             .nodes
             .iter()
-            .map(PeerConfig::ed25519_key)
+            .map(NodeRecord::ed25519_key)
             .collect::<Result<_, _>>()?;
         Ok(keys.iter().map(node_key).collect())
     }
@@ -545,16 +447,17 @@ impl NodeConfig {
     /// dealings), in node order.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a key that does not decode.
+    /// [`ConfigError::Record`] for a key that does not decode.
     pub fn node_ed25519_keys(&self) -> Result<Vec<ed25519_dalek::VerifyingKey>, ConfigError> {
-        self.genesis_nodes()
+        Ok(self
+            .genesis_nodes()
             .iter()
-            .map(PeerConfig::ed25519_key)
-            .collect()
+            .map(NodeRecord::ed25519_key)
+            .collect::<Result<_, _>>()?)
     }
 
     /// The nodes that made up the subnet at genesis.
-    pub fn genesis_nodes(&self) -> &[PeerConfig] {
+    pub fn genesis_nodes(&self) -> &[NodeRecord] {
         let count = self.genesis_members.unwrap_or(self.nodes.len());
         &self.nodes[..count.min(self.nodes.len())]
     }
@@ -562,27 +465,27 @@ impl NodeConfig {
     /// Each node's MEGa encryption key, in node order.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a key that does not decode.
+    /// [`ConfigError::Record`] for a key that does not decode.
     pub fn mega_keys(&self) -> Result<Vec<MegaPublicKey<Secp256k1>>, ConfigError> {
-        self.genesis_nodes()
+        Ok(self
+            .genesis_nodes()
             .iter()
-            .map(PeerConfig::mega_public_key)
-            .collect()
+            .map(NodeRecord::mega_public_key)
+            .collect::<Result<_, _>>()?)
     }
 
     /// The governance the subnet starts with: the configured neurons,
     /// governing a subnet record listing the configured nodes.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a controller that is not a principal.
+    /// [`ConfigError::NeuronController`] for a controller that is not a principal.
     pub fn genesis_governance(&self) -> Result<Governance, ConfigError> {
         let neurons = self
             .neurons
             .iter()
             .map(|neuron| {
-                let controller = Principal::from_text(&neuron.controller).map_err(|_| {
-                    ConfigError::Invalid(format!("neuron controller {}", neuron.controller))
-                })?;
+                let controller = Principal::from_text(&neuron.controller)
+                    .map_err(|_| ConfigError::NeuronController(neuron.controller.clone()))?;
                 Ok(Neuron {
                     controller: controller.as_bytes().to_vec(),
                     stake: neuron.stake,
@@ -595,39 +498,36 @@ impl NodeConfig {
     /// The subnet's public keys.
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a key that does not decode.
+    /// [`ConfigError::Record`] or [`ConfigError::SubnetKey`] for a key that
+    /// does not decode.
     pub fn subnet_keys(&self) -> Result<SubnetKeys, ConfigError> {
         let committee = self
             .genesis_nodes()
             .iter()
-            .map(PeerConfig::bls_public_key)
+            .map(NodeRecord::bls_public_key)
             .collect::<Result<_, _>>()?;
-        let beacon = PublicCommitment::<MinSig>::from_bytes(&hex_bytes(
-            "beacon commitment",
-            &self.beacon_commitment,
-        )?)
-        .map_err(|_| ConfigError::Invalid("beacon commitment".into()))?;
+        let beacon = subnet_key("beacon commitment", &self.beacon_commitment)?;
         Ok(SubnetKeys { committee, beacon })
     }
 
     /// The subnet's state certification key (its public key is the root key).
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] if it does not decode.
+    /// [`ConfigError::SubnetKey`] if it does not decode.
     pub fn certification_key(&self) -> Result<PublicCommitment<MinSig>, ConfigError> {
-        PublicCommitment::<MinSig>::from_bytes(&hex_bytes(
-            "certification commitment",
-            &self.certification_commitment,
-        )?)
-        .map_err(|_| ConfigError::Invalid("certification commitment".into()))
+        subnet_key("certification commitment", &self.certification_commitment)
     }
 
     /// Every node's TLS certificate, by id (joined nodes too).
     ///
     /// # Errors
-    /// [`ConfigError::Invalid`] for a certificate that is not hex.
+    /// [`ConfigError::Record`] for a certificate that is not hex.
     pub fn certificates(&self) -> Result<Vec<Vec<u8>>, ConfigError> {
-        self.nodes.iter().map(PeerConfig::certificate_der).collect()
+        Ok(self
+            .nodes
+            .iter()
+            .map(NodeRecord::certificate_der)
+            .collect::<Result<_, _>>()?)
     }
 
     /// The consensus parameters for this subnet.
@@ -647,9 +547,9 @@ impl NodeConfig {
     /// # Errors
     /// [`ConfigError::Io`].
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
-        let text = toml::to_string_pretty(self).map_err(|error| ConfigError::Parse {
+        let text = toml::to_string_pretty(self).map_err(|source| ConfigError::Serialize {
             path: path.to_path_buf(),
-            message: error.to_string(),
+            source,
         })?;
         std::fs::write(path, text).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
@@ -670,10 +570,13 @@ impl SecretsFile {
             path: path.to_path_buf(),
             source,
         };
-        let text = Zeroizing::new(toml::to_string(self).map_err(|error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: error.to_string(),
-        })?);
+        let text =
+            Zeroizing::new(
+                toml::to_string(self).map_err(|source| ConfigError::Serialize {
+                    path: path.to_path_buf(),
+                    source,
+                })?,
+            );
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -682,32 +585,5 @@ impl SecretsFile {
             .open(path)
             .map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)
-    }
-}
-
-/// A node record with valid keys derived from `id`, for tests.
-#[cfg(test)]
-pub(crate) fn test_peer(id: NodeId) -> PeerConfig {
-    use rand::SeedableRng;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(id));
-    let query_key = ed25519_dalek::SigningKey::generate(&mut rng);
-    let node_key = SecretKey::generate(&mut rng);
-    let public_key = hex::encode(node_key.public_key::<MinSig>().to_bytes());
-    let key_possession = chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
-        .prove_possession(&node_key)
-        .to_bytes();
-    let mega_key = MegaSecretKey::<Secp256k1>::generate(&mut rng).public_key();
-    let dkg_key = EncryptionSecretKey::generate(&mut rng);
-    let possession = dkg_key.prove_possession(&dkg_possession_context(&public_key), &mut rng);
-    PeerConfig {
-        id,
-        address: format!("127.0.0.1:{}", 9000 + id),
-        certificate: format!("3082{id:04x}"),
-        public_key,
-        key_possession: hex::encode(key_possession),
-        query_key: hex::encode(query_key.verifying_key().as_bytes()),
-        mega_key: hex::encode(mega_key.to_bytes()),
-        dkg_key: hex::encode(dkg_key.public_key().to_bytes()),
-        dkg_possession: hex::encode(possession.to_bytes()),
     }
 }

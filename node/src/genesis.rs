@@ -14,16 +14,20 @@ use std::path::{Path, PathBuf};
 use chainkey_consensus::NodeId;
 use chainkey_crypto::batch::Secp256k1;
 use chainkey_crypto::nidkg::{
-    verify_dealings, Dealing, DkgConfig, EncryptionPublicKey, EncryptionSecretKey, Transcript,
+    verify_dealings, Dealing, DkgConfig, DkgError, EncryptionPublicKey, EncryptionSecretKey,
+    Transcript,
 };
 use chainkey_crypto::tecdsa::MegaSecretKey;
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{MinSig, SecretKey};
 use rand::{CryptoRng, RngCore};
 
+use crate::registry::node_record::dkg_possession_context;
+use crate::registry::NodeRecord;
+
 use crate::config::{
-    dkg_possession_context, ChainKeyConfig, ConfigError, CyclesConfig, ExecutionConfig,
-    NeuronConfig, NodeConfig, PeerConfig, SecretsFile, TimingConfig,
+    ChainKeyConfig, ConfigError, CyclesConfig, ExecutionConfig, NeuronConfig, NodeConfig,
+    SecretsFile, TimingConfig,
 };
 
 /// Where one node listens.
@@ -43,10 +47,13 @@ pub enum GenesisError {
     Config(#[from] ConfigError),
     /// The DKG failed (cannot happen with honest local dealers).
     #[error("genesis NIDKG: {0}")]
-    Dkg(String),
+    Dkg(#[from] chainkey_crypto::nidkg::DkgError),
     /// A TLS certificate could not be made.
     #[error("TLS certificate: {0}")]
-    Certificate(String),
+    Certificate(#[from] rcgen::Error),
+    /// A joining node's address is not a socket address.
+    #[error("{0:?} is not a socket address")]
+    Address(String),
     /// Fewer than one node.
     #[error("a subnet needs at least one node")]
     NoNodes,
@@ -77,8 +84,7 @@ impl NodeKeys {
         id: NodeId,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Self, GenesisError> {
-        let tls = rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])
-            .map_err(|error| GenesisError::Certificate(error.to_string()))?;
+        let tls = rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")])?;
         Ok(NodeKeys {
             node_key: SecretKey::generate(rng),
             query_key: ed25519_dalek::SigningKey::generate(rng),
@@ -94,7 +100,7 @@ impl NodeKeys {
         id: NodeId,
         address: &str,
         rng: &mut (impl RngCore + CryptoRng),
-    ) -> PeerConfig {
+    ) -> NodeRecord {
         let public_key = hex::encode(self.node_key.public_key::<MinSig>().to_bytes());
         let possession = self
             .dkg_key
@@ -102,7 +108,7 @@ impl NodeKeys {
         let key_possession = chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
             .prove_possession(&self.node_key)
             .to_bytes();
-        PeerConfig {
+        NodeRecord {
             id,
             address: address.into(),
             certificate: hex::encode(self.tls.cert.der()),
@@ -181,7 +187,7 @@ pub fn write_genesis(
         n - threshold + 1,
         rng,
     )?;
-    let peers: Vec<PeerConfig> = (0..n)
+    let peers: Vec<NodeRecord> = (0..n)
         .map(|id| keys[id].record(id as NodeId, &nodes[id].p2p.to_string(), rng))
         .collect();
     let mut paths = Vec::new();
@@ -233,13 +239,13 @@ pub fn write_joining_node(
     out: &Path,
     existing: &NodeConfig,
     keys: &NodeKeys,
-    record: &PeerConfig,
+    record: &NodeRecord,
     http: SocketAddr,
 ) -> Result<PathBuf, GenesisError> {
     let listen: SocketAddr = record
         .address
         .parse()
-        .map_err(|_| ConfigError::Invalid(format!("{} is not a socket address", record.address)))?;
+        .map_err(|_| GenesisError::Address(record.address.clone()))?;
     let path = config_path(out, record.id);
     let dir = path.parent().expect("a node directory");
     std::fs::create_dir_all(dir).map_err(|source| ConfigError::Io {
@@ -273,24 +279,20 @@ fn threshold_key(
     threshold: usize,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<(PublicCommitment<MinSig>, Vec<SecretKeyShare>), GenesisError> {
-    let dkg = |error: chainkey_crypto::nidkg::DkgError| GenesisError::Dkg(error.to_string());
     let n = keys.len();
-    let config = DkgConfig::new(dkg_id, receivers.to_vec(), threshold, n).map_err(dkg)?;
+    let config = DkgConfig::new(dkg_id, receivers.to_vec(), threshold, n)?;
     let dealings = (0..n as u32)
         .map(|dealer| Ok((dealer, Dealing::create(&config, dealer, rng)?)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(dkg)?;
+        .collect::<Result<Vec<_>, DkgError>>()?;
     let verified = verify_dealings(&config, dealings)
         .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(dkg)?;
-    let transcript = Transcript::create(&config, verified).map_err(dkg)?;
+        .collect::<Result<Vec<_>, _>>()?;
+    let transcript = Transcript::create(&config, verified)?;
     let shares = keys
         .iter()
         .enumerate()
         .map(|(position, key)| transcript.decrypt_share(position, &key.dkg_key))
-        .collect::<Result<_, _>>()
-        .map_err(dkg)?;
+        .collect::<Result<_, DkgError>>()?;
     Ok((transcript.commitment().clone(), shares))
 }
 
@@ -387,7 +389,7 @@ mod tests {
             dir.path(),
             &member,
             &keys,
-            &PeerConfig {
+            &NodeRecord {
                 address: "not an address".into(),
                 ..record
             },

@@ -14,9 +14,10 @@ use chainkey_consensus::NodeId;
 
 use crate::api::Status;
 use crate::api::SubmitResponse;
-use crate::config::{NeuronConfig, PeerConfig};
+use crate::config::NeuronConfig;
 use crate::genesis::{config_path, write_genesis, NodeAddresses};
 use crate::ingress::SignedIngress;
+use crate::registry::NodeRecord;
 
 /// The node processes of a running subnet.
 pub struct LocalSubnet {
@@ -73,7 +74,7 @@ pub fn prepare(
             crate::config::NodeConfig::load(path)
                 .and_then(|config| {
                     config.load_secrets()?;
-                    config.nodes.iter().try_for_each(PeerConfig::check)
+                    Ok(config.nodes.iter().try_for_each(NodeRecord::check)?)
                 })
                 .map_err(|error| {
                     format!(

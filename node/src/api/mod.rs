@@ -118,7 +118,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
             shared
                 .metrics
                 .ingress
-                .with_label_values(&[IngressError::QueueFull.to_string().as_str()])
+                .with_label_values(&[IngressError::QueueFull.label()])
                 .inc_by(count as u64);
             return (StatusCode::SERVICE_UNAVAILABLE, "ingress queue full").into_response();
         }
@@ -128,10 +128,7 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
         .with_label_values(&["accepted"])
         .inc_by(count as u64);
     for (_, error) in &rejected {
-        metrics
-            .ingress
-            .with_label_values(&[error.to_string().as_str()])
-            .inc();
+        metrics.ingress.with_label_values(&[error.label()]).inc();
     }
     Json(SubmitResponse {
         accepted: count,

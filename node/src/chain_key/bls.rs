@@ -19,8 +19,8 @@ use chainkey_crypto::threshold::PublicCommitment;
 use chainkey_crypto::MinSig;
 use serde::{Deserialize, Serialize};
 
-use crate::config::PeerConfig;
 use crate::registry::governance::SubnetRecord;
+use crate::registry::NodeRecord;
 
 /// Which threshold BLS key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -97,7 +97,7 @@ pub enum BlsDealingError {
     Dealer,
     /// The dealing does not decode or does not verify.
     #[error("invalid dealing: {0}")]
-    Invalid(String),
+    Invalid(#[from] chainkey_crypto::nidkg::DkgError),
 }
 
 /// What resharing changed, for the node.
@@ -189,7 +189,7 @@ impl BlsReshares {
         let receivers: Option<Vec<_>> = record
             .members
             .values()
-            .map(|member| PeerConfig::dkg_public_key(member).ok())
+            .map(|member| NodeRecord::dkg_public_key(member).ok())
             .collect();
         let Some(receivers) = receivers else {
             tracing::error!(
@@ -268,10 +268,8 @@ impl BlsReshares {
     /// [`BlsDealingError`].
     pub fn verify(&self, item: &BlsDealing) -> Result<VerifiedDealing, BlsDealingError> {
         let config = self.check(item)?;
-        let invalid =
-            |error: chainkey_crypto::nidkg::DkgError| BlsDealingError::Invalid(error.to_string());
-        let dealing = Dealing::from_bytes(&item.dealing, config).map_err(invalid)?;
-        verify_dealing(config, item.dealer, dealing).map_err(invalid)
+        let dealing = Dealing::from_bytes(&item.dealing, config)?;
+        Ok(verify_dealing(config, item.dealer, dealing)?)
     }
 
     /// Applies a verified dealing of `item` (from a validated block); once
@@ -383,8 +381,9 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(id, key)| {
-                let mut peer = crate::config::test_peer(id as u32);
-                let context = crate::config::dkg_possession_context(&peer.public_key);
+                let mut peer = crate::registry::node_record::test_peer(id as u32);
+                let context =
+                    crate::registry::node_record::dkg_possession_context(&peer.public_key);
                 peer.dkg_key = hex::encode(key.public_key().to_bytes());
                 peer.dkg_possession =
                     hex::encode(key.prove_possession(&context, &mut rng).to_bytes());

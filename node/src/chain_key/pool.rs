@@ -614,7 +614,7 @@ mod tests {
             version,
             members: members
                 .iter()
-                .map(|&id| (id, crate::config::test_peer(id)))
+                .map(|&id| (id, crate::registry::node_record::test_peer(id)))
                 .collect(),
         };
         let carrying =

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 
 use super::bls::{BlsChange, BlsDealing, BlsDealingError, BlsKeys, BlsReshares};
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
-use crate::config::PeerConfig;
 use crate::registry::governance::SubnetRecord;
+use crate::registry::NodeRecord;
 
 /// What every node agrees on before the first block: the receivers'
 /// encryption keys, the threshold, the pool size and the keys signing
@@ -521,12 +521,12 @@ impl ChainKeyState {
         let receivers: Result<Vec<_>, _> = record
             .members
             .values()
-            .map(PeerConfig::mega_public_key)
+            .map(NodeRecord::mega_public_key)
             .collect();
         let dealer_keys: Result<Vec<_>, _> = record
             .members
             .values()
-            .map(PeerConfig::ed25519_key)
+            .map(NodeRecord::ed25519_key)
             .collect();
         let (Ok(receivers), Ok(dealer_keys)) = (receivers, dealer_keys) else {
             // Cannot happen (governance checks records): the old members
@@ -693,7 +693,7 @@ impl ChainKeyState {
         let setup = &self.setup;
         let (receivers, threshold) = match (transcript, &self.membership) {
             (TranscriptRef::KeyReshare(_), Some(record)) => {
-                let receivers = record.members.values().map(PeerConfig::mega_public_key);
+                let receivers = record.members.values().map(NodeRecord::mega_public_key);
                 let receivers: Option<Vec<_>> = receivers.map(Result::ok).collect();
                 let n = record.members.len();
                 (receivers.unwrap_or_default(), (n.max(1) - 1) / 3 + 1)
@@ -942,7 +942,7 @@ pub(crate) mod tests {
         nodes.keys.push(MegaSecretKey::generate(&mut rng));
         let members = (0..5)
             .map(|id| {
-                let mut peer = crate::config::test_peer(id);
+                let mut peer = crate::registry::node_record::test_peer(id);
                 peer.mega_key = hex::encode(nodes.keys[id as usize].public_key().to_bytes());
                 (id, peer)
             })

@@ -5,21 +5,28 @@
 //! range (on the Internet Computer, governance lives on the NNS subnet).
 //!
 //! ```candid
-//! type PeerConfig = record { id : nat32; address : text; certificate : text;
+//! type NodeRecord = record { id : nat32; address : text; certificate : text;
 //!                            public_key : text; key_possession : text;
 //!                            query_key : text; mega_key : text;
 //!                            dkg_key : text; dkg_possession : text };
-//! type Action = variant { AddNode : PeerConfig; RemoveNode : nat32 };
+//! type Action = variant { AddNode : NodeRecord; RemoveNode : nat32 };
 //! type Vote = variant { Yes; No };
 //! type Status = variant { Open; Rejected; Executed : record { version : nat64 };
-//!                         Failed : record { reason : text } };
+//!                         Failed : record { reason : Refusal } };
+//! type Field = variant { Address; Certificate; PublicKey; KeyPossession;
+//!                        QueryKey; MegaKey; DkgKey; DkgPossession };
+//! type Problem = variant { NotHex; Malformed; Unproven; Empty; NotHostPort };
+//! type Refusal = variant {
+//!   InvalidRecord : record { node : nat32; field : Field; problem : Problem };
+//!   AlreadyMember : nat32; NotNextId : record { expected : nat32; got : nat32 };
+//!   SharesAKey : nat32; NotAMember : nat32; LastMember; NotHighestId : nat32 };
 //! service : {
 //!   make_proposal : (record { neuron : nat64; action : Action }) -> (nat64);
 //!   register_vote : (record { neuron : nat64; proposal : nat64; vote : Vote }) -> (Status);
 //!   get_proposal : (nat64) -> (opt record { proposer : nat64; action : Action;
 //!                                           ballots : vec record { nat64; Vote }; status : Status }) query;
 //!   get_subnet_record : () -> (record { version : nat64;
-//!                                       members : vec record { nat32; PeerConfig } }) query;
+//!                                       members : vec record { nat32; NodeRecord } }) query;
 //! }
 //! ```
 //!
@@ -133,8 +140,8 @@ mod tests {
     use candid::{Decode, Encode};
 
     use super::*;
-    use crate::config::test_peer as peer;
     use crate::registry::governance::{Neuron, Proposal, Status, SubnetRecord};
+    use crate::registry::node_record::test_peer as peer;
 
     /// Neuron 0 (stake 40) of `[0]`, neuron 1 (stake 60) of `[1]`.
     fn governance() -> Governance {

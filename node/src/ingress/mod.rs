@@ -210,6 +210,23 @@ pub enum IngressError {
     Malformed,
 }
 
+impl IngressError {
+    /// A stable identifier for metrics (`Display` is for people).
+    pub fn label(&self) -> &'static str {
+        match self {
+            IngressError::MalformedKey => "malformed_key",
+            IngressError::MalformedSignature => "malformed_signature",
+            IngressError::InvalidSignature => "invalid_signature",
+            IngressError::Expired => "expired",
+            IngressError::ExpiryTooFar => "expiry_too_far",
+            IngressError::Duplicate => "duplicate",
+            IngressError::TooLarge => "too_large",
+            IngressError::QueueFull => "queue_full",
+            IngressError::Malformed => "malformed",
+        }
+    }
+}
+
 fn sender_bytes(sender: &Sender) -> (&'static [u8], &[u8]) {
     match sender {
         Sender::Ed25519(key) => (b"ed25519", key),

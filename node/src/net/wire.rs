@@ -58,7 +58,7 @@ pub enum WireError {
     TooLarge(usize),
     /// The bytes are not a message.
     #[error("malformed message: {0}")]
-    Malformed(String),
+    Malformed(#[from] ciborium::de::Error<std::io::Error>),
 }
 
 impl Message {
@@ -76,7 +76,7 @@ impl Message {
     /// # Errors
     /// [`WireError::Malformed`].
     pub fn from_body(body: &[u8]) -> Result<Self, WireError> {
-        ciborium::from_reader(body).map_err(|error| WireError::Malformed(error.to_string()))
+        Ok(ciborium::from_reader(body)?)
     }
 }
 

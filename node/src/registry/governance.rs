@@ -6,7 +6,7 @@
 //!
 //! The state is deterministic and serializable: it lives in the replicated
 //! state, and only executed messages change it. A node record is what
-//! every other node must know of a member: [`PeerConfig`].
+//! every other node must know of a member: [`NodeRecord`].
 
 use std::collections::BTreeMap;
 
@@ -14,7 +14,7 @@ use candid::CandidType;
 use chainkey_consensus::NodeId;
 use serde::{Deserialize, Serialize};
 
-use crate::config::PeerConfig;
+use crate::registry::{NodeRecord, RecordError};
 
 /// A neuron's identifier.
 pub type NeuronId = u64;
@@ -34,7 +34,7 @@ pub struct Neuron {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType)]
 pub enum Action {
     /// Make this node a member of the subnet.
-    AddNode(PeerConfig),
+    AddNode(NodeRecord),
     /// Take this member out of the subnet.
     RemoveNode(NodeId),
 }
@@ -63,8 +63,43 @@ pub enum Status {
     /// Adopted, but it could not be executed (the registry is unchanged).
     Failed {
         /// Why.
-        reason: String,
+        reason: Refusal,
     },
+}
+
+/// Why an adopted action could not be executed. Part of the certified
+/// state: each variant's encoding is stable (never reword or reorder).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, CandidType, thiserror::Error,
+)]
+pub enum Refusal {
+    /// The new node's record has a key, proof or address that is wrong.
+    #[error(transparent)]
+    InvalidRecord(RecordError),
+    /// The node is a member already.
+    #[error("node {0} is a member already")]
+    AlreadyMember(NodeId),
+    /// A new node must take the next id (ids are positions in the
+    /// committee and in every threshold key).
+    #[error("a new node must take id {expected}, not {got}")]
+    NotNextId {
+        /// The next id.
+        expected: NodeId,
+        /// The id proposed.
+        got: NodeId,
+    },
+    /// A member (named) has the same address, certificate or a same key.
+    #[error("node {0} has the same address, certificate or a same key")]
+    SharesAKey(NodeId),
+    /// The node is not a member.
+    #[error("node {0} is not a member")]
+    NotAMember(NodeId),
+    /// The subnet's last member cannot leave.
+    #[error("the last member cannot be removed")]
+    LastMember,
+    /// Only the highest id can leave (ids are positions).
+    #[error("only the highest id can leave (ids are positions); node {0} cannot")]
+    NotHighestId(NodeId),
 }
 
 /// A proposal and its ballots.
@@ -86,7 +121,7 @@ pub struct SubnetRecord {
     /// Raised by every change.
     pub version: u64,
     /// The members, by node id.
-    pub members: BTreeMap<NodeId, PeerConfig>,
+    pub members: BTreeMap<NodeId, NodeRecord>,
 }
 
 /// Why a governance call is refused.
@@ -128,7 +163,7 @@ pub struct Governance {
 impl Governance {
     /// Governance by `neurons` (numbered from 0) of a subnet whose members
     /// are `members` (registry version 1).
-    pub fn new(neurons: Vec<Neuron>, members: Vec<PeerConfig>) -> Governance {
+    pub fn new(neurons: Vec<Neuron>, members: Vec<NodeRecord>) -> Governance {
         Governance {
             neurons: (0..).zip(neurons).collect(),
             proposals: BTreeMap::new(),
@@ -255,43 +290,41 @@ impl Governance {
     }
 
     /// Applies an adopted action to the subnet record; its new version.
-    fn execute(&mut self, action: Action) -> Result<u64, String> {
+    fn execute(&mut self, action: Action) -> Result<u64, Refusal> {
         let before = self.subnet.clone();
         let members = &mut self.subnet.members;
         match action {
             Action::AddNode(peer) => {
-                peer.check().map_err(|error| error.to_string())?;
+                peer.check().map_err(Refusal::InvalidRecord)?;
                 if members.contains_key(&peer.id) {
-                    return Err(format!("node {} is a member already", peer.id));
+                    return Err(Refusal::AlreadyMember(peer.id));
                 }
                 // Node ids are positions in the committee and in every
                 // threshold key: a node joins as the next one.
                 let next = members.keys().next_back().map_or(0, |last| last + 1);
                 if peer.id != next {
-                    return Err(format!("a new node must take id {next}, not {}", peer.id));
+                    return Err(Refusal::NotNextId {
+                        expected: next,
+                        got: peer.id,
+                    });
                 }
                 if let Some(member) = members
                     .values()
                     .find(|member| member.address == peer.address || shares_a_key(member, &peer))
                 {
-                    return Err(format!(
-                        "node {} has the same address, certificate or a same key",
-                        member.id
-                    ));
+                    return Err(Refusal::SharesAKey(member.id));
                 }
                 members.insert(peer.id, peer);
             }
             Action::RemoveNode(id) => {
                 if !members.contains_key(&id) {
-                    return Err(format!("node {id} is not a member"));
+                    return Err(Refusal::NotAMember(id));
                 }
                 if members.len() == 1 {
-                    return Err("the last member cannot be removed".into());
+                    return Err(Refusal::LastMember);
                 }
                 if members.keys().next_back() != Some(&id) {
-                    return Err(format!(
-                        "only the highest id can leave (ids are positions); node {id} cannot"
-                    ));
+                    return Err(Refusal::NotHighestId(id));
                 }
                 members.remove(&id);
             }
@@ -304,8 +337,8 @@ impl Governance {
 
 /// Whether two node records have a key or certificate in common (compared
 /// decoded: hex digits in another case are the same key).
-fn shares_a_key(a: &PeerConfig, b: &PeerConfig) -> bool {
-    let keys = |peer: &PeerConfig| {
+fn shares_a_key(a: &NodeRecord, b: &NodeRecord) -> bool {
+    let keys = |peer: &NodeRecord| {
         [
             &peer.certificate,
             &peer.public_key,
@@ -325,7 +358,7 @@ fn shares_a_key(a: &PeerConfig, b: &PeerConfig) -> bool {
 mod tests {
     use super::*;
 
-    use crate::config::test_peer as peer;
+    use crate::registry::node_record::{test_peer as peer, Field, Problem};
 
     /// Neurons 0–3 with stakes 10, 20, 30, 40 (total 100), controlled by [i].
     fn governance() -> Governance {
@@ -422,15 +455,23 @@ mod tests {
             .propose(&[3], 3, Action::AddNode(peer(2)))
             .unwrap();
         let status = governance.vote(&[2], 2, id, Vote::Yes).unwrap();
-        assert!(
-            matches!(status, Status::Failed { ref reason } if reason.contains("member already"))
-        );
+        assert!(matches!(
+            status,
+            Status::Failed {
+                reason: Refusal::AlreadyMember(2)
+            }
+        ));
         let id = governance
             .propose(&[3], 3, Action::AddNode(peer(7)))
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("must take id 4")
+            Status::Failed {
+                reason: Refusal::NotNextId {
+                    expected: 4,
+                    got: 7
+                }
+            }
         ));
         let mut same_address = peer(4);
         same_address.address = peer(0).address;
@@ -439,7 +480,9 @@ mod tests {
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("same address")
+            Status::Failed {
+                reason: Refusal::SharesAKey(0)
+            }
         ));
         // A member's MEGa key again, in upper-case hex.
         let mut same_key = peer(4);
@@ -449,7 +492,9 @@ mod tests {
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("a same key")
+            Status::Failed {
+                reason: Refusal::SharesAKey(0)
+            }
         ));
         let mut bad_key = peer(4);
         bad_key.mega_key = bad_key.public_key.clone();
@@ -458,7 +503,13 @@ mod tests {
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("MEGa key")
+            Status::Failed {
+                reason: Refusal::InvalidRecord(RecordError {
+                    field: Field::MegaKey,
+                    problem: Problem::Malformed,
+                    ..
+                })
+            }
         ));
         // Another node's BLS key without its proof of possession (a rogue
         // key would let its owner forge aggregates).
@@ -467,7 +518,13 @@ mod tests {
         let id = governance.propose(&[3], 3, Action::AddNode(rogue)).unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("key possession")
+            Status::Failed {
+                reason: Refusal::InvalidRecord(RecordError {
+                    field: Field::KeyPossession,
+                    problem: Problem::Unproven,
+                    ..
+                })
+            }
         ));
         // Node 6's DKG key and proof, claimed by another node.
         let mut replayed_possession = peer(4);
@@ -478,19 +535,29 @@ mod tests {
             .unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("DKG key possession")
+            Status::Failed {
+                reason: Refusal::InvalidRecord(RecordError {
+                    field: Field::DkgPossession,
+                    problem: Problem::Unproven,
+                    ..
+                })
+            }
         ));
         let id = governance.propose(&[3], 3, Action::RemoveNode(8)).unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { .. }
+            Status::Failed {
+                reason: Refusal::NotAMember(8)
+            }
         ));
         assert_eq!(governance.subnet().version, 1);
         assert_eq!(governance.subnet().members.len(), 4);
         let id = governance.propose(&[3], 3, Action::RemoveNode(0)).unwrap();
         assert!(matches!(
             governance.vote(&[2], 2, id, Vote::Yes).unwrap(),
-            Status::Failed { reason } if reason.contains("only the highest id")
+            Status::Failed {
+                reason: Refusal::NotHighestId(0)
+            }
         ));
         assert_eq!(governance.subnet().version, 1);
         assert_eq!(governance.subnet().members.len(), 4);

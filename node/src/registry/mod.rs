@@ -2,3 +2,6 @@
 //! changes them (neurons, proposals, votes).
 
 pub mod governance;
+pub mod node_record;
+
+pub use node_record::{NodeRecord, RecordError};

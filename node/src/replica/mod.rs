@@ -65,6 +65,9 @@ pub enum NodeError {
     /// Its configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A node record the chain carried (a new member's keys).
+    #[error(transparent)]
+    Record(#[from] crate::registry::RecordError),
     /// Its store.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -239,7 +242,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let query_keys = config.query_keys()?;
     let node_principal = query_keys
         .get(config.id as usize)
-        .ok_or_else(|| ConfigError::Invalid(format!("node {} is not in the subnet", config.id)))?
+        .ok_or(ConfigError::NodeOrder)?
         .0
         .clone();
     let subnet = Arc::new(config.subnet_keys()?);
@@ -458,9 +461,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                     node.shared
                         .metrics
                         .ingress
-                        .with_label_values(&[crate::ingress::IngressError::QueueFull
-                            .to_string()
-                            .as_str()])
+                        .with_label_values(&[crate::ingress::IngressError::QueueFull.label()])
                         .inc_by(refused as u64);
                 }
             }
@@ -621,7 +622,7 @@ impl Node {
         let committee: Vec<_> = record
             .members
             .values()
-            .map(crate::config::PeerConfig::bls_public_key)
+            .map(crate::registry::NodeRecord::bls_public_key)
             .collect::<Result<_, _>>()?;
         let finalized = self.consensus.finalized_height();
         let (Some(block), Some(beacon)) = (
