@@ -11,26 +11,32 @@
 //! Blocks a catch-up package jumped over are fetched from peers and
 //! authenticated by their hash chain down from the package's block.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::crypto::Check;
-use chainkey_consensus::types::{Share, SignatureBytes};
+use chainkey_consensus::types::Share;
 use chainkey_consensus::{
-    Action, Artifact, BlsCrypto, Consensus, ConsensusCrypto, Event, FinalizedBlock, Hash, Height,
-    IngressQueue, NodeId, PayloadBuilder, PayloadLimits,
+    Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, Height, IngressQueue,
+    NodeId, PayloadBuilder, PayloadLimits,
 };
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
+
+mod crypto;
+mod report;
+mod stats;
+
+use crypto::MeteredCrypto;
+use stats::Stats;
 
 use crate::api::{Shared, Status};
 use crate::certification::{Certified, Certifier};
 use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys, Reshared};
 use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
-use crate::chain_key::state::{master_public_key, ChainKeyState, Change, Setup};
+use crate::chain_key::state::{ChainKeyState, Change, Setup};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
 use crate::config::{ConfigError, NodeConfig};
 use crate::execution::service::{self, Executed, SubnetInfo};
@@ -54,8 +60,6 @@ const ANSWER_BYTES: usize = crate::net::wire::MAX_FRAME / 4;
 /// cannot keep up slows its blocks instead of queueing an unbounded backlog.
 pub const MAX_EXECUTION_LAG: Height = 16;
 
-/// Executed heights whose state digests `/status` shows.
-const STATE_DIGESTS: usize = 32;
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
 const FLOOD_PER_TICK: usize = 40;
 
@@ -93,122 +97,115 @@ pub enum NodeError {
     MissingShares(u64),
 }
 
-/// Delegates to [`BlsCrypto`] and records each verification batch.
-struct MeteredCrypto {
-    inner: BlsCrypto,
-    metrics: Metrics,
-    recent_batches: Arc<Mutex<VecDeque<usize>>>,
-}
-
-impl ConsensusCrypto for MeteredCrypto {
-    fn sign(&self, message: &[u8]) -> SignatureBytes {
-        self.inner.sign(message)
-    }
-    fn sign_beacon_share(&self, message: &[u8]) -> SignatureBytes {
-        self.inner.sign_beacon_share(message)
-    }
-    fn aggregate(&self, message: &[u8], shares: &[Share]) -> SignatureBytes {
-        self.inner.aggregate(message, shares)
-    }
-    fn combine_beacon(&self, message: &[u8], shares: &[Share]) -> SignatureBytes {
-        self.inner.combine_beacon(message, shares)
-    }
-    fn beacon_threshold(&self) -> usize {
-        self.inner.beacon_threshold()
-    }
-    fn verify_batch(&self, checks: &[(NodeId, Check<'_>)]) -> Vec<bool> {
-        let started = Instant::now();
-        let verdicts = self.inner.verify_batch(checks);
-        self.metrics
-            .verification_seconds
-            .with_label_values(&["consensus"])
-            .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .batch_size
-            .with_label_values(&["consensus"])
-            .observe(checks.len() as f64);
-        let mut recent = self.recent_batches.lock().expect("batch log");
-        if recent.len() == 256 {
-            recent.pop_front();
-        }
-        recent.push_back(checks.len());
-        verdicts
-    }
-}
-
-/// The event loop's state besides consensus.
+/// The event loop's state: consensus and the parts of the node it drives.
 struct Node {
     me: NodeId,
-    nodes: usize,
     consensus: Consensus<MeteredCrypto, NodePayloads>,
-    store: Store,
-    transport: Arc<Transport>,
-    /// Finalized blocks go to the execution thread, in order.
-    execution: std::sync::mpsc::Sender<service::Block>,
-    /// Heights sent to execution so far.
-    sent_for_execution: Height,
-    /// The last height executed.
-    executed_height: Height,
+    /// What this node decided, made durable before it acts on it.
+    durable: Durable,
+    /// The connections to the other nodes.
+    peers: Peers,
+    /// Finalized blocks on their way to execution.
+    feed: ExecutionFeed,
     certifier: Certifier,
-    /// The last certified height.
-    certified_height: Height,
-    /// Whole-state digests of the last executed heights (for `/status`).
-    state_digests: VecDeque<(Height, String)>,
-    /// Update calls executed since start.
-    calls_executed: u64,
     shared: Arc<Shared>,
-    start: Instant,
-    wake: Time,
+    clock: Clock,
+    /// Finalized heights missing below a catch-up package.
+    gap: Gap,
+    stats: Stats,
+    /// The consensus committee in force, and what starts the next one.
+    committee: Committee,
+    /// This node's shares of the subnet's threshold BLS keys.
+    bls: BlsShares,
+    /// The chain-key signer thread and what is on its way to it.
+    signer: SignerLink,
+}
+
+/// The store and what this node remembers about it.
+struct Durable {
+    store: Store,
+    /// The highest height this node signed anything at.
     signed_through: Height,
+    /// The height of the catch-up package stored.
     stored_catch_up: Height,
-    /// When each height's first proposal reached us.
-    proposed_at: BTreeMap<Height, Instant>,
-    latencies: VecDeque<f64>,
-    finalized_log: VecDeque<(Instant, Height, u64)>,
-    recent_batches: Arc<Mutex<VecDeque<usize>>>,
-    /// Finalized heights missing from the store (below a catch-up package).
-    gap: Option<(Height, Height)>,
-    next_gap_peer: NodeId,
-    invalid_reported: HashMap<NodeId, u64>,
     /// Signed artifacts already stored, by height and content hash.
     recorded: HashSet<(Height, Hash)>,
+}
+
+/// The network and which artifacts were advertised on it.
+struct Peers {
+    transport: Arc<Transport>,
+    dissemination: Dissemination,
+    /// How many nodes this node knows (members and joined nodes).
+    nodes: usize,
+}
+
+/// The execution thread's inbox and how far it got.
+struct ExecutionFeed {
+    /// Finalized blocks go to the execution thread, in order.
+    sender: std::sync::mpsc::Sender<service::Block>,
+    /// Heights sent to execution so far.
+    sent: Height,
+    /// The last height executed.
+    executed: Height,
+}
+
+/// The node's sense of time: consensus counts milliseconds since start.
+struct Clock {
+    start: Instant,
+    /// When consensus wants its next tick (ms since start).
+    wake: Time,
     /// Housekeeping rounds so far.
     ticks: u64,
-    dissemination: Dissemination,
+}
+
+/// The consensus committee in force and what a new one is built from.
+struct Committee {
+    /// The registry version whose members run consensus (1: genesis).
+    epoch: u64,
+    /// The consensus parameters of the current committee.
+    config: chainkey_consensus::Config,
     /// Heights a lagging peer is helped across ([`chainkey_consensus::Config::window`]).
-    consensus_window: Height,
-    /// The chain-key signer thread.
-    signer: std::sync::mpsc::Sender<signer::Command>,
-    /// Peers' dealings for transcripts not open here yet (we lag a little).
-    early_dealings: VecDeque<(NodeId, SignedDealing)>,
-    /// The (peer, transcript) pairs whose dealing went to the signer: one each.
-    dealings_forwarded: HashSet<(NodeId, TranscriptRef)>,
-    signatures_finalized: u64,
-    chain_key_invalid: BTreeMap<NodeId, u64>,
-    shares_rebuilt: u64,
-    /// This node's shares of the subnet's threshold BLS keys: it deals
-    /// them again when the keys are reshared to a new membership.
-    bls_shares: BTreeMap<BlsKey, SecretKeyShare>,
-    /// Decrypts this node's shares of reshared BLS keys.
-    dkg_key: EncryptionSecretKey,
-    /// This node's shares of the last reshared BLS keys, by registry version.
-    next_bls_shares: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
-    /// The registry version whose members' shares `bls_shares` are.
-    bls_shares_epoch: Option<u64>,
+    window: Height,
     /// Signs this node's proposals and shares (kept for a new committee).
     node_key: chainkey_crypto::SecretKey,
     /// Batches signature checks (kept for a new committee).
     verifier: Arc<BatchVerifier>,
-    /// The consensus parameters of the current committee.
-    consensus_config: chainkey_consensus::Config,
-    /// The registry version whose members run consensus (1: genesis).
-    consensus_epoch: u64,
-    /// The registry version whose setup the signer works with (1: genesis).
-    signer_epoch: u64,
     /// Peers' artifacts above a coming membership switch, for the new committee.
-    early_epoch_artifacts: VecDeque<(NodeId, Artifact)>,
+    early_artifacts: VecDeque<(NodeId, Artifact)>,
     /// When this node last asked a peer past the switch for its catch-up package.
     last_catch_up_request: Option<Instant>,
+}
+
+/// This node's shares of the subnet's threshold BLS keys: it deals them
+/// again when the keys are reshared to a new membership.
+struct BlsShares {
+    shares: BTreeMap<BlsKey, SecretKeyShare>,
+    /// Decrypts this node's shares of reshared BLS keys.
+    dkg_key: EncryptionSecretKey,
+    /// This node's shares of the last reshared BLS keys, by registry version.
+    next: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
+    /// The registry version whose members' shares `shares` are.
+    epoch: Option<u64>,
+}
+
+/// The chain-key signer thread, and peers' dealings on their way to it.
+struct SignerLink {
+    commands: std::sync::mpsc::Sender<signer::Command>,
+    /// The registry version whose setup the signer works with (1: genesis).
+    epoch: u64,
+    /// Peers' dealings for transcripts not open here yet (we lag a little).
+    early_dealings: VecDeque<(NodeId, SignedDealing)>,
+    /// The (peer, transcript) pairs whose dealing went to the signer: one each.
+    forwarded: HashSet<(NodeId, TranscriptRef)>,
+}
+
+/// Finalized heights missing from the store below a catch-up package.
+struct Gap {
+    /// The missing heights `from..=to`, if any.
+    missing: Option<(Height, Height)>,
+    /// The peer asked last.
+    next_peer: NodeId,
 }
 
 /// How often a node behind a membership switch asks for a catch-up package.
@@ -341,7 +338,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         })?;
     tokio::spawn(crate::api::serve(listener, Arc::clone(&shared)));
 
-    let recent_batches = Arc::new(Mutex::new(VecDeque::new()));
+    let stats = Stats::default();
+    let gap = store.first_gap()?;
     // A node that joined after genesis has no share of the genesis beacon
     // key: its consensus core is not in the genesis committee and never
     // signs, so a throwaway share stands in until it joins the committee.
@@ -360,7 +358,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             Arc::clone(&verifier),
         ),
         metrics: metrics.clone(),
-        recent_batches: Arc::clone(&recent_batches),
+        batches: stats.batch_log(),
     };
     let payloads = NodePayloads::new(
         IngressQueue::new(PayloadLimits::default()),
@@ -376,70 +374,76 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
     let mut node = Node {
         me: config.id,
-        nodes: config.nodes.len(),
         consensus,
-        signed_through: store.signed_through()?,
-        stored_catch_up: 0,
-        gap: store.first_gap()?,
-        store,
-        transport,
-        execution,
-        sent_for_execution,
-        executed_height: sent_for_execution,
+        durable: Durable {
+            signed_through: store.signed_through()?,
+            stored_catch_up: 0,
+            recorded: HashSet::new(),
+            store,
+        },
+        peers: Peers {
+            transport,
+            dissemination: Dissemination::default(),
+            nodes: config.nodes.len(),
+        },
+        feed: ExecutionFeed {
+            sender: execution,
+            sent: sent_for_execution,
+            executed: sent_for_execution,
+        },
         certifier: Certifier::new(certification_key, secrets.certification_share.clone()),
-        bls_shares: [
-            (BlsKey::Beacon, secrets.beacon_share.clone()),
-            (BlsKey::Certification, secrets.certification_share.clone()),
-        ]
-        .into_iter()
-        .filter_map(|(key, share)| share.map(|share| (key, share)))
-        .collect(),
-        dkg_key: secrets.dkg_key.clone(),
-        next_bls_shares: None,
-        bls_shares_epoch: secrets.beacon_share.is_some().then_some(1),
-        node_key: secrets.node_key.clone(),
-        verifier: Arc::clone(&verifier),
-        consensus_config: config.consensus(),
-        consensus_epoch: 1,
-        signer_epoch: 1,
-        early_epoch_artifacts: VecDeque::new(),
-        last_catch_up_request: None,
-        certified_height: 0,
-        state_digests: VecDeque::new(),
-        calls_executed: 0,
         shared,
-        start: Instant::now(),
-        wake: 0,
-        proposed_at: BTreeMap::new(),
-        latencies: VecDeque::new(),
-        finalized_log: VecDeque::new(),
-        recent_batches,
-        next_gap_peer: 0,
-        invalid_reported: HashMap::new(),
-        recorded: HashSet::new(),
-        ticks: 0,
-        dissemination: Dissemination::default(),
-        consensus_window: config.consensus().window,
-        signer,
-        early_dealings: VecDeque::new(),
-        dealings_forwarded: HashSet::new(),
-        signatures_finalized: 0,
-        chain_key_invalid: BTreeMap::new(),
-        shares_rebuilt: 0,
+        clock: Clock {
+            start: Instant::now(),
+            wake: 0,
+            ticks: 0,
+        },
+        gap: Gap {
+            missing: gap,
+            next_peer: 0,
+        },
+        stats,
+        committee: Committee {
+            epoch: 1,
+            config: config.consensus(),
+            window: config.consensus().window,
+            node_key: secrets.node_key.clone(),
+            verifier: Arc::clone(&verifier),
+            early_artifacts: VecDeque::new(),
+            last_catch_up_request: None,
+        },
+        bls: BlsShares {
+            shares: [
+                (BlsKey::Beacon, secrets.beacon_share.clone()),
+                (BlsKey::Certification, secrets.certification_share.clone()),
+            ]
+            .into_iter()
+            .filter_map(|(key, share)| share.map(|share| (key, share)))
+            .collect(),
+            dkg_key: secrets.dkg_key.clone(),
+            next: None,
+            epoch: secrets.beacon_share.is_some().then_some(1),
+        },
+        signer: SignerLink {
+            commands: signer,
+            epoch: 1,
+            early_dealings: VecDeque::new(),
+            forwarded: HashSet::new(),
+        },
     };
     node.restore()?;
     node.feed_execution()?;
     tracing::info!(
         node = config.id,
-        signed_through = node.signed_through,
-        stored = node.store.top_finalized()?,
+        signed_through = node.durable.signed_through,
+        stored = node.durable.store.top_finalized()?,
         "node started"
     );
 
     let mut housekeeping = tokio::time::interval(Duration::from_millis(250));
     tokio::pin!(shutdown);
     loop {
-        let wake_at = node.start + Duration::from_millis(node.wake);
+        let wake_at = node.clock.start + Duration::from_millis(node.clock.wake);
         tokio::select! {
             () = &mut shutdown => break,
             Some(received) = inbound.recv() => {
@@ -477,7 +481,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
 
 impl Node {
     fn now(&self) -> Time {
-        self.start.elapsed().as_millis() as Time
+        self.clock.start.elapsed().as_millis() as Time
     }
 
     /// Resumes from the store: abstain where we may have signed, continue
@@ -485,16 +489,16 @@ impl Node {
     /// peers) what we signed above it — the rounds we signed in can only
     /// finish with those shares, since we will not sign there again.
     fn restore(&mut self) -> Result<(), NodeError> {
-        self.consensus.abstain_through(self.signed_through);
+        self.consensus.abstain_through(self.durable.signed_through);
         let mut resumed_at = 0;
-        if let Some((finalized, beacon)) = self.store.resume_point()? {
+        if let Some((finalized, beacon)) = self.durable.store.resume_point()? {
             resumed_at = finalized.block.height;
             self.consensus.resume_from(finalized.block, beacon);
         }
         self.catch_up_chain_key()?;
         self.resync_signer();
         self.resync_bls();
-        let finalized_ingress = self.store.finalized_ingress()?;
+        let finalized_ingress = self.durable.store.finalized_ingress()?;
         {
             let mut seen = self.shared.seen.lock().expect("seen ids");
             for &(id, expiry) in &finalized_ingress {
@@ -505,18 +509,19 @@ impl Node {
             .payloads_mut()
             .restore_finalized(finalized_ingress);
         self.step(Event::Start)?;
-        if let Some(package) = self.store.catch_up()? {
+        if let Some(package) = self.durable.store.catch_up()? {
             // Kept for peers that need it; we resume from later, below.
-            self.stored_catch_up = package.content.height();
+            self.durable.stored_catch_up = package.content.height();
             self.step(Event::Artifact {
                 from: self.me,
                 artifact: Artifact::CatchUpPackage(package),
             })?;
         }
-        for artifact in self.store.signed_above(resumed_at)? {
-            self.recorded.insert(artifact_key(&artifact));
-            self.transport
-                .broadcast(self.dissemination.outgoing(artifact.clone()));
+        for artifact in self.durable.store.signed_above(resumed_at)? {
+            self.durable.recorded.insert(artifact_key(&artifact));
+            self.peers
+                .transport
+                .broadcast(self.peers.dissemination.outgoing(artifact.clone()));
             self.step(Event::Artifact {
                 from: self.me,
                 artifact,
@@ -537,7 +542,7 @@ impl Node {
         // withholds its signatures, see `withheld`).
         let lagging = self.consensus.payloads().chain_key.state().height()
             < self.consensus.finalized_height();
-        if lagging && self.gap.is_none() && self.catch_up_chain_key()? {
+        if lagging && self.gap.missing.is_none() && self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
         }
@@ -545,7 +550,7 @@ impl Node {
         self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
         // blocks wait for the gap to be filled instead).
-        if self.gap.is_none() && self.sent_for_execution < self.consensus.finalized_height() {
+        if self.gap.missing.is_none() && self.feed.sent < self.consensus.finalized_height() {
             self.feed_execution()?;
         }
         self.hold_proposals_while_execution_lags();
@@ -558,7 +563,7 @@ impl Node {
         let lag = self
             .consensus
             .finalized_height()
-            .saturating_sub(self.executed_height);
+            .saturating_sub(self.feed.executed);
         self.consensus.hold_proposals(lag > MAX_EXECUTION_LAG);
     }
 
@@ -569,13 +574,14 @@ impl Node {
         let Some(record) = state.membership() else {
             return;
         };
-        let known = self.transport.stats().len();
+        let known = self.peers.transport.stats().len();
         for member in record.members.values().filter(|m| m.id as usize >= known) {
             let added = member
                 .certificate_der()
                 .map_err(|e| e.to_string())
                 .and_then(|cert| {
-                    self.transport
+                    self.peers
+                        .transport
                         .add_peer(member.id, &member.address, cert)
                         .map_err(|e| e.to_string())
                 });
@@ -591,7 +597,7 @@ impl Node {
                 }
             }
         }
-        self.nodes = self.nodes.max(self.transport.stats().len());
+        self.peers.nodes = self.peers.nodes.max(self.peers.transport.stats().len());
     }
 
     /// The height after which a new membership runs consensus, once known
@@ -599,7 +605,7 @@ impl Node {
     fn committee_switch(&self) -> Option<Height> {
         let state = self.consensus.payloads().chain_key.state();
         match state.epoch_record() {
-            Some((_, after)) if state.epoch() > self.consensus_epoch => Some(*after),
+            Some((_, after)) if state.epoch() > self.committee.epoch => Some(*after),
             _ => state.switch_at(),
         }
     }
@@ -610,7 +616,7 @@ impl Node {
     /// after H with its certification key. A node not in it stops signing.
     fn switch_committee_if_due(&mut self) -> Result<(), NodeError> {
         let state = self.consensus.payloads().chain_key.state();
-        if state.epoch() == self.consensus_epoch {
+        if state.epoch() == self.committee.epoch {
             return Ok(());
         }
         let (Some((record, after)), Some(bls)) = (state.epoch_record().cloned(), state.bls())
@@ -626,18 +632,18 @@ impl Node {
             .collect::<Result<_, _>>()?;
         let finalized = self.consensus.finalized_height();
         let (Some(block), Some(beacon)) = (
-            self.store.finalized(finalized)?,
+            self.durable.store.finalized(finalized)?,
             self.consensus.beacon(finalized).cloned(),
         ) else {
             return Ok(()); // the block below the switch is not stored yet
         };
-        self.consensus_epoch = epoch;
+        self.committee.epoch = epoch;
         self.certifier.start_epoch(
             after,
             keys.certification.clone(),
-            self.bls_shares.get(&BlsKey::Certification).cloned(),
+            self.bls.shares.get(&BlsKey::Certification).cloned(),
         );
-        let Some(beacon_share) = self.bls_shares.get(&BlsKey::Beacon).cloned() else {
+        let Some(beacon_share) = self.bls.shares.get(&BlsKey::Beacon).cloned() else {
             if record.members.contains_key(&self.me) {
                 return Err(NodeError::MissingShares(epoch));
             }
@@ -650,28 +656,28 @@ impl Node {
         };
         let n = committee.len();
         let mut config = chainkey_consensus::Config::new(n);
-        config.delta = self.consensus_config.delta;
-        config.epsilon = self.consensus_config.epsilon;
+        config.delta = self.committee.config.delta;
+        config.epsilon = self.committee.config.epsilon;
         let crypto = MeteredCrypto {
             inner: BlsCrypto::new(
-                self.node_key.clone(),
+                self.committee.node_key.clone(),
                 beacon_share,
                 Arc::new(chainkey_consensus::SubnetKeys {
                     committee,
                     beacon: keys.beacon,
                 }),
-                Arc::clone(&self.verifier),
+                Arc::clone(&self.committee.verifier),
             ),
             metrics: self.shared.metrics.clone(),
-            recent_batches: Arc::clone(&self.recent_batches),
+            batches: self.stats.batch_log(),
         };
-        self.consensus_config = config.clone();
+        self.committee.config = config.clone();
         // Where this node signed as a member of the old committee (its new
         // core forgets its own shares), it does not sign again.
-        self.consensus.abstain_through(self.signed_through);
+        self.consensus.abstain_through(self.durable.signed_through);
         self.consensus
             .start_epoch(config, crypto, block.block, beacon);
-        self.nodes = n;
+        self.peers.nodes = n;
         tracing::info!(
             node = self.me,
             epoch,
@@ -681,7 +687,7 @@ impl Node {
             "a new committee runs consensus"
         );
         self.step(Event::Start)?;
-        for (from, artifact) in std::mem::take(&mut self.early_epoch_artifacts) {
+        for (from, artifact) in std::mem::take(&mut self.committee.early_artifacts) {
             self.step(Event::Artifact { from, artifact })?;
         }
         Ok(())
@@ -701,11 +707,11 @@ impl Node {
             if next > finalized {
                 break;
             }
-            let Some(block) = self.store.finalized(next)? else {
+            let Some(block) = self.durable.store.finalized(next)? else {
                 break; // a gap: filled from peers later
             };
             pool.on_finalized(next, &block.block.payload);
-            if next <= self.sent_for_execution {
+            if next <= self.feed.sent {
                 pool.take_events(next);
             }
             // The signer is told the state as it ends (`resync_signer`),
@@ -722,10 +728,11 @@ impl Node {
         let pool = &mut self.consensus.payloads_mut().chain_key;
         pool.take_changes();
         let state = pool.state();
-        if state.epoch() != self.signer_epoch {
-            self.signer_epoch = state.epoch();
+        if state.epoch() != self.signer.epoch {
+            self.signer.epoch = state.epoch();
             let _ = self
                 .signer
+                .commands
                 .send(signer::Command::NewEpoch(state.setup().clone()));
         }
         let mut changes = Vec::new();
@@ -761,7 +768,7 @@ impl Node {
             changes.push(Change::PresignatureReady(*i, Arc::clone(presignature)));
         }
         for change in changes {
-            let _ = self.signer.send(signer::Command::Chain(change));
+            let _ = self.signer.commands.send(signer::Command::Chain(change));
         }
     }
 
@@ -800,11 +807,11 @@ impl Node {
                     continue;
                 }
                 Change::Opened { .. } => opened = true,
-                Change::Signed(_) => self.signatures_finalized += 1,
+                Change::Signed(_) => self.stats.signatures_finalized += 1,
                 _ => {}
             }
             if !new_epoch {
-                let _ = self.signer.send(signer::Command::Chain(change));
+                let _ = self.signer.commands.send(signer::Command::Chain(change));
             }
         }
         if new_epoch {
@@ -813,7 +820,7 @@ impl Node {
             self.resync_signer();
         }
         if opened {
-            for (from, signed) in std::mem::take(&mut self.early_dealings) {
+            for (from, signed) in std::mem::take(&mut self.signer.early_dealings) {
                 self.on_dealing(from, signed);
             }
         }
@@ -821,7 +828,7 @@ impl Node {
 
     /// Deals this node's share of `key` again, to the members of `version`.
     fn deal_bls(&mut self, key: BlsKey, version: u64, config: &chainkey_crypto::nidkg::DkgConfig) {
-        let Some(share) = self.bls_shares.get(&key) else {
+        let Some(share) = self.bls.shares.get(&key) else {
             return;
         };
         match chainkey_crypto::nidkg::Dealing::reshare(config, share, &mut rand::thread_rng()) {
@@ -854,7 +861,7 @@ impl Node {
             .iter()
             .map(|(key, transcript)| {
                 transcript
-                    .decrypt_share(position, &self.dkg_key)
+                    .decrypt_share(position, &self.bls.dkg_key)
                     .map(|share| (*key, share))
             })
             .collect();
@@ -875,7 +882,7 @@ impl Node {
         ) else {
             return;
         };
-        let opened = self.next_bls_shares.as_ref().map(|(version, _)| *version);
+        let opened = self.bls.next.as_ref().map(|(version, _)| *version);
         if record.version != reshared.version || opened == Some(reshared.version) {
             return;
         }
@@ -885,7 +892,7 @@ impl Node {
                 version = reshared.version,
                 "decrypted this node's shares of the reshared BLS keys"
             );
-            self.next_bls_shares = Some((reshared.version, shares));
+            self.bls.next = Some((reshared.version, shares));
         }
     }
 
@@ -893,10 +900,10 @@ impl Node {
     /// node's, decrypted from the reshare in force (none if it is not one
     /// of them).
     fn take_up_bls_shares(&mut self, epoch: u64) {
-        self.bls_shares = match self.next_bls_shares.take() {
+        self.bls.shares = match self.bls.next.take() {
             Some((version, shares)) if version == epoch => shares,
             other => {
-                self.next_bls_shares = other.filter(|(version, _)| *version > epoch);
+                self.bls.next = other.filter(|(version, _)| *version > epoch);
                 let state = self.consensus.payloads().chain_key.state();
                 let in_force = state.bls().and_then(|bls| bls.in_force());
                 let record = state.epoch_record().map(|(record, _)| record);
@@ -907,7 +914,7 @@ impl Node {
                     .unwrap_or_default()
             }
         };
-        self.bls_shares_epoch = (!self.bls_shares.is_empty()).then_some(epoch);
+        self.bls.epoch = (!self.bls.shares.is_empty()).then_some(epoch);
     }
 
     /// After a restart or a catch-up: deals into the BLS reshares still
@@ -924,7 +931,7 @@ impl Node {
         self.open_bls_shares();
         // Shares of the keys in force, if a membership took over since genesis.
         let epoch = self.consensus.payloads().chain_key.state().epoch();
-        if epoch > 1 && self.bls_shares_epoch != Some(epoch) {
+        if epoch > 1 && self.bls.epoch != Some(epoch) {
             self.take_up_bls_shares(epoch);
         }
         for (key, version, config) in open {
@@ -938,12 +945,12 @@ impl Node {
         let state = self.consensus.payloads_mut().chain_key.state();
         match state.open_params(&signed.transcript) {
             Some(params) => {
-                if self.dealings_forwarded.len() >= MAX_FORWARDED {
-                    self.dealings_forwarded.clear();
+                if self.signer.forwarded.len() >= MAX_FORWARDED {
+                    self.signer.forwarded.clear();
                 }
-                if self.dealings_forwarded.insert((from, signed.transcript)) {
+                if self.signer.forwarded.insert((from, signed.transcript)) {
                     let params = Arc::clone(params);
-                    let _ = self.signer.send(signer::Command::Verify {
+                    let _ = self.signer.commands.send(signer::Command::Verify {
                         from,
                         signed,
                         params,
@@ -951,10 +958,10 @@ impl Node {
                 }
             }
             None => {
-                if self.early_dealings.len() == MAX_EARLY_DEALINGS {
-                    self.early_dealings.pop_front();
+                if self.signer.early_dealings.len() == MAX_EARLY_DEALINGS {
+                    self.signer.early_dealings.pop_front();
                 }
-                self.early_dealings.push_back((from, signed));
+                self.signer.early_dealings.push_back((from, signed));
             }
         }
     }
@@ -970,7 +977,7 @@ impl Node {
                 if own {
                     let message = ChainKeyMessage::Dealing(signed.clone());
                     let frame = Arc::new(Message::ChainKey(message).to_frame());
-                    self.transport.broadcast(frame);
+                    self.peers.transport.broadcast(frame);
                 }
                 self.consensus
                     .payloads_mut()
@@ -985,7 +992,8 @@ impl Node {
                     presignature,
                     share: bytes,
                 };
-                self.transport
+                self.peers
+                    .transport
                     .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
             }
             signer::Output::Signature(item) => {
@@ -993,14 +1001,15 @@ impl Node {
             }
             signer::Output::Rebuilt(transcript) => {
                 tracing::info!(?transcript, "chain-key share rebuilt from openings");
-                self.shares_rebuilt += 1;
+                self.stats.shares_rebuilt += 1;
             }
             signer::Output::Complaint { transcript, bytes } => {
                 let message = ChainKeyMessage::Complaint {
                     transcript,
                     complaint: bytes,
                 };
-                self.transport
+                self.peers
+                    .transport
                     .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
             }
             signer::Output::Opening {
@@ -1012,12 +1021,13 @@ impl Node {
                     transcript,
                     opening: bytes,
                 };
-                self.transport
+                self.peers
+                    .transport
                     .send(to, Arc::new(Message::ChainKey(message).to_frame()));
             }
             signer::Output::Invalid { node, kind } => {
                 tracing::warn!(culprit = node, kind, "invalid chain-key artifact");
-                *self.chain_key_invalid.entry(node).or_default() += 1;
+                *self.stats.chain_key_invalid.entry(node).or_default() += 1;
                 self.shared
                     .metrics
                     .chain_key_invalid
@@ -1031,7 +1041,9 @@ impl Node {
         match received.message {
             // Catch-up requests look alike from every peer but are answered per peer.
             Message::Artifact(Artifact::CatchUpRequest { .. }) => {}
-            Message::Artifact(_) if !self.dissemination.is_new(received.digest) => return Ok(()),
+            Message::Artifact(_) if !self.peers.dissemination.is_new(received.digest) => {
+                return Ok(())
+            }
             _ => {}
         }
         match received.message {
@@ -1050,30 +1062,32 @@ impl Node {
                     .committee_switch()
                     .is_some_and(|after| finalized < after)
                     && self
+                        .committee
                         .last_catch_up_request
                         .is_none_or(|at| at.elapsed() >= CATCH_UP_REQUEST_INTERVAL)
                 {
-                    self.last_catch_up_request = Some(Instant::now());
+                    self.committee.last_catch_up_request = Some(Instant::now());
                     let request = Artifact::CatchUpRequest {
                         height: finalized + 1,
                     };
-                    self.transport
-                        .send(received.from, self.dissemination.outgoing(request));
+                    self.peers
+                        .transport
+                        .send(received.from, self.peers.dissemination.outgoing(request));
                 }
-                if self.early_epoch_artifacts.len() == MAX_EARLY_EPOCH_ARTIFACTS {
-                    self.early_epoch_artifacts.pop_front();
+                if self.committee.early_artifacts.len() == MAX_EARLY_EPOCH_ARTIFACTS {
+                    self.committee.early_artifacts.pop_front();
                 }
-                self.early_epoch_artifacts
+                self.committee
+                    .early_artifacts
                     .push_back((received.from, artifact));
                 Ok(())
             }
             Message::Artifact(artifact) => {
                 if let Artifact::Proposal(proposal) = &artifact {
                     // Only heights consensus would keep: peers cannot grow this map.
-                    if proposal.block.height <= self.consensus.height() + self.consensus_window {
-                        self.proposed_at
-                            .entry(proposal.block.height)
-                            .or_insert_with(Instant::now);
+                    if proposal.block.height <= self.consensus.height() + self.committee.window {
+                        self.stats
+                            .proposal_seen(proposal.block.height, Instant::now());
                     }
                 }
                 self.step(Event::Artifact {
@@ -1084,6 +1098,7 @@ impl Node {
             Message::BlocksRequest { from, to } => {
                 let mut bytes = 0;
                 let blocks: Vec<FinalizedBlock> = self
+                    .durable
                     .store
                     .finalized_range(from, to, BLOCKS_PER_ANSWER)?
                     .into_iter()
@@ -1100,22 +1115,23 @@ impl Node {
                     .collect();
                 if !blocks.is_empty() {
                     let frame = Arc::new(Message::Blocks(blocks).to_frame());
-                    self.transport.send(received.from, frame);
+                    self.peers.transport.send(received.from, frame);
                 }
                 Ok(())
             }
             Message::Blocks(blocks) => self.fill_gap(blocks),
             Message::Advert { id, height } => {
-                if height > self.consensus.finalized_height() && self.dissemination.should_fetch(id)
+                if height > self.consensus.finalized_height()
+                    && self.peers.dissemination.should_fetch(id)
                 {
                     let frame = Arc::new(Message::Fetch { id }.to_frame());
-                    self.transport.send(received.from, frame);
+                    self.peers.transport.send(received.from, frame);
                 }
                 Ok(())
             }
             Message::Fetch { id } => {
-                if let Some(frame) = self.dissemination.fetch(&id) {
-                    self.transport.send(received.from, frame);
+                if let Some(frame) = self.peers.dissemination.fetch(&id) {
+                    self.peers.transport.send(received.from, frame);
                 }
                 Ok(())
             }
@@ -1133,7 +1149,7 @@ impl Node {
                 transcript,
                 complaint,
             }) => {
-                let _ = self.signer.send(signer::Command::Complaint {
+                let _ = self.signer.commands.send(signer::Command::Complaint {
                     from: received.from,
                     transcript,
                     bytes: complaint,
@@ -1144,7 +1160,7 @@ impl Node {
                 transcript,
                 opening,
             }) => {
-                let _ = self.signer.send(signer::Command::Opening {
+                let _ = self.signer.commands.send(signer::Command::Opening {
                     from: received.from,
                     transcript,
                     bytes: opening,
@@ -1155,7 +1171,7 @@ impl Node {
                 presignature,
                 share,
             }) => {
-                let _ = self.signer.send(signer::Command::Share {
+                let _ = self.signer.commands.send(signer::Command::Share {
                     from: received.from,
                     presignature,
                     bytes: share,
@@ -1167,22 +1183,18 @@ impl Node {
 
     /// Signs an executed height's state root and shares the signature.
     fn on_executed(&mut self, mut executed: Executed) {
-        self.calls_executed += executed.calls as u64;
-        self.executed_height = executed.height;
+        self.stats
+            .executed(executed.height, &executed.digest, executed.calls);
+        self.feed.executed = executed.height;
         self.hold_proposals_while_execution_lags();
         // Only presignatures still ready: a lagging node's execution pairs
         // what the subnet may already have signed with and used.
         let ready = self.consensus.payloads_mut().chain_key.state().ready();
         for job in std::mem::take(&mut executed.sign_jobs) {
             if ready.contains_key(&job.presignature) {
-                let _ = self.signer.send(signer::Command::Sign(job));
+                let _ = self.signer.commands.send(signer::Command::Sign(job));
             }
         }
-        if self.state_digests.len() == STATE_DIGESTS {
-            self.state_digests.pop_front();
-        }
-        self.state_digests
-            .push_back((executed.height, hex::encode(executed.digest)));
         let chain_key = &mut self.consensus.payloads_mut().chain_key;
         let governance = &executed.state.governance;
         for version in chain_key.adopted_version() + 1..=governance.subnet().version {
@@ -1201,7 +1213,7 @@ impl Node {
         let (share, certified) = self.certifier.on_executed(executed);
         if let Some(share) = share {
             let frame = Arc::new(Message::CertificationShare(share).to_frame());
-            self.transport.broadcast(frame);
+            self.peers.transport.broadcast(frame);
         }
         if let Some(certified) = certified {
             self.publish(certified);
@@ -1209,7 +1221,7 @@ impl Node {
     }
 
     fn publish(&mut self, certified: Certified) {
-        self.certified_height = certified.height;
+        self.stats.certified_height = certified.height;
         self.shared
             .certified
             .send_replace(Some(Arc::new(certified)));
@@ -1223,12 +1235,12 @@ impl Node {
     /// A block waits for the next height's beacon (execution pairs signing
     /// requests with it), which nodes make as soon as the block is notarized.
     fn feed_execution(&mut self) -> Result<(), NodeError> {
-        while self.sent_for_execution < self.consensus.finalized_height() {
-            let height = self.sent_for_execution + 1;
+        while self.feed.sent < self.consensus.finalized_height() {
+            let height = self.feed.sent + 1;
             let Some(next_beacon) = self.next_beacon(height)? else {
                 break;
             };
-            let Some(block) = self.store.finalized(height)? else {
+            let Some(block) = self.durable.store.finalized(height)? else {
                 break;
             };
             self.execute(&block, next_beacon);
@@ -1246,6 +1258,7 @@ impl Node {
             return Ok(None);
         }
         Ok(self
+            .durable
             .store
             .finalized(height + 1)?
             .map(|next| next.block.beacon))
@@ -1266,8 +1279,8 @@ impl Node {
             chain_key: chain_key.take_events(height),
         };
         // Fails only once the execution thread ended: the node is stopping.
-        if self.execution.send(next).is_ok() {
-            self.sent_for_execution = block.block.height;
+        if self.feed.sender.send(next).is_ok() {
+            self.feed.sent = block.block.height;
         }
     }
 
@@ -1277,28 +1290,33 @@ impl Node {
                 if self.withheld(&artifact) => {}
             Action::Broadcast(artifact) => {
                 self.before_sending(&artifact)?;
-                self.transport
-                    .broadcast(self.dissemination.outgoing(artifact));
+                self.peers
+                    .transport
+                    .broadcast(self.peers.dissemination.outgoing(artifact));
             }
             Action::Send { to, artifact } => {
                 self.before_sending(&artifact)?;
-                self.transport
-                    .send(to, self.dissemination.outgoing(artifact));
+                self.peers
+                    .transport
+                    .send(to, self.peers.dissemination.outgoing(artifact));
             }
-            Action::WakeAt(at) => self.wake = at,
+            Action::WakeAt(at) => self.clock.wake = at,
             Action::Deliver(block) => self.deliver(block)?,
             Action::JumpedTo(package) => {
                 let height = package.content.height();
                 let block = package.content.block.clone();
-                let top = self.store.top_finalized()?;
+                let top = self.durable.store.top_finalized()?;
                 self.deliver(FinalizedBlock {
                     hash: block.hash(),
                     block,
                 })?;
                 self.persist_catch_up()?;
                 if height > top + 1 {
-                    let from = self.gap.map_or(top + 1, |(from, _)| from.min(top + 1));
-                    self.gap = Some((from, height - 1));
+                    let from = self
+                        .gap
+                        .missing
+                        .map_or(top + 1, |(from, _)| from.min(top + 1));
+                    self.gap.missing = Some((from, height - 1));
                 }
                 tracing::info!(node = self.me, height, "jumped to a catch-up package");
             }
@@ -1326,15 +1344,14 @@ impl Node {
     /// is sent again as often as consensus likes; ours is stored once).
     fn before_sending(&mut self, artifact: &Artifact) -> Result<(), NodeError> {
         if let Some(height) = artifact.signed_height(self.me) {
-            if self.recorded.insert(artifact_key(artifact)) {
-                self.store.record_signed(height, artifact)?;
-                self.signed_through = self.signed_through.max(height);
+            if self.durable.recorded.insert(artifact_key(artifact)) {
+                self.durable.store.record_signed(height, artifact)?;
+                self.durable.signed_through = self.durable.signed_through.max(height);
             }
         }
         if let Artifact::Proposal(proposal) = artifact {
-            self.proposed_at
-                .entry(proposal.block.height)
-                .or_insert_with(Instant::now);
+            self.stats
+                .proposal_seen(proposal.block.height, Instant::now());
         }
         Ok(())
     }
@@ -1344,8 +1361,12 @@ impl Node {
         let height = block.block.height;
         let ingress = expiries(&block.block.payload);
         let new = match self.consensus.beacon(height) {
-            Some(beacon) => self.store.put_resume_point(&block, beacon, &ingress)?,
+            Some(beacon) => self
+                .durable
+                .store
+                .put_resume_point(&block, beacon, &ingress)?,
             None => self
+                .durable
                 .store
                 .put_finalized(std::slice::from_ref(&block), &ingress)?,
         };
@@ -1353,35 +1374,25 @@ impl Node {
             return self.feed_execution(); // stored before a restart
         }
         match self.consensus.beacon_value(height + 1) {
-            Some(next_beacon) if height == self.sent_for_execution + 1 => {
-                self.execute(&block, next_beacon)
-            }
+            Some(next_beacon) if height == self.feed.sent + 1 => self.execute(&block, next_beacon),
             _ => self.feed_execution()?,
         }
         let messages = ingress.len() as u64;
         self.shared.metrics.ingress_finalized.inc_by(messages);
         self.shared.metrics.finalized_height.set(height as i64);
-        if let Some(proposed) = self.proposed_at.remove(&height) {
-            let latency = proposed.elapsed().as_secs_f64();
+        if let Some(latency) = self.stats.finalized(height, messages, Instant::now()) {
             self.shared.metrics.finalization_latency.observe(latency);
-            if self.latencies.len() == 256 {
-                self.latencies.pop_front();
-            }
-            self.latencies.push_back(latency * 1e3);
         }
-        self.proposed_at = self.proposed_at.split_off(&(height + 1));
-        self.finalized_log
-            .push_back((Instant::now(), height, messages));
         Ok(())
     }
 
     /// Stores blocks from a peer that link, by hash, to the block above the gap.
     fn fill_gap(&mut self, mut blocks: Vec<FinalizedBlock>) -> Result<(), NodeError> {
-        let Some((from, to)) = self.gap else {
+        let Some((from, to)) = self.gap.missing else {
             return Ok(());
         };
         blocks.sort_by_key(|block| std::cmp::Reverse(block.block.height));
-        let Some(mut above) = self.store.finalized(to + 1)? else {
+        let Some(mut above) = self.durable.store.finalized(to + 1)? else {
             return Ok(());
         };
         let mut linked = Vec::new();
@@ -1405,13 +1416,13 @@ impl Node {
             .iter()
             .flat_map(|block| expiries(&block.block.payload))
             .collect();
-        self.store.put_finalized(&linked, &ingress)?;
+        self.durable.store.put_finalized(&linked, &ingress)?;
         for block in &linked {
             self.consensus
                 .payloads_mut()
                 .on_finalized(block.block.height, &block.block.payload);
         }
-        self.gap = (lowest > from).then_some((from, lowest - 1));
+        self.gap.missing = (lowest > from).then_some((from, lowest - 1));
         if self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
@@ -1419,7 +1430,7 @@ impl Node {
             self.switch_committee_if_due()?;
         }
         self.feed_execution()?;
-        if self.gap.is_none() {
+        if self.gap.missing.is_none() {
             tracing::info!(
                 node = self.me,
                 "filled the finalized chain below the catch-up package"
@@ -1431,11 +1442,11 @@ impl Node {
     fn persist_catch_up(&mut self) -> Result<(), NodeError> {
         if let Some(package) = self.consensus.catch_up_package() {
             let height = package.content.height();
-            if height > self.stored_catch_up {
-                self.stored_catch_up = height;
-                self.store.set_catch_up(package)?;
-                self.store.prune_signed(height)?;
-                self.recorded.retain(|(at, _)| *at > height);
+            if height > self.durable.stored_catch_up {
+                self.durable.stored_catch_up = height;
+                self.durable.store.set_catch_up(package)?;
+                self.durable.store.prune_signed(height)?;
+                self.durable.recorded.retain(|(at, _)| *at > height);
             }
         }
         Ok(())
@@ -1443,29 +1454,31 @@ impl Node {
 
     fn housekeeping(&mut self) -> Result<(), NodeError> {
         // Adverts stay fetchable for a catch-up window below the finalized height.
-        let window = self.consensus_window;
-        self.dissemination
+        let window = self.committee.window;
+        self.peers
+            .dissemination
             .prune(self.consensus.finalized_height().saturating_sub(window));
         tracing::debug!(node = self.me, state = %self.consensus.describe());
         self.persist_catch_up()?;
-        if let Some((from, to)) = self.gap {
+        if let Some((from, to)) = self.gap.missing {
             // Ask the next peer in turn for the missing blocks.
-            self.next_gap_peer = (self.next_gap_peer + 1) % self.nodes as NodeId;
-            if self.next_gap_peer == self.me {
-                self.next_gap_peer = (self.next_gap_peer + 1) % self.nodes as NodeId;
+            self.gap.next_peer = (self.gap.next_peer + 1) % self.peers.nodes as NodeId;
+            if self.gap.next_peer == self.me {
+                self.gap.next_peer = (self.gap.next_peer + 1) % self.peers.nodes as NodeId;
             }
             let from = from.max(to.saturating_sub(BLOCKS_PER_ANSWER as u64 - 1));
             let frame = Arc::new(Message::BlocksRequest { from, to }.to_frame());
-            self.transport.send(self.next_gap_peer, frame);
+            self.peers.transport.send(self.gap.next_peer, frame);
         }
-        self.ticks += 1;
-        if self.ticks.is_multiple_of(20) {
+        self.clock.ticks += 1;
+        if self.clock.ticks.is_multiple_of(20) {
             // Every 5 s: forget expired ingress (the store's copy every minute).
             let now_ms = unix_ms();
             self.consensus.payloads_mut().prune(now_ms);
             self.shared.seen.lock().expect("seen ids").prune(now_ms);
-            if self.ticks.is_multiple_of(240) {
-                self.store
+            if self.clock.ticks.is_multiple_of(240) {
+                self.durable
+                    .store
                     .prune_ingress(now_ms.saturating_sub(crate::ingress::VALIDATION_SLACK_MS))?;
             }
         }
@@ -1488,148 +1501,9 @@ impl Node {
                     signature: (0..48).map(|j| (i + j) as u8).collect(),
                 },
             };
-            self.transport
+            self.peers
+                .transport
                 .broadcast(Arc::new(Message::Artifact(artifact).to_frame()));
         }
-    }
-
-    fn report(&mut self) {
-        let metrics = &self.shared.metrics;
-        let window = Duration::from_secs(10);
-        while self
-            .finalized_log
-            .front()
-            .is_some_and(|(at, _, _)| at.elapsed() > window)
-        {
-            self.finalized_log.pop_front();
-        }
-        let span = self
-            .finalized_log
-            .front()
-            .map_or(0.0, |(at, _, _)| at.elapsed().as_secs_f64())
-            .max(1.0);
-        let blocks = self.finalized_log.len() as f64;
-        let messages: u64 = self.finalized_log.iter().map(|(_, _, m)| m).sum();
-        let mut sorted: Vec<f64> = self.latencies.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        let percentile = |p: f64| {
-            if sorted.is_empty() {
-                0.0
-            } else {
-                sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-            }
-        };
-        let batches = self.recent_batches.lock().expect("batch log");
-        let mean_batch = if batches.is_empty() {
-            0.0
-        } else {
-            batches.iter().sum::<usize>() as f64 / batches.len() as f64
-        };
-        drop(batches);
-        let mut dropped = 0;
-        for (peer, stats) in self.transport.stats().iter().enumerate() {
-            let label = peer.to_string();
-            for (reason, value) in [
-                ("rate_limited", &stats.rate_limited),
-                ("malformed", &stats.malformed),
-                ("queue_full", &stats.queue_full),
-            ] {
-                let value = value.load(Ordering::Relaxed);
-                metrics
-                    .dropped_frames
-                    .with_label_values(&[label.as_str(), reason])
-                    .set(value as i64);
-                if reason != "queue_full" {
-                    dropped += value;
-                }
-            }
-            metrics
-                .queue_depth
-                .with_label_values(&[format!("peer-{peer}").as_str()])
-                .set(stats.queued.load(Ordering::Relaxed) as i64);
-        }
-        for (&peer, &count) in self.consensus.invalid_artifacts() {
-            let reported = self.invalid_reported.entry(peer).or_default();
-            metrics
-                .invalid_artifacts
-                .with_label_values(&[peer.to_string().as_str()])
-                .inc_by(count - *reported);
-            *reported = count;
-            dropped += count;
-        }
-        metrics
-            .queue_depth
-            .with_label_values(&["unvalidated"])
-            .set(self.consensus.unvalidated_len() as i64);
-        let pending = self.consensus.payloads_mut().pending();
-        // Blocks drain the queue: let the HTTP endpoint accept again.
-        self.shared.pending.store(pending, Ordering::Relaxed);
-        metrics
-            .queue_depth
-            .with_label_values(&["ingress"])
-            .set(pending as i64);
-        metrics.round.set(self.consensus.height() as i64);
-        let finalized_height = self.consensus.finalized_height();
-        let chain_key = self.consensus.payloads().chain_key.state();
-        let status = Status {
-            node: self.me,
-            round: self.consensus.height(),
-            finalized_height,
-            finalized_hash: self
-                .consensus
-                .finalized_chain()
-                .get(&finalized_height)
-                .map(|hash| hex::encode(hash.0))
-                .unwrap_or_default(),
-            stored_height: self.store.top_finalized().unwrap_or_default(),
-            blocks_per_second: blocks / span,
-            latency_p50_ms: percentile(0.5),
-            latency_p99_ms: percentile(0.99),
-            ingress_finalized: self.consensus.payloads().finalized_messages,
-            ingress_per_second: messages as f64 / span,
-            ingress_pending: pending,
-            mean_batch,
-            backend: "cpu".into(),
-            peers_connected: self
-                .transport
-                .stats()
-                .iter()
-                .filter(|stats| stats.connected.load(Ordering::Relaxed))
-                .count(),
-            dropped_from_peers: dropped + self.certifier.invalid_shares,
-            executed_height: self.state_digests.back().map_or(0, |(height, _)| *height),
-            certified_height: self.certified_height,
-            calls_executed: self.calls_executed,
-            state_digests: self.state_digests.iter().cloned().collect(),
-            ecdsa_key_ready: chain_key.key().is_some(),
-            ecdsa_public_key: chain_key
-                .key()
-                .map(|key| hex::encode(master_public_key(key))),
-            registry_version: chain_key.membership_version(),
-            key_epoch: chain_key.epoch(),
-            consensus_epoch: self.consensus_epoch,
-            committee_size: self.consensus_config.nodes,
-            bls_reshared: chain_key
-                .bls()
-                .and_then(|bls| bls.reshared())
-                .map(|reshared| {
-                    let key = |key| hex::encode(reshared.keys.get(key).public_key().to_bytes());
-                    (
-                        reshared.version,
-                        key(BlsKey::Beacon),
-                        key(BlsKey::Certification),
-                    )
-                }),
-            bls_next_shares: self.next_bls_shares.as_ref().map(|(version, _)| *version),
-            bls_shares_epoch: self.bls_shares_epoch,
-            ecdsa_reshared: chain_key
-                .reshared()
-                .map(|(version, key)| (*version, hex::encode(master_public_key(key)))),
-            presignatures_ready: chain_key.ready().len(),
-            signatures_finalized: self.signatures_finalized,
-            chain_key_invalid: self.chain_key_invalid.clone(),
-            shares_rebuilt: self.shares_rebuilt,
-        };
-        *self.shared.status.lock().expect("status") = status;
     }
 }
