@@ -26,10 +26,12 @@ use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
 
 mod crypto;
+mod gap;
 mod report;
 mod stats;
 
 use crypto::MeteredCrypto;
+use gap::{Gap, BlocksRequest, BLOCKS_PER_ANSWER};
 use stats::Stats;
 
 use crate::api::{Shared, Status};
@@ -51,10 +53,6 @@ use crate::store::{Store, StoreError};
 use chainkey_crypto::nidkg::EncryptionSecretKey;
 use chainkey_crypto::threshold::SecretKeyShare;
 
-/// Blocks sent per [`Message::Blocks`] answer, at most.
-const BLOCKS_PER_ANSWER: usize = 256;
-/// Payload bytes per [`Message::Blocks`] answer, about (well below a frame's limit).
-const ANSWER_BYTES: usize = crate::net::wire::MAX_FRAME / 4;
 /// Finalized heights execution may lag behind before this node holds back
 /// its block proposals (about a second of blocks): a subnet whose execution
 /// cannot keep up slows its blocks instead of queueing an unbounded backlog.
@@ -200,13 +198,6 @@ struct SignerLink {
     forwarded: HashSet<(NodeId, TranscriptRef)>,
 }
 
-/// Finalized heights missing from the store below a catch-up package.
-struct Gap {
-    /// The missing heights `from..=to`, if any.
-    missing: Option<(Height, Height)>,
-    /// The peer asked last.
-    next_peer: NodeId,
-}
 
 /// How often a node behind a membership switch asks for a catch-up package.
 const CATCH_UP_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
@@ -398,10 +389,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             wake: 0,
             ticks: 0,
         },
-        gap: Gap {
-            missing: gap,
-            next_peer: 0,
-        },
+        gap: Gap::new(gap),
         stats,
         committee: Committee {
             epoch: 1,
@@ -542,7 +530,7 @@ impl Node {
         // withholds its signatures, see `withheld`).
         let lagging = self.consensus.payloads().chain_key.state().height()
             < self.consensus.finalized_height();
-        if lagging && self.gap.missing.is_none() && self.catch_up_chain_key()? {
+        if lagging && !self.gap.is_open() && self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
         }
@@ -550,7 +538,7 @@ impl Node {
         self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
         // blocks wait for the gap to be filled instead).
-        if self.gap.missing.is_none() && self.feed.sent < self.consensus.finalized_height() {
+        if !self.gap.is_open() && self.feed.sent < self.consensus.finalized_height() {
             self.feed_execution()?;
         }
         self.hold_proposals_while_execution_lags();
@@ -1096,23 +1084,11 @@ impl Node {
                 })
             }
             Message::BlocksRequest { from, to } => {
-                let mut bytes = 0;
-                let blocks: Vec<FinalizedBlock> = self
+                let stored = self
                     .durable
                     .store
-                    .finalized_range(from, to, BLOCKS_PER_ANSWER)?
-                    .into_iter()
-                    .take_while(|block| {
-                        bytes += 256
-                            + block
-                                .block
-                                .payload
-                                .iter()
-                                .map(|message| 64 + message.content.len())
-                                .sum::<usize>();
-                        bytes <= ANSWER_BYTES
-                    })
-                    .collect();
+                    .finalized_range(from, to, BLOCKS_PER_ANSWER)?;
+                let blocks = gap::answer(stored);
                 if !blocks.is_empty() {
                     let frame = Arc::new(Message::Blocks(blocks).to_frame());
                     self.peers.transport.send(received.from, frame);
@@ -1311,13 +1287,7 @@ impl Node {
                     block,
                 })?;
                 self.persist_catch_up()?;
-                if height > top + 1 {
-                    let from = self
-                        .gap
-                        .missing
-                        .map_or(top + 1, |(from, _)| from.min(top + 1));
-                    self.gap.missing = Some((from, height - 1));
-                }
+                self.gap.jumped(top, height);
                 tracing::info!(node = self.me, height, "jumped to a catch-up package");
             }
         }
@@ -1387,30 +1357,17 @@ impl Node {
     }
 
     /// Stores blocks from a peer that link, by hash, to the block above the gap.
-    fn fill_gap(&mut self, mut blocks: Vec<FinalizedBlock>) -> Result<(), NodeError> {
-        let Some((from, to)) = self.gap.missing else {
+    fn fill_gap(&mut self, blocks: Vec<FinalizedBlock>) -> Result<(), NodeError> {
+        let Some(top) = self.gap.top() else {
             return Ok(());
         };
-        blocks.sort_by_key(|block| std::cmp::Reverse(block.block.height));
-        let Some(mut above) = self.durable.store.finalized(to + 1)? else {
+        let Some(above) = self.durable.store.finalized(top + 1)? else {
             return Ok(());
         };
-        let mut linked = Vec::new();
-        for block in blocks {
-            let height = block.block.height;
-            if height != above.block.height - 1 || height < from {
-                continue;
-            }
-            if block.block.hash() != block.hash || block.hash != above.block.parent {
-                break; // a peer sent a block that is not ours: ignore the rest
-            }
-            above = block.clone();
-            linked.push(block);
-        }
+        let linked = self.gap.link(&above, blocks);
         if linked.is_empty() {
             return Ok(());
         }
-        let lowest = above.block.height;
         // Their messages were ordered: never order them again.
         let ingress: Vec<(Hash, u64)> = linked
             .iter()
@@ -1422,7 +1379,6 @@ impl Node {
                 .payloads_mut()
                 .on_finalized(block.block.height, &block.block.payload);
         }
-        self.gap.missing = (lowest > from).then_some((from, lowest - 1));
         if self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
@@ -1430,7 +1386,7 @@ impl Node {
             self.switch_committee_if_due()?;
         }
         self.feed_execution()?;
-        if self.gap.missing.is_none() {
+        if !self.gap.is_open() {
             tracing::info!(
                 node = self.me,
                 "filled the finalized chain below the catch-up package"
@@ -1460,15 +1416,11 @@ impl Node {
             .prune(self.consensus.finalized_height().saturating_sub(window));
         tracing::debug!(node = self.me, state = %self.consensus.describe());
         self.persist_catch_up()?;
-        if let Some((from, to)) = self.gap.missing {
-            // Ask the next peer in turn for the missing blocks.
-            self.gap.next_peer = (self.gap.next_peer + 1) % self.peers.nodes as NodeId;
-            if self.gap.next_peer == self.me {
-                self.gap.next_peer = (self.gap.next_peer + 1) % self.peers.nodes as NodeId;
-            }
-            let from = from.max(to.saturating_sub(BLOCKS_PER_ANSWER as u64 - 1));
+        if let Some(BlocksRequest { peer, from, to }) =
+            self.gap.next_request(self.me, self.peers.nodes)
+        {
             let frame = Arc::new(Message::BlocksRequest { from, to }.to_frame());
-            self.peers.transport.send(self.gap.next_peer, frame);
+            self.peers.transport.send(peer, frame);
         }
         self.clock.ticks += 1;
         if self.clock.ticks.is_multiple_of(20) {
