@@ -25,13 +25,15 @@ use chainkey_consensus::{
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
 
+mod committee;
 mod crypto;
 mod gap;
 mod report;
 mod stats;
 
+use committee::Committee;
 use crypto::MeteredCrypto;
-use gap::{Gap, BlocksRequest, BLOCKS_PER_ANSWER};
+use gap::{BlocksRequest, Gap, BLOCKS_PER_ANSWER};
 use stats::Stats;
 
 use crate::api::{Shared, Status};
@@ -52,11 +54,6 @@ use crate::registry::governance::SubnetRecord;
 use crate::store::{Store, StoreError};
 use chainkey_crypto::nidkg::EncryptionSecretKey;
 use chainkey_crypto::threshold::SecretKeyShare;
-
-/// Finalized heights execution may lag behind before this node holds back
-/// its block proposals (about a second of blocks): a subnet whose execution
-/// cannot keep up slows its blocks instead of queueing an unbounded backlog.
-pub const MAX_EXECUTION_LAG: Height = 16;
 
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
 const FLOOD_PER_TICK: usize = 40;
@@ -157,24 +154,6 @@ struct Clock {
     ticks: u64,
 }
 
-/// The consensus committee in force and what a new one is built from.
-struct Committee {
-    /// The registry version whose members run consensus (1: genesis).
-    epoch: u64,
-    /// The consensus parameters of the current committee.
-    config: chainkey_consensus::Config,
-    /// Heights a lagging peer is helped across ([`chainkey_consensus::Config::window`]).
-    window: Height,
-    /// Signs this node's proposals and shares (kept for a new committee).
-    node_key: chainkey_crypto::SecretKey,
-    /// Batches signature checks (kept for a new committee).
-    verifier: Arc<BatchVerifier>,
-    /// Peers' artifacts above a coming membership switch, for the new committee.
-    early_artifacts: VecDeque<(NodeId, Artifact)>,
-    /// When this node last asked a peer past the switch for its catch-up package.
-    last_catch_up_request: Option<Instant>,
-}
-
 /// This node's shares of the subnet's threshold BLS keys: it deals them
 /// again when the keys are reshared to a new membership.
 struct BlsShares {
@@ -197,13 +176,6 @@ struct SignerLink {
     /// The (peer, transcript) pairs whose dealing went to the signer: one each.
     forwarded: HashSet<(NodeId, TranscriptRef)>,
 }
-
-
-/// How often a node behind a membership switch asks for a catch-up package.
-const CATCH_UP_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Artifacts above a coming membership switch kept, at most.
-const MAX_EARLY_EPOCH_ARTIFACTS: usize = 8192;
 
 /// Peers' dealings kept until their transcript opens here, at most.
 const MAX_EARLY_DEALINGS: usize = 4096;
@@ -391,15 +363,11 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         },
         gap: Gap::new(gap),
         stats,
-        committee: Committee {
-            epoch: 1,
-            config: config.consensus(),
-            window: config.consensus().window,
-            node_key: secrets.node_key.clone(),
-            verifier: Arc::clone(&verifier),
-            early_artifacts: VecDeque::new(),
-            last_catch_up_request: None,
-        },
+        committee: Committee::genesis(
+            config.consensus(),
+            secrets.node_key.clone(),
+            Arc::clone(&verifier),
+        ),
         bls: BlsShares {
             shares: [
                 (BlsKey::Beacon, secrets.beacon_share.clone()),
@@ -542,142 +510,6 @@ impl Node {
             self.feed_execution()?;
         }
         self.hold_proposals_while_execution_lags();
-        Ok(())
-    }
-
-    /// Holds this node's proposals while its execution is more than
-    /// [`MAX_EXECUTION_LAG`] finalized heights behind.
-    fn hold_proposals_while_execution_lags(&mut self) {
-        let lag = self
-            .consensus
-            .finalized_height()
-            .saturating_sub(self.feed.executed);
-        self.consensus.hold_proposals(lag > MAX_EXECUTION_LAG);
-    }
-
-    /// Connects to the members of the latest subnet record the chain
-    /// carried that this node has no connection for (nodes that joined).
-    fn connect_new_members(&mut self) {
-        let state = self.consensus.payloads().chain_key.state();
-        let Some(record) = state.membership() else {
-            return;
-        };
-        let known = self.peers.transport.stats().len();
-        for member in record.members.values().filter(|m| m.id as usize >= known) {
-            let added = member
-                .certificate_der()
-                .map_err(|e| e.to_string())
-                .and_then(|cert| {
-                    self.peers
-                        .transport
-                        .add_peer(member.id, &member.address, cert)
-                        .map_err(|e| e.to_string())
-                });
-            match added {
-                Ok(()) => tracing::info!(
-                    node = self.me,
-                    peer = member.id,
-                    "connecting to a new member"
-                ),
-                Err(error) => {
-                    tracing::error!(node = self.me, peer = member.id, %error, "cannot connect to a new member");
-                    return;
-                }
-            }
-        }
-        self.peers.nodes = self.peers.nodes.max(self.peers.transport.stats().len());
-    }
-
-    /// The height after which a new membership runs consensus, once known
-    /// (artifacts above it belong to the new committee).
-    fn committee_switch(&self) -> Option<Height> {
-        let state = self.consensus.payloads().chain_key.state();
-        match state.epoch_record() {
-            Some((_, after)) if state.epoch() > self.committee.epoch => Some(*after),
-            _ => state.switch_at(),
-        }
-    }
-
-    /// Once the chain keys passed to a new membership (at the end of block
-    /// H), consensus goes on after the last finalized block (H, live) with
-    /// its committee, thresholds and reshared beacon key, and certification
-    /// after H with its certification key. A node not in it stops signing.
-    fn switch_committee_if_due(&mut self) -> Result<(), NodeError> {
-        let state = self.consensus.payloads().chain_key.state();
-        if state.epoch() == self.committee.epoch {
-            return Ok(());
-        }
-        let (Some((record, after)), Some(bls)) = (state.epoch_record().cloned(), state.bls())
-        else {
-            return Ok(());
-        };
-        let keys = bls.current().clone();
-        let epoch = state.epoch();
-        let committee: Vec<_> = record
-            .members
-            .values()
-            .map(crate::registry::NodeRecord::bls_public_key)
-            .collect::<Result<_, _>>()?;
-        let finalized = self.consensus.finalized_height();
-        let (Some(block), Some(beacon)) = (
-            self.durable.store.finalized(finalized)?,
-            self.consensus.beacon(finalized).cloned(),
-        ) else {
-            return Ok(()); // the block below the switch is not stored yet
-        };
-        self.committee.epoch = epoch;
-        self.certifier.start_epoch(
-            after,
-            keys.certification.clone(),
-            self.bls.shares.get(&BlsKey::Certification).cloned(),
-        );
-        let Some(beacon_share) = self.bls.shares.get(&BlsKey::Beacon).cloned() else {
-            if record.members.contains_key(&self.me) {
-                return Err(NodeError::MissingShares(epoch));
-            }
-            tracing::warn!(
-                node = self.me,
-                epoch,
-                "this node is not a member any more: it stops"
-            );
-            return Err(NodeError::NotAMember(epoch));
-        };
-        let n = committee.len();
-        let mut config = chainkey_consensus::Config::new(n);
-        config.delta = self.committee.config.delta;
-        config.epsilon = self.committee.config.epsilon;
-        let crypto = MeteredCrypto {
-            inner: BlsCrypto::new(
-                self.committee.node_key.clone(),
-                beacon_share,
-                Arc::new(chainkey_consensus::SubnetKeys {
-                    committee,
-                    beacon: keys.beacon,
-                }),
-                Arc::clone(&self.committee.verifier),
-            ),
-            metrics: self.shared.metrics.clone(),
-            batches: self.stats.batch_log(),
-        };
-        self.committee.config = config.clone();
-        // Where this node signed as a member of the old committee (its new
-        // core forgets its own shares), it does not sign again.
-        self.consensus.abstain_through(self.durable.signed_through);
-        self.consensus
-            .start_epoch(config, crypto, block.block, beacon);
-        self.peers.nodes = n;
-        tracing::info!(
-            node = self.me,
-            epoch,
-            nodes = n,
-            after,
-            resumed_at = finalized,
-            "a new committee runs consensus"
-        );
-        self.step(Event::Start)?;
-        for (from, artifact) in std::mem::take(&mut self.committee.early_artifacts) {
-            self.step(Event::Artifact { from, artifact })?;
-        }
         Ok(())
     }
 
@@ -1041,39 +873,13 @@ impl Node {
                         .committee_switch()
                         .is_some_and(|after| artifact.height() > after) =>
             {
-                // Peers are past the switch while this node is not there
-                // yet (it joined, or lags): their catch-up package (checked
-                // against the beacon's public key, the same before and
-                // after) takes it across.
-                let finalized = self.consensus.finalized_height();
-                if self
-                    .committee_switch()
-                    .is_some_and(|after| finalized < after)
-                    && self
-                        .committee
-                        .last_catch_up_request
-                        .is_none_or(|at| at.elapsed() >= CATCH_UP_REQUEST_INTERVAL)
-                {
-                    self.committee.last_catch_up_request = Some(Instant::now());
-                    let request = Artifact::CatchUpRequest {
-                        height: finalized + 1,
-                    };
-                    self.peers
-                        .transport
-                        .send(received.from, self.peers.dissemination.outgoing(request));
-                }
-                if self.committee.early_artifacts.len() == MAX_EARLY_EPOCH_ARTIFACTS {
-                    self.committee.early_artifacts.pop_front();
-                }
-                self.committee
-                    .early_artifacts
-                    .push_back((received.from, artifact));
+                self.hold_for_next_committee(received.from, artifact);
                 Ok(())
             }
             Message::Artifact(artifact) => {
                 if let Artifact::Proposal(proposal) = &artifact {
                     // Only heights consensus would keep: peers cannot grow this map.
-                    if proposal.block.height <= self.consensus.height() + self.committee.window {
+                    if proposal.block.height <= self.consensus.height() + self.committee.window() {
                         self.stats
                             .proposal_seen(proposal.block.height, Instant::now());
                     }
@@ -1294,22 +1100,6 @@ impl Node {
         Ok(())
     }
 
-    /// Whether an artifact is not sent: anything above a coming membership
-    /// switch (the old committee does not sign there), and what this node
-    /// signed while its chain-key state lags its finalized height (after a
-    /// jump it cannot know yet whether a switch comes below).
-    fn withheld(&self, artifact: &Artifact) -> bool {
-        if self
-            .committee_switch()
-            .is_some_and(|after| artifact.height() > after)
-        {
-            return true;
-        }
-        let state_height = self.consensus.payloads().chain_key.state().height();
-        artifact.signed_height(self.me).is_some()
-            && state_height < self.consensus.finalized_height()
-    }
-
     /// Makes what we signed durable before it leaves (a relayed artifact
     /// is sent again as often as consensus likes; ours is stored once).
     fn before_sending(&mut self, artifact: &Artifact) -> Result<(), NodeError> {
@@ -1410,7 +1200,7 @@ impl Node {
 
     fn housekeeping(&mut self) -> Result<(), NodeError> {
         // Adverts stay fetchable for a catch-up window below the finalized height.
-        let window = self.committee.window;
+        let window = self.committee.window();
         self.peers
             .dissemination
             .prune(self.consensus.finalized_height().saturating_sub(window));
