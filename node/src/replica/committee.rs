@@ -251,9 +251,9 @@ impl Node {
         self.certifier.start_epoch(
             after,
             keys.certification.clone(),
-            self.bls.shares.get(&BlsKey::Certification).cloned(),
+            self.bls.share(BlsKey::Certification).cloned(),
         );
-        let Some(beacon_share) = self.bls.shares.get(&BlsKey::Beacon).cloned() else {
+        let Some(beacon_share) = self.bls.share(BlsKey::Beacon).cloned() else {
             if record.members.contains_key(&self.me) {
                 return Err(NodeError::MissingShares(epoch));
             }

@@ -11,7 +11,7 @@
 //! Blocks a catch-up package jumped over are fetched from peers and
 //! authenticated by their hash chain down from the package's block.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,23 +25,27 @@ use chainkey_consensus::{
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
 
+mod bls_shares;
 mod committee;
 mod crypto;
 mod gap;
 mod report;
+mod signer_link;
 mod stats;
 
+use bls_shares::BlsShares;
 use committee::Committee;
 use crypto::MeteredCrypto;
 use gap::{BlocksRequest, Gap, BLOCKS_PER_ANSWER};
+use signer_link::SignerLink;
 use stats::Stats;
 
 use crate::api::{Shared, Status};
 use crate::certification::{Certified, Certifier};
-use crate::chain_key::bls::{BlsChange, BlsDealing, BlsKey, BlsKeys, Reshared};
-use crate::chain_key::pool::{ChainKeyPool, PooledDealing};
-use crate::chain_key::state::{ChainKeyState, Change, Setup};
-use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
+use crate::chain_key::bls::BlsKeys;
+use crate::chain_key::pool::ChainKeyPool;
+use crate::chain_key::state::{ChainKeyState, Setup};
+use crate::chain_key::{signer, ChainKeyMessage};
 use crate::config::{ConfigError, NodeConfig};
 use crate::execution::service::{self, Executed, SubnetInfo};
 use crate::execution::wasm::Runtime;
@@ -50,9 +54,7 @@ use crate::metrics::Metrics;
 use crate::net::dissemination::Dissemination;
 use crate::net::transport::{Identity, Received, Transport, TransportError};
 use crate::net::wire::Message;
-use crate::registry::governance::SubnetRecord;
 use crate::store::{Store, StoreError};
-use chainkey_crypto::nidkg::EncryptionSecretKey;
 use chainkey_crypto::threshold::SecretKeyShare;
 
 /// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
@@ -153,34 +155,6 @@ struct Clock {
     /// Housekeeping rounds so far.
     ticks: u64,
 }
-
-/// This node's shares of the subnet's threshold BLS keys: it deals them
-/// again when the keys are reshared to a new membership.
-struct BlsShares {
-    shares: BTreeMap<BlsKey, SecretKeyShare>,
-    /// Decrypts this node's shares of reshared BLS keys.
-    dkg_key: EncryptionSecretKey,
-    /// This node's shares of the last reshared BLS keys, by registry version.
-    next: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
-    /// The registry version whose members' shares `shares` are.
-    epoch: Option<u64>,
-}
-
-/// The chain-key signer thread, and peers' dealings on their way to it.
-struct SignerLink {
-    commands: std::sync::mpsc::Sender<signer::Command>,
-    /// The registry version whose setup the signer works with (1: genesis).
-    epoch: u64,
-    /// Peers' dealings for transcripts not open here yet (we lag a little).
-    early_dealings: VecDeque<(NodeId, SignedDealing)>,
-    /// The (peer, transcript) pairs whose dealing went to the signer: one each.
-    forwarded: HashSet<(NodeId, TranscriptRef)>,
-}
-
-/// Peers' dealings kept until their transcript opens here, at most.
-const MAX_EARLY_DEALINGS: usize = 4096;
-/// (peer, transcript) pairs remembered as sent to the signer, at most.
-const MAX_FORWARDED: usize = 100_000;
 
 /// Identifies a signed artifact: its height and a hash of its encoding.
 fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
@@ -368,24 +342,12 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             secrets.node_key.clone(),
             Arc::clone(&verifier),
         ),
-        bls: BlsShares {
-            shares: [
-                (BlsKey::Beacon, secrets.beacon_share.clone()),
-                (BlsKey::Certification, secrets.certification_share.clone()),
-            ]
-            .into_iter()
-            .filter_map(|(key, share)| share.map(|share| (key, share)))
-            .collect(),
-            dkg_key: secrets.dkg_key.clone(),
-            next: None,
-            epoch: secrets.beacon_share.is_some().then_some(1),
-        },
-        signer: SignerLink {
-            commands: signer,
-            epoch: 1,
-            early_dealings: VecDeque::new(),
-            forwarded: HashSet::new(),
-        },
+        bls: BlsShares::genesis(
+            secrets.beacon_share.clone(),
+            secrets.certification_share.clone(),
+            secrets.dkg_key.clone(),
+        ),
+        signer: SignerLink::new(signer),
     };
     node.restore()?;
     node.feed_execution()?;
@@ -513,350 +475,6 @@ impl Node {
         Ok(())
     }
 
-    /// Applies the stored finalized blocks the chain-key state lacks (after
-    /// a restart it is rebuilt from genesis; after a catch-up package, the
-    /// blocks below it arrive later), up to consensus's finalized height.
-    /// Execution's events for heights it already executed are dropped.
-    /// Whether any block was applied (then the signer needs a resync).
-    fn catch_up_chain_key(&mut self) -> Result<bool, NodeError> {
-        let finalized = self.consensus.finalized_height();
-        let mut applied = false;
-        loop {
-            let pool = &mut self.consensus.payloads_mut().chain_key;
-            let next = pool.state().height() + 1;
-            if next > finalized {
-                break;
-            }
-            let Some(block) = self.durable.store.finalized(next)? else {
-                break; // a gap: filled from peers later
-            };
-            pool.on_finalized(next, &block.block.payload);
-            if next <= self.feed.sent {
-                pool.take_events(next);
-            }
-            // The signer is told the state as it ends (`resync_signer`),
-            // not every change on the way.
-            pool.take_changes();
-            applied = true;
-        }
-        Ok(applied)
-    }
-
-    /// Tells a fresh signer what the chain-key state holds: the transcripts
-    /// to open and deal into, the key, the ready presignatures.
-    fn resync_signer(&mut self) {
-        let pool = &mut self.consensus.payloads_mut().chain_key;
-        pool.take_changes();
-        let state = pool.state();
-        if state.epoch() != self.signer.epoch {
-            self.signer.epoch = state.epoch();
-            let _ = self
-                .signer
-                .commands
-                .send(signer::Command::NewEpoch(state.setup().clone()));
-        }
-        let mut changes = Vec::new();
-        if let Some(key) = state.key() {
-            changes.push(Change::Completed(TranscriptRef::Key, Arc::clone(key)));
-            changes.push(Change::KeyReady(Arc::clone(key)));
-        }
-        for (transcript, slot) in state.slots() {
-            if let Some(complete) = &slot.transcript {
-                changes.push(Change::Completed(*transcript, Arc::clone(complete)));
-            }
-        }
-        for (transcript, slot) in state.slots() {
-            if slot.is_open() {
-                changes.push(Change::Opened {
-                    transcript: *transcript,
-                    params: Arc::clone(&slot.params),
-                    sources: slot.sources.clone(),
-                });
-            }
-        }
-        for (i, presignature) in state.ready() {
-            // The state keeps no slots for them: the signer opens its
-            // shares from the presignature's own transcripts.
-            let parts = [
-                TranscriptRef::Lambda(*i),
-                TranscriptRef::KappaTimesLambda(*i),
-                TranscriptRef::KeyTimesLambda(*i),
-            ];
-            for (part, transcript) in parts.into_iter().zip(presignature.masked_transcripts()) {
-                changes.push(Change::Completed(part, Arc::new(transcript.clone())));
-            }
-            changes.push(Change::PresignatureReady(*i, Arc::clone(presignature)));
-        }
-        for change in changes {
-            let _ = self.signer.commands.send(signer::Command::Chain(change));
-        }
-    }
-
-    /// Sends the chain-key changes of newly finalized blocks to the signer,
-    /// and peers' dealings that were waiting for a transcript to open.
-    fn forward_chain_key_changes(&mut self) {
-        let changes = self.consensus.payloads_mut().chain_key.take_changes();
-        if changes.is_empty() {
-            return;
-        }
-        let mut opened = false;
-        let mut new_epoch = false;
-        for change in changes {
-            match &change {
-                Change::EpochStarted { version, retired } => {
-                    tracing::info!(
-                        node = self.me,
-                        version,
-                        retired = retired.len(),
-                        "the subnet's new membership took over the keys"
-                    );
-                    self.take_up_bls_shares(*version);
-                    new_epoch = true;
-                    continue;
-                }
-                Change::Bls(BlsChange::Opened {
-                    key,
-                    version,
-                    config,
-                }) => {
-                    self.deal_bls(*key, *version, config);
-                    continue;
-                }
-                Change::Bls(BlsChange::Reshared(_)) => {
-                    self.open_bls_shares();
-                    continue;
-                }
-                Change::Opened { .. } => opened = true,
-                Change::Signed(_) => self.stats.signatures_finalized += 1,
-                _ => {}
-            }
-            if !new_epoch {
-                let _ = self.signer.commands.send(signer::Command::Chain(change));
-            }
-        }
-        if new_epoch {
-            // The signer starts over with the new members' setup and is told
-            // what the state holds now (which covers the changes skipped).
-            self.resync_signer();
-        }
-        if opened {
-            for (from, signed) in std::mem::take(&mut self.signer.early_dealings) {
-                self.on_dealing(from, signed);
-            }
-        }
-    }
-
-    /// Deals this node's share of `key` again, to the members of `version`.
-    fn deal_bls(&mut self, key: BlsKey, version: u64, config: &chainkey_crypto::nidkg::DkgConfig) {
-        let Some(share) = self.bls.shares.get(&key) else {
-            return;
-        };
-        match chainkey_crypto::nidkg::Dealing::reshare(config, share, &mut rand::thread_rng()) {
-            Ok(dealing) => {
-                tracing::info!(node = self.me, ?key, version, "dealt a BLS key reshare");
-                self.consensus
-                    .payloads_mut()
-                    .chain_key
-                    .add_bls_dealing(BlsDealing {
-                        key,
-                        version,
-                        dealer: share.index(),
-                        dealing: dealing.to_bytes(),
-                    });
-            }
-            Err(error) => tracing::error!(node = self.me, ?key, %error, "cannot reshare a BLS key"),
-        }
-    }
-
-    /// This node's shares of the keys `reshared` made, if it is among the
-    /// members of `record` (their receivers, in id order).
-    fn decrypt_bls_shares(
-        &self,
-        reshared: &Reshared,
-        record: &SubnetRecord,
-    ) -> Option<BTreeMap<BlsKey, SecretKeyShare>> {
-        let position = record.members.keys().position(|id| *id == self.me)?;
-        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
-            .transcripts
-            .iter()
-            .map(|(key, transcript)| {
-                transcript
-                    .decrypt_share(position, &self.bls.dkg_key)
-                    .map(|share| (*key, share))
-            })
-            .collect();
-        shares
-            .inspect_err(|error| {
-                tracing::error!(node = self.me, %error, "cannot decrypt a reshared BLS key share");
-            })
-            .ok()
-    }
-
-    /// Decrypts this node's shares of the last reshared BLS keys, if it is
-    /// a member of their registry version.
-    fn open_bls_shares(&mut self) {
-        let state = self.consensus.payloads().chain_key.state();
-        let (Some(reshared), Some(record)) = (
-            state.bls().and_then(|bls| bls.reshared()),
-            state.membership(),
-        ) else {
-            return;
-        };
-        let opened = self.bls.next.as_ref().map(|(version, _)| *version);
-        if record.version != reshared.version || opened == Some(reshared.version) {
-            return;
-        }
-        if let Some(shares) = self.decrypt_bls_shares(reshared, record) {
-            tracing::info!(
-                node = self.me,
-                version = reshared.version,
-                "decrypted this node's shares of the reshared BLS keys"
-            );
-            self.bls.next = Some((reshared.version, shares));
-        }
-    }
-
-    /// Holds the shares of the BLS keys of the members of `epoch`: this
-    /// node's, decrypted from the reshare in force (none if it is not one
-    /// of them).
-    fn take_up_bls_shares(&mut self, epoch: u64) {
-        self.bls.shares = match self.bls.next.take() {
-            Some((version, shares)) if version == epoch => shares,
-            other => {
-                self.bls.next = other.filter(|(version, _)| *version > epoch);
-                let state = self.consensus.payloads().chain_key.state();
-                let in_force = state.bls().and_then(|bls| bls.in_force());
-                let record = state.epoch_record().map(|(record, _)| record);
-                in_force
-                    .zip(record)
-                    .filter(|(reshared, _)| reshared.version == epoch)
-                    .and_then(|(reshared, record)| self.decrypt_bls_shares(reshared, record))
-                    .unwrap_or_default()
-            }
-        };
-        self.bls.epoch = (!self.bls.shares.is_empty()).then_some(epoch);
-    }
-
-    /// After a restart or a catch-up: deals into the BLS reshares still
-    /// open, and opens this node's shares of the last completed one.
-    fn resync_bls(&mut self) {
-        let open = self
-            .consensus
-            .payloads()
-            .chain_key
-            .state()
-            .bls()
-            .map(|bls| bls.open_reshares())
-            .unwrap_or_default();
-        self.open_bls_shares();
-        // Shares of the keys in force, if a membership took over since genesis.
-        let epoch = self.consensus.payloads().chain_key.state().epoch();
-        if epoch > 1 && self.bls.epoch != Some(epoch) {
-            self.take_up_bls_shares(epoch);
-        }
-        for (key, version, config) in open {
-            self.deal_bls(key, version, &config);
-        }
-    }
-
-    /// A peer's dealing: verified by the signer if its transcript is open
-    /// (one per peer and transcript), kept for a while if not yet.
-    fn on_dealing(&mut self, from: NodeId, signed: SignedDealing) {
-        let state = self.consensus.payloads_mut().chain_key.state();
-        match state.open_params(&signed.transcript) {
-            Some(params) => {
-                if self.signer.forwarded.len() >= MAX_FORWARDED {
-                    self.signer.forwarded.clear();
-                }
-                if self.signer.forwarded.insert((from, signed.transcript)) {
-                    let params = Arc::clone(params);
-                    let _ = self.signer.commands.send(signer::Command::Verify {
-                        from,
-                        signed,
-                        params,
-                    });
-                }
-            }
-            None => {
-                if self.signer.early_dealings.len() == MAX_EARLY_DEALINGS {
-                    self.signer.early_dealings.pop_front();
-                }
-                self.signer.early_dealings.push_back((from, signed));
-            }
-        }
-    }
-
-    /// What the signer produced.
-    fn on_signer(&mut self, output: signer::Output) {
-        match output {
-            signer::Output::Dealing {
-                signed,
-                dealing,
-                own,
-            } => {
-                if own {
-                    let message = ChainKeyMessage::Dealing(signed.clone());
-                    let frame = Arc::new(Message::ChainKey(message).to_frame());
-                    self.peers.transport.broadcast(frame);
-                }
-                self.consensus
-                    .payloads_mut()
-                    .chain_key
-                    .add_dealing(PooledDealing { signed, dealing });
-            }
-            signer::Output::Share {
-                presignature,
-                bytes,
-            } => {
-                let message = ChainKeyMessage::SignatureShare {
-                    presignature,
-                    share: bytes,
-                };
-                self.peers
-                    .transport
-                    .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
-            }
-            signer::Output::Signature(item) => {
-                self.consensus.payloads_mut().chain_key.add_signature(item);
-            }
-            signer::Output::Rebuilt(transcript) => {
-                tracing::info!(?transcript, "chain-key share rebuilt from openings");
-                self.stats.shares_rebuilt += 1;
-            }
-            signer::Output::Complaint { transcript, bytes } => {
-                let message = ChainKeyMessage::Complaint {
-                    transcript,
-                    complaint: bytes,
-                };
-                self.peers
-                    .transport
-                    .broadcast(Arc::new(Message::ChainKey(message).to_frame()));
-            }
-            signer::Output::Opening {
-                to,
-                transcript,
-                bytes,
-            } => {
-                let message = ChainKeyMessage::Opening {
-                    transcript,
-                    opening: bytes,
-                };
-                self.peers
-                    .transport
-                    .send(to, Arc::new(Message::ChainKey(message).to_frame()));
-            }
-            signer::Output::Invalid { node, kind } => {
-                tracing::warn!(culprit = node, kind, "invalid chain-key artifact");
-                *self.stats.chain_key_invalid.entry(node).or_default() += 1;
-                self.shared
-                    .metrics
-                    .chain_key_invalid
-                    .with_label_values(&[node.to_string().as_str(), kind])
-                    .inc();
-            }
-        }
-    }
-
     fn on_received(&mut self, received: Received) -> Result<(), NodeError> {
         match received.message {
             // Catch-up requests look alike from every peer but are answered per peer.
@@ -931,7 +549,7 @@ impl Node {
                 transcript,
                 complaint,
             }) => {
-                let _ = self.signer.commands.send(signer::Command::Complaint {
+                self.signer.send(signer::Command::Complaint {
                     from: received.from,
                     transcript,
                     bytes: complaint,
@@ -942,7 +560,7 @@ impl Node {
                 transcript,
                 opening,
             }) => {
-                let _ = self.signer.commands.send(signer::Command::Opening {
+                self.signer.send(signer::Command::Opening {
                     from: received.from,
                     transcript,
                     bytes: opening,
@@ -953,7 +571,7 @@ impl Node {
                 presignature,
                 share,
             }) => {
-                let _ = self.signer.commands.send(signer::Command::Share {
+                self.signer.send(signer::Command::Share {
                     from: received.from,
                     presignature,
                     bytes: share,
@@ -974,7 +592,7 @@ impl Node {
         let ready = self.consensus.payloads_mut().chain_key.state().ready();
         for job in std::mem::take(&mut executed.sign_jobs) {
             if ready.contains_key(&job.presignature) {
-                let _ = self.signer.commands.send(signer::Command::Sign(job));
+                self.signer.send(signer::Command::Sign(job));
             }
         }
         let chain_key = &mut self.consensus.payloads_mut().chain_key;

@@ -107,8 +107,8 @@ impl Node {
                         key(BlsKey::Certification),
                     )
                 }),
-            bls_next_shares: self.bls.next.as_ref().map(|(version, _)| *version),
-            bls_shares_epoch: self.bls.epoch,
+            bls_next_shares: self.bls.next_version(),
+            bls_shares_epoch: self.bls.epoch(),
             ecdsa_reshared: chain_key
                 .reshared()
                 .map(|(version, key)| (*version, hex::encode(master_public_key(key)))),
