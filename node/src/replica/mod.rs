@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use chainkey_consensus::types::Share;
 use chainkey_consensus::{
-    Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, Height, IngressQueue,
-    NodeId, PayloadBuilder, PayloadLimits,
+    Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, IngressQueue, NodeId,
+    PayloadBuilder, PayloadLimits,
 };
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
@@ -28,6 +28,8 @@ use tokio::sync::mpsc;
 mod bls_shares;
 mod committee;
 mod crypto;
+mod durable;
+mod feed;
 mod gap;
 mod report;
 mod signer_link;
@@ -36,20 +38,22 @@ mod stats;
 use bls_shares::BlsShares;
 use committee::Committee;
 use crypto::MeteredCrypto;
+use durable::{artifact_key, Durable};
+use feed::ExecutionFeed;
 use gap::{BlocksRequest, Gap, BLOCKS_PER_ANSWER};
 use signer_link::SignerLink;
 use stats::Stats;
 
 use crate::api::{Shared, Status};
-use crate::certification::{Certified, Certifier};
+use crate::certification::Certifier;
 use crate::chain_key::bls::BlsKeys;
 use crate::chain_key::pool::ChainKeyPool;
 use crate::chain_key::state::{ChainKeyState, Setup};
 use crate::chain_key::{signer, ChainKeyMessage};
 use crate::config::{ConfigError, NodeConfig};
-use crate::execution::service::{self, Executed, SubnetInfo};
+use crate::execution::service::{self, SubnetInfo};
 use crate::execution::wasm::Runtime;
-use crate::ingress::{expiries, unix_ms, update_calls, NodePayloads, Seen};
+use crate::ingress::{expiries, unix_ms, NodePayloads, Seen};
 use crate::metrics::Metrics;
 use crate::net::dissemination::Dissemination;
 use crate::net::transport::{Identity, Received, Transport, TransportError};
@@ -118,33 +122,12 @@ struct Node {
     signer: SignerLink,
 }
 
-/// The store and what this node remembers about it.
-struct Durable {
-    store: Store,
-    /// The highest height this node signed anything at.
-    signed_through: Height,
-    /// The height of the catch-up package stored.
-    stored_catch_up: Height,
-    /// Signed artifacts already stored, by height and content hash.
-    recorded: HashSet<(Height, Hash)>,
-}
-
 /// The network and which artifacts were advertised on it.
 struct Peers {
     transport: Arc<Transport>,
     dissemination: Dissemination,
     /// How many nodes this node knows (members and joined nodes).
     nodes: usize,
-}
-
-/// The execution thread's inbox and how far it got.
-struct ExecutionFeed {
-    /// Finalized blocks go to the execution thread, in order.
-    sender: std::sync::mpsc::Sender<service::Block>,
-    /// Heights sent to execution so far.
-    sent: Height,
-    /// The last height executed.
-    executed: Height,
 }
 
 /// The node's sense of time: consensus counts milliseconds since start.
@@ -154,14 +137,6 @@ struct Clock {
     wake: Time,
     /// Housekeeping rounds so far.
     ticks: u64,
-}
-
-/// Identifies a signed artifact: its height and a hash of its encoding.
-fn artifact_key(artifact: &Artifact) -> (Height, Hash) {
-    (
-        artifact.height(),
-        Hash::of(&[&crate::cbor::to_cbor(artifact)]),
-    )
 }
 
 type Time = u64;
@@ -581,109 +556,6 @@ impl Node {
         }
     }
 
-    /// Signs an executed height's state root and shares the signature.
-    fn on_executed(&mut self, mut executed: Executed) {
-        self.stats
-            .executed(executed.height, &executed.digest, executed.calls);
-        self.feed.executed = executed.height;
-        self.hold_proposals_while_execution_lags();
-        // Only presignatures still ready: a lagging node's execution pairs
-        // what the subnet may already have signed with and used.
-        let ready = self.consensus.payloads_mut().chain_key.state().ready();
-        for job in std::mem::take(&mut executed.sign_jobs) {
-            if ready.contains_key(&job.presignature) {
-                self.signer.send(signer::Command::Sign(job));
-            }
-        }
-        let chain_key = &mut self.consensus.payloads_mut().chain_key;
-        let governance = &executed.state.governance;
-        for version in chain_key.adopted_version() + 1..=governance.subnet().version {
-            if let Some(record) = governance.record(version) {
-                tracing::info!(
-                    node = self.me,
-                    version,
-                    "governance adopted a subnet record"
-                );
-                chain_key.adopt(record.clone());
-            }
-        }
-        self.shared
-            .executed
-            .send_replace(Some(Arc::clone(&executed.state)));
-        let (share, certified) = self.certifier.on_executed(executed);
-        if let Some(share) = share {
-            let frame = Arc::new(Message::CertificationShare(share).to_frame());
-            self.peers.transport.broadcast(frame);
-        }
-        if let Some(certified) = certified {
-            self.publish(certified);
-        }
-    }
-
-    fn publish(&mut self, certified: Certified) {
-        self.stats.certified_height = certified.height;
-        self.shared
-            .certified
-            .send_replace(Some(Arc::new(certified)));
-    }
-
-    /// Sends the finalized blocks after the last one sent to execution,
-    /// as far as the store has them without a gap — and no further than
-    /// consensus has finalized (after a restart, stored blocks above the
-    /// resume point are finalized again before they are executed, so the
-    /// chain-key state never runs ahead of the blocks being judged).
-    /// A block waits for the next height's beacon (execution pairs signing
-    /// requests with it), which nodes make as soon as the block is notarized.
-    fn feed_execution(&mut self) -> Result<(), NodeError> {
-        while self.feed.sent < self.consensus.finalized_height() {
-            let height = self.feed.sent + 1;
-            let Some(next_beacon) = self.next_beacon(height)? else {
-                break;
-            };
-            let Some(block) = self.durable.store.finalized(height)? else {
-                break;
-            };
-            self.execute(&block, next_beacon);
-        }
-        Ok(())
-    }
-
-    /// The beacon value of the height after `height`: from consensus, or
-    /// (for blocks executed again after a restart) the stored next block.
-    fn next_beacon(&self, height: Height) -> Result<Option<Hash>, NodeError> {
-        if let Some(beacon) = self.consensus.beacon_value(height + 1) {
-            return Ok(Some(beacon));
-        }
-        if height + 1 > self.consensus.finalized_height() {
-            return Ok(None);
-        }
-        Ok(self
-            .durable
-            .store
-            .finalized(height + 1)?
-            .map(|next| next.block.beacon))
-    }
-
-    /// Sends the next block to execution (applying its chain-key items
-    /// first if consensus has not: blocks a catch-up package jumped over).
-    fn execute(&mut self, block: &FinalizedBlock, next_beacon: Hash) {
-        let height = block.block.height;
-        let chain_key = &mut self.consensus.payloads_mut().chain_key;
-        chain_key.on_finalized(height, &block.block.payload);
-        let next = service::Block {
-            height,
-            time_ns: block.block.time_ns,
-            hash: block.hash.0,
-            next_beacon: next_beacon.0,
-            calls: update_calls(&block.block.payload),
-            chain_key: chain_key.take_events(height),
-        };
-        // Fails only once the execution thread ended: the node is stopping.
-        if self.feed.sender.send(next).is_ok() {
-            self.feed.sent = block.block.height;
-        }
-    }
-
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
         match action {
             Action::Broadcast(artifact) | Action::Send { artifact, .. }
@@ -714,52 +586,6 @@ impl Node {
                 self.gap.jumped(top, height);
                 tracing::info!(node = self.me, height, "jumped to a catch-up package");
             }
-        }
-        Ok(())
-    }
-
-    /// Makes what we signed durable before it leaves (a relayed artifact
-    /// is sent again as often as consensus likes; ours is stored once).
-    fn before_sending(&mut self, artifact: &Artifact) -> Result<(), NodeError> {
-        if let Some(height) = artifact.signed_height(self.me) {
-            if self.durable.recorded.insert(artifact_key(artifact)) {
-                self.durable.store.record_signed(height, artifact)?;
-                self.durable.signed_through = self.durable.signed_through.max(height);
-            }
-        }
-        if let Artifact::Proposal(proposal) = artifact {
-            self.stats
-                .proposal_seen(proposal.block.height, Instant::now());
-        }
-        Ok(())
-    }
-
-    /// Stores a finalized block (as the point to resume from), then executes it (once).
-    fn deliver(&mut self, block: FinalizedBlock) -> Result<(), NodeError> {
-        let height = block.block.height;
-        let ingress = expiries(&block.block.payload);
-        let new = match self.consensus.beacon(height) {
-            Some(beacon) => self
-                .durable
-                .store
-                .put_resume_point(&block, beacon, &ingress)?,
-            None => self
-                .durable
-                .store
-                .put_finalized(std::slice::from_ref(&block), &ingress)?,
-        };
-        if new == 0 {
-            return self.feed_execution(); // stored before a restart
-        }
-        match self.consensus.beacon_value(height + 1) {
-            Some(next_beacon) if height == self.feed.sent + 1 => self.execute(&block, next_beacon),
-            _ => self.feed_execution()?,
-        }
-        let messages = ingress.len() as u64;
-        self.shared.metrics.ingress_finalized.inc_by(messages);
-        self.shared.metrics.finalized_height.set(height as i64);
-        if let Some(latency) = self.stats.finalized(height, messages, Instant::now()) {
-            self.shared.metrics.finalization_latency.observe(latency);
         }
         Ok(())
     }
@@ -799,19 +625,6 @@ impl Node {
                 node = self.me,
                 "filled the finalized chain below the catch-up package"
             );
-        }
-        Ok(())
-    }
-
-    fn persist_catch_up(&mut self) -> Result<(), NodeError> {
-        if let Some(package) = self.consensus.catch_up_package() {
-            let height = package.content.height();
-            if height > self.durable.stored_catch_up {
-                self.durable.stored_catch_up = height;
-                self.durable.store.set_catch_up(package)?;
-                self.durable.store.prune_signed(height)?;
-                self.durable.recorded.retain(|(at, _)| *at > height);
-            }
         }
         Ok(())
     }
