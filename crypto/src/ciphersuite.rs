@@ -23,9 +23,12 @@ use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
 use rand_core::{CryptoRng, RngCore};
 
+use crate::backend::msm::BlstGroup;
 use crate::curve::{Affine, BlsGroup};
+use crate::error::Error;
+use crate::keys::{PublicKey, SecretKey, Signature};
 use crate::scheme::pairing_product_is_one;
-use crate::{Error, PublicKey, Scheme, SecretKey, Signature};
+use crate::scheme::Scheme;
 
 /// Hash-to-curve suite shared by every built-in DST.
 const HASH_SUITE: &str = "_XMD:SHA-256_SSWU_RO_";
@@ -195,7 +198,7 @@ impl<S: Scheme> Ciphersuite<S> {
             .collect();
         let signature_points: Vec<S::SignatureGroup> =
             signatures.iter().map(|sig| sig.0.to_curve()).collect();
-        let combined = S::SignatureGroup::multi_scalar_mul(&signature_points, &weights);
+        let combined = <S::SignatureGroup as BlstGroup>::multi_exp(&signature_points, &weights);
         let mut terms = Vec::with_capacity(signatures.len() + 1);
         terms.push((combined.to_affine(), negated_generator::<S>()));
         terms.extend(messages.iter().zip(public_keys).zip(&weights).map(

@@ -8,10 +8,11 @@
 
 use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 use group::prime::PrimeCurve;
-use group::{Group, GroupEncoding};
+use group::GroupEncoding;
 
-use crate::batch::{Backend, Msm};
-use crate::Error;
+use crate::backend::msm::BlstGroup;
+use crate::backend::{Backend, Msm};
+use crate::error::Error;
 
 /// The affine form of a [`BlsGroup`] element.
 pub type Affine<G> = <G as PrimeCurve>::Affine;
@@ -20,7 +21,7 @@ pub type Affine<G> = <G as PrimeCurve>::Affine;
 ///
 /// Encodings are the compressed ZCash format used by Ethereum, the IETF
 /// drafts and the Internet Computer.
-pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + Send + Sync + 'static {
+pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + BlstGroup + 'static {
     /// Name used in IETF ciphersuite identifiers: `"BLS12381G1"` or `"BLS12381G2"`.
     const CURVE_NAME: &'static str;
 
@@ -30,10 +31,6 @@ pub trait BlsGroup: PrimeCurve<Scalar = Scalar> + Send + Sync + 'static {
     /// Hashes `msg` to the group with `hash_to_curve` (RFC 9380,
     /// `XMD:SHA-256_SSWU_RO_`) under the domain separation tag `dst`.
     fn hash_to_curve(msg: &[u8], dst: &[u8]) -> Self;
-
-    /// Computes Σ scalarsᵢ·pointsᵢ with blst's Pippenger implementation.
-    /// Callers guarantee equal lengths.
-    fn multi_scalar_mul(points: &[Self], scalars: &[Scalar]) -> Self;
 
     /// Whether `point` lies in the prime-order subgroup.
     fn is_torsion_free(point: &Affine<Self>) -> bool;
@@ -97,14 +94,6 @@ impl BlsGroup for G1Projective {
         G1Projective::hash_to_curve(msg, dst, &[])
     }
 
-    fn multi_scalar_mul(points: &[Self], scalars: &[Scalar]) -> Self {
-        debug_assert_eq!(points.len(), scalars.len());
-        if points.is_empty() {
-            return Self::identity();
-        }
-        G1Projective::multi_exp(points, scalars)
-    }
-
     fn is_torsion_free(point: &G1Affine) -> bool {
         point.is_torsion_free().into()
     }
@@ -128,14 +117,6 @@ impl BlsGroup for G2Projective {
 
     fn hash_to_curve(msg: &[u8], dst: &[u8]) -> Self {
         G2Projective::hash_to_curve(msg, dst, &[])
-    }
-
-    fn multi_scalar_mul(points: &[Self], scalars: &[Scalar]) -> Self {
-        debug_assert_eq!(points.len(), scalars.len());
-        if points.is_empty() {
-            return Self::identity();
-        }
-        G2Projective::multi_exp(points, scalars)
     }
 
     fn is_torsion_free(point: &G2Affine) -> bool {

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::Error;
+use crate::error::Error;
 
 /// SHA-256 output size `b_in_bytes`.
 const HASH_BYTES: usize = 32;

@@ -16,7 +16,8 @@ use subtle::{Choice, ConstantTimeEq};
 use zeroize::{DefaultIsZeroes, Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::curve::{Affine, BlsGroup};
-use crate::{Error, Scheme};
+use crate::error::Error;
+use crate::scheme::Scheme;
 
 /// A scalar that is wiped when its owner is dropped. Kept private: it is
 /// `Copy` only because `zeroize` needs that to wipe it.

@@ -78,14 +78,14 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod batch;
 mod ciphersuite;
 mod curve;
 mod error;
-#[cfg(feature = "gpu")]
-pub mod gpu;
 pub mod hash;
 mod keys;
+pub mod linear_check;
 pub mod multisig;
 pub mod nidkg;
 pub mod polynomial;

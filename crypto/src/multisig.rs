@@ -9,7 +9,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::{Ciphersuite, Error, PublicKey, Scheme, Signature};
+use crate::ciphersuite::Ciphersuite;
+use crate::error::Error;
+use crate::keys::{PublicKey, Signature};
+use crate::scheme::Scheme;
 
 /// One committee member's signature on the common message.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use ff::{BatchInvert, PrimeField};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::Error;
+use crate::error::Error;
 
 /// A polynomial with secret coefficients `a₀ + a₁x + … + a_{t−1}x^{t−1}`;
 /// `a₀` is the shared secret and `t` the threshold. Wiped on drop.

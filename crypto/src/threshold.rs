@@ -17,9 +17,13 @@ use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
 use rand_core::{CryptoRng, RngCore};
 
+use crate::backend::msm::BlstGroup;
+use crate::ciphersuite::Ciphersuite;
 use crate::curve::{Affine, BlsGroup};
+use crate::error::Error;
+use crate::keys::{PublicKey, SecretKey, Signature};
 use crate::polynomial::{check_indices, lagrange_coefficients_at_zero, Polynomial};
-use crate::{Ciphersuite, Error, PublicKey, Scheme, SecretKey, Signature};
+use crate::scheme::Scheme;
 
 /// The public polynomial `(A₀, …, A_{t−1})` of a threshold key: `A₀` is the
 /// group public key and the length is the threshold t.
@@ -294,6 +298,6 @@ pub fn combine_unchecked<S: Scheme>(
         .map(|share| share.signature.0.to_curve())
         .collect();
     Ok(Signature(
-        S::SignatureGroup::multi_scalar_mul(&points, &lambdas).to_affine(),
+        <S::SignatureGroup as BlstGroup>::multi_exp(&points, &lambdas).to_affine(),
     ))
 }

@@ -331,8 +331,8 @@ fn one_bad_share_among_many_is_named() {
 mod on_the_gpu {
     use std::sync::Arc;
 
-    use chainkey_crypto::batch::CpuBackend;
-    use chainkey_crypto::gpu::{Crossover, GpuBackend};
+    use chainkey_crypto::backend::gpu::{Crossover, GpuBackend};
+    use chainkey_crypto::backend::CpuBackend;
 
     use super::*;
 

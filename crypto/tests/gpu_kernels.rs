@@ -9,7 +9,7 @@ mod common;
 use std::sync::OnceLock;
 
 use blstrs::{G1Affine, G1Projective, G2Projective, Scalar};
-use chainkey_crypto::gpu::GpuContext;
+use chainkey_crypto::backend::gpu::GpuContext;
 use ff::Field;
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
@@ -151,8 +151,8 @@ fn hash_to_g1_matches_blstrs_on_random_messages() {
 fn gpu_backend_msms_match_the_cpu_backend() {
     use std::sync::Arc;
 
-    use chainkey_crypto::batch::{Backend, CpuBackend, Msm};
-    use chainkey_crypto::gpu::{Crossover, GpuBackend};
+    use chainkey_crypto::backend::gpu::{Crossover, GpuBackend};
+    use chainkey_crypto::backend::{Backend, CpuBackend, Msm};
 
     let Some(_) = gpu() else { return };
     let context = Arc::new(GpuContext::new().unwrap());

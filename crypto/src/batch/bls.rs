@@ -29,12 +29,12 @@ use std::collections::HashMap;
 use blstrs::Gt;
 use group::prime::PrimeCurveAffine;
 use group::{Curve, Group};
-use rand::Rng;
 
-use super::backend::{Backend, G2Argument, Msm};
 use super::cache::PreparedKeyCache;
 use super::faults::BatchCheck;
+use crate::backend::{Backend, G2Argument, Msm};
 use crate::curve::{Affine, BlsGroup};
+use crate::linear_check::short_weights;
 use crate::{PublicKey, Scheme, Signature};
 
 /// One BLS verification claim: `signature` is valid on each message under
@@ -233,11 +233,7 @@ impl<S: Scheme> BatchCheck for BlsChecker<'_, S> {
     type Failure = (Vec<u128>, Gt);
 
     fn check(&self, subset: &[usize]) -> Result<(), Self::Failure> {
-        let mut rng = rand::thread_rng();
-        let weights: Vec<u128> = subset
-            .iter()
-            .map(|_| u128::from(rng.gen_range(1..=u64::MAX)))
-            .collect();
+        let weights = short_weights(subset.len(), &mut rand::thread_rng());
         let product = self
             .batch
             .evaluate(subset, &weights, self.backend, self.cache);

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use blstrs::G2Affine;
 use lru::LruCache;
 
-use super::miller::PreparedG2;
+use crate::backend::miller::PreparedG2;
 
 /// Bounded cache from a G2 point (by its compressed encoding) to its prepared form.
 pub struct PreparedKeyCache {

@@ -18,6 +18,9 @@
 //!
 //! The heavy kernels run on a [`Backend`]; [`CpuBackend`] is the default.
 //!
+//! [`Backend`]: crate::backend::Backend
+//! [`CpuBackend`]: crate::backend::CpuBackend
+//!
 //! ```
 //! use chainkey_crypto::batch::{BatchVerifier, Job};
 //! use chainkey_crypto::threshold::deal;
@@ -39,13 +42,11 @@
 //! # Ok::<(), chainkey_crypto::Error>(())
 //! ```
 
-mod backend;
 mod bls;
 mod cache;
 mod ecdsa;
 mod ed25519;
 pub(crate) mod faults;
-mod miller;
 #[cfg(feature = "service")]
 mod service;
 
@@ -57,16 +58,15 @@ use lru::LruCache;
 
 use rayon::prelude::*;
 
-pub use backend::{Backend, CpuBackend, G2Argument, Msm};
 pub use bls::BlsClaim;
 pub use cache::PreparedKeyCache;
 pub use ecdsa::{EcdsaClaim, EcdsaCurve, Malleability, Secp256k1, P256};
 pub use ed25519::Ed25519Claim;
 pub use faults::SourceId;
-pub use miller::PreparedG2;
 #[cfg(feature = "service")]
 pub use service::{ServiceConfig, ServiceError, VerifyService};
 
+use crate::backend::{Backend, CpuBackend};
 use crate::multisig::{committee_key, MultiSignature, MultiSignatureShare};
 use crate::threshold::{PublicCommitment, SignatureShare};
 use crate::{Ciphersuite, Error, MinPk, MinSig, PublicKey, Scheme, Signature};

@@ -7,18 +7,17 @@
 //! (i, j), commitment coefficient k), so a point used by several equations
 //! enters the final MSM once. Weighted sums of several dealings' checks are
 //! checked with one G1 and one G2 MSM: if any single claim is false, the
-//! sum is non-zero except with probability 2⁻¹²⁸ over the weights.
+//! sum is non-zero except with probability 2⁻¹²⁸ over the weights (the
+//! crate's one [`LinearCheck`] does the sums).
 
 use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 use ff::Field;
 use group::Group;
-use rand_core::RngCore;
-use rayon::prelude::*;
 
 use super::dealing::Dealing;
 use super::encryption::EncryptionPublicKey;
 use super::NUM_CHUNKS;
-use crate::curve::BlsGroup;
+use crate::linear_check::LinearCheck;
 
 /// Coefficients of a dealing's checks, by role.
 #[derive(Clone, Debug)]
@@ -69,18 +68,11 @@ fn add_into(target: &mut [Scalar], source: &[Scalar]) {
     }
 }
 
-/// A random 128-bit weight for one claim.
-pub(crate) fn random_weight<R: RngCore>(rng: &mut R) -> Scalar {
-    let two_to_64 = Scalar::from(u64::MAX) + Scalar::ONE;
-    Scalar::from(rng.next_u64()) * two_to_64 + Scalar::from(rng.next_u64())
-}
-
-/// Whether every claim of every `(dealing, checks)` pair holds (up to 2⁻¹²⁸).
+/// Whether every claim of every `(dealing, checks)` pair holds (up to 2⁻¹²⁸):
+/// one [`LinearCheck`] over G1 and one over G2.
 pub(crate) fn all_hold(receivers: &[EncryptionPublicKey], parts: &[(&Dealing, &Checks)]) -> bool {
-    let mut g1_points: Vec<G1Projective> = Vec::new();
-    let mut g1_scalars: Vec<Scalar> = Vec::new();
-    let mut g2_points: Vec<G2Projective> = Vec::new();
-    let mut g2_scalars: Vec<Scalar> = Vec::new();
+    let mut on_g1 = LinearCheck::<G1Projective>::new();
+    let mut on_g2 = LinearCheck::<G2Projective>::new();
     let mut g1 = Scalar::ZERO;
     let mut g2 = Scalar::ZERO;
     let mut keys = vec![Scalar::ZERO; receivers.len()];
@@ -89,44 +81,23 @@ pub(crate) fn all_hold(receivers: &[EncryptionPublicKey], parts: &[(&Dealing, &C
         g2 += checks.g2;
         add_into(&mut keys, &checks.receiver_keys);
         let ciphertexts = dealing.ciphertexts();
-        g1_points.extend(ciphertexts.randomizers.iter().map(G1Projective::from));
-        g1_scalars.extend_from_slice(&checks.randomizers);
-        g1_points.extend(ciphertexts.chunks.iter().flatten().map(G1Projective::from));
-        g1_scalars.extend_from_slice(&checks.chunks);
-        for (point, scalar) in &checks.proof_g1 {
-            g1_points.push(point.into());
-            g1_scalars.push(*scalar);
-        }
-        g2_points.extend(dealing.commitment().iter().map(G2Projective::from));
-        g2_scalars.extend_from_slice(&checks.commitment);
-        for (point, scalar) in &checks.proof_g2 {
-            g2_points.push(point.into());
-            g2_scalars.push(*scalar);
-        }
+        let randomizers = ciphertexts.randomizers.iter().map(G1Projective::from);
+        on_g1.extend(randomizers.zip(checks.randomizers));
+        let chunks = ciphertexts.chunks.iter().flatten().map(G1Projective::from);
+        on_g1.extend(chunks.zip(checks.chunks.iter().copied()));
+        on_g1.extend(checks.proof_g1.iter().map(|(point, s)| (point.into(), *s)));
+        let commitment = dealing.commitment().iter().map(G2Projective::from);
+        on_g2.extend(commitment.zip(checks.commitment.iter().copied()));
+        on_g2.extend(checks.proof_g2.iter().map(|(point, s)| (point.into(), *s)));
     }
-    g1_points.push(G1Projective::generator());
-    g1_scalars.push(g1);
-    g1_points.extend(receivers.iter().map(|key| G1Projective::from(key.0)));
-    g1_scalars.extend(keys);
-    g2_points.push(G2Projective::generator());
-    g2_scalars.push(g2);
-    let (g1_sum, g2_sum) = rayon::join(
-        || parallel_msm(&g1_points, &g1_scalars),
-        || parallel_msm(&g2_points, &g2_scalars),
+    on_g1.add(G1Projective::generator(), g1);
+    on_g1.extend(
+        receivers
+            .iter()
+            .map(|key| G1Projective::from(key.0))
+            .zip(keys),
     );
-    bool::from(g1_sum.is_identity()) && bool::from(g2_sum.is_identity())
-}
-
-/// Σ scalarᵢ·pointᵢ, split across the rayon pool.
-pub(crate) fn parallel_msm<G: BlsGroup>(points: &[G], scalars: &[Scalar]) -> G {
-    const MIN_PER_TASK: usize = 256;
-    let tasks = rayon::current_num_threads()
-        .min(points.len().div_ceil(MIN_PER_TASK))
-        .max(1);
-    let per_task = points.len().div_ceil(tasks).max(1);
-    points
-        .par_chunks(per_task)
-        .zip(scalars.par_chunks(per_task))
-        .map(|(points, scalars)| G::multi_scalar_mul(points, scalars))
-        .reduce(G::identity, |a, b| a + b)
+    on_g2.add(G2Projective::generator(), g2);
+    let (g1_holds, g2_holds) = rayon::join(|| on_g1.holds(), || on_g2.holds());
+    g1_holds && g2_holds
 }

@@ -32,10 +32,12 @@ use group::{Curve, Group};
 use rand::Rng;
 use rand_core::{CryptoRng, RngCore};
 
-use super::checks::{parallel_msm, random_weight, Checks};
+use super::checks::Checks;
 use super::encryption::{signed_scalar, EncryptionPublicKey, EncryptionRandomness};
 use super::fiat_shamir::FiatShamir;
 use super::{DealingFault, DkgError, CHALLENGE_SPACE, CHUNK_SIZE, NUM_CHUNKS, REPETITIONS};
+use crate::backend::msm::bls_msm;
+use crate::linear_check::random_weight;
 
 /// A proof that every chunk of a dealing is (approximately) in range.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -110,7 +112,7 @@ pub(crate) fn prove<R: RngCore + CryptoRng>(
     let d: Vec<G1Affine> = delta.iter().map(|delta| (g1 * delta).to_affine()).collect();
     let mut bases: Vec<G1Projective> = vec![y0];
     bases.extend(receivers.iter().map(|key| G1Projective::from(key.0)));
-    let y = parallel_msm(&bases, &delta).to_affine();
+    let y = bls_msm(&bases, &delta).to_affine();
     let x_powers = second_challenge(&mut transcript, &z_s, &d, &y);
     let folded = folded_challenges(&challenges, n, &x_powers);
 

@@ -24,10 +24,12 @@ use ff::Field;
 use group::{Curve, Group};
 use rand_core::{CryptoRng, RngCore};
 
-use super::checks::{parallel_msm, random_weight, Checks};
+use super::checks::Checks;
 use super::encryption::{EncryptionPublicKey, EncryptionRandomness};
 use super::fiat_shamir::FiatShamir;
 use super::{CHUNK_SIZE, NUM_CHUNKS};
+use crate::backend::msm::bls_msm;
+use crate::linear_check::random_weight;
 
 /// A proof that a dealing's ciphertexts encrypt the shares its commitment defines.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -68,7 +70,7 @@ pub(crate) fn prove<R: RngCore + CryptoRng>(
     let x = transcript.challenge_scalar(b"x");
     let x_powers = powers(x, receivers.len());
     let keys: Vec<G1Projective> = receivers.iter().map(|key| key.0.into()).collect();
-    let folded_key = parallel_msm(&keys, &x_powers);
+    let folded_key = bls_msm(&keys, &x_powers);
 
     let rho = Scalar::random(&mut *rng);
     let alpha = Scalar::random(&mut *rng);

@@ -13,7 +13,6 @@ use ff::Field;
 use group::{Curve, Group};
 use rayon::prelude::*;
 
-use super::checks::parallel_msm;
 use super::chunking_proof::range_bounds;
 use super::config::DkgConfig;
 use super::dealing::Dealing;
@@ -21,6 +20,7 @@ use super::dlog::Budget;
 use super::encryption::{EncryptionPublicKey, EncryptionSecretKey};
 use super::verification::VerifiedDealing;
 use super::DkgError;
+use crate::backend::msm::bls_msm;
 use crate::polynomial::{lagrange_coefficients_at_zero, SecretValues};
 use crate::threshold::{PublicCommitment, SecretKeyShare};
 use crate::{MinSig, PublicKey, SecretKey};
@@ -87,7 +87,7 @@ impl Transcript {
                     .iter()
                     .map(|dealing| dealing.dealing.commitment[k].into())
                     .collect();
-                parallel_msm(&points, &weights).to_affine()
+                bls_msm(&points, &weights).to_affine()
             })
             .collect();
         let commitment = PublicCommitment::from_coefficients(coefficients)

@@ -7,6 +7,7 @@
 //! sharings). Receiver `i` (index from 0) holds the evaluation
 //! at `x = i + 1`.
 
+use crate::linear_check::CheckGroup;
 use ff::Field;
 use group::Group;
 
@@ -88,7 +89,7 @@ impl<C: IdkgCurve> Commitment<C> {
                     .zip(coefficients)
                     .map(|(commitment, coefficient)| (commitment.points[k], *coefficient))
                     .collect();
-                C::msm(&terms)
+                CheckGroup::msm(&terms)
             })
             .collect();
         Commitment {

@@ -10,7 +10,7 @@ use group::prime::PrimeGroup;
 use group::{Group, GroupEncoding};
 use k256::elliptic_curve::bigint::U512;
 use k256::elliptic_curve::hash2curve::{ExpandMsgXmd, GroupDigest};
-use k256::elliptic_curve::ops::{LinearCombinationExt, MulByGenerator, Reduce};
+use k256::elliptic_curve::ops::{MulByGenerator, Reduce};
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::elliptic_curve::sec1::{FromEncodedPoint, ToEncodedPoint};
@@ -20,6 +20,7 @@ use subtle::{ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroize;
 
 use crate::batch::Secp256k1;
+use crate::linear_check::CheckGroup;
 
 /// A prime-order curve for threshold ECDSA.
 pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
@@ -28,6 +29,7 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
     type Scalar: PrimeField + Zeroize + Send + Sync;
     /// The group; `GroupEncoding` is the compressed SEC1 encoding.
     type Point: PrimeGroup<Scalar = Self::Scalar>
+        + CheckGroup
         + GroupEncoding
         + ConditionallySelectable
         + Send
@@ -72,11 +74,6 @@ pub trait IdkgCurve: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
             .iter()
             .map(|point| point.to_bytes().as_ref().to_vec())
             .collect()
-    }
-
-    /// `Σ sᵢ·Pᵢ` over public inputs (verification equations).
-    fn msm(terms: &[(Self::Point, Self::Scalar)]) -> Self::Point {
-        super::check::pippenger::<Self>(terms)
     }
 
     /// `scalar·H` through a table built once (a commitment's every mask
@@ -153,15 +150,6 @@ impl IdkgCurve for Secp256k1 {
 
     fn is_high(s: &k256::Scalar) -> bool {
         s.is_high().into()
-    }
-
-    /// k256's Straus multi-scalar multiplication with the GLV endomorphism
-    /// (halved doublings) beats Pippenger at the sizes dealings need.
-    fn msm(terms: &[(k256::ProjectivePoint, k256::Scalar)]) -> k256::ProjectivePoint {
-        if terms.len() > 256 {
-            return super::check::pippenger::<Self>(terms);
-        }
-        k256::ProjectivePoint::lincomb_ext(terms)
     }
 
     fn encode_all(points: &[k256::ProjectivePoint]) -> Vec<Vec<u8>> {

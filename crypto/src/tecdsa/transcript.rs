@@ -11,6 +11,7 @@
 //! only when first asked for: a receiver checks its share against the
 //! dealings' commitments evaluated at its index, and combines only those.
 
+use crate::linear_check::CheckGroup;
 use std::sync::OnceLock;
 
 use ff::Field;
@@ -174,7 +175,7 @@ impl<C: IdkgCurve> Transcript<C> {
             .iter()
             .map(|dealing| dealing.commitment.evaluate(index));
         let combined = if self.params.interpolates() {
-            C::msm(&points.zip(self.weights.iter().copied()).collect::<Vec<_>>())
+            CheckGroup::msm(&points.zip(self.weights.iter().copied()).collect::<Vec<_>>())
         } else {
             points.sum()
         };

@@ -64,10 +64,10 @@ pub fn unhex_list(value: &Value) -> Vec<Vec<u8>> {
 /// that a failure. Names the adapter on stderr past the test harness's
 /// output capture, so the test log shows which device ran the kernels.
 #[cfg(feature = "gpu")]
-pub fn discover_gpu() -> Option<chainkey_crypto::gpu::GpuContext> {
+pub fn discover_gpu() -> Option<chainkey_crypto::backend::gpu::GpuContext> {
     use std::io::Write;
 
-    let context = chainkey_crypto::gpu::GpuContext::discover()
+    let context = chainkey_crypto::backend::gpu::GpuContext::discover()
         .expect("CHAINKEY_REQUIRE_GPU=1 but no usable GPU");
     let line = match &context {
         Some(context) => format!("GPU adapter: {}", context.describe()),

@@ -10,7 +10,7 @@ use group::Curve;
 use super::context::GpuContext;
 use super::encoding::GpuPoint;
 use super::{hash, msm, GpuError};
-use crate::batch::{Backend, CpuBackend, G2Argument, Msm};
+use crate::backend::{Backend, CpuBackend, G2Argument, Msm};
 
 /// Batch sizes from which the GPU is used; below them the CPU is faster
 /// (transfers and dispatch cost a fixed ~ms). Measured by

@@ -1,11 +1,5 @@
-//! The compute kernels a batch needs, behind one trait, and their CPU implementation.
-//!
-//! The batch engine ([`super::BatchVerifier`]) reduces every check to four
-//! bulk operations: hashing many messages to a curve, many independent
-//! multi-scalar multiplications with 64-bit weights, and one product of
-//! Miller loops with a single final exponentiation. A [`Backend`] provides
-//! them; [`CpuBackend`] does so with blst's assembly on a rayon pool whose
-//! size the caller chooses. A GPU backend plugs in behind the same trait.
+//! The CPU backend: blst's assembly on a rayon pool whose size the caller
+//! chooses.
 
 use std::sync::Arc;
 
@@ -19,58 +13,7 @@ use group::{Curve, Group};
 use rayon::prelude::*;
 
 use super::miller::{multi_miller_loop, PreparedG2};
-
-/// One multi-scalar multiplication `Σ scalarsᵢ·basesᵢ` with short scalars
-/// (the random weights of a batch: 64 bits, or up to 128 while locating a fault).
-/// Backends process only as many bits as the largest scalar has.
-#[derive(Clone, Debug)]
-pub struct Msm<P> {
-    /// The points.
-    pub bases: Vec<P>,
-    /// One weight per point.
-    pub scalars: Vec<u128>,
-}
-
-impl<P> Default for Msm<P> {
-    fn default() -> Self {
-        Msm {
-            bases: Vec::new(),
-            scalars: Vec::new(),
-        }
-    }
-}
-
-/// The G2 argument of a Miller loop: prepared ahead (a cached public key) or
-/// a fresh point the backend prepares itself.
-#[derive(Clone, Debug)]
-pub enum G2Argument {
-    /// Line functions computed earlier, e.g. from the prepared-key cache.
-    Prepared(Arc<PreparedG2>),
-    /// A point seen for the first time.
-    Fresh(G2Affine),
-}
-
-/// Bulk kernels of the batch verifier. Implementations must be exact: the
-/// engine's verdicts are only as good as these results.
-pub trait Backend: Send + Sync {
-    /// Short name for logs and benchmarks, e.g. `"cpu"`.
-    fn name(&self) -> &str;
-
-    /// Hashes each message to G1 (RFC 9380 `hash_to_curve`) under `dst`.
-    fn hash_to_g1(&self, messages: &[&[u8]], dst: &[u8]) -> Vec<G1Affine>;
-
-    /// Hashes each message to G2 (RFC 9380 `hash_to_curve`) under `dst`.
-    fn hash_to_g2(&self, messages: &[&[u8]], dst: &[u8]) -> Vec<G2Affine>;
-
-    /// Computes independent G1 MSMs.
-    fn msm_g1(&self, msms: &[Msm<G1Affine>]) -> Vec<G1Affine>;
-
-    /// Computes independent G2 MSMs.
-    fn msm_g2(&self, msms: &[Msm<G2Affine>]) -> Vec<G2Affine>;
-
-    /// Π e(g1ᵢ, g2ᵢ): one multi-Miller loop and one final exponentiation.
-    fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt;
-}
+use super::{Backend, G2Argument, Msm};
 
 /// The CPU backend: blst kernels, parallelised over a rayon pool.
 #[derive(Debug)]

@@ -9,7 +9,7 @@
 //!   combination on the CPU) and batch hash-to-G1 (SSWU, 11-isogeny and
 //!   cofactor clearing on the GPU). `shaders/README.md` documents layouts,
 //!   algorithms and a cost model.
-//! - [`GpuBackend`] implements the pipeline's [`Backend`](crate::batch::Backend):
+//! - [`GpuBackend`] implements the pipeline's [`Backend`](crate::backend::Backend):
 //!   batches at or above the [`Crossover`] sizes run on the GPU, the rest on
 //!   the CPU backend. Without an adapter, [`GpuContext::discover`] logs one
 //!   line and returns `None` (callers keep the CPU backend), unless

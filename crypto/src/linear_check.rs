@@ -1,0 +1,163 @@
+//! The random-weight batch check every protocol of this crate uses.
+//!
+//! A verification equation is a claim `Σ sᵢ·Pᵢ = 0` over public points.
+//! Many claims are checked at once by multiplying each by its own secret
+//! random weight and adding them up: if any one claim is false, the sum is
+//! non-zero except with probability 2⁻ᵇ over `b`-bit weights. The sum is
+//! one multi-scalar multiplication through the kernels of
+//! [`crate::backend`], so a faster kernel speeds every check up:
+//!
+//! - [`crate::batch`] checks BLS signatures with [`short_weights`] (64
+//!   bits: each failed pairing product is examined further) through a
+//!   [`Backend`](crate::backend::Backend)'s MSMs;
+//! - [`crate::nidkg`] checks dealings' proofs as [`LinearCheck`]s over G1
+//!   and G2 with [`random_weight`] (128 bits);
+//! - [`crate::tecdsa`] checks IDKG dealings and openings as
+//!   [`LinearCheck`]s over secp256k1, likewise.
+
+use blstrs::{G1Projective, G2Projective};
+use ff::PrimeField;
+use group::Group;
+use rand::Rng;
+use rand_core::RngCore;
+
+use crate::backend::msm::{bls_msm, pippenger};
+
+/// A group whose multi-scalar multiplication the backend provides.
+pub trait CheckGroup: Group + Send + Sync {
+    /// `Σ sᵢ·Pᵢ` over public inputs, with the fastest kernel for the group.
+    fn msm(terms: &[(Self, Self::Scalar)]) -> Self;
+}
+
+impl CheckGroup for G1Projective {
+    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
+        let (points, scalars): (Vec<_>, Vec<_>) = terms.iter().copied().unzip();
+        bls_msm(&points, &scalars)
+    }
+}
+
+impl CheckGroup for G2Projective {
+    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
+        let (points, scalars): (Vec<_>, Vec<_>) = terms.iter().copied().unzip();
+        bls_msm(&points, &scalars)
+    }
+}
+
+impl CheckGroup for k256::ProjectivePoint {
+    /// k256's Straus multiplication with the GLV endomorphism (halved
+    /// doublings) beats Pippenger up to a few hundred terms.
+    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
+        use k256::elliptic_curve::ops::LinearCombinationExt;
+        if terms.len() > 256 {
+            return pippenger(terms);
+        }
+        k256::ProjectivePoint::lincomb_ext(terms)
+    }
+}
+
+/// A random non-zero 128-bit weight, as a scalar of any prime field
+/// larger than 2¹²⁸.
+pub fn random_weight<S: PrimeField>(rng: &mut impl RngCore) -> S {
+    let value = (u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64())) | 1;
+    S::from_u128(value)
+}
+
+/// `count` random non-zero 64-bit weights (as the `u128` scalars of a
+/// [`Backend`](crate::backend::Backend) MSM, which processes only the
+/// bits the largest has).
+pub fn short_weights(count: usize, rng: &mut impl Rng) -> Vec<u128> {
+    (0..count)
+        .map(|_| u128::from(rng.gen_range(1..=u64::MAX)))
+        .collect()
+}
+
+/// Weighted claims that must sum to the identity.
+#[derive(Clone, Debug)]
+pub struct LinearCheck<G: CheckGroup> {
+    terms: Vec<(G, G::Scalar)>,
+}
+
+impl<G: CheckGroup> Default for LinearCheck<G> {
+    fn default() -> Self {
+        LinearCheck { terms: Vec::new() }
+    }
+}
+
+impl<G: CheckGroup> LinearCheck<G> {
+    /// No claims yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `scalar·point` (a term of an already weighted claim).
+    pub fn add(&mut self, point: G, scalar: G::Scalar) {
+        self.terms.push((point, scalar));
+    }
+
+    /// Adds every `(point, scalar)` term.
+    pub fn extend(&mut self, terms: impl IntoIterator<Item = (G, G::Scalar)>) {
+        self.terms.extend(terms);
+    }
+
+    /// Whether the weighted claims, plus `fixed` (terms the caller summed
+    /// itself, e.g. with a fixed-base table), sum to the identity.
+    pub fn holds_with(&self, fixed: G) -> bool {
+        bool::from((G::msm(&self.terms) + fixed).is_identity())
+    }
+
+    /// Whether the weighted claims sum to the identity.
+    pub fn holds(&self) -> bool {
+        self.holds_with(G::identity())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ff::Field;
+
+    /// 20 true claims `s·G − (s·G) = 0`, weighted, and one false one.
+    fn claims<G: CheckGroup>() -> (LinearCheck<G>, G)
+    where
+        G::Scalar: PrimeField,
+    {
+        let mut rng = rand::thread_rng();
+        let mut check = LinearCheck::<G>::new();
+        for _ in 0..20 {
+            let s = G::Scalar::random(&mut rng);
+            let weight: G::Scalar = random_weight(&mut rng);
+            check.add(G::generator(), weight * s);
+            check.add(G::generator() * s, -weight);
+        }
+        (check, G::generator() * random_weight::<G::Scalar>(&mut rng))
+    }
+
+    fn one_false_claim_fails<G: CheckGroup>()
+    where
+        G::Scalar: PrimeField,
+    {
+        let (mut check, false_term) = claims::<G>();
+        assert!(check.holds());
+        assert!(!check.holds_with(false_term));
+        check.add(false_term, G::Scalar::ONE);
+        assert!(!check.holds());
+    }
+
+    #[test]
+    fn one_false_claim_among_many_fails_the_check_in_every_group() {
+        one_false_claim_fails::<G1Projective>();
+        one_false_claim_fails::<G2Projective>();
+        one_false_claim_fails::<k256::ProjectivePoint>();
+    }
+
+    #[test]
+    fn weights_are_non_zero_and_of_the_promised_width() {
+        let mut rng = rand::thread_rng();
+        let short = short_weights(1000, &mut rng);
+        assert!(short.iter().all(|&w| w != 0 && w <= u128::from(u64::MAX)));
+        let weight: blstrs::Scalar = random_weight(&mut rng);
+        assert!(!bool::from(weight.is_zero()));
+        // Below 2¹²⁸: the top 16 bytes of the little-endian encoding are zero.
+        assert!(weight.to_repr().as_ref()[16..].iter().all(|&b| b == 0));
+    }
+}
