@@ -1,15 +1,19 @@
 //! # chainkey
 //!
-//! Facade crate of the chainkey workspace: a high-throughput engine for the
-//! chain-key cryptography of an Internet-Computer-style blockchain.
+//! The chainkey workspace in one dependency: a high-throughput engine for
+//! the chain-key cryptography of an Internet-Computer-style blockchain,
+//! and the consensus and node built around it.
 //!
 //! - [`crypto`] (`chainkey-crypto`): BLS12-381 signatures — min-sig and
-//!   min-pk, multi-signatures and threshold signatures — and the batch
-//!   verification engine ([`crypto::batch`]), and the non-interactive DKG
-//!   ([`crypto::nidkg`]).
-//! - [`workloads`]: benchmark batches and their baselines, used by
-//!   `chainkey bench` and the criterion benches; [`dkg_workload`]: the
-//!   same for the NIDKG (`chainkey bench dkg`).
+//!   min-pk, multi-signatures, threshold signatures — the batch
+//!   verification engine and its CPU and GPU backends, the
+//!   non-interactive DKG and threshold ECDSA. Start here to use the
+//!   cryptography as a library.
+//! - [`consensus`] (`chainkey-consensus`): the Internet Computer's
+//!   consensus protocol as a sans-IO state machine.
+//! - [`node`] (`chainkey-node`): a subnet node — network, ingress,
+//!   execution, certification, chain-key services — and the `chainkey`
+//!   command line.
 //!
 //! ```
 //! use chainkey::crypto::{Ciphersuite, MinSig, SecretKey};
@@ -20,7 +24,6 @@
 //! assert!(suite.verify(&key.public_key(), b"hello", &signature).is_ok());
 //! ```
 
+pub use chainkey_consensus as consensus;
 pub use chainkey_crypto as crypto;
-
-pub mod dkg_workload;
-pub mod workloads;
+pub use chainkey_node as node;

@@ -92,6 +92,8 @@ pub mod polynomial;
 mod scheme;
 pub mod tecdsa;
 pub mod threshold;
+#[cfg(feature = "workloads")]
+pub mod workloads;
 
 pub use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 pub use ciphersuite::Ciphersuite;

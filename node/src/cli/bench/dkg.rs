@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chainkey::dkg_workload::DkgWorkload;
+use chainkey_crypto::workloads::DkgWorkload;
 use serde::Serialize;
 
 use super::measure::median_time;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use chainkey::crypto::batch::Secp256k1;
-use chainkey::crypto::tecdsa::{
+use chainkey_crypto::batch::Secp256k1;
+use chainkey_crypto::tecdsa::{
     verify_dealings, DealerInput, Dealing, DerivationPath, LocalSubnet, Operation, SigningRequest,
     Transcript,
 };

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use blstrs::{G1Affine, G1Projective};
-use chainkey::crypto::backend::gpu::{Crossover, GpuBackend, GpuContext};
-use chainkey::crypto::backend::{Backend, CpuBackend, Msm};
-use chainkey::crypto::batch::BatchVerifier;
+use chainkey_crypto::backend::gpu::{Crossover, GpuBackend, GpuContext};
+use chainkey_crypto::backend::{Backend, CpuBackend, Msm};
+use chainkey_crypto::batch::BatchVerifier;
 use group::{Curve as _, Group};
 use rand::Rng;
 use serde::{Deserialize, Serialize};

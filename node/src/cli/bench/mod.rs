@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use measure::median_time;
 
-use chainkey::crypto::batch::{BatchVerifier, VerifierConfig};
-use chainkey::workloads::{Shape, Workload};
+use chainkey_crypto::batch::{BatchVerifier, VerifierConfig};
+use chainkey_crypto::workloads::{Shape, Workload};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 

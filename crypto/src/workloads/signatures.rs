@@ -8,12 +8,10 @@
 
 use std::fmt;
 
+use crate::batch::{BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1};
+use crate::threshold::deal;
+use crate::{Ciphersuite, MinSig, PublicKey, SecretKey, Signature};
 use blst::min_sig as blst_min_sig;
-use chainkey_crypto::batch::{
-    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1,
-};
-use chainkey_crypto::threshold::deal;
-use chainkey_crypto::{Ciphersuite, MinSig, PublicKey, SecretKey, Signature};
 use ed25519_dalek::Signer as _;
 use k256::ecdsa::signature::hazmat::PrehashSigner;
 use rand::rngs::StdRng;
@@ -343,18 +341,16 @@ impl Workload {
         let mut distinct: Vec<&[u8]> = set.messages.iter().map(Vec::as_slice).collect();
         distinct.sort_unstable();
         distinct.dedup();
-        let hashes: Vec<chainkey_crypto::G1Projective> = distinct
+        let hashes: Vec<crate::G1Projective> = distinct
             .par_iter()
-            .map(|message| chainkey_crypto::G1Projective::hash_to_curve(message, &self.dst, &[]))
+            .map(|message| crate::G1Projective::hash_to_curve(message, &self.dst, &[]))
             .collect();
         std::hint::black_box(hashes);
         let points: Vec<blst::blst_p1_affine> = self
             .jobs
             .iter()
             .filter_map(|job| match &job.claim {
-                chainkey_crypto::batch::Claim::MinSig(claim) => {
-                    Some(*claim.signature().as_point().as_ref())
-                }
+                crate::batch::Claim::MinSig(claim) => Some(*claim.signature().as_point().as_ref()),
                 _ => None,
             })
             .collect();

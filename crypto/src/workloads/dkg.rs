@@ -2,10 +2,10 @@
 //! once, as at a DKG interval boundary. Used by `chainkey bench dkg` and
 //! the criterion bench `dkg`.
 
-use chainkey_crypto::nidkg::{
+use crate::nidkg::{
     verify_dealing, verify_dealings, Dealing, DkgConfig, DkgError, EncryptionSecretKey, Transcript,
 };
-use chainkey_crypto::threshold::SecretKeyShare;
+use crate::threshold::SecretKeyShare;
 
 /// n receivers, their dealings, and the transcript of all of them.
 pub struct DkgWorkload {

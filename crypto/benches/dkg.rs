@@ -2,7 +2,7 @@
 //! verification of n dealings, and share decryption, for n = 13, 28, 40.
 //! Run with `cargo bench --bench dkg`.
 
-use chainkey::dkg_workload::DkgWorkload;
+use chainkey_crypto::workloads::DkgWorkload;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 
 fn dkg(c: &mut Criterion) {

@@ -1,8 +1,8 @@
 //! Criterion benches of the batch engine and its baselines on the same workloads
 //! as `chainkey bench`. Run with `cargo bench --bench verification`.
 
-use chainkey::crypto::batch::BatchVerifier;
-use chainkey::workloads::{Shape, Workload};
+use chainkey_crypto::batch::BatchVerifier;
+use chainkey_crypto::workloads::{Shape, Workload};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn verification(c: &mut Criterion) {
