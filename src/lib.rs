@@ -24,6 +24,8 @@
 //! assert!(suite.verify(&key.public_key(), b"hello", &signature).is_ok());
 //! ```
 
+#![warn(missing_docs)]
+
 pub use chainkey_consensus as consensus;
 pub use chainkey_crypto as crypto;
 pub use chainkey_node as node;

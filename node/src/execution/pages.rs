@@ -1,6 +1,6 @@
 //! A canister's memories (its wasm heap and its stable memory) as pages:
-//! a shared, immutable [`Image`] plus an overlay of the pages that differ
-//! from it.
+//! a shared, immutable memory image (a memfd, or a checkpoint's file)
+//! plus an overlay of the pages that differ from it.
 //!
 //! Copies of memory are copy-on-write at every level. A state's heap
 //! shares the image and the unchanged overlay pages with the heaps before
@@ -252,7 +252,7 @@ impl Pages {
     /// Makes `memory`'s first [`len`](Pages::len) bytes these contents: maps
     /// the image copy-on-write, zeroes the rest and copies in the overlay.
     /// Afterwards the pages `memory` reports written
-    /// ([`memory_image::written_pages`]) are the overlay's, so
+    /// (read from the kernel's page map) are the overlay's, so
     /// [`save`](Pages::save) can find what a message changes.
     ///
     /// # Safety

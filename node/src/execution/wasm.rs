@@ -4,11 +4,11 @@
 //!
 //! A canister's persistent state between messages is its [`Heap`]: the
 //! memory's bytes, the values of its mutable globals (exported by
-//! [`instrument`](super::instrument)) and its stable memory. A live
+//! [`super::instrument`]) and its stable memory. A live
 //! [`Instance`] keeps that state in wasmtime between messages; a fresh
 //! one is made from a saved heap after a restart, a trap or for a query,
 //! by mapping the heap's memory image copy-on-write (see
-//! [`pages`](super::pages)).
+//! [`super::pages`]).
 //!
 //! Every call runs on a wasmtime fiber. A long message runs as a
 //! [`Sliced`] execution: it stops each time it has used a slice of
