@@ -10,6 +10,7 @@
 //!
 //! See [`protocol`] for the rules and where the paper states them.
 
+#![doc = include_str!("../docs/design.md")]
 #![warn(missing_docs)]
 
 pub mod crypto;

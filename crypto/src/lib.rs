@@ -75,6 +75,64 @@
 //! assert_eq!(notarization.signers().collect::<Vec<_>>(), [0, 1, 3]);
 //! # Ok::<(), chainkey_crypto::Error>(())
 //! ```
+//!
+//! ## Batch verification
+//! A node checks thousands of signatures per block: [`batch::BatchVerifier`]
+//! takes them all at once — BLS signatures, shares and aggregates in both
+//! schemes, Ed25519 and ECDSA — and answers one verdict per job, exactly as
+//! one-by-one verification would. BLS claims are combined under secret
+//! random weights ([`linear_check`]) into one pairing product whose Miller
+//! loops are shared; a failed batch names every invalid job and isolates
+//! its sender (see [`batch`] for an example).
+//!
+//! ## Non-interactive DKG
+//! [`nidkg`] makes threshold BLS keys without a trusted dealer (Groth,
+//! eprint 2021/339): every dealer publishes one dealing that anyone can
+//! check; enough valid dealings make a transcript from which each receiver
+//! decrypts its share, and resharing moves a key to a new committee
+//! keeping its public key.
+//! ```
+//! use chainkey_crypto::nidkg::{verify_dealings, Dealing, DkgConfig, EncryptionSecretKey, Transcript};
+//! use chainkey_crypto::{Ciphersuite, MinSig};
+//!
+//! let rng = &mut rand::thread_rng();
+//! let keys: Vec<EncryptionSecretKey> = (0..4).map(|_| EncryptionSecretKey::generate(rng)).collect();
+//! let receivers = keys.iter().map(EncryptionSecretKey::public_key).collect();
+//! let config = DkgConfig::new(b"subnet 1, beacon key", receivers, 2, 3)?;
+//! let dealings = (0..3u32)
+//!     .map(|dealer| Ok((dealer, Dealing::create(&config, dealer, rng)?)))
+//!     .collect::<Result<Vec<_>, chainkey_crypto::nidkg::DkgError>>()?;
+//! // One batch verifies every dealing's proofs (and names the bad ones).
+//! let verified = verify_dealings(&config, dealings).into_iter().collect::<Result<Vec<_>, _>>()?;
+//! let transcript = Transcript::create(&config, verified)?;
+//! let share = transcript.decrypt_share(0, &keys[0])?;
+//! let suite = Ciphersuite::<MinSig>::basic();
+//! let signature_share = suite.sign_share(&share, b"beacon 1");
+//! suite.verify_share(transcript.commitment(), b"beacon 1", &signature_share)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Threshold ECDSA
+//! [`tecdsa`] is chain-key ECDSA over secp256k1 (Groth–Shoup, eprint
+//! 2022/506): interactive DKG transcripts agreed in blocks, presignatures,
+//! per-caller key derivation and signing. Its module documentation walks
+//! through the protocol; every dealing check is a [`linear_check`] too.
+//!
+//! ## Backends
+//! The bulk operations of every batch check — hashing to the curve,
+//! multi-scalar multiplications, Miller loops — sit below the types, in
+//! [`backend`]: [`backend::CpuBackend`] (blst's assembly on a rayon pool)
+//! and, with the `gpu` feature, `backend::gpu::GpuBackend` (WGSL kernels
+//! through wgpu, with measured crossover sizes below which it uses the
+//! CPU). A [`batch::BatchVerifier`] runs on either.
+//!
+//! ## Cargo features
+//! - `gpu` (default): the GPU backend.
+//! - `service` (default): [`batch::VerifyService`], an async façade that
+//!   batches concurrent verification requests (tokio).
+//! - `workloads`: benchmark workloads and baselines (`workloads`), for
+//!   `chainkey bench` and the criterion benches.
+#![doc = include_str!("../docs/design.md")]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

@@ -57,6 +57,7 @@
 //! `registry`/`config` → `ic` → `cbor`. The `replica` sits on top: it
 //! drives every stage, and no module of the library imports it.
 
+#![doc = include_str!("../docs/node.md")]
 #![warn(missing_docs)]
 
 pub mod api;

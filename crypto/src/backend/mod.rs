@@ -9,6 +9,8 @@
 //! and (feature `gpu`) [`gpu::GpuBackend`] with WGSL kernels, falling back
 //! to the CPU below its crossover sizes. [`msm`] is the multi-scalar
 //! multiplication every random-weight check uses ([`crate::linear_check`]).
+//!
+#![doc = include_str!("../../docs/gpu.md")]
 
 mod cpu;
 #[cfg(feature = "gpu")]

@@ -41,6 +41,8 @@
 //! assert_eq!(verifier.verify(&jobs), [true, true, true, false]);
 //! # Ok::<(), chainkey_crypto::Error>(())
 //! ```
+//!
+#![doc = include_str!("../../docs/batch.md")]
 
 mod bls;
 mod cache;

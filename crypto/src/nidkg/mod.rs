@@ -71,6 +71,8 @@
 //! suite.verify(&transcript.public_key(), b"beacon 1", &signature)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+#![doc = include_str!("../../docs/nidkg.md")]
 
 mod checks;
 mod chunking_proof;

@@ -93,6 +93,8 @@
 //! verifying_key.verify_prehash(&request.message_hash, &signature)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+#![doc = include_str!("../../docs/tecdsa.md")]
 
 mod check;
 pub mod commitment;

@@ -15,6 +15,8 @@
 //! - Execution ([`crate::execution`]) pairs each signing request with a
 //!   ready presignature and beacon randomness, deterministically, and
 //!   answers the canister when the combined signature is finalized.
+//!
+#![doc = include_str!("../../docs/chain_key.md")]
 
 pub mod bls;
 pub mod pool;

@@ -11,6 +11,8 @@
 //! messages canister by canister within an instruction budget; a message
 //! longer than a slice pauses and continues in later rounds. Canisters pay
 //! for all of it in cycles ([`cycles`]).
+//!
+#![doc = include_str!("../../docs/canisters.md")]
 
 pub mod cycles;
 pub mod governance_canister;

@@ -1,5 +1,7 @@
 //! Who the subnet is: its membership records and the governance that
 //! changes them (neurons, proposals, votes).
+//!
+#![doc = include_str!("../../docs/membership.md")]
 
 pub mod governance;
 pub mod node_record;
