@@ -23,4 +23,6 @@ pub mod types;
 pub use crypto::{BlsCrypto, ConsensusCrypto, SimCrypto, SubnetKeys};
 pub use payload::{IngressQueue, PayloadBuilder, PayloadLimits};
 pub use protocol::{Action, Config, Consensus, Event};
-pub use types::{Artifact, Block, FinalizedBlock, Hash, Height, NodeId, Time};
+pub use types::{
+    Artifact, Block, FinalizedBlock, Hash, Height, IngressMessage, NodeId, Payload, Time,
+};

@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::types::{Hash, Height, IngressMessage};
+use crate::types::{Hash, Height, IngressMessage, Payload};
 
 /// Builds and validates block payloads.
 ///
@@ -18,22 +18,10 @@ use crate::types::{Hash, Height, IngressMessage};
 /// node decides alike).
 pub trait PayloadBuilder {
     /// The payload for a new block at `height` on `parent`.
-    fn build(
-        &mut self,
-        height: Height,
-        parent: &Hash,
-        past: &[&[IngressMessage]],
-        time_ns: u64,
-    ) -> Vec<IngressMessage>;
+    fn build(&mut self, height: Height, parent: &Hash, past: &[&Payload], time_ns: u64) -> Payload;
     /// Whether a proposed payload is acceptable (limits, well-formedness,
     /// nothing already in `past`).
-    fn validate(
-        &self,
-        height: Height,
-        payload: &[IngressMessage],
-        past: &[&[IngressMessage]],
-        time_ns: u64,
-    ) -> bool;
+    fn validate(&self, height: Height, payload: &Payload, past: &[&Payload], time_ns: u64) -> bool;
     /// The local wall clock, Unix nanoseconds, for the times of this node's
     /// blocks and for refusing blocks from too far in the future; 0 when
     /// there is none (the simulator), and block times just count up.
@@ -43,12 +31,12 @@ pub trait PayloadBuilder {
     /// Called with each finalized block's payload and height, in height
     /// order (after a catch-up package, the blocks it jumped over come
     /// later, when the node fetched them).
-    fn on_finalized(&mut self, _height: Height, _payload: &[IngressMessage]) {}
+    fn on_finalized(&mut self, _height: Height, _payload: &Payload) {}
     /// Whether the builder can judge a block with `payload` above
     /// `finalized_height` (a builder whose state comes from finalized
     /// blocks may lag after a catch-up package): until it can, the block
     /// waits instead of being called invalid.
-    fn can_validate(&self, _finalized_height: Height, _payload: &[IngressMessage]) -> bool {
+    fn can_validate(&self, _finalized_height: Height, _payload: &Payload) -> bool {
         true
     }
 }
@@ -112,10 +100,10 @@ impl IngressQueue {
 }
 
 /// The ids of the messages in `payloads`.
-fn ids_in(payloads: &[&[IngressMessage]]) -> HashSet<Hash> {
+fn ids_in(payloads: &[&Payload]) -> HashSet<Hash> {
     payloads
         .iter()
-        .flat_map(|payload| payload.iter().map(|message| message.id))
+        .flat_map(|payload| payload.ingress.iter().map(|message| message.id))
         .collect()
 }
 
@@ -127,11 +115,7 @@ impl IngressQueue {
 
     /// The next messages not in `past`, within `room` (the limits, less
     /// what else the block carries).
-    pub fn build_within(
-        &self,
-        past: &[&[IngressMessage]],
-        room: PayloadLimits,
-    ) -> Vec<IngressMessage> {
+    pub fn build_within(&self, past: &[&Payload], room: PayloadLimits) -> Vec<IngressMessage> {
         let ordered = ids_in(past);
         let mut bytes = 0;
         self.pending
@@ -152,31 +136,35 @@ impl PayloadBuilder for IngressQueue {
         &mut self,
         _height: Height,
         _parent: &Hash,
-        past: &[&[IngressMessage]],
+        past: &[&Payload],
         _time_ns: u64,
-    ) -> Vec<IngressMessage> {
-        self.build_within(past, self.limits)
+    ) -> Payload {
+        Payload {
+            ingress: self.build_within(past, self.limits),
+            ..Payload::default()
+        }
     }
 
     fn validate(
         &self,
         _height: Height,
-        payload: &[IngressMessage],
-        past: &[&[IngressMessage]],
+        payload: &Payload,
+        past: &[&Payload],
         _time_ns: u64,
     ) -> bool {
-        let bytes: usize = payload.iter().map(|message| message.content.len()).sum();
+        let ingress = &payload.ingress;
+        let bytes: usize = ingress.iter().map(|message| message.content.len()).sum();
         let ordered = ids_in(past);
         let mut ids = HashSet::new();
-        payload.len() <= self.limits.max_messages
+        ingress.len() <= self.limits.max_messages
             && bytes <= self.limits.max_bytes
-            && payload
+            && ingress
                 .iter()
                 .all(|message| !ordered.contains(&message.id) && ids.insert(message.id))
     }
 
-    fn on_finalized(&mut self, _height: Height, payload: &[IngressMessage]) {
-        let done: HashSet<Hash> = payload.iter().map(|message| message.id).collect();
+    fn on_finalized(&mut self, _height: Height, payload: &Payload) {
+        let done: HashSet<Hash> = payload.ingress.iter().map(|message| message.id).collect();
         self.pending.retain(|message| !done.contains(&message.id));
     }
 }
@@ -192,26 +180,51 @@ mod tests {
         }
     }
 
+    fn ingress(bytes: &[u8]) -> Payload {
+        Payload {
+            ingress: bytes.iter().map(|&byte| message(byte)).collect(),
+            ..Payload::default()
+        }
+    }
+
     #[test]
     fn messages_in_unfinalized_ancestors_are_not_ordered_again() {
         let mut queue = IngressQueue::default();
         for byte in 1..=3 {
             queue.submit(message(byte));
         }
-        let parent_payload = [message(1)];
-        let past: [&[IngressMessage]; 1] = [&parent_payload];
-        assert_eq!(
-            queue.build(5, &Hash::default(), &past, 0),
-            vec![message(2), message(3)]
-        );
-        assert!(queue.validate(5, &[message(2)], &past, 0));
-        assert!(!queue.validate(5, &[message(1)], &past, 0));
-        assert!(!queue.validate(5, &[message(2), message(2)], &[], 0));
+        let parent_payload = ingress(&[1]);
+        let past = [&parent_payload];
+        assert_eq!(queue.build(5, &Hash::default(), &past, 0), ingress(&[2, 3]));
+        assert!(queue.validate(5, &ingress(&[2]), &past, 0));
+        assert!(!queue.validate(5, &ingress(&[1]), &past, 0));
+        assert!(!queue.validate(5, &ingress(&[2, 2]), &[], 0));
         // Once the parent is finalized, its messages leave the queue.
         queue.on_finalized(4, &parent_payload);
-        assert_eq!(
-            queue.build(6, &Hash::default(), &[], 0),
-            vec![message(2), message(3)]
-        );
+        assert_eq!(queue.build(6, &Hash::default(), &[], 0), ingress(&[2, 3]));
+    }
+
+    #[test]
+    fn every_section_is_in_the_payload_hash() {
+        let base = ingress(&[1, 2]);
+        let mut hashes = vec![base.hash(), Payload::default().hash()];
+        for section in 0..3 {
+            let mut other = base.clone();
+            let item = serde_bytes::ByteBuf::from(vec![7]);
+            match section {
+                0 => other.chain_key.push(item),
+                1 => other.nidkg.push(item),
+                _ => other.xnet.push(item),
+            }
+            hashes.push(other.hash());
+        }
+        // Items cannot slide between neighbours: [1][2,3] is not [1,2][3].
+        let mut split = Payload::default();
+        split.chain_key = vec![vec![1].into(), vec![2, 3].into()];
+        let mut joined = Payload::default();
+        joined.chain_key = vec![vec![1, 2].into(), vec![3].into()];
+        hashes.extend([split.hash(), joined.hash()]);
+        let distinct: HashSet<Hash> = hashes.iter().copied().collect();
+        assert_eq!(distinct.len(), hashes.len());
     }
 }

@@ -35,7 +35,7 @@ use crate::payload::PayloadBuilder;
 use crate::pool::{Pool, Shares};
 use crate::types::{
     signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
-    Height, IngressMessage, NodeId, Proposal, Rank, Share, SignatureBytes, Time,
+    Height, NodeId, Payload, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
 /// How far ahead of the local clock a block's time may be before the node
@@ -1373,13 +1373,13 @@ fn past_payloads<'a>(
     finalized: Height,
     parent: &Hash,
     height: Height,
-) -> Option<Vec<&'a [IngressMessage]>> {
+) -> Option<Vec<&'a Payload>> {
     let mut past = Vec::new();
     let mut hash = *parent;
     let mut at = height - 1;
     while at > finalized {
         let block = blocks.get(&hash)?;
-        past.push(block.payload.as_slice());
+        past.push(&block.payload);
         hash = block.parent;
         at -= 1;
     }

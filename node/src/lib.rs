@@ -72,6 +72,7 @@ pub mod ingress;
 pub mod local_subnet;
 pub mod metrics;
 pub mod net;
+pub mod payload;
 pub mod registry;
 pub mod replica;
 pub mod store;

@@ -398,7 +398,7 @@ mod tests {
             maker: 1,
             time_ns: 0,
             beacon: Hash::default(),
-            payload: Vec::new(),
+            payload: chainkey_consensus::Payload::default(),
         };
         FinalizedBlock {
             hash: block.hash(),

@@ -19,7 +19,7 @@ use crate::crypto::{ConsensusCrypto, SimCrypto};
 use crate::payload::{IngressQueue, PayloadLimits};
 use crate::protocol::{Action, Config, Consensus, Event};
 use crate::types::{
-    signed, Artifact, Block, Hash, Height, IngressMessage, NodeId, Proposal, Share, Time,
+    signed, Artifact, Block, Hash, Height, IngressMessage, NodeId, Payload, Proposal, Share, Time,
 };
 
 /// How the simulated network delivers messages.
@@ -434,7 +434,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
             Behaviour::Equivocate => match artifact {
                 Artifact::Proposal(proposal) => {
                     let mut other = proposal.block.clone();
-                    other.payload.push(IngressMessage {
+                    other.payload.ingress.push(IngressMessage {
                         id: Hash::of(&[b"equivocation", &now.to_be_bytes()]),
                         content: Vec::new(),
                     });
@@ -485,7 +485,7 @@ impl<C: ConsensusCrypto> Simulation<C> {
                     maker: node,
                     time_ns: 0,
                     beacon: Hash::default(),
-                    payload: Vec::new(),
+                    payload: Payload::default(),
                 };
                 out.extend(all(Artifact::Proposal(Proposal {
                     block: junk,

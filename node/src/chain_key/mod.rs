@@ -23,8 +23,7 @@ pub mod pool;
 pub mod signer;
 pub mod state;
 
-use chainkey_consensus::types::IngressMessage;
-use chainkey_consensus::Hash;
+use chainkey_consensus::{Hash, Payload};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -154,32 +153,64 @@ pub enum ChainKeyItem {
     BlsDealing(bls::BlsDealing),
 }
 
-/// First byte of a chain-key payload entry: never the first byte of a CBOR
-/// item (it is CBOR's "break"), so ingress decoding can never mistake one.
-const ITEM_MARK: u8 = 0xff;
+/// The payload section a chain-key item rides in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// [`Payload::chain_key`]: IDKG dealings, signatures, subnet records.
+    ChainKey,
+    /// [`Payload::nidkg`]: threshold BLS key reshares.
+    Nidkg,
+}
 
 impl ChainKeyItem {
-    /// The payload entry carrying this item.
-    pub fn to_message(&self) -> IngressMessage {
-        let mut content = vec![ITEM_MARK];
-        content.extend(crate::cbor::to_cbor(self));
-        IngressMessage {
-            id: Hash::of(&[b"chainkey item", &content]),
-            content,
+    /// The section this item rides in.
+    pub fn section(&self) -> Section {
+        match self {
+            ChainKeyItem::BlsDealing(_) => Section::Nidkg,
+            _ => Section::ChainKey,
         }
     }
 
-    /// The item of a payload entry, if it is a well-formed one.
-    pub fn from_message(message: &IngressMessage) -> Option<ChainKeyItem> {
-        let body = message.content.strip_prefix(&[ITEM_MARK])?;
-        let item: ChainKeyItem = ciborium::from_reader(body).ok()?;
-        (message.id == Hash::of(&[b"chainkey item", &message.content])).then_some(item)
+    /// The item's entry in its section (CBOR).
+    pub fn to_entry(&self) -> serde_bytes::ByteBuf {
+        serde_bytes::ByteBuf::from(crate::cbor::to_cbor(self))
+    }
+
+    /// The item an entry of `section` holds: `None` if it does not decode
+    /// or belongs in another section.
+    pub fn from_entry(section: Section, entry: &[u8]) -> Option<ChainKeyItem> {
+        let item: ChainKeyItem = ciborium::from_reader(entry).ok()?;
+        (item.section() == section).then_some(item)
     }
 }
 
-/// Whether a payload entry is chain-key work rather than ingress.
-pub fn is_item(message: &IngressMessage) -> bool {
-    message.content.first() == Some(&ITEM_MARK)
+/// The chain-key entries of `payload` in the order they apply (BLS
+/// reshares first, then the rest), each decoded (`None`: malformed or in
+/// the wrong section).
+pub fn entries(payload: &Payload) -> impl Iterator<Item = Option<ChainKeyItem>> + '_ {
+    let nidkg = payload.nidkg.iter().map(|entry| (Section::Nidkg, entry));
+    let chain_key = payload
+        .chain_key
+        .iter()
+        .map(|entry| (Section::ChainKey, entry));
+    nidkg
+        .chain(chain_key)
+        .map(|(section, entry)| ChainKeyItem::from_entry(section, entry))
+}
+
+/// Whether `payload` carries chain-key entries.
+pub fn carries_items(payload: &Payload) -> bool {
+    !payload.chain_key.is_empty() || !payload.nidkg.is_empty()
+}
+
+/// Puts `items` into their sections of `payload`.
+pub fn place(items: &[ChainKeyItem], payload: &mut Payload) {
+    for item in items {
+        match item.section() {
+            Section::ChainKey => payload.chain_key.push(item.to_entry()),
+            Section::Nidkg => payload.nidkg.push(item.to_entry()),
+        }
+    }
 }
 
 /// What execution learns from a finalized block's chain-key items.
@@ -266,23 +297,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn items_round_trip_and_never_decode_as_ingress() {
+    fn items_round_trip_through_their_own_section_only() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-        let item = ChainKeyItem::Dealing(SignedDealing::sign(
+        let dealing = ChainKeyItem::Dealing(SignedDealing::sign(
             TranscriptRef::Kappa(7),
             "key_1",
             vec![1, 2, 3],
             &key,
         ));
-        let message = item.to_message();
-        assert!(is_item(&message));
-        assert_eq!(ChainKeyItem::from_message(&message), Some(item));
-        let as_ingress: Result<crate::ingress::Ingress, _> =
-            ciborium::from_reader(message.content.as_slice());
-        assert!(as_ingress.is_err());
-        let mut forged = message.clone();
-        forged.id = Hash([0; 32]);
-        assert_eq!(ChainKeyItem::from_message(&forged), None);
+        let reshare = ChainKeyItem::BlsDealing(bls::BlsDealing {
+            key: bls::BlsKey::Beacon,
+            version: 2,
+            dealer: 1,
+            dealing: vec![4, 5],
+        });
+        let mut payload = Payload::default();
+        place(&[dealing.clone(), reshare.clone()], &mut payload);
+        assert_eq!((payload.chain_key.len(), payload.nidkg.len()), (1, 1));
+        assert!(payload.ingress.is_empty());
+        // BLS reshares apply first.
+        let decoded: Vec<_> = entries(&payload).collect();
+        assert_eq!(decoded, [Some(reshare.clone()), Some(dealing.clone())]);
+        // An item in the other section, or bytes that are not an item, are refused.
+        assert_eq!(
+            ChainKeyItem::from_entry(Section::ChainKey, &reshare.to_entry()),
+            None
+        );
+        assert_eq!(
+            ChainKeyItem::from_entry(Section::Nidkg, &dealing.to_entry()),
+            None
+        );
+        assert_eq!(
+            ChainKeyItem::from_entry(Section::ChainKey, &[0xff, 1]),
+            None
+        );
     }
 
     #[test]

@@ -12,8 +12,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chainkey_consensus::types::IngressMessage;
-use chainkey_consensus::{Hash, Height};
+use chainkey_consensus::{Hash, Height, Payload};
 use chainkey_crypto::tecdsa::{verify_dealings_of, Dealing, TranscriptParams};
 
 use super::bls::BlsDealing;
@@ -159,12 +158,12 @@ impl ChainKeyPool {
 
     /// Applies a finalized block's items if it is the next height (after
     /// a catch-up package, the node applies the blocks once it has them).
-    pub fn on_finalized(&mut self, height: Height, payload: &[IngressMessage]) {
+    pub fn on_finalized(&mut self, height: Height, payload: &Payload) {
         if height != self.state.height() + 1 {
             return;
         }
         let mut events = Vec::new();
-        for item in payload.iter().filter_map(ChainKeyItem::from_message) {
+        for item in super::entries(payload).flatten() {
             let changes = apply(&mut self.state, item, &self.verified, &self.verified_bls);
             events.extend(changes.iter().filter_map(event_of));
             self.changes.extend(changes);
@@ -205,16 +204,15 @@ impl ChainKeyPool {
     ///
     /// A block carrying a subnet record waits until this node's execution
     /// adopted a record of that version.
-    pub fn can_validate(&self, finalized_height: Height, payload: &[IngressMessage]) -> bool {
-        let mut items = payload.iter().filter(|message| super::is_item(message));
-        let Some(first) = items.next() else {
+    pub fn can_validate(&self, finalized_height: Height, payload: &Payload) -> bool {
+        if !super::carries_items(payload) {
             return true;
-        };
+        }
         let adopted = self.adopted_version();
         self.state.height() == finalized_height
-            && std::iter::once(first).chain(items).all(|message| {
+            && super::entries(payload).all(|item| {
                 !matches!(
-                    ChainKeyItem::from_message(message),
+                    item,
                     Some(ChainKeyItem::Membership(record)) if record.version > adopted
                 )
             })
@@ -223,12 +221,11 @@ impl ChainKeyPool {
     /// The state a new block is judged on: the state at its parent (the
     /// finalized state with the items of the unfinalized ancestors `past`,
     /// which their notarization vouches for), as a copy for judging.
-    fn view(&self, past: &[&[IngressMessage]]) -> ChainKeyState {
+    fn view(&self, past: &[&Payload]) -> ChainKeyState {
         let mut view = self.state.clone();
         for item in past
             .iter()
-            .flat_map(|payload| payload.iter())
-            .filter_map(ChainKeyItem::from_message)
+            .flat_map(|payload| super::entries(payload).flatten())
         {
             apply(&mut view, item, &self.verified, &self.verified_bls);
         }
@@ -237,7 +234,7 @@ impl ChainKeyPool {
 
     /// This node's chain-key items for a block at `height` on a parent
     /// with unfinalized ancestors `past`.
-    pub fn build(&self, height: Height, past: &[&[IngressMessage]]) -> Vec<IngressMessage> {
+    pub fn build(&self, height: Height, past: &[&Payload]) -> Vec<ChainKeyItem> {
         if height != self.state.height() + 1 + past.len() as Height {
             return Vec::new(); // the state lags (after a catch-up package)
         }
@@ -287,7 +284,7 @@ impl ChainKeyPool {
                 .cloned()
                 .map(ChainKeyItem::Signature),
         );
-        items.iter().map(ChainKeyItem::to_message).collect()
+        items
     }
 
     /// Whether the chain-key items of a block at `height` are acceptable.
@@ -297,13 +294,12 @@ impl ChainKeyPool {
     pub fn validate(
         &self,
         height: Height,
-        payload: &[IngressMessage],
-        past: &[&[IngressMessage]],
+        payload: &Payload,
+        past: &[&Payload],
     ) -> Result<(), ItemError> {
-        let mut items = payload.iter().filter(|message| super::is_item(message));
-        let Some(first) = items.next() else {
+        if !super::carries_items(payload) {
             return Ok(());
-        };
+        }
         if height != self.state.height() + 1 + past.len() as Height {
             return Err(ItemError::Lagging); // can_validate says to wait
         }
@@ -311,8 +307,8 @@ impl ChainKeyPool {
         let (mut dealings, mut signatures, mut records, mut bls) = (0, 0, 0, 0);
         // Dealings not verified here before: verified together at the end.
         let mut unverified = Vec::new();
-        for message in std::iter::once(first).chain(items) {
-            match ChainKeyItem::from_message(message).ok_or(ItemError::Malformed)? {
+        for item in super::entries(payload) {
+            match item.ok_or(ItemError::Malformed)? {
                 ChainKeyItem::Dealing(signed) => {
                     dealings += 1;
                     if dealings > MAX_DEALINGS_PER_BLOCK {
@@ -534,11 +530,15 @@ mod tests {
         (signed, Arc::new(dealing))
     }
 
-    fn block(items: &[SignedDealing]) -> Vec<IngressMessage> {
-        items
-            .iter()
-            .map(|signed| ChainKeyItem::Dealing(signed.clone()).to_message())
-            .collect()
+    fn payload_of(items: &[ChainKeyItem]) -> Payload {
+        let mut payload = Payload::default();
+        crate::chain_key::place(items, &mut payload);
+        payload
+    }
+
+    fn block(items: &[SignedDealing]) -> Payload {
+        let items: Vec<ChainKeyItem> = items.iter().cloned().map(ChainKeyItem::Dealing).collect();
+        payload_of(&items)
     }
 
     #[test]
@@ -584,8 +584,8 @@ mod tests {
         for (signed, dealing) in [dealing(&subnet, 0, 0), dealing(&subnet, 1, 1)] {
             subnet.pool.add_dealing(PooledDealing { signed, dealing });
         }
-        let built = subnet.pool.build(1, &[]);
-        assert_eq!(built.len(), 2);
+        let built = payload_of(&subnet.pool.build(1, &[]));
+        assert_eq!(built.chain_key.len(), 2);
         assert_eq!(subnet.pool.validate(1, &built, &[]), Ok(()));
         subnet.pool.on_finalized(1, &built);
         assert!(subnet
@@ -618,7 +618,7 @@ mod tests {
                 .collect(),
         };
         let carrying =
-            |record: &SubnetRecord| vec![ChainKeyItem::Membership(record.clone()).to_message()];
+            |record: &SubnetRecord| payload_of(&[ChainKeyItem::Membership(record.clone())]);
         let adopted = record(2, &[0, 1, 2, 3, 4]);
         // Not adopted here yet: the block waits (it is not called invalid).
         assert!(!subnet.pool.can_validate(0, &carrying(&adopted)));
@@ -632,13 +632,16 @@ mod tests {
             subnet.pool.validate(1, &carrying(&forged), &[]),
             Err(ItemError::Membership)
         );
-        let twice = [carrying(&adopted), carrying(&adopted)].concat();
+        let twice = payload_of(&[
+            ChainKeyItem::Membership(adopted.clone()),
+            ChainKeyItem::Membership(adopted.clone()),
+        ]);
         assert_eq!(
             subnet.pool.validate(1, &twice, &[]),
             Err(ItemError::Membership)
         );
         // The maker carries it; once an ancestor carries it, nobody may again.
-        let built = subnet.pool.build(1, &[]);
+        let built = payload_of(&subnet.pool.build(1, &[]));
         assert_eq!(built, carrying(&adopted));
         assert!(subnet.pool.build(2, &[&built]).is_empty());
         assert_eq!(

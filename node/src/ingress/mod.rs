@@ -1,6 +1,6 @@
 //! Signed ingress messages: what users submit, how a node checks them
-//! (signatures in one batch), deduplicates and expires them, and how block
-//! payloads carrying them are validated by every node.
+//! (signatures in one batch), deduplicates and expires them. Block
+//! payloads carrying them are built and judged in [`crate::payload`].
 //!
 //! A message is signed by its sender with Ed25519 or ECDSA over secp256k1
 //! (low-s, as the Internet Computer). Its id commits to everything but the
@@ -8,19 +8,14 @@
 //! as the prehash. A message is accepted until its expiry, at most
 //! [`MAX_EXPIRY_MS`] ahead, and only once: ids are remembered until they expire.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use chainkey_consensus::types::IngressMessage;
-use chainkey_consensus::{Hash, Height, IngressQueue, PayloadBuilder, PayloadLimits};
+use chainkey_consensus::{Hash, Payload};
 use chainkey_crypto::batch::{
-    BatchVerifier, Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifyService,
+    Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifyService,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cbor::to_cbor;
-use crate::chain_key::pool::ChainKeyPool;
 use crate::ic::envelope::{Envelope, RequestError};
 
 /// How far ahead a message may expire (the IC's limit is 5 minutes).
@@ -31,7 +26,7 @@ pub const MAX_CONTENT: usize = 64 << 10;
 /// ago by the validating node's clock.
 pub const VALIDATION_SLACK_MS: u64 = 30_000;
 /// A block maker only includes messages valid at least this much longer.
-const BUILD_MARGIN_MS: u64 = 5_000;
+pub(crate) const BUILD_MARGIN_MS: u64 = 5_000;
 /// Messages a node holds for its blocks at most (more are refused as
 /// [`IngressError::QueueFull`] until blocks take some).
 pub const MAX_PENDING: usize = 100_000;
@@ -142,7 +137,7 @@ impl Ingress {
     }
 
     /// Its id, expiry (ms) and signature checks as of block time `time_ns`.
-    fn checks(&self, time_ns: u64) -> Option<(Hash, u64, Vec<Claim>)> {
+    pub(crate) fn checks(&self, time_ns: u64) -> Option<(Hash, u64, Vec<Claim>)> {
         match self {
             Ingress::Signed(message) => {
                 let id = message.id();
@@ -166,8 +161,9 @@ impl Ingress {
 }
 
 /// The update calls of a finalized payload, in order, as execution takes them.
-pub fn update_calls(payload: &[IngressMessage]) -> Vec<crate::execution::IngressCall> {
+pub fn update_calls(payload: &Payload) -> Vec<crate::execution::IngressCall> {
     payload
+        .ingress
         .iter()
         .filter_map(|message| match decode(&message.content)? {
             Ingress::Call { envelope, .. } => {
@@ -402,95 +398,16 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-/// The node's block payloads: its queue of accepted messages, and the
-/// validation of other makers' payloads (every message decodes, matches
-/// its id, is not expired or already finalized, and is signed — checked
-/// in one batch, skipping messages this node already verified).
-pub struct NodePayloads {
-    queue: IngressQueue,
-    /// Expiry of each queued message.
-    expiries: HashMap<Hash, u64>,
-    verifier: Arc<BatchVerifier>,
-    /// Messages this node verified (accepted itself or validated in a
-    /// block), by a digest of their whole encoding (signature included),
-    /// with their id and expiry: a block repeating one is not decoded again.
-    verified: RefCell<HashMap<Hash, (Hash, u64)>>,
-    finalized: Seen,
-    /// Messages delivered in finalized blocks so far.
-    pub finalized_messages: u64,
-    /// Chain-key work: the finalized chain-key state and what waits for blocks.
-    pub chain_key: ChainKeyPool,
-}
-
-impl NodePayloads {
-    /// Payloads verified with `verifier`, chain-key work from `chain_key`.
-    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>, chain_key: ChainKeyPool) -> Self {
-        NodePayloads {
-            chain_key,
-            queue,
-            expiries: HashMap::new(),
-            verifier,
-            verified: RefCell::new(HashMap::new()),
-            finalized: Seen::default(),
-            finalized_messages: 0,
-        }
-    }
-
-    /// Queues a message this node verified for a future block; false if
-    /// the queue is full ([`MAX_PENDING`]).
-    pub fn submit(&mut self, id: Hash, message: &Ingress) -> bool {
-        if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
-            return true;
-        }
-        if self.queue.len() >= MAX_PENDING {
-            return false;
-        }
-        let content = to_cbor(message);
-        let expiry_ms = message.expiry_ms();
-        self.expiries.insert(id, expiry_ms);
-        self.verified
-            .borrow_mut()
-            .insert(content_key(&content), (id, expiry_ms));
-        self.queue.submit(IngressMessage { id, content });
-        true
-    }
-
-    /// Remembers ingress finalized before a restart (from the store), so
-    /// it is never ordered again.
-    pub fn restore_finalized(&mut self, ids: impl IntoIterator<Item = (Hash, u64)>) {
-        for (id, expiry) in ids {
-            self.finalized.insert(id, expiry);
-        }
-    }
-
-    /// Messages waiting for a block.
-    pub fn pending(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Drops expired messages from the queue and from memory.
-    pub fn prune(&mut self, now_ms: u64) {
-        self.finalized.prune(now_ms);
-        self.expiries.retain(|_, expiry| *expiry >= now_ms);
-        let expiries = &self.expiries;
-        self.queue
-            .retain(|message| expiries.contains_key(&message.id));
-        self.verified
-            .borrow_mut()
-            .retain(|_, (_, expiry)| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
-    }
-}
-
 /// Identifies a message's whole encoding (a verified signature covers exactly it).
-fn content_key(content: &[u8]) -> Hash {
+pub(crate) fn content_key(content: &[u8]) -> Hash {
     Hash::of(&[content])
 }
 
 /// The ids and expiries of the messages of a finalized payload (for the store).
-pub fn expiries(payload: &[IngressMessage]) -> Vec<(Hash, u64)> {
+pub fn expiries(payload: &Payload) -> Vec<(Hash, u64)> {
     payload
+        .ingress
         .iter()
-        .filter(|message| !crate::chain_key::is_item(message))
         .map(|message| {
             let expiry = decode(&message.content).map_or(0, |m| m.expiry_ms());
             (message.id, expiry)
@@ -498,117 +415,15 @@ pub fn expiries(payload: &[IngressMessage]) -> Vec<(Hash, u64)> {
         .collect()
 }
 
-fn decode(bytes: &[u8]) -> Option<Ingress> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<Ingress> {
     ciborium::from_reader(bytes).ok()
-}
-
-impl PayloadBuilder for NodePayloads {
-    fn build(
-        &mut self,
-        height: Height,
-        _parent: &Hash,
-        past: &[&[IngressMessage]],
-        time_ns: u64,
-    ) -> Vec<IngressMessage> {
-        let time_ms = time_ns / 1_000_000;
-        let expiries = &self.expiries;
-        let mut payload = self.chain_key.build(height, past);
-        // The block's limits cover everything it carries.
-        let limits = self.queue.limits();
-        let room = PayloadLimits {
-            max_messages: limits.max_messages.saturating_sub(payload.len()),
-            max_bytes: limits
-                .max_bytes
-                .saturating_sub(payload.iter().map(|item| item.content.len()).sum()),
-        };
-        payload.extend(
-            self.queue
-                .build_within(past, room)
-                .into_iter()
-                .filter(|message| {
-                    expiries
-                        .get(&message.id)
-                        .is_some_and(|expiry| *expiry >= time_ms + BUILD_MARGIN_MS)
-                }),
-        );
-        payload
-    }
-
-    fn now_ns(&self) -> u64 {
-        unix_ms().saturating_mul(1_000_000)
-    }
-
-    fn validate(
-        &self,
-        height: Height,
-        payload: &[IngressMessage],
-        past: &[&[IngressMessage]],
-        time_ns: u64,
-    ) -> bool {
-        if !self.queue.validate(height, payload, past, time_ns) {
-            return false;
-        }
-        if let Err(error) = self.chain_key.validate(height, payload, past) {
-            tracing::debug!(height, %error, "block refused");
-            return false;
-        }
-        // Judged by the block's time, so every node decides alike.
-        let time_ms = time_ns / 1_000_000;
-        let mut unverified = Vec::new();
-        let mut jobs = Vec::new();
-        for message in payload
-            .iter()
-            .filter(|message| !crate::chain_key::is_item(message))
-        {
-            let key = content_key(&message.content);
-            let known = self.verified.borrow().get(&key).copied();
-            let (id, expiry_ms) = match known {
-                Some(known) => known,
-                None => {
-                    let Some((id, expiry_ms, claims)) =
-                        decode(&message.content).and_then(|item| item.checks(time_ns))
-                    else {
-                        return false;
-                    };
-                    unverified.push((key, (id, expiry_ms)));
-                    jobs.extend(claims.into_iter().map(Job::new));
-                    (id, expiry_ms)
-                }
-            };
-            if id != message.id
-                || self.finalized.contains(&message.id)
-                || expiry_ms < time_ms
-                || expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS
-            {
-                return false;
-            }
-        }
-        if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {
-            return false;
-        }
-        self.verified.borrow_mut().extend(unverified);
-        true
-    }
-
-    fn on_finalized(&mut self, height: Height, payload: &[IngressMessage]) {
-        self.queue.on_finalized(height, payload);
-        let ingress = expiries(payload);
-        self.finalized_messages += ingress.len() as u64;
-        for (id, expiry) in ingress {
-            self.expiries.remove(&id);
-            self.finalized.insert(id, expiry);
-        }
-        self.chain_key.on_finalized(height, payload);
-    }
-
-    fn can_validate(&self, finalized_height: Height, payload: &[IngressMessage]) -> bool {
-        self.chain_key.can_validate(finalized_height, payload)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chainkey_crypto::batch::BatchVerifier;
+    use std::sync::Arc;
 
     fn ed25519(seed: u8) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
@@ -662,74 +477,6 @@ mod tests {
                 Err(IngressError::MalformedKey),
                 Err(IngressError::InvalidSignature),
             ]
-        );
-    }
-
-    #[test]
-    fn payloads_with_forged_or_finalized_messages_are_refused() {
-        let now = unix_ms();
-        let verifier = Arc::new(BatchVerifier::default());
-        let maker = ed25519(5);
-        let message = SignedIngress::sign_ed25519(&maker, 1, now + 60_000, b"pay".to_vec());
-        let entry = IngressMessage {
-            id: message.id(),
-            content: to_cbor(&Ingress::Signed(message.clone())),
-        };
-        // A node that never saw the message verifies it in the block.
-        let mut other = NodePayloads::new(
-            IngressQueue::default(),
-            Arc::clone(&verifier),
-            ChainKeyPool::new(crate::chain_key::state::tests::genesis(1)),
-        );
-        assert!(other.validate(1, std::slice::from_ref(&entry), &[], now * 1_000_000));
-        // Expiry is judged by the block's time, not the validator's clock.
-        let later = (now + 120_000) * 1_000_000;
-        assert!(!other.validate(1, std::slice::from_ref(&entry), &[], later));
-        let unfinalized_parent = [entry.clone()];
-        assert!(
-            !other.validate(
-                1,
-                std::slice::from_ref(&entry),
-                &[&unfinalized_parent],
-                now * 1_000_000
-            ),
-            "a message in an unfinalized ancestor is not ordered twice"
-        );
-        let mut forged = message.clone();
-        forged.content = b"steal".to_vec();
-        let forged_entry = IngressMessage {
-            id: forged.id(),
-            content: to_cbor(&Ingress::Signed(forged.clone())),
-        };
-        assert!(!other.validate(1, &[forged_entry], &[], now * 1_000_000));
-        let mismatched = IngressMessage {
-            id: Hash([3; 32]),
-            content: to_cbor(&Ingress::Signed(message.clone())),
-        };
-        assert!(!other.validate(1, &[mismatched], &[], now * 1_000_000));
-        // A message this node verified, re-included with another signature,
-        // is checked again (the verified set covers the whole encoding).
-        let mut resigned = message.clone();
-        resigned.signature[0] ^= 1;
-        let resigned_entry = IngressMessage {
-            id: resigned.id(),
-            content: to_cbor(&Ingress::Signed(resigned.clone())),
-        };
-        assert_eq!(resigned_entry.id, entry.id);
-        assert!(!other.validate(1, &[resigned_entry], &[], now * 1_000_000));
-        let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
-        let far_entry = IngressMessage {
-            id: far.id(),
-            content: to_cbor(&Ingress::Signed(far.clone())),
-        };
-        assert!(
-            !other.validate(1, &[far_entry], &[], now * 1_000_000),
-            "expiry too far ahead"
-        );
-        other.on_finalized(1, std::slice::from_ref(&entry));
-        assert!(
-            !other.validate(2, &[entry], &[], now * 1_000_000),
-            "finalized once, never again"
         );
     }
 }

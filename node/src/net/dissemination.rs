@@ -107,10 +107,13 @@ mod tests {
                 maker: 1,
                 time_ns: 0,
                 beacon: Hash::default(),
-                payload: vec![IngressMessage {
-                    id: Hash([1; 32]),
-                    content: vec![0; payload_bytes],
-                }],
+                payload: chainkey_consensus::Payload {
+                    ingress: vec![IngressMessage {
+                        id: Hash([1; 32]),
+                        content: vec![0; payload_bytes],
+                    }],
+                    ..Default::default()
+                },
             },
             signature: vec![2; 48],
         })

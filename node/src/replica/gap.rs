@@ -8,7 +8,7 @@
 //! own store, within a byte budget. Pure decisions; the replica does the
 //! storing and sending.
 
-use chainkey_consensus::{FinalizedBlock, Height, NodeId};
+use chainkey_consensus::{FinalizedBlock, Height, NodeId, Payload};
 
 /// Blocks sent per answer, at most (and asked for per request).
 pub const BLOCKS_PER_ANSWER: usize = 256;
@@ -110,23 +110,33 @@ impl Gap {
 }
 
 /// The stored blocks to answer a request with: in order, while they fit
-/// in [`ANSWER_BYTES`] (by a rough size: 256 bytes a block and 64 a
-/// message besides its content).
+/// in [`ANSWER_BYTES`] (by a rough size: 256 bytes a block, 64 a message
+/// besides its content, and every other section's entries).
 pub fn answer(stored: Vec<FinalizedBlock>) -> Vec<FinalizedBlock> {
     let mut bytes = 0;
     stored
         .into_iter()
         .take_while(|block| {
-            bytes += 256
-                + block
-                    .block
-                    .payload
-                    .iter()
-                    .map(|message| 64 + message.content.len())
-                    .sum::<usize>();
+            bytes += 256 + rough_size(&block.block.payload);
             bytes <= ANSWER_BYTES
         })
         .collect()
+}
+
+/// About how many bytes `payload` takes on the wire.
+fn rough_size(payload: &Payload) -> usize {
+    let ingress: usize = payload
+        .ingress
+        .iter()
+        .map(|message| 64 + message.content.len())
+        .sum();
+    let others = [&payload.chain_key, &payload.nidkg, &payload.xnet];
+    ingress
+        + others
+            .iter()
+            .flat_map(|section| section.iter())
+            .map(|entry| entry.len())
+            .sum::<usize>()
 }
 
 #[cfg(test)]
@@ -147,7 +157,7 @@ mod tests {
                 maker: 0,
                 time_ns: height,
                 beacon: Hash([0; 32]),
-                payload: Vec::new(),
+                payload: Payload::default(),
             };
             blocks.push(FinalizedBlock {
                 hash: block.hash(),
@@ -222,7 +232,7 @@ mod tests {
     fn answers_stay_within_the_byte_budget() {
         let mut blocks = chain(40);
         for block in &mut blocks {
-            block.block.payload = vec![IngressMessage {
+            block.block.payload.ingress = vec![IngressMessage {
                 id: Hash([1; 32]),
                 content: vec![0; 200 << 10],
             }];

@@ -53,11 +53,12 @@ use crate::chain_key::{signer, ChainKeyMessage};
 use crate::config::{ConfigError, NodeConfig};
 use crate::execution::service::{self, SubnetInfo};
 use crate::execution::wasm::Runtime;
-use crate::ingress::{expiries, unix_ms, NodePayloads, Seen};
+use crate::ingress::{expiries, unix_ms, Seen};
 use crate::metrics::Metrics;
 use crate::net::dissemination::Dissemination;
 use crate::net::transport::{Identity, Received, Transport, TransportError};
 use crate::net::wire::Message;
+use crate::payload::NodePayloads;
 use crate::store::{Store, StoreError};
 use chainkey_crypto::threshold::SecretKeyShare;
 

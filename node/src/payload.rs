@@ -1,0 +1,499 @@
+//! A block's payload, section by section: ingress (the IC's limits, every
+//! message's signature checked in one batch), chain-key work and NIDKG
+//! reshares (the chain-key pool's rules, each section within its own
+//! limits), and streams from other subnets (reserved: refused until
+//! cross-subnet messaging exists). [`NodePayloads`] builds this node's
+//! payloads and judges everyone's, cheap checks first; every refusal is a
+//! [`PayloadError`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chainkey_consensus::types::IngressMessage;
+use chainkey_consensus::{Hash, Height, IngressQueue, Payload, PayloadBuilder};
+use chainkey_crypto::batch::{BatchVerifier, Job};
+
+use crate::cbor::to_cbor;
+use crate::chain_key::pool::{
+    ChainKeyPool, MAX_BLS_DEALINGS_PER_BLOCK, MAX_DEALINGS_PER_BLOCK, MAX_SIGNATURES_PER_BLOCK,
+};
+use crate::ingress::{
+    content_key, decode, expiries, unix_ms, Ingress, Seen, BUILD_MARGIN_MS, MAX_EXPIRY_MS,
+    MAX_PENDING, VALIDATION_SLACK_MS,
+};
+
+/// The node's block payloads: its queue of accepted messages, and the
+/// validation of other makers' payloads (every message decodes, matches
+/// its id, is not expired or already finalized, and is signed — checked
+/// in one batch, skipping messages this node already verified).
+pub struct NodePayloads {
+    queue: IngressQueue,
+    /// Expiry of each queued message.
+    expiries: HashMap<Hash, u64>,
+    verifier: Arc<BatchVerifier>,
+    /// Messages this node verified (accepted itself or validated in a
+    /// block), by a digest of their whole encoding (signature included),
+    /// with their id and expiry: a block repeating one is not decoded again.
+    verified: RefCell<HashMap<Hash, (Hash, u64)>>,
+    finalized: Seen,
+    /// Messages delivered in finalized blocks so far.
+    pub finalized_messages: u64,
+    /// Chain-key work: the finalized chain-key state and what waits for blocks.
+    pub chain_key: ChainKeyPool,
+}
+
+impl NodePayloads {
+    /// Payloads verified with `verifier`, chain-key work from `chain_key`.
+    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>, chain_key: ChainKeyPool) -> Self {
+        NodePayloads {
+            chain_key,
+            queue,
+            expiries: HashMap::new(),
+            verifier,
+            verified: RefCell::new(HashMap::new()),
+            finalized: Seen::default(),
+            finalized_messages: 0,
+        }
+    }
+
+    /// Queues a message this node verified for a future block; false if
+    /// the queue is full ([`MAX_PENDING`]).
+    pub fn submit(&mut self, id: Hash, message: &Ingress) -> bool {
+        if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
+            return true;
+        }
+        if self.queue.len() >= MAX_PENDING {
+            return false;
+        }
+        let content = to_cbor(message);
+        let expiry_ms = message.expiry_ms();
+        self.expiries.insert(id, expiry_ms);
+        self.verified
+            .borrow_mut()
+            .insert(content_key(&content), (id, expiry_ms));
+        self.queue.submit(IngressMessage { id, content });
+        true
+    }
+
+    /// Remembers ingress finalized before a restart (from the store), so
+    /// it is never ordered again.
+    pub fn restore_finalized(&mut self, ids: impl IntoIterator<Item = (Hash, u64)>) {
+        for (id, expiry) in ids {
+            self.finalized.insert(id, expiry);
+        }
+    }
+
+    /// Messages waiting for a block.
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Drops expired messages from the queue and from memory.
+    pub fn prune(&mut self, now_ms: u64) {
+        self.finalized.prune(now_ms);
+        self.expiries.retain(|_, expiry| *expiry >= now_ms);
+        let expiries = &self.expiries;
+        self.queue
+            .retain(|message| expiries.contains_key(&message.id));
+        self.verified
+            .borrow_mut()
+            .retain(|_, (_, expiry)| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
+    }
+}
+
+impl NodePayloads {
+    /// Why a proposed payload is refused, if it is: each section checked
+    /// against its own limits and rules, the cheap checks first.
+    fn refusal(
+        &self,
+        height: Height,
+        payload: &Payload,
+        past: &[&Payload],
+        time_ns: u64,
+    ) -> Result<(), PayloadError> {
+        if !payload.xnet.is_empty() {
+            return Err(PayloadError::XNet);
+        }
+        SectionLimit::CHAIN_KEY.check(&payload.chain_key)?;
+        SectionLimit::NIDKG.check(&payload.nidkg)?;
+        if !self.queue.validate(height, payload, past, time_ns) {
+            return Err(PayloadError::Ingress(IngressBlockError::Limits));
+        }
+        self.validate_ingress(&payload.ingress, time_ns)?;
+        self.chain_key
+            .validate(height, payload, past)
+            .map_err(PayloadError::ChainKey)
+    }
+
+    /// Checks a payload's ingress: every message decodes, matches its id,
+    /// is not expired or already finalized, and is signed — checked in one
+    /// batch, skipping messages this node already verified.
+    fn validate_ingress(
+        &self,
+        ingress: &[IngressMessage],
+        time_ns: u64,
+    ) -> Result<(), PayloadError> {
+        // Judged by the block's time, so every node decides alike.
+        let time_ms = time_ns / 1_000_000;
+        let refuse = |error| Err(PayloadError::Ingress(error));
+        let mut unverified = Vec::new();
+        let mut jobs = Vec::new();
+        for message in ingress {
+            let key = content_key(&message.content);
+            let known = self.verified.borrow().get(&key).copied();
+            let (id, expiry_ms) = match known {
+                Some(known) => known,
+                None => {
+                    let Some((id, expiry_ms, claims)) =
+                        decode(&message.content).and_then(|item| item.checks(time_ns))
+                    else {
+                        return refuse(IngressBlockError::Malformed);
+                    };
+                    unverified.push((key, (id, expiry_ms)));
+                    jobs.extend(claims.into_iter().map(Job::new));
+                    (id, expiry_ms)
+                }
+            };
+            if id != message.id {
+                return refuse(IngressBlockError::WrongId);
+            }
+            if self.finalized.contains(&message.id) {
+                return refuse(IngressBlockError::Finalized);
+            }
+            if expiry_ms < time_ms || expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS {
+                return refuse(IngressBlockError::Expiry);
+            }
+        }
+        if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {
+            return refuse(IngressBlockError::Signature);
+        }
+        self.verified.borrow_mut().extend(unverified);
+        Ok(())
+    }
+}
+
+impl PayloadBuilder for NodePayloads {
+    fn build(
+        &mut self,
+        height: Height,
+        _parent: &Hash,
+        past: &[&Payload],
+        time_ns: u64,
+    ) -> Payload {
+        let time_ms = time_ns / 1_000_000;
+        let expiries = &self.expiries;
+        let ingress = self
+            .queue
+            .build_within(past, self.queue.limits())
+            .into_iter()
+            .filter(|message| {
+                expiries
+                    .get(&message.id)
+                    .is_some_and(|expiry| *expiry >= time_ms + BUILD_MARGIN_MS)
+            })
+            .collect();
+        let mut payload = Payload {
+            ingress,
+            ..Payload::default()
+        };
+        let items = self.chain_key.build(height, past);
+        crate::chain_key::place(&items, &mut payload);
+        // The pool's counts keep its sections within their byte limits; a
+        // block over them would be refused by every node, so it goes empty.
+        if SectionLimit::CHAIN_KEY.check(&payload.chain_key).is_err()
+            || SectionLimit::NIDKG.check(&payload.nidkg).is_err()
+        {
+            tracing::error!(
+                height,
+                "chain-key items over their section's limit: left out"
+            );
+            payload.chain_key.clear();
+            payload.nidkg.clear();
+        }
+        payload
+    }
+
+    fn now_ns(&self) -> u64 {
+        unix_ms().saturating_mul(1_000_000)
+    }
+
+    fn validate(&self, height: Height, payload: &Payload, past: &[&Payload], time_ns: u64) -> bool {
+        match self.refusal(height, payload, past, time_ns) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(height, %error, "block refused");
+                false
+            }
+        }
+    }
+
+    fn on_finalized(&mut self, height: Height, payload: &Payload) {
+        self.queue.on_finalized(height, payload);
+        let ingress = expiries(payload);
+        self.finalized_messages += ingress.len() as u64;
+        for (id, expiry) in ingress {
+            self.expiries.remove(&id);
+            self.finalized.insert(id, expiry);
+        }
+        self.chain_key.on_finalized(height, payload);
+    }
+
+    fn can_validate(&self, finalized_height: Height, payload: &Payload) -> bool {
+        self.chain_key.can_validate(finalized_height, payload)
+    }
+}
+
+/// The byte and entry limits of a payload section besides ingress (whose
+/// limits are the IC's, in [`chainkey_consensus::PayloadLimits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionLimit {
+    /// The section.
+    pub section: &'static str,
+    /// Entries, at most.
+    pub max_entries: usize,
+    /// Bytes of all entries together, at most.
+    pub max_bytes: usize,
+}
+
+impl SectionLimit {
+    /// Chain-key work: the IDKG dealings and signatures the pool puts in
+    /// one block at most, and a subnet record.
+    pub const CHAIN_KEY: SectionLimit = SectionLimit {
+        section: "chain_key",
+        max_entries: MAX_DEALINGS_PER_BLOCK + MAX_SIGNATURES_PER_BLOCK + 1,
+        max_bytes: 4 << 20,
+    };
+    /// BLS key reshares: the NIDKG dealings the pool puts in one block at most.
+    pub const NIDKG: SectionLimit = SectionLimit {
+        section: "nidkg",
+        max_entries: MAX_BLS_DEALINGS_PER_BLOCK,
+        max_bytes: 4 << 20,
+    };
+
+    /// Whether `entries` are within the limit.
+    ///
+    /// # Errors
+    /// [`PayloadError::SectionTooLarge`].
+    pub fn check(&self, entries: &[serde_bytes::ByteBuf]) -> Result<(), PayloadError> {
+        let bytes: usize = entries.iter().map(|entry| entry.len()).sum();
+        if entries.len() > self.max_entries || bytes > self.max_bytes {
+            return Err(PayloadError::SectionTooLarge {
+                section: self.section,
+                entries: entries.len(),
+                bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Why a block's ingress section is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IngressBlockError {
+    /// Over the ingress limits, a message twice, or one an ancestor ordered.
+    #[error("over the limits or ordered before")]
+    Limits,
+    /// A message that does not decode or whose checks fail.
+    #[error("a malformed message")]
+    Malformed,
+    /// A message whose id is not its content's.
+    #[error("a message under another id")]
+    WrongId,
+    /// A message finalized before.
+    #[error("a message finalized before")]
+    Finalized,
+    /// A message expired, or expiring too far ahead, at the block's time.
+    #[error("a message expired or too far ahead")]
+    Expiry,
+    /// A signature that does not verify.
+    #[error("an invalid signature")]
+    Signature,
+}
+
+/// Why a proposed block payload is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// Its ingress section.
+    #[error("ingress: {0}")]
+    Ingress(IngressBlockError),
+    /// Its chain-key or NIDKG section.
+    #[error("chain-key: {0}")]
+    ChainKey(crate::chain_key::state::ItemError),
+    /// A section over its limit.
+    #[error("the {section} section holds {entries} entries, {bytes} bytes: over its limit")]
+    SectionTooLarge {
+        /// The section.
+        section: &'static str,
+        /// Its entries.
+        entries: usize,
+        /// Its bytes.
+        bytes: usize,
+    },
+    /// Streams from other subnets, which this subnet does not take yet.
+    #[error("the xnet section is not empty")]
+    XNet,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::SignedIngress;
+
+    fn ed25519(seed: u8) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn ingress(entries: &[IngressMessage]) -> Payload {
+        Payload {
+            ingress: entries.to_vec(),
+            ..Payload::default()
+        }
+    }
+
+    fn payloads() -> NodePayloads {
+        NodePayloads::new(
+            IngressQueue::default(),
+            Arc::new(BatchVerifier::default()),
+            ChainKeyPool::new(crate::chain_key::state::tests::genesis(1)),
+        )
+    }
+
+    #[test]
+    fn payloads_with_forged_or_finalized_messages_are_refused() {
+        let now = unix_ms();
+        let at_now = now * 1_000_000;
+        let maker = ed25519(5);
+        let message = SignedIngress::sign_ed25519(&maker, 1, now + 60_000, b"pay".to_vec());
+        let entry = IngressMessage {
+            id: message.id(),
+            content: to_cbor(&Ingress::Signed(message.clone())),
+        };
+        let refused = |error| Err(PayloadError::Ingress(error));
+        // A node that never saw the message verifies it in the block.
+        let mut other = payloads();
+        assert_eq!(
+            other.refusal(1, &ingress(&[entry.clone()]), &[], at_now),
+            Ok(())
+        );
+        // Expiry is judged by the block's time, not the validator's clock.
+        let later = (now + 120_000) * 1_000_000;
+        assert_eq!(
+            other.refusal(1, &ingress(&[entry.clone()]), &[], later),
+            refused(IngressBlockError::Expiry)
+        );
+        let unfinalized_parent = ingress(&[entry.clone()]);
+        assert_eq!(
+            other.refusal(
+                1,
+                &ingress(&[entry.clone()]),
+                &[&unfinalized_parent],
+                at_now
+            ),
+            refused(IngressBlockError::Limits),
+            "a message in an unfinalized ancestor is not ordered twice"
+        );
+        let mut forged = message.clone();
+        forged.content = b"steal".to_vec();
+        let forged_entry = IngressMessage {
+            id: forged.id(),
+            content: to_cbor(&Ingress::Signed(forged.clone())),
+        };
+        assert_eq!(
+            other.refusal(1, &ingress(&[forged_entry]), &[], at_now),
+            refused(IngressBlockError::Signature)
+        );
+        let mismatched = IngressMessage {
+            id: Hash([3; 32]),
+            content: to_cbor(&Ingress::Signed(message.clone())),
+        };
+        assert_eq!(
+            other.refusal(1, &ingress(&[mismatched]), &[], at_now),
+            refused(IngressBlockError::WrongId)
+        );
+        // A message this node verified, re-included with another signature,
+        // is checked again (the verified set covers the whole encoding).
+        let mut resigned = message.clone();
+        resigned.signature[0] ^= 1;
+        let resigned_entry = IngressMessage {
+            id: resigned.id(),
+            content: to_cbor(&Ingress::Signed(resigned.clone())),
+        };
+        assert_eq!(resigned_entry.id, entry.id);
+        assert_eq!(
+            other.refusal(1, &ingress(&[resigned_entry]), &[], at_now),
+            refused(IngressBlockError::Signature)
+        );
+        let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
+        let far_entry = IngressMessage {
+            id: far.id(),
+            content: to_cbor(&Ingress::Signed(far.clone())),
+        };
+        assert_eq!(
+            other.refusal(1, &ingress(&[far_entry]), &[], at_now),
+            refused(IngressBlockError::Expiry),
+            "expiry too far ahead"
+        );
+        other.on_finalized(1, &ingress(&[entry.clone()]));
+        assert_eq!(
+            other.refusal(2, &ingress(&[entry]), &[], at_now),
+            refused(IngressBlockError::Finalized),
+            "finalized once, never again"
+        );
+    }
+
+    #[test]
+    fn each_section_has_its_own_limits() {
+        let now = unix_ms();
+        let at_now = now * 1_000_000;
+        let nodes = payloads();
+        let full_ingress: Vec<IngressMessage> = (0..chainkey_consensus::PayloadLimits::default()
+            .max_messages as u64)
+            .map(|nonce| {
+                let message = SignedIngress::sign_ed25519(&ed25519(9), nonce, now + 60_000, vec![]);
+                IngressMessage {
+                    id: message.id(),
+                    content: to_cbor(&Ingress::Signed(message)),
+                }
+            })
+            .collect();
+        // A block full of ingress is valid; chain-key entries beside it do
+        // not count against the ingress limits (this one is judged by the
+        // chain-key rules: garbage, refused as malformed, not as too many).
+        let mut payload = ingress(&full_ingress);
+        assert_eq!(nodes.refusal(1, &payload, &[], at_now), Ok(()));
+        payload.chain_key.push(vec![0xff, 0].into());
+        assert_eq!(
+            nodes.refusal(1, &payload, &[], at_now),
+            Err(PayloadError::ChainKey(
+                crate::chain_key::state::ItemError::Malformed
+            ))
+        );
+        // Over a section's own limits.
+        let mut crowded = Payload::default();
+        crowded.nidkg = vec![vec![0].into(); MAX_BLS_DEALINGS_PER_BLOCK + 1];
+        assert!(matches!(
+            nodes.refusal(1, &crowded, &[], at_now),
+            Err(PayloadError::SectionTooLarge {
+                section: "nidkg",
+                ..
+            })
+        ));
+        let mut heavy = Payload::default();
+        heavy.chain_key = vec![vec![0; 5 << 20].into()];
+        assert!(matches!(
+            nodes.refusal(1, &heavy, &[], at_now),
+            Err(PayloadError::SectionTooLarge {
+                section: "chain_key",
+                ..
+            })
+        ));
+        // Streams from other subnets are not taken yet.
+        let mut xnet = Payload::default();
+        xnet.xnet.push(vec![1].into());
+        assert_eq!(
+            nodes.refusal(1, &xnet, &[], at_now),
+            Err(PayloadError::XNet)
+        );
+    }
+}
