@@ -219,10 +219,14 @@ mod tests {
             hashes.push(other.hash());
         }
         // Items cannot slide between neighbours: [1][2,3] is not [1,2][3].
-        let mut split = Payload::default();
-        split.chain_key = vec![vec![1].into(), vec![2, 3].into()];
-        let mut joined = Payload::default();
-        joined.chain_key = vec![vec![1, 2].into(), vec![3].into()];
+        let split = Payload {
+            chain_key: vec![vec![1].into(), vec![2, 3].into()],
+            ..Payload::default()
+        };
+        let joined = Payload {
+            chain_key: vec![vec![1, 2].into(), vec![3].into()],
+            ..Payload::default()
+        };
         hashes.extend([split.hash(), joined.hash()]);
         let distinct: HashSet<Hash> = hashes.iter().copied().collect();
         assert_eq!(distinct.len(), hashes.len());

@@ -101,6 +101,9 @@ impl Config {
 }
 
 /// What happens to a node.
+// An event lives for one call of `on_event`; boxing its artifact would
+// cost an allocation per received artifact for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The node starts (or restarts) at this time.

@@ -71,31 +71,41 @@ pub struct Payload {
 }
 
 impl Payload {
-    /// A hash committing to every section (each item length-prefixed, each
-    /// section labelled, so no two payloads share an encoding).
+    /// A hash committing to every section: each section is its label,
+    /// its number of items and the items, each length-prefixed, so no two
+    /// payloads share an encoding.
     pub fn hash(&self) -> Hash {
-        let mut parts: Vec<Vec<u8>> = Vec::new();
-        let mut section = |label: &[u8], items: &mut dyn Iterator<Item = &[u8]>| {
-            parts.push(label.to_vec());
-            for item in items {
-                parts.push((item.len() as u64).to_be_bytes().to_vec());
-                parts.push(item.to_vec());
+        let ingress = self
+            .ingress
+            .iter()
+            .flat_map(|message| [message.id.0.as_slice(), message.content.as_slice()]);
+        fn entries(section: &[serde_bytes::ByteBuf]) -> Vec<&[u8]> {
+            section.iter().map(|entry| entry.as_slice()).collect()
+        }
+        let sections: [(&[u8], Vec<&[u8]>); 4] = [
+            (b"ingress", ingress.collect()),
+            (b"chain_key", entries(&self.chain_key)),
+            (b"nidkg", entries(&self.nidkg)),
+            (b"xnet", entries(&self.xnet)),
+        ];
+        let lengths: Vec<Vec<[u8; 8]>> = sections
+            .iter()
+            .map(|(_, items)| {
+                let count = (items.len() as u64).to_be_bytes();
+                let each = items.iter().map(|item| (item.len() as u64).to_be_bytes());
+                std::iter::once(count).chain(each).collect()
+            })
+            .collect();
+        let mut parts: Vec<&[u8]> = Vec::new();
+        for ((label, items), lengths) in sections.iter().zip(&lengths) {
+            parts.push(label);
+            parts.push(&lengths[0]);
+            for (item, length) in items.iter().zip(&lengths[1..]) {
+                parts.push(length);
+                parts.push(item);
             }
-        };
-        section(
-            b"ingress",
-            &mut self
-                .ingress
-                .iter()
-                .flat_map(|message| [message.id.0.as_slice(), message.content.as_slice()]),
-        );
-        section(
-            b"chain_key",
-            &mut self.chain_key.iter().map(|item| item.as_slice()),
-        );
-        section(b"nidkg", &mut self.nidkg.iter().map(|item| item.as_slice()));
-        section(b"xnet", &mut self.xnet.iter().map(|item| item.as_slice()));
-        Hash::of(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>())
+        }
+        Hash::of(&parts)
     }
 }
 

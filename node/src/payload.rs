@@ -373,20 +373,20 @@ mod tests {
         // A node that never saw the message verifies it in the block.
         let mut other = payloads();
         assert_eq!(
-            other.refusal(1, &ingress(&[entry.clone()]), &[], at_now),
+            other.refusal(1, &ingress(std::slice::from_ref(&entry)), &[], at_now),
             Ok(())
         );
         // Expiry is judged by the block's time, not the validator's clock.
         let later = (now + 120_000) * 1_000_000;
         assert_eq!(
-            other.refusal(1, &ingress(&[entry.clone()]), &[], later),
+            other.refusal(1, &ingress(std::slice::from_ref(&entry)), &[], later),
             refused(IngressBlockError::Expiry)
         );
-        let unfinalized_parent = ingress(&[entry.clone()]);
+        let unfinalized_parent = ingress(std::slice::from_ref(&entry));
         assert_eq!(
             other.refusal(
                 1,
-                &ingress(&[entry.clone()]),
+                &ingress(std::slice::from_ref(&entry)),
                 &[&unfinalized_parent],
                 at_now
             ),
@@ -434,7 +434,7 @@ mod tests {
             refused(IngressBlockError::Expiry),
             "expiry too far ahead"
         );
-        other.on_finalized(1, &ingress(&[entry.clone()]));
+        other.on_finalized(1, &ingress(std::slice::from_ref(&entry)));
         assert_eq!(
             other.refusal(2, &ingress(&[entry]), &[], at_now),
             refused(IngressBlockError::Finalized),
@@ -470,8 +470,10 @@ mod tests {
             ))
         );
         // Over a section's own limits.
-        let mut crowded = Payload::default();
-        crowded.nidkg = vec![vec![0].into(); MAX_BLS_DEALINGS_PER_BLOCK + 1];
+        let crowded = Payload {
+            nidkg: vec![vec![0].into(); MAX_BLS_DEALINGS_PER_BLOCK + 1],
+            ..Payload::default()
+        };
         assert!(matches!(
             nodes.refusal(1, &crowded, &[], at_now),
             Err(PayloadError::SectionTooLarge {
@@ -479,8 +481,10 @@ mod tests {
                 ..
             })
         ));
-        let mut heavy = Payload::default();
-        heavy.chain_key = vec![vec![0; 5 << 20].into()];
+        let heavy = Payload {
+            chain_key: vec![vec![0; 5 << 20].into()],
+            ..Payload::default()
+        };
         assert!(matches!(
             nodes.refusal(1, &heavy, &[], at_now),
             Err(PayloadError::SectionTooLarge {
@@ -489,8 +493,10 @@ mod tests {
             })
         ));
         // Streams from other subnets are not taken yet.
-        let mut xnet = Payload::default();
-        xnet.xnet.push(vec![1].into());
+        let xnet = Payload {
+            xnet: vec![vec![1].into()],
+            ..Payload::default()
+        };
         assert_eq!(
             nodes.refusal(1, &xnet, &[], at_now),
             Err(PayloadError::XNet)
