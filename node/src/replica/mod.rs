@@ -48,8 +48,8 @@ use crate::api::{Shared, Status};
 use crate::certification::Certifier;
 use crate::chain_key::bls::BlsKeys;
 use crate::chain_key::pool::ChainKeyPool;
+use crate::chain_key::signer;
 use crate::chain_key::state::{ChainKeyState, Setup};
-use crate::chain_key::{signer, ChainKeyMessage};
 use crate::config::{ConfigError, NodeConfig};
 use crate::execution::service::{self, SubnetInfo};
 use crate::execution::wasm::Runtime;
@@ -517,41 +517,8 @@ impl Node {
                 }
                 Ok(())
             }
-            Message::ChainKey(ChainKeyMessage::Dealing(signed)) => {
-                self.on_dealing(received.from, signed);
-                Ok(())
-            }
-            Message::ChainKey(ChainKeyMessage::Complaint {
-                transcript,
-                complaint,
-            }) => {
-                self.signer.send(signer::Command::Complaint {
-                    from: received.from,
-                    transcript,
-                    bytes: complaint,
-                });
-                Ok(())
-            }
-            Message::ChainKey(ChainKeyMessage::Opening {
-                transcript,
-                opening,
-            }) => {
-                self.signer.send(signer::Command::Opening {
-                    from: received.from,
-                    transcript,
-                    bytes: opening,
-                });
-                Ok(())
-            }
-            Message::ChainKey(ChainKeyMessage::SignatureShare {
-                presignature,
-                share,
-            }) => {
-                self.signer.send(signer::Command::Share {
-                    from: received.from,
-                    presignature,
-                    bytes: share,
-                });
+            Message::ChainKey(message) => {
+                self.on_chain_key_message(received.from, message);
                 Ok(())
             }
         }

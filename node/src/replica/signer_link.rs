@@ -265,6 +265,39 @@ impl Node {
         }
     }
 
+    /// A peer's chain-key message: its dealing as [`Node::on_dealing`]
+    /// says, the rest to the signer (which verifies them off the loop).
+    pub(super) fn on_chain_key_message(&mut self, from: NodeId, message: ChainKeyMessage) {
+        let command = match message {
+            ChainKeyMessage::Dealing(signed) => return self.on_dealing(from, signed),
+            ChainKeyMessage::Complaint {
+                transcript,
+                complaint,
+            } => signer::Command::Complaint {
+                from,
+                transcript,
+                bytes: complaint,
+            },
+            ChainKeyMessage::Opening {
+                transcript,
+                opening,
+            } => signer::Command::Opening {
+                from,
+                transcript,
+                bytes: opening,
+            },
+            ChainKeyMessage::SignatureShare {
+                presignature,
+                share,
+            } => signer::Command::Share {
+                from,
+                presignature,
+                bytes: share,
+            },
+        };
+        self.signer.send(command);
+    }
+
     /// A peer's dealing: to the signer if [`SignerLink::admit`] says so.
     pub(super) fn on_dealing(&mut self, from: NodeId, signed: SignedDealing) {
         let state = self.consensus.payloads().chain_key.state();
