@@ -77,14 +77,13 @@ impl GpuContext {
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::HighPerformance,
             ..Default::default()
-        }))
-        .map_err(|error| GpuError::NoAdapter(error.to_string()))?;
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-            label: Some("chainkey"),
-            required_limits: adapter.limits(),
-            ..Default::default()
-        }))
-        .map_err(|error| GpuError::Device(error.to_string()))?;
+        }))?;
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("chainkey"),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            }))?;
         Ok(GpuContext {
             msm_g1: MsmKernels {
                 accumulate: Kernel::new(sources::MSM_G1, "accumulate"),
@@ -106,7 +105,7 @@ impl GpuContext {
     /// not timed as work).
     ///
     /// # Errors
-    /// [`GpuError::Device`] when the driver rejects a kernel.
+    /// [`GpuError::Kernel`] when the driver rejects a kernel.
     pub fn compile_all(&self) -> Result<(), GpuError> {
         for kernel in [
             &self.msm_g1.accumulate,
@@ -146,10 +145,10 @@ impl GpuContext {
                 cache: None,
             });
         if let Some(error) = pollster::block_on(scope.pop()) {
-            return Err(GpuError::Device(format!(
-                "kernel {} rejected: {error}",
-                kernel.entry
-            )));
+            return Err(GpuError::Kernel {
+                kernel: kernel.entry,
+                error,
+            });
         }
         Ok(kernel.pipeline.get_or_init(|| pipeline))
     }
@@ -278,20 +277,16 @@ impl GpuContext {
 
     /// Waits for a readback and returns its words; the buffer goes back to the pool.
     pub(crate) fn finish(&self, readback: Readback) -> Result<Vec<u32>, GpuError> {
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|error| GpuError::Device(error.to_string()))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely())?;
         readback
             .receiver
             .recv()
-            .map_err(|_| GpuError::Readback("mapping callback dropped".into()))?
-            .map_err(|error| GpuError::Readback(error.to_string()))?;
+            .map_err(|_| GpuError::ReadbackDropped)??;
         let words = {
             let view = readback
                 .staging
                 .buffer
-                .get_mapped_range(..(readback.words.max(1) * 4) as u64)
-                .map_err(|error| GpuError::Readback(error.to_string()))?;
+                .get_mapped_range(..(readback.words.max(1) * 4) as u64)?;
             view.chunks_exact(4)
                 .take(readback.words)
                 .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("4 bytes")))

@@ -59,8 +59,7 @@ pub(crate) fn submit(
     let kernel = context.compiled(&context.hash_to_g1)?;
     let mut words = Vec::with_capacity(messages.len() * 24);
     for message in messages {
-        let uniform = expand_message_xmd(message, dst, 128)
-            .map_err(|error| GpuError::InvalidInput(error.to_string()))?;
+        let uniform = expand_message_xmd(message, dst, 128)?;
         push_fp(&mut words, &field_element(&uniform[..64]));
         push_fp(&mut words, &field_element(&uniform[64..]));
     }

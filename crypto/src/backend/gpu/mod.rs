@@ -33,16 +33,41 @@ use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 pub enum GpuError {
     /// No adapter could be found.
     #[error("no GPU adapter: {0}")]
-    NoAdapter(String),
-    /// The device could not be opened or was lost.
-    #[error("GPU device error: {0}")]
-    Device(String),
-    /// Results could not be read back.
+    NoAdapter(#[from] wgpu::RequestAdapterError),
+    /// The device could not be opened.
+    #[error("the GPU device cannot be opened: {0}")]
+    Device(#[from] wgpu::RequestDeviceError),
+    /// The device failed while work was waited for (e.g. it was lost).
+    #[error("the GPU device failed: {0}")]
+    Poll(#[from] wgpu::PollError),
+    /// The driver rejected a kernel.
+    #[error("the driver rejected kernel {kernel}: {error}")]
+    Kernel {
+        /// The kernel's entry point.
+        kernel: &'static str,
+        /// The driver's error.
+        error: wgpu::Error,
+    },
+    /// A result buffer could not be mapped for reading.
     #[error("GPU readback failed: {0}")]
-    Readback(String),
-    /// Input the kernels cannot take.
-    #[error("invalid input for a GPU kernel: {0}")]
-    InvalidInput(String),
+    Readback(#[from] wgpu::BufferAsyncError),
+    /// A mapped result buffer could not be viewed.
+    #[error("GPU readback failed: {0}")]
+    View(#[from] wgpu::MapRangeError),
+    /// The mapping callback never reported (the device went away).
+    #[error("the GPU readback's callback was dropped")]
+    ReadbackDropped,
+    /// A multi-scalar multiplication with unequal numbers of bases and scalars.
+    #[error("{bases} bases but {scalars} scalars")]
+    Lengths {
+        /// Bases given.
+        bases: usize,
+        /// Scalars given.
+        scalars: usize,
+    },
+    /// A message could not be expanded for hashing to the curve.
+    #[error("hash to curve: {0}")]
+    Hash(#[from] crate::error::Error),
 }
 
 impl GpuContext {
@@ -80,10 +105,10 @@ impl GpuContext {
 /// Scalars as little-endian u64 limbs (canonical, not Montgomery).
 fn scalar_limbs(bases: usize, scalars: &[Scalar]) -> Result<Vec<[u64; 4]>, GpuError> {
     if bases != scalars.len() {
-        return Err(GpuError::InvalidInput(format!(
-            "{bases} bases but {} scalars",
-            scalars.len()
-        )));
+        return Err(GpuError::Lengths {
+            bases,
+            scalars: scalars.len(),
+        });
     }
     Ok(scalars
         .iter()
