@@ -176,7 +176,7 @@ impl Node {
     pub(super) fn take_up_bls_shares(&mut self, epoch: u64) {
         let state = self.consensus.payloads().chain_key.state();
         let in_force = state.bls().and_then(|bls| bls.in_force());
-        let record = state.epoch_record().map(|(record, _)| record.as_ref());
+        let record = state.epoch().record.as_deref();
         self.bls.take_up(self.me, epoch, in_force, record);
     }
 
@@ -190,7 +190,7 @@ impl Node {
             .unwrap_or_default();
         self.open_bls_shares();
         // Shares of the keys in force, if a membership took over since genesis.
-        let epoch = self.consensus.payloads().chain_key.state().epoch();
+        let epoch = self.consensus.payloads().chain_key.state().epoch().version;
         if epoch > 1 && self.bls.epoch() != Some(epoch) {
             self.take_up_bls_shares(epoch);
         }

@@ -115,10 +115,11 @@ impl Committee {
 /// chain-key state knows it (artifacts above it belong to the new
 /// committee), for a node whose committee is that of `committee_epoch`.
 pub fn switch_height(state: &ChainKeyState, committee_epoch: u64) -> Option<Height> {
-    match state.epoch_record() {
-        Some((_, after)) if state.epoch() > committee_epoch => Some(*after),
-        _ => state.switch_at(),
+    let epoch = state.epoch();
+    if epoch.version > committee_epoch {
+        return Some(epoch.after);
     }
+    state.switch_at()
 }
 
 /// Whether an artifact at `height` is not sent: anything above a coming
@@ -225,21 +226,15 @@ impl Node {
     /// its committee, thresholds and reshared beacon key, and certification
     /// after H with its certification key. A node not in it stops signing.
     pub(super) fn switch_committee_if_due(&mut self) -> Result<(), NodeError> {
-        let state = self.consensus.payloads().chain_key.state();
-        if state.epoch() == self.committee.epoch {
+        let in_force = Arc::clone(self.consensus.payloads().chain_key.state().epoch());
+        if in_force.version == self.committee.epoch {
             return Ok(());
         }
-        let (Some((record, after)), Some(bls)) = (state.epoch_record().cloned(), state.bls())
-        else {
+        let (Some(record), Some(keys)) = (&in_force.record, &in_force.keys) else {
             return Ok(());
         };
-        let keys = bls.current().clone();
-        let epoch = state.epoch();
-        let committee: Vec<_> = record
-            .members
-            .values()
-            .map(crate::registry::NodeRecord::bls_public_key)
-            .collect::<Result<_, _>>()?;
+        let (epoch, after) = (in_force.version, in_force.after);
+        let committee = in_force.committee.clone();
         let finalized = self.consensus.finalized_height();
         let (Some(block), Some(beacon)) = (
             self.durable.store.finalized(finalized)?,
@@ -272,7 +267,7 @@ impl Node {
                 beacon_share,
                 Arc::new(chainkey_consensus::SubnetKeys {
                     committee,
-                    beacon: keys.beacon,
+                    beacon: keys.beacon.clone(),
                 }),
                 Arc::clone(&self.committee.verifier),
             ),

@@ -71,9 +71,6 @@ pub enum NodeError {
     /// Its configuration.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// A node record the chain carried (a new member's keys).
-    #[error(transparent)]
-    Record(#[from] crate::registry::RecordError),
     /// Its store.
     #[error("store: {0}")]
     Store(#[from] StoreError),

@@ -93,7 +93,7 @@ impl Node {
                 .key()
                 .map(|key| hex::encode(master_public_key(key))),
             registry_version: chain_key.membership_version(),
-            key_epoch: chain_key.epoch(),
+            key_epoch: chain_key.epoch().version,
             consensus_epoch: self.committee.epoch,
             committee_size: self.committee.config.nodes,
             bls_reshared: chain_key

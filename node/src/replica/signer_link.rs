@@ -221,8 +221,8 @@ impl Node {
         let pool = &mut self.consensus.payloads_mut().chain_key;
         pool.take_changes();
         let state = pool.state();
-        if state.epoch() != self.signer.epoch {
-            self.signer.epoch = state.epoch();
+        if state.epoch().version != self.signer.epoch {
+            self.signer.epoch = state.epoch().version;
             self.signer
                 .send(signer::Command::NewEpoch(state.setup().clone()));
         }

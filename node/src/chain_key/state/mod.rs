@@ -26,6 +26,7 @@ use super::bls::{BlsChange, BlsDealing, BlsDealingError, BlsKeys, BlsReshares};
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
 use crate::registry::governance::SubnetRecord;
 use crate::registry::NodeRecord;
+use chainkey_crypto::{MinSig, PublicKey};
 
 /// What every node agrees on before the first block: the receivers'
 /// encryption keys, the threshold, the pool size and the keys signing
@@ -42,6 +43,38 @@ pub struct Setup {
     pub pool_size: usize,
     /// Each node's key signing its dealings, in node order.
     pub dealer_keys: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+/// The membership in force: who holds the subnet's keys and runs its
+/// consensus, with which keys, from which height on. The chain-key state
+/// is its one owner; consensus, the certifier, the signer and the
+/// transport take their view of the membership from it when they switch.
+#[derive(Clone, Debug)]
+pub struct Epoch {
+    /// The registry version whose members these are (1: genesis).
+    pub version: u64,
+    /// The last height the previous members covered (0: genesis).
+    pub after: Height,
+    /// Their subnet record (none: the genesis members, from the configuration).
+    pub record: Option<Arc<SubnetRecord>>,
+    /// Their BLS keys in id order, decoded once: the consensus committee
+    /// (empty at genesis, whose committee the configuration holds).
+    pub committee: Vec<PublicKey<MinSig>>,
+    /// The threshold BLS keys in force (beacon, certification), if this
+    /// state runs them (none at genesis: the configuration's).
+    pub keys: Option<BlsKeys>,
+}
+
+impl Epoch {
+    fn genesis() -> Self {
+        Epoch {
+            version: 1,
+            after: 0,
+            record: None,
+            committee: Vec::new(),
+            keys: None,
+        }
+    }
 }
 
 /// A transcript the subnet runs: its parameters, the dealings that
@@ -133,10 +166,8 @@ pub struct ChainKeyState {
     reshared: Option<(u64, Arc<Transcript<Curve>>)>,
     /// The reshares of the subnet's threshold BLS keys, if this state runs them.
     bls: Option<BlsReshares>,
-    /// The registry version whose members hold the keys (1: genesis).
-    epoch: u64,
-    /// Its subnet record (none: genesis), and the height after which it holds them.
-    epoch_record: Option<(Arc<SubnetRecord>, Height)>,
+    /// The membership in force.
+    epoch: Arc<Epoch>,
     /// The height after which the latest membership takes over, once its
     /// reshares are complete.
     switch_at: Option<Height>,
@@ -241,8 +272,7 @@ impl ChainKeyState {
             membership: None,
             reshared: None,
             bls: None,
-            epoch: 1,
-            epoch_record: None,
+            epoch: Arc::new(Epoch::genesis()),
             switch_at: None,
             transcripts: TranscriptCache::default(),
             judging: false,
@@ -263,15 +293,9 @@ impl ChainKeyState {
         self.bls.as_ref()
     }
 
-    /// The registry version whose members hold the keys (1: genesis).
-    pub fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
-    /// The subnet record of the members holding the keys, and the height
-    /// after which they do (none: the genesis members).
-    pub fn epoch_record(&self) -> Option<&(Arc<SubnetRecord>, Height)> {
-        self.epoch_record.as_ref()
+    /// The membership in force.
+    pub fn epoch(&self) -> &Arc<Epoch> {
+        &self.epoch
     }
 
     /// The height after which the latest membership takes over, once its
@@ -502,7 +526,7 @@ impl ChainKeyState {
             .bls
             .as_ref()
             .is_none_or(|bls| bls.reshared().map(|reshared| reshared.version) == Some(version));
-        if self.switch_at.is_none() && version > self.epoch && ecdsa_done && bls_done {
+        if self.switch_at.is_none() && version > self.epoch.version && ecdsa_done && bls_done {
             self.switch_at = Some(height + EPOCH_SWITCH_DELAY);
         }
         if self.switch_at == Some(height) {
@@ -528,7 +552,13 @@ impl ChainKeyState {
             .values()
             .map(NodeRecord::ed25519_key)
             .collect();
-        let (Ok(receivers), Ok(dealer_keys)) = (receivers, dealer_keys) else {
+        let committee: Result<Vec<_>, _> = record
+            .members
+            .values()
+            .map(NodeRecord::bls_public_key)
+            .collect();
+        let (Ok(receivers), Ok(dealer_keys), Ok(committee)) = (receivers, dealer_keys, committee)
+        else {
             // Cannot happen (governance checks records): the old members
             // go on rather than stopping above a switch that never comes.
             tracing::error!(version, "a member's keys do not decode: no switch");
@@ -549,8 +579,13 @@ impl ChainKeyState {
         if let Some(bls) = self.bls.as_mut() {
             bls.start_epoch(n);
         }
-        self.epoch = version;
-        self.epoch_record = Some((record, self.height));
+        self.epoch = Arc::new(Epoch {
+            version,
+            after: self.height,
+            record: Some(record),
+            committee,
+            keys: self.bls.as_ref().map(|bls| bls.current().clone()),
+        });
         self.switch_at = None;
         changes.push(Change::EpochStarted { version, retired });
         self.top_up(changes);

@@ -241,13 +241,13 @@ fn a_new_subnet_record_reshares_the_key_to_its_members_keeping_its_public_key() 
     assert!(state.finish_height(10).is_empty());
     assert_eq!(state.switch_at(), Some(10 + EPOCH_SWITCH_DELAY));
     assert!(state.finish_height(11).is_empty());
-    assert_eq!(state.epoch(), 1);
+    assert_eq!(state.epoch().version, 1);
     let changes = state.finish_height(10 + EPOCH_SWITCH_DELAY);
     assert!(matches!(
         &changes[0],
         Change::EpochStarted { version: 2, retired } if *retired == old_ready
     ));
-    assert_eq!(state.epoch(), 2);
+    assert_eq!(state.epoch().version, 2);
     assert_eq!(state.switch_at(), None);
     assert!(state.ready().is_empty());
     assert_eq!(state.setup().receivers.len(), 5);
