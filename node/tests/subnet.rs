@@ -318,18 +318,39 @@ fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = tempfile::tempdir().unwrap();
+    /// Kills the `chainkey subnet` process if the test fails before it
+    /// stops, so that a failure leaves no subnet running.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(self.0.id() as i32),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+                let _ = self.0.wait();
+            }
+        }
+    }
     let run = |until: Height| {
-        let mut child = std::process::Command::new(program())
-            .args(["subnet", "--nodes", "4", "--dir"])
-            .arg(dir.path())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = KillOnDrop(
+            std::process::Command::new(program())
+                .args(["subnet", "--nodes", "4", "--dir"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(120);
         let http: Vec<_> = (0..4)
             .map(|id| {
                 let path = chainkey_node::genesis::config_path(dir.path(), id);
                 while !path.exists() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "no genesis in {}",
+                        dir.path().display()
+                    );
                     std::thread::sleep(Duration::from_millis(100));
                 }
                 chainkey_node::config::NodeConfig::load(&path).unwrap().http
@@ -342,12 +363,12 @@ fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
             std::thread::sleep(Duration::from_millis(200));
         }
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::unistd::Pid::from_raw(child.0.id() as i32),
             nix::sys::signal::Signal::SIGINT,
         )
         .unwrap();
         assert!(
-            child.wait().unwrap().success(),
+            child.0.wait().unwrap().success(),
             "Ctrl-C stops the subnet cleanly"
         );
     };
