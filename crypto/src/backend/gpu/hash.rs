@@ -50,7 +50,7 @@ pub(crate) struct PendingHash {
 /// Hashes `messages` under `dst` and starts the GPU.
 ///
 /// # Errors
-/// [`GpuError::InvalidInput`] for a DST RFC 9380 does not allow.
+/// [`GpuError::Hash`] for a DST RFC 9380 does not allow.
 pub(crate) fn submit(
     context: &GpuContext,
     messages: &[&[u8]],

@@ -92,7 +92,7 @@ impl GpuContext {
     /// RFC 9380 `hash_to_curve` into G1 for every message, under `dst`.
     ///
     /// # Errors
-    /// [`GpuError::InvalidInput`] for an empty DST; [`GpuError`] from the device.
+    /// [`GpuError::Hash`] for an empty DST; [`GpuError`] from the device.
     pub fn hash_to_g1(
         &self,
         messages: &[&[u8]],
