@@ -25,29 +25,34 @@ use crate::backend::msm::{bls_msm, pippenger};
 
 /// A group whose multi-scalar multiplication the backend provides.
 pub trait CheckGroup: Group + Send + Sync {
-    /// `Σ sᵢ·Pᵢ` over public inputs, with the fastest kernel for the group.
-    fn msm(terms: &[(Self, Self::Scalar)]) -> Self;
+    /// `Σ scalarsᵢ·pointsᵢ` over public inputs (equal lengths), with the
+    /// fastest kernel for the group.
+    fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self;
 }
 
 impl CheckGroup for G1Projective {
-    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
-        let (points, scalars): (Vec<_>, Vec<_>) = terms.iter().copied().unzip();
-        bls_msm(&points, &scalars)
+    fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self {
+        bls_msm(points, scalars)
     }
 }
 
 impl CheckGroup for G2Projective {
-    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
-        let (points, scalars): (Vec<_>, Vec<_>) = terms.iter().copied().unzip();
-        bls_msm(&points, &scalars)
+    fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self {
+        bls_msm(points, scalars)
     }
 }
 
 impl CheckGroup for k256::ProjectivePoint {
     /// k256's Straus multiplication with the GLV endomorphism (halved
     /// doublings) beats Pippenger up to a few hundred terms.
-    fn msm(terms: &[(Self, Self::Scalar)]) -> Self {
+    fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self {
         use k256::elliptic_curve::ops::LinearCombinationExt;
+        let terms: Vec<(Self, Self::Scalar)> = points
+            .iter()
+            .copied()
+            .zip(scalars.iter().copied())
+            .collect();
+        let terms = terms.as_slice();
         if terms.len() > 256 {
             return pippenger(terms);
         }
@@ -74,12 +79,16 @@ pub fn short_weights(count: usize, rng: &mut impl Rng) -> Vec<u128> {
 /// Weighted claims that must sum to the identity.
 #[derive(Clone, Debug)]
 pub struct LinearCheck<G: CheckGroup> {
-    terms: Vec<(G, G::Scalar)>,
+    points: Vec<G>,
+    scalars: Vec<G::Scalar>,
 }
 
 impl<G: CheckGroup> Default for LinearCheck<G> {
     fn default() -> Self {
-        LinearCheck { terms: Vec::new() }
+        LinearCheck {
+            points: Vec::new(),
+            scalars: Vec::new(),
+        }
     }
 }
 
@@ -91,18 +100,21 @@ impl<G: CheckGroup> LinearCheck<G> {
 
     /// Adds `scalar·point` (a term of an already weighted claim).
     pub fn add(&mut self, point: G, scalar: G::Scalar) {
-        self.terms.push((point, scalar));
+        self.points.push(point);
+        self.scalars.push(scalar);
     }
 
     /// Adds every `(point, scalar)` term.
     pub fn extend(&mut self, terms: impl IntoIterator<Item = (G, G::Scalar)>) {
-        self.terms.extend(terms);
+        for (point, scalar) in terms {
+            self.add(point, scalar);
+        }
     }
 
     /// Whether the weighted claims, plus `fixed` (terms the caller summed
     /// itself, e.g. with a fixed-base table), sum to the identity.
     pub fn holds_with(&self, fixed: G) -> bool {
-        bool::from((G::msm(&self.terms) + fixed).is_identity())
+        bool::from((G::msm(&self.points, &self.scalars) + fixed).is_identity())
     }
 
     /// Whether the weighted claims sum to the identity.

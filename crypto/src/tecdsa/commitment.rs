@@ -84,12 +84,11 @@ impl<C: IdkgCurve> Commitment<C> {
                         .map(|commitment| commitment.points[k])
                         .sum();
                 }
-                let terms: Vec<(C::Point, C::Scalar)> = commitments
+                let points: Vec<C::Point> = commitments
                     .iter()
-                    .zip(coefficients)
-                    .map(|(commitment, coefficient)| (commitment.points[k], *coefficient))
+                    .map(|commitment| commitment.points[k])
                     .collect();
-                CheckGroup::msm(&terms)
+                CheckGroup::msm(&points, coefficients)
             })
             .collect();
         Commitment {

@@ -175,7 +175,7 @@ impl<C: IdkgCurve> Transcript<C> {
             .iter()
             .map(|dealing| dealing.commitment.evaluate(index));
         let combined = if self.params.interpolates() {
-            CheckGroup::msm(&points.zip(self.weights.iter().copied()).collect::<Vec<_>>())
+            CheckGroup::msm(&points.collect::<Vec<_>>(), &self.weights)
         } else {
             points.sum()
         };
