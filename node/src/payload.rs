@@ -240,6 +240,13 @@ impl PayloadBuilder for NodePayloads {
     }
 
     fn can_validate(&self, finalized_height: Height, payload: &Payload) -> bool {
+        // A section over its limits is refused by `validate` at once: it
+        // must not wait, nor be decoded here first.
+        if SectionLimit::CHAIN_KEY.check(&payload.chain_key).is_err()
+            || SectionLimit::NIDKG.check(&payload.nidkg).is_err()
+        {
+            return true;
+        }
         self.chain_key.can_validate(finalized_height, payload)
     }
 }
@@ -442,6 +449,14 @@ mod tests {
         );
     }
 
+    /// A payload with one (malformed) chain-key entry.
+    fn payload_with_entry() -> Payload {
+        Payload {
+            chain_key: vec![vec![0xff, 0].into()],
+            ..Payload::default()
+        }
+    }
+
     #[test]
     fn each_section_has_its_own_limits() {
         let now = unix_ms();
@@ -492,6 +507,12 @@ mod tests {
                 ..
             })
         ));
+        // While the chain-key state lags, a block with chain-key items
+        // waits; one whose sections are over their limits does not (it is
+        // refused without its entries being decoded).
+        let lagging = payload_with_entry();
+        assert!(!nodes.can_validate(5, &lagging));
+        assert!(nodes.can_validate(5, &heavy));
         // Streams from other subnets are not taken yet.
         let xnet = Payload {
             xnet: vec![vec![1].into()],
