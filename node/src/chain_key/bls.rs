@@ -19,8 +19,7 @@ use chainkey_crypto::threshold::PublicCommitment;
 use chainkey_crypto::MinSig;
 use serde::{Deserialize, Serialize};
 
-use crate::registry::governance::SubnetRecord;
-use crate::registry::NodeRecord;
+use crate::registry::Membership;
 
 /// Which threshold BLS key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -185,19 +184,8 @@ impl BlsReshares {
     /// Opens the reshares of both keys to the members of `record` (in the
     /// order of their ids, receiver p getting share index p + 1), dropping
     /// any reshare to an older record still in the making.
-    pub fn open(&mut self, record: &SubnetRecord) -> Vec<BlsChange> {
-        let receivers: Option<Vec<_>> = record
-            .members
-            .values()
-            .map(|member| NodeRecord::dkg_public_key(member).ok())
-            .collect();
-        let Some(receivers) = receivers else {
-            tracing::error!(
-                version = record.version,
-                "a member's DKG key does not decode"
-            );
-            return Vec::new();
-        };
+    pub fn open(&mut self, record: &Membership) -> Vec<BlsChange> {
+        let receivers = record.dkg_keys();
         let mut reshares = BTreeMap::new();
         let mut changes = Vec::new();
         for key in BlsKey::ALL {
@@ -375,7 +363,7 @@ mod tests {
     }
 
     /// A record of 5 members whose DKG keys are `keys`.
-    fn record(keys: &[EncryptionSecretKey]) -> SubnetRecord {
+    fn record(keys: &[EncryptionSecretKey]) -> Membership {
         let mut rng = rand::thread_rng();
         let members = keys
             .iter()
@@ -390,10 +378,11 @@ mod tests {
                 (id as u32, peer)
             })
             .collect();
-        SubnetRecord {
+        Membership::decode(&crate::registry::governance::SubnetRecord {
             version: 2,
             members,
-        }
+        })
+        .unwrap()
     }
 
     #[test]

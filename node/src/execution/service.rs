@@ -71,14 +71,19 @@ pub struct Executed {
     pub sign_jobs: Vec<crate::chain_key::SignJob>,
 }
 
-/// The state tree of `state` on subnet `subnet`.
-pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedState {
+/// The state tree of `state` on subnet `subnet`, whose nodes' keys are
+/// `node_keys` (see [`NodeKeys`]).
+pub fn state_tree(
+    state: &ReplicatedState,
+    subnet: &SubnetInfo,
+    node_keys: &BTreeMap<Vec<u8>, Vec<u8>>,
+) -> CertifiedState {
     CertifiedState {
         time_ns: state.time_ns,
         subnet_id: subnet.subnet_id.clone(),
         subnet_public_key: subnet.public_key.clone(),
         canister_ranges: super::management::canister_ranges(),
-        node_public_keys: node_public_keys(state, subnet),
+        node_public_keys: node_keys.clone(),
         canisters: state
             .canisters
             .iter()
@@ -95,19 +100,41 @@ pub fn state_tree(state: &ReplicatedState, subnet: &SubnetInfo) -> CertifiedStat
     }
 }
 
-/// The query-signing keys of the subnet's nodes: the members of its
-/// governance's current record (so a node that joined is listed alike on
-/// every node), or the configured ones without governance state.
-fn node_public_keys(state: &ReplicatedState, subnet: &SubnetInfo) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let members = &state.governance.subnet().members;
-    if members.is_empty() {
-        return subnet.node_keys.iter().cloned().collect();
+/// The query-signing keys of the subnet's nodes (principal → DER key):
+/// the members of its governance's current record (so a node that joined
+/// is listed alike on every node), or the configured ones without
+/// governance state. Decoded when the record changes, not at every height.
+#[derive(Default)]
+pub struct NodeKeys {
+    /// The registry version the keys are of.
+    version: Option<u64>,
+    keys: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl NodeKeys {
+    /// The keys for `state` on `subnet`.
+    pub fn of(
+        &mut self,
+        state: &ReplicatedState,
+        subnet: &SubnetInfo,
+    ) -> &BTreeMap<Vec<u8>, Vec<u8>> {
+        let record = state.governance.subnet();
+        if self.version != Some(record.version) {
+            self.version = Some(record.version);
+            self.keys = if record.members.is_empty() {
+                subnet.node_keys.iter().cloned().collect()
+            } else {
+                // Governance adopts only records whose keys decode.
+                record
+                    .members
+                    .values()
+                    .filter_map(|member| member.ed25519_key().ok())
+                    .map(|key| crate::config::node_key(&key))
+                    .collect()
+            };
+        }
+        &self.keys
     }
-    members
-        .values()
-        .filter_map(|member| member.ed25519_key().ok())
-        .map(|key| crate::config::node_key(&key))
-        .collect()
 }
 
 /// Where the checkpoint of a node with data directory `dir` lives.
@@ -214,6 +241,7 @@ pub fn spawn(
             let checkpoints = spawn_checkpoint_writer(dir);
             // Requests paired before a restart are signed again.
             let mut sign_jobs = executor.paired_jobs();
+            let mut node_keys = NodeKeys::default();
             for block in blocks {
                 if block.height != executor.state.height + 1 {
                     continue; // executed before (from the checkpoint)
@@ -223,7 +251,7 @@ pub fn spawn(
                 executor.execute_block(block);
                 sign_jobs.extend(executor.take_sign_jobs());
                 let state = Arc::new(executor.state.clone());
-                let tree = state_tree(&state, &subnet);
+                let tree = state_tree(&state, &subnet, node_keys.of(&state, &subnet));
                 if height.is_multiple_of(CHECKPOINT_EVERY)
                     && checkpoints.try_send(Arc::clone(&state)).is_err()
                 {

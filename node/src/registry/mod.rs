@@ -4,6 +4,8 @@
 #![doc = include_str!("../../docs/membership.md")]
 
 pub mod governance;
+pub mod membership;
 pub mod node_record;
 
+pub use membership::{Member, Membership};
 pub use node_record::{NodeRecord, RecordError};

@@ -13,6 +13,8 @@ use chainkey_crypto::tecdsa::MegaPublicKey;
 use chainkey_crypto::{MinSig, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
+use super::Member;
+
 /// A field of a [`NodeRecord`] that is wrong.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, CandidType,
@@ -186,6 +188,15 @@ impl NodeRecord {
     /// # Errors
     /// [`RecordError`] naming the first field that does not.
     pub fn check(&self) -> Result<(), RecordError> {
+        self.decode().map(drop)
+    }
+
+    /// Its keys decoded, once [`Self::check`] holds: what the subnet works
+    /// with once the record is in force.
+    ///
+    /// # Errors
+    /// [`RecordError`] naming the first field that is wrong.
+    pub fn decode(&self) -> Result<Member, RecordError> {
         let port = self
             .address
             .rsplit_once(':')
@@ -193,20 +204,25 @@ impl NodeRecord {
         if !matches!(port, Some(Ok(_))) {
             return Err(self.error(Field::Address, Problem::NotHostPort));
         }
-        if self.certificate_der()?.is_empty() {
+        let certificate = self.certificate_der()?;
+        if certificate.is_empty() {
             return Err(self.error(Field::Certificate, Problem::Empty));
         }
-        let key = self.bls_public_key()?;
+        let bls_key = self.bls_public_key()?;
         let proof = self.hex(Field::KeyPossession, &self.key_possession)?;
         let proof = Signature::<MinSig>::from_bytes(&proof)
             .map_err(|_| self.error(Field::KeyPossession, Problem::Malformed))?;
         chainkey_crypto::Ciphersuite::<MinSig>::proof_of_possession()
-            .verify_possession(&key, &proof)
+            .verify_possession(&bls_key, &proof)
             .map_err(|_| self.error(Field::KeyPossession, Problem::Unproven))?;
-        self.ed25519_key()?;
-        self.mega_public_key()?;
-        self.dkg_public_key()?;
-        Ok(())
+        Ok(Member {
+            address: self.address.clone(),
+            certificate,
+            bls_key,
+            signing_key: self.ed25519_key()?,
+            mega_key: self.mega_public_key()?,
+            dkg_key: self.dkg_public_key()?,
+        })
     }
 }
 

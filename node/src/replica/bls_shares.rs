@@ -12,7 +12,7 @@ use chainkey_crypto::threshold::SecretKeyShare;
 
 use super::Node;
 use crate::chain_key::bls::{BlsDealing, BlsKey, Reshared};
-use crate::registry::governance::SubnetRecord;
+use crate::registry::Membership;
 
 /// This node's shares of the subnet's threshold BLS keys: it deals them
 /// again when the keys are reshared to a new membership.
@@ -72,9 +72,9 @@ impl BlsShares {
         &self,
         me: NodeId,
         reshared: &Reshared,
-        record: &SubnetRecord,
+        record: &Membership,
     ) -> Option<BTreeMap<BlsKey, SecretKeyShare>> {
-        let position = record.members.keys().position(|id| *id == me)?;
+        let position = record.position(me)?;
         let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
             .transcripts
             .iter()
@@ -94,7 +94,7 @@ impl BlsShares {
     /// Decrypts node `me`'s shares of the last reshared keys, if `record`
     /// (the latest membership) is the one they were reshared to and they
     /// were not decrypted yet.
-    pub fn open(&mut self, me: NodeId, reshared: &Reshared, record: &SubnetRecord) {
+    pub fn open(&mut self, me: NodeId, reshared: &Reshared, record: &Membership) {
         if record.version != reshared.version || self.next_version() == Some(reshared.version) {
             return;
         }
@@ -116,7 +116,7 @@ impl BlsShares {
         me: NodeId,
         epoch: u64,
         in_force: Option<&Reshared>,
-        record: Option<&SubnetRecord>,
+        record: Option<&Membership>,
     ) {
         self.shares = match self.next.take() {
             Some((version, shares)) if version == epoch => shares,

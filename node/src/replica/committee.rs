@@ -196,24 +196,19 @@ impl Node {
             return;
         };
         let known = self.peers.transport.stats().len();
-        for member in record.members.values().filter(|m| m.id as usize >= known) {
-            let added = member
-                .certificate_der()
-                .map_err(|e| e.to_string())
-                .and_then(|cert| {
-                    self.peers
-                        .transport
-                        .add_peer(member.id, &member.address, cert)
-                        .map_err(|e| e.to_string())
-                });
+        for (&id, member) in record
+            .members
+            .iter()
+            .filter(|(id, _)| **id as usize >= known)
+        {
+            let added =
+                self.peers
+                    .transport
+                    .add_peer(id, &member.address, member.certificate.clone());
             match added {
-                Ok(()) => tracing::info!(
-                    node = self.me,
-                    peer = member.id,
-                    "connecting to a new member"
-                ),
+                Ok(()) => tracing::info!(node = self.me, peer = id, "connecting to a new member"),
                 Err(error) => {
-                    tracing::error!(node = self.me, peer = member.id, %error, "cannot connect to a new member");
+                    tracing::error!(node = self.me, peer = id, %error, "cannot connect to a new member");
                     return;
                 }
             }

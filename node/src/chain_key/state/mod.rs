@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::bls::{BlsChange, BlsDealing, BlsDealingError, BlsKeys, BlsReshares};
 use super::{Curve, SignatureItem, SignedDealing, TranscriptRef};
 use crate::registry::governance::SubnetRecord;
-use crate::registry::NodeRecord;
+use crate::registry::Membership;
 use chainkey_crypto::{MinSig, PublicKey};
 
 /// What every node agrees on before the first block: the receivers'
@@ -55,8 +55,9 @@ pub struct Epoch {
     pub version: u64,
     /// The last height the previous members covered (0: genesis).
     pub after: Height,
-    /// Their subnet record (none: the genesis members, from the configuration).
-    pub record: Option<Arc<SubnetRecord>>,
+    /// Their subnet record, decoded (none: the genesis members, from the
+    /// configuration).
+    pub record: Option<Arc<Membership>>,
     /// Their BLS keys in id order, decoded once: the consensus committee
     /// (empty at genesis, whose committee the configuration holds).
     pub committee: Vec<PublicKey<MinSig>>,
@@ -160,8 +161,8 @@ pub struct ChainKeyState {
     next_presignature: u64,
     ready: BTreeMap<u64, Arc<Presignature<Curve>>>,
     key: Option<Arc<Transcript<Curve>>>,
-    /// The latest subnet record the chain carried (none: the genesis one).
-    membership: Option<Arc<SubnetRecord>>,
+    /// The latest subnet record the chain carried, decoded (none: the genesis one).
+    membership: Option<Arc<Membership>>,
     /// The master key reshared to the members of that record's version.
     reshared: Option<(u64, Arc<Transcript<Curve>>)>,
     /// The reshares of the subnet's threshold BLS keys, if this state runs them.
@@ -305,7 +306,7 @@ impl ChainKeyState {
     }
 
     /// The latest subnet record the chain carried (none: the genesis one).
-    pub fn membership(&self) -> Option<&Arc<SubnetRecord>> {
+    pub fn membership(&self) -> Option<&Arc<Membership>> {
         self.membership.as_ref()
     }
 
@@ -373,6 +374,15 @@ impl ChainKeyState {
         if record.version <= self.membership_version() {
             return changes;
         }
+        // Governance adopts only records that decode, so this cannot fail;
+        // were it to, every node skips the record alike.
+        let record = match Membership::decode(&record) {
+            Ok(membership) => membership,
+            Err(error) => {
+                tracing::error!(version = record.version, %error, "a subnet record does not decode: skipped");
+                return changes;
+            }
+        };
         if !self.judging {
             if let Some(bls) = self.bls.as_mut() {
                 changes.extend(bls.open(&record).into_iter().map(Change::Bls));
@@ -542,29 +552,9 @@ impl ChainKeyState {
         else {
             return;
         };
-        let receivers: Result<Vec<_>, _> = record
-            .members
-            .values()
-            .map(NodeRecord::mega_public_key)
-            .collect();
-        let dealer_keys: Result<Vec<_>, _> = record
-            .members
-            .values()
-            .map(NodeRecord::ed25519_key)
-            .collect();
-        let committee: Result<Vec<_>, _> = record
-            .members
-            .values()
-            .map(NodeRecord::bls_public_key)
-            .collect();
-        let (Ok(receivers), Ok(dealer_keys), Ok(committee)) = (receivers, dealer_keys, committee)
-        else {
-            // Cannot happen (governance checks records): the old members
-            // go on rather than stopping above a switch that never comes.
-            tracing::error!(version, "a member's keys do not decode: no switch");
-            self.switch_at = None;
-            return;
-        };
+        let receivers = record.mega_keys();
+        let dealer_keys = record.members.values().map(|m| m.signing_key).collect();
+        let committee = record.committee();
         let n = receivers.len();
         self.setup = Arc::new(Setup {
             key_name: self.setup.key_name.clone(),
@@ -728,10 +718,8 @@ impl ChainKeyState {
         let setup = &self.setup;
         let (receivers, threshold) = match (transcript, &self.membership) {
             (TranscriptRef::KeyReshare(_), Some(record)) => {
-                let receivers = record.members.values().map(NodeRecord::mega_public_key);
-                let receivers: Option<Vec<_>> = receivers.map(Result::ok).collect();
                 let n = record.members.len();
-                (receivers.unwrap_or_default(), (n.max(1) - 1) / 3 + 1)
+                (record.mega_keys(), (n.max(1) - 1) / 3 + 1)
             }
             _ => (setup.receivers.clone(), setup.threshold),
         };
