@@ -124,7 +124,10 @@
 //! [`backend`]: [`backend::CpuBackend`] (blst's assembly on a rayon pool)
 //! and, with the `gpu` feature, `backend::gpu::GpuBackend` (WGSL kernels
 //! through wgpu, with measured crossover sizes below which it uses the
-//! CPU). A [`batch::BatchVerifier`] runs on either.
+//! CPU). A [`batch::BatchVerifier`] runs on either, and so do NIDKG's
+//! random-weight checks ([`nidkg::verify_dealings_on`]): one faster MSM
+//! kernel speeds both up. (tECDSA's checks are over secp256k1, whose MSM
+//! [`linear_check`] runs on the CPU.)
 //!
 //! ## Cargo features
 //! - `gpu` (default): the GPU backend.

@@ -11,9 +11,11 @@
 //!   bits: each failed pairing product is examined further) through a
 //!   [`Backend`](crate::backend::Backend)'s MSMs;
 //! - [`crate::nidkg`] checks dealings' proofs as [`LinearCheck`]s over G1
-//!   and G2 with [`random_weight`] (128 bits);
+//!   and G2 with [`random_weight`] (128 bits), on a backend's kernels
+//!   when given one ([`crate::nidkg::verify_dealings_on`]);
 //! - [`crate::tecdsa`] checks IDKG dealings and openings as
-//!   [`LinearCheck`]s over secp256k1, likewise.
+//!   [`LinearCheck`]s over secp256k1, likewise (on the CPU: the backends'
+//!   kernels are BLS12-381's).
 
 use blstrs::{G1Projective, G2Projective};
 use ff::PrimeField;
@@ -22,23 +24,39 @@ use rand::Rng;
 use rand_core::RngCore;
 
 use crate::backend::msm::{bls_msm, pippenger};
+use crate::backend::Backend;
 
 /// A group whose multi-scalar multiplication the backend provides.
 pub trait CheckGroup: Group + Send + Sync {
     /// `Σ scalarsᵢ·pointsᵢ` over public inputs (equal lengths), with the
-    /// fastest kernel for the group.
+    /// fastest CPU kernel for the group.
     fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self;
+
+    /// The same sum on `backend`'s kernels, where it has them for this
+    /// group (BLS12-381's G1 and G2); on the CPU otherwise.
+    fn msm_on(backend: &dyn Backend, points: &[Self], scalars: &[Self::Scalar]) -> Self {
+        let _ = backend;
+        Self::msm(points, scalars)
+    }
 }
 
 impl CheckGroup for G1Projective {
     fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self {
         bls_msm(points, scalars)
     }
+
+    fn msm_on(backend: &dyn Backend, points: &[Self], scalars: &[Self::Scalar]) -> Self {
+        backend.msm_g1_full(points, scalars)
+    }
 }
 
 impl CheckGroup for G2Projective {
     fn msm(points: &[Self], scalars: &[Self::Scalar]) -> Self {
         bls_msm(points, scalars)
+    }
+
+    fn msm_on(backend: &dyn Backend, points: &[Self], scalars: &[Self::Scalar]) -> Self {
+        backend.msm_g2_full(points, scalars)
     }
 }
 
@@ -120,6 +138,12 @@ impl<G: CheckGroup> LinearCheck<G> {
     /// Whether the weighted claims sum to the identity.
     pub fn holds(&self) -> bool {
         self.holds_with(G::identity())
+    }
+
+    /// Whether the weighted claims sum to the identity, summed on
+    /// `backend`'s kernels (see [`CheckGroup::msm_on`]).
+    pub fn holds_on(&self, backend: &dyn Backend) -> bool {
+        bool::from(G::msm_on(backend, &self.points, &self.scalars).is_identity())
     }
 }
 

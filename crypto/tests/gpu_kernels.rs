@@ -186,3 +186,72 @@ fn gpu_backend_msms_match_the_cpu_backend() {
         .collect();
     assert_eq!(backend.msm_g2(&g2), cpu.msm_g2(&g2));
 }
+
+/// The full-width MSMs of the random-weight checks on the GPU backend
+/// (above and below its crossover) agree with blstrs, and NIDKG batch
+/// verification on it names exactly the dealing with a broken proof.
+#[test]
+fn gpu_backend_runs_the_random_weight_checks_of_nidkg() {
+    use std::sync::Arc;
+
+    use chainkey_crypto::backend::gpu::{Crossover, GpuBackend};
+    use chainkey_crypto::backend::{Backend, CpuBackend};
+    use chainkey_crypto::nidkg::{
+        verify_dealings_on, Dealing, DealingFault, DkgConfig, DkgError, EncryptionSecretKey,
+    };
+
+    let Some(_) = gpu() else { return };
+    let context = Arc::new(GpuContext::new().unwrap());
+    let crossover = Crossover {
+        msm_points: 8,
+        hash_messages: 0,
+    };
+    let backend = GpuBackend::new(context, Arc::new(CpuBackend::new(2)), crossover);
+    for n in [3usize, 8, 1000] {
+        let (bases, scalars) = edge_case_inputs::<G1Projective>(n);
+        let points: Vec<G1Projective> = bases.iter().map(G1Projective::from).collect();
+        let expected = G1Projective::multi_exp(&points, &scalars);
+        assert_eq!(
+            backend.msm_g1_full(&points, &scalars),
+            expected,
+            "G1, n = {n}"
+        );
+        let (bases, scalars) = edge_case_inputs::<G2Projective>(n);
+        let points: Vec<G2Projective> = bases.iter().map(G2Projective::from).collect();
+        let expected = G2Projective::multi_exp(&points, &scalars);
+        assert_eq!(
+            backend.msm_g2_full(&points, &scalars),
+            expected,
+            "G2, n = {n}"
+        );
+    }
+
+    let mut rng = rand::thread_rng();
+    let keys: Vec<_> = (0..4)
+        .map(|_| EncryptionSecretKey::generate(&mut rng))
+        .collect();
+    let receivers = keys.iter().map(EncryptionSecretKey::public_key).collect();
+    let config = DkgConfig::new(b"gpu nidkg", receivers, 2, 2).unwrap();
+    let mut dealings: Vec<(u32, Dealing)> = (0..4)
+        .map(|dealer| (dealer, Dealing::create(&config, dealer, &mut rng).unwrap()))
+        .collect();
+    // Dealing 1 ends with dealing 0's last chunking-proof scalar (z_β):
+    // well formed, but its chunking proof is false.
+    let mut bytes = dealings[1].1.to_bytes();
+    let from = bytes.len() - 32;
+    bytes[from..].copy_from_slice(&dealings[0].1.to_bytes()[from..]);
+    dealings[1].1 = Dealing::from_bytes(&bytes, &config).unwrap();
+    let verdicts = verify_dealings_on(&backend, &config, dealings);
+    for (dealer, verdict) in verdicts.iter().enumerate() {
+        match dealer {
+            1 => assert_eq!(
+                verdict.as_ref().unwrap_err(),
+                &DkgError::InvalidDealing {
+                    dealer: 1,
+                    fault: DealingFault::ChunkingProof
+                }
+            ),
+            _ => assert!(verdict.is_ok(), "dealer {dealer}: {verdict:?}"),
+        }
+    }
+}

@@ -8,11 +8,12 @@ use blst::{
     blst_p1s_mult_pippenger_scratch_sizeof, blst_p1s_to_affine, blst_p2, blst_p2_affine,
     blst_p2s_mult_pippenger, blst_p2s_mult_pippenger_scratch_sizeof, blst_p2s_to_affine,
 };
-use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Gt};
+use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Gt, Scalar};
 use group::{Curve, Group};
 use rayon::prelude::*;
 
 use super::miller::{multi_miller_loop, PreparedG2};
+use super::msm::bls_msm;
 use super::{Backend, G2Argument, Msm};
 
 /// The CPU backend: blst kernels, parallelised over a rayon pool.
@@ -79,6 +80,14 @@ impl Backend for CpuBackend {
     fn msm_g2(&self, msms: &[Msm<G2Affine>]) -> Vec<G2Affine> {
         let sums = self.install(|| parallel_msms(msms, self.threads(), pippenger_g2));
         normalize_g2(&sums)
+    }
+
+    fn msm_g1_full(&self, points: &[G1Projective], scalars: &[Scalar]) -> G1Projective {
+        self.install(|| bls_msm(points, scalars))
+    }
+
+    fn msm_g2_full(&self, points: &[G2Projective], scalars: &[Scalar]) -> G2Projective {
+        self.install(|| bls_msm(points, scalars))
     }
 
     fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt {

@@ -20,7 +20,7 @@ pub mod msm;
 
 use std::sync::Arc;
 
-use blstrs::{G1Affine, G2Affine, Gt};
+use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Gt, Scalar};
 
 pub use cpu::CpuBackend;
 use miller::PreparedG2;
@@ -75,4 +75,16 @@ pub trait Backend: Send + Sync {
 
     /// Π e(g1ᵢ, g2ᵢ): one multi-Miller loop and one final exponentiation.
     fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt;
+
+    /// One G1 MSM `Σ scalarsᵢ·pointsᵢ` with full-width scalars (equal
+    /// lengths): the sums of [`crate::linear_check`], e.g. NIDKG's. By
+    /// default blst's Pippenger on the calling thread's rayon pool.
+    fn msm_g1_full(&self, points: &[G1Projective], scalars: &[Scalar]) -> G1Projective {
+        msm::bls_msm(points, scalars)
+    }
+
+    /// One G2 MSM with full-width scalars (see [`Backend::msm_g1_full`]).
+    fn msm_g2_full(&self, points: &[G2Projective], scalars: &[Scalar]) -> G2Projective {
+        msm::bls_msm(points, scalars)
+    }
 }

@@ -17,7 +17,8 @@ use group::Group;
 use super::dealing::Dealing;
 use super::encryption::EncryptionPublicKey;
 use super::NUM_CHUNKS;
-use crate::linear_check::LinearCheck;
+use crate::backend::Backend;
+use crate::linear_check::{CheckGroup, LinearCheck};
 
 /// Coefficients of a dealing's checks, by role.
 #[derive(Clone, Debug)]
@@ -69,8 +70,13 @@ fn add_into(target: &mut [Scalar], source: &[Scalar]) {
 }
 
 /// Whether every claim of every `(dealing, checks)` pair holds (up to 2⁻¹²⁸):
-/// one [`LinearCheck`] over G1 and one over G2.
-pub(crate) fn all_hold(receivers: &[EncryptionPublicKey], parts: &[(&Dealing, &Checks)]) -> bool {
+/// one [`LinearCheck`] over G1 and one over G2, summed on `backend`'s
+/// kernels if given, on the CPU otherwise.
+pub(crate) fn all_hold(
+    receivers: &[EncryptionPublicKey],
+    parts: &[(&Dealing, &Checks)],
+    backend: Option<&dyn Backend>,
+) -> bool {
     let mut on_g1 = LinearCheck::<G1Projective>::new();
     let mut on_g2 = LinearCheck::<G2Projective>::new();
     let mut g1 = Scalar::ZERO;
@@ -98,6 +104,10 @@ pub(crate) fn all_hold(receivers: &[EncryptionPublicKey], parts: &[(&Dealing, &C
             .zip(keys),
     );
     on_g2.add(G2Projective::generator(), g2);
-    let (g1_holds, g2_holds) = rayon::join(|| on_g1.holds(), || on_g2.holds());
+    let (g1_holds, g2_holds) = rayon::join(|| holds(&on_g1, backend), || holds(&on_g2, backend));
     g1_holds && g2_holds
+}
+
+fn holds<G: CheckGroup>(check: &LinearCheck<G>, backend: Option<&dyn Backend>) -> bool {
+    backend.map_or_else(|| check.holds(), |backend| check.holds_on(backend))
 }

@@ -28,8 +28,9 @@
 //!    every ciphertext.
 //! 5. **Verification** (§6, "VerifyDealing"). [`verify_dealing`] or, for
 //!    many dealings, [`verify_dealings`]: the equations of all proofs are
-//!    folded with random 128-bit weights into one G1 and one G2 MSM, and
-//!    invalid dealings are found by bisection and named ([`DealingFault`]).
+//!    folded with random 128-bit weights into one G1 and one G2 MSM (on a
+//!    backend's kernels, the GPU's included, with [`verify_dealings_on`]),
+//!    and invalid dealings are found by bisection and named ([`DealingFault`]).
 //! 6. **Transcript** (§6, "Combine"). [`Transcript::create`] from at least
 //!    `min_dealings` verified dealings of distinct dealers: the public
 //!    polynomial is their sum (resharing: their Lagrange combination at 0,
@@ -96,7 +97,7 @@ pub use encryption::{
 };
 pub use sharing_proof::SharingProof;
 pub use transcript::{Transcript, DEFAULT_DECRYPTION_BUDGET};
-pub use verification::{verify_dealing, verify_dealings, VerifiedDealing};
+pub use verification::{verify_dealing, verify_dealings, verify_dealings_on, VerifiedDealing};
 
 /// Bits per chunk of an encrypted share.
 pub const CHUNK_BITS: u32 = 16;

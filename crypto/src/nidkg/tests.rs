@@ -11,6 +11,7 @@ use super::checks::all_hold;
 use super::dealing::{assemble, statement};
 use super::encryption::{encrypt, split_into_chunks};
 use super::*;
+use crate::backend::CpuBackend;
 use crate::polynomial::Polynomial;
 
 struct Fixture {
@@ -286,7 +287,13 @@ fn batches_name_exactly_the_invalid_dealings() {
         .collect();
     dealings[2].1.sharing_proof.z_r += Scalar::ONE;
     dealings[5].1.chunking_proof.z_beta += Scalar::ONE;
+    let on_a_backend = verify_dealings_on(&CpuBackend::new(2), &f.config, dealings.clone());
     let verdicts = verify_dealings(&f.config, dealings);
+    let faults = |verdicts: &[Result<VerifiedDealing, DkgError>]| {
+        let faults = verdicts.iter().map(|v| v.as_ref().err().cloned());
+        faults.collect::<Vec<_>>()
+    };
+    assert_eq!(faults(&on_a_backend), faults(&verdicts));
     for (dealer, verdict) in verdicts.iter().enumerate() {
         match dealer {
             2 => assert_eq!(
@@ -388,7 +395,7 @@ fn sharing_holds(config: &DkgConfig, dealer: u32, dealing: &Dealing) -> bool {
         &dealing.sharing_proof,
         &mut rand::thread_rng(),
     );
-    all_hold(&config.receivers, &[(dealing, &checks)])
+    all_hold(&config.receivers, &[(dealing, &checks)], None)
 }
 
 fn chunking_holds(config: &DkgConfig, dealer: u32, dealing: &Dealing) -> bool {
@@ -400,7 +407,7 @@ fn chunking_holds(config: &DkgConfig, dealer: u32, dealing: &Dealing) -> bool {
         &dealing.chunking_proof,
         &mut rand::thread_rng(),
     )
-    .is_ok_and(|checks| all_hold(&config.receivers, &[(dealing, &checks)]))
+    .is_ok_and(|checks| all_hold(&config.receivers, &[(dealing, &checks)], None))
 }
 
 fn bump_g1(point: &mut G1Affine) {

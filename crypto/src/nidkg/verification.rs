@@ -16,6 +16,7 @@ use super::checks::{all_hold, Checks};
 use super::config::DkgConfig;
 use super::dealing::{statement, Dealing};
 use super::{chunking_proof, sharing_proof, DealingFault, DkgError};
+use crate::backend::Backend;
 use crate::batch::faults::{find_invalid, BatchCheck};
 
 /// A dealing that passed verification for a config, by a named dealer.
@@ -67,6 +68,24 @@ pub fn verify_dealings(
     config: &DkgConfig,
     dealings: Vec<(u32, Dealing)>,
 ) -> Vec<Result<VerifiedDealing, DkgError>> {
+    verify(config, dealings, None)
+}
+
+/// [`verify_dealings`] with the MSMs on `backend`'s kernels (the GPU's
+/// above its crossover size).
+pub fn verify_dealings_on(
+    backend: &dyn Backend,
+    config: &DkgConfig,
+    dealings: Vec<(u32, Dealing)>,
+) -> Vec<Result<VerifiedDealing, DkgError>> {
+    verify(config, dealings, Some(backend))
+}
+
+fn verify(
+    config: &DkgConfig,
+    dealings: Vec<(u32, Dealing)>,
+    backend: Option<&dyn Backend>,
+) -> Vec<Result<VerifiedDealing, DkgError>> {
     let prepared: Vec<Result<DealingChecks, DealingFault>> = dealings
         .par_iter()
         .map(|(dealer, dealing)| prepare(config, *dealer, dealing))
@@ -76,6 +95,7 @@ pub fn verify_dealings(
         .collect();
     let checker = Batch {
         config,
+        backend,
         dealings: &dealings,
         prepared: &prepared,
         candidates: &candidates,
@@ -146,6 +166,7 @@ fn prepare(
 /// The batch check over the dealings that passed [`prepare`].
 struct Batch<'a> {
     config: &'a DkgConfig,
+    backend: Option<&'a dyn Backend>,
     dealings: &'a [(u32, Dealing)],
     prepared: &'a [Result<DealingChecks, DealingFault>],
     candidates: &'a [usize],
@@ -162,7 +183,11 @@ impl Batch<'_> {
     fn name_fault(&self, i: usize) -> DealingFault {
         let dealing = &self.dealings[i].1;
         let receivers = &self.config.receivers;
-        if !all_hold(receivers, &[(dealing, &self.checks(i).chunking)]) {
+        if !all_hold(
+            receivers,
+            &[(dealing, &self.checks(i).chunking)],
+            self.backend,
+        ) {
             DealingFault::ChunkingProof
         } else {
             DealingFault::SharingProof
@@ -181,7 +206,7 @@ impl BatchCheck for Batch<'_> {
                 (&self.dealings[i].1, &self.checks(i).all)
             })
             .collect();
-        if all_hold(&self.config.receivers, &parts) {
+        if all_hold(&self.config.receivers, &parts, self.backend) {
             Ok(())
         } else {
             Err(())

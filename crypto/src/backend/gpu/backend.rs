@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use blstrs::{G1Affine, G2Affine, Gt};
+use blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Gt, Scalar};
 use group::Curve;
 
 use super::context::GpuContext;
@@ -155,5 +155,29 @@ impl Backend for GpuBackend {
 
     fn pairing_product(&self, terms: &[(G1Affine, G2Argument)]) -> Gt {
         self.cpu.pairing_product(terms)
+    }
+
+    fn msm_g1_full(&self, points: &[G1Projective], scalars: &[Scalar]) -> G1Projective {
+        if points.len() < self.crossover.msm_points {
+            return self.cpu.msm_g1_full(points, scalars);
+        }
+        let mut bases = vec![G1Affine::default(); points.len()];
+        G1Projective::batch_normalize(points, &mut bases);
+        self.gpu.msm_g1(&bases, scalars).unwrap_or_else(|error| {
+            tracing::warn!("GPU MSM failed ({error}); computing on the CPU");
+            self.cpu.msm_g1_full(points, scalars)
+        })
+    }
+
+    fn msm_g2_full(&self, points: &[G2Projective], scalars: &[Scalar]) -> G2Projective {
+        if points.len() < self.crossover.msm_points {
+            return self.cpu.msm_g2_full(points, scalars);
+        }
+        let mut bases = vec![G2Affine::default(); points.len()];
+        G2Projective::batch_normalize(points, &mut bases);
+        self.gpu.msm_g2(&bases, scalars).unwrap_or_else(|error| {
+            tracing::warn!("GPU MSM failed ({error}); computing on the CPU");
+            self.cpu.msm_g2_full(points, scalars)
+        })
     }
 }
