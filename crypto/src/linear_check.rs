@@ -9,7 +9,7 @@
 //!
 //! - [`crate::batch`] checks BLS signatures with [`short_weights`] (64
 //!   bits: each failed pairing product is examined further) through a
-//!   [`Backend`](crate::backend::Backend)'s MSMs;
+//!   [`Backend`]'s MSMs;
 //! - [`crate::nidkg`] checks dealings' proofs as [`LinearCheck`]s over G1
 //!   and G2 with [`random_weight`] (128 bits), on a backend's kernels
 //!   when given one ([`crate::nidkg::verify_dealings_on`]);
@@ -86,7 +86,7 @@ pub fn random_weight<S: PrimeField>(rng: &mut impl RngCore) -> S {
 }
 
 /// `count` random non-zero 64-bit weights (as the `u128` scalars of a
-/// [`Backend`](crate::backend::Backend) MSM, which processes only the
+/// [`Backend`] MSM, which processes only the
 /// bits the largest has).
 pub fn short_weights(count: usize, rng: &mut impl Rng) -> Vec<u128> {
     (0..count)
