@@ -541,13 +541,33 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let verdicts = self.crypto.verify_batch(&checks);
         let mut added = false;
         for ((from, artifact, _), valid) in ready.into_iter().zip(verdicts) {
-            if valid {
+            if valid && self.payload_is_valid(&artifact) {
                 added |= self.insert_validated(artifact);
             } else {
                 *self.invalid_from.entry(from).or_default() += 1;
             }
         }
         added
+    }
+
+    /// Whether a proposal's payload is valid on its chain (other artifacts
+    /// carry none): the expensive check, run only on proposals whose
+    /// maker's signature verified, after the cheap ones of [`Self::readiness`].
+    fn payload_is_valid(&self, artifact: &Artifact) -> bool {
+        let Artifact::Proposal(proposal) = artifact else {
+            return true;
+        };
+        let block = &proposal.block;
+        past_payloads(
+            &self.blocks,
+            self.finalized_height,
+            &block.parent,
+            block.height,
+        )
+        .is_some_and(|past| {
+            self.payloads
+                .validate(block.height, &block.payload, &past, block.time_ns)
+        })
     }
 
     /// Whether an artifact can be checked now, and the bytes its signature covers.
@@ -581,14 +601,16 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if !self.is_notarized(block.height - 1, &block.parent) {
                     return Readiness::Waiting;
                 }
-                let Some(past) = past_payloads(
+                let ancestors_known = past_payloads(
                     &self.blocks,
                     self.finalized_height,
                     &block.parent,
                     block.height,
-                ) else {
+                )
+                .is_some();
+                if !ancestors_known {
                     return Readiness::Waiting;
-                };
+                }
                 let Some(parent_time) = self.blocks.get(&block.parent).map(|b| b.time_ns) else {
                     return Readiness::Waiting;
                 };
@@ -605,12 +627,12 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 if rank_of(&beacon, block.maker, nodes) != block.rank
                     || block.beacon != beacon
                     || block.time_ns <= parent_time
-                    || !self
-                        .payloads
-                        .validate(block.height, &block.payload, &past, block.time_ns)
                 {
                     return Readiness::Invalid;
                 }
+                // The payload is judged only once the maker's signature
+                // verified (`payload_is_valid`): a peer cannot make this
+                // node validate payloads it did not sign.
                 Readiness::Ready(signed::proposal(&hash))
             }
             Artifact::NotarizationShare {
