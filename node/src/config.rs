@@ -247,6 +247,9 @@ pub struct NodeConfig {
     /// Cycles: fees and provisional minting.
     #[serde(default)]
     pub cycles: CyclesConfig,
+    /// Bounds on the HTTP endpoint's connections.
+    #[serde(default)]
+    pub http_limits: crate::api::HttpLimits,
     /// Threads verifying signatures in batches (0 = one per core; a local
     /// subnet gives each node its share of the cores).
     #[serde(default)]

@@ -33,6 +33,8 @@ pub struct Metrics {
     /// Invalid chain-key dealings, ciphertexts and signature shares, by
     /// the node that made them and kind.
     pub chain_key_invalid: IntCounterVec,
+    /// HTTP connections closed at once, by reason.
+    pub http_refused: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -119,6 +121,14 @@ impl Metrics {
                 &["node", "kind"],
             )
             .expect("valid metric"),
+            http_refused: IntCounterVec::new(
+                Opts::new(
+                    "chainkey_http_refused_total",
+                    "HTTP connections closed at once, by reason",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
             registry,
         };
         let registry = &metrics.registry;
@@ -134,6 +144,7 @@ impl Metrics {
             Box::new(metrics.ingress.clone()),
             Box::new(metrics.ingress_finalized.clone()),
             Box::new(metrics.chain_key_invalid.clone()),
+            Box::new(metrics.http_refused.clone()),
         ] {
             registry
                 .register(collector)

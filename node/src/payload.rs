@@ -19,8 +19,8 @@ use crate::chain_key::pool::{
     ChainKeyPool, MAX_BLS_DEALINGS_PER_BLOCK, MAX_DEALINGS_PER_BLOCK, MAX_SIGNATURES_PER_BLOCK,
 };
 use crate::ingress::{
-    content_key, decode, expiries, unix_ms, Ingress, Seen, BUILD_MARGIN_MS, MAX_EXPIRY_MS,
-    MAX_PENDING, VALIDATION_SLACK_MS,
+    content_key, decode, expiries, unix_ms, Admission, Ingress, IngressBlockError, Seen,
+    BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
 
 /// The node's block payloads: its queue of accepted messages, and the
@@ -33,9 +33,10 @@ pub struct NodePayloads {
     expiries: HashMap<Hash, u64>,
     verifier: Arc<BatchVerifier>,
     /// Messages this node verified (accepted itself or validated in a
-    /// block), by a digest of their whole encoding (signature included),
-    /// with their id and expiry: a block repeating one is not decoded again.
-    verified: RefCell<HashMap<Hash, (Hash, u64)>>,
+    /// block), by a digest of their whole encoding (signature included):
+    /// a block repeating one is not decoded or verified again, but its
+    /// times are checked against the block's like any other's.
+    verified: RefCell<HashMap<Hash, Admission>>,
     finalized: Seen,
     /// Messages delivered in finalized blocks so far.
     pub finalized_messages: u64,
@@ -59,7 +60,8 @@ impl NodePayloads {
 
     /// Queues a message this node verified for a future block; false if
     /// the queue is full ([`MAX_PENDING`]).
-    pub fn submit(&mut self, id: Hash, message: &Ingress) -> bool {
+    pub fn submit(&mut self, admission: Admission, message: &Ingress) -> bool {
+        let id = admission.id;
         if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
             return true;
         }
@@ -67,11 +69,10 @@ impl NodePayloads {
             return false;
         }
         let content = to_cbor(message);
-        let expiry_ms = message.expiry_ms();
-        self.expiries.insert(id, expiry_ms);
+        self.expiries.insert(id, admission.expiry_ms);
         self.verified
             .borrow_mut()
-            .insert(content_key(&content), (id, expiry_ms));
+            .insert(content_key(&content), admission);
         self.queue.submit(IngressMessage { id, content });
         true
     }
@@ -96,9 +97,9 @@ impl NodePayloads {
         let expiries = &self.expiries;
         self.queue
             .retain(|message| expiries.contains_key(&message.id));
-        self.verified
-            .borrow_mut()
-            .retain(|_, (_, expiry)| expiry.saturating_add(VALIDATION_SLACK_MS) >= now_ms);
+        self.verified.borrow_mut().retain(|_, admission| {
+            admission.expiry_ms.saturating_add(VALIDATION_SLACK_MS) >= now_ms
+        });
     }
 }
 
@@ -134,35 +135,33 @@ impl NodePayloads {
         ingress: &[IngressMessage],
         time_ns: u64,
     ) -> Result<(), PayloadError> {
-        // Judged by the block's time, so every node decides alike.
-        let time_ms = time_ns / 1_000_000;
         let refuse = |error| Err(PayloadError::Ingress(error));
         let mut unverified = Vec::new();
         let mut jobs = Vec::new();
         for message in ingress {
             let key = content_key(&message.content);
             let known = self.verified.borrow().get(&key).copied();
-            let (id, expiry_ms) = match known {
+            let admission = match known {
                 Some(known) => known,
                 None => {
-                    let Some((id, expiry_ms, claims)) =
-                        decode(&message.content).and_then(|item| item.checks(time_ns))
+                    let Some((admission, claims)) =
+                        decode(&message.content).and_then(|item| item.checks())
                     else {
                         return refuse(IngressBlockError::Malformed);
                     };
-                    unverified.push((key, (id, expiry_ms)));
+                    unverified.push((key, admission));
                     jobs.extend(claims.into_iter().map(Job::new));
-                    (id, expiry_ms)
+                    admission
                 }
             };
-            if id != message.id {
+            if admission.id != message.id {
                 return refuse(IngressBlockError::WrongId);
             }
             if self.finalized.contains(&message.id) {
                 return refuse(IngressBlockError::Finalized);
             }
-            if expiry_ms < time_ms || expiry_ms > time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS {
-                return refuse(IngressBlockError::Expiry);
+            if let Err(error) = admission.valid_at(time_ns) {
+                return refuse(error);
             }
         }
         if !self.verifier.verify(&jobs).into_iter().all(|valid| valid) {
@@ -295,29 +294,6 @@ impl SectionLimit {
     }
 }
 
-/// Why a block's ingress section is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum IngressBlockError {
-    /// Over the ingress limits, a message twice, or one an ancestor ordered.
-    #[error("over the limits or ordered before")]
-    Limits,
-    /// A message that does not decode or whose checks fail.
-    #[error("a malformed message")]
-    Malformed,
-    /// A message whose id is not its content's.
-    #[error("a message under another id")]
-    WrongId,
-    /// A message finalized before.
-    #[error("a message finalized before")]
-    Finalized,
-    /// A message expired, or expiring too far ahead, at the block's time.
-    #[error("a message expired or too far ahead")]
-    Expiry,
-    /// A signature that does not verify.
-    #[error("an invalid signature")]
-    Signature,
-}
-
 /// Why a proposed block payload is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
@@ -345,7 +321,7 @@ pub enum PayloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingress::SignedIngress;
+    use crate::ingress::{SignedIngress, MAX_EXPIRY_MS};
 
     fn ed25519(seed: u8) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
@@ -364,6 +340,42 @@ mod tests {
             Arc::new(BatchVerifier::default()),
             ChainKeyPool::new(crate::chain_key::state::tests::genesis(1)),
         )
+    }
+
+    /// A call whose sender's delegation expires between two blocks is
+    /// judged alike by the node that accepted it over HTTP (and so knows
+    /// its signatures) and by a node that verifies it in the block: valid
+    /// in the first block, refused in the second.
+    #[test]
+    fn a_delegation_that_expired_at_the_block_time_is_refused_by_every_node() {
+        let now_ns = unix_ms() * 1_000_000;
+        let delegation_expiry = now_ns + 1_000_000_000;
+        let user = ed25519(7);
+        let identity = crate::ic::client::Identity::delegated(&user, ed25519(8), delegation_expiry);
+        let expiry_ns = now_ns + 120_000_000_000;
+        let call = identity.call(&[1; 10], "inc", Vec::new(), expiry_ns, 1);
+        let item = Ingress::Call {
+            expiry_ms: expiry_ns / 1_000_000,
+            envelope: call.envelope,
+        };
+        let entry = IngressMessage {
+            id: Hash(call.request_id),
+            content: to_cbor(&item),
+        };
+        let block = ingress(std::slice::from_ref(&entry));
+        let (admission, _) = item.checks().unwrap();
+        assert_eq!(admission.delegation_expiry_ns, Some(delegation_expiry));
+        let mut accepted_here = payloads();
+        assert!(accepted_here.submit(admission, &item));
+        let verifies_in_the_block = payloads();
+        let after_expiry = delegation_expiry + 1;
+        for node in [&accepted_here, &verifies_in_the_block] {
+            assert_eq!(node.refusal(1, &block, &[], now_ns), Ok(()));
+            assert_eq!(
+                node.refusal(1, &block, &[], after_expiry),
+                Err(PayloadError::Ingress(IngressBlockError::DelegationExpired))
+            );
+        }
     }
 
     #[test]

@@ -20,17 +20,17 @@ use chainkey_crypto::batch::Job;
 use ciborium::value::Value;
 use ed25519_dalek::Signer as _;
 
-use super::Shared;
+use super::{read_state, Shared};
 use crate::cbor::encode_described;
 use crate::certification::Certified;
 use crate::execution::{self, Reject};
 use crate::ic::certificate::Certificate;
-use crate::ic::envelope::{Envelope, RequestError};
+use crate::ic::envelope::{Authenticated, Envelope, RequestError};
 use crate::ic::principal::Principal;
 use crate::ic::request_id::hash_of_map;
 use crate::ic::state_tree::RequestStatus;
 use crate::ingress::{
-    unix_ms, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
+    unix_ms, Admission, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
 
 /// The largest request accepted (an install of a few MiB of code fits).
@@ -125,13 +125,15 @@ fn text(key: &str) -> Value {
 }
 
 /// Checks the type, expiry and signatures (through the node's batching
-/// verify service) of request `request_id`; returns its sender.
+/// verify service) of request `request_id` for canister `target`; returns
+/// who sent it.
 async fn authenticate(
     shared: &Shared,
     envelope: &Envelope,
     request_id: [u8; 32],
     kind: &str,
-) -> Result<Principal, Refusal> {
+    target: &[u8],
+) -> Result<Authenticated, Refusal> {
     if envelope.text("request_type")? != kind {
         return Err(bad(format!("expected a {kind} request")));
     }
@@ -143,7 +145,8 @@ async fn authenticate(
             "ingress_expiry {expiry} is outside the accepted window [{now}, {latest}]"
         )));
     }
-    let (authenticated, checks) = envelope.claims_for(request_id, now)?;
+    let (authenticated, checks) = envelope.claims_for(request_id, target)?;
+    authenticated.check_time(now)?;
     let (signers, jobs): (Vec<_>, Vec<_>) = checks
         .into_iter()
         .map(|(signer, claim)| (signer, Job::new(claim)))
@@ -161,7 +164,7 @@ async fn authenticate(
             }
         }
     }
-    Ok(authenticated.sender)
+    Ok(authenticated)
 }
 
 /// The principal in a URL path.
@@ -186,7 +189,9 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
             "the canister id does not match the effective canister id",
         ));
     }
-    let sender = authenticate(shared, &call.envelope, call.request_id, "call").await?;
+    let (id, canister) = (call.request_id, &call.canister_id);
+    let authenticated = authenticate(shared, &call.envelope, id, "call", canister).await?;
+    let sender = &authenticated.sender;
     let executed = shared.executed.borrow().clone();
     if let Some(state) = executed {
         execution::ingress_filter::check(
@@ -251,12 +256,12 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
         expiry_ms,
         envelope: body.to_vec(),
     };
-    if shared
-        .ingress
-        .send(vec![(Hash(request_id), item)])
-        .await
-        .is_err()
-    {
+    let admission = Admission {
+        id: Hash(request_id),
+        expiry_ms,
+        delegation_expiry_ns: authenticated.delegation_expiry.map(|(_, at)| at),
+    };
+    if shared.ingress.send(vec![(admission, item)]).await.is_err() {
         return Err(Refusal::Http(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node is stopping".into(),
@@ -332,11 +337,17 @@ async fn read_state(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
-    effective_id(&id)?;
+    let effective = effective_id(&id)?;
     let envelope = Envelope::from_cbor(&body)?;
-    authenticate(&shared, &envelope, envelope.request_id()?, "read_state").await?;
+    let request_id = envelope.request_id()?;
+    let sender = authenticate(&shared, &envelope, request_id, "read_state", &effective)
+        .await?
+        .sender;
     let paths = envelope.paths()?;
     let state = latest(&shared)?;
+    let statuses = &state.state.request_status;
+    read_state::check(&paths, sender.as_bytes(), &effective, statuses)
+        .map_err(|error| Refusal::Http(error.status(), error.to_string()))?;
     let mut wanted: Vec<Vec<&[u8]>> = paths
         .iter()
         .map(|path| path.iter().map(Vec::as_slice).collect())
@@ -357,13 +368,15 @@ async fn query(
     let effective = effective_id(&id)?;
     let envelope = Envelope::from_cbor(&body)?;
     let request_id = envelope.request_id()?;
-    let sender = authenticate(&shared, &envelope, request_id, "query").await?;
     let canister_id = envelope.blob("canister_id")?.to_vec();
     if canister_id != effective {
         return Err(bad(
             "the canister id does not match the effective canister id",
         ));
     }
+    let sender = authenticate(&shared, &envelope, request_id, "query", &canister_id)
+        .await?
+        .sender;
     let method = envelope.text("method_name")?.to_string();
     let arg = envelope.blob("arg")?.to_vec();
     let state = latest(&shared)?;

@@ -7,6 +7,8 @@
 
 pub mod canister_runs;
 pub mod ic;
+pub mod read_state;
+pub mod server;
 mod shared;
 mod status;
 
@@ -21,7 +23,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::ingress::{check, unix_ms, IngressError, SignedIngress, MAX_PENDING};
+use crate::ingress::{check, unix_ms, Admission, IngressError, SignedIngress, MAX_PENDING};
+pub use server::{ConnectionRefusal, HttpLimits};
 pub use shared::Shared;
 pub use status::Status;
 
@@ -39,7 +42,7 @@ pub struct SubmitResponse {
     pub rejected: Vec<(usize, String)>,
 }
 
-/// Serves until the process ends.
+/// Serves until the process ends, under the node's [`HttpLimits`].
 pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let router = Router::new()
         .route("/api/v1/ingress", post(submit))
@@ -53,10 +56,15 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::api::ic::MAX_REQUEST_BYTES,
         ))
-        .with_state(shared);
-    if let Err(error) = axum::serve(listener, router).await {
-        tracing::error!(%error, "HTTP endpoint failed");
-    }
+        .with_state(Arc::clone(&shared));
+    let refused = |refusal: ConnectionRefusal| {
+        let metric = shared
+            .metrics
+            .http_refused
+            .with_label_values(&[refusal.label()]);
+        metric.inc();
+    };
+    server::serve(listener, router, shared.http_limits, refused).await;
 }
 
 async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResponse {
@@ -102,7 +110,14 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
                 }
             });
             match verdict {
-                Ok(id) => accepted.push((id, crate::ingress::Ingress::Signed(message))),
+                Ok(id) => {
+                    let admission = Admission {
+                        id,
+                        expiry_ms: message.expiry_ms,
+                        delegation_expiry_ns: None,
+                    };
+                    accepted.push((admission, crate::ingress::Ingress::Signed(message)));
+                }
                 Err(error) => rejected.push((position, error)),
             }
         }
@@ -112,8 +127,8 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
         if let Err(full) = shared.ingress.try_send(accepted) {
             // Not queued after all: forget them, so a retry is no duplicate.
             let mut seen = shared.seen.lock().expect("seen ids");
-            for (id, _) in full.into_inner() {
-                seen.remove(&id);
+            for (admission, _) in full.into_inner() {
+                seen.remove(&admission.id);
             }
             shared
                 .metrics

@@ -5,14 +5,13 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 
-use chainkey_consensus::Hash;
 use chainkey_crypto::batch::VerifyService;
 use tokio::sync::mpsc;
 
 use super::status::Status;
 use crate::certification::Certified;
 use crate::execution::wasm::Runtime;
-use crate::ingress::{Ingress, Seen};
+use crate::ingress::{Admission, Ingress, Seen};
 use crate::metrics::Metrics;
 use crate::net::transport::Transport;
 
@@ -21,7 +20,7 @@ pub struct Shared {
     /// The latest status.
     pub status: Mutex<Status>,
     /// Verified ingress for the next blocks.
-    pub ingress: mpsc::Sender<Vec<(Hash, Ingress)>>,
+    pub ingress: mpsc::Sender<Vec<(Admission, Ingress)>>,
     /// Ingress ids accepted here, until they expire.
     pub seen: Mutex<Seen>,
     /// Accepted messages waiting for a block (refuse more beyond
@@ -57,4 +56,6 @@ pub struct Shared {
     pub query_key: ed25519_dalek::SigningKey,
     /// This node's principal.
     pub node_principal: Vec<u8>,
+    /// Bounds on the HTTP endpoint's connections.
+    pub http_limits: super::HttpLimits,
 }

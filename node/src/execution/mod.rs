@@ -173,6 +173,7 @@ impl Executor {
                 StoredStatus {
                     status,
                     expiry_ns: call.expiry_ns,
+                    sender: call.sender.clone(),
                 },
             );
             if !inducted {
@@ -270,10 +271,11 @@ impl Executor {
                     },
                 };
                 if let Some(stored) = self.state.request_status.get(&request_id) {
-                    let expiry_ns = stored.expiry_ns;
-                    self.state
-                        .request_status
-                        .insert(request_id, StoredStatus { status, expiry_ns });
+                    let answered = StoredStatus {
+                        status,
+                        ..stored.clone()
+                    };
+                    self.state.request_status.insert(request_id, answered);
                 }
             }
             Origin::Canister { caller, callback } => {

@@ -6,18 +6,23 @@
 use ciborium::value::Value;
 use ed25519_dalek::Signer as _;
 
-use super::envelope::ed25519_der;
+use super::envelope::{ed25519_der, DELEGATION_DOMAIN};
 use super::principal::Principal;
 use crate::cbor::encode_described;
 use crate::ic::certificate::Certificate;
 use crate::ic::hash_tree::Lookup;
 use crate::ic::request_id::{hash_of_map, REQUEST_DOMAIN};
 
-/// An Ed25519 identity that signs update calls.
+/// An Ed25519 identity that signs update calls, itself or through a
+/// session key it delegated to.
 pub struct Identity {
+    /// Signs the requests: the identity's key, or the session key.
     key: ed25519_dalek::SigningKey,
+    /// The identity's own key (DER): the sender is its principal.
     der: Vec<u8>,
     sender: Principal,
+    /// The signed delegation to the session key, if any.
+    delegation: Option<Value>,
 }
 
 /// A signed call: its request id and CBOR envelope.
@@ -33,7 +38,41 @@ impl Identity {
     pub fn new(key: ed25519_dalek::SigningKey) -> Identity {
         let der = ed25519_der(key.verifying_key().as_bytes());
         let sender = Principal::self_authenticating(&der);
-        Identity { key, der, sender }
+        Identity {
+            key,
+            der,
+            sender,
+            delegation: None,
+        }
+    }
+
+    /// The identity of `key` signing through `session`, a key it
+    /// delegated to until `expiration_ns` (as Internet Identity does).
+    pub fn delegated(
+        key: &ed25519_dalek::SigningKey,
+        session: ed25519_dalek::SigningKey,
+        expiration_ns: u64,
+    ) -> Identity {
+        let text = |s: &str| Value::Text(s.into());
+        let session_der = ed25519_der(session.verifying_key().as_bytes());
+        let delegation = vec![
+            (text("pubkey"), Value::Bytes(session_der)),
+            (text("expiration"), Value::Integer(expiration_ns.into())),
+        ];
+        let hash = hash_of_map(&delegation).expect("blobs and numbers hash");
+        let signature = key.sign(&[DELEGATION_DOMAIN, hash.as_slice()].concat());
+        let signed = Value::Map(vec![
+            (text("delegation"), Value::Map(delegation)),
+            (
+                text("signature"),
+                Value::Bytes(signature.to_bytes().to_vec()),
+            ),
+        ]);
+        Identity {
+            delegation: Some(signed),
+            key: session,
+            ..Identity::new(key.clone())
+        }
     }
 
     /// A call of `method` on `canister` (empty: the management canister),
@@ -63,14 +102,21 @@ impl Identity {
         let signature = self
             .key
             .sign(&[REQUEST_DOMAIN, request_id.as_slice()].concat());
-        let envelope = encode_described(Value::Map(vec![
+        let mut envelope = vec![
             (text("content"), Value::Map(content)),
             (text("sender_pubkey"), Value::Bytes(self.der.clone())),
             (
                 text("sender_sig"),
                 Value::Bytes(signature.to_bytes().to_vec()),
             ),
-        ]));
+        ];
+        if let Some(delegation) = &self.delegation {
+            envelope.push((
+                text("sender_delegation"),
+                Value::Array(vec![delegation.clone()]),
+            ));
+        }
+        let envelope = encode_described(Value::Map(envelope));
         SignedCall {
             request_id,
             envelope,

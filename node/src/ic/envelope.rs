@@ -110,6 +110,27 @@ pub struct Authenticated {
     pub request_id: [u8; 32],
     /// Who sent it.
     pub sender: Principal,
+    /// The delegation that expires first, if any: its index and
+    /// expiration (ns). The request is void after it (see
+    /// [`Authenticated::check_time`]).
+    pub delegation_expiry: Option<(usize, u64)>,
+}
+
+impl Authenticated {
+    /// Checks that no delegation has expired at `now_ns`. The one check of
+    /// a request's authentication that depends on time: a node may cache
+    /// the rest, never this.
+    ///
+    /// # Errors
+    /// [`RequestError::DelegationExpired`].
+    pub fn check_time(&self, now_ns: u64) -> Result<(), RequestError> {
+        match self.delegation_expiry {
+            Some((index, expiration)) if expiration < now_ns => {
+                Err(RequestError::DelegationExpired(index))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 fn bytes(value: Option<&Value>, what: &'static str) -> Result<Option<Vec<u8>>, RequestError> {
@@ -230,17 +251,20 @@ impl Envelope {
         })
     }
 
-    /// Checks who sent the request at time `now_ns` (nanoseconds since the
-    /// epoch), verifying every signature in one batch.
+    /// Checks who sent the request, a request for canister `target`, at
+    /// time `now_ns` (nanoseconds since the epoch), verifying every
+    /// signature in one batch.
     ///
     /// # Errors
     /// [`RequestError`] naming what is wrong.
     pub fn authenticate(
         &self,
         verifier: &BatchVerifier,
+        target: &[u8],
         now_ns: u64,
     ) -> Result<Authenticated, RequestError> {
-        let (authenticated, checks) = self.claims(now_ns)?;
+        let (authenticated, checks) = self.claims_for(self.request_id()?, target)?;
+        authenticated.check_time(now_ns)?;
         let (signers, jobs): (Vec<Signer>, Vec<Job>) = checks
             .into_iter()
             .map(|(signer, claim)| (signer, Job::new(claim)))
@@ -252,18 +276,6 @@ impl Envelope {
         Ok(authenticated)
     }
 
-    /// The request's id and sender, if its signatures verify: everything
-    /// but the signature verification itself, which the caller batches.
-    ///
-    /// # Errors
-    /// [`RequestError`] naming what is wrong.
-    pub fn claims(
-        &self,
-        now_ns: u64,
-    ) -> Result<(Authenticated, Vec<(Signer, Claim)>), RequestError> {
-        self.claims_for(self.request_id()?, now_ns)
-    }
-
     /// The request id: the representation-independent hash of the content.
     ///
     /// # Errors
@@ -272,14 +284,19 @@ impl Envelope {
         hash_of_map(&self.content).map_err(|_| RequestError::Malformed("content"))
     }
 
-    /// As [`Envelope::claims`], for a caller that already has the request id.
+    /// The sender of request `request_id`, a request for canister
+    /// `target` (a call's or query's `canister_id`, a read_state's
+    /// effective canister id), if its signatures verify: every check but
+    /// the signature verification itself, which the caller batches, and
+    /// the delegations' expiry, which depends on time
+    /// ([`Authenticated::check_time`]).
     ///
     /// # Errors
     /// [`RequestError`] naming what is wrong.
     pub fn claims_for(
         &self,
         request_id: [u8; 32],
-        now_ns: u64,
+        target: &[u8],
     ) -> Result<(Authenticated, Vec<(Signer, Claim)>), RequestError> {
         let sender = bytes(field(&self.content, "sender"), "sender")?
             .ok_or(RequestError::Malformed("sender"))?;
@@ -294,6 +311,7 @@ impl Envelope {
             let anonymous = Authenticated {
                 request_id,
                 sender: Principal::anonymous(),
+                delegation_expiry: None,
             };
             return Ok((anonymous, Vec::new()));
         };
@@ -304,17 +322,19 @@ impl Envelope {
         if self.sender_delegation.len() > MAX_DELEGATIONS {
             return Err(RequestError::TooManyDelegations);
         }
-        let canister = bytes(field(&self.content, "canister_id"), "canister_id")?;
         let mut checks = Vec::new();
         let mut key = first_key;
+        let mut delegation_expiry: Option<(usize, u64)> = None;
         for (index, link) in self.sender_delegation.iter().enumerate() {
-            if link.expiration < now_ns {
-                return Err(RequestError::DelegationExpired(index));
+            if delegation_expiry.is_none_or(|(_, earliest)| link.expiration < earliest) {
+                delegation_expiry = Some((index, link.expiration));
             }
-            if let (Some(targets), Some(canister)) = (&link.targets, &canister) {
-                if !targets.contains(canister) {
-                    return Err(RequestError::TargetNotAllowed(index));
-                }
+            if link
+                .targets
+                .as_ref()
+                .is_some_and(|targets| !targets.iter().any(|t| t == target))
+            {
+                return Err(RequestError::TargetNotAllowed(index));
             }
             let hash =
                 hash_of_map(&link.delegation).map_err(|_| RequestError::Malformed("delegation"))?;
@@ -334,6 +354,7 @@ impl Envelope {
         let authenticated = Authenticated {
             request_id,
             sender: principal,
+            delegation_expiry,
         };
         Ok((authenticated, checks))
     }
@@ -481,7 +502,7 @@ mod tests {
         let session = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
 
         let direct = signed(&alice, Vec::new(), &alice);
-        let authenticated = direct.authenticate(&verifier, NOW).unwrap();
+        let authenticated = direct.authenticate(&verifier, &CANISTER, NOW).unwrap();
         assert_eq!(
             authenticated.sender,
             Principal::self_authenticating(&ed25519_der(&alice))
@@ -494,13 +515,13 @@ mod tests {
         let mut forged = direct.clone();
         forged.content[3].1 = text("steal");
         assert_eq!(
-            forged.authenticate(&verifier, NOW),
+            forged.authenticate(&verifier, &CANISTER, NOW),
             Err(RequestError::InvalidSignature(Signer::Request))
         );
         let mut impostor = direct.clone();
         impostor.content[1].1 = Value::Bytes(Principal::anonymous().as_bytes().to_vec());
         assert_eq!(
-            impostor.authenticate(&verifier, NOW),
+            impostor.authenticate(&verifier, &CANISTER, NOW),
             Err(RequestError::SenderMismatch)
         );
 
@@ -511,7 +532,10 @@ mod tests {
             sender_delegation: Vec::new(),
         };
         assert_eq!(
-            anonymous.authenticate(&verifier, NOW).unwrap().sender,
+            anonymous
+                .authenticate(&verifier, &CANISTER, NOW)
+                .unwrap()
+                .sender,
             Principal::anonymous()
         );
 
@@ -524,29 +548,38 @@ mod tests {
         );
         let delegated = signed(&alice, vec![link.clone()], &session);
         assert_eq!(
-            delegated.authenticate(&verifier, NOW).unwrap().sender,
+            delegated
+                .authenticate(&verifier, &CANISTER, NOW)
+                .unwrap()
+                .sender,
             authenticated.sender
         );
         assert_eq!(
-            delegated.authenticate(&verifier, NOW + 2),
+            delegated.authenticate(&verifier, &CANISTER, NOW + 2),
             Err(RequestError::DelegationExpired(0))
+        );
+        // A request for another canister (say a read_state, whose content
+        // names none: the target is its effective canister id) is refused.
+        assert_eq!(
+            delegated.authenticate(&verifier, &[9], NOW),
+            Err(RequestError::TargetNotAllowed(0))
         );
         let elsewhere = delegate(&alice, &ed25519_der(&session), NOW + 1, Some(vec![vec![9]]));
         assert_eq!(
-            signed(&alice, vec![elsewhere], &session).authenticate(&verifier, NOW),
+            signed(&alice, vec![elsewhere], &session).authenticate(&verifier, &CANISTER, NOW),
             Err(RequestError::TargetNotAllowed(0))
         );
         let mut stretched = link;
         stretched.expiration += 1_000;
         stretched.delegation[1].1 = Value::Integer(stretched.expiration.into());
         assert_eq!(
-            signed(&alice, vec![stretched], &session).authenticate(&verifier, NOW),
+            signed(&alice, vec![stretched], &session).authenticate(&verifier, &CANISTER, NOW),
             Err(RequestError::InvalidSignature(Signer::Delegation(0)))
         );
         // Signed by the delegator instead of the session key.
         let link = delegate(&alice, &ed25519_der(&session), NOW + 1, None);
         assert_eq!(
-            signed(&alice, vec![link], &alice).authenticate(&verifier, NOW),
+            signed(&alice, vec![link], &alice).authenticate(&verifier, &CANISTER, NOW),
             Err(RequestError::InvalidSignature(Signer::Request))
         );
     }
@@ -591,10 +624,10 @@ mod tests {
                 sender_sig: Some(sign(&[REQUEST_DOMAIN, id.as_slice()].concat())),
                 sender_delegation: Vec::new(),
             };
-            assert!(envelope.authenticate(&verifier, NOW).is_ok());
+            assert!(envelope.authenticate(&verifier, &CANISTER, NOW).is_ok());
             envelope.sender_sig = Some(sign(b"something else"));
             assert_eq!(
-                envelope.authenticate(&verifier, NOW),
+                envelope.authenticate(&verifier, &CANISTER, NOW),
                 Err(RequestError::InvalidSignature(Signer::Request))
             );
         }

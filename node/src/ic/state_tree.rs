@@ -243,6 +243,7 @@ mod tests {
         let stored = |status| StoredStatus {
             status,
             expiry_ns: 0,
+            sender: Vec::new(),
         };
         state
             .request_status

@@ -25,6 +25,10 @@ pub struct StoredStatus {
     pub status: RequestStatus,
     /// The request's expiry (it is forgotten some time after).
     pub expiry_ns: u64,
+    /// Who sent the request (principal bytes): only they may read its
+    /// status. Not part of the certified tree.
+    #[serde(with = "serde_bytes")]
+    pub sender: Vec<u8>,
 }
 
 type Id = [u8; 32];
@@ -47,6 +51,12 @@ enum Node {
 
 fn bit(id: &Id, index: u16) -> bool {
     id[usize::from(index / 8)] >> (7 - index % 8) & 1 == 1
+}
+
+/// Sorted ids sharing the bits before `index`, split into those whose bit
+/// `index` is clear (they come first) and those where it is set.
+fn split_at_bit(ids: &[Id], index: u16) -> (&[Id], &[Id]) {
+    ids.split_at(ids.partition_point(|id| !bit(id, index)))
 }
 
 /// The first bit where `a` and `b` differ.
@@ -216,10 +226,12 @@ impl Node {
     }
 
     /// This subtree revealing `full` ids with their statuses and
-    /// `labels` ids by label only; everything else pruned.
+    /// `labels` ids by label only; everything else pruned. Both lists are
+    /// sorted and hold only ids of leaves below this node, so each fork
+    /// splits them at its bit: the work is the witness's size, not the
+    /// number of ids times the number of nodes.
     fn witness(&self, full: &[Id], labels: &[Id]) -> HashTree {
-        let wanted = |ids: &[Id]| ids.iter().any(|id| self.covers(id));
-        if !wanted(full) && !wanted(labels) {
+        if full.is_empty() && labels.is_empty() {
             return HashTree::Pruned(self.hash());
         }
         match self {
@@ -230,10 +242,19 @@ impl Node {
                     labeled(id.to_vec(), HashTree::Pruned(value.status.tree().digest()))
                 }
             }
-            Node::Fork { left, right, .. } => HashTree::Fork(
-                Box::new(left.witness(full, labels)),
-                Box::new(right.witness(full, labels)),
-            ),
+            Node::Fork {
+                bit: b,
+                left,
+                right,
+                ..
+            } => {
+                let (full_left, full_right) = split_at_bit(full, *b);
+                let (labels_left, labels_right) = split_at_bit(labels, *b);
+                HashTree::Fork(
+                    Box::new(left.witness(full_left, labels_left)),
+                    Box::new(right.witness(full_right, labels_right)),
+                )
+            }
         }
     }
 
@@ -338,6 +359,10 @@ impl StatusTree {
                 labels.extend(root.after(id));
             }
         }
+        for ids in [&mut full, &mut labels] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         root.witness(&full, &labels)
     }
 
@@ -404,6 +429,7 @@ mod tests {
         StoredStatus {
             status: RequestStatus::Replied(vec![n]),
             expiry_ns: u64::from(n),
+            sender: Vec::new(),
         }
     }
 
@@ -445,6 +471,17 @@ mod tests {
         assert_eq!(witness.digest(), root);
         assert_eq!(lookup(&witness, &ids[9]), Lookup::Found(&[9]));
         assert_eq!(lookup(&witness, &absent[0]), Lookup::Absent);
+        // All of them at once, present and absent, in no particular order.
+        let mut everything: Vec<Id> = ids.iter().chain(&absent).copied().collect();
+        everything.reverse();
+        let all = tree.witness(&everything);
+        assert_eq!(all.digest(), root);
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(lookup(&all, id), Lookup::Found(&[n as u8]));
+        }
+        for id in &absent {
+            assert_eq!(lookup(&all, id), Lookup::Absent, "{id:?}");
+        }
         // What was pruned is unknown, not absent.
         let unrevealed = ids
             .iter()

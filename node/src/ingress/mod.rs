@@ -136,13 +136,20 @@ impl Ingress {
         }
     }
 
-    /// Its id, expiry (ms) and signature checks as of block time `time_ns`.
-    pub(crate) fn checks(&self, time_ns: u64) -> Option<(Hash, u64, Vec<Claim>)> {
+    /// What validating it takes: its signature checks, and what a node
+    /// may remember once they verified ([`Admission`]). Nothing here
+    /// depends on time; [`Admission::valid_at`] is checked at every use.
+    pub(crate) fn checks(&self) -> Option<(Admission, Vec<Claim>)> {
         match self {
             Ingress::Signed(message) => {
                 let id = message.id();
                 let claim = message.claim(&id).ok()?;
-                Some((id, message.expiry_ms, vec![claim]))
+                let admission = Admission {
+                    id,
+                    expiry_ms: message.expiry_ms,
+                    delegation_expiry_ns: None,
+                };
+                Some((admission, vec![claim]))
             }
             Ingress::Call {
                 expiry_ms,
@@ -152,11 +159,75 @@ impl Ingress {
                 if call.expiry_ns / 1_000_000 != *expiry_ms {
                     return None;
                 }
-                let (_, checks) = call.envelope.claims_for(call.request_id, time_ns).ok()?;
+                let (authenticated, checks) = call
+                    .envelope
+                    .claims_for(call.request_id, &call.canister_id)
+                    .ok()?;
+                let admission = Admission {
+                    id: Hash(call.request_id),
+                    expiry_ms: *expiry_ms,
+                    delegation_expiry_ns: authenticated.delegation_expiry.map(|(_, at)| at),
+                };
                 let claims = checks.into_iter().map(|(_, claim)| claim).collect();
-                Some((Hash(call.request_id), *expiry_ms, claims))
+                Some((admission, claims))
             }
         }
+    }
+}
+
+/// Why a block's ingress section is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IngressBlockError {
+    /// Over the ingress limits, a message twice, or one an ancestor ordered.
+    #[error("over the limits or ordered before")]
+    Limits,
+    /// A message that does not decode or whose checks fail.
+    #[error("a malformed message")]
+    Malformed,
+    /// A message whose id is not its content's.
+    #[error("a message under another id")]
+    WrongId,
+    /// A message finalized before.
+    #[error("a message finalized before")]
+    Finalized,
+    /// A message expired, or expiring too far ahead, at the block's time.
+    #[error("a message expired or too far ahead")]
+    Expiry,
+    /// A signature that does not verify.
+    #[error("an invalid signature")]
+    Signature,
+    /// A call whose sender's delegation expired at the block's time.
+    #[error("a call whose delegation expired")]
+    DelegationExpired,
+}
+
+/// What a node remembers of a message whose signatures it verified: its
+/// id and the times after which it is void.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// The message id.
+    pub id: Hash,
+    /// Its expiry, Unix ms.
+    pub expiry_ms: u64,
+    /// When its first delegation expires, Unix ns (none: no delegation).
+    pub delegation_expiry_ns: Option<u64>,
+}
+
+impl Admission {
+    /// Whether it may be in a block of time `time_ns`: not expired, not
+    /// too far ahead, no delegation expired. Judged by the block's time,
+    /// so every node decides alike, whether it verified the message
+    /// before or not.
+    pub fn valid_at(&self, time_ns: u64) -> Result<(), IngressBlockError> {
+        let time_ms = time_ns / 1_000_000;
+        let latest = time_ms + MAX_EXPIRY_MS + VALIDATION_SLACK_MS;
+        if self.expiry_ms < time_ms || self.expiry_ms > latest {
+            return Err(IngressBlockError::Expiry);
+        }
+        if self.delegation_expiry_ns.is_some_and(|at| at < time_ns) {
+            return Err(IngressBlockError::DelegationExpired);
+        }
+        Ok(())
     }
 }
 

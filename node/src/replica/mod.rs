@@ -239,6 +239,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         certified: tokio::sync::watch::channel(None).0,
         query_key: secrets.query_key.clone(),
         node_principal,
+        http_limits: config.http_limits,
     });
     let listener = tokio::net::TcpListener::bind(config.http)
         .await
@@ -349,7 +350,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
                 let payloads = node.consensus.payloads_mut();
                 let refused = batch
                     .iter()
-                    .filter(|(id, message)| !payloads.submit(*id, message))
+                    .filter(|(admission, message)| !payloads.submit(*admission, message))
                     .count();
                 node.shared.pending.store(payloads.pending(), Ordering::Relaxed);
                 if refused > 0 {
