@@ -79,7 +79,9 @@ fn a_proposal_with_a_forged_signature_is_refused_before_its_payload_is_judged() 
                 continue; // node 0 is cut off from its peers
             }
             if let Artifact::Proposal(proposal) = &artifact {
-                let new = proposals.iter().all(|(_, p): &(u32, Proposal)| p != proposal);
+                let new = proposals
+                    .iter()
+                    .all(|(_, p): &(u32, Proposal)| p != proposal);
                 if proposal.block.height == 1 && new {
                     proposals.push((from as u32, proposal.clone()));
                 }

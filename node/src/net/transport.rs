@@ -66,6 +66,9 @@ pub struct PeerStats {
     pub queued: AtomicU64,
     /// Bytes waiting in its queue.
     pub queued_bytes: AtomicU64,
+    /// Raised when the peer is removed or its id is taken by another
+    /// node: its dialer and its connections of an older generation end.
+    generation: AtomicU64,
     /// Its rate limit, shared by all its connections.
     limit: std::sync::Mutex<Option<TokenBucket>>,
 }
@@ -84,7 +87,8 @@ pub enum TransportError {
         /// What went wrong.
         source: std::io::Error,
     },
-    /// More than [`MAX_PEERS`] nodes, or a new peer not taking the next id.
+    /// More than [`MAX_PEERS`] nodes, or a new peer neither taking the
+    /// next id nor one of a removed peer.
     #[error("peers are numbered 0 to {MAX_PEERS} - 1 in order")]
     TooManyPeers,
 }
@@ -191,7 +195,8 @@ impl Transport {
         Ok(transport)
     }
 
-    /// Connects to a node that joined the subnet as `id` (the next id).
+    /// Connects to a node that joined the subnet as `id`: the next id, or
+    /// one whose node was removed or whose certificate changed.
     ///
     /// # Errors
     /// [`TransportError`] for an unusable certificate, another id, or more
@@ -202,15 +207,42 @@ impl Transport {
         address: &str,
         certificate: Vec<u8>,
     ) -> Result<(), TransportError> {
-        if id as usize != self.peers.load(Ordering::Relaxed) {
+        if id as usize > self.peers.load(Ordering::Relaxed) || id == self.me {
             return Err(TransportError::TooManyPeers);
         }
         self.dial(id, address, certificate.clone())?;
-        self.known
+        let mut known = self.known.write().expect("known certificates");
+        match known.get_mut(id as usize) {
+            Some(slot) => *slot = certificate,
+            None => known.push(certificate),
+        }
+        Ok(())
+    }
+
+    /// Disconnects from a node that left the subnet: its certificate is no
+    /// longer accepted, its queue and dialer stop, and its connections
+    /// close at their next frame.
+    pub fn remove_peer(&self, id: NodeId) {
+        if id == self.me || id as usize >= self.peers.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(certificate) = self
+            .known
             .write()
             .expect("known certificates")
-            .push(certificate);
-        Ok(())
+            .get_mut(id as usize)
+        {
+            certificate.clear();
+        }
+        if let Some(queue) = self.queues.lock().expect("queues").get_mut(id as usize) {
+            *queue = None;
+        }
+        self.stats[id as usize].next_generation();
+    }
+
+    /// The certificate pinned for each id (empty: a removed peer).
+    pub fn certificates(&self) -> Vec<Vec<u8>> {
+        self.known.read().expect("known certificates").clone()
     }
 
     /// Starts the queue and dialer of peer `peer` (nothing for this node).
@@ -239,17 +271,25 @@ impl Transport {
                 algorithms,
             }))
             .with_client_auth_cert(vec![dialer.own_certificate.clone()], key)?;
-        // Only once nothing can fail: queue indices stay peer ids.
+        // Only once nothing can fail: queue indices stay peer ids. A peer
+        // taking over an id ends the generation of the one before.
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        self.queues.lock().expect("queues").push(Some(sender));
-        self.peers.store(peer as usize + 1, Ordering::Relaxed);
+        let mut queues = self.queues.lock().expect("queues");
+        match queues.get_mut(peer as usize) {
+            Some(queue) => *queue = Some(sender),
+            None => queues.push(Some(sender)),
+        }
+        let peers = queues.len();
+        drop(queues);
+        self.peers.store(peers, Ordering::Relaxed);
+        let generation = self.stats[peer as usize].next_generation();
         tokio::spawn(dial_loop(
             peer,
             address.to_string(),
             TlsConnector::from(Arc::new(client)),
             receiver,
             Arc::clone(&self.stats),
-            Arc::clone(&self.isolated),
+            (Arc::clone(&self.isolated), generation),
         ));
         Ok(())
     }
@@ -302,12 +342,13 @@ async fn dial_loop(
     connector: TlsConnector,
     mut queue: mpsc::Receiver<Arc<Vec<u8>>>,
     stats: Arc<Vec<PeerStats>>,
-    isolated: Arc<AtomicBool>,
+    (isolated, generation): (Arc<AtomicBool>, u64),
 ) {
     let stats = &stats[peer as usize];
     let name = ServerName::try_from(format!("chainkey-node-{peer}")).expect("a valid DNS name");
     let mut backoff = Duration::from_millis(50);
-    loop {
+    // Until the peer is removed or replaced (its queue then ends too).
+    while stats.generation.load(Ordering::Relaxed) == generation {
         if !isolated.load(Ordering::Relaxed) {
             if let Ok(Ok(tcp)) =
                 tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&address)).await
@@ -318,12 +359,12 @@ async fn dial_loop(
                     backoff = Duration::from_millis(50);
                     loop {
                         let Some(frame) = queue.recv().await else {
-                            return; // the node is shutting down
+                            return; // shutting down
                         };
-                        stats.queued.fetch_sub(1, Ordering::Relaxed);
-                        stats
-                            .queued_bytes
-                            .fetch_sub(frame.len() as u64, Ordering::Relaxed);
+                        if stats.generation.load(Ordering::Relaxed) != generation {
+                            return; // the peer is gone: its frames with it
+                        }
+                        stats.dequeued(frame.len());
                         if isolated.load(Ordering::Relaxed) {
                             break;
                         }
@@ -381,9 +422,13 @@ async fn accept_loop(
                 return;
             };
             let stats = &stats[from];
+            let generation = stats.generation.load(Ordering::Relaxed);
             while let Ok(body) = read_frame(&mut tls).await {
                 stats.received.fetch_add(1, Ordering::Relaxed);
-                if isolated.load(Ordering::Relaxed) {
+                // A removed or replaced peer's connection ends here.
+                if isolated.load(Ordering::Relaxed)
+                    || stats.generation.load(Ordering::Relaxed) != generation
+                {
                     return;
                 }
                 if !stats.admit() {
@@ -411,6 +456,27 @@ async fn accept_loop(
 }
 
 impl PeerStats {
+    /// A frame of `bytes` left the queue.
+    fn dequeued(&self, bytes: usize) {
+        let less = |by: u64| move |count: u64| Some(count.saturating_sub(by));
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, less(1));
+        let _ = self.queued_bytes.fetch_update(
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+            less(bytes as u64),
+        );
+    }
+
+    /// A new generation of the peer: an empty queue, not connected yet.
+    fn next_generation(&self) -> u64 {
+        self.queued.store(0, Ordering::Relaxed);
+        self.queued_bytes.store(0, Ordering::Relaxed);
+        self.connected.store(false, Ordering::Relaxed);
+        self.generation.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Takes one frame from the peer's rate limit; false if over it.
     fn admit(&self) -> bool {
         let mut limit = self.limit.lock().expect("rate limit");
@@ -541,4 +607,99 @@ impl ClientCertVerifier for PinnedClients {
     }
 
     handshake_signatures!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chainkey_consensus::Height;
+
+    /// A TLS identity for node `id`: its certificate and key.
+    fn tls(id: NodeId) -> (Vec<u8>, zeroize::Zeroizing<Vec<u8>>) {
+        let tls = rcgen::generate_simple_self_signed(vec![format!("chainkey-node-{id}")]).unwrap();
+        let key = zeroize::Zeroizing::new(tls.key_pair.serialize_der());
+        (tls.cert.der().to_vec(), key)
+    }
+
+    fn free_address() -> SocketAddr {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap()
+    }
+
+    async fn start(
+        me: NodeId,
+        identities: &[(Vec<u8>, zeroize::Zeroizing<Vec<u8>>)],
+        addresses: &[SocketAddr],
+    ) -> (Transport, mpsc::Receiver<Received>) {
+        let (inbound, received) = mpsc::channel(64);
+        let identity = Identity {
+            me,
+            certificates: identities.iter().map(|(cert, _)| cert.clone()).collect(),
+            addresses: addresses.iter().map(ToString::to_string).collect(),
+            key: identities[me as usize].1.clone(),
+        };
+        let transport = Transport::start(identity, addresses[me as usize], inbound)
+            .await
+            .unwrap();
+        (transport, received)
+    }
+
+    fn frame(from: Height) -> Arc<Vec<u8>> {
+        Arc::new(Message::BlocksRequest { from, to: from }.to_frame())
+    }
+
+    /// Sends `frame(n)` from `sender` to `to` until `inbox` gets one from
+    /// `from`, or gives up after two seconds.
+    async fn reaches(
+        sender: &Transport,
+        to: NodeId,
+        inbox: &mut mpsc::Receiver<Received>,
+        from: NodeId,
+    ) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            sender.send(to, frame(1));
+            if let Ok(Some(received)) =
+                tokio::time::timeout(Duration::from_millis(100), inbox.recv()).await
+            {
+                if received.from == from {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_removed_peer_is_cut_off_and_its_id_can_come_back_as_another_node() {
+        let identities: Vec<_> = (0..2).map(tls).collect();
+        let addresses = [free_address(), free_address()];
+        let (zero, mut zero_inbox) = start(0, &identities, &addresses).await;
+        let (one, _) = start(1, &identities, &addresses).await;
+        assert!(reaches(&one, 0, &mut zero_inbox, 1).await, "connected");
+
+        // Node 1 leaves: node 0 no longer accepts it, nor dials it.
+        zero.remove_peer(1);
+        assert!(zero.certificates()[1].is_empty());
+        while zero_inbox.try_recv().is_ok() {}
+        assert!(!reaches(&one, 0, &mut zero_inbox, 1).await, "cut off");
+        drop(one);
+
+        // Id 1 comes back as another node, at another address.
+        let newcomer = tls(1);
+        let new_address = free_address();
+        let mut identities = identities;
+        identities[1] = newcomer;
+        let (again, mut again_inbox) = start(1, &identities, &[addresses[0], new_address]).await;
+        zero.add_peer(1, &new_address.to_string(), identities[1].0.clone())
+            .unwrap();
+        assert!(
+            reaches(&again, 0, &mut zero_inbox, 1).await,
+            "the newcomer is accepted"
+        );
+        assert!(
+            reaches(&zero, 1, &mut again_inbox, 0).await,
+            "node 0 dials the newcomer with its new certificate"
+        );
+    }
 }

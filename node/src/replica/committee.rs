@@ -20,6 +20,7 @@ use super::crypto::MeteredCrypto;
 use super::{Node, NodeError};
 use crate::chain_key::bls::BlsKey;
 use crate::chain_key::state::ChainKeyState;
+use crate::registry::Membership;
 
 /// Finalized heights execution may lag behind before this node holds back
 /// its block proposals (about a second of blocks): a subnet whose execution
@@ -136,6 +137,41 @@ pub fn withheld(
     switch.is_some_and(|after| height > after) || (signed_by_me && state_height < finalized)
 }
 
+/// How the transport's peers change to follow the membership.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PeerChanges {
+    /// Ids to disconnect: in neither membership.
+    pub leave: Vec<NodeId>,
+    /// Ids to dial, in id order: in the latest record, with a certificate
+    /// the transport does not pin for that id.
+    pub join: Vec<NodeId>,
+}
+
+/// The peers to drop and dial for a transport pinning `pinned`
+/// certificates by id (empty: none) on node `me`, given the latest subnet
+/// record and the membership in force (which still runs consensus until
+/// the switch, so its members stay connected until then).
+pub fn peer_changes(
+    pinned: &[Vec<u8>],
+    me: NodeId,
+    latest: &Membership,
+    in_force: Option<&Membership>,
+) -> PeerChanges {
+    let member = |id: NodeId| {
+        latest.members.contains_key(&id) || in_force.is_some_and(|m| m.members.contains_key(&id))
+    };
+    let leave = (0..pinned.len() as NodeId)
+        .filter(|&id| id != me && !pinned[id as usize].is_empty() && !member(id))
+        .collect();
+    let join = latest
+        .members
+        .iter()
+        .filter(|(&id, m)| id != me && pinned.get(id as usize) != Some(&m.certificate))
+        .map(|(&id, _)| id)
+        .collect();
+    PeerChanges { leave, join }
+}
+
 /// Whether this node holds its block proposals: its execution is more
 /// than [`MAX_EXECUTION_LAG`] finalized heights behind.
 pub fn holds_proposals(finalized: Height, executed: Height) -> bool {
@@ -188,19 +224,31 @@ impl Node {
         }
     }
 
-    /// Connects to the members of the latest subnet record the chain
-    /// carried that this node has no connection for (nodes that joined).
-    pub(super) fn connect_new_members(&mut self) {
+    /// Keeps the transport's peers those of the memberships in force and
+    /// coming (see [`peer_changes`]): nodes that joined are dialled, nodes
+    /// that left are disconnected and their certificates unpinned.
+    pub(super) fn follow_membership(&mut self) {
         let state = self.consensus.payloads().chain_key.state();
-        let Some(record) = state.membership() else {
-            return;
+        let Some(latest) = state.membership() else {
+            return; // the configuration's nodes, as at genesis
         };
-        let known = self.peers.transport.stats().len();
-        for (&id, member) in record
-            .members
-            .iter()
-            .filter(|(id, _)| **id as usize >= known)
-        {
+        let in_force = state.epoch().record.as_deref();
+        let changes = peer_changes(
+            &self.peers.transport.certificates(),
+            self.me,
+            latest,
+            in_force,
+        );
+        for id in changes.leave {
+            tracing::info!(
+                node = self.me,
+                peer = id,
+                "disconnecting from a node that left"
+            );
+            self.peers.transport.remove_peer(id);
+        }
+        for id in changes.join {
+            let member = &latest.members[&id];
             let added =
                 self.peers
                     .transport
@@ -309,6 +357,70 @@ mod tests {
 
     fn artifact(height: Height) -> Artifact {
         Artifact::CatchUpRequest { height }
+    }
+
+    #[test]
+    fn the_transport_follows_nodes_joining_leaving_and_coming_back() {
+        use crate::registry::governance::SubnetRecord;
+        use crate::registry::node_record::test_peer;
+        let membership = |version, members: &[NodeId]| {
+            let record = SubnetRecord {
+                version,
+                members: members.iter().map(|&id| (id, test_peer(id))).collect(),
+            };
+            Membership::decode(&record).unwrap()
+        };
+        let certificate = |id| hex::decode(test_peer(id).certificate).unwrap();
+        let pinned: Vec<Vec<u8>> = (0..4).map(certificate).collect();
+        let genesis = membership(1, &[0, 1, 2, 3]);
+        // Node 4 joins: dialled at once (it takes part in the reshare).
+        let joined = membership(2, &[0, 1, 2, 3, 4]);
+        let changes = peer_changes(&pinned, 0, &joined, Some(&genesis));
+        assert_eq!(
+            changes,
+            PeerChanges {
+                leave: vec![],
+                join: vec![4]
+            }
+        );
+        // Node 3 leaves: kept while the membership in force has it.
+        let left = membership(3, &[0, 1, 2]);
+        assert_eq!(
+            peer_changes(&pinned, 0, &left, Some(&genesis)),
+            PeerChanges::default()
+        );
+        assert_eq!(
+            peer_changes(&pinned, 0, &left, Some(&left)),
+            PeerChanges {
+                leave: vec![3],
+                join: vec![]
+            }
+        );
+        // Id 3 comes back as another node: its new certificate is dialled.
+        let mut unpinned = pinned.clone();
+        unpinned[3].clear();
+        let mut back = membership(4, &[0, 1, 2, 3]);
+        back.members.get_mut(&3).unwrap().certificate = b"another node".to_vec();
+        assert_eq!(
+            peer_changes(&unpinned, 0, &back, Some(&left)),
+            PeerChanges {
+                leave: vec![],
+                join: vec![3]
+            }
+        );
+        // Or replaced without leaving first.
+        assert_eq!(
+            peer_changes(&pinned, 0, &back, Some(&back)),
+            PeerChanges {
+                leave: vec![],
+                join: vec![3]
+            }
+        );
+        // This node itself is never dialled nor dropped.
+        assert_eq!(
+            peer_changes(&pinned, 3, &left, Some(&left)),
+            PeerChanges::default()
+        );
     }
 
     #[test]

@@ -438,7 +438,7 @@ impl Node {
             self.resync_signer();
             self.resync_bls();
         }
-        self.connect_new_members();
+        self.follow_membership();
         self.switch_committee_if_due()?;
         // A finalized block may wait for the next beacon (below a gap, the
         // blocks wait for the gap to be filled instead).
@@ -582,7 +582,7 @@ impl Node {
         if self.catch_up_chain_key()? {
             self.resync_signer();
             self.resync_bls();
-            self.connect_new_members();
+            self.follow_membership();
             self.switch_committee_if_due()?;
         }
         self.feed_execution()?;
