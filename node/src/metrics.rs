@@ -22,7 +22,9 @@ pub struct Metrics {
     pub verification_seconds: HistogramVec,
     /// Invalid artifacts dropped, by peer.
     pub invalid_artifacts: IntCounterVec,
-    /// Frames dropped, by peer and reason (`rate_limited`, `malformed`, `queue_full`).
+    /// Frames dropped or delayed, by peer and reason (`rate_limited`,
+    /// `malformed`, `queue_full`; `throttled`: reading waited for the
+    /// peer's byte budget).
     pub dropped_frames: IntGaugeVec,
     /// Queue depths (`unvalidated`, `ingress`, `peer-<id>`).
     pub queue_depth: IntGaugeVec,
@@ -93,7 +95,7 @@ impl Metrics {
             dropped_frames: IntGaugeVec::new(
                 Opts::new(
                     "chainkey_dropped_frames",
-                    "Frames dropped so far, by peer and reason",
+                    "Frames dropped (or delayed: throttled) so far, by peer and reason",
                 ),
                 &["peer", "reason"],
             )

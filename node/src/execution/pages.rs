@@ -447,6 +447,12 @@ impl<'de> Deserialize<'de> for Pages {
             })?;
         let image = match stored.image {
             None => None,
+            // A plain file name of the image directory, nothing elsewhere.
+            Some(name) if name.is_empty() || name.contains(['/', '\\']) || name == ".." => {
+                return Err(D::Error::custom(
+                    "a memory image name that is not a file name",
+                ));
+            }
             Some(name) => Some(IMAGE_DIR.with_borrow_mut(|dir| {
                 let dir = dir
                     .as_mut()
@@ -557,6 +563,40 @@ mod tests {
         assert!(crate::cbor::to_cbor(&later).len() > 8 << 20);
         let refused: Result<Vec<Pages>, _> = ciborium::from_reader(bytes.as_slice());
         assert!(refused.is_err());
+    }
+
+    #[test]
+    fn a_checkpoint_cannot_name_an_image_outside_its_image_directory() {
+        let outside = tempfile::tempdir().unwrap();
+        let mut heap = Pages::zeroed(16 << 20);
+        for index in (0..256).step_by(2) {
+            heap.write(index * PAGE_BYTES, &[7]);
+        }
+        let heap = heap.with_image_if_large();
+        let name = heap.image().unwrap().name().to_owned();
+        let (bytes, _) = with_image_dir(outside.path(), || crate::cbor::to_cbor(&heap));
+        // The same checkpoint, its image named from a directory below.
+        let mut value: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+        fn rename(value: &mut ciborium::Value, from: &str, to: &str) {
+            match value {
+                ciborium::Value::Text(text) if text == from => *text = to.to_owned(),
+                ciborium::Value::Array(items) => items.iter_mut().for_each(|v| rename(v, from, to)),
+                ciborium::Value::Map(entries) => {
+                    for (key, value) in entries {
+                        rename(key, from, to);
+                        rename(value, from, to);
+                    }
+                }
+                _ => {}
+            }
+        }
+        rename(&mut value, &name, &format!("../{name}"));
+        let escaping = crate::cbor::to_cbor(&value);
+        let below = outside.path().join("images");
+        std::fs::create_dir(&below).unwrap();
+        let (read, _): (Result<Pages, _>, _) =
+            with_image_dir(&below, || ciborium::from_reader(escaping.as_slice()));
+        assert!(read.is_err(), "the image outside was read");
     }
 
     #[test]

@@ -197,10 +197,16 @@ pub(super) fn write_checkpoint(dir: &Path, state: &ReplicatedState) -> std::io::
         ciborium::into_writer(state, &mut bytes).map(|()| bytes)
     });
     let bytes = bytes.map_err(std::io::Error::other)?;
+    // The images the checkpoint names are durable before it is: their
+    // renames are made durable by syncing their directory.
+    sync_directory(&images)?;
     let temporary = dir.join("checkpoint.cbor.tmp");
     std::fs::write(&temporary, bytes)?;
     std::fs::File::open(&temporary)?.sync_all()?;
     std::fs::rename(temporary, checkpoint_path(dir))?;
+    // Without this, a crash may keep the old name: the rename is an entry
+    // of the directory, durable only once the directory is synced.
+    sync_directory(dir)?;
     for entry in std::fs::read_dir(&images)? {
         let entry = entry?;
         if !named.contains(entry.file_name().to_string_lossy().as_ref()) {
@@ -208,6 +214,11 @@ pub(super) fn write_checkpoint(dir: &Path, state: &ReplicatedState) -> std::io::
         }
     }
     Ok(())
+}
+
+/// Makes the entries of directory `dir` (new and renamed files) durable.
+fn sync_directory(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Starts the thread that writes checkpoints of the states sent to it.

@@ -34,8 +34,16 @@ pub const QUEUE_CAPACITY: usize = 8192;
 /// Bytes waiting for one peer; beyond this, new frames are dropped.
 pub const QUEUE_BYTES: u64 = 64 << 20;
 /// Frames per second accepted from one peer, over all its connections
-/// (with a burst of twice as many).
+/// (with a burst of twice as many); more are dropped and counted.
 pub const RATE_LIMIT: f64 = 4000.0;
+/// Bytes per second read from one peer, over all its connections (with a
+/// burst of twice as many); beyond it, reading from the peer waits.
+pub const BYTE_RATE_LIMIT: f64 = (32 << 20) as f64;
+/// Connections one peer may hold open to this node at once.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 4;
+/// TLS handshakes in progress at once (before a connection is known to
+/// be a peer's); more connections are closed at once.
+pub const MAX_HANDSHAKES: usize = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// A message and the peer it came from.
@@ -60,6 +68,10 @@ pub struct PeerStats {
     pub queue_full: AtomicU64,
     /// Frames from it dropped by the rate limit.
     pub rate_limited: AtomicU64,
+    /// Times reading from it waited for its byte budget.
+    pub throttled: AtomicU64,
+    /// Its connections to this node open now.
+    connections: std::sync::atomic::AtomicUsize,
     /// Frames from it that did not decode.
     pub malformed: AtomicU64,
     /// Frames waiting in its queue.
@@ -69,8 +81,8 @@ pub struct PeerStats {
     /// Raised when the peer is removed or its id is taken by another
     /// node: its dialer and its connections of an older generation end.
     generation: AtomicU64,
-    /// Its rate limit, shared by all its connections.
-    limit: std::sync::Mutex<Option<TokenBucket>>,
+    /// Its frame and byte rate limits, shared by all its connections.
+    limit: std::sync::Mutex<Option<Budget>>,
 }
 
 /// Why the transport could not start.
@@ -389,9 +401,14 @@ async fn accept_loop(
     stats: Arc<Vec<PeerStats>>,
     isolated: Arc<AtomicBool>,
 ) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
+        };
+        // Anyone can connect: handshakes are bounded before anything else.
+        let Ok(handshake) = Arc::clone(&handshakes).try_acquire_owned() else {
+            continue; // dropping the socket closes it
         };
         let acceptor = acceptor.clone();
         let certificates = Arc::clone(&certificates);
@@ -405,6 +422,7 @@ async fn accept_loop(
             else {
                 return;
             };
+            drop(handshake);
             // The verifier accepted only known certificates: find whose.
             let Some(from) = tls
                 .get_ref()
@@ -422,6 +440,9 @@ async fn accept_loop(
                 return;
             };
             let stats = &stats[from];
+            let Some(_open) = stats.open_connection() else {
+                return; // the peer holds enough connections already
+            };
             let generation = stats.generation.load(Ordering::Relaxed);
             while let Ok(body) = read_frame(&mut tls).await {
                 stats.received.fetch_add(1, Ordering::Relaxed);
@@ -431,7 +452,12 @@ async fn accept_loop(
                 {
                     return;
                 }
-                if !stats.admit() {
+                let (admitted, wait) = stats.admit(body.len());
+                if !wait.is_zero() {
+                    stats.throttled.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(wait).await;
+                }
+                if !admitted {
                     stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -452,6 +478,15 @@ async fn accept_loop(
                 }
             }
         });
+    }
+}
+
+/// One of a peer's open connections, counted until it closes.
+struct OpenConnection<'a>(&'a PeerStats);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -477,13 +512,37 @@ impl PeerStats {
         self.generation.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Takes one frame from the peer's rate limit; false if over it.
-    fn admit(&self) -> bool {
-        let mut limit = self.limit.lock().expect("rate limit");
-        limit
-            .get_or_insert_with(|| TokenBucket::new(RATE_LIMIT))
-            .take()
+    /// Counts a new connection from the peer, unless it holds
+    /// [`MAX_CONNECTIONS_PER_PEER`] already.
+    fn open_connection(&self) -> Option<OpenConnection<'_>> {
+        let open = self.connections.fetch_add(1, Ordering::Relaxed);
+        let connection = OpenConnection(self);
+        (open < MAX_CONNECTIONS_PER_PEER).then_some(connection)
     }
+
+    /// Takes a frame of `bytes` from the peer's budget: whether the frame
+    /// rate admits it, and how long to wait before reading on so the
+    /// peer stays within its byte rate.
+    fn admit(&self, bytes: usize) -> (bool, Duration) {
+        let mut limit = self.limit.lock().expect("rate limit");
+        let budget = limit.get_or_insert_with(|| Budget {
+            frames: TokenBucket::new(RATE_LIMIT),
+            bytes: TokenBucket::new(BYTE_RATE_LIMIT),
+        });
+        let now = Instant::now();
+        let admitted = budget.frames.take(1.0, now).is_zero();
+        if !admitted {
+            budget.frames.tokens += 1.0; // dropped, not owed
+        }
+        (admitted, budget.bytes.take(bytes as f64, now))
+    }
+}
+
+/// A peer's frame and byte rate limits.
+#[derive(Debug)]
+struct Budget {
+    frames: TokenBucket,
+    bytes: TokenBucket,
 }
 
 /// `rate` tokens per second, holding at most two seconds' worth.
@@ -503,16 +562,19 @@ impl TokenBucket {
         }
     }
 
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+    /// Takes `cost` tokens at `now`: zero if there were enough, else how
+    /// long until the debt is repaid (the tokens are taken all the same,
+    /// so a caller that waits that long stays within the rate; one that
+    /// drops the item instead gives them back).
+    fn take(&mut self, cost: f64, now: Instant) -> Duration {
+        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
         self.tokens = (self.tokens + refill).min(2.0 * self.rate);
         self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
+        self.tokens -= cost;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
         } else {
-            false
+            Duration::from_secs_f64(-self.tokens / self.rate)
         }
     }
 }
@@ -668,6 +730,27 @@ mod tests {
             }
         }
         false
+    }
+
+    #[test]
+    fn a_budget_admits_a_burst_then_its_rate_and_makes_byte_debts_wait() {
+        let start = Instant::now();
+        let mut frames = TokenBucket::new(10.0);
+        let admitted = (0..25)
+            .filter(|_| frames.take(1.0, start).is_zero())
+            .count();
+        assert_eq!(admitted, 20, "a burst of two seconds' worth");
+        // (A dropped frame is given back by its caller; here they are owed.)
+        let mut bytes = TokenBucket::new(1000.0);
+        assert_eq!(bytes.take(2000.0, start), Duration::ZERO);
+        let wait = bytes.take(500.0, start);
+        assert_eq!(
+            wait,
+            Duration::from_millis(500),
+            "half a second to repay 500 bytes"
+        );
+        let later = start + Duration::from_secs(1);
+        assert_eq!(bytes.take(400.0, later), Duration::ZERO, "repaid, 100 left");
     }
 
     #[tokio::test]

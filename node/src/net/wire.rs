@@ -90,8 +90,16 @@ pub async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin)) -> Result<Vec<
     if length > MAX_FRAME {
         return Err(WireError::TooLarge(length));
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
+    // Memory grows with the bytes that arrive, not with the length a
+    // peer announces.
+    let mut body = Vec::with_capacity(length.min(64 << 10));
+    let read = (&mut *reader)
+        .take(length as u64)
+        .read_to_end(&mut body)
+        .await?;
+    if read < length {
+        return Err(WireError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     Ok(body)
 }
 

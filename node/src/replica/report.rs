@@ -21,13 +21,14 @@ impl Node {
                 ("rate_limited", &stats.rate_limited),
                 ("malformed", &stats.malformed),
                 ("queue_full", &stats.queue_full),
+                ("throttled", &stats.throttled),
             ] {
                 let value = value.load(Ordering::Relaxed);
                 metrics
                     .dropped_frames
                     .with_label_values(&[label.as_str(), reason])
                     .set(value as i64);
-                if reason != "queue_full" {
+                if reason == "rate_limited" || reason == "malformed" {
                     dropped += value;
                 }
             }
