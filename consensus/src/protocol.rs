@@ -57,6 +57,10 @@ pub struct Config {
     pub window: Height,
     /// At most this many unvalidated artifacts are kept; the excess is dropped.
     pub max_unvalidated: usize,
+    /// At most this many bytes of unvalidated artifacts ([`Artifact::byte_len`])
+    /// are kept per peer: a peer sending large blocks fills its own share
+    /// of the pool, in bytes as in count.
+    pub max_unvalidated_bytes_per_peer: usize,
     /// A catch-up package is made at every finalized height divisible by this.
     pub catch_up_interval: Height,
     /// Received artifacts wait up to this long (ms) so that those arriving
@@ -74,6 +78,9 @@ impl Config {
             rebroadcast: 1000,
             window: 32,
             max_unvalidated: 64 * nodes.max(4) * 8,
+            // Eight blocks of the IC's largest payload (4 MiB of ingress
+            // and the chain-key sections) per peer.
+            max_unvalidated_bytes_per_peer: 8 * (8 << 20),
             catch_up_interval: 50,
             batch_delay: 5,
         }
@@ -164,6 +171,9 @@ pub struct Consensus<C, P> {
     highest_seen: Height,
     validate_at: Option<Time>,
     invalid_from: BTreeMap<NodeId, u64>,
+    /// Artifacts dropped because their sender's share of the unvalidated
+    /// pool was full, per sender.
+    over_budget: BTreeMap<NodeId, u64>,
     abstain_through: Height,
     holding_proposals: bool,
 }
@@ -197,6 +207,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             highest_seen: 0,
             validate_at: None,
             invalid_from: BTreeMap::new(),
+            over_budget: BTreeMap::new(),
             abstain_through: 0,
             holding_proposals: false,
         }
@@ -352,6 +363,12 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         &self.invalid_from
     }
 
+    /// Artifacts dropped because their sender's share of the unvalidated
+    /// pool (in count or bytes) was full, per sender.
+    pub fn over_budget(&self) -> &BTreeMap<NodeId, u64> {
+        &self.over_budget
+    }
+
     /// Everything the node holds: validated artifacts, blocks and the
     /// unvalidated pool. Bounded, thanks to purging at finalization and at
     /// catch-up packages.
@@ -436,14 +453,19 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         // cannot crowd out the others (catch-up packages always get in).
         let quota = self.config.max_unvalidated / self.config.nodes;
         let is_package = matches!(artifact, Artifact::CatchUpPackage(_));
-        let queued = self
+        let (queued, queued_bytes) = self
             .unvalidated
             .iter()
             .filter(|(sender, queued)| {
                 *sender == from && matches!(queued, Artifact::CatchUpPackage(_)) == is_package
             })
-            .count();
-        if queued >= if is_package { 1 } else { quota } {
+            .fold((0, 0), |(count, bytes), (_, queued)| {
+                (count + 1, bytes + queued.byte_len())
+            });
+        let over_bytes =
+            queued_bytes + artifact.byte_len() > self.config.max_unvalidated_bytes_per_peer;
+        if queued >= if is_package { 1 } else { quota } || (over_bytes && !is_package) {
+            *self.over_budget.entry(from).or_default() += 1;
             return;
         }
         self.unvalidated.push((from, artifact));

@@ -71,6 +71,20 @@ pub struct Payload {
 }
 
 impl Payload {
+    /// The bytes its sections hold (what it costs to keep; the encoding
+    /// adds a few per item).
+    pub fn byte_len(&self) -> usize {
+        let ingress = self
+            .ingress
+            .iter()
+            .map(|message| message.id.0.len() + message.content.len());
+        let entries = [&self.chain_key, &self.nidkg, &self.xnet]
+            .into_iter()
+            .flatten()
+            .map(|entry| entry.len());
+        ingress.chain(entries).sum()
+    }
+
     /// A hash committing to every section: each section is its label,
     /// its number of items and the items, each length-prefixed, so no two
     /// payloads share an encoding.
@@ -335,6 +349,19 @@ pub struct CatchUpPackage {
 }
 
 impl Artifact {
+    /// About the bytes it takes to keep: its payload's, if it carries a
+    /// block, plus a fixed allowance for signatures and fields.
+    pub fn byte_len(&self) -> usize {
+        const FIXED: usize = 256;
+        FIXED
+            + match self {
+                Artifact::Proposal(proposal) => proposal.block.payload.byte_len(),
+                Artifact::CatchUpShare { content, .. } => content.block.payload.byte_len(),
+                Artifact::CatchUpPackage(package) => package.content.block.payload.byte_len(),
+                _ => 0,
+            }
+    }
+
     /// The height of a proposal, notarization share or finalization share
     /// that `node` signed: a node signs at most one of each kind per height
     /// and after a crash must not sign again there (see

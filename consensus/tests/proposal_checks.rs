@@ -149,3 +149,67 @@ fn a_proposal_with_a_forged_signature_is_refused_before_its_payload_is_judged() 
     judge.on_event(Event::Tick, now + 2_000);
     assert_eq!(validated.get(), proposals.len());
 }
+
+/// A peer sending large blocks ahead of the node fills only its own
+/// share of the unvalidated pool, counted in bytes; other peers' artifacts
+/// still get in.
+#[test]
+fn a_peer_sending_large_blocks_fills_only_its_own_share_in_bytes() {
+    use chainkey_consensus::types::{Block, IngressMessage};
+    let nodes = 4;
+    let (subnet, secrets) = SubnetKeys::generate(nodes, &mut StdRng::seed_from_u64(8));
+    let (key, share) = secrets[0].clone();
+    let crypto = BlsCrypto::new(
+        key,
+        share,
+        Arc::new(subnet),
+        Arc::new(BatchVerifier::default()),
+    );
+    let mut config = Config::new(nodes);
+    config.max_unvalidated_bytes_per_peer = 1 << 20;
+    let mut node = Consensus::new(0, config, crypto, IngressQueue::default());
+    node.on_event(Event::Start, 0);
+    // Blocks of 300 kB at heights the node cannot judge yet (no beacon):
+    // they wait in the pool.
+    let large = |height| {
+        Artifact::Proposal(Proposal {
+            block: Block {
+                height,
+                parent: Hash([1; 32]),
+                rank: 0,
+                maker: 1,
+                time_ns: height,
+                beacon: Hash([2; 32]),
+                payload: Payload {
+                    ingress: vec![IngressMessage {
+                        id: Hash([height as u8; 32]),
+                        content: vec![0; 300_000],
+                    }],
+                    ..Payload::default()
+                },
+            },
+            signature: vec![0; 48],
+        })
+    };
+    for height in 2..12 {
+        node.on_event(
+            Event::Artifact {
+                from: 1,
+                artifact: large(height),
+            },
+            1,
+        );
+    }
+    assert_eq!(node.unvalidated_len(), 3, "three blocks fit in 1 MiB");
+    assert_eq!(node.over_budget().get(&1), Some(&7));
+    // Another peer's share is untouched.
+    node.on_event(
+        Event::Artifact {
+            from: 2,
+            artifact: large(5),
+        },
+        1,
+    );
+    assert_eq!(node.unvalidated_len(), 4);
+    assert_eq!(node.over_budget().get(&2), None);
+}

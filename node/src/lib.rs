@@ -73,6 +73,7 @@ pub mod local_subnet;
 pub mod metrics;
 pub mod net;
 pub mod payload;
+pub mod peer_buffer;
 pub mod registry;
 pub mod replica;
 pub mod store;

@@ -23,7 +23,8 @@ pub struct Metrics {
     /// Invalid artifacts dropped, by peer.
     pub invalid_artifacts: IntCounterVec,
     /// Frames dropped or delayed, by peer and reason (`rate_limited`,
-    /// `malformed`, `queue_full`; `throttled`: reading waited for the
+    /// `malformed`, `queue_full`, `over_budget`: the peer's share of the
+    /// unvalidated pool was full; `throttled`: reading waited for the
     /// peer's byte budget).
     pub dropped_frames: IntGaugeVec,
     /// Queue depths (`unvalidated`, `ingress`, `peer-<id>`).

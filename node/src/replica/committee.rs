@@ -9,7 +9,6 @@
 //! that takes it across. The decisions are pure functions, tested below;
 //! the [`Node`] methods at the end apply them.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,7 @@ use super::crypto::MeteredCrypto;
 use super::{Node, NodeError};
 use crate::chain_key::bls::BlsKey;
 use crate::chain_key::state::ChainKeyState;
+use crate::peer_buffer::{PeerBudget, PeerBuffer};
 use crate::registry::Membership;
 
 /// Finalized heights execution may lag behind before this node holds back
@@ -30,8 +30,11 @@ pub const MAX_EXECUTION_LAG: Height = 16;
 /// How often a node behind a membership switch asks for a catch-up package.
 const CATCH_UP_REQUEST_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Artifacts above a coming membership switch kept, at most.
-const MAX_EARLY_ARTIFACTS: usize = 8192;
+/// What one peer's artifacts above a coming membership switch may take.
+const EARLY_ARTIFACTS: PeerBudget = PeerBudget {
+    items: 2048,
+    bytes: 32 << 20,
+};
 
 /// The consensus committee in force and what a new one is built from.
 pub(super) struct Committee {
@@ -44,7 +47,7 @@ pub(super) struct Committee {
     /// Batches signature checks (kept for a new committee).
     pub verifier: Arc<BatchVerifier>,
     /// Peers' artifacts above a coming membership switch, for the new committee.
-    early_artifacts: VecDeque<(NodeId, Artifact)>,
+    early_artifacts: PeerBuffer<Artifact>,
     /// When this node last asked a peer past the switch for its catch-up package.
     last_catch_up_request: Option<Instant>,
 }
@@ -61,7 +64,7 @@ impl Committee {
             config,
             node_key,
             verifier,
-            early_artifacts: VecDeque::new(),
+            early_artifacts: PeerBuffer::new(EARLY_ARTIFACTS),
             last_catch_up_request: None,
         }
     }
@@ -80,8 +83,8 @@ impl Committee {
         config
     }
 
-    /// Keeps `from`'s artifact above the switch for the next committee (the
-    /// oldest goes beyond [`MAX_EARLY_ARTIFACTS`]). Returns the height to
+    /// Keeps `from`'s artifact above the switch for the next committee
+    /// (within the peer's budget, [`EARLY_ARTIFACTS`]: its oldest go first). Returns the height to
     /// ask `from` a catch-up package for, when this node (finalized at
     /// `finalized`) is below the switch `after` and has not asked within
     /// [`CATCH_UP_REQUEST_INTERVAL`].
@@ -93,10 +96,8 @@ impl Committee {
         finalized: Height,
         now: Instant,
     ) -> Option<Height> {
-        if self.early_artifacts.len() == MAX_EARLY_ARTIFACTS {
-            self.early_artifacts.pop_front();
-        }
-        self.early_artifacts.push_back((from, artifact));
+        self.early_artifacts
+            .push(from, artifact.byte_len(), artifact);
         let due = self
             .last_catch_up_request
             .is_none_or(|at| now.saturating_duration_since(at) >= CATCH_UP_REQUEST_INTERVAL);
@@ -107,8 +108,8 @@ impl Committee {
     }
 
     /// The artifacts kept for the next committee, oldest first.
-    pub fn take_early(&mut self) -> VecDeque<(NodeId, Artifact)> {
-        std::mem::take(&mut self.early_artifacts)
+    pub fn take_early(&mut self) -> Vec<(NodeId, Artifact)> {
+        self.early_artifacts.take()
     }
 }
 
@@ -446,15 +447,17 @@ mod tests {
     }
 
     #[test]
-    fn early_artifacts_are_bounded_and_the_oldest_go_first() {
+    fn early_artifacts_are_bounded_per_peer_and_a_peers_oldest_go_first() {
         let mut committee = committee();
         let now = Instant::now();
-        for height in 0..MAX_EARLY_ARTIFACTS as Height + 5 {
+        committee.hold_early(2, artifact(1), 0, 0, now);
+        for height in 0..EARLY_ARTIFACTS.items as Height + 5 {
             committee.hold_early(1, artifact(height), 0, 0, now);
         }
         let kept = committee.take_early();
-        assert_eq!(kept.len(), MAX_EARLY_ARTIFACTS);
-        assert_eq!(kept.front().map(|(_, a)| a.height()), Some(5));
+        assert_eq!(kept.len(), EARLY_ARTIFACTS.items + 1);
+        assert_eq!(kept[0], (2, artifact(1)), "another peer's artifact stays");
+        assert_eq!(kept[1].1.height(), 5);
     }
 
     #[test]

@@ -44,6 +44,12 @@ impl Node {
                 .inc_by(self.stats.new_invalid(peer, count));
             dropped += count;
         }
+        for (&peer, &count) in self.consensus.over_budget() {
+            metrics
+                .dropped_frames
+                .with_label_values(&[peer.to_string().as_str(), "over_budget"])
+                .set(count as i64);
+        }
         metrics
             .queue_depth
             .with_label_values(&["unvalidated"])

@@ -8,7 +8,7 @@
 //! transcript is not open yet. What goes where is decided by the pure
 //! functions below; the [`Node`] methods at the end send it.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chainkey_consensus::NodeId;
@@ -20,9 +20,14 @@ use crate::chain_key::pool::PooledDealing;
 use crate::chain_key::state::{ChainKeyState, Change};
 use crate::chain_key::{signer, ChainKeyMessage, SignedDealing, TranscriptRef};
 use crate::net::wire::Message;
+use crate::peer_buffer::{PeerBudget, PeerBuffer};
 
-/// Peers' dealings kept until their transcript opens here, at most.
-const MAX_EARLY_DEALINGS: usize = 4096;
+/// What one peer's dealings kept until their transcript opens here may
+/// take (a few pools' worth of presignature dealings).
+const EARLY_DEALINGS: PeerBudget = PeerBudget {
+    items: 1024,
+    bytes: 16 << 20,
+};
 /// (peer, transcript) pairs remembered as sent to the signer, at most.
 const MAX_FORWARDED: usize = 100_000;
 
@@ -32,7 +37,7 @@ pub(super) struct SignerLink {
     /// The registry version whose setup the signer works with (1: genesis).
     epoch: u64,
     /// Peers' dealings for transcripts not open here yet (we lag a little).
-    early_dealings: VecDeque<(NodeId, SignedDealing)>,
+    early_dealings: PeerBuffer<SignedDealing>,
     /// The (peer, transcript) pairs whose dealing went to the signer: one each.
     forwarded: HashSet<(NodeId, TranscriptRef)>,
 }
@@ -43,7 +48,7 @@ impl SignerLink {
         SignerLink {
             commands,
             epoch: 1,
-            early_dealings: VecDeque::new(),
+            early_dealings: PeerBuffer::new(EARLY_DEALINGS),
             forwarded: HashSet::new(),
         }
     }
@@ -56,8 +61,8 @@ impl SignerLink {
 
     /// Admits `from`'s dealing: returned when it goes to the signer now
     /// (its transcript `is_open`, and no dealing of `from` for it went
-    /// before); kept for later when its transcript is not open yet (the
-    /// oldest goes beyond [`MAX_EARLY_DEALINGS`]).
+    /// before); kept for later when its transcript is not open yet (within
+    /// the peer's budget, [`EARLY_DEALINGS`]: its oldest go first).
     pub fn admit(
         &mut self,
         from: NodeId,
@@ -65,10 +70,8 @@ impl SignerLink {
         is_open: bool,
     ) -> Option<SignedDealing> {
         if !is_open {
-            if self.early_dealings.len() == MAX_EARLY_DEALINGS {
-                self.early_dealings.pop_front();
-            }
-            self.early_dealings.push_back((from, signed));
+            let bytes = signed.dealing.len() + signed.signature.len();
+            self.early_dealings.push(from, bytes, signed);
             return None;
         }
         if self.forwarded.len() >= MAX_FORWARDED {
@@ -80,8 +83,8 @@ impl SignerLink {
     }
 
     /// The dealings kept while their transcripts were not open, oldest first.
-    pub fn take_early(&mut self) -> VecDeque<(NodeId, SignedDealing)> {
-        std::mem::take(&mut self.early_dealings)
+    pub fn take_early(&mut self) -> Vec<(NodeId, SignedDealing)> {
+        self.early_dealings.take()
     }
 }
 
@@ -419,15 +422,15 @@ mod tests {
     }
 
     #[test]
-    fn dealings_for_transcripts_not_open_wait_in_a_bounded_queue() {
+    fn dealings_for_transcripts_not_open_wait_within_each_peers_budget() {
         let mut link = link();
-        for i in 0..MAX_EARLY_DEALINGS as u64 + 3 {
+        for i in 0..EARLY_DEALINGS.items as u64 + 3 {
             assert!(link
                 .admit(1, dealing(TranscriptRef::Kappa(i)), false)
                 .is_none());
         }
         let early = link.take_early();
-        assert_eq!(early.len(), MAX_EARLY_DEALINGS);
+        assert_eq!(early.len(), EARLY_DEALINGS.items);
         assert_eq!(early[0].1.transcript, TranscriptRef::Kappa(3));
         assert!(link.take_early().is_empty());
     }

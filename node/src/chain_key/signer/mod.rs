@@ -20,7 +20,7 @@
 //! verifies about 40% fewer dealings, and while the first dealers are
 //! honest, none in vain.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
@@ -35,6 +35,7 @@ use chainkey_crypto::tecdsa::{
 
 use super::state::{Change, Setup};
 use super::{Curve, SignJob, SignatureItem, SignedDealing, TranscriptRef};
+use crate::peer_buffer::{PeerBudget, PeerBuffer};
 
 /// Work for the signer.
 #[derive(Debug)]
@@ -133,8 +134,11 @@ pub enum Output {
     },
 }
 
-/// Complaints kept until their transcript completes here, at most.
-const MAX_EARLY_COMPLAINTS: usize = 1024;
+/// What one peer's complaints kept until their transcript completes here may take.
+const EARLY_COMPLAINTS: PeerBudget = PeerBudget {
+    items: 1024,
+    bytes: 4 << 20,
+};
 
 /// How long a dealer that is not among a transcript's first dealers waits
 /// before dealing into it anyway (a few block times: a transcript whose
@@ -198,7 +202,7 @@ struct Signer {
     /// Shares being rebuilt from peers' openings, with the openings so far.
     repairing: HashMap<TranscriptRef, Vec<Opening<Curve>>>,
     /// Peers' complaints about transcripts not complete here yet.
-    early_complaints: VecDeque<(NodeId, TranscriptRef, Vec<u8>)>,
+    early_complaints: PeerBuffer<(TranscriptRef, Vec<u8>)>,
     /// Dealings made only if the first dealers do not complete the transcript.
     later_deals: Vec<LaterDeal>,
     /// Dealings waiting for a source share being rebuilt.
@@ -244,7 +248,7 @@ pub fn spawn(
         repairing: HashMap::new(),
         waiting_deals: Vec::new(),
         later_deals: Vec::new(),
-        early_complaints: VecDeque::new(),
+        early_complaints: PeerBuffer::new(EARLY_COMPLAINTS),
         master: None,
         ready: HashMap::new(),
         jobs: HashMap::new(),
@@ -504,11 +508,10 @@ impl Signer {
     /// complaint and rebuilds the share from the other receivers' openings.
     fn open(&mut self, transcript: TranscriptRef, complete: Arc<Transcript<Curve>>) {
         self.transcripts.insert(transcript, Arc::clone(&complete));
-        let (waiting, early): (Vec<_>, Vec<_>) = std::mem::take(&mut self.early_complaints)
-            .into_iter()
-            .partition(|(_, about, _)| *about == transcript);
-        self.early_complaints = early.into();
-        for (from, _, bytes) in waiting {
+        let waiting = self
+            .early_complaints
+            .take_if(|_, (about, _)| *about == transcript);
+        for (from, (_, bytes)) in waiting {
             self.on_complaint(from, transcript, &bytes);
         }
         match complete.open_share(self.me, &self.key) {
@@ -544,11 +547,8 @@ impl Signer {
     fn on_complaint(&mut self, from: NodeId, transcript: TranscriptRef, bytes: &[u8]) {
         let Some(complete) = self.transcripts.get(&transcript) else {
             // Not complete here yet (this node lags): answer when it is.
-            if self.early_complaints.len() == MAX_EARLY_COMPLAINTS {
-                self.early_complaints.pop_front();
-            }
             self.early_complaints
-                .push_back((from, transcript, bytes.to_vec()));
+                .push(from, bytes.len(), (transcript, bytes.to_vec()));
             return;
         };
         let complaint = match Complaint::<Curve>::from_bytes(bytes) {
