@@ -388,3 +388,165 @@ fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
         );
     }
 }
+
+/// A read_state "bomb": 50,000 request-status paths (2.5 MB), anonymous.
+fn read_state_bomb() -> Vec<u8> {
+    use ciborium::value::Value;
+    let text = |s: &str| Value::Text(s.into());
+    let paths = (0..50_000u32)
+        .map(|n| {
+            let mut id = [0u8; 32];
+            id[..4].copy_from_slice(&n.to_be_bytes());
+            Value::Array(vec![
+                Value::Bytes(b"request_status".to_vec()),
+                Value::Bytes(id.to_vec()),
+            ])
+        })
+        .collect();
+    let expiry = (unix_ms() + 60_000) * 1_000_000;
+    let content = Value::Map(vec![
+        (text("request_type"), text("read_state")),
+        (text("sender"), Value::Bytes(vec![4])),
+        (text("paths"), Value::Array(paths)),
+        (text("ingress_expiry"), Value::Integer(expiry.into())),
+    ]);
+    chainkey_node::cbor::encode_described(Value::Map(vec![(text("content"), content)]))
+}
+
+/// Hostile HTTP clients against node 0 while the subnet runs: 1,000
+/// slow-loris connections from another loopback address (part of a
+/// request's headers, then nothing), and 50 clients sending read_state
+/// requests of 50,000 request-status paths again and again. The slow
+/// connections beyond the per-address cap are closed at once and the rest
+/// at the header timeout; every bomb is refused by its size before it is
+/// decoded; finalization keeps its pace.
+#[test]
+fn slow_loris_clients_and_read_state_bombs_barely_slow_the_subnet() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let running = running(5);
+    let subnet = &running.subnet;
+    let baseline = honest_rate(subnet, 10);
+    let target = subnet.http[0];
+    let limits = chainkey_node::api::HttpLimits::default();
+
+    // Slow-loris, from 127.0.0.2.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut slow = runtime.block_on(async {
+        let mut connections = Vec::new();
+        for _ in 0..1000 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+            if let Ok(stream) = socket.connect(target).await {
+                connections.push(stream.into_std().unwrap());
+            }
+        }
+        connections
+    });
+    for connection in &mut slow {
+        connection.set_nonblocking(false).unwrap();
+        let _ = connection.write_all(b"POST /api/v2/status HTTP/1.1\r\nHost: node\r\n");
+        connection
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .unwrap();
+    }
+    // Closed by the node: a read that ends (0 bytes) or fails with a reset.
+    let closed = |connections: &mut [std::net::TcpStream]| {
+        let mut closed = 0;
+        for connection in connections {
+            let mut byte = [0u8; 1];
+            closed += usize::from(match connection.read(&mut byte) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(error) => !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            });
+        }
+        closed
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let closed_at_once = closed(&mut slow);
+
+    // The bombs.
+    let bomb = Arc::new(read_state_bomb());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let slowest = Arc::new(std::sync::Mutex::new(Duration::ZERO));
+    let bombers: Vec<_> = (0..50)
+        .map(|_| {
+            let (bomb, stop, sent, refused, slowest) = (
+                Arc::clone(&bomb),
+                Arc::clone(&stop),
+                Arc::clone(&sent),
+                Arc::clone(&refused),
+                Arc::clone(&slowest),
+            );
+            std::thread::spawn(move || {
+                let url = format!("http://{target}/api/v2/canister/aaaaa-aa/read_state");
+                let agent = ureq::Agent::new_with_defaults();
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    let answer = agent
+                        .post(&url)
+                        .header("content-type", "application/cbor")
+                        .send(&bomb[..]);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    let refused_by_size = match answer {
+                        Err(ureq::Error::StatusCode(413)) => true,
+                        Ok(response) => response.status() == 413,
+                        // The node may close the connection without reading the body.
+                        Err(_) => true,
+                    };
+                    if refused_by_size {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let took = start.elapsed();
+                    let mut slowest = slowest.lock().unwrap();
+                    *slowest = (*slowest).max(took);
+                }
+            })
+        })
+        .collect();
+    let attacked = honest_rate(subnet, 10);
+    stop.store(true, Ordering::Relaxed);
+    for bomber in bombers {
+        bomber.join().unwrap();
+    }
+    // Past the header timeout, every slow connection is closed.
+    std::thread::sleep(Duration::from_secs(limits.header_timeout_secs + 1));
+    let closed_later = closed(&mut slow);
+    let (sent, refused) = (
+        sent.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+    );
+    let slowest = *slowest.lock().unwrap();
+    eprintln!(
+        "finalization: {baseline:.1} blocks/s before, {attacked:.1} under attack ({:.0}%); \
+         {sent} read_state bombs, {refused} refused by size, slowest answer {slowest:?}; \
+         slow-loris: {} connected, {closed_at_once} closed at once, {closed_later} closed \
+         after the header timeout",
+        100.0 * attacked / baseline,
+        slow.len(),
+    );
+    assert_eq!(refused, sent, "every bomb is refused by its size");
+    assert!(sent >= 50, "the bombs were sent");
+    assert!(slowest < Duration::from_secs(5), "a bomb took {slowest:?}");
+    assert!(
+        closed_at_once >= slow.len().saturating_sub(limits.max_per_address),
+        "beyond the per-address cap, slow connections close at once"
+    );
+    assert_eq!(closed_later, slow.len(), "all close by the header timeout");
+    // The target is ≤ 20% slower (printed above); a 2-core CI machine
+    // running the 1,050 clients too gets a looser bound.
+    assert!(
+        attacked >= 0.5 * baseline,
+        "finalization fell from {baseline:.1} to {attacked:.1} blocks/s"
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -33,6 +33,10 @@ use crate::ingress::{
     unix_ms, Admission, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
 
+/// The largest `read_state` request accepted: [`read_state::MAX_PATHS`]
+/// paths of request statuses take some 60 KiB, so a larger body is
+/// refused before it is read or decoded.
+pub const MAX_READ_STATE_BYTES: usize = 256 << 10;
 /// The largest request accepted (an install of a few MiB of code fits).
 pub const MAX_REQUEST_BYTES: usize = 3 << 20;
 /// How long a synchronous call waits for its certified answer.
@@ -54,11 +58,11 @@ pub fn routes() -> Router<Arc<Shared>> {
             )
             .route(
                 &format!("/api/{version}/canister/{{id}}/read_state"),
-                post(read_state),
+                post(read_state).layer(DefaultBodyLimit::max(MAX_READ_STATE_BYTES)),
             )
             .route(
                 &format!("/api/{version}/subnet/{{id}}/read_state"),
-                post(read_state),
+                post(read_state).layer(DefaultBodyLimit::max(MAX_READ_STATE_BYTES)),
             );
     }
     router
