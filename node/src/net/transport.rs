@@ -27,6 +27,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::ingress::unix_ms;
 use crate::net::wire::{read_frame, write_frame, Message};
 
 /// Frames waiting for one peer; beyond this, new frames are dropped.
@@ -70,6 +71,11 @@ pub struct PeerStats {
     pub rate_limited: AtomicU64,
     /// Times reading from it waited for its byte budget.
     pub throttled: AtomicU64,
+    /// Frames and connections from it refused while it was cut off.
+    pub cut_off: AtomicU64,
+    /// Until when (Unix ms) its connections are refused (see
+    /// [`Transport::cut_off`]).
+    cut_off_until: AtomicU64,
     /// Its connections to this node open now.
     connections: std::sync::atomic::AtomicUsize,
     /// Frames from it that did not decode.
@@ -250,6 +256,15 @@ impl Transport {
             *queue = None;
         }
         self.stats[id as usize].next_generation();
+    }
+
+    /// Refuses `peer`'s connections for `duration` (it kept sending
+    /// invalid artifacts); this node still sends to it.
+    pub fn cut_off(&self, peer: NodeId, duration: Duration) {
+        if let Some(stats) = self.stats.get(peer as usize) {
+            let until = unix_ms().saturating_add(duration.as_millis() as u64);
+            stats.cut_off_until.fetch_max(until, Ordering::Relaxed);
+        }
     }
 
     /// The certificate pinned for each id (empty: a removed peer).
@@ -443,12 +458,16 @@ async fn accept_loop(
             let Some(_open) = stats.open_connection() else {
                 return; // the peer holds enough connections already
             };
+            if stats.is_cut_off() {
+                return;
+            }
             let generation = stats.generation.load(Ordering::Relaxed);
             while let Ok(body) = read_frame(&mut tls).await {
                 stats.received.fetch_add(1, Ordering::Relaxed);
-                // A removed or replaced peer's connection ends here.
+                // A removed, replaced or cut-off peer's connection ends here.
                 if isolated.load(Ordering::Relaxed)
                     || stats.generation.load(Ordering::Relaxed) != generation
+                    || stats.is_cut_off()
                 {
                     return;
                 }
@@ -491,6 +510,15 @@ impl Drop for OpenConnection<'_> {
 }
 
 impl PeerStats {
+    /// Whether its connections are refused now (counted when they are).
+    fn is_cut_off(&self) -> bool {
+        let cut_off = self.cut_off_until.load(Ordering::Relaxed) > unix_ms();
+        if cut_off {
+            self.cut_off.fetch_add(1, Ordering::Relaxed);
+        }
+        cut_off
+    }
+
     /// A frame of `bytes` left the queue.
     fn dequeued(&self, bytes: usize) {
         let less = |by: u64| move |count: u64| Some(count.saturating_sub(by));
@@ -751,6 +779,24 @@ mod tests {
         );
         let later = start + Duration::from_secs(1);
         assert_eq!(bytes.take(400.0, later), Duration::ZERO, "repaid, 100 left");
+    }
+
+    #[tokio::test]
+    async fn a_cut_off_peer_is_refused_until_its_time_is_up() {
+        let identities: Vec<_> = (0..2).map(tls).collect();
+        let addresses = [free_address(), free_address()];
+        let (zero, mut zero_inbox) = start(0, &identities, &addresses).await;
+        let (one, _) = start(1, &identities, &addresses).await;
+        assert!(reaches(&one, 0, &mut zero_inbox, 1).await, "connected");
+        zero.cut_off(1, Duration::from_secs(3));
+        while zero_inbox.try_recv().is_ok() {}
+        assert!(!reaches(&one, 0, &mut zero_inbox, 1).await, "refused");
+        assert!(zero.stats()[1].cut_off.load(Ordering::Relaxed) > 0);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            reaches(&one, 0, &mut zero_inbox, 1).await,
+            "back after the cut-off"
+        );
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@ mod crypto;
 mod durable;
 mod feed;
 mod gap;
+mod penalties;
 mod report;
 mod signer_link;
 mod stats;
@@ -126,6 +127,8 @@ struct Peers {
     dissemination: Dissemination,
     /// How many nodes this node knows (members and joined nodes).
     nodes: usize,
+    /// Peers cut off for sending invalid artifacts.
+    penalties: penalties::Penalties,
 }
 
 /// The node's sense of time: consensus counts milliseconds since start.
@@ -296,6 +299,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             transport,
             dissemination: Dissemination::default(),
             nodes: config.nodes.len(),
+            penalties: penalties::Penalties::default(),
         },
         feed: ExecutionFeed {
             sender: execution,

@@ -22,6 +22,7 @@ impl Node {
                 ("malformed", &stats.malformed),
                 ("queue_full", &stats.queue_full),
                 ("throttled", &stats.throttled),
+                ("cut_off", &stats.cut_off),
             ] {
                 let value = value.load(Ordering::Relaxed);
                 metrics
@@ -38,11 +39,22 @@ impl Node {
                 .set(stats.queued.load(Ordering::Relaxed) as i64);
         }
         for (&peer, &count) in self.consensus.invalid_artifacts() {
+            let new = self.stats.new_invalid(peer, count);
             metrics
                 .invalid_artifacts
                 .with_label_values(&[peer.to_string().as_str()])
-                .inc_by(self.stats.new_invalid(peer, count));
+                .inc_by(new);
             dropped += count;
+            if let Some(cut_off) = self.peers.penalties.judge(peer, new, self.peers.nodes) {
+                tracing::warn!(
+                    node = self.me,
+                    peer,
+                    new,
+                    ?cut_off,
+                    "cutting off a peer sending invalid artifacts"
+                );
+                self.peers.transport.cut_off(peer, cut_off);
+            }
         }
         for (&peer, &count) in self.consensus.over_budget() {
             metrics
