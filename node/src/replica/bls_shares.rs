@@ -5,9 +5,10 @@
 //! on drop and has no Debug output of its value).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chainkey_consensus::NodeId;
-use chainkey_crypto::nidkg::EncryptionSecretKey;
+use chainkey_crypto::nidkg::{EncryptionSecretKey, Transcript};
 use chainkey_crypto::threshold::SecretKeyShare;
 
 use super::Node;
@@ -25,6 +26,46 @@ pub(super) struct BlsShares {
     next: Option<(u64, BTreeMap<BlsKey, SecretKeyShare>)>,
     /// The registry version whose members' shares `shares` are.
     epoch: Option<u64>,
+    /// The version of the reshare being decrypted off the event loop.
+    decrypting: Option<u64>,
+}
+
+/// This node's shares of the keys reshared to a registry version.
+pub(super) type Decrypted = (u64, BTreeMap<BlsKey, SecretKeyShare>);
+
+/// Decrypting this node's shares of a reshare: NIDKG decryption may take
+/// up to 2³⁰ group operations for a cheating dealer's chunks, so it runs
+/// off the event loop ([`DecryptJob::run`]) and its result comes back
+/// through [`BlsShares::decrypted`].
+pub(super) struct DecryptJob {
+    me: NodeId,
+    version: u64,
+    position: usize,
+    dkg_key: EncryptionSecretKey,
+    transcripts: Vec<(BlsKey, Arc<Transcript>)>,
+}
+
+impl DecryptJob {
+    /// This node's shares of the reshare, with its version (none if a
+    /// share does not decrypt).
+    pub fn run(self) -> Option<Decrypted> {
+        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = self
+            .transcripts
+            .iter()
+            .map(|(key, transcript)| {
+                transcript
+                    .decrypt_share(self.position, &self.dkg_key)
+                    .map(|share| (*key, share))
+            })
+            .collect();
+        match shares {
+            Ok(shares) => Some((self.version, shares)),
+            Err(error) => {
+                tracing::error!(node = self.me, %error, "cannot decrypt a reshared BLS key share");
+                None
+            }
+        }
+    }
 }
 
 impl BlsShares {
@@ -48,6 +89,7 @@ impl BlsShares {
             dkg_key,
             next: None,
             epoch,
+            decrypting: None,
         }
     }
 
@@ -66,46 +108,66 @@ impl BlsShares {
         self.next.as_ref().map(|(version, _)| *version)
     }
 
-    /// Node `me`'s shares of the keys `reshared` made, if it is among the
-    /// members of `record` (their receivers, in id order).
-    fn decrypt(
-        &self,
+    /// Decrypting node `me`'s shares of the keys `reshared` made, if it
+    /// is among the members of `record` (their receivers, in id order).
+    fn job(&self, me: NodeId, reshared: &Reshared, record: &Membership) -> Option<DecryptJob> {
+        Some(DecryptJob {
+            me,
+            version: reshared.version,
+            position: record.position(me)?,
+            dkg_key: self.dkg_key.clone(),
+            transcripts: reshared
+                .transcripts
+                .iter()
+                .map(|(key, transcript)| (*key, Arc::clone(transcript)))
+                .collect(),
+        })
+    }
+
+    /// What to decrypt of the last reshared keys, if `record` (the latest
+    /// membership) is the one they were reshared to and their shares are
+    /// neither decrypted nor being decrypted yet (the caller runs the job
+    /// off the event loop, then hands the result to [`Self::decrypted`]).
+    pub fn open(
+        &mut self,
         me: NodeId,
         reshared: &Reshared,
         record: &Membership,
-    ) -> Option<BTreeMap<BlsKey, SecretKeyShare>> {
-        let position = record.position(me)?;
-        let shares: Result<BTreeMap<BlsKey, SecretKeyShare>, _> = reshared
-            .transcripts
-            .iter()
-            .map(|(key, transcript)| {
-                transcript
-                    .decrypt_share(position, &self.dkg_key)
-                    .map(|share| (*key, share))
-            })
-            .collect();
-        shares
-            .inspect_err(|error| {
-                tracing::error!(node = me, %error, "cannot decrypt a reshared BLS key share");
-            })
-            .ok()
+    ) -> Option<DecryptJob> {
+        let version = reshared.version;
+        if record.version != version
+            || self.next_version() == Some(version)
+            || self.decrypting == Some(version)
+        {
+            return None;
+        }
+        let job = self.job(me, reshared, record)?;
+        self.decrypting = Some(version);
+        Some(job)
     }
 
-    /// Decrypts node `me`'s shares of the last reshared keys, if `record`
-    /// (the latest membership) is the one they were reshared to and they
-    /// were not decrypted yet.
-    pub fn open(&mut self, me: NodeId, reshared: &Reshared, record: &Membership) {
-        if record.version != reshared.version || self.next_version() == Some(reshared.version) {
+    /// This node's decrypted shares of the keys reshared to `version`.
+    pub fn decrypted(
+        &mut self,
+        me: NodeId,
+        version: u64,
+        shares: BTreeMap<BlsKey, SecretKeyShare>,
+    ) {
+        if self.decrypting == Some(version) {
+            self.decrypting = None;
+        }
+        // Shares of a version taken up meanwhile, or older, are not needed.
+        if self.epoch.is_some_and(|epoch| epoch >= version)
+            || self.next_version().is_some_and(|next| next >= version)
+        {
             return;
         }
-        if let Some(shares) = self.decrypt(me, reshared, record) {
-            tracing::info!(
-                node = me,
-                version = reshared.version,
-                "decrypted this node's shares of the reshared BLS keys"
-            );
-            self.next = Some((reshared.version, shares));
-        }
+        tracing::info!(
+            node = me,
+            version,
+            "decrypted this node's shares of the reshared BLS keys"
+        );
+        self.next = Some((version, shares));
     }
 
     /// The members of `epoch` took over: hold their shares — the ones
@@ -122,10 +184,14 @@ impl BlsShares {
             Some((version, shares)) if version == epoch => shares,
             other => {
                 self.next = other.filter(|(version, _)| *version > epoch);
+                // Not decrypted ahead (a restart, or the job is still
+                // running): the switch needs them now.
                 in_force
                     .zip(record)
                     .filter(|(reshared, _)| reshared.version == epoch)
-                    .and_then(|(reshared, record)| self.decrypt(me, reshared, record))
+                    .and_then(|(reshared, record)| self.job(me, reshared, record))
+                    .and_then(DecryptJob::run)
+                    .map(|(_, shares)| shares)
                     .unwrap_or_default()
             }
         };
@@ -161,14 +227,24 @@ impl Node {
         }
     }
 
-    /// Decrypts this node's shares of the last reshared BLS keys (see [`BlsShares::open`]).
+    /// Decrypts this node's shares of the last reshared BLS keys off the
+    /// event loop (see [`BlsShares::open`]); the result comes back
+    /// through the node's channel of decrypted shares.
     pub(super) fn open_bls_shares(&mut self) {
         let state = self.consensus.payloads().chain_key.state();
-        if let (Some(reshared), Some(record)) = (
+        let (Some(reshared), Some(record)) = (
             state.bls().and_then(|bls| bls.reshared()),
             state.membership(),
-        ) {
-            self.bls.open(self.me, reshared, record);
+        ) else {
+            return;
+        };
+        if let Some(job) = self.bls.open(self.me, reshared, record) {
+            let decrypted = self.bls_decrypted.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Some(result) = job.run() {
+                    let _ = decrypted.send(result);
+                }
+            });
         }
     }
 
@@ -243,6 +319,23 @@ mod tests {
             Some(3)
         );
         assert_eq!(holder.next_version(), None);
+    }
+
+    #[test]
+    fn shares_decrypted_off_the_event_loop_wait_for_their_version_unless_stale() {
+        let mut holder = holder();
+        holder.decrypting = Some(2);
+        holder.decrypted(0, 2, shares(3));
+        assert_eq!(holder.next_version(), Some(2));
+        assert_eq!(holder.decrypting, None);
+        // A late result for a version taken up meanwhile is dropped.
+        holder.take_up(0, 2, None, None);
+        holder.decrypted(0, 2, shares(4));
+        assert_eq!(holder.next_version(), None);
+        assert_eq!(
+            holder.share(BlsKey::Beacon).map(SecretKeyShare::index),
+            Some(3)
+        );
     }
 
     #[test]

@@ -117,6 +117,8 @@ struct Node {
     committee: Committee,
     /// This node's shares of the subnet's threshold BLS keys.
     bls: BlsShares,
+    /// Where shares decrypted off the event loop come back.
+    bls_decrypted: mpsc::UnboundedSender<bls_shares::Decrypted>,
     /// The chain-key signer thread and what is on its way to it.
     signer: SignerLink,
 }
@@ -213,6 +215,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
     };
     let sent_for_execution = state.height;
     let (executed_sender, mut executed) = mpsc::unbounded_channel();
+    let (bls_decrypted, mut decrypted) = mpsc::unbounded_channel();
     let execution = service::spawn(
         crate::execution::Executor::new(Arc::clone(&runtime), state)
             .with_chain_key(config.chain_key.clone())
@@ -326,6 +329,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             secrets.dkg_key.clone(),
         ),
         signer: SignerLink::new(signer),
+        bls_decrypted,
     };
     node.restore()?;
     node.feed_execution()?;
@@ -367,6 +371,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             }
             Some(done) = executed.recv() => node.on_executed(done),
             Some(output) = signer_output.recv() => node.on_signer(output),
+            Some((version, shares)) = decrypted.recv() => node.bls.decrypted(node.me, version, shares),
             () = tokio::time::sleep_until(wake_at.into()) => node.step(Event::Tick)?,
             _ = housekeeping.tick() => node.housekeeping()?,
         }
