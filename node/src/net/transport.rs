@@ -18,16 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chainkey_consensus::NodeId;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::ingress::unix_ms;
+use crate::net::rate::TokenBucket;
+use crate::net::tls::{PinnedClients, PinnedServer};
 use crate::net::wire::{read_frame, write_frame, Message};
 
 /// Frames waiting for one peer; beyond this, new frames are dropped.
@@ -558,10 +556,7 @@ impl PeerStats {
             bytes: TokenBucket::new(BYTE_RATE_LIMIT),
         });
         let now = Instant::now();
-        let admitted = budget.frames.take(1.0, now).is_zero();
-        if !admitted {
-            budget.frames.tokens += 1.0; // dropped, not owed
-        }
+        let admitted = budget.frames.try_take(1.0, now);
         (admitted, budget.bytes.take(bytes as f64, now))
     }
 }
@@ -571,132 +566,6 @@ impl PeerStats {
 struct Budget {
     frames: TokenBucket,
     bytes: TokenBucket,
-}
-
-/// `rate` tokens per second, holding at most two seconds' worth.
-#[derive(Debug)]
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(rate: f64) -> Self {
-        TokenBucket {
-            rate,
-            tokens: 2.0 * rate,
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes `cost` tokens at `now`: zero if there were enough, else how
-    /// long until the debt is repaid (the tokens are taken all the same,
-    /// so a caller that waits that long stays within the rate; one that
-    /// drops the item instead gives them back).
-    fn take(&mut self, cost: f64, now: Instant) -> Duration {
-        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(2.0 * self.rate);
-        self.last = now;
-        self.tokens -= cost;
-        if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
-        }
-    }
-}
-
-/// The handshake-signature methods both verifiers share: checked with the
-/// provider's algorithms against the (pinned) certificate's key.
-macro_rules! handshake_signatures {
-    () => {
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.algorithms.supported_schemes()
-        }
-    };
-}
-
-/// Accepts exactly one server certificate: the peer's from the configuration.
-#[derive(Debug)]
-struct PinnedServer {
-    expected: Vec<u8>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for PinnedServer {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.expected.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    handshake_signatures!();
-}
-
-/// Accepts client certificates of the subnet's nodes only.
-#[derive(Debug)]
-struct PinnedClients {
-    known: Arc<std::sync::RwLock<Vec<Vec<u8>>>>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ClientCertVerifier for PinnedClients {
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        &[]
-    }
-
-    fn verify_client_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        if self
-            .known
-            .read()
-            .expect("known certificates")
-            .iter()
-            .any(|known| known.as_slice() == end_entity.as_ref())
-        {
-            Ok(ClientCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    handshake_signatures!();
 }
 
 #[cfg(test)]
@@ -758,27 +627,6 @@ mod tests {
             }
         }
         false
-    }
-
-    #[test]
-    fn a_budget_admits_a_burst_then_its_rate_and_makes_byte_debts_wait() {
-        let start = Instant::now();
-        let mut frames = TokenBucket::new(10.0);
-        let admitted = (0..25)
-            .filter(|_| frames.take(1.0, start).is_zero())
-            .count();
-        assert_eq!(admitted, 20, "a burst of two seconds' worth");
-        // (A dropped frame is given back by its caller; here they are owed.)
-        let mut bytes = TokenBucket::new(1000.0);
-        assert_eq!(bytes.take(2000.0, start), Duration::ZERO);
-        let wait = bytes.take(500.0, start);
-        assert_eq!(
-            wait,
-            Duration::from_millis(500),
-            "half a second to repay 500 bytes"
-        );
-        let later = start + Duration::from_secs(1);
-        assert_eq!(bytes.take(400.0, later), Duration::ZERO, "repaid, 100 left");
     }
 
     #[tokio::test]
