@@ -154,7 +154,7 @@ pub struct Consensus<C, P> {
     crypto: C,
     payloads: P,
     pool: Pool,
-    unvalidated: Vec<(NodeId, Artifact)>,
+    unvalidated: Vec<Unvalidated>,
     blocks: HashMap<Hash, Block>,
     /// The round: the height whose block we are trying to notarize.
     height: Height,
@@ -446,29 +446,35 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             Artifact::CatchUpShare { .. } | Artifact::CatchUpPackage(_) => true,
             _ => height > self.finalized_height,
         };
-        if !still_useful || self.unvalidated.iter().any(|(_, a)| *a == artifact) {
+        if !still_useful {
+            return;
+        }
+        let received = Unvalidated::new(from, artifact);
+        if self
+            .unvalidated
+            .iter()
+            .any(|queued| queued.is_copy_of(&received))
+        {
             return;
         }
         // Each peer gets an equal share of the unvalidated pool, so one peer
         // cannot crowd out the others (catch-up packages always get in).
         let quota = self.config.max_unvalidated / self.config.nodes;
-        let is_package = matches!(artifact, Artifact::CatchUpPackage(_));
+        let is_package = |artifact: &Artifact| matches!(artifact, Artifact::CatchUpPackage(_));
+        let package = is_package(&received.artifact);
         let (queued, queued_bytes) = self
             .unvalidated
             .iter()
-            .filter(|(sender, queued)| {
-                *sender == from && matches!(queued, Artifact::CatchUpPackage(_)) == is_package
-            })
-            .fold((0, 0), |(count, bytes), (_, queued)| {
-                (count + 1, bytes + queued.byte_len())
+            .filter(|queued| queued.from == from && is_package(&queued.artifact) == package)
+            .fold((0, 0), |(count, bytes), queued| {
+                (count + 1, bytes + queued.bytes)
             });
-        let over_bytes =
-            queued_bytes + artifact.byte_len() > self.config.max_unvalidated_bytes_per_peer;
-        if queued >= if is_package { 1 } else { quota } || (over_bytes && !is_package) {
+        let over_bytes = queued_bytes + received.bytes > self.config.max_unvalidated_bytes_per_peer;
+        if queued >= if package { 1 } else { quota } || (over_bytes && !package) {
             *self.over_budget.entry(from).or_default() += 1;
             return;
         }
-        self.unvalidated.push((from, artifact));
+        self.unvalidated.push(received);
     }
 
     /// Answers a catch-up request: the beacons, notarized and finalized blocks
@@ -545,12 +551,12 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
     fn validate_pending(&mut self) -> bool {
         let pending = std::mem::take(&mut self.unvalidated);
         let mut ready = Vec::new();
-        for (from, artifact) in pending {
-            match self.readiness(&artifact) {
-                Readiness::Ready(messages) => ready.push((from, artifact, messages)),
-                Readiness::Waiting => self.unvalidated.push((from, artifact)),
+        for queued in pending {
+            match self.readiness(&queued) {
+                Readiness::Ready(messages) => ready.push((queued.from, queued.artifact, messages)),
+                Readiness::Waiting => self.unvalidated.push(queued),
                 Readiness::Useless => {}
-                Readiness::Invalid => *self.invalid_from.entry(from).or_default() += 1,
+                Readiness::Invalid => *self.invalid_from.entry(queued.from).or_default() += 1,
             }
         }
         if ready.is_empty() {
@@ -592,13 +598,14 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         })
     }
 
-    /// Whether an artifact can be checked now, and the bytes its signature covers.
-    fn readiness(&self, artifact: &Artifact) -> Readiness {
+    /// Whether a received artifact can be checked now, and the bytes its
+    /// signature covers.
+    fn readiness(&self, queued: &Unvalidated) -> Readiness {
         let nodes = self.config.nodes;
-        match artifact {
+        match &queued.artifact {
             Artifact::Proposal(proposal) => {
                 let block = &proposal.block;
-                let hash = block.hash();
+                let hash = queued.block_hash.unwrap_or_else(|| block.hash());
                 if self
                     .pool
                     .proposals
@@ -701,7 +708,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 Readiness::Ready(signed::finalization(*height, block))
             }
             Artifact::Notarization(certificate) | Artifact::Finalization(certificate) => {
-                let is_notarization = matches!(artifact, Artifact::Notarization(_));
+                let is_notarization = matches!(queued.artifact, Artifact::Notarization(_));
                 let known = if is_notarization {
                     self.pool
                         .notarizations
@@ -1174,11 +1181,13 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.shared_notarization
             .retain(|height, _| *height >= keep_from);
         let cut = self.catch_up_height();
-        self.unvalidated.retain(|(_, artifact)| match artifact {
-            Artifact::Beacon { .. } | Artifact::CatchUpShare { .. } if artifact.height() > cut => {
+        self.unvalidated.retain(|queued| match &queued.artifact {
+            Artifact::Beacon { .. } | Artifact::CatchUpShare { .. }
+                if queued.artifact.height() > cut =>
+            {
                 true
             }
-            _ => artifact.height() >= keep_from,
+            _ => queued.artifact.height() >= keep_from,
         });
     }
 
@@ -1361,6 +1370,50 @@ fn to_shares(shares: &Shares) -> Vec<Share> {
 const MAX_SHARES_PER_SIGNER: usize = 4;
 
 /// Whether a pending artifact can be checked now.
+/// A received artifact waiting for validation, with what receiving it
+/// computed once: it may wait through many validation passes, and a
+/// proposal's hash covers a payload of megabytes.
+struct Unvalidated {
+    from: NodeId,
+    artifact: Artifact,
+    /// The block's hash, for a proposal.
+    block_hash: Option<Hash>,
+    /// [`Artifact::byte_len`].
+    bytes: usize,
+    /// A hash of the artifact (of a proposal: of its block hash and
+    /// signature): copies are looked for among equal fingerprints only.
+    fingerprint: u64,
+}
+
+impl Unvalidated {
+    fn new(from: NodeId, artifact: Artifact) -> Self {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let fingerprints = BuildHasherDefault::<DefaultHasher>::default();
+        let (block_hash, fingerprint) = match &artifact {
+            Artifact::Proposal(proposal) => {
+                let hash = proposal.block.hash();
+                (
+                    Some(hash),
+                    fingerprints.hash_one((hash, &proposal.signature)),
+                )
+            }
+            _ => (None, fingerprints.hash_one(&artifact)),
+        };
+        Unvalidated {
+            from,
+            bytes: artifact.byte_len(),
+            artifact,
+            block_hash,
+            fingerprint,
+        }
+    }
+
+    /// Whether `other` is the same artifact (from whichever sender).
+    fn is_copy_of(&self, other: &Unvalidated) -> bool {
+        self.fingerprint == other.fingerprint && self.artifact == other.artifact
+    }
+}
+
 enum Readiness {
     /// Check this message's signature.
     Ready(Vec<u8>),
