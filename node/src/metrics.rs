@@ -24,8 +24,9 @@ pub struct Metrics {
     pub invalid_artifacts: IntCounterVec,
     /// Frames dropped or delayed, by peer and reason (`rate_limited`,
     /// `malformed`, `queue_full`, `over_budget`: the peer's share of the
-    /// unvalidated pool was full; `throttled`: reading waited for the
-    /// peer's byte budget).
+    /// unvalidated pool was full; `signer_over_budget`: its share of the
+    /// queue to the chain-key signer was; `throttled`: reading waited for
+    /// the peer's byte budget).
     pub dropped_frames: IntGaugeVec,
     /// Queue depths (`unvalidated`, `ingress`, `peer-<id>`).
     pub queue_depth: IntGaugeVec,

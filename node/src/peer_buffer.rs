@@ -2,9 +2,11 @@
 //! open, a membership switch), each peer within its own budget of items
 //! and bytes: a peer flooding the buffer evicts only its own oldest items,
 //! never another peer's, and what the buffer holds is bounded by
-//! peers × budget.
+//! peers × budget. [`PeerQueue`] keeps the same budgets for what peers
+//! have queued on a channel to a worker thread.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
 
 use chainkey_consensus::NodeId;
 
@@ -118,6 +120,47 @@ impl<T> PeerBuffer<T> {
     }
 }
 
+/// What each peer has queued on a channel to a worker thread, within its
+/// [`PeerBudget`]: the sending side admits an item (or refuses it: the
+/// peer is over budget), the worker releases what it takes off.
+#[derive(Debug)]
+pub struct PeerQueue {
+    budget: PeerBudget,
+    /// Items and bytes queued, by sender.
+    queued: Mutex<BTreeMap<NodeId, (usize, usize)>>,
+}
+
+impl PeerQueue {
+    /// Nothing queued yet; each peer may queue `budget`.
+    pub fn new(budget: PeerBudget) -> Self {
+        PeerQueue {
+            budget,
+            queued: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Whether `from` may queue an item of `bytes` (then counted as queued).
+    pub fn admit(&self, from: NodeId, bytes: usize) -> bool {
+        let mut queued = self.queued.lock().expect("peer queue");
+        let (items, held) = queued.entry(from).or_default();
+        let admitted = *items < self.budget.items && *held + bytes <= self.budget.bytes;
+        if admitted {
+            *items += 1;
+            *held += bytes;
+        }
+        admitted
+    }
+
+    /// The worker took `from`'s item of `bytes` off the channel.
+    pub fn release(&self, from: NodeId, bytes: usize) {
+        let mut queued = self.queued.lock().expect("peer queue");
+        if let Some((items, held)) = queued.get_mut(&from) {
+            *items = items.saturating_sub(1);
+            *held = held.saturating_sub(bytes);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +191,20 @@ mod tests {
         assert_eq!(buffer.take_if(|_, item| *item == "b"), vec![(2, "b")]);
         assert!(buffer.is_empty());
         assert_eq!(buffer.push(2, 100, "fits again"), 0);
+    }
+
+    #[test]
+    fn a_peer_queues_within_its_budget_until_the_worker_takes_its_items() {
+        let queue = PeerQueue::new(PeerBudget {
+            items: 2,
+            bytes: 100,
+        });
+        assert!(queue.admit(1, 60));
+        assert!(!queue.admit(1, 60), "over its bytes");
+        assert!(queue.admit(1, 40));
+        assert!(!queue.admit(1, 0), "over its items");
+        assert!(queue.admit(2, 100), "another peer has its own budget");
+        queue.release(1, 60);
+        assert!(queue.admit(1, 60), "room again once the worker took one");
     }
 }

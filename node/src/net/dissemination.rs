@@ -4,13 +4,15 @@
 //! arriving close together (relays from several peers) reach consensus
 //! once: its digest is remembered for [`DEDUPE_WINDOW`]. Not longer, since
 //! consensus may have dropped the first copy (too far ahead, over a peer's
-//! quota) and relies on re-sends.
+//! quota) and relies on re-sends. Each peer is sent an advertised artifact
+//! once: a peer fetching it again and again would make this node send the
+//! same megabytes for a few bytes each time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::{Artifact, Hash, Height};
+use chainkey_consensus::{Artifact, Hash, Height, NodeId};
 
 use crate::net::wire::{digest, Message};
 
@@ -21,11 +23,20 @@ pub const DEDUPE_WINDOW: Duration = Duration::from_millis(500);
 /// A fetch not answered in this long may be asked of another peer.
 const FETCH_RETRY: Duration = Duration::from_secs(1);
 
+/// An artifact this node advertised.
+struct Advertised {
+    height: Height,
+    /// Its full frame.
+    frame: Arc<Vec<u8>>,
+    /// The peers it was sent to, a bit each (peer ids are below 64).
+    sent_to: u64,
+}
+
 /// One node's side of artifact dissemination.
 #[derive(Default)]
 pub struct Dissemination {
-    /// What we advertised, by digest: its height and full frame.
-    advertised: HashMap<Hash, (Height, Arc<Vec<u8>>)>,
+    /// What we advertised, by digest.
+    advertised: HashMap<Hash, Advertised>,
     /// When each recently received artifact arrived, by digest.
     seen: HashMap<Hash, Instant>,
     requested: HashMap<Hash, Instant>,
@@ -41,7 +52,12 @@ impl Dissemination {
             return Arc::new(frame);
         }
         let id = digest(&frame[4..]);
-        self.advertised.insert(id, (height, Arc::new(frame)));
+        let advertised = Advertised {
+            height,
+            frame: Arc::new(frame),
+            sent_to: 0,
+        };
+        self.advertised.insert(id, advertised);
         Arc::new(Message::Advert { id, height }.to_frame())
     }
 
@@ -78,14 +94,22 @@ impl Dissemination {
         }
     }
 
-    /// The full frame of an artifact we advertised.
-    pub fn fetch(&self, id: &Hash) -> Option<Arc<Vec<u8>>> {
-        self.advertised.get(id).map(|(_, frame)| Arc::clone(frame))
+    /// The full frame of an artifact we advertised, for `peer` who has
+    /// not been sent it yet.
+    pub fn fetch(&mut self, peer: NodeId, id: &Hash) -> Option<Arc<Vec<u8>>> {
+        let advertised = self.advertised.get_mut(id)?;
+        let bit = 1u64.checked_shl(peer)?;
+        if advertised.sent_to & bit != 0 {
+            return None;
+        }
+        advertised.sent_to |= bit;
+        Some(Arc::clone(&advertised.frame))
     }
 
     /// Forgets adverts below `height`, and digests and fetches gone stale.
     pub fn prune(&mut self, height: Height) {
-        self.advertised.retain(|_, (at, _)| *at >= height);
+        self.advertised
+            .retain(|_, advertised| advertised.height >= height);
         self.seen.retain(|_, at| at.elapsed() < DEDUPE_WINDOW);
         self.requested
             .retain(|_, asked| asked.elapsed() < 10 * FETCH_RETRY);
@@ -131,8 +155,10 @@ mod tests {
         let Message::Advert { id, height: 7 } = Message::from_body(&advert[4..]).unwrap() else {
             panic!("a large proposal is advertised");
         };
-        let full = sender.fetch(&id).expect("kept for fetching");
+        let full = sender.fetch(2, &id).expect("kept for fetching");
         assert_eq!(digest(&full[4..]), id);
+        assert!(sender.fetch(2, &id).is_none(), "sent to each peer once");
+        assert!(sender.fetch(3, &id).is_some());
 
         let mut receiver = Dissemination::default();
         assert!(receiver.should_fetch(id));
@@ -143,6 +169,6 @@ mod tests {
         std::thread::sleep(DEDUPE_WINDOW);
         assert!(receiver.is_new(id), "a later re-send gets through");
         sender.prune(8);
-        assert!(sender.fetch(&id).is_none());
+        assert!(sender.fetch(4, &id).is_none());
     }
 }

@@ -5,15 +5,26 @@
 //! them in turn, a range at a time from the top down, and keeps only
 //! blocks that link by hash to the block above: a peer cannot slip in a
 //! block that is not the subnet's. It answers the same requests from its
-//! own store, within a byte budget. Pure decisions; the replica does the
-//! storing and sending.
+//! own store, within a byte budget per answer and a rate per peer. Pure
+//! decisions; the replica does the storing and sending.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
 
 use chainkey_consensus::{FinalizedBlock, Height, NodeId, Payload};
+
+use crate::net::rate::TokenBucket;
 
 /// Blocks sent per answer, at most (and asked for per request).
 pub const BLOCKS_PER_ANSWER: usize = 256;
 /// Payload bytes per answer, about (well below a frame's limit).
 pub const ANSWER_BYTES: usize = crate::net::wire::MAX_FRAME / 4;
+
+/// Answers per second a peer may have: twice what a node filling its gap
+/// asks for (one request per housekeeping tick). Each answer reads up to
+/// [`BLOCKS_PER_ANSWER`] blocks from the store on the event loop, so a
+/// peer asking faster is ignored beyond it.
+pub const ANSWERS_PER_SECOND: f64 = 8.0;
 
 /// Finalized heights missing from the store below a catch-up package.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,6 +117,22 @@ impl Gap {
     /// The top of the gap, whose block above must be stored to link to.
     pub fn top(&self) -> Option<Height> {
         self.missing.map(|(_, to)| to)
+    }
+}
+
+/// Each peer's allowance of answers ([`ANSWERS_PER_SECOND`]).
+#[derive(Debug, Default)]
+pub struct Answers {
+    allowance: BTreeMap<NodeId, TokenBucket>,
+}
+
+impl Answers {
+    /// Whether `peer`'s request at `now` is answered (taking one from its allowance).
+    pub fn admit(&mut self, peer: NodeId, now: Instant) -> bool {
+        self.allowance
+            .entry(peer)
+            .or_insert_with(|| TokenBucket::new(ANSWERS_PER_SECOND))
+            .try_take(1.0, now)
     }
 }
 
@@ -241,5 +268,24 @@ mod tests {
         let per_block = 256 + 64 + (200 << 10);
         assert_eq!(answered.len(), ANSWER_BYTES / per_block);
         assert_eq!(answer(chain(10)).len(), 10);
+    }
+
+    #[test]
+    fn a_peer_asking_faster_than_a_gap_filling_node_is_answered_at_the_rate() {
+        let mut answers = Answers::default();
+        let start = Instant::now();
+        let burst = (0..100).filter(|_| answers.admit(2, start)).count();
+        assert_eq!(
+            burst,
+            2 * ANSWERS_PER_SECOND as usize,
+            "two seconds' worth at once"
+        );
+        let later = start + std::time::Duration::from_secs(1);
+        let then = (0..100).filter(|_| answers.admit(2, later)).count();
+        assert_eq!(then, ANSWERS_PER_SECOND as usize);
+        assert!(
+            answers.admit(3, later),
+            "another peer has its own allowance"
+        );
     }
 }

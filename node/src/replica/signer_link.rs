@@ -33,7 +33,7 @@ const MAX_FORWARDED: usize = 100_000;
 
 /// The chain-key signer thread, and peers' dealings on their way to it.
 pub(super) struct SignerLink {
-    commands: std::sync::mpsc::Sender<signer::Command>,
+    inbox: signer::Inbox,
     /// The registry version whose setup the signer works with (1: genesis).
     epoch: u64,
     /// Peers' dealings for transcripts not open here yet (we lag a little).
@@ -44,19 +44,19 @@ pub(super) struct SignerLink {
 
 impl SignerLink {
     /// The link to a signer working with the genesis setup.
-    pub fn new(commands: std::sync::mpsc::Sender<signer::Command>) -> Self {
+    pub fn new(inbox: signer::Inbox) -> Self {
         SignerLink {
-            commands,
+            inbox,
             epoch: 1,
             early_dealings: PeerBuffer::new(EARLY_DEALINGS),
             forwarded: HashSet::new(),
         }
     }
 
-    /// Sends the signer a command (it fails only once the signer thread
-    /// ended: the node is stopping).
-    pub fn send(&self, command: signer::Command) {
-        let _ = self.commands.send(command);
+    /// Sends the signer a command: whether it went (a peer's goes only
+    /// within its budget, [`signer::PEER_QUEUE`]).
+    pub fn send(&self, command: signer::Command) -> bool {
+        self.inbox.send(command)
     }
 
     /// Admits `from`'s dealing: returned when it goes to the signer now
@@ -245,7 +245,9 @@ impl Node {
         self.stats.signatures_finalized += routed.signatures;
         for step in routed.steps {
             match step {
-                Step::ToSigner(change) => self.signer.send(signer::Command::Chain(change)),
+                Step::ToSigner(change) => {
+                    self.signer.send(signer::Command::Chain(change));
+                }
                 Step::TakeUpShares(version) => {
                     tracing::info!(
                         node = self.me,
@@ -298,7 +300,13 @@ impl Node {
                 bytes: share,
             },
         };
-        self.signer.send(command);
+        if !self.signer.send(command) {
+            self.shared
+                .metrics
+                .dropped_frames
+                .with_label_values(&[from.to_string().as_str(), "signer_over_budget"])
+                .inc();
+        }
     }
 
     /// A peer's dealing: to the signer if [`SignerLink::admit`] says so.
@@ -375,8 +383,13 @@ impl Node {
                     .send(to, Arc::new(Message::ChainKey(message).to_frame()));
             }
             signer::Output::Invalid { node, kind } => {
-                tracing::warn!(culprit = node, kind, "invalid chain-key artifact");
-                *self.stats.chain_key_invalid.entry(node).or_default() += 1;
+                let count = self.stats.chain_key_invalid.entry(node).or_default();
+                *count += 1;
+                // A log line for the first and then every thousandth: a
+                // faulty peer must not fill the log (the metric counts all).
+                if *count % 1000 == 1 {
+                    tracing::warn!(culprit = node, kind, count, "invalid chain-key artifact");
+                }
                 self.shared
                     .metrics
                     .chain_key_invalid
@@ -401,7 +414,7 @@ mod tests {
     }
 
     fn link() -> SignerLink {
-        SignerLink::new(std::sync::mpsc::channel().0)
+        SignerLink::new(signer::Inbox::detached(std::sync::mpsc::channel().0))
     }
 
     #[test]

@@ -35,7 +35,7 @@ use chainkey_crypto::tecdsa::{
 
 use super::state::{Change, Setup};
 use super::{Curve, SignJob, SignatureItem, SignedDealing, TranscriptRef};
-use crate::peer_buffer::{PeerBudget, PeerBuffer};
+use crate::peer_buffer::{PeerBudget, PeerBuffer, PeerQueue};
 
 /// Work for the signer.
 #[derive(Debug)]
@@ -140,6 +140,59 @@ const EARLY_COMPLAINTS: PeerBudget = PeerBudget {
     bytes: 4 << 20,
 };
 
+/// What one peer's complaints, openings and signature shares may take on
+/// their way to the signer (beyond it they are dropped and counted). Its
+/// dealings are not counted here: one per peer and open transcript goes.
+pub const PEER_QUEUE: PeerBudget = PeerBudget {
+    items: 4096,
+    bytes: 16 << 20,
+};
+
+impl Command {
+    /// The peer that sent it and its bytes, for what counts against the
+    /// peer's [`PEER_QUEUE`].
+    fn peer_item(&self) -> Option<(NodeId, usize)> {
+        match self {
+            Command::Complaint { from, bytes, .. }
+            | Command::Opening { from, bytes, .. }
+            | Command::Share { from, bytes, .. } => Some((*from, bytes.len())),
+            _ => None,
+        }
+    }
+}
+
+/// The way to the signer thread: the node's own commands go unbounded
+/// (they follow the finalized chain), each peer's within [`PEER_QUEUE`].
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    commands: std::sync::mpsc::Sender<Command>,
+    peers: Arc<PeerQueue>,
+}
+
+impl Inbox {
+    /// Sends `command`, unless it is a peer's over its budget: whether it
+    /// went. (Sending fails only once the signer ended: the node is
+    /// stopping, and what it sends no longer matters.)
+    pub fn send(&self, command: Command) -> bool {
+        if let Some((from, bytes)) = command.peer_item() {
+            if !self.peers.admit(from, bytes) {
+                return false;
+            }
+        }
+        let _ = self.commands.send(command);
+        true
+    }
+
+    /// An inbox whose commands go to `commands`, for tests of its senders.
+    #[cfg(test)]
+    pub fn detached(commands: std::sync::mpsc::Sender<Command>) -> Self {
+        Inbox {
+            commands,
+            peers: Arc::new(PeerQueue::new(PEER_QUEUE)),
+        }
+    }
+}
+
 /// How long a dealer that is not among a transcript's first dealers waits
 /// before dealing into it anyway (a few block times: a transcript whose
 /// first dealers are honest completes well before).
@@ -232,8 +285,13 @@ pub fn spawn(
     setup: Setup,
     corrupt: Arc<AtomicBool>,
     output: tokio::sync::mpsc::UnboundedSender<Output>,
-) -> std::sync::mpsc::Sender<Command> {
+) -> Inbox {
     let (sender, commands) = std::sync::mpsc::channel::<Command>();
+    let peers = Arc::new(PeerQueue::new(PEER_QUEUE));
+    let inbox = Inbox {
+        commands: sender,
+        peers: Arc::clone(&peers),
+    };
     let mut signer = Signer {
         me,
         key,
@@ -278,11 +336,14 @@ pub fn spawn(
                     .into_iter()
                     .chain(std::iter::from_fn(|| commands.try_recv().ok()))
                     .collect();
+                for (from, bytes) in batch.iter().filter_map(Command::peer_item) {
+                    peers.release(from, bytes);
+                }
                 signer.run(batch);
             }
         })
         .expect("the signer thread starts");
-    sender
+    inbox
 }
 
 impl Signer {
