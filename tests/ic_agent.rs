@@ -312,9 +312,6 @@ async fn neurons_add_a_fifth_node_which_takes_its_share_of_every_key() {
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let _keep = dir.path().to_path_buf();
-    eprintln!("DIR {}", _keep.display());
-    let dir = Box::leak(Box::new(dir));
     let wasm = motoko("signer", &dir.path().join("signer.wasm"));
     let configs = prepare(dir.path(), 4, &neurons, true).unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));

@@ -235,7 +235,7 @@ pub struct NodeConfig {
     #[serde(default)]
     pub timing: TimingConfig,
     /// Enables the `/debug/*` endpoints tests use to isolate the node or
-    /// make it flood its peers with invalid artifacts. Never in production.
+    /// make it behave as a Byzantine node. Never in production.
     #[serde(default)]
     pub test_hooks: bool,
     /// The chain-key signing service.

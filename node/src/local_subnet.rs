@@ -269,7 +269,8 @@ pub fn submit(address: SocketAddr, messages: &[SignedIngress]) -> Result<SubmitR
         .map_err(|error| error.to_string())
 }
 
-/// Turns a node's test hook on or off (`isolate` or `flood`).
+/// Turns a node's test hook on or off (`isolate`, `byzantine` or
+/// `corrupt_chain_key`).
 ///
 /// # Errors
 /// When the node does not answer or has no test hooks.

@@ -50,7 +50,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         .route("/api/v2/status", get(ic_status))
         .route("/metrics", get(metrics))
         .route("/debug/isolate/{on}", post(isolate))
-        .route("/debug/flood/{on}", post(flood))
+        .route("/debug/byzantine/{on}", post(byzantine))
         .route("/debug/corrupt_chain_key/{on}", post(corrupt_chain_key))
         .merge(crate::api::ic::routes())
         .layer(axum::extract::DefaultBodyLimit::max(
@@ -205,9 +205,9 @@ async fn isolate(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> S
     })
 }
 
-async fn flood(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> StatusCode {
-    switch(&shared, &on, |flood| {
-        shared.flood.store(flood, Ordering::Relaxed)
+async fn byzantine(State(shared): State<Arc<Shared>>, Path(on): Path<String>) -> StatusCode {
+    switch(&shared, &on, |byzantine| {
+        shared.byzantine.store(byzantine, Ordering::Relaxed)
     })
 }
 

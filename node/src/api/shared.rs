@@ -32,8 +32,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The network (for the isolation test hook).
     pub transport: Arc<Transport>,
-    /// Test hook: send invalid artifacts to every peer.
-    pub flood: AtomicBool,
+    /// Test hook: behave as a Byzantine node (see `replica::byzantine`).
+    pub byzantine: AtomicBool,
     /// Test hook: make this node's chain-key dealings and signature shares invalid.
     pub corrupt_chain_key: Arc<AtomicBool>,
     /// Whether `/debug/*` is enabled.

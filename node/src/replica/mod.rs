@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::types::Share;
 use chainkey_consensus::{
     Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, IngressQueue, NodeId,
     PayloadBuilder, PayloadLimits,
@@ -26,6 +25,7 @@ use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
 
 mod bls_shares;
+mod byzantine;
 mod committee;
 mod crypto;
 mod durable;
@@ -41,7 +41,7 @@ use committee::Committee;
 use crypto::MeteredCrypto;
 use durable::{artifact_key, Durable};
 use feed::ExecutionFeed;
-use gap::{BlocksRequest, Gap, BLOCKS_PER_ANSWER};
+use gap::{Answers, BlocksRequest, Gap, BLOCKS_PER_ANSWER};
 use signer_link::SignerLink;
 use stats::Stats;
 
@@ -62,9 +62,6 @@ use crate::net::wire::Message;
 use crate::payload::NodePayloads;
 use crate::store::{Store, StoreError};
 use chainkey_crypto::threshold::SecretKeyShare;
-
-/// Invalid artifacts a flooding node (test hook) sends per housekeeping tick.
-const FLOOD_PER_TICK: usize = 40;
 
 /// Why a node stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +128,8 @@ struct Peers {
     nodes: usize,
     /// Peers cut off for sending invalid artifacts.
     penalties: penalties::Penalties,
+    /// Each peer's allowance of answers to its block requests.
+    answers: Answers,
 }
 
 /// The node's sense of time: consensus counts milliseconds since start.
@@ -233,7 +232,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         verify_service,
         metrics: metrics.clone(),
         transport: Arc::clone(&transport),
-        flood: AtomicBool::new(false),
+        byzantine: AtomicBool::new(false),
         corrupt_chain_key,
         test_hooks: config.test_hooks,
         root_key,
@@ -303,6 +302,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             dissemination: Dissemination::default(),
             nodes: config.nodes.len(),
             penalties: penalties::Penalties::default(),
+            answers: Answers::default(),
         },
         feed: ExecutionFeed {
             sender: execution,
@@ -491,6 +491,9 @@ impl Node {
                 })
             }
             Message::BlocksRequest { from, to } => {
+                if !self.peers.answers.admit(received.from, Instant::now()) {
+                    return Ok(());
+                }
                 let stored = self
                     .durable
                     .store
@@ -513,7 +516,7 @@ impl Node {
                 Ok(())
             }
             Message::Fetch { id } => {
-                if let Some(frame) = self.peers.dissemination.fetch(&id) {
+                if let Some(frame) = self.peers.dissemination.fetch(received.from, &id) {
                     self.peers.transport.send(received.from, frame);
                 }
                 Ok(())
@@ -630,28 +633,19 @@ impl Node {
                     .prune_ingress(now_ms.saturating_sub(crate::ingress::VALIDATION_SLACK_MS))?;
             }
         }
-        if self.shared.flood.load(Ordering::Relaxed) {
-            self.flood();
+        if self.shared.byzantine.load(Ordering::Relaxed) {
+            self.behave_byzantine();
         }
         self.report();
         Ok(())
     }
 
-    /// Test hook: notarization shares with garbage signatures, to every peer.
-    fn flood(&self) {
-        let height = self.consensus.height();
-        for i in 0..FLOOD_PER_TICK {
-            let artifact = Artifact::NotarizationShare {
-                height,
-                block: Hash(rand::random()),
-                share: Share {
-                    signer: self.me,
-                    signature: (0..48).map(|j| (i + j) as u8).collect(),
-                },
-            };
-            self.peers
-                .transport
-                .broadcast(Arc::new(Message::Artifact(artifact).to_frame()));
+    /// Test hook: what a Byzantine node sends ([`byzantine::frames`]), to every peer.
+    fn behave_byzantine(&self) {
+        let now_ns = unix_ms() * 1_000_000;
+        let frames = byzantine::frames(self.me, self.consensus.height(), self.clock.ticks, now_ns);
+        for frame in frames {
+            self.peers.transport.broadcast(frame);
         }
     }
 }
