@@ -1,8 +1,9 @@
 //! Multi-process subnets on loopback: every node a `chainkey node` process.
 //!
-//! Agreement and crash recovery, a network partition, and a flooding peer.
-//! Each test starts its own 4-node subnet; they run one at a time (a
-//! 2-core machine cannot run three subnets at once and still measure).
+//! Agreement and crash recovery, a network partition, forged ingress and
+//! hostile HTTP clients. Each test starts its own 4-node subnet; they run one
+//! at a time (a 2-core machine cannot run three subnets at once and still
+//! measure).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -239,14 +240,13 @@ fn honest_rate(subnet: &LocalSubnet, seconds: u64) -> f64 {
 }
 
 #[test]
-fn a_flood_of_invalid_shares_and_ingress_barely_slows_the_honest_nodes() {
+fn a_flood_of_forged_ingress_barely_slows_the_honest_nodes() {
     let mut running = running(10);
     let (subnet, dir) = (&mut running.subnet, running.dir.path());
     let baseline = honest_rate(subnet, 10);
 
-    // Node 3 sends invalid notarization shares to everyone; a client sends
-    // forged ingress to the honest nodes.
-    test_hook(subnet.http[3], "flood", true).unwrap();
+    // A client sends forged ingress to the nodes (a Byzantine node is
+    // the workspace's tests/byzantine_node.rs).
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flooder = {
         let stop = std::sync::Arc::clone(&stop);
@@ -278,30 +278,12 @@ fn a_flood_of_invalid_shares_and_ingress_barely_slows_the_honest_nodes() {
     let flooded = honest_rate(subnet, 10);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rejected = flooder.join().unwrap();
-    test_hook(subnet.http[3], "flood", false).unwrap();
-
-    let metrics = ureq::get(format!("http://{}/metrics", subnet.http[0]))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let invalid_from_3: f64 = metrics
-        .lines()
-        .find(|line| line.starts_with("chainkey_invalid_artifacts_total{peer=\"3\"}"))
-        .and_then(|line| line.split_whitespace().last())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0);
     eprintln!(
-        "honest finalization: {baseline:.1} blocks/s before, {flooded:.1} blocks/s under the flood \
-         ({:.0}%); {rejected} forged ingress messages refused; node 0 dropped {invalid_from_3} \
-         invalid artifacts from node 3",
+        "finalization: {baseline:.1} blocks/s before, {flooded:.1} blocks/s under the flood \
+         ({:.0}%); {rejected} forged ingress messages refused",
         100.0 * flooded / baseline
     );
-    assert!(
-        rejected > 0 && invalid_from_3 > 0.0,
-        "the flood reached the nodes"
-    );
+    assert!(rejected > 0, "the flood reached the nodes");
     // The target is ≤ 20% slower (recorded above); a 2-core CI machine
     // running the flooder too gets a looser bound.
     assert!(
@@ -413,6 +395,20 @@ fn read_state_bomb() -> Vec<u8> {
     chainkey_node::cbor::encode_described(Value::Map(vec![(text("content"), content)]))
 }
 
+/// Puts the calling thread at the lowest CPU priority: an attacker that
+/// stands for machines of its own takes only what the nodes leave of the
+/// two cores they share with it.
+fn lowest_priority() {
+    // "<pid>/task/<tid>"
+    let task = std::fs::read_link("/proc/thread-self").unwrap();
+    let tid = task.file_name().unwrap().to_str().unwrap().to_owned();
+    let renice = std::process::Command::new("renice")
+        .args(["-n", "19", "-p", &tid])
+        .output()
+        .unwrap();
+    assert!(renice.status.success(), "{renice:?}");
+}
+
 /// Hostile HTTP clients against node 0 while the subnet runs: 1,000
 /// slow-loris connections from another loopback address (part of a
 /// request's headers, then nothing), and 50 clients sending read_state
@@ -489,6 +485,7 @@ fn slow_loris_clients_and_read_state_bombs_barely_slow_the_subnet() {
                 Arc::clone(&slowest),
             );
             std::thread::spawn(move || {
+                lowest_priority();
                 let url = format!("http://{target}/api/v2/canister/aaaaa-aa/read_state");
                 let agent = ureq::Agent::new_with_defaults();
                 while !stop.load(Ordering::Relaxed) {
@@ -543,10 +540,8 @@ fn slow_loris_clients_and_read_state_bombs_barely_slow_the_subnet() {
         "beyond the per-address cap, slow connections close at once"
     );
     assert_eq!(closed_later, slow.len(), "all close by the header timeout");
-    // The target is ≤ 20% slower (printed above); a 2-core CI machine
-    // running the 1,050 clients too gets a looser bound.
     assert!(
-        attacked >= 0.5 * baseline,
+        attacked >= 0.8 * baseline,
         "finalization fell from {baseline:.1} to {attacked:.1} blocks/s"
     );
 }
