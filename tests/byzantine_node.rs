@@ -72,7 +72,7 @@ fn metric(subnet: &LocalSubnet, node: usize, prefix: &str) -> f64 {
         .lines()
         .filter(|line| line.starts_with(prefix))
         .filter_map(|line| line.split_whitespace().last()?.parse::<f64>().ok())
-        .sum()
+        .fold(0.0, |sum, value| sum + value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,10 +126,10 @@ async fn one_byzantine_node_barely_slows_the_honest_three() {
     eprintln!(
         "under attack: {attacked:.1} blocks/s ({:.0}% of idle; per 10 s: {rates:.1?}), counter \
          latencies {latencies:?}, honest nodes resident {attacked_memory:?} MiB; node 0 dropped \
-         {invalid} invalid artifacts and {chain_key_invalid} invalid chain-key items",
+         {invalid:.0} invalid artifacts and {chain_key_invalid:.0} invalid chain-key items",
         100.0 * attacked / idle
     );
-    assert!(invalid > 0.0, "the attack reached the honest nodes");
+    assert!(chain_key_invalid > 0.0, "the attack reached the honest nodes");
     assert!(
         attacked >= HELD_SHARE * idle,
         "finalization fell from {idle:.1} to {attacked:.1} blocks/s"

@@ -109,12 +109,6 @@ impl Pool {
             .map_or(0, |package| package.content.height())
     }
 
-    /// How many blocks at `height` a signer has notarization-shared (honest
-    /// nodes share only the lowest-ranked blocks, one unless the maker equivocates).
-    pub(crate) fn notarization_shares_by(&self, signer: NodeId, height: Height) -> usize {
-        shares_by(&self.notarization_shares, signer, height)
-    }
-
     /// How many blocks at `height` a signer has finalization-shared (one, if honest).
     pub(crate) fn finalization_shares_by(&self, signer: NodeId, height: Height) -> usize {
         shares_by(&self.finalization_shares, signer, height)

@@ -18,9 +18,12 @@
 //! an [`Event`] and the current time and returns [`Action`]s (artifacts to
 //! send, a time to be woken at, finalized blocks). It has no clock, thread,
 //! socket or randomness of its own. Received artifacts wait in an
-//! unvalidated pool until their prerequisites (beacon, parent notarization)
-//! are known; all ready signatures are then verified in one batch, and
-//! invalid artifacts are dropped and counted per sender.
+//! unvalidated pool until their prerequisites (beacon, parent notarization,
+//! the block a share is on) are known; all ready signatures are then
+//! verified in one batch, and invalid artifacts are dropped and counted per
+//! sender. A sender whose checks failed twice at a height is not checked
+//! again there: the cost of a Byzantine peer's invalid items is bounded
+//! per height, whatever it sends.
 //!
 //! A node that crashes must come back with the shares it had signed (the
 //! node crate persists its pool): a node restarted with an empty state could
@@ -171,6 +174,8 @@ pub struct Consensus<C, P> {
     highest_seen: Height,
     validate_at: Option<Time>,
     invalid_from: BTreeMap<NodeId, u64>,
+    /// Failed checks per (height, sender), up to [`MAX_FAILED_CHECKS`].
+    failed_checks: BTreeMap<(Height, NodeId), u32>,
     /// Artifacts dropped because their sender's share of the unvalidated
     /// pool was full, per sender.
     over_budget: BTreeMap<NodeId, u64>,
@@ -207,6 +212,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             highest_seen: 0,
             validate_at: None,
             invalid_from: BTreeMap::new(),
+            failed_checks: BTreeMap::new(),
             over_budget: BTreeMap::new(),
             abstain_through: 0,
             holding_proposals: false,
@@ -552,6 +558,11 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         let pending = std::mem::take(&mut self.unvalidated);
         let mut ready = Vec::new();
         for queued in pending {
+            let failed = (queued.artifact.height(), queued.from);
+            if self.failed_checks.get(&failed) >= Some(&MAX_FAILED_CHECKS) {
+                *self.invalid_from.entry(queued.from).or_default() += 1;
+                continue;
+            }
             match self.readiness(&queued) {
                 Readiness::Ready(messages) => ready.push((queued.from, queued.artifact, messages)),
                 Readiness::Waiting => self.unvalidated.push(queued),
@@ -573,6 +584,10 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                 added |= self.insert_validated(artifact);
             } else {
                 *self.invalid_from.entry(from).or_default() += 1;
+                *self
+                    .failed_checks
+                    .entry((artifact.height(), from))
+                    .or_default() += 1;
             }
         }
         added
@@ -683,11 +698,14 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                         .notarizations
                         .get(height)
                         .is_some_and(|n| n.contains_key(block))
-                    || (!self.blocks.contains_key(block)
-                        && self.pool.notarization_shares_by(share.signer, *height)
-                            >= MAX_SHARES_PER_SIGNER)
                 {
                     return Readiness::Useless;
+                }
+                // Checked only once the block is known: shares of blocks
+                // that do not exist wait, within their sender's budget,
+                // until finalization purges them, and cost no pairing.
+                if !self.blocks.contains_key(block) {
+                    return Readiness::Waiting;
                 }
                 Readiness::Ready(signed::notarization(*height, block))
             }
@@ -704,6 +722,9 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
                     || self.pool.finalization_shares_by(share.signer, *height) > 0
                 {
                     return Readiness::Useless;
+                }
+                if !self.blocks.contains_key(block) {
+                    return Readiness::Waiting;
                 }
                 Readiness::Ready(signed::finalization(*height, block))
             }
@@ -1177,6 +1198,7 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         });
         self.shared_finalization = self.shared_finalization.split_off(&keep_from);
         self.shared_beacon = self.shared_beacon.split_off(&keep_from);
+        self.failed_checks = self.failed_checks.split_off(&(keep_from, 0));
         self.proposed = self.proposed.split_off(&keep_from);
         self.shared_notarization
             .retain(|height, _| *height >= keep_from);
@@ -1365,11 +1387,11 @@ fn to_shares(shares: &Shares) -> Vec<Share> {
         .collect()
 }
 
-/// Notarization shares accepted per signer and height: bounds the pool
-/// against a signer that shares blocks that do not exist.
-const MAX_SHARES_PER_SIGNER: usize = 4;
+/// Artifacts of one height from one sender whose checks may fail before the
+/// sender's further artifacts of that height are dropped unchecked: an
+/// invalid share costs pairings to find, and honest nodes send none.
+const MAX_FAILED_CHECKS: u32 = 2;
 
-/// Whether a pending artifact can be checked now.
 /// A received artifact waiting for validation, with what receiving it
 /// computed once: it may wait through many validation passes, and a
 /// proposal's hash covers a payload of megabytes.
@@ -1414,6 +1436,7 @@ impl Unvalidated {
     }
 }
 
+/// Whether a pending artifact can be checked now.
 enum Readiness {
     /// Check this message's signature.
     Ready(Vec<u8>),

@@ -11,11 +11,13 @@ use std::time::Instant;
 use chainkey_consensus::{Artifact, Hash, Height};
 
 use super::{Node, NodeError};
+use std::sync::Arc;
+
 use crate::store::Store;
 
 /// The store and what this node remembers about it.
 pub(super) struct Durable {
-    pub store: Store,
+    pub store: Arc<Store>,
     /// The highest height this node signed anything at.
     pub signed_through: Height,
     /// The height of the catch-up package stored.

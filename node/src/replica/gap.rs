@@ -20,11 +20,11 @@ pub const BLOCKS_PER_ANSWER: usize = 256;
 /// Payload bytes per answer, about (well below a frame's limit).
 pub const ANSWER_BYTES: usize = crate::net::wire::MAX_FRAME / 4;
 
-/// Answers per second a peer may have: twice what a node filling its gap
-/// asks for (one request per housekeeping tick). Each answer reads up to
-/// [`BLOCKS_PER_ANSWER`] blocks from the store on the event loop, so a
-/// peer asking faster is ignored beyond it.
-pub const ANSWERS_PER_SECOND: f64 = 8.0;
+/// Answers per second a peer may have: what a node filling its gap asks
+/// of all its peers together (one request per housekeeping tick). Each
+/// answer reads up to [`BLOCKS_PER_ANSWER`] blocks from the store and
+/// encodes them, so a peer asking faster is ignored beyond it.
+pub const ANSWERS_PER_SECOND: f64 = 4.0;
 
 /// Finalized heights missing from the store below a catch-up package.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chainkey_consensus::{
-    Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, IngressQueue, NodeId,
-    PayloadBuilder, PayloadLimits,
+    Action, Artifact, BlsCrypto, Consensus, Event, FinalizedBlock, Hash, Height, IngressQueue,
+    NodeId, PayloadBuilder, PayloadLimits,
 };
 use chainkey_crypto::batch::{BatchVerifier, ServiceConfig, VerifyService};
 use tokio::sync::mpsc;
@@ -295,7 +295,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             signed_through: store.signed_through()?,
             stored_catch_up: 0,
             recorded: HashSet::new(),
-            store,
+            store: Arc::new(store),
         },
         peers: Peers {
             transport,
@@ -491,17 +491,8 @@ impl Node {
                 })
             }
             Message::BlocksRequest { from, to } => {
-                if !self.peers.answers.admit(received.from, Instant::now()) {
-                    return Ok(());
-                }
-                let stored = self
-                    .durable
-                    .store
-                    .finalized_range(from, to, BLOCKS_PER_ANSWER)?;
-                let blocks = gap::answer(stored);
-                if !blocks.is_empty() {
-                    let frame = Arc::new(Message::Blocks(blocks).to_frame());
-                    self.peers.transport.send(received.from, frame);
+                if self.peers.answers.admit(received.from, Instant::now()) {
+                    self.answer_blocks(received.from, from, to);
                 }
                 Ok(())
             }
@@ -532,6 +523,24 @@ impl Node {
                 Ok(())
             }
         }
+    }
+
+    /// Sends `peer` the finalized blocks `from..=to` it asked for (as many
+    /// as one answer holds), read and encoded off the event loop.
+    fn answer_blocks(&self, peer: NodeId, from: Height, to: Height) {
+        let store = Arc::clone(&self.durable.store);
+        let transport = Arc::clone(&self.peers.transport);
+        tokio::task::spawn_blocking(move || {
+            match store.finalized_range(from, to, BLOCKS_PER_ANSWER) {
+                Ok(stored) => {
+                    let blocks = gap::answer(stored);
+                    if !blocks.is_empty() {
+                        transport.send(peer, Arc::new(Message::Blocks(blocks).to_frame()));
+                    }
+                }
+                Err(error) => tracing::warn!(%error, peer, "reading blocks a peer asked for"),
+            }
+        });
     }
 
     fn act(&mut self, action: Action) -> Result<(), NodeError> {
