@@ -129,7 +129,10 @@ async fn one_byzantine_node_barely_slows_the_honest_three() {
          {invalid:.0} invalid artifacts and {chain_key_invalid:.0} invalid chain-key items",
         100.0 * attacked / idle
     );
-    assert!(chain_key_invalid > 0.0, "the attack reached the honest nodes");
+    assert!(
+        chain_key_invalid > 0.0,
+        "the attack reached the honest nodes"
+    );
     assert!(
         attacked >= HELD_SHARE * idle,
         "finalization fell from {idle:.1} to {attacked:.1} blocks/s"

@@ -249,7 +249,7 @@ pub struct NodeConfig {
     pub cycles: CyclesConfig,
     /// Bounds on the HTTP endpoint's connections.
     #[serde(default)]
-    pub http_limits: crate::api::HttpLimits,
+    pub http_limits: HttpLimits,
     /// Threads verifying signatures in batches (0 = one per core; a local
     /// subnet gives each node its share of the cores).
     #[serde(default)]
@@ -588,5 +588,32 @@ impl SecretsFile {
             .open(path)
             .map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)
+    }
+}
+
+/// Bounds on the HTTP endpoint's connections (`[http_limits]` in
+/// `node.toml`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpLimits {
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one client address at most.
+    pub max_per_address: usize,
+    /// Seconds a client has to send a request's headers (and to start
+    /// the next request on a kept-alive connection).
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body.
+    pub body_timeout_secs: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 2048,
+            max_per_address: 256,
+            header_timeout_secs: 10,
+            body_timeout_secs: 20,
+        }
     }
 }

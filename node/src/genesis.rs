@@ -216,7 +216,7 @@ pub fn write_genesis(
             chain_key: ChainKeyConfig::default(),
             execution: ExecutionConfig::default(),
             cycles: CyclesConfig::default(),
-            http_limits: crate::api::HttpLimits::default(),
+            http_limits: crate::config::HttpLimits::default(),
             verify_threads: 0,
             neurons: neurons.to_vec(),
             genesis_members: None,

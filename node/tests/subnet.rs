@@ -426,7 +426,7 @@ fn slow_loris_clients_and_read_state_bombs_barely_slow_the_subnet() {
     let subnet = &running.subnet;
     let baseline = honest_rate(subnet, 10);
     let target = subnet.http[0];
-    let limits = chainkey_node::api::HttpLimits::default();
+    let limits = chainkey_node::config::HttpLimits::default();
 
     // Slow-loris, from 127.0.0.2.
     let runtime = tokio::runtime::Builder::new_current_thread()

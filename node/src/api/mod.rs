@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::ingress::{check, unix_ms, Admission, IngressError, SignedIngress, MAX_PENDING};
-pub use server::{ConnectionRefusal, HttpLimits};
+pub use server::ConnectionRefusal;
 pub use shared::Shared;
 pub use status::Status;
 
@@ -42,7 +42,7 @@ pub struct SubmitResponse {
     pub rejected: Vec<(usize, String)>,
 }
 
-/// Serves until the process ends, under the node's [`HttpLimits`].
+/// Serves until the process ends, under the node's [`HttpLimits`](crate::config::HttpLimits).
 pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let router = Router::new()
         .route("/api/v1/ingress", post(submit))

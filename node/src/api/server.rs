@@ -13,34 +13,8 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use serde::{Deserialize, Serialize};
 
-/// Bounds on the HTTP endpoint's connections (`[http_limits]` in
-/// `node.toml`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct HttpLimits {
-    /// Open connections at most; more are closed at once.
-    pub max_connections: usize,
-    /// Open connections from one client address at most.
-    pub max_per_address: usize,
-    /// Seconds a client has to send a request's headers (and to start
-    /// the next request on a kept-alive connection).
-    pub header_timeout_secs: u64,
-    /// Seconds a client has to send a request's body.
-    pub body_timeout_secs: u64,
-}
-
-impl Default for HttpLimits {
-    fn default() -> Self {
-        HttpLimits {
-            max_connections: 2048,
-            max_per_address: 256,
-            header_timeout_secs: 10,
-            body_timeout_secs: 20,
-        }
-    }
-}
+use crate::config::HttpLimits;
 
 /// Why a connection is closed at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

@@ -57,5 +57,5 @@ pub struct Shared {
     /// This node's principal.
     pub node_principal: Vec<u8>,
     /// Bounds on the HTTP endpoint's connections.
-    pub http_limits: super::HttpLimits,
+    pub http_limits: crate::config::HttpLimits,
 }

@@ -4,9 +4,10 @@
 //! arriving close together (relays from several peers) reach consensus
 //! once: its digest is remembered for [`DEDUPE_WINDOW`]. Not longer, since
 //! consensus may have dropped the first copy (too far ahead, over a peer's
-//! quota) and relies on re-sends. Each peer is sent an advertised artifact
-//! once: a peer fetching it again and again would make this node send the
-//! same megabytes for a few bytes each time.
+//! quota) and relies on re-sends. A peer is sent an advertised artifact at
+//! most once per [`FETCH_RETRY`] (the pace of an honest peer's retries): a
+//! peer fetching it again and again would make this node send the same
+//! megabytes for a few bytes each time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,15 +22,15 @@ pub const ADVERT_THRESHOLD: usize = 8 << 10;
 /// How long a received artifact's digest is remembered.
 pub const DEDUPE_WINDOW: Duration = Duration::from_millis(500);
 /// A fetch not answered in this long may be asked of another peer.
-const FETCH_RETRY: Duration = Duration::from_secs(1);
+pub const FETCH_RETRY: Duration = Duration::from_secs(1);
 
 /// An artifact this node advertised.
 struct Advertised {
     height: Height,
     /// Its full frame.
     frame: Arc<Vec<u8>>,
-    /// The peers it was sent to, a bit each (peer ids are below 64).
-    sent_to: u64,
+    /// When it was last sent to each peer that fetched it.
+    sent: HashMap<NodeId, Instant>,
 }
 
 /// One node's side of artifact dissemination.
@@ -55,7 +56,7 @@ impl Dissemination {
         let advertised = Advertised {
             height,
             frame: Arc::new(frame),
-            sent_to: 0,
+            sent: HashMap::new(),
         };
         self.advertised.insert(id, advertised);
         Arc::new(Message::Advert { id, height }.to_frame())
@@ -94,15 +95,18 @@ impl Dissemination {
         }
     }
 
-    /// The full frame of an artifact we advertised, for `peer` who has
-    /// not been sent it yet.
-    pub fn fetch(&mut self, peer: NodeId, id: &Hash) -> Option<Arc<Vec<u8>>> {
+    /// The full frame of an artifact we advertised, for `peer` at `now`,
+    /// unless it was sent to `peer` less than [`FETCH_RETRY`] ago.
+    pub fn fetch(&mut self, peer: NodeId, id: &Hash, now: Instant) -> Option<Arc<Vec<u8>>> {
         let advertised = self.advertised.get_mut(id)?;
-        let bit = 1u64.checked_shl(peer)?;
-        if advertised.sent_to & bit != 0 {
+        if advertised
+            .sent
+            .get(&peer)
+            .is_some_and(|at| now.saturating_duration_since(*at) < FETCH_RETRY)
+        {
             return None;
         }
-        advertised.sent_to |= bit;
+        advertised.sent.insert(peer, now);
         Some(Arc::clone(&advertised.frame))
     }
 
@@ -155,10 +159,15 @@ mod tests {
         let Message::Advert { id, height: 7 } = Message::from_body(&advert[4..]).unwrap() else {
             panic!("a large proposal is advertised");
         };
-        let full = sender.fetch(2, &id).expect("kept for fetching");
+        let now = Instant::now();
+        let full = sender.fetch(2, &id, now).expect("kept for fetching");
         assert_eq!(digest(&full[4..]), id);
-        assert!(sender.fetch(2, &id).is_none(), "sent to each peer once");
-        assert!(sender.fetch(3, &id).is_some());
+        assert!(sender.fetch(2, &id, now).is_none(), "not again at once");
+        assert!(sender.fetch(3, &id, now).is_some(), "each peer has its own");
+        assert!(
+            sender.fetch(2, &id, now + FETCH_RETRY).is_some(),
+            "again after an honest peer's retry time"
+        );
 
         let mut receiver = Dissemination::default();
         assert!(receiver.should_fetch(id));
@@ -169,6 +178,6 @@ mod tests {
         std::thread::sleep(DEDUPE_WINDOW);
         assert!(receiver.is_new(id), "a later re-send gets through");
         sender.prune(8);
-        assert!(sender.fetch(4, &id).is_none());
+        assert!(sender.fetch(4, &id, now).is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! The network between the nodes of a subnet: mutually authenticated TLS
 //! connections with bounded per-peer queues and rate limits
-//! ([`transport`], over [`rate`]) whose certificates are pinned ([`tls`]),
+//! ([`transport`], over token buckets) whose certificates are pinned,
 //! the frames they carry ([`wire`]), and which artifacts are pushed,
 //! advertised or fetched ([`dissemination`]).
 

@@ -507,7 +507,11 @@ impl Node {
                 Ok(())
             }
             Message::Fetch { id } => {
-                if let Some(frame) = self.peers.dissemination.fetch(received.from, &id) {
+                if let Some(frame) =
+                    self.peers
+                        .dissemination
+                        .fetch(received.from, &id, Instant::now())
+                {
                     self.peers.transport.send(received.from, frame);
                 }
                 Ok(())
