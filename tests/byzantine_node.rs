@@ -29,37 +29,6 @@ const HELD_SHARE: f64 = 0.8;
 /// being read, and headroom.
 const MEMORY_GROWTH_MIB: u64 = 256;
 
-/// Finalized blocks per second of the slowest honest node over `window`.
-fn honest_rate(subnet: &LocalSubnet, window: Duration) -> f64 {
-    let heights = || -> Vec<u64> {
-        subnet
-            .statuses()
-            .iter()
-            .map(|s| s.as_ref().map_or(0, |s| s.finalized_height))
-            .collect()
-    };
-    let (before, start) = (heights(), Instant::now());
-    std::thread::sleep(window);
-    let after = heights();
-    let elapsed = start.elapsed().as_secs_f64();
-    (0..BYZANTINE)
-        .map(|id| after[id].saturating_sub(before[id]) as f64 / elapsed)
-        .fold(f64::INFINITY, f64::min)
-}
-
-/// Resident memory of each honest node, MiB.
-fn honest_resident_mib(subnet: &LocalSubnet) -> Vec<u64> {
-    subnet.pids()[..BYZANTINE]
-        .iter()
-        .map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-            let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-            kib / 1024
-        })
-        .collect()
-}
-
 /// A metric's value on the node at `address` (0 when absent).
 fn metric(subnet: &LocalSubnet, node: usize, prefix: &str) -> f64 {
     let metrics = ureq::get(format!("http://{}/metrics", subnet.http[node]))
@@ -87,8 +56,8 @@ async fn one_byzantine_node_barely_slows_the_honest_three() {
     let agent = agent(&url(&subnet, 0), BasicIdentity::from_raw_key(&[9; 32])).await;
     let counter = create_and_install(&agent, &counter_wasm).await;
     update::<Nat>(&agent, counter, "increment", Encode!()).await;
-    let idle = honest_rate(&subnet, Duration::from_secs(10));
-    let idle_memory = honest_resident_mib(&subnet);
+    let idle = block_rate(&subnet, 0..BYZANTINE, Duration::from_secs(10));
+    let idle_memory = resident_mib(&subnet)[..BYZANTINE].to_vec();
     eprintln!("idle: {idle:.1} blocks/s, honest nodes resident {idle_memory:?} MiB");
 
     // The Byzantine node stands for a machine of its own: at the lowest
@@ -103,7 +72,7 @@ async fn one_byzantine_node_barely_slows_the_honest_three() {
     let mut count = 1u32;
     let attack = Instant::now();
     while attack.elapsed() < Duration::from_secs(60) {
-        rates.push(honest_rate(&subnet, Duration::from_secs(10)));
+        rates.push(block_rate(&subnet, 0..BYZANTINE, Duration::from_secs(10)));
         let heights: Vec<_> = subnet
             .statuses()
             .iter()
@@ -117,7 +86,7 @@ async fn one_byzantine_node_barely_slows_the_honest_three() {
         count += 1;
         assert_eq!(counted, Nat::from(count));
     }
-    let attacked_memory = honest_resident_mib(&subnet);
+    let attacked_memory = resident_mib(&subnet)[..BYZANTINE].to_vec();
     test_hook(subnet.http[BYZANTINE], "byzantine", false).unwrap();
 
     let invalid = metric(&subnet, 0, "chainkey_invalid_artifacts_total{peer=\"3\"}");

@@ -90,40 +90,6 @@ fn memory_bound_mib(capacity_mib: u64) -> u64 {
 /// Cycles of canisters that are not to run short.
 const PLENTY: u128 = 100_000_000_000_000;
 
-/// Finalized blocks per second over `window`, the slowest node's.
-fn block_rate(subnet: &LocalSubnet, window: Duration) -> f64 {
-    let heights = || -> Vec<u64> {
-        subnet
-            .statuses()
-            .iter()
-            .map(|s| s.as_ref().map_or(0, |s| s.finalized_height))
-            .collect()
-    };
-    let (before, start) = (heights(), Instant::now());
-    std::thread::sleep(window);
-    let after = heights();
-    let elapsed = start.elapsed().as_secs_f64();
-    before
-        .iter()
-        .zip(&after)
-        .map(|(b, a)| a.saturating_sub(*b) as f64 / elapsed)
-        .fold(f64::INFINITY, f64::min)
-}
-
-/// Resident memory of each node process, MiB.
-fn resident_mib(subnet: &LocalSubnet) -> Vec<u64> {
-    subnet
-        .pids()
-        .iter()
-        .map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-            let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-            kib / 1024
-        })
-        .collect()
-}
-
 /// Creates a canister with `cycles` and installs the WebAssembly text `wat`.
 async fn install_attacker(agent: &Agent, wat: &str, cycles: u128) -> Principal {
     let management = ic_utils::interfaces::ManagementCanister::create(agent);
@@ -196,7 +162,7 @@ async fn attack(capacity_mib: u64) {
     let agent = agent(&url(&subnet, 0), BasicIdentity::from_raw_key(&[7; 32])).await;
     let counter = create_and_install(&agent, &counter_wasm).await;
     update::<Nat>(&agent, counter, "increment", Encode!()).await;
-    let idle = block_rate(&subnet, Duration::from_secs(8));
+    let idle = block_rate(&subnet, 0..4, Duration::from_secs(8));
     let idle_memory = resident_mib(&subnet);
     eprintln!("idle: {idle:.1} blocks/s, resident {idle_memory:?} MiB");
 
@@ -244,7 +210,7 @@ async fn attack(capacity_mib: u64) {
     }
 
     // The subnet under attack: blocks, a normal update's latency, memory.
-    let attacked = block_rate(&subnet, Duration::from_secs(20));
+    let attacked = block_rate(&subnet, 0..4, Duration::from_secs(20));
     let mut latencies = Vec::new();
     for expected in 2u8..7 {
         let start = Instant::now();
@@ -281,7 +247,7 @@ async fn attack(capacity_mib: u64) {
         let agent = agent.clone();
         queries.spawn(async move { agent.query(&hog, "pages").with_arg(Vec::new()).call().await });
     }
-    let querying = block_rate(&subnet, Duration::from_secs(20));
+    let querying = block_rate(&subnet, 0..4, Duration::from_secs(20));
     let querying_memory = resident_mib(&subnet);
     while let Some(answer) = queries.join_next().await {
         let pages = answer.unwrap().expect("the query is answered");

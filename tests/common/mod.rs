@@ -163,3 +163,35 @@ pub async fn agent_for_node(subnet: &LocalSubnet, id: usize) -> Agent {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Finalized blocks per second over `window`, the slowest of `nodes`.
+pub fn block_rate(subnet: &LocalSubnet, nodes: std::ops::Range<usize>, window: Duration) -> f64 {
+    let heights = || -> Vec<u64> {
+        subnet
+            .statuses()
+            .iter()
+            .map(|s| s.as_ref().map_or(0, |s| s.finalized_height))
+            .collect()
+    };
+    let (before, start) = (heights(), Instant::now());
+    std::thread::sleep(window);
+    let after = heights();
+    let elapsed = start.elapsed().as_secs_f64();
+    nodes
+        .map(|id| after[id].saturating_sub(before[id]) as f64 / elapsed)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Resident memory of each node process, MiB.
+pub fn resident_mib(subnet: &LocalSubnet) -> Vec<u64> {
+    subnet
+        .pids()
+        .iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+            let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+            kib / 1024
+        })
+        .collect()
+}
