@@ -455,19 +455,14 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         if !still_useful {
             return;
         }
-        let received = Unvalidated::new(from, artifact);
-        if self
-            .unvalidated
-            .iter()
-            .any(|queued| queued.is_copy_of(&received))
-        {
-            return;
-        }
         // Each peer gets an equal share of the unvalidated pool, so one peer
         // cannot crowd out the others (catch-up packages always get in).
+        // Checked before the artifact is hashed: over its share, a peer's
+        // megabytes cost nothing more.
         let quota = self.config.max_unvalidated / self.config.nodes;
         let is_package = |artifact: &Artifact| matches!(artifact, Artifact::CatchUpPackage(_));
-        let package = is_package(&received.artifact);
+        let package = is_package(&artifact);
+        let bytes = artifact.byte_len();
         let (queued, queued_bytes) = self
             .unvalidated
             .iter()
@@ -475,9 +470,17 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             .fold((0, 0), |(count, bytes), queued| {
                 (count + 1, bytes + queued.bytes)
             });
-        let over_bytes = queued_bytes + received.bytes > self.config.max_unvalidated_bytes_per_peer;
+        let over_bytes = queued_bytes + bytes > self.config.max_unvalidated_bytes_per_peer;
         if queued >= if package { 1 } else { quota } || (over_bytes && !package) {
             *self.over_budget.entry(from).or_default() += 1;
+            return;
+        }
+        let received = Unvalidated::new(from, artifact, bytes);
+        if self
+            .unvalidated
+            .iter()
+            .any(|queued| queued.is_copy_of(&received))
+        {
             return;
         }
         self.unvalidated.push(received);
@@ -1408,7 +1411,7 @@ struct Unvalidated {
 }
 
 impl Unvalidated {
-    fn new(from: NodeId, artifact: Artifact) -> Self {
+    fn new(from: NodeId, artifact: Artifact, bytes: usize) -> Self {
         use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
         let fingerprints = BuildHasherDefault::<DefaultHasher>::default();
         let (block_hash, fingerprint) = match &artifact {
@@ -1423,7 +1426,7 @@ impl Unvalidated {
         };
         Unvalidated {
             from,
-            bytes: artifact.byte_len(),
+            bytes,
             artifact,
             block_hash,
             fingerprint,

@@ -344,14 +344,15 @@ async fn read_state(
     let effective = effective_id(&id)?;
     let envelope = Envelope::from_cbor(&body)?;
     let request_id = envelope.request_id()?;
+    let refused = |error: read_state::PathError| Refusal::Http(error.status(), error.to_string());
+    let paths = envelope.paths()?;
+    let asked_status = read_state::check_paths(&paths, &effective).map_err(refused)?;
     let sender = authenticate(&shared, &envelope, request_id, "read_state", &effective)
         .await?
         .sender;
-    let paths = envelope.paths()?;
     let state = latest(&shared)?;
     let statuses = &state.state.request_status;
-    read_state::check(&paths, sender.as_bytes(), &effective, statuses)
-        .map_err(|error| Refusal::Http(error.status(), error.to_string()))?;
+    read_state::check_sender(asked_status, sender.as_bytes(), statuses).map_err(refused)?;
     let mut wanted: Vec<Vec<&[u8]>> = paths
         .iter()
         .map(|path| path.iter().map(Vec::as_slice).collect())

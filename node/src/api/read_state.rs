@@ -43,26 +43,24 @@ impl PathError {
     }
 }
 
-/// Checks that `sender` may read `paths` through the effective canister
-/// `effective`, the certified statuses being `statuses`: cheap checks on
-/// the request's own bytes and one status lookup, before any witness is
-/// built.
+/// Checks the rules `paths` must keep whoever sends them, through the
+/// effective canister `effective` — cheap checks on the request's own
+/// bytes, made before its signature is — and returns the request id whose
+/// status they ask for, if any.
 ///
 /// # Errors
 /// [`PathError`] naming the first rule broken.
-pub fn check(
-    paths: &[Vec<Vec<u8>>],
-    sender: &[u8],
+pub fn check_paths<'a>(
+    paths: &'a [Vec<Vec<u8>>],
     effective: &[u8],
-    statuses: &StatusTree,
-) -> Result<(), PathError> {
+) -> Result<Option<&'a [u8]>, PathError> {
     if paths.len() > MAX_PATHS {
         return Err(PathError::TooManyPaths(paths.len()));
     }
     if let Some(path) = paths.iter().find(|path| path.len() > MAX_LABELS) {
         return Err(PathError::PathTooLong(path.len()));
     }
-    let mut request_id: Option<&[u8]> = None;
+    let mut request_id: Option<&'a [u8]> = None;
     for path in paths {
         match path.as_slice() {
             [label, id, ..] if label == b"request_status" => {
@@ -77,6 +75,20 @@ pub fn check(
             _ => {}
         }
     }
+    Ok(request_id)
+}
+
+/// Checks that the authenticated `sender` may read the status of
+/// `request_id` (only the request's own sender may), the certified
+/// statuses being `statuses`: one lookup, before any witness is built.
+///
+/// # Errors
+/// [`PathError::NotTheSender`].
+pub fn check_sender(
+    request_id: Option<&[u8]>,
+    sender: &[u8],
+    statuses: &StatusTree,
+) -> Result<(), PathError> {
     let status = request_id
         .and_then(|id| <[u8; 32]>::try_from(id).ok())
         .and_then(|id| statuses.get(&id));
@@ -106,8 +118,10 @@ mod tests {
         };
         statuses.insert([1; 32], stored);
         let canister = b"canister one".as_slice();
-        let check =
-            |paths: &[Vec<Vec<u8>>], sender: &[u8]| check(paths, sender, canister, &statuses);
+        let check = |paths: &[Vec<Vec<u8>>], sender: &[u8]| {
+            let request_id = check_paths(paths, canister)?;
+            check_sender(request_id, sender, &statuses)
+        };
 
         let own = [
             path(&[b"time"]),

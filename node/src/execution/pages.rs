@@ -447,8 +447,9 @@ impl<'de> Deserialize<'de> for Pages {
             })?;
         let image = match stored.image {
             None => None,
-            // A plain file name of the image directory, nothing elsewhere.
-            Some(name) if name.is_empty() || name.contains(['/', '\\']) || name == ".." => {
+            // Images are named by their hex SHA-256 (`Image::name`):
+            // anything else, a path elsewhere among them, is refused.
+            Some(name) if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 return Err(D::Error::custom(
                     "a memory image name that is not a file name",
                 ));

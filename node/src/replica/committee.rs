@@ -50,6 +50,8 @@ pub(super) struct Committee {
     early_artifacts: PeerBuffer<Artifact>,
     /// When this node last asked a peer past the switch for its catch-up package.
     last_catch_up_request: Option<Instant>,
+    /// The registry versions (latest, in force) the transport last followed.
+    followed: Option<(u64, u64)>,
 }
 
 impl Committee {
@@ -66,6 +68,7 @@ impl Committee {
             verifier,
             early_artifacts: PeerBuffer::new(EARLY_ARTIFACTS),
             last_catch_up_request: None,
+            followed: None,
         }
     }
 
@@ -234,6 +237,12 @@ impl Node {
             return; // the configuration's nodes, as at genesis
         };
         let in_force = state.epoch().record.as_deref();
+        // Once per change of either record, not at every step.
+        let versions = (latest.version, in_force.map_or(1, |record| record.version));
+        if self.committee.followed == Some(versions) {
+            return;
+        }
+        self.committee.followed = Some(versions);
         let changes = peer_changes(
             &self.peers.transport.certificates(),
             self.me,
