@@ -1127,6 +1127,14 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         to_share.retain(|hash| !shared.contains(hash));
         for block in &to_share {
             shared.insert(*block);
+            // Relay the block we vote for: a maker that showed it to only
+            // some nodes (or whose forgeries made some drop its messages
+            // at this height) cannot leave the others without it. Large
+            // blocks go out as adverts, fetched only by peers lacking them.
+            let proposal = &proposals[block];
+            if proposal.block.maker != self.me {
+                actions.push(Action::Broadcast(Artifact::Proposal(proposal.clone())));
+            }
             let share = Share {
                 signer: self.me,
                 signature: self.crypto.sign(&signed::notarization(height, block)),

@@ -105,6 +105,51 @@ fn spam_of_malformed_and_duplicate_artifacts_keeps_pools_bounded() {
     }
 }
 
+/// The least progress after the network stabilizes, over the runs of
+/// [`with_f_faulty`], that `behaviour` leaves the honest nodes.
+fn least_progress(outcomes: &[Outcome]) -> u64 {
+    outcomes
+        .iter()
+        .map(Outcome::min_progress_after_stable)
+        .min()
+        .unwrap()
+}
+
+#[test]
+fn forged_proposals_with_full_payloads_are_dropped_and_slow_no_more_than_silence() {
+    let forged = with_f_faulty(Behaviour::ForgedProposals);
+    for outcome in &forged {
+        assert!(
+            outcome.invalid_artifacts.get(&0).copied().unwrap_or(0) > 0,
+            "{:?}",
+            outcome.invalid_artifacts
+        );
+        assert!(outcome.max_unvalidated <= Config::new(7).max_unvalidated);
+    }
+    // Forgeries make honest nodes stop checking their sender at that
+    // height, so some drop its real proposal: before honest nodes relayed
+    // the blocks they vote for, that split the votes and cut progress to
+    // 2–13 heights (n = 7) where silent nodes leave 15.
+    let silent = least_progress(&with_f_faulty(Behaviour::Withhold));
+    assert!(
+        least_progress(&forged) >= silent,
+        "forged proposals: {} heights, silent nodes: {silent}",
+        least_progress(&forged)
+    );
+}
+
+#[test]
+fn a_maker_showing_its_block_to_some_nodes_slows_no_more_than_silence() {
+    // Before honest nodes relayed the blocks they vote for: 5–7 heights
+    // (n = 7) where silent nodes leave 15.
+    let partial = least_progress(&with_f_faulty(Behaviour::ProposeToSome));
+    let silent = least_progress(&with_f_faulty(Behaviour::Withhold));
+    assert!(
+        partial >= silent,
+        "proposals to some nodes: {partial} heights, silent nodes: {silent}"
+    );
+}
+
 #[test]
 fn lagging_clocks() {
     with_f_faulty(Behaviour::LaggingClock(400));

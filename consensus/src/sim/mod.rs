@@ -79,6 +79,9 @@ pub enum Behaviour {
     },
     /// Receives but never sends.
     Withhold,
+    /// Sends nothing but its proposals, and those only to the nodes with
+    /// even ids.
+    ProposeToSome,
     /// Sends every share with a corrupted signature.
     InvalidShares,
     /// As block maker, sends different blocks to different halves of the subnet.
@@ -87,6 +90,10 @@ pub enum Behaviour {
     SharesForMissingBlocks,
     /// Also floods malformed and duplicate artifacts.
     Spam,
+    /// With each of its proposals, also sends forgeries of it: the most
+    /// messages a block may hold, a new time each, and a signature that
+    /// does not verify — expensive payloads it never signed.
+    ForgedProposals,
     /// Its clock runs behind by this many ms.
     LaggingClock(Time),
 }
@@ -430,6 +437,14 @@ impl<C: ConsensusCrypto> Simulation<C> {
                 all(artifact)
             }
             Behaviour::Withhold => Vec::new(),
+            Behaviour::ProposeToSome => match artifact {
+                Artifact::Proposal(_) => everyone
+                    .iter()
+                    .filter(|&&to| to % 2 == 0)
+                    .map(|&to| (to, artifact.clone()))
+                    .collect(),
+                _ => Vec::new(),
+            },
             Behaviour::InvalidShares => all(corrupt_shares(artifact, &mut self.rng)),
             Behaviour::Equivocate => match artifact {
                 Artifact::Proposal(proposal) => {
@@ -471,6 +486,29 @@ impl<C: ConsensusCrypto> Simulation<C> {
                         block,
                         share,
                     }));
+                }
+                out
+            }
+            Behaviour::ForgedProposals => {
+                let mut out = all(artifact.clone());
+                if let Artifact::Proposal(proposal) = artifact {
+                    for forgery in 1..=FORGERIES {
+                        let mut block = proposal.block.clone();
+                        block.time_ns += forgery;
+                        block.payload.ingress = (0..PayloadLimits::default().max_messages)
+                            .map(|message| IngressMessage {
+                                id: Hash::of(&[
+                                    b"forged",
+                                    &now.to_be_bytes(),
+                                    &message.to_be_bytes(),
+                                ]),
+                                content: vec![0; 64],
+                            })
+                            .collect();
+                        let mut signature = proposal.signature.clone();
+                        signature[0] ^= 1;
+                        out.extend(all(Artifact::Proposal(Proposal { block, signature })));
+                    }
                 }
                 out
             }
@@ -578,6 +616,9 @@ fn new_node<C: ConsensusCrypto>(id: NodeId, config: &Config, crypto: C) -> Node<
 }
 
 /// Replaces the signature of every share with random bytes.
+/// Forgeries a [`Behaviour::ForgedProposals`] node sends with each proposal.
+const FORGERIES: u64 = 4;
+
 fn corrupt_shares(artifact: Artifact, rng: &mut StdRng) -> Artifact {
     let mut corrupt = |share: Share| Share {
         signer: share.signer,
