@@ -251,7 +251,10 @@ fn render_template(template: &str, substitutions: &[(&str, String)]) -> String {
 }
 
 fn main() {
-    let shaders = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shaders");
+    // Read when the script runs, not when it was compiled: cargo reuses a
+    // compiled build script for a checkout at another path.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it");
+    let shaders = Path::new(&manifest_dir).join("../shaders");
     // Every file, not just the directory: a directory's own timestamp does
     // not change when a file in it is edited.
     for entry in std::fs::read_dir(&shaders).expect("shaders/ beside crypto/") {
