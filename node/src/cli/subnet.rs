@@ -202,6 +202,12 @@ fn bench_calls(
     args: &SubnetArgs,
     stop: &Arc<AtomicBool>,
 ) -> Result<(), String> {
+    if args.seconds > super::bench::calls::MAX_WINDOW_SECONDS {
+        return Err(format!(
+            "--calls runs at most {} s: its calls are signed before the window and expire",
+            super::bench::calls::MAX_WINDOW_SECONDS
+        ));
+    }
     wait_until_warm(subnet, stop)?;
     let owner = chainkey_node::ic::client::Identity::new(ed25519_dalek::SigningKey::from_bytes(
         &rand::random(),
@@ -218,14 +224,16 @@ fn bench_calls(
             })
             .collect()
     };
+    eprintln!(
+        "signing {} calls, then offering {rate} update calls/s through the HTTP interface for {} s",
+        rate * args.seconds,
+        args.seconds
+    );
+    let calls = super::bench::calls::sign_calls(&canister, rate, args.seconds);
     let before = executed(subnet);
     let started = Instant::now();
-    eprintln!(
-        "offering {} update calls/s through the HTTP interface for {} s",
-        rate, args.seconds
-    );
     let until = started + Duration::from_secs(args.seconds);
-    let accepted = super::bench::calls::load(&subnet.http, &canister, rate, until, stop);
+    let accepted = super::bench::calls::load(&subnet.http, calls, rate, until, stop);
     let elapsed = started.elapsed().as_secs_f64();
     let after = executed(subnet);
     if stop.load(Ordering::Relaxed) {
