@@ -24,5 +24,6 @@ pub use crypto::{BlsCrypto, ConsensusCrypto, SimCrypto, SubnetKeys};
 pub use payload::{IngressQueue, PayloadBuilder, PayloadLimits};
 pub use protocol::{Action, Config, Consensus, Event};
 pub use types::{
-    Artifact, Block, FinalizedBlock, Hash, Height, IngressMessage, NodeId, Payload, Time,
+    Artifact, Block, FinalityProof, FinalizedBlock, Hash, Height, IngressMessage, NodeId, Payload,
+    Time,
 };

@@ -37,8 +37,8 @@ use crate::crypto::{Check, ConsensusCrypto};
 use crate::payload::PayloadBuilder;
 use crate::pool::{Pool, Shares};
 use crate::types::{
-    signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalizedBlock, Hash,
-    Height, NodeId, Payload, Proposal, Rank, Share, SignatureBytes, Time,
+    signed, Artifact, Block, CatchUpContent, CatchUpPackage, Certificate, FinalityProof,
+    FinalizedBlock, Hash, Height, NodeId, Payload, Proposal, Rank, Share, SignatureBytes, Time,
 };
 
 /// How far ahead of the local clock a block's time may be before the node
@@ -292,6 +292,71 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
         self.highest_seen = 0;
         self.validate_at = None;
         self.resume_from(block, beacon);
+    }
+
+    /// The proof of the block this node finalized at `height`, while its
+    /// proposal is still pooled (see [`FinalityProof`]).
+    pub fn finality_proof(&self, height: Height) -> Option<FinalityProof> {
+        let hash = self.delivered.get(&height)?;
+        let proposal = self.pool.proposals.get(&height)?.get(hash)?;
+        Some(FinalityProof {
+            beacon: self.beacon(height)?.clone(),
+            signature: proposal.signature.clone(),
+            notarization: self
+                .pool
+                .notarizations
+                .get(&height)
+                .and_then(|notarizations| notarizations.get(hash))
+                .cloned(),
+            finalization: self
+                .pool
+                .finalizations
+                .get(&height)
+                .filter(|finalization| finalization.block == *hash)
+                .cloned(),
+        })
+    }
+
+    /// Puts back a block this node finalized before it stopped, at or
+    /// below the height it resumed from ([`Consensus::resume_from`]), with
+    /// its proof, so that rebroadcasts and answers to catch-up requests
+    /// carry it again: a peer that stopped lower can only finish those
+    /// heights with it. Trusted input, from the node's own store; ignored
+    /// above the finalized height or when the proof is for another block.
+    pub fn restore_finalized(&mut self, block: Block, proof: FinalityProof) {
+        let (height, hash) = (block.height, block.hash());
+        let for_block =
+            |certificate: &Certificate| certificate.height == height && certificate.block == hash;
+        if height > self.finalized_height
+            || self
+                .delivered
+                .get(&height)
+                .is_some_and(|delivered| *delivered != hash)
+            || !proof
+                .notarization
+                .iter()
+                .chain(&proof.finalization)
+                .all(for_block)
+        {
+            return;
+        }
+        self.delivered.insert(height, hash);
+        self.blocks.insert(hash, block.clone());
+        let beacon_hash = Hash::of(&[&proof.beacon]);
+        self.pool
+            .beacons
+            .entry(height)
+            .or_insert((proof.beacon, beacon_hash));
+        self.pool.insert(Artifact::Proposal(Proposal {
+            block,
+            signature: proof.signature,
+        }));
+        if let Some(certificate) = proof.notarization {
+            self.pool.insert(Artifact::Notarization(certificate));
+        }
+        if let Some(certificate) = proof.finalization {
+            self.pool.insert(Artifact::Finalization(certificate));
+        }
     }
 
     /// Whether this node is in the committee (a node that joined later

@@ -400,6 +400,28 @@ impl Artifact {
     }
 }
 
+/// What a node keeps with each of its last finalized blocks so that,
+/// after a restart, it can still show them to peers that stopped a few
+/// heights lower: the maker's signature and the certificates it held.
+/// Without them a subnet whose nodes all stopped at slightly different
+/// heights could not finish the rounds between (the lower nodes no longer
+/// sign there, and the higher ones kept only the blocks).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalityProof {
+    /// The random beacon at the block's height (the block's rank and
+    /// the check of its proposal rest on it).
+    #[serde(with = "serde_bytes")]
+    pub beacon: SignatureBytes,
+    /// The maker's signature on the block hash (the proposal's).
+    #[serde(with = "serde_bytes")]
+    pub signature: SignatureBytes,
+    /// The block's notarization, if this node held it.
+    pub notarization: Option<Certificate>,
+    /// The block's finalization, if this node held one for it (only the
+    /// top block of a finalized chain has its own).
+    pub finalization: Option<Certificate>,
+}
+
 /// A finalized block handed to execution, in height order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FinalizedBlock {

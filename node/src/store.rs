@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chainkey_consensus::types::{CatchUpPackage, SignatureBytes};
-use chainkey_consensus::{Artifact, FinalizedBlock, Hash, Height};
+use chainkey_consensus::{Artifact, FinalityProof, FinalizedBlock, Hash, Height};
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const FINALIZED: TableDefinition<u64, &[u8]> = TableDefinition::new("finalized");
@@ -25,6 +25,11 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const INGRESS: TableDefinition<u64, &[u8]> = TableDefinition::new("ingress");
 /// Artifacts this node signed, by (height, sequence number).
 const SIGNED: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("signed");
+/// Proofs of the last finalized blocks, by height (see [`FinalityProof`]).
+const PROOFS: TableDefinition<u64, &[u8]> = TableDefinition::new("finality_proofs");
+/// Heights below the resume point whose proofs are kept: how far behind a
+/// peer may have stopped and still finish its rounds after a restart.
+pub const KEPT_PROOFS: u64 = 16;
 const SIGNED_THROUGH: &str = "signed_through";
 const RESUME: &str = "resume";
 const CATCH_UP: &str = "catch_up";
@@ -88,6 +93,7 @@ impl Store {
         write.open_table(META)?;
         write.open_table(SIGNED)?;
         write.open_table(INGRESS)?;
+        write.open_table(PROOFS)?;
         write.commit()?;
         Ok(Store { db })
     }
@@ -107,7 +113,8 @@ impl Store {
 
     /// Stores the block the node just finalized (with its ingress ids and
     /// expiries) and makes it the point to resume from after a restart,
-    /// with the random beacon at its height.
+    /// with the random beacon at its height and, when consensus still
+    /// holds it, the block's proof for peers.
     ///
     /// # Errors
     /// As [`Store::put_finalized`].
@@ -115,9 +122,29 @@ impl Store {
         &self,
         block: &FinalizedBlock,
         beacon: &SignatureBytes,
+        proof: Option<&FinalityProof>,
         ingress: &[(Hash, u64)],
     ) -> Result<usize, StoreError> {
-        self.write_finalized(std::slice::from_ref(block), Some((block, beacon)), ingress)
+        self.write_finalized(
+            std::slice::from_ref(block),
+            Some((block, beacon, proof)),
+            ingress,
+        )
+    }
+
+    /// The proofs kept of the last finalized blocks, by height.
+    ///
+    /// # Errors
+    /// A database or decoding error.
+    pub fn finality_proofs(&self) -> Result<Vec<(Height, FinalityProof)>, StoreError> {
+        let read = self.db.begin_read()?;
+        let table = read.open_table(PROOFS)?;
+        let mut proofs = Vec::new();
+        for entry in table.iter()? {
+            let (height, value) = entry?;
+            proofs.push((height.value(), decode(value.value(), "finality proof")?));
+        }
+        Ok(proofs)
     }
 
     /// Finalized ingress ids with their expiries (Unix ms).
@@ -195,19 +222,27 @@ impl Store {
     fn write_finalized(
         &self,
         blocks: &[FinalizedBlock],
-        resume: Option<(&FinalizedBlock, &SignatureBytes)>,
+        resume: Option<(&FinalizedBlock, &SignatureBytes, Option<&FinalityProof>)>,
         ingress: &[(Hash, u64)],
     ) -> Result<usize, StoreError> {
         let write = self.db.begin_write()?;
+        {
+            let mut proofs = write.open_table(PROOFS)?;
+            if let Some((block, _, Some(proof))) = resume {
+                let height = block.block.height;
+                proofs.insert(height, encode(proof).as_slice())?;
+                proofs.remove(height.saturating_sub(KEPT_PROOFS))?;
+            }
+        }
         if let (false, Some(block)) = (ingress.is_empty(), blocks.last()) {
             write
                 .open_table(INGRESS)?
                 .insert(block.block.height, encode(&ingress).as_slice())?;
         }
-        if let Some(point) = resume {
+        if let Some((block, beacon, _)) = resume {
             write
                 .open_table(META)?
-                .insert(RESUME, encode(&point).as_slice())?;
+                .insert(RESUME, encode(&(block, beacon)).as_slice())?;
         }
         let mut new = 0;
         {
@@ -408,6 +443,36 @@ mod tests {
 
     fn request(height: Height) -> Artifact {
         Artifact::CatchUpRequest { height }
+    }
+
+    #[test]
+    fn the_proofs_of_the_last_blocks_are_kept_with_the_resume_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let proof = |height: Height| FinalityProof {
+            beacon: vec![height as u8; 48],
+            signature: vec![1; 48],
+            notarization: None,
+            finalization: None,
+        };
+        let mut parent = Hash::default();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            for height in 1..=40 {
+                let finalized = block(height, parent);
+                parent = finalized.hash;
+                // Height 40 has no proof (consensus no longer held it).
+                let kept = (height < 40).then(|| proof(height));
+                store
+                    .put_resume_point(&finalized, &vec![2; 48], kept.as_ref(), &[])
+                    .unwrap();
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let proofs = store.finality_proofs().unwrap();
+        let heights: Vec<Height> = proofs.iter().map(|(height, _)| *height).collect();
+        assert_eq!(heights, (40 - KEPT_PROOFS..40).collect::<Vec<_>>());
+        assert_eq!(proofs[0].1, proof(40 - KEPT_PROOFS));
+        assert_eq!(store.resume_point().unwrap().unwrap().0.block.height, 40);
     }
 
     #[test]

@@ -11,8 +11,10 @@
 
 use bolero::check;
 use candid::{Encode, Principal};
-use chainkey_consensus::types::{Block, CatchUpPackage, IngressMessage, Payload, Proposal};
-use chainkey_consensus::{Artifact, FinalizedBlock, Hash};
+use chainkey_consensus::types::{
+    Block, CatchUpPackage, Certificate as BlockCertificate, IngressMessage, Payload, Proposal,
+};
+use chainkey_consensus::{Artifact, FinalityProof, FinalizedBlock, Hash};
 use chainkey_node::chain_key::{ChainKeyItem, Section};
 use chainkey_node::execution::management::decode_bounded;
 use chainkey_node::execution::ReplicatedState;
@@ -122,12 +124,26 @@ fn store_records() {
         hash: block().hash(),
         block: block(),
     };
+    let certificate = BlockCertificate {
+        height: 7,
+        block: finalized.hash,
+        signers: vec![0, 1, 2],
+        signature: vec![9; 48],
+    };
+    let proof = FinalityProof {
+        beacon: vec![3; 48],
+        signature: vec![4; 48],
+        notarization: Some(certificate.clone()),
+        finalization: Some(certificate),
+    };
     let seeds = vec![
         cbor(&finalized),
         cbor(&Artifact::CatchUpRequest { height: 4 }),
+        cbor(&proof),
     ];
     fuzz(seeds, |bytes| {
         let _ = ciborium::from_reader::<FinalizedBlock, _>(bytes);
+        let _ = ciborium::from_reader::<FinalityProof, _>(bytes);
         let _ = ciborium::from_reader::<CatchUpPackage, _>(bytes);
         let _ = ciborium::from_reader::<Artifact, _>(bytes);
     });

@@ -139,10 +139,12 @@ impl Node {
         let height = block.block.height;
         let ingress = expiries(&block.block.payload);
         let new = match self.consensus.beacon(height) {
-            Some(beacon) => self
-                .durable
-                .store
-                .put_resume_point(&block, beacon, &ingress)?,
+            Some(beacon) => {
+                let proof = self.consensus.finality_proof(height);
+                self.durable
+                    .store
+                    .put_resume_point(&block, beacon, proof.as_ref(), &ingress)?
+            }
             None => self
                 .durable
                 .store

@@ -60,7 +60,7 @@ use crate::net::dissemination::Dissemination;
 use crate::net::transport::{Identity, Received, Transport, TransportError};
 use crate::net::wire::Message;
 use crate::payload::NodePayloads;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, KEPT_PROOFS};
 use chainkey_crypto::threshold::SecretKeyShare;
 
 /// Why a node stopped with an error.
@@ -395,6 +395,14 @@ impl Node {
         if let Some((finalized, beacon)) = self.durable.store.resume_point()? {
             resumed_at = finalized.block.height;
             self.consensus.resume_from(finalized.block, beacon);
+            // Peers that stopped a little lower finish their rounds with these.
+            for (height, proof) in self.durable.store.finality_proofs()? {
+                if height + KEPT_PROOFS > resumed_at {
+                    if let Some(block) = self.durable.store.finalized(height)? {
+                        self.consensus.restore_finalized(block.block, proof);
+                    }
+                }
+            }
         }
         self.catch_up_chain_key()?;
         self.resync_signer();
