@@ -5,8 +5,9 @@
 //! verifies them in batches through the batch verifier); what it signs is
 //! stored before it is sent; finalized blocks are stored (with their
 //! ingress ids), then executed. A node that restarts reads its store: it
-//! resumes after its last finalized block, replays what it signed above it
-//! and abstains from proposing or finalization-sharing there, remembers
+//! resumes after its last finalized block, puts back the proofs of its
+//! last blocks (for peers that stopped lower), replays what it signed above
+//! it and abstains from proposing or finalization-sharing there, remembers
 //! the finalized ingress that has not expired, and catches up from peers.
 //! Blocks a catch-up package jumped over are fetched from peers and
 //! authenticated by their hash chain down from the package's block.
