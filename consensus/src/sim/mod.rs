@@ -615,10 +615,10 @@ fn new_node<C: ConsensusCrypto>(id: NodeId, config: &Config, crypto: C) -> Node<
     )
 }
 
-/// Replaces the signature of every share with random bytes.
 /// Forgeries a [`Behaviour::ForgedProposals`] node sends with each proposal.
 const FORGERIES: u64 = 4;
 
+/// Replaces the signature of every share with random bytes.
 fn corrupt_shares(artifact: Artifact, rng: &mut StdRng) -> Artifact {
     let mut corrupt = |share: Share| Share {
         signer: share.signer,

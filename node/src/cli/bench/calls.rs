@@ -135,7 +135,7 @@ pub struct SignedCalls {
 pub const MAX_WINDOW_SECONDS: u64 = 240;
 
 /// Signs `rate × seconds` calls of `inc` on `canister`, spread over the
-/// client threads, valid until a minute after the window.
+/// client threads, valid until 50 s after the window.
 pub fn sign_calls(canister: &[u8], rate: u64, seconds: u64) -> SignedCalls {
     let per_client = (rate * seconds).div_ceil(CLIENTS) as usize;
     let valid_for_ns = (seconds.min(MAX_WINDOW_SECONDS) + 50) * 1_000_000_000;
