@@ -7,8 +7,9 @@
 //! node's stored chain is the same block for block.
 //!
 //! It prints the block rate and finalization latency BENCHMARKS.md
-//! records. Namespaces need root: `.ci/run` runs as root, and TESTING.md
-//! gives the command that runs this test alone.
+//! records. Namespaces need root and iproute2: without them the test is
+//! skipped, unless `CHAINKEY_REQUIRE_NETNS=1` (`.ci/run`), where it fails.
+//! TESTING.md gives the command that runs this test alone.
 
 mod namespaces;
 mod relay;
@@ -192,10 +193,26 @@ fn assert_chains_agree(dir: &Path) -> Vec<BTreeMap<Height, Hash>> {
     chains
 }
 
+/// Set (as `.ci/run` does) to make the test fail, not skip, where network
+/// namespaces cannot be made.
+const REQUIRE_VAR: &str = "CHAINKEY_REQUIRE_NETNS";
+
 #[test]
 fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() {
-    let namespaces = Namespaces::create(NODES)
-        .expect("network namespaces for the nodes (this test needs root and iproute2)");
+    let namespaces = match Namespaces::create(NODES) {
+        Ok(namespaces) => namespaces,
+        Err(error) if std::env::var_os(REQUIRE_VAR).is_none() => {
+            // Past the harness's output capture, so the skip shows.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping the wide-area network test: no network namespaces ({error}); \
+                 it needs root and iproute2 ({REQUIRE_VAR}=1 makes this a failure)"
+            );
+            return;
+        }
+        Err(error) => panic!("{REQUIRE_VAR} is set but: {error}"),
+    };
     let dir = tempfile::tempdir().unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
     genesis(&program, dir.path());
