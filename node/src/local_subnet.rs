@@ -5,12 +5,13 @@
 //! `chainkey subnet` runs one for a user; the integration tests run one
 //! per test.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::NodeId;
+use chainkey_consensus::{Hash, Height, NodeId};
 
 use crate::api::Status;
 use crate::api::SubmitResponse;
@@ -18,6 +19,7 @@ use crate::config::NeuronConfig;
 use crate::genesis::{config_path, write_genesis, NodeAddresses};
 use crate::ingress::SignedIngress;
 use crate::registry::NodeRecord;
+use crate::store::Store;
 
 /// The node processes of a running subnet.
 pub struct LocalSubnet {
@@ -26,6 +28,10 @@ pub struct LocalSubnet {
     /// Each node's HTTP address, by id.
     pub http: Vec<SocketAddr>,
     children: Vec<Option<Child>>,
+    /// The command each node's process runs inside, if any (words, by
+    /// node id): a test runs nodes in network namespaces with `ip netns
+    /// exec <name>`.
+    wrapper: Option<fn(NodeId) -> Vec<String>>,
 }
 
 /// Free loopback addresses, two per node (peers, HTTP).
@@ -122,10 +128,25 @@ impl LocalSubnet {
     /// # Errors
     /// When a configuration cannot be read or a process cannot start.
     pub fn start(program: &Path, dir: &Path, configs: &[PathBuf]) -> Result<Self, String> {
+        Self::start_wrapped(program, dir, configs, None)
+    }
+
+    /// [`LocalSubnet::start`], each node's process run inside the command
+    /// `wrapper(id)` when given.
+    ///
+    /// # Errors
+    /// When a configuration cannot be read or a process cannot start.
+    pub fn start_wrapped(
+        program: &Path,
+        dir: &Path,
+        configs: &[PathBuf],
+        wrapper: Option<fn(NodeId) -> Vec<String>>,
+    ) -> Result<Self, String> {
         let mut subnet = LocalSubnet {
             dir: dir.to_path_buf(),
             http: Vec::new(),
             children: Vec::new(),
+            wrapper,
         };
         for path in configs {
             let config = crate::config::NodeConfig::load(path).map_err(|e| e.to_string())?;
@@ -166,7 +187,15 @@ impl LocalSubnet {
             .append(true)
             .open(&log_path)
             .map_err(|error| format!("{}: {error}", log_path.display()))?;
-        let child = Command::new(program)
+        let mut command = match self.wrapper.map(|wrapper| wrapper(id)) {
+            Some(words) if !words.is_empty() => {
+                let mut command = Command::new(&words[0]);
+                command.args(&words[1..]).arg(program);
+                command
+            }
+            _ => Command::new(program),
+        };
+        let child = command
             .arg("node")
             .arg("--config")
             .arg(&path)
@@ -236,6 +265,45 @@ impl Drop for LocalSubnet {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Every node's stored chain (the subnet in `dir` must be stopped: a
+/// store is open in one process at a time), checked gap-free from height
+/// 1 and the same as every other node's wherever they overlap.
+///
+/// # Errors
+/// A store that cannot be read, a gap, or two nodes that finalized
+/// different blocks at one height.
+pub fn stored_chains_agree(
+    dir: &Path,
+    nodes: usize,
+) -> Result<Vec<BTreeMap<Height, Hash>>, String> {
+    let chains = (0..nodes as NodeId)
+        .map(|id| {
+            let data = config_path(dir, id).with_file_name("data");
+            Store::open(&data)
+                .and_then(|store| store.chain())
+                .map_err(|error| format!("node {id}'s store: {error}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, chain) in chains.iter().enumerate() {
+        let top = chain.keys().next_back().copied().unwrap_or(0);
+        if chain.len() as u64 != top {
+            return Err(format!("node {id}'s chain has gaps below {top}"));
+        }
+    }
+    let common = chains.iter().map(BTreeMap::len).min().unwrap_or(0) as Height;
+    for height in 1..=common {
+        if chains
+            .iter()
+            .any(|chain| chain[&height] != chains[0][&height])
+        {
+            return Err(format!(
+                "the nodes finalized different blocks at height {height}"
+            ));
+        }
+    }
+    Ok(chains)
 }
 
 /// A node's `/status`, or `None` if it does not answer.

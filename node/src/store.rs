@@ -137,14 +137,23 @@ impl Store {
     /// # Errors
     /// A database or decoding error.
     pub fn finality_proofs(&self) -> Result<Vec<(Height, FinalityProof)>, StoreError> {
+        self.rows(PROOFS, "finality proof")
+    }
+
+    /// Every row of a table keyed by height, decoded, in height order.
+    fn rows<T: serde::de::DeserializeOwned>(
+        &self,
+        definition: TableDefinition<u64, &[u8]>,
+        what: &'static str,
+    ) -> Result<Vec<(Height, T)>, StoreError> {
         let read = self.db.begin_read()?;
-        let table = read.open_table(PROOFS)?;
-        let mut proofs = Vec::new();
+        let table = read.open_table(definition)?;
+        let mut rows = Vec::new();
         for entry in table.iter()? {
             let (height, value) = entry?;
-            proofs.push((height.value(), decode(value.value(), "finality proof")?));
+            rows.push((height.value(), decode(value.value(), what)?));
         }
-        Ok(proofs)
+        Ok(rows)
     }
 
     /// Finalized ingress ids with their expiries (Unix ms).
@@ -152,14 +161,8 @@ impl Store {
     /// # Errors
     /// A database error.
     pub fn finalized_ingress(&self) -> Result<Vec<(Hash, u64)>, StoreError> {
-        let read = self.db.begin_read()?;
-        let table = read.open_table(INGRESS)?;
-        let mut ids = Vec::new();
-        for entry in table.iter()? {
-            let (_, block) = entry?;
-            ids.extend(decode::<Vec<(Hash, u64)>>(block.value(), "ingress ids")?);
-        }
-        Ok(ids)
+        let blocks: Vec<(Height, Vec<(Hash, u64)>)> = self.rows(INGRESS, "ingress ids")?;
+        Ok(blocks.into_iter().flat_map(|(_, ids)| ids).collect())
     }
 
     /// Forgets finalized ingress ids that expired before `before_ms`.
@@ -313,15 +316,11 @@ impl Store {
     /// # Errors
     /// A database or decoding error.
     pub fn chain(&self) -> Result<BTreeMap<Height, Hash>, StoreError> {
-        let read = self.db.begin_read()?;
-        let table = read.open_table(FINALIZED)?;
-        let mut chain = BTreeMap::new();
-        for entry in table.iter()? {
-            let (height, value) = entry?;
-            let block: FinalizedBlock = decode(value.value(), "finalized block")?;
-            chain.insert(height.value(), block.hash);
-        }
-        Ok(chain)
+        let blocks: Vec<(Height, FinalizedBlock)> = self.rows(FINALIZED, "finalized block")?;
+        Ok(blocks
+            .into_iter()
+            .map(|(height, block)| (height, block.hash))
+            .collect())
     }
 
     /// The highest height the node may have signed at (0 when never).

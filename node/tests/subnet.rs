@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::{Hash, Height, NodeId};
+use chainkey_consensus::{Hash, Height};
 use chainkey_node::api::Status;
 use chainkey_node::ingress::{unix_ms, Sender, SignedIngress};
-use chainkey_node::local_subnet::{prepare, submit, test_hook, wait_for_height, LocalSubnet};
-use chainkey_node::store::Store;
+use chainkey_node::local_subnet::{
+    prepare, stored_chains_agree, submit, test_hook, wait_for_height, LocalSubnet,
+};
 
 static ONE_SUBNET_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -70,32 +71,9 @@ fn wait_until(
     }
 }
 
-fn chain(dir: &Path, id: NodeId) -> BTreeMap<Height, Hash> {
-    Store::open(&dir.join(format!("node-{id}")).join("data"))
-        .unwrap()
-        .chain()
-        .unwrap()
-}
-
 /// Every node's stored chain is gap-free from height 1, and all agree where they overlap.
 fn assert_chains_agree(dir: &Path) -> Vec<BTreeMap<Height, Hash>> {
-    let chains: Vec<_> = (0..4).map(|id| chain(dir, id)).collect();
-    for (id, chain) in chains.iter().enumerate() {
-        let top = chain.keys().next_back().copied().unwrap_or(0);
-        assert_eq!(
-            chain.len() as u64,
-            top,
-            "node {id} lost finalized blocks below {top}"
-        );
-    }
-    for height in 1..=chains.iter().map(|c| c.len() as u64).min().unwrap() {
-        let hashes: Vec<&Hash> = chains.iter().map(|c| &c[&height]).collect();
-        assert!(
-            hashes.windows(2).all(|w| w[0] == w[1]),
-            "disagreement at {height}"
-        );
-    }
-    chains
+    stored_chains_agree(dir, 4).unwrap()
 }
 
 #[test]
@@ -355,7 +333,7 @@ fn chainkey_subnet_runs_until_ctrl_c_and_resumes_from_disk() {
         );
     };
     run(20);
-    let first = chain(dir.path(), 0);
+    let first = assert_chains_agree(dir.path()).swap_remove(0);
     run(first.len() as u64 + 20);
     let chains = assert_chains_agree(dir.path());
     assert!(

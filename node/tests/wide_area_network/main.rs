@@ -15,18 +15,15 @@ mod namespaces;
 mod relay;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use chainkey_consensus::{Hash, Height};
+use chainkey_consensus::Height;
 use chainkey_node::api::Status;
 use chainkey_node::config::NodeConfig;
 use chainkey_node::genesis::config_path;
-use chainkey_node::local_subnet::status;
-use chainkey_node::store::Store;
+use chainkey_node::local_subnet::{stored_chains_agree, wait_for_height, LocalSubnet};
 use namespaces::Namespaces;
 use relay::{private_address, public_address, Conditions, Relay};
 
@@ -49,87 +46,18 @@ const WIDE_AREA: Conditions = Conditions {
 /// one block a second.
 const MIN_BLOCKS_PER_SECOND: f64 = 1.0;
 
-/// The node processes, each in its namespace; dropping them kills them.
-struct Nodes {
-    children: Vec<Child>,
-    http: Vec<SocketAddr>,
-}
-
-impl Nodes {
-    fn start(namespaces: &Namespaces, program: &Path, dir: &Path) -> Nodes {
-        let children = (0..NODES)
-            .map(|id| {
-                let path = config_path(dir, id as u32);
-                let log = std::fs::File::create(path.with_file_name("node.log")).unwrap();
-                namespaces
-                    .command(id, program)
-                    .arg("node")
-                    .arg("--config")
-                    .arg(&path)
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone().unwrap())
-                    .stderr(log)
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let http = (0..NODES).map(|id| private_address(id, PORT + 1)).collect();
-        Nodes { children, http }
-    }
-
-    fn statuses(&self) -> Vec<Option<Status>> {
-        self.http.iter().map(|&address| status(address)).collect()
-    }
-
-    fn finalized(&self) -> Vec<Height> {
-        self.statuses()
-            .iter()
-            .map(|status| status.as_ref().map_or(0, |status| status.finalized_height))
-            .collect()
-    }
-
-    /// Waits until every node has finalized `height`; how long it took.
-    fn wait_for(&self, height: Height, timeout: Duration) -> Duration {
-        let start = Instant::now();
-        while self.finalized().iter().any(|&reached| reached < height) {
-            assert!(
-                start.elapsed() < timeout,
-                "height {height} not reached in {timeout:?}: {:?}",
-                self.finalized()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        start.elapsed()
-    }
-
-    /// SIGTERM, then SIGKILL for any node still running after 10 s.
-    fn stop(&mut self) {
-        use nix::sys::signal::{kill, Signal};
-        use nix::unistd::Pid;
-        for child in &self.children {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        for child in &mut self.children {
-            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        self.stop();
-    }
+fn finalized(subnet: &LocalSubnet) -> Vec<Height> {
+    subnet
+        .statuses()
+        .iter()
+        .map(|status| status.as_ref().map_or(0, |status| status.finalized_height))
+        .collect()
 }
 
 /// Writes the subnet's genesis with `chainkey genesis`, as an operator
 /// would, with every node known by its relay address; each node then
 /// listens inside its namespace.
-fn genesis(program: &Path, dir: &Path) {
+fn genesis(program: &Path, dir: &Path) -> Vec<PathBuf> {
     let addresses: Vec<String> = (0..NODES)
         .map(|id| public_address(id, PORT).to_string())
         .collect();
@@ -139,22 +67,25 @@ fn genesis(program: &Path, dir: &Path) {
         .output()
         .unwrap();
     assert!(output.status.success(), "chainkey genesis: {output:?}");
-    for id in 0..NODES {
-        let path = config_path(dir, id as u32);
-        let mut config = NodeConfig::load(&path).unwrap();
-        config.listen = private_address(id, PORT);
-        config.http = private_address(id, PORT + 1);
-        // Four "hosts" share two cores: one verification thread each.
-        config.verify_threads = 1;
-        config.save(&path).unwrap();
-    }
+    (0..NODES)
+        .map(|id| {
+            let path = config_path(dir, id as u32);
+            let mut config = NodeConfig::load(&path).unwrap();
+            config.listen = private_address(id, PORT);
+            config.http = private_address(id, PORT + 1);
+            // Four "hosts" share two cores: one verification thread each.
+            config.verify_threads = 1;
+            config.save(&path).unwrap();
+            path
+        })
+        .collect()
 }
 
 /// Blocks per second each node finalizes over `window`.
-fn block_rates(nodes: &Nodes, window: Duration) -> Vec<f64> {
-    let (before, start) = (nodes.finalized(), Instant::now());
+fn block_rates(subnet: &LocalSubnet, window: Duration) -> Vec<f64> {
+    let (before, start) = (finalized(subnet), Instant::now());
     std::thread::sleep(window);
-    let after = nodes.finalized();
+    let after = finalized(subnet);
     let seconds = start.elapsed().as_secs_f64();
     before
         .iter()
@@ -163,43 +94,13 @@ fn block_rates(nodes: &Nodes, window: Duration) -> Vec<f64> {
         .collect()
 }
 
-/// Every node's stored chain, checked gap-free from height 1 and the same
-/// as every other node's wherever they overlap.
-fn assert_chains_agree(dir: &Path) -> Vec<BTreeMap<Height, Hash>> {
-    let chains: Vec<BTreeMap<Height, Hash>> = (0..NODES)
-        .map(|id| {
-            Store::open(&dir.join(format!("node-{id}")).join("data"))
-                .unwrap()
-                .chain()
-                .unwrap()
-        })
-        .collect();
-    for (id, chain) in chains.iter().enumerate() {
-        let top = chain.keys().next_back().copied().unwrap_or(0);
-        assert_eq!(
-            chain.len() as u64,
-            top,
-            "node {id}'s chain has gaps below {top}"
-        );
-    }
-    let common = chains.iter().map(|chain| chain.len() as u64).min().unwrap();
-    for height in 1..=common {
-        let first = &chains[0][&height];
-        assert!(
-            chains.iter().all(|chain| &chain[&height] == first),
-            "the nodes finalized different blocks at height {height}"
-        );
-    }
-    chains
-}
-
 /// Set (as `.ci/run` does) to make the test fail, not skip, where network
 /// namespaces cannot be made.
 const REQUIRE_VAR: &str = "CHAINKEY_REQUIRE_NETNS";
 
 #[test]
 fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() {
-    let namespaces = match Namespaces::create(NODES) {
+    let _namespaces = match Namespaces::create(NODES) {
         Ok(namespaces) => namespaces,
         Err(error) if std::env::var_os(REQUIRE_VAR).is_none() => {
             // Past the harness's output capture, so the skip shows.
@@ -215,7 +116,7 @@ fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() 
     };
     let dir = tempfile::tempdir().unwrap();
     let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
-    genesis(&program, dir.path());
+    let configs = genesis(&program, dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -224,9 +125,12 @@ fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() 
     let relay = runtime
         .block_on(Relay::start(NODES, PORT, WIDE_AREA))
         .unwrap();
-    let mut nodes = Nodes::start(&namespaces, &program, dir.path());
-    let started = nodes.wait_for(3, Duration::from_secs(120));
-    eprintln!("height 3 on every node {started:.1?} after start");
+    let mut subnet =
+        LocalSubnet::start_wrapped(&program, dir.path(), &configs, Some(namespaces::wrapper))
+            .unwrap();
+    let start = Instant::now();
+    wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
+    eprintln!("height 3 on every node {:.1?} after start", start.elapsed());
 
     // The steady state over the wide-area network (its length in seconds
     // from CHAINKEY_WAN_SECONDS: TESTING.md's longer run).
@@ -234,8 +138,8 @@ fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() 
         .ok()
         .and_then(|seconds| seconds.parse().ok())
         .unwrap_or(30);
-    let rates = block_rates(&nodes, Duration::from_secs(seconds));
-    let statuses: Vec<Status> = nodes.statuses().into_iter().flatten().collect();
+    let rates = block_rates(&subnet, Duration::from_secs(seconds));
+    let statuses: Vec<Status> = subnet.statuses().into_iter().flatten().collect();
     let latencies: Vec<(f64, f64)> = statuses
         .iter()
         .map(|status| (status.latency_p50_ms, status.latency_p99_ms))
@@ -257,10 +161,10 @@ fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() 
 
     // Two halves of two nodes: a notarization needs n − f = 3 shares, so
     // neither half may finalize anything it had not nearly finished.
-    let cut_at = nodes.finalized();
+    let cut_at = finalized(&subnet);
     relay.partition(&[0, 0, 1, 1]);
     std::thread::sleep(Duration::from_secs(15));
-    let during = nodes.finalized();
+    let during = finalized(&subnet);
     eprintln!("partitioned 15 s: finalized heights {cut_at:?} -> {during:?}");
     for (id, (before, after)) in cut_at.iter().zip(&during).enumerate() {
         assert!(
@@ -272,11 +176,15 @@ fn a_subnet_over_a_lossy_wide_area_network_finalizes_and_survives_a_partition() 
     // Healed: finalization resumes on every node.
     relay.heal();
     let top = during.iter().copied().max().unwrap();
-    let recovered = nodes.wait_for(top + 3, Duration::from_secs(60));
-    eprintln!("healed: every node finalized 3 new heights in {recovered:.1?}");
+    let healed = Instant::now();
+    wait_for_height(&subnet, top + 3, Duration::from_secs(60)).unwrap();
+    eprintln!(
+        "healed: every node finalized 3 new heights in {:.1?}",
+        healed.elapsed()
+    );
 
-    nodes.stop();
-    let chains = assert_chains_agree(dir.path());
+    subnet.stop();
+    let chains = stored_chains_agree(dir.path(), NODES).unwrap();
     let lengths: Vec<usize> = chains.iter().map(BTreeMap::len).collect();
     eprintln!("stored chains agree: {lengths:?} blocks");
 }

@@ -84,13 +84,14 @@ impl Namespaces {
         }
         Ok(namespaces)
     }
+}
 
-    /// A command running `program` inside node `id`'s namespace.
-    pub fn command(&self, id: usize, program: &std::path::Path) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &namespace(id)]).arg(program);
-        command
-    }
+/// The command that runs a node's process inside node `id`'s namespace
+/// (for [`LocalSubnet::start_wrapped`](chainkey_node::local_subnet::LocalSubnet::start_wrapped)).
+pub fn wrapper(id: u32) -> Vec<String> {
+    ["ip", "netns", "exec", &namespace(id as usize)]
+        .map(String::from)
+        .to_vec()
 }
 
 impl Drop for Namespaces {
