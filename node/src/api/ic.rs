@@ -353,6 +353,7 @@ async fn read_state(
     let state = latest(&shared)?;
     let statuses = &state.state.request_status;
     read_state::check_sender(asked_status, sender.as_bytes(), statuses).map_err(refused)?;
+    read_state::check_metadata(&paths, sender.as_bytes(), &state.state).map_err(refused)?;
     let mut wanted: Vec<Vec<&[u8]>> = paths
         .iter()
         .map(|path| path.iter().map(Vec::as_slice).collect())
@@ -374,31 +375,36 @@ async fn query(
     let envelope = Envelope::from_cbor(&body)?;
     let request_id = envelope.request_id()?;
     let canister_id = envelope.blob("canister_id")?.to_vec();
-    if canister_id != effective {
+    let arg = envelope.blob("arg")?.to_vec();
+    // A query to the management canister is routed by the canister its
+    // argument names.
+    let routed_by = match canister_id.is_empty() {
+        true => execution::management::target(&arg).unwrap_or_default(),
+        false => canister_id.clone(),
+    };
+    if routed_by != effective {
         return Err(bad(
             "the canister id does not match the effective canister id",
         ));
     }
-    let sender = authenticate(&shared, &envelope, request_id, "query", &canister_id)
+    let sender = authenticate(&shared, &envelope, request_id, "query", &effective)
         .await?
         .sender;
     let method = envelope.text("method_name")?.to_string();
-    let arg = envelope.blob("arg")?.to_vec();
     let state = latest(&shared)?;
     let runtime = Arc::clone(&shared.runtime);
     let query_instructions = shared.execution.query_instructions;
+    let cycles = shared.cycles.clone();
     let result = shared
         .canister_runs
         .run(move || {
-            run_query(
-                &runtime,
-                query_instructions,
-                &state,
-                &canister_id,
-                &method,
-                sender.as_bytes(),
+            let call = QueryCall {
+                canister_id: &canister_id,
+                method: &method,
+                caller: sender.as_bytes(),
                 arg,
-            )
+            };
+            run_query(&runtime, query_instructions, &cycles, &state, call)
         })
         .await?;
     Ok(cbor_response(signed_query_response(
@@ -406,18 +412,44 @@ async fn query(
     )))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A query: to which canister, which method, from whom, with what.
+struct QueryCall<'a> {
+    canister_id: &'a [u8],
+    method: &'a str,
+    caller: &'a [u8],
+    arg: Vec<u8>,
+}
+
 fn run_query(
     runtime: &execution::wasm::Runtime,
     query_instructions: u64,
+    cycles: &crate::config::CyclesConfig,
     state: &Certified,
-    canister_id: &[u8],
-    method: &str,
-    caller: &[u8],
-    arg: Vec<u8>,
+    call: QueryCall,
 ) -> Result<Vec<u8>, Reject> {
+    let QueryCall {
+        canister_id,
+        method,
+        caller,
+        arg,
+    } = call;
+    if canister_id.is_empty() {
+        return execution::management::query(&state.state, caller, method, &arg);
+    }
     if canister_id == execution::governance_canister::id() {
         return execution::governance_canister::query(&state.state.governance, method, &arg);
+    }
+    if execution::system_canisters::is_system_canister(canister_id) {
+        let subnet = &state.tree.subnet_id;
+        let replicated = &state.state;
+        return execution::system_canisters::query(
+            replicated,
+            cycles,
+            subnet,
+            canister_id,
+            method,
+            &arg,
+        );
     }
     let name = Principal::from_bytes(canister_id)
         .map(|p| p.to_text())

@@ -6,6 +6,7 @@
 
 use axum::http::StatusCode;
 
+use crate::execution::ReplicatedState;
 use crate::ic::status_tree::StatusTree;
 
 /// Paths one request may carry (the IC's limit).
@@ -31,13 +32,16 @@ pub enum PathError {
     /// A canister path of another canister than the effective one.
     #[error("a canister path names another canister than the effective canister id")]
     OtherCanister,
+    /// Private metadata asked for by someone not controlling its canister.
+    #[error("the metadata section is private: only the canister's controllers may read it")]
+    PrivateMetadata,
 }
 
 impl PathError {
     /// The HTTP status the IC answers this with.
     pub fn status(&self) -> StatusCode {
         match self {
-            PathError::NotTheSender => StatusCode::FORBIDDEN,
+            PathError::NotTheSender | PathError::PrivateMetadata => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -94,6 +98,37 @@ pub fn check_sender(
         .and_then(|id| statuses.get(&id));
     if status.is_some_and(|status| status.sender != sender) {
         return Err(PathError::NotTheSender);
+    }
+    Ok(())
+}
+
+/// Checks that the authenticated `sender` may read every metadata section
+/// `paths` name on `state`: a private one only if it controls the canister.
+///
+/// # Errors
+/// [`PathError::PrivateMetadata`].
+pub fn check_metadata(
+    paths: &[Vec<Vec<u8>>],
+    sender: &[u8],
+    state: &ReplicatedState,
+) -> Result<(), PathError> {
+    for path in paths {
+        let [label, id, section, name] = path.as_slice() else {
+            continue;
+        };
+        if label != b"canister" || section != b"metadata" {
+            continue;
+        }
+        let Some(canister) = state.canisters.get(id) else {
+            continue;
+        };
+        let private = std::str::from_utf8(name)
+            .ok()
+            .and_then(|name| canister.code.as_ref()?.metadata.get(name))
+            .is_some_and(|metadata| !metadata.public);
+        if private && !canister.controllers.iter().any(|c| c == sender) {
+            return Err(PathError::PrivateMetadata);
+        }
     }
     Ok(())
 }

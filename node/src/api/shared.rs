@@ -46,6 +46,8 @@ pub struct Shared {
     pub execution: crate::config::ExecutionConfig,
     /// The subnet's fees (the ingress filter's cycles check).
     pub fees: crate::execution::cycles::Fees,
+    /// Who may mint cycles (the ledgers' answers to queries depend on it).
+    pub cycles: crate::config::CyclesConfig,
     /// Runs canister code for HTTP requests (queries, inspect_message).
     pub canister_runs: crate::api::canister_runs::CanisterRuns,
     /// The latest executed state (the ingress filter judges calls on it).

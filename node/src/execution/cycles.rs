@@ -112,7 +112,10 @@ impl Fees {
     pub fn freezing_threshold(&self, canister: &Canister) -> u128 {
         self.storage(
             canister.memory_bytes(),
-            canister.freezing_threshold.saturating_mul(1_000_000_000),
+            canister
+                .settings
+                .freezing_threshold
+                .saturating_mul(1_000_000_000),
         )
     }
 

@@ -9,6 +9,7 @@
 //! from the saved state up to where the others paused it. Nothing changes
 //! until the install ends; if any stage traps, nothing changes at all.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ic_management_canister_types as types;
@@ -20,7 +21,7 @@ use super::pages::Pages;
 use super::round::{Paused, Task};
 use super::system_api::Entry;
 use super::wasm::{EntryPoint, Heap, Instance, Ran, Sliced};
-use super::{reject_code, Api, Code, Executor, Origin, Reject, Running};
+use super::{reject_code, Api, Code, Executor, Metadata, Origin, Reject, Running};
 use crate::ic::principal::Principal;
 
 const METHOD: &str = "install_code";
@@ -70,6 +71,46 @@ fn wants_kept_memory(module: &[u8]) -> bool {
             if section.name().ends_with(" enhanced-orthogonal-persistence"))
     });
     found
+}
+
+/// Most metadata sections a module may carry, and their largest total
+/// size (as on the IC).
+pub const MAX_METADATA_SECTIONS: usize = 16;
+/// The largest total size of a module's metadata sections, bytes.
+pub const MAX_METADATA_BYTES: usize = 1 << 20;
+
+/// A module's metadata: its `icp:public <name>` and `icp:private <name>`
+/// custom sections, by name; refused if they are too many or too large,
+/// or name one section twice.
+fn module_metadata(module: &[u8]) -> Result<BTreeMap<String, Metadata>, Reject> {
+    let refuse = |why: String| Reject::new(reject_code::CANISTER_ERROR, "IC0505", why);
+    let wasm = super::instrument::decompress(module).map_err(module_error)?;
+    let mut metadata = BTreeMap::new();
+    let mut bytes = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        let Ok(wasmparser::Payload::CustomSection(section)) = payload else {
+            continue;
+        };
+        let (public, name) = match section.name().split_once(' ') {
+            Some(("icp:public", name)) => (true, name),
+            Some(("icp:private", name)) => (false, name),
+            _ => continue,
+        };
+        bytes += name.len() + section.data().len();
+        if metadata.len() == MAX_METADATA_SECTIONS || bytes > MAX_METADATA_BYTES {
+            return Err(refuse(format!(
+                "Module metadata exceeds {MAX_METADATA_SECTIONS} sections or \
+                 {MAX_METADATA_BYTES} bytes"
+            )));
+        }
+        let section = Metadata::new(public, section.data());
+        if metadata.insert(name.to_string(), section).is_some() {
+            return Err(refuse(format!(
+                "Module has two metadata sections named {name}"
+            )));
+        }
+    }
+    Ok(metadata)
 }
 
 /// The old module's side of an upgrade.
@@ -199,6 +240,7 @@ impl Executor {
             .map(|p| p.to_text())
             .unwrap_or_default();
         let canister = Arc::clone(&self.state.canisters[id]);
+        module_metadata(&args.wasm_module)?;
         let (_, compiled) = self
             .runtime
             .compile(&args.wasm_module)
@@ -363,9 +405,14 @@ impl Executor {
                 );
                 let heap = Arc::new(heap);
                 self.drop_instance(id);
+                let origin = super::management::status::origin(self, &install.caller);
+                let time_ns = self.state.time_ns;
+                let module_hash: [u8; 32] = Sha256::digest(&args.wasm_module).into();
                 let target = self.canister(id);
                 target.code = Some(Code {
-                    module_hash: Sha256::digest(&args.wasm_module).into(),
+                    module_hash,
+                    // Checked when the install started.
+                    metadata: module_metadata(&args.wasm_module).unwrap_or_default(),
                     module: Arc::new(serde_bytes::ByteBuf::from(args.wasm_module)),
                     heap_digest: heap.digest(),
                     heap,
@@ -374,6 +421,18 @@ impl Executor {
                 target.cycles = (target.cycles + api.balance).saturating_sub(install.balance);
                 target.global_timer = api.global_timer;
                 target.version += 1;
+                let mode = match args.mode {
+                    types::CanisterInstallMode::Install => types::CodeDeploymentMode::Install,
+                    types::CanisterInstallMode::Reinstall => types::CodeDeploymentMode::Reinstall,
+                    types::CanisterInstallMode::Upgrade(_) => types::CodeDeploymentMode::Upgrade,
+                };
+                let details = types::ChangeDetails::CodeDeployment(types::CodeDeploymentRecord {
+                    mode,
+                    module_hash: module_hash.to_vec(),
+                });
+                target
+                    .history
+                    .record(time_ns, target.version, origin, details);
                 target.call_contexts.clear();
                 target.callbacks.clear();
                 Ok(encode(()))

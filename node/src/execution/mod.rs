@@ -14,6 +14,7 @@
 //!
 #![doc = include_str!("../../docs/canisters.md")]
 
+pub mod canister_log;
 pub mod cycles;
 pub mod governance_canister;
 pub mod ingress_filter;
@@ -25,17 +26,19 @@ pub mod pages;
 pub mod query;
 pub mod round;
 pub mod service;
+pub mod settings;
 pub mod signing;
 mod state;
 pub mod system_api;
+pub mod system_canisters;
 pub mod wasm;
 
 pub use query::{inspect_message, query};
 use state::principal_text;
 pub use state::{
-    reject_code, CallContext, Callback, Canister, Code, IngressCall, Message, Origin, Reject,
-    ReplicatedState, RunStatus, MESSAGES_PER_BLOCK, STATUS_RETENTION_NS, STATUS_SWEEP_EVERY,
-    STORAGE_CHARGE_EVERY,
+    reject_code, CallContext, Callback, Canister, Code, IngressCall, Message, Metadata, Origin,
+    Reject, ReplicatedState, RunStatus, MESSAGES_PER_BLOCK, STATUS_RETENTION_NS,
+    STATUS_SWEEP_EVERY, STORAGE_CHARGE_EVERY,
 };
 
 use std::collections::HashMap;
@@ -302,11 +305,22 @@ impl Executor {
         if callee.is_empty() && method == "install_code" {
             return self.start_install(origin, caller, arg, cycles);
         }
+        if callee.is_empty() && method == "install_chunked_code" {
+            return match management::chunks::as_install_code(self, &caller, &arg) {
+                Ok(arg) => self.start_install(origin, caller, arg, cycles),
+                Err(reject) => self.respond(origin, Err(reject), cycles),
+            };
+        }
         if callee.is_empty() && method == "sign_with_ecdsa" {
             if let Err(reject) = self.sign_with_ecdsa(origin.clone(), caller, &arg, cycles) {
                 self.respond(origin, Err(reject), cycles);
             }
             return;
+        }
+        if system_canisters::is_system_canister(&callee) {
+            let (result, refund) =
+                system_canisters::update(self, &callee, &caller, &method, &arg, cycles);
+            return self.respond(origin, result, refund);
         }
         if callee == governance_canister::id() {
             let governance = &mut self.state.governance;

@@ -24,7 +24,6 @@
 
 use std::ops::Bound;
 
-use candid::{CandidType, Principal as CandidPrincipal};
 use serde::{Deserialize, Serialize};
 
 use super::install::Install;
@@ -132,12 +131,6 @@ pub struct Paused {
     pub slices: u64,
 }
 
-/// The canister id a management argument names, if it names one.
-#[derive(CandidType, Deserialize)]
-struct Target {
-    canister_id: CandidPrincipal,
-}
-
 impl Message {
     /// Whose queue the message waits in.
     fn receiver(&self) -> Vec<u8> {
@@ -145,10 +138,7 @@ impl Message {
             Message::Request { callee, arg, .. } if callee.is_empty() => {
                 // A management call about canister C waits while C runs a
                 // paused message, without holding up anyone else's.
-                let skipping = arg.len().saturating_mul(4).saturating_add(10_000);
-                super::management::decode_within::<Target>(arg, skipping)
-                    .map(|target| target.canister_id.as_slice().to_vec())
-                    .unwrap_or_default()
+                super::management::target(arg).unwrap_or_default()
             }
             Message::Request { callee, .. } => callee.clone(),
             Message::Response { canister, .. } | Message::Task { canister, .. } => canister.clone(),
@@ -284,7 +274,7 @@ impl Executor {
                 arg,
                 cycles,
             } => {
-                if callee.is_empty() || callee == super::governance_canister::id() {
+                if callee.is_empty() || super::system_canisters::ids().contains(&callee) {
                     self.used += SYSTEM_MESSAGE_INSTRUCTIONS;
                 }
                 self.request(origin, caller, callee, method, arg, cycles);
@@ -527,12 +517,33 @@ impl Executor {
         ran
     }
 
+    /// Appends what a message of canister `id` printed, and why it
+    /// trapped, to the canister's log.
+    fn log(&mut self, id: &[u8], time_ns: u64, printed: Vec<Vec<u8>>, ran: &Ran) {
+        let Some(canister) = self.state.canisters.get_mut(id) else {
+            return;
+        };
+        let trap = match ran {
+            Ran::Trapped(trap) => Some(format!("[TRAP]: {}", trap.message).into_bytes()),
+            Ran::Returned => None,
+        };
+        if printed.is_empty() && trap.is_none() {
+            return;
+        }
+        let canister = std::sync::Arc::make_mut(canister);
+        let limit = canister.settings.log_memory_limit;
+        for content in printed.into_iter().chain(trap) {
+            canister.log.append(time_ns, content, limit);
+        }
+    }
+
     /// Applies what an ended message did: its answer, its calls and its
     /// changes — or, if it trapped, nothing but the rejection (and its
     /// cleanup callback). The saved heap is already the one before the
     /// message wherever its changes are discarded.
     fn finish(&mut self, id: &[u8], run: Run, instance: Instance, mut api: Api, ran: Ran) {
         let instructions = api.instructions;
+        self.log(id, run.time_ns, std::mem::take(&mut api.logs), &ran);
         let answer = |api: &mut Api| {
             api.response.take().map(|response| match response {
                 Response::Reply(bytes) => Ok(bytes),

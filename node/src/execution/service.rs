@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{pages, Executor, IngressCall, ReplicatedState};
-use crate::ic::state_tree::{CanisterState, CertifiedState};
+use crate::ic::state_tree::{CanisterState, CertifiedState, MetadataLeaf};
 
 /// Heights between checkpoints.
 pub const CHECKPOINT_EVERY: u64 = 100;
@@ -92,6 +92,18 @@ pub fn state_tree(
                     certified_data: canister.certified_data.clone(),
                     module_hash: canister.code.as_ref().map(|code| code.module_hash),
                     controllers: canister.controllers.clone(),
+                    metadata: canister
+                        .code
+                        .iter()
+                        .flat_map(|code| &code.metadata)
+                        .map(|(name, section)| {
+                            let leaf = MetadataLeaf {
+                                content: Arc::clone(&section.content),
+                                digest: section.digest,
+                            };
+                            (name.clone(), leaf)
+                        })
+                        .collect(),
                 };
                 (id.clone(), summary)
             })

@@ -9,11 +9,15 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::canister_log::CanisterLog;
+use super::management::snapshots::Snapshot;
+use super::management::status::History;
 use super::pages::Pages;
 use super::round::{Paused, SystemTask};
+use super::settings::Settings;
 use super::system_api::{Api, Entry};
 use super::wasm::{Heap, Trap};
-use super::{cycles, signing, system_api, wasm};
+use super::{signing, system_api, wasm};
 use crate::ic::status_tree::StatusTree;
 
 /// Reject codes of the interface spec.
@@ -152,6 +156,42 @@ pub struct Code {
     pub heap: Arc<Heap>,
     /// SHA-256 of `heap` (kept with it).
     pub heap_digest: [u8; 32],
+    /// The module's metadata: its `icp:public <name>` and `icp:private
+    /// <name>` custom sections, by name.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, Metadata>,
+}
+
+/// One metadata section of a module.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    /// Whether anyone may read it (otherwise only controllers).
+    pub public: bool,
+    /// Its content.
+    pub content: Arc<serde_bytes::ByteBuf>,
+    /// The hash of its leaf in the state tree.
+    pub digest: [u8; 32],
+}
+
+impl Metadata {
+    /// A section with this content.
+    pub fn new(public: bool, content: &[u8]) -> Metadata {
+        Metadata {
+            public,
+            content: Arc::new(serde_bytes::ByteBuf::from(content)),
+            digest: crate::ic::hash_tree::leaf(content).digest(),
+        }
+    }
+}
+
+impl Code {
+    /// Bytes its metadata sections take.
+    pub fn metadata_bytes(&self) -> u64 {
+        self.metadata
+            .iter()
+            .map(|(name, section)| (name.len() + section.content.len()) as u64)
+            .sum()
+    }
 }
 
 /// One canister.
@@ -177,22 +217,22 @@ pub struct Canister {
     pub callbacks: BTreeMap<u64, Callback>,
     /// The next id for a call context or callback.
     pub next_id: u64,
-    /// Seconds of storage its balance must keep paying for; below that it
-    /// is frozen.
-    #[serde(default = "default_freezing_threshold")]
-    pub freezing_threshold: u64,
-    /// Largest wasm memory its messages may grow to, bytes.
-    #[serde(default = "default_wasm_memory_limit")]
-    pub wasm_memory_limit: u64,
-}
-
-/// The IC's default `wasm_memory_limit`: 3 GiB.
-fn default_wasm_memory_limit() -> u64 {
-    3 << 30
-}
-
-fn default_freezing_threshold() -> u64 {
-    cycles::DEFAULT_FREEZING_THRESHOLD_SECONDS
+    /// Its settings, controllers aside (flattened: checkpoints written
+    /// before they were grouped have two of them at the top level).
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// What its messages printed, and why they trapped.
+    #[serde(default)]
+    pub log: CanisterLog,
+    /// Its chunk store (module pieces for `install_chunked_code`), by hash.
+    #[serde(default)]
+    pub chunks: BTreeMap<[u8; 32], Arc<serde_bytes::ByteBuf>>,
+    /// Its snapshots, oldest first.
+    #[serde(default)]
+    pub snapshots: Vec<Snapshot>,
+    /// Its newest changes, for `canister_info`.
+    #[serde(default)]
+    pub history: History,
 }
 
 impl Canister {
@@ -208,24 +248,46 @@ impl Canister {
             call_contexts: BTreeMap::new(),
             callbacks: BTreeMap::new(),
             next_id: 0,
-            freezing_threshold: default_freezing_threshold(),
-            wasm_memory_limit: default_wasm_memory_limit(),
+            settings: Settings::default(),
+            log: CanisterLog::default(),
+            chunks: BTreeMap::new(),
+            snapshots: Vec::new(),
+            history: History::default(),
         }
     }
 
     /// How far its messages may grow its memories.
     fn memory_caps(&self) -> system_api::MemoryCaps {
         system_api::MemoryCaps {
-            heap: self.wasm_memory_limit.min(wasm::MAX_HEAP_BYTES as u64),
-            stable: wasm::MAX_STABLE_BYTES,
+            heap: self.settings.heap_cap().min(wasm::MAX_HEAP_BYTES as u64),
+            stable: match self.settings.memory_allocation {
+                0 => wasm::MAX_STABLE_BYTES,
+                allocation => allocation.min(wasm::MAX_STABLE_BYTES),
+            },
         }
     }
 
-    /// Bytes it stores: heap, stable memory and module.
+    /// Bytes it stores: heap, stable memory, module and metadata, chunk
+    /// store, snapshots, log and history.
     pub fn memory_bytes(&self) -> u64 {
-        self.code.as_ref().map_or(0, |code| {
+        let code = self.code.as_ref().map_or(0, |code| {
             (code.heap.memory.len() + code.heap.stable.len() + code.module.len()) as u64
-        })
+                + code.metadata_bytes()
+        });
+        code + self.chunk_store_bytes()
+            + self.snapshot_bytes()
+            + self.log.bytes()
+            + self.history.bytes()
+    }
+
+    /// Bytes its chunk store holds.
+    pub fn chunk_store_bytes(&self) -> u64 {
+        self.chunks.values().map(|chunk| chunk.len() as u64).sum()
+    }
+
+    /// Bytes its snapshots hold.
+    pub fn snapshot_bytes(&self) -> u64 {
+        self.snapshots.iter().map(Snapshot::bytes).sum()
     }
 
     pub(super) fn next_id(&mut self) -> u64 {
@@ -357,6 +419,9 @@ pub struct ReplicatedState {
     /// state; empty in a checkpoint written before governance existed).
     #[serde(default)]
     pub governance: crate::registry::governance::Governance,
+    /// The cycles ledger's and the ICP ledger's accounts.
+    #[serde(default)]
+    pub ledgers: super::system_canisters::Ledgers,
 }
 
 impl ReplicatedState {
@@ -385,6 +450,7 @@ impl ReplicatedState {
         hasher.update(self.storage_charged_ns.to_le_bytes());
         hasher.update(crate::cbor::to_cbor(&self.signing));
         hasher.update(crate::cbor::to_cbor(&self.governance));
+        hasher.update(crate::cbor::to_cbor(&self.ledgers));
         hasher.finalize().into()
     }
 }

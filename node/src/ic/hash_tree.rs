@@ -246,16 +246,25 @@ impl HashTree {
 
     /// Replaces the subtree under `label` at this level; whether it was there.
     pub fn replace_labeled(&mut self, label: &[u8], subtree: HashTree) -> bool {
+        self.replace_at(&[label], subtree)
+    }
+
+    /// Replaces the subtree at `path`, each label found at its level;
+    /// whether the path was there.
+    pub fn replace_at(&mut self, path: &[&[u8]], subtree: HashTree) -> bool {
+        let Some((first, rest)) = path.split_first() else {
+            *self = subtree;
+            return true;
+        };
         match self {
             HashTree::Fork(left, right) => {
                 let in_left = left.level().iter().any(
-                    |item| matches!(item, HashTree::Labeled(own, _) if own.as_slice() == label),
+                    |item| matches!(item, HashTree::Labeled(own, _) if own.as_slice() == *first),
                 );
-                if in_left { left } else { right }.replace_labeled(label, subtree)
+                if in_left { left } else { right }.replace_at(path, subtree)
             }
-            HashTree::Labeled(own, child) if own.as_slice() == label => {
-                **child = subtree;
-                true
+            HashTree::Labeled(own, child) if own.as_slice() == *first => {
+                child.replace_at(rest, subtree)
             }
             _ => false,
         }

@@ -20,6 +20,19 @@ pub struct CanisterState {
     pub module_hash: Option<[u8; 32]>,
     /// Its controllers' principals.
     pub controllers: Vec<Vec<u8>>,
+    /// Its module's metadata sections, by name: each value with its leaf
+    /// hash, computed once at install, so that a height's tree hashes no
+    /// metadata bytes (a witness reveals the values it names).
+    pub metadata: BTreeMap<String, MetadataLeaf>,
+}
+
+/// A metadata section's value and its leaf hash in the state tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetadataLeaf {
+    /// The section's content.
+    pub content: std::sync::Arc<serde_bytes::ByteBuf>,
+    /// The hash of the leaf holding it.
+    pub digest: [u8; 32],
 }
 
 /// The outcome of an update call, as `/request_status/<id>` shows it.
@@ -132,12 +145,25 @@ impl CertifiedState {
                 _ => others.push(path),
             }
         }
-        if ids.is_empty() {
-            return self.outline().prune(&others);
+        if !ids.is_empty() {
+            others.push(&[b"request_status"]);
         }
-        others.push(&[b"request_status"]);
         let mut tree = self.outline().prune(&others);
-        tree.replace_labeled(b"request_status", self.request_status.witness(&ids));
+        if !ids.is_empty() {
+            tree.replace_labeled(b"request_status", self.request_status.witness(&ids));
+        }
+        // Metadata values stand in the outline as their hashes: put back
+        // those asked for.
+        for path in paths {
+            if let [b"canister", id, b"metadata", name] = path {
+                let value = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|name| self.canisters.get(*id)?.metadata.get(name));
+                if let Some(value) = value {
+                    tree.replace_at(path, leaf(value.content.to_vec()));
+                }
+            }
+        }
         tree
     }
 
@@ -167,6 +193,12 @@ impl CertifiedState {
                     if let Some(hash) = canister.module_hash {
                         fields.push((b"module_hash", leaf(hash.to_vec())));
                     }
+                    if !canister.metadata.is_empty() {
+                        let sections = canister.metadata.iter().map(|(name, value)| {
+                            (name.as_bytes().to_vec(), HashTree::Pruned(value.digest))
+                        });
+                        fields.push((b"metadata", HashTree::from_sorted(sections.collect())));
+                    }
                     (id.clone(), node(fields))
                 })
                 .collect(),
@@ -188,8 +220,19 @@ impl CertifiedState {
                 (b"public_key", leaf(self.subnet_public_key.clone())),
             ]),
         )]);
+        // The routing table's shards of this subnet, each labeled by its
+        // first canister id: one shard holds all of its few ranges.
+        let shard = self.canister_ranges.first().map(|(low, _)| {
+            let ranges = leaf(encode_ranges(&self.canister_ranges));
+            HashTree::from_sorted(vec![(low.clone(), ranges)])
+        });
+        let routing = HashTree::from_sorted(vec![(
+            self.subnet_id.clone(),
+            shard.unwrap_or(HashTree::Empty),
+        )]);
         node(vec![
             (b"canister", canisters),
+            (b"canister_ranges", routing),
             (
                 b"request_status",
                 HashTree::Pruned(self.request_status.digest()),
@@ -238,6 +281,13 @@ mod tests {
                 certified_data: b"hello".to_vec(),
                 module_hash: Some([9; 32]),
                 controllers: vec![vec![4]],
+                metadata: BTreeMap::from([(
+                    "candid:service".to_string(),
+                    MetadataLeaf {
+                        content: std::sync::Arc::new(b"service : {}".to_vec().into()),
+                        digest: leaf(b"service : {}".to_vec()).digest(),
+                    },
+                )]),
             },
         );
         let stored = |status| StoredStatus {
@@ -260,6 +310,7 @@ mod tests {
         let canister: &[u8] = &[0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
         let subnet: &[u8] = &[7; 29];
         let time = leb128(state.time_ns);
+        let ranges = encode_ranges(&state.canister_ranges);
         let expectations: Vec<(Vec<&[u8]>, Lookup)> = vec![
             (vec![b"time"], Lookup::Found(&time)),
             (
@@ -269,6 +320,18 @@ mod tests {
             (
                 vec![b"canister", canister, b"module_hash"],
                 Lookup::Found(&[9; 32]),
+            ),
+            (
+                vec![b"canister", canister, b"metadata", b"candid:service"],
+                Lookup::Found(b"service : {}"),
+            ),
+            (
+                vec![b"canister", canister, b"metadata", b"motoko:compiler"],
+                Lookup::Absent,
+            ),
+            (
+                vec![b"canister_ranges", subnet, &[0; 10]],
+                Lookup::Found(&ranges),
             ),
             (
                 vec![b"subnet", subnet, b"public_key"],

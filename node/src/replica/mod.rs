@@ -240,6 +240,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         runtime,
         execution: config.execution.clone(),
         fees: crate::execution::cycles::Fees::new(&config.cycles),
+        cycles: config.cycles.clone(),
         executed: tokio::sync::watch::channel(None).0,
         canister_runs: crate::api::canister_runs::CanisterRuns::new(),
         certified: tokio::sync::watch::channel(None).0,

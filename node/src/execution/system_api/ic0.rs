@@ -394,6 +394,17 @@ fn call_with_best_effort_response(mut caller: Host<'_>, _timeout_seconds: u32) -
     pending(&mut caller).map(|_| ())
 }
 
+/// What sending a call of `bytes` bytes (method name and argument) costs.
+fn call_cost(api: &Api, bytes: u64) -> u128 {
+    let (per_call, per_byte) = api.call_fees;
+    per_call.saturating_add(u128::from(bytes).saturating_mul(per_byte))
+}
+
+fn cost_call<P: Ptr>(mut caller: Host<'_>, method_size: u64, payload_size: u64, dst: P) -> Outcome {
+    let cost = call_cost(caller.data(), method_size.saturating_add(payload_size));
+    write_u128(&mut caller, dst.to_u64(), cost)
+}
+
 /// Sends the call being built: its fee is taken from the balance; if the
 /// canister cannot pay it above its freezing threshold, the call is not
 /// sent, the cycles attached come back, and a non-zero code (the reject
@@ -402,8 +413,7 @@ fn call_perform(mut caller: Host<'_>) -> Outcome<u32> {
     let call = pending(&mut caller)?.clone();
     let api = caller.data_mut();
     api.pending_call = None;
-    let (per_call, per_byte) = api.call_fees;
-    let fee = per_call + (call.method.len() + call.arg.len()) as u128 * per_byte;
+    let fee = call_cost(api, (call.method.len() + call.arg.len()) as u64);
     if fee > liquid(api) {
         api.balance += call.cycles;
         return Ok(crate::execution::reject_code::SYS_TRANSIENT);
@@ -546,6 +556,11 @@ fn debug_print<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
         .map(|principal| principal.to_text())
         .unwrap_or_default();
     tracing::debug!(target: "canister", %canister, "{message}");
+    let api = caller.data_mut();
+    let logged: usize = api.logs.iter().map(Vec::len).sum();
+    if api.entry.is_replicated() && logged + message.len() <= super::MAX_LOGGED_BYTES {
+        api.logs.push(message.into_bytes());
+    }
     Ok(())
 }
 
@@ -600,6 +615,7 @@ system_api!(
     call_cycles_add128,
     call_with_best_effort_response,
     call_perform,
+    cost_call::<P>,
     stable64_size,
     stable64_grow,
     stable64_write,

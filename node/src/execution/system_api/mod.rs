@@ -95,6 +95,10 @@ pub struct OutgoingCall {
     pub on_cleanup: Option<(u64, u64)>,
 }
 
+/// Bytes of `ic0.debug_print` one message may log: a canister's log keeps
+/// no more than its largest log memory limit anyway.
+pub const MAX_LOGGED_BYTES: usize = super::settings::MAX_LOG_MEMORY_LIMIT as usize;
+
 /// Everything a message reads and writes through the System API.
 pub struct Api {
     /// The entry point being run.
@@ -151,6 +155,9 @@ pub struct Api {
     pub freezing_threshold: u128,
     /// Why the canister trapped explicitly (`ic0.trap`).
     pub trap_message: Option<String>,
+    /// What the message printed (`ic0.debug_print`), for the canister's
+    /// log: at most [`MAX_LOGGED_BYTES`] in all.
+    pub logs: Vec<Vec<u8>>,
     /// The canister's memory, once instantiated.
     pub memory: Option<Memory>,
     /// How far the message may grow its memories.
@@ -188,6 +195,7 @@ impl Api {
             call_fees: (0, 0),
             freezing_threshold: 0,
             trap_message: None,
+            logs: Vec::new(),
             memory: None,
             caps: MemoryCaps::default(),
         }
