@@ -1,0 +1,181 @@
+//! The IC's own CLI, `icp` (icp-cli 1.5.0 from npm, unmodified), drives a
+//! local subnet as a developer would: an `icp.yaml` whose `local` network
+//! is a chainkey node, a Motoko project deployed, called, inspected,
+//! configured, logged, snapshotted, topped up, upgraded and deleted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use chainkey_node::execution::system_canisters::cycles_ledger::FAUCET;
+use chainkey_node::local_subnet::{prepare, wait_for_height, LocalSubnet};
+use common::{install_js, url, workspace, ONE_SUBNET_AT_A_TIME};
+
+/// The `icp` binary `npm ci --prefix tests/js` installs.
+fn icp_binary() -> PathBuf {
+    install_js();
+    workspace().join("tests/js/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp")
+}
+
+/// Runs `icp` in `project` with its home in `home`; returns stdout, or
+/// panics with everything it printed.
+fn icp(project: &Path, home: &Path, args: &[&str]) -> String {
+    let output = Command::new(icp_binary())
+        .args(args)
+        .current_dir(project)
+        .env("ICP_HOME", home)
+        .env("ICP_TELEMETRY_DISABLED", "1")
+        .output()
+        .expect("icp runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "icp {args:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    eprintln!("$ icp {}\n{stdout}{stderr}", args.join(" "));
+    stdout + &stderr
+}
+
+/// A Motoko project whose `local` network is the node at `node_url`.
+fn project(dir: &Path, node_url: &str) {
+    let root = workspace();
+    let compiler = root.join("tests/js/compile-motoko.js");
+    let source = root.join("tests/canisters/counter.mo");
+    let manifest = format!(
+        "networks:\n\
+         \x20 - name: local\n\
+         \x20   mode: connected\n\
+         \x20   url: {node_url}\n\
+         \x20   root-key: fetch\n\
+         canisters:\n\
+         \x20 - name: counter\n\
+         \x20   build:\n\
+         \x20     steps:\n\
+         \x20       - type: script\n\
+         \x20         commands:\n\
+         \x20           - node {} {} \"$ICP_WASM_OUTPUT_PATH\"\n",
+        compiler.display(),
+        source.display()
+    );
+    std::fs::write(dir.join("icp.yaml"), manifest).unwrap();
+}
+
+/// The number after `label` in the first line of `text` that has it
+/// (icp prints `1_000_000`).
+fn number_after(text: &str, label: &str) -> Option<u128> {
+    let line = text.lines().find(|line| line.contains(label))?;
+    let rest = &line[line.find(label)? + label.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '_')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn icp_cli_deploys_and_manages_a_motoko_project() {
+    let _serial = ONE_SUBNET_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let configs = prepare(dir.path(), 4, &[], true).unwrap();
+    let program = PathBuf::from(env!("CARGO_BIN_EXE_chainkey"));
+    let subnet = LocalSubnet::start(&program, dir.path(), &configs).unwrap();
+    wait_for_height(&subnet, 3, Duration::from_secs(120)).unwrap();
+
+    let project_dir = dir.path().join("project");
+    let home = dir.path().join("icp-home");
+    std::fs::create_dir_all(&project_dir).unwrap();
+    project(&project_dir, &url(&subnet, 0));
+    let run = |args: &[&str]| icp(&project_dir, &home, args);
+    run(&["settings", "update-check", "disabled"]);
+    run(&["identity", "new", "dev", "--storage", "plaintext"]);
+    run(&["identity", "default", "dev"]);
+
+    run(&["network", "ping"]);
+    // The developer's account was credited by the local subnet's faucet.
+    let balance = run(&["cycles", "balance"]);
+    assert_eq!(
+        number_after(&balance, "Balance:"),
+        Some(FAUCET),
+        "{balance}"
+    );
+
+    run(&["canister", "create", "counter"]);
+    run(&["deploy", "-y"]);
+    assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(1 : nat)"));
+    assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(2 : nat)"));
+    assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
+
+    let status = run(&["canister", "status", "counter"]);
+    assert!(
+        status.to_lowercase().contains("running"),
+        "status: {status}"
+    );
+
+    run(&[
+        "canister",
+        "settings",
+        "update",
+        "counter",
+        "--freezing-threshold",
+        "1234",
+    ]);
+    let settings = run(&["canister", "settings", "show", "counter"]);
+    assert_eq!(
+        number_after(&settings, "Freezing threshold:"),
+        Some(1234),
+        "{settings}"
+    );
+
+    run(&["canister", "logs", "counter"]);
+
+    // An upgrade keeps Motoko's heap: icp detects enhanced orthogonal
+    // persistence from the installed module's metadata.
+    run(&["deploy", "-y", "--mode", "upgrade"]);
+    assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
+
+    run(&["canister", "stop", "counter"]);
+    let snapshot = run(&["canister", "snapshot", "create", "counter"]);
+    let list = run(&["canister", "snapshot", "list", "counter"]);
+    let id = list
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|word| word.len() == 36)
+        .unwrap_or_else(|| panic!("a snapshot id in {list} (created: {snapshot})"))
+        .to_string();
+    run(&["canister", "start", "counter"]);
+    assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(3 : nat)"));
+    run(&["canister", "stop", "counter"]);
+    run(&["canister", "snapshot", "restore", "counter", &id]);
+    run(&["canister", "start", "counter"]);
+    assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
+
+    let before = run(&["canister", "status", "counter"]);
+    run(&["canister", "top-up", "counter", "--amount", "1000000000000"]);
+    let after = run(&["canister", "status", "counter"]);
+    let cycles = |text: &str| number_after(text, "Cycles:").expect("a cycles line");
+    // The top-up arrived, less what the canister spent meanwhile.
+    assert!(
+        cycles(&after) > cycles(&before) + 900_000_000_000,
+        "{before}\n{after}"
+    );
+
+    // Deleting recovers the canister's cycles to the developer's account
+    // (icp installs a canister that deposits them to the cycles ledger).
+    let before = number_after(&run(&["cycles", "balance"]), "Balance:").unwrap();
+    run(&["canister", "stop", "counter"]);
+    run(&["canister", "delete", "counter"]);
+    let after = number_after(&run(&["cycles", "balance"]), "Balance:").unwrap();
+    assert!(after > before + 1_000_000_000_000, "{before} → {after}");
+    let gone = Command::new(icp_binary())
+        .args(["canister", "status", "counter"])
+        .current_dir(&project_dir)
+        .env("ICP_HOME", &home)
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "a deleted canister has no status");
+}
