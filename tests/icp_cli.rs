@@ -110,6 +110,8 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
     assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(1 : nat)"));
     assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(2 : nat)"));
     assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
+    let icp_balance = run(&["token", "balance"]);
+    assert!(icp_balance.contains("ICP"), "{icp_balance}");
 
     let status = run(&["canister", "status", "counter"]);
     assert!(
@@ -132,7 +134,8 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
         "{settings}"
     );
 
-    run(&["canister", "logs", "counter"]);
+    let logs = run(&["canister", "logs", "counter"]);
+    assert!(logs.contains("count is now 2"), "{logs}");
 
     // An upgrade keeps Motoko's heap: icp detects enhanced orthogonal
     // persistence from the installed module's metadata.

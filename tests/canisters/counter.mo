@@ -1,6 +1,6 @@
 // A counter whose state survives upgrades (enhanced orthogonal
 // persistence keeps every variable of a persistent actor), with a
-// certified label.
+// certified label; each increment is logged.
 import Prim "mo:⛔";
 
 persistent actor Counter {
@@ -9,6 +9,7 @@ persistent actor Counter {
 
   public func increment() : async Nat {
     count += 1;
+    Prim.debugPrint("count is now " # debug_show count);
     count
   };
 

@@ -335,7 +335,24 @@ impl Executor {
             let refund = if result.is_err() { cycles } else { 0 };
             return self.respond(origin, result, refund);
         }
-        let checked = self.callable(&callee, &method);
+        let from_another_canister = matches!(origin, Origin::Canister { .. }) && caller != callee;
+        let checked = self.callable(&callee, &method).and_then(|export| {
+            let minimum = self.state.canisters[&callee]
+                .settings
+                .minimum_incoming_canister_call_cycles;
+            if from_another_canister && cycles < minimum {
+                return Err(Reject::new(
+                    reject_code::CANISTER_ERROR,
+                    "IC0540",
+                    format!(
+                        "Canister {} accepts calls from other canisters with at least \
+                         {minimum} cycles attached, not {cycles}",
+                        principal_text(&callee)
+                    ),
+                ));
+            }
+            Ok(export)
+        });
         let export = match checked {
             Ok(export) => export,
             Err(reject) => return self.respond(origin, Err(reject), cycles),

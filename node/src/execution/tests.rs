@@ -105,6 +105,11 @@ impl Replica {
     /// Executes one block of `calls` (canister, method, arg) from `USER`
     /// and returns their statuses.
     fn block(&mut self, calls: &[(&[u8], &str, Vec<u8>)]) -> Vec<RequestStatus> {
+        self.block_as(USER, calls)
+    }
+
+    /// [`Replica::block`] with calls from `sender`.
+    fn block_as(&mut self, sender: &[u8], calls: &[(&[u8], &str, Vec<u8>)]) -> Vec<RequestStatus> {
         self.height += 1;
         let ids: Vec<[u8; 32]> = calls
             .iter()
@@ -118,7 +123,7 @@ impl Replica {
             .zip(&ids)
             .map(|((canister, method, arg), id)| IngressCall {
                 request_id: *id,
-                sender: USER.to_vec(),
+                sender: sender.to_vec(),
                 canister_id: canister.to_vec(),
                 method: method.to_string(),
                 arg: arg.clone(),
@@ -540,3 +545,4 @@ fn a_checkpoint_that_is_damaged_or_misses_its_image_is_refused_with_a_typed_erro
 
 /// Canisters and callers that try to stall the subnet.
 mod hostile;
+mod management_methods;

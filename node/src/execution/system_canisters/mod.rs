@@ -121,7 +121,7 @@ fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     super::management::decode_bounded(arg).map_err(|error| {
         Reject::new(
             reject_code::CANISTER_ERROR,
-            "IC0503",
+            "IC0504",
             format!("invalid argument of {method}: {error}"),
         )
     })

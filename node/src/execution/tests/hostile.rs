@@ -2,6 +2,7 @@
 //! exhausted the subnet before its defence existed.
 
 use super::*;
+use crate::execution::system_canisters::{CYCLES_LEDGER, ICP_LEDGER};
 use crate::ic::request_id::leb128;
 
 /// A Candid message of two arguments: a `record { canister_id : principal }`
@@ -38,6 +39,9 @@ fn a_candid_bomb_is_refused_by_every_host_canister() {
             "get_proposal",
             bomb.clone(),
         ),
+        (&CYCLES_LEDGER, "create_canister", bomb.clone()),
+        (&CYCLES_LEDGER, "withdraw", bomb.clone()),
+        (&ICP_LEDGER, "icrc1_transfer", bomb.clone()),
     ]);
     for status in &statuses {
         let (code, message, error_code) = rejected(status);

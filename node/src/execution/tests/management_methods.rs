@@ -1,0 +1,343 @@
+//! The management canister's methods for a developer's tools: logs,
+//! snapshots, the chunk store, settings and their enforcement, metadata,
+//! and the canister id range.
+
+use super::*;
+use crate::execution::management::{self as host, canister_id, canister_ranges, MAX_CANISTERS};
+use crate::execution::system_canisters;
+
+/// A canister that prints, traps, and carries metadata sections.
+const LOGGER: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "debug_print" (func $print (param i32 i32)))
+  (import "ic0" "trap" (func $trap (param i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "hello")
+  (data (i32.const 16) "boom")
+  (func (export "canister_update say") (call $print (i32.const 0) (i32.const 5)) (call $reply))
+  (func (export "canister_update fail") (call $print (i32.const 0) (i32.const 5))
+    (call $trap (i32.const 16) (i32.const 4)))
+  (func (export "canister_query say_in_query") (call $print (i32.const 0) (i32.const 5))
+    (call $reply))
+  (@custom "icp:public candid:service" "service : { say : () -> () }")
+  (@custom "icp:private secret" "for controllers")
+  (@custom "other section" "not metadata"))
+"#;
+
+const STRANGER: &[u8] = &[9; 29];
+
+fn record(id: &[u8]) -> Vec<u8> {
+    Encode!(&types::CanisterIdRecord {
+        canister_id: CandidPrincipal::from_slice(id)
+    })
+    .unwrap()
+}
+
+fn installed(replica: &mut Replica, wat: &str) -> Vec<u8> {
+    let id = replica.create();
+    let wasm = wat::parse_str(wat).unwrap();
+    let status = replica.install(&id, types::CanisterInstallMode::Install, wasm);
+    assert_eq!(status, RequestStatus::Replied(Encode!(&()).unwrap()));
+    id
+}
+
+fn logs(replica: &Replica, caller: &[u8], id: &[u8]) -> Result<Vec<String>, Reject> {
+    let arg = Encode!(&types::FetchCanisterLogsArgs {
+        canister_id: CandidPrincipal::from_slice(id),
+        filter: None,
+    })
+    .unwrap();
+    let state = &replica.executor.state;
+    let reply = host::query(state, caller, "fetch_canister_logs", &arg)?;
+    let result = Decode!(&reply, types::FetchCanisterLogsResult).unwrap();
+    Ok(result
+        .canister_log_records
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.content).into_owned())
+        .collect())
+}
+
+fn update_settings(replica: &mut Replica, id: &[u8], settings: types::CanisterSettings) {
+    let arg = Encode!(&types::UpdateSettingsArgs {
+        canister_id: CandidPrincipal::from_slice(id),
+        settings,
+        sender_canister_version: None,
+    })
+    .unwrap();
+    replica.reply(&[], "update_settings", arg);
+}
+
+#[test]
+fn prints_and_traps_are_logged_for_those_the_log_visibility_allows() {
+    let mut replica = Replica::new();
+    let id = installed(&mut replica, LOGGER);
+    replica.block(&[(&id, "say", vec![]), (&id, "fail", vec![])]);
+    // A query's print is not replicated, so not logged.
+    replica.query(&id, "say_in_query").unwrap();
+    let log = logs(&replica, USER, &id).unwrap();
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log[0], "hello");
+    // The trapped message's print stays, then the trap.
+    assert_eq!(log[1], "hello");
+    assert!(
+        log[2].starts_with("[TRAP]") && log[2].contains("boom"),
+        "{log:?}"
+    );
+
+    assert!(logs(&replica, STRANGER, &id).is_err());
+    let public = types::CanisterSettings {
+        log_visibility: Some(types::LogVisibility::Public),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &id, public);
+    assert_eq!(logs(&replica, STRANGER, &id).unwrap().len(), 3);
+
+    // A smaller log memory limit drops the oldest records at once, and
+    // keeps no more than fits (a record takes its bytes and 16 more).
+    let small = types::CanisterSettings {
+        log_memory_limit: Some(candid::Nat::from(40u8)),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &id, small);
+    assert!(logs(&replica, USER, &id).unwrap().is_empty());
+    replica.block(&[(&id, "say", vec![]), (&id, "say", vec![])]);
+    assert_eq!(logs(&replica, USER, &id).unwrap(), ["hello"]);
+}
+
+#[test]
+fn a_snapshot_restores_a_stopped_canister_and_snapshots_are_bounded() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    replica.install(&id, types::CanisterInstallMode::Install, wasm());
+    replica.block(&[(&id, "inc", vec![]), (&id, "inc", vec![])]);
+    let take = |replace: Option<Vec<u8>>| {
+        Encode!(&types::TakeCanisterSnapshotArgs {
+            canister_id: CandidPrincipal::from_slice(&id),
+            replace_snapshot: replace,
+            uninstall_code: None,
+            sender_canister_version: None,
+        })
+        .unwrap()
+    };
+    let snapshot = replica.reply(&[], "take_canister_snapshot", take(None));
+    let snapshot = Decode!(&snapshot, types::Snapshot).unwrap();
+    assert_eq!(
+        snapshot.id[..id.len()],
+        id[..],
+        "a snapshot id starts with its canister's"
+    );
+
+    replica.block(&[(&id, "inc", vec![])]);
+    assert_eq!(count(&replica.query(&id, "get").unwrap()), 3);
+    let load = Encode!(&types::LoadCanisterSnapshotArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        snapshot_id: snapshot.id.clone(),
+        sender_canister_version: None,
+    })
+    .unwrap();
+    // Only a stopped canister loads one.
+    let (_, message, _) =
+        rejected(&replica.block(&[(&[], "load_canister_snapshot", load.clone())])[0]);
+    assert!(message.contains("stopped"), "{message}");
+    replica.reply(&[], "stop_canister", record(&id));
+    replica.reply(&[], "load_canister_snapshot", load);
+    replica.reply(&[], "start_canister", record(&id));
+    assert_eq!(count(&replica.query(&id, "get").unwrap()), 2);
+
+    // Ten at most: the eleventh must replace one.
+    for _ in 1..host::snapshots::MAX_SNAPSHOTS {
+        replica.reply(&[], "take_canister_snapshot", take(None));
+    }
+    rejected(&replica.block(&[(&[], "take_canister_snapshot", take(None))])[0]);
+    replica.reply(
+        &[],
+        "take_canister_snapshot",
+        take(Some(snapshot.id.clone())),
+    );
+    let list = replica.reply(&[], "list_canister_snapshots", record(&id));
+    let list = Decode!(&list, Vec<types::Snapshot>).unwrap();
+    assert_eq!(list.len(), host::snapshots::MAX_SNAPSHOTS);
+    assert!(
+        !list.iter().any(|s| s.id == snapshot.id),
+        "the replaced one is gone"
+    );
+    // Snapshots count as the canister's memory, which it pays for.
+    let canister = &replica.executor.state.canisters[&id];
+    assert!(canister.memory_bytes() > 10 * canister.code.as_ref().unwrap().module.len() as u64);
+
+    let delete = Encode!(&types::DeleteCanisterSnapshotArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        snapshot_id: list[0].id.clone(),
+    })
+    .unwrap();
+    replica.reply(&[], "delete_canister_snapshot", delete);
+    let list = replica.reply(&[], "list_canister_snapshots", record(&id));
+    assert_eq!(Decode!(&list, Vec<types::Snapshot>).unwrap().len(), 9);
+    // Others may not list them.
+    rejected(&replica.block_as(STRANGER, &[(&[], "list_canister_snapshots", record(&id))])[0]);
+}
+
+#[test]
+fn a_module_installs_from_chunks_checked_against_its_hash() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    let module = wasm();
+    let (first, second) = module.split_at(module.len() / 2);
+    let mut hashes = Vec::new();
+    for chunk in [first, second] {
+        let arg = Encode!(&types::UploadChunkArgs {
+            canister_id: CandidPrincipal::from_slice(&id),
+            chunk: chunk.to_vec(),
+        })
+        .unwrap();
+        let hash = replica.reply(&[], "upload_chunk", arg);
+        hashes.push(Decode!(&hash, types::ChunkHash).unwrap());
+    }
+    let stored = replica.reply(&[], "stored_chunks", record(&id));
+    assert_eq!(Decode!(&stored, Vec<types::ChunkHash>).unwrap().len(), 2);
+
+    let install = |module_hash: Vec<u8>| {
+        Encode!(&types::InstallChunkedCodeArgs {
+            mode: types::CanisterInstallMode::Install,
+            target_canister: CandidPrincipal::from_slice(&id),
+            store_canister: None,
+            chunk_hashes_list: hashes.clone(),
+            wasm_module_hash: module_hash,
+            arg: Vec::new(),
+            sender_canister_version: None,
+        })
+        .unwrap()
+    };
+    let wrong = install(vec![0; 32]);
+    rejected(&replica.block(&[(&[], "install_chunked_code", wrong)])[0]);
+    let right = install(Sha256::digest(&module).to_vec());
+    replica.reply(&[], "install_chunked_code", right);
+    replica.block(&[(&id, "inc", vec![])]);
+    assert_eq!(count(&replica.query(&id, "get").unwrap()), 1);
+
+    replica.reply(&[], "clear_chunk_store", record(&id));
+    let stored = replica.reply(&[], "stored_chunks", record(&id));
+    assert!(Decode!(&stored, Vec<types::ChunkHash>).unwrap().is_empty());
+    // Only controllers use a canister's chunk store.
+    let upload = Encode!(&types::UploadChunkArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        chunk: vec![1],
+    })
+    .unwrap();
+    rejected(&replica.block_as(STRANGER, &[(&[], "upload_chunk", upload)])[0]);
+}
+
+#[test]
+fn status_visibility_and_the_minimum_for_incoming_calls_are_enforced() {
+    let mut replica = Replica::new();
+    let caller = replica.create();
+    replica.install(&caller, types::CanisterInstallMode::Install, wasm());
+    let callee = replica.create();
+    replica.install(&callee, types::CanisterInstallMode::Install, wasm());
+
+    rejected(&replica.block_as(STRANGER, &[(&[], "canister_status", record(&callee))])[0]);
+    let minimum = types::CanisterSettings {
+        status_visibility: Some(types::StatusVisibility::AllowedViewers(vec![
+            CandidPrincipal::from_slice(STRANGER),
+        ])),
+        minimum_incoming_canister_call_cycles: Some(candid::Nat::from(1u8)),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &callee, minimum);
+    let status = &replica.block_as(STRANGER, &[(&[], "canister_status", record(&callee))])[0];
+    let RequestStatus::Replied(status) = status else {
+        panic!("{status:?}");
+    };
+    let status = Decode!(status, types::CanisterStatusResult).unwrap();
+    assert_eq!(
+        status.settings.minimum_incoming_canister_call_cycles,
+        candid::Nat::from(1u8)
+    );
+
+    // A call from another canister without cycles is rejected
+    // (CANISTER_ERROR, 5), and the callee runs nothing.
+    let reply = replica.call_until_answered(&caller, "call_inc", callee.clone());
+    assert_eq!(reply, RequestStatus::Replied(vec![5]));
+    assert_eq!(count(&replica.query(&callee, "get").unwrap()), 0);
+    // Users' calls are not affected.
+    replica.block(&[(&callee, "inc", vec![])]);
+    assert_eq!(count(&replica.query(&callee, "get").unwrap()), 1);
+}
+
+#[test]
+fn settings_out_of_bounds_are_refused_whole() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    let arg = Encode!(&types::UpdateSettingsArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        settings: types::CanisterSettings {
+            freezing_threshold: Some(candid::Nat::from(5u8)),
+            compute_allocation: Some(candid::Nat::from(150u8)),
+            ..Default::default()
+        },
+        sender_canister_version: None,
+    })
+    .unwrap();
+    rejected(&replica.block(&[(&[], "update_settings", arg)])[0]);
+    let settings = &replica.executor.state.canisters[&id].settings;
+    assert_eq!(
+        settings.freezing_threshold,
+        cycles::DEFAULT_FREEZING_THRESHOLD_SECONDS
+    );
+}
+
+#[test]
+fn metadata_sections_are_kept_by_name_and_visibility() {
+    let mut replica = Replica::new();
+    let id = installed(&mut replica, LOGGER);
+    let code = replica.executor.state.canisters[&id].code.clone().unwrap();
+    let names: Vec<&str> = code.metadata.keys().map(String::as_str).collect();
+    assert_eq!(names, ["candid:service", "secret"]);
+    assert!(code.metadata["candid:service"].public);
+    assert!(!code.metadata["secret"].public);
+    assert_eq!(
+        code.metadata["secret"].content.as_slice(),
+        b"for controllers"
+    );
+    // The state tree carries them, each as its leaf.
+    let leaf = crate::ic::hash_tree::leaf(b"for controllers".to_vec()).digest();
+    assert_eq!(code.metadata["secret"].digest, leaf);
+
+    // read_state reveals a private section to controllers only.
+    use crate::api::read_state::{check_metadata, PathError};
+    let path = |name: &str| {
+        vec![vec![
+            b"canister".to_vec(),
+            id.clone(),
+            b"metadata".to_vec(),
+            name.into(),
+        ]]
+    };
+    let state = &replica.executor.state;
+    assert_eq!(check_metadata(&path("secret"), USER, state), Ok(()));
+    assert_eq!(
+        check_metadata(&path("secret"), STRANGER, state),
+        Err(PathError::PrivateMetadata)
+    );
+    assert_eq!(
+        check_metadata(&path("candid:service"), STRANGER, state),
+        Ok(())
+    );
+}
+
+#[test]
+fn canister_ids_come_from_a_local_replicas_range_clear_of_system_canisters() {
+    // The first canister id a dfx local replica handed out for years.
+    let well_known = crate::ic::principal::Principal::from_text("bkyz2-fmaaa-aaaaa-qaaaq-cai");
+    assert_eq!(canister_id(1), well_known.unwrap().as_bytes());
+    let (low, high) = (canister_id(0), canister_id(MAX_CANISTERS - 1));
+    for system in system_canisters::ids() {
+        assert!(system < low || system > high, "{system:?} is in the range");
+        assert!(canister_ranges()
+            .iter()
+            .any(|(l, h)| *l <= system && system <= *h));
+    }
+    assert_eq!(host::canister_index(&canister_id(5)), Some(5));
+    assert_eq!(host::canister_index(&system_canisters::CMC), None);
+}
