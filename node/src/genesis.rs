@@ -20,7 +20,7 @@ use chainkey_crypto::nidkg::{
 use chainkey_crypto::tecdsa::MegaSecretKey;
 use chainkey_crypto::threshold::{PublicCommitment, SecretKeyShare};
 use chainkey_crypto::{MinSig, SecretKey};
-use rand::{CryptoRng, RngCore};
+use rand::{CryptoRng, RngCore, SeedableRng};
 
 use crate::registry::node_record::dkg_possession_context;
 use crate::registry::NodeRecord;
@@ -173,20 +173,36 @@ pub fn write_genesis(
         .map(|id| NodeKeys::generate(id, rng))
         .collect::<Result<_, _>>()?;
     let receivers: Vec<EncryptionPublicKey> = keys.iter().map(NodeKeys::dkg_public_key).collect();
-    let (beacon, beacon_shares) = threshold_key(
-        b"chainkey genesis beacon key",
-        &keys,
-        &receivers,
-        threshold,
-        rng,
-    )?;
-    let (certification, certification_shares) = threshold_key(
-        b"chainkey genesis certification key",
-        &keys,
-        &receivers,
-        n - threshold + 1,
-        rng,
-    )?;
+    // The two keys' NIDKGs are independent: they run on two cores, the
+    // second with a generator seeded from the first.
+    let mut certification_rng =
+        rand::rngs::StdRng::from_rng(&mut *rng).expect("a generator seeds another");
+    let (beacon, certification) = std::thread::scope(|scope| {
+        let certification = scope.spawn(|| {
+            threshold_key(
+                b"chainkey genesis certification key",
+                &keys,
+                &receivers,
+                n - threshold + 1,
+                &mut certification_rng,
+            )
+        });
+        let beacon = threshold_key(
+            b"chainkey genesis beacon key",
+            &keys,
+            &receivers,
+            threshold,
+            rng,
+        );
+        (
+            beacon,
+            certification
+                .join()
+                .expect("the certification key's thread"),
+        )
+    });
+    let (beacon, beacon_shares) = beacon?;
+    let (certification, certification_shares) = certification?;
     let peers: Vec<NodeRecord> = (0..n)
         .map(|id| keys[id].record(id as NodeId, &nodes[id].p2p.to_string(), rng))
         .collect();

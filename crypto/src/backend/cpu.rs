@@ -190,7 +190,7 @@ macro_rules! blst_group_kernels {
      $raw:ty, $raw_affine:ty, $to_affine:ident, $msm:ident, $scratch:ident) => {
         /// Converts points to affine with one shared inversion (blst's batch
         /// conversion; blstrs' `batch_normalize` inverts once per point).
-        fn $normalize(points: &[$projective]) -> Vec<$affine> {
+        pub(crate) fn $normalize(points: &[$projective]) -> Vec<$affine> {
             let mut affine = vec![<$affine>::default(); points.len()];
             if !points.is_empty() {
                 // SAFETY: the blstrs point types are `#[repr(transparent)]` over blst's; blst

@@ -12,7 +12,7 @@
 //!
 #![doc = include_str!("../../docs/gpu.md")]
 
-mod cpu;
+pub(crate) mod cpu;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 pub mod miller;

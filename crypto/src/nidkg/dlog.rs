@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use blstrs::{G1Affine, G1Projective};
-use group::{Curve, Group};
+use group::Group;
 
 use super::CHUNK_SIZE;
 
@@ -35,8 +35,9 @@ fn baby_steps() -> &'static BabySteps {
             projective.push(current);
             current += generator;
         }
-        let mut points = vec![G1Affine::default(); projective.len()];
-        G1Projective::batch_normalize(&projective, &mut points);
+        // One shared inversion (blstrs' batch_normalize inverts per point:
+        // 2¹⁶ inversions made this table the slowest step of a node's start).
+        let points = crate::backend::cpu::normalize_g1(&projective);
         let index = points
             .iter()
             .enumerate()
@@ -112,8 +113,7 @@ pub(crate) fn bounded_dlog(
         if !budget.try_spend(candidates.len() as u64) {
             return Err(());
         }
-        let mut affine = vec![G1Affine::default(); candidates.len()];
-        G1Projective::batch_normalize(&candidates, &mut affine);
+        let affine = crate::backend::cpu::normalize_g1(&candidates);
         for (candidate, q) in affine.iter().zip(offsets) {
             if let Some(a) = small_dlog(candidate) {
                 let m = q * CHUNK_SIZE as i64 + a as i64;

@@ -120,9 +120,12 @@ pub fn run(args: &SubnetArgs) -> Result<(), String> {
         .and_then(|config| config.certification_key())
         .map(|key| chainkey_node::ic::certificate::key_to_der(&key.public_key()))
         .map_err(|error| error.to_string())?;
-    std::fs::write(&root_key_path, root_key)
+    std::fs::write(&root_key_path, &root_key)
         .map_err(|error| format!("{}: {error}", root_key_path.display()))?;
-    eprintln!("{}", where_things_are(&subnet.http, &root_key_path));
+    eprintln!(
+        "{}",
+        where_things_are(&subnet.http, &root_key_path, &root_key)
+    );
     let bar = indicatif::ProgressBar::new_spinner();
     let interactive = std::io::stderr().is_terminal();
     let mut last_print = Instant::now();
@@ -270,8 +273,10 @@ fn bench_calls(
 }
 
 /// What a user of a running subnet needs: each node's URLs, where the
-/// root key is, and how to point an agent at the subnet.
-fn where_things_are(http: &[SocketAddr], root_key: &Path) -> String {
+/// root key is, how to point an agent at the subnet, and the network of
+/// an `icp.yaml` for icp-cli (the root key `root_key_der` given, so that
+/// icp trusts this subnet without fetching its key every time).
+fn where_things_are(http: &[SocketAddr], root_key: &Path, root_key_der: &[u8]) -> String {
     let mut text = String::from("nodes up:\n");
     for (id, address) in http.iter().enumerate() {
         text += &format!(
@@ -282,8 +287,22 @@ fn where_things_are(http: &[SocketAddr], root_key: &Path) -> String {
     text += &format!(
         "  root key (DER): {} — also served at /api/v2/status\n  \
          agent: HttpAgent.create({{ host: \"http://{}\", shouldFetchRootKey: true }}) \
-         (@dfinity/agent); ic-agent: Agent::builder().with_url(…) then fetch_root_key()",
+         (@dfinity/agent); ic-agent: Agent::builder().with_url(…) then fetch_root_key()\n",
         root_key.display(),
+        http.first().map_or_else(String::new, ToString::to_string),
+    );
+    let key = match root_key_der.is_empty() {
+        true => "fetch".to_string(),
+        false => hex::encode(root_key_der),
+    };
+    text += &format!(
+        "  icp-cli: paste into your project's icp.yaml, then `icp deploy` (every identity \
+         starts with 1,000 T cycles and 1,000,000 ICP here)\n\
+         \x20   networks:\n\
+         \x20     - name: local\n\
+         \x20       mode: connected\n\
+         \x20       url: http://{}\n\
+         \x20       root-key: {key}",
         http.first().map_or_else(String::new, ToString::to_string),
     );
     text
@@ -443,7 +462,7 @@ mod tests {
             "127.0.0.1:4100".parse().unwrap(),
             "127.0.0.1:4200".parse().unwrap(),
         ];
-        let text = where_things_are(&http, Path::new("/tmp/s/root_key.der"));
+        let text = where_things_are(&http, Path::new("/tmp/s/root_key.der"), &[0x30, 0x81]);
         for url in [
             "node 0: http://127.0.0.1:4100",
             "node 1: http://127.0.0.1:4200",
@@ -451,6 +470,7 @@ mod tests {
             "http://127.0.0.1:4100/metrics",
             "root key (DER): /tmp/s/root_key.der",
             "host: \"http://127.0.0.1:4100\"",
+            "      mode: connected\n        url: http://127.0.0.1:4100\n        root-key: 3081",
         ] {
             assert!(text.contains(url), "{url} missing from:\n{text}");
         }
