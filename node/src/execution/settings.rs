@@ -8,9 +8,10 @@
 //! the wasm memory limit and the memory allocation in the memory caps of
 //! every message; the minimum incoming call cycles when a canister's call
 //! arrives; log, snapshot and status visibility in the methods that read
-//! them; the compute allocation against the subnet's capacity. The reserved
-//! cycles limit holds trivially (this subnet reserves no cycles), and the
-//! wasm memory threshold and environment variables are kept and reported.
+//! them; the compute allocation against the subnet's capacity; environment
+//! variables are what `ic0.env_var_*` reads. The reserved cycles limit holds
+//! trivially (this subnet reserves no cycles), and the wasm memory
+//! threshold is kept and reported (no low-memory hook runs yet).
 
 use candid::{Nat, Principal as CandidPrincipal};
 use ic_management_canister_types as types;

@@ -307,6 +307,7 @@ impl Canister {
         api.balance = self.cycles;
         api.caps = self.memory_caps();
         api.global_timer = self.global_timer;
+        api.environment = self.settings.environment_variables.clone();
         api
     }
 

@@ -550,6 +550,87 @@ fn in_replicated_execution(caller: Host<'_>) -> Outcome<u32> {
     Ok(u32::from(caller.data().entry.is_replicated()))
 }
 
+/// The name of environment variable `index`, or a trap.
+fn env_var_name_at(api: &Api, index: u64) -> Outcome<Vec<u8>> {
+    match api.environment.get(index as usize) {
+        Some((name, _)) => Ok(name.as_bytes().to_vec()),
+        None => violation(format!("environment variable index {index} out of range")),
+    }
+}
+
+/// The value of the environment variable named at `src`, if it exists
+/// (a name too long or not UTF-8 traps).
+fn env_var_value(caller: &mut Host<'_>, src: u64, size: u64) -> Outcome<Option<Vec<u8>>> {
+    if size > crate::execution::settings::MAX_ENVIRONMENT_TEXT as u64 {
+        return violation("environment variable name is too long");
+    }
+    let name = read(caller, src, size)?;
+    let Ok(name) = std::str::from_utf8(&name) else {
+        return violation("environment variable name is not valid UTF-8");
+    };
+    let environment = &caller.data().environment;
+    let value = environment.iter().find(|(n, _)| n == name);
+    Ok(value.map(|(_, value)| value.as_bytes().to_vec()))
+}
+
+fn env_var_count<P: Ptr>(caller: Host<'_>) -> Outcome<P> {
+    Ok(P::from_u64(caller.data().environment.len() as u64))
+}
+
+fn env_var_name_size<P: Ptr>(caller: Host<'_>, index: P) -> Outcome<P> {
+    let name = env_var_name_at(caller.data(), index.to_u64())?;
+    Ok(P::from_u64(name.len() as u64))
+}
+
+fn env_var_name_copy<P: Ptr>(
+    mut caller: Host<'_>,
+    index: P,
+    dst: P,
+    offset: P,
+    size: P,
+) -> Outcome {
+    let name = env_var_name_at(caller.data(), index.to_u64())?;
+    copy_out(
+        &mut caller,
+        &name,
+        dst.to_u64(),
+        offset.to_u64(),
+        size.to_u64(),
+    )
+}
+
+fn env_var_name_exists<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome<u32> {
+    let value = env_var_value(&mut caller, src.to_u64(), size.to_u64())?;
+    Ok(u32::from(value.is_some()))
+}
+
+fn env_var_value_size<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome<P> {
+    match env_var_value(&mut caller, src.to_u64(), size.to_u64())? {
+        Some(value) => Ok(P::from_u64(value.len() as u64)),
+        None => violation("no environment variable of that name"),
+    }
+}
+
+fn env_var_value_copy<P: Ptr>(
+    mut caller: Host<'_>,
+    src: P,
+    size: P,
+    dst: P,
+    offset: P,
+    length: P,
+) -> Outcome {
+    let Some(value) = env_var_value(&mut caller, src.to_u64(), size.to_u64())? else {
+        return violation("no environment variable of that name");
+    };
+    copy_out(
+        &mut caller,
+        &value,
+        dst.to_u64(),
+        offset.to_u64(),
+        length.to_u64(),
+    )
+}
+
 fn debug_print<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
     let message = text(&mut caller, src.to_u64(), size.to_u64().min(64 * 1024))?;
     let canister = crate::ic::principal::Principal::from_bytes(&caller.data().canister_id)
@@ -629,6 +710,12 @@ system_api!(
     performance_counter,
     is_controller::<P>,
     in_replicated_execution,
+    env_var_count::<P>,
+    env_var_name_size::<P>,
+    env_var_name_copy::<P>,
+    env_var_name_exists::<P>,
+    env_var_value_size::<P>,
+    env_var_value_copy::<P>,
     debug_print::<P>,
     trap::<P>,
 );

@@ -155,6 +155,8 @@ pub struct Api {
     pub freezing_threshold: u128,
     /// Why the canister trapped explicitly (`ic0.trap`).
     pub trap_message: Option<String>,
+    /// The canister's environment variables (name, value), in name order.
+    pub environment: Vec<(String, String)>,
     /// What the message printed (`ic0.debug_print`), for the canister's
     /// log: at most [`MAX_LOGGED_BYTES`] in all.
     pub logs: Vec<Vec<u8>>,
@@ -196,6 +198,7 @@ impl Api {
             freezing_threshold: 0,
             trap_message: None,
             logs: Vec::new(),
+            environment: Vec::new(),
             memory: None,
             caps: MemoryCaps::default(),
         }

@@ -341,3 +341,51 @@ fn canister_ids_come_from_a_local_replicas_range_clear_of_system_canisters() {
     assert_eq!(host::canister_index(&canister_id(5)), Some(5));
     assert_eq!(host::canister_index(&system_canisters::CMC), None);
 }
+
+/// A canister that reads its environment variables.
+const ENVIRONMENT: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "env_var_count" (func $count (result i32)))
+  (import "ic0" "env_var_value_size" (func $size (param i32 i32) (result i32)))
+  (import "ic0" "env_var_value_copy" (func $copy (param i32 i32 i32 i32 i32)))
+  (memory 1)
+  (data (i32.const 0) "GREETING")
+  (func (export "canister_query greeting")
+    (call $copy (i32.const 0) (i32.const 8) (i32.const 100) (i32.const 0)
+      (call $size (i32.const 0) (i32.const 8)))
+    (call $append (i32.const 100) (call $size (i32.const 0) (i32.const 8)))
+    (call $reply))
+  (func (export "canister_query count")
+    (i32.store8 (i32.const 200) (call $count))
+    (call $append (i32.const 200) (i32.const 1))
+    (call $reply)))
+"#;
+
+#[test]
+fn a_canister_reads_the_environment_variables_its_settings_give() {
+    let mut replica = Replica::new();
+    let id = installed(&mut replica, ENVIRONMENT);
+    assert_eq!(replica.query(&id, "count").unwrap(), [0]);
+    assert!(
+        replica.query(&id, "greeting").is_err(),
+        "no such variable: a trap"
+    );
+    let variables = types::CanisterSettings {
+        environment_variables: Some(vec![
+            types::EnvironmentVariable {
+                name: "GREETING".into(),
+                value: "hello".into(),
+            },
+            types::EnvironmentVariable {
+                name: "OTHER".into(),
+                value: "x".into(),
+            },
+        ]),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &id, variables);
+    assert_eq!(replica.query(&id, "count").unwrap(), [2]);
+    assert_eq!(replica.query(&id, "greeting").unwrap(), b"hello");
+}
