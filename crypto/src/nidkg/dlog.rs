@@ -130,6 +130,7 @@ pub(crate) fn bounded_dlog(
 mod tests {
     use super::*;
     use blstrs::Scalar;
+    use group::Curve;
 
     fn times_g1(m: i64) -> G1Projective {
         let magnitude = G1Projective::generator() * Scalar::from(m.unsigned_abs());
