@@ -3,9 +3,10 @@
 //! ledger are each one, with their own fee and metadata.
 //!
 //! On a development subnet (one that lets principals mint cycles), the
-//! default account of each principal allowed to mint starts with
-//! [`Token::faucet`] tokens, credited the first time it is used: a local
-//! network's developer has cycles and ICP to spend, as on PocketIC.
+//! default account of each principal allowed to mint starts with the
+//! token's [`TokenKind::faucet`] amount, credited the first time it is
+//! used: a local network's developer has cycles and ICP to spend, as on
+//! PocketIC.
 
 use std::collections::{BTreeMap, BTreeSet};
 
