@@ -108,6 +108,23 @@ fn differences(path: &str, served: &[Method]) -> (BTreeSet<String>, Vec<String>)
     (missing, failures)
 }
 
+/// The ICRC-1 methods both ledgers serve.
+fn icrc1_methods() -> Vec<Method> {
+    type TransferResult = Result<candid::Nat, ledger::TransferError>;
+    vec![
+        method::<ledger::TransferArgs, TransferResult>("icrc1_transfer"),
+        method::<ledger::Account, candid::Nat>("icrc1_balance_of"),
+        method::<(), String>("icrc1_name"),
+        method::<(), String>("icrc1_symbol"),
+        method::<(), u8>("icrc1_decimals"),
+        method::<(), candid::Nat>("icrc1_fee"),
+        method::<(), candid::Nat>("icrc1_total_supply"),
+        method::<(), Option<ledger::Account>>("icrc1_minting_account"),
+        method::<(), Vec<(String, MetadataValue)>>("icrc1_metadata"),
+        method::<(), Vec<SupportedStandard>>("icrc1_supported_standards"),
+    ]
+}
+
 #[test]
 fn a_type_that_does_not_fit_is_found() {
     use types::*;
@@ -177,24 +194,14 @@ fn the_management_canister_matches_the_interface_specification() {
 #[test]
 fn the_cycles_ledger_matches_its_published_interface() {
     use cycles_ledger::*;
-    type TransferResult = Result<candid::Nat, ledger::TransferError>;
-    let served = [
-        method::<ledger::TransferArgs, TransferResult>("icrc1_transfer"),
+    let mut served = icrc1_methods();
+    served.extend([
         method::<DepositArgs, DepositResult>("deposit"),
         method::<WithdrawArgs, Result<candid::Nat, WithdrawError>>("withdraw"),
         method::<CreateCanisterArgs, Result<CreateCanisterSuccess, CreateCanisterError>>(
             "create_canister",
         ),
-        method::<ledger::Account, candid::Nat>("icrc1_balance_of"),
-        method::<(), String>("icrc1_name"),
-        method::<(), String>("icrc1_symbol"),
-        method::<(), u8>("icrc1_decimals"),
-        method::<(), candid::Nat>("icrc1_fee"),
-        method::<(), candid::Nat>("icrc1_total_supply"),
-        method::<(), Option<ledger::Account>>("icrc1_minting_account"),
-        method::<(), Vec<(String, MetadataValue)>>("icrc1_metadata"),
-        method::<(), Vec<SupportedStandard>>("icrc1_supported_standards"),
-    ];
+    ]);
     let not_served = [
         "http_request",
         "icrc2_allowance",
@@ -237,19 +244,7 @@ fn the_cycles_minting_canister_matches_its_published_interface() {
 
 #[test]
 fn the_icp_ledger_matches_its_published_interface() {
-    type TransferResult = Result<candid::Nat, ledger::TransferError>;
-    let served = [
-        method::<ledger::TransferArgs, TransferResult>("icrc1_transfer"),
-        method::<ledger::Account, candid::Nat>("icrc1_balance_of"),
-        method::<(), String>("icrc1_name"),
-        method::<(), String>("icrc1_symbol"),
-        method::<(), u8>("icrc1_decimals"),
-        method::<(), candid::Nat>("icrc1_fee"),
-        method::<(), candid::Nat>("icrc1_total_supply"),
-        method::<(), Option<ledger::Account>>("icrc1_minting_account"),
-        method::<(), Vec<(String, MetadataValue)>>("icrc1_metadata"),
-        method::<(), Vec<SupportedStandard>>("icrc1_supported_standards"),
-    ];
+    let served = icrc1_methods();
     let not_served = [
         "transfer",
         "account_balance",

@@ -69,13 +69,8 @@ fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, Reject> {
-    super::management::decode_bounded(arg).map_err(|error| {
-        Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0504",
-            format!("Governance canister: invalid argument of {method}: {error}"),
-        )
-    })
+    super::management::decode_bounded(arg)
+        .map_err(|error| super::management::invalid_argument("Governance canister", method, error))
 }
 
 fn refused(error: impl std::fmt::Display) -> Reject {

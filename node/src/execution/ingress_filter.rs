@@ -21,11 +21,7 @@ pub fn check(
     method: &str,
     arg_bytes: usize,
 ) -> Result<(), Reject> {
-    if canister_id.is_empty()
-        || super::system_canisters::ids()
-            .iter()
-            .any(|id| id == canister_id)
-    {
+    if canister_id.is_empty() || super::system_canisters::is_served_by_the_node(canister_id) {
         return Ok(()); // answered by the node itself
     }
     let Some(canister) = state.canisters.get(canister_id) else {

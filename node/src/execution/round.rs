@@ -274,7 +274,7 @@ impl Executor {
                 arg,
                 cycles,
             } => {
-                if callee.is_empty() || super::system_canisters::ids().contains(&callee) {
+                if callee.is_empty() || super::system_canisters::is_served_by_the_node(&callee) {
                     self.used += SYSTEM_MESSAGE_INSTRUCTIONS;
                 }
                 self.request(origin, caller, callee, method, arg, cycles);

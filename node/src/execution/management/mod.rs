@@ -1,7 +1,11 @@
-//! The management canister (`aaaaa-aa`): creating, installing, starting,
-//! stopping, deleting and configuring canisters, and `raw_rand`. Its
-//! arguments and results are Candid, with the types of the
-//! `ic-management-canister-types` crate.
+//! The management canister (`aaaaa-aa`) of the interface specification:
+//! creating, starting, stopping, deleting and configuring canisters
+//! ([`super::settings`]), their status and history ([`status`]), logs
+//! (`fetch_canister_logs`, a query), the chunk store ([`chunks`]),
+//! snapshots ([`snapshots`]), cycles and `raw_rand`; installs are in
+//! [`super::install`], signing in [`super::signing`]. Its arguments and
+//! results are Candid, with the types of the `ic-management-canister-types`
+//! crate where they match the specification.
 
 use std::sync::Arc;
 
@@ -14,8 +18,10 @@ pub mod chunks;
 pub mod snapshots;
 pub mod status;
 
-use super::{reject_code, settings, Canister, Executor, Reject, ReplicatedState, RunStatus};
-use crate::ic::principal::Principal;
+use super::{
+    principal_text as text, reject_code, settings, Canister, Executor, Reject, ReplicatedState,
+    RunStatus,
+};
 
 /// Cycles a canister created without an amount starts with.
 pub const DEFAULT_CYCLES: u128 = 100_000_000_000_000;
@@ -54,10 +60,20 @@ pub fn canister_ranges() -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn bad_argument(method: &str, error: impl std::fmt::Display) -> Reject {
+    invalid_argument("Management canister", method, error)
+}
+
+/// The rejection of an argument of `method` of the host canister `canister`
+/// that is not what the method takes.
+pub(super) fn invalid_argument(
+    canister: &str,
+    method: &str,
+    error: impl std::fmt::Display,
+) -> Reject {
     Reject::new(
         reject_code::CANISTER_ERROR,
         "IC0504",
-        format!("Management canister: invalid argument of {method}: {error}"),
+        format!("{canister}: invalid argument of {method}: {error}"),
     )
 }
 
@@ -107,12 +123,6 @@ pub(super) fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     arg: &[u8],
 ) -> Result<T, Reject> {
     decode_bounded(arg).map_err(|error| bad_argument(method, error))
-}
-
-fn text(id: &[u8]) -> String {
-    Principal::from_bytes(id)
-        .map(|principal| principal.to_text())
-        .unwrap_or_else(|_| hex::encode(id))
 }
 
 /// Executes `method` of the management canister for `caller`, who

@@ -38,6 +38,11 @@ pub fn is_system_canister(id: &[u8]) -> bool {
     [&CYCLES_LEDGER[..], &CMC[..], &ICP_LEDGER[..]].contains(&id)
 }
 
+/// Whether the node serves `id` itself: a system canister or governance.
+pub fn is_served_by_the_node(id: &[u8]) -> bool {
+    is_system_canister(id) || id == super::governance_canister::id()
+}
+
 /// The ledgers' state, part of the replicated state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledgers {
@@ -118,13 +123,8 @@ fn decode<T: CandidType + for<'de> Deserialize<'de>>(
     method: &str,
     arg: &[u8],
 ) -> Result<T, Reject> {
-    super::management::decode_bounded(arg).map_err(|error| {
-        Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0504",
-            format!("invalid argument of {method}: {error}"),
-        )
-    })
+    super::management::decode_bounded(arg)
+        .map_err(|error| super::management::invalid_argument("System canister", method, error))
 }
 
 fn encode(value: impl CandidType) -> Vec<u8> {
