@@ -237,6 +237,24 @@ impl Executor {
         }
     }
 
+    /// Takes `bytes` of the subnet's memory capacity for something a
+    /// management call stores (a chunk, a snapshot), or says it is full.
+    fn reserve_memory(&mut self, bytes: u64) -> Result<(), Reject> {
+        let used = self.memory_used.saturating_add(bytes);
+        if used > self.limits.subnet_memory_bytes {
+            return Err(Reject::new(
+                reject_code::CANISTER_ERROR,
+                "IC0507",
+                format!(
+                    "The subnet's memory capacity of {} bytes cannot hold {bytes} more",
+                    self.limits.subnet_memory_bytes
+                ),
+            ));
+        }
+        self.memory_used = used;
+        Ok(())
+    }
+
     fn canister(&mut self, id: &[u8]) -> &mut Canister {
         Arc::make_mut(
             self.state

@@ -50,6 +50,9 @@ pub fn call(
                     format!("The chunk store holds at most {MAX_CHUNKS} chunks"),
                 ));
             }
+            if !canister.chunks.contains_key(&hash) {
+                executor.reserve_memory(args.chunk.len() as u64)?;
+            }
             let chunk = Arc::new(serde_bytes::ByteBuf::from(args.chunk));
             executor.canister(&id).chunks.insert(hash, chunk);
             Ok(encode(hash_record(&hash)))

@@ -152,6 +152,12 @@ fn take(
     // The canister's saved heap is behind its live instance if it ran
     // earlier in this block.
     executor.save_heap(&id);
+    let code = executor.state.canisters[&id]
+        .code
+        .as_ref()
+        .expect("checked above");
+    let bytes = (code.heap.memory.len() + code.heap.stable.len() + code.module.len()) as u64;
+    executor.reserve_memory(bytes)?;
     let time_ns = executor.state.time_ns;
     let target = executor.canister(&id);
     let local_id = target

@@ -389,3 +389,46 @@ fn a_canister_reads_the_environment_variables_its_settings_give() {
     assert_eq!(replica.query(&id, "count").unwrap(), [2]);
     assert_eq!(replica.query(&id, "greeting").unwrap(), b"hello");
 }
+
+#[test]
+fn chunks_and_snapshots_take_the_subnets_memory_capacity() {
+    let module = wasm();
+    let limits = ExecutionConfig {
+        subnet_memory_bytes: 3 * module.len() as u64 + 2 * 65536 + 4096,
+        ..ExecutionConfig::default()
+    };
+    let mut replica = Replica::with_limits(limits);
+    let id = replica.create();
+    replica.install(&id, types::CanisterInstallMode::Install, module.clone());
+    let upload = |bytes: usize| {
+        Encode!(&types::UploadChunkArgs {
+            canister_id: CandidPrincipal::from_slice(&id),
+            chunk: vec![7; bytes],
+        })
+        .unwrap()
+    };
+    // A chunk past what the subnet has left is refused, a small one fits.
+    let (_, _, code) = rejected(&replica.block(&[(&[], "upload_chunk", upload(1 << 20))])[0]);
+    assert_eq!(code, "IC0507");
+    replica.reply(&[], "upload_chunk", upload(1000));
+    let take = Encode!(&types::TakeCanisterSnapshotArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        replace_snapshot: None,
+        uninstall_code: None,
+        sender_canister_version: None,
+    })
+    .unwrap();
+    // Snapshots count whole: the subnet holds one, not several.
+    let statuses = replica.block(&[
+        (&[], "take_canister_snapshot", take.clone()),
+        (&[], "take_canister_snapshot", take.clone()),
+        (&[], "take_canister_snapshot", take),
+    ]);
+    let taken = statuses
+        .iter()
+        .filter(|status| matches!(status, RequestStatus::Replied(_)))
+        .count();
+    assert!((1..3).contains(&taken), "{statuses:?}");
+    let (_, _, code) = rejected(statuses.last().unwrap());
+    assert_eq!(code, "IC0507");
+}
