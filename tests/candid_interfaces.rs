@@ -17,7 +17,7 @@ use candid::types::subtype::{subtype, Gamma};
 use candid::types::{Type, TypeInner};
 use candid::CandidType;
 use candid_parser::utils::CandidSource;
-use chainkey_node::execution::management::status;
+use chainkey_node::execution::management::{snapshots, status};
 use chainkey_node::execution::system_canisters::{
     cmc, cycles_ledger, ledger, MetadataValue, SupportedStandard,
 };
@@ -168,6 +168,12 @@ fn the_management_canister_matches_the_interface_specification() {
         method::<CanisterIdRecord, Vec<Snapshot>>("list_canister_snapshots"),
         method::<DeleteCanisterSnapshotArgs, ()>("delete_canister_snapshot"),
         method::<FetchCanisterLogsArgs, FetchCanisterLogsResult>("fetch_canister_logs"),
+        method::<ReadCanisterSnapshotMetadataArgs, snapshots::SnapshotMetadata>(
+            "read_canister_snapshot_metadata",
+        ),
+        method::<ReadCanisterSnapshotDataArgs, ReadCanisterSnapshotDataResult>(
+            "read_canister_snapshot_data",
+        ),
     ];
     let not_served = [
         "http_request",
@@ -177,8 +183,6 @@ fn the_management_canister_matches_the_interface_specification() {
         "vetkd_derive_key",
         "node_metrics_history",
         "subnet_info",
-        "read_canister_snapshot_metadata",
-        "read_canister_snapshot_data",
         "upload_canister_snapshot_metadata",
         "upload_canister_snapshot_data",
         "canister_metadata",

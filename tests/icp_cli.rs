@@ -1,7 +1,8 @@
 //! The IC's own CLI, `icp` (icp-cli 1.5.0 from npm, unmodified), drives a
 //! local subnet as a developer would: an `icp.yaml` whose `local` network
 //! is a chainkey node, a Motoko project deployed, called, inspected,
-//! configured, logged, snapshotted, topped up, upgraded and deleted.
+//! configured, logged, snapshotted (and a snapshot downloaded), topped up,
+//! upgraded and deleted.
 
 mod common;
 
@@ -19,6 +20,7 @@ use common::{
 use ic_agent::identity::BasicIdentity;
 use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
+use sha2::Digest;
 
 /// The `icp` binary `npm ci --prefix tests/js` installs.
 fn icp_binary() -> PathBuf {
@@ -157,6 +159,16 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
         .find(|word| word.len() == 36)
         .unwrap_or_else(|| panic!("a snapshot id in {list} (created: {snapshot})"))
         .to_string();
+    // Downloaded, its module is the one installed.
+    let download = dir.path().join("snapshot");
+    let output = download.to_str().unwrap();
+    run(&[
+        "canister", "snapshot", "download", "counter", &id, "--output", output,
+    ]);
+    let module = std::fs::read(download.join("wasm_module.bin")).unwrap();
+    let module_hash = format!("0x{}", hex::encode(sha2::Sha256::digest(&module)));
+    let status = run(&["canister", "status", "counter"]);
+    assert!(status.contains(&module_hash), "{module_hash} in {status}");
     run(&["canister", "start", "counter"]);
     assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(3 : nat)"));
     run(&["canister", "stop", "counter"]);

@@ -278,7 +278,9 @@ pub fn call(
         "take_canister_snapshot"
         | "load_canister_snapshot"
         | "list_canister_snapshots"
-        | "delete_canister_snapshot" => snapshots::call(executor, caller, method, arg),
+        | "delete_canister_snapshot"
+        | "read_canister_snapshot_metadata"
+        | "read_canister_snapshot_data" => snapshots::call(executor, caller, method, arg),
         "fetch_canister_logs" => Err(Reject::new(
             reject_code::CANISTER_REJECT,
             "IC0406",

@@ -128,6 +128,81 @@ fn a_snapshot_restores_a_stopped_canister_and_snapshots_are_bounded() {
         "a snapshot id starts with its canister's"
     );
 
+    // Downloaded: its metadata and its bytes are the canister's when taken.
+    let read = |method: &str, arg: Vec<u8>, sender: &[u8], replica: &mut Replica| {
+        replica.block_as(sender, &[(&[], method, arg)]).remove(0)
+    };
+    let metadata_arg = Encode!(&types::ReadCanisterSnapshotMetadataArgs {
+        canister_id: CandidPrincipal::from_slice(&id),
+        snapshot_id: snapshot.id.clone(),
+    })
+    .unwrap();
+    let RequestStatus::Replied(metadata) = read(
+        "read_canister_snapshot_metadata",
+        metadata_arg.clone(),
+        USER,
+        &mut replica,
+    ) else {
+        panic!("metadata refused");
+    };
+    let metadata = Decode!(&metadata, host::snapshots::SnapshotMetadata).unwrap();
+    assert_eq!(metadata.wasm_module_size, wasm().len() as u64);
+    assert_eq!(metadata.wasm_memory_size, 65536, "one page");
+    assert!(matches!(
+        metadata.globals[..],
+        [types::SnapshotMetadataGlobal::I64(2)]
+    ));
+    let data = |kind| {
+        Encode!(&types::ReadCanisterSnapshotDataArgs {
+            canister_id: CandidPrincipal::from_slice(&id),
+            snapshot_id: snapshot.id.clone(),
+            kind,
+        })
+        .unwrap()
+    };
+    let module = data(types::SnapshotDataKind::WasmModule {
+        offset: 0,
+        size: wasm().len() as u64,
+    });
+    let RequestStatus::Replied(module) =
+        read("read_canister_snapshot_data", module, USER, &mut replica)
+    else {
+        panic!("module refused");
+    };
+    assert_eq!(
+        Decode!(&module, types::ReadCanisterSnapshotDataResult)
+            .unwrap()
+            .chunk,
+        wasm()
+    );
+    // The canister's last reply wrote the count at address 0.
+    let memory = data(types::SnapshotDataKind::WasmMemory { offset: 0, size: 8 });
+    let RequestStatus::Replied(memory) =
+        read("read_canister_snapshot_data", memory, USER, &mut replica)
+    else {
+        panic!("memory refused");
+    };
+    let memory = Decode!(&memory, types::ReadCanisterSnapshotDataResult)
+        .unwrap()
+        .chunk;
+    assert_eq!(memory, 2u64.to_le_bytes());
+    let beyond = data(types::SnapshotDataKind::WasmMemory {
+        offset: 65530,
+        size: 8,
+    });
+    rejected(&read(
+        "read_canister_snapshot_data",
+        beyond,
+        USER,
+        &mut replica,
+    ));
+    rejected(&read(
+        "read_canister_snapshot_metadata",
+        metadata_arg,
+        STRANGER,
+        &mut replica,
+    ));
+
     replica.block(&[(&id, "inc", vec![])]);
     assert_eq!(count(&replica.query(&id, "get").unwrap()), 3);
     let load = Encode!(&types::LoadCanisterSnapshotArgs {
