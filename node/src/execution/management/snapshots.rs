@@ -115,11 +115,7 @@ pub fn call(
         "list_canister_snapshots" => {
             let args: types::ListCanisterSnapshotsArgs = decode(method, arg)?;
             let id = args.canister_id.as_slice();
-            let canister = existing(executor, id)?;
-            let visibility = &canister.settings.snapshot_visibility;
-            if !visibility.allows(&canister.controllers, caller) {
-                return Err(not_allowed(id, method));
-            }
+            let canister = with_visible_snapshots(executor, caller, method, id)?;
             let list: Vec<_> = canister.snapshots.iter().map(|s| s.record(id)).collect();
             Ok(encode(list))
         }
@@ -172,6 +168,21 @@ pub struct SnapshotMetadata {
     pub on_low_wasm_memory_hook_status: Option<types::OnLowWasmMemoryHookStatus>,
 }
 
+/// Canister `id`, if `caller` may see its snapshots.
+fn with_visible_snapshots(
+    executor: &Executor,
+    caller: &[u8],
+    method: &str,
+    id: &[u8],
+) -> Result<std::sync::Arc<super::super::Canister>, Reject> {
+    let canister = existing(executor, id)?;
+    let visibility = &canister.settings.snapshot_visibility;
+    if !visibility.allows(&canister.controllers, caller) {
+        return Err(not_allowed(id, method));
+    }
+    Ok(canister)
+}
+
 /// Snapshot `snapshot` of canister `id`, if `caller` may read it.
 fn readable(
     executor: &Executor,
@@ -181,11 +192,7 @@ fn readable(
     snapshot: &[u8],
 ) -> Result<Snapshot, Reject> {
     let id = id.as_slice();
-    let canister = existing(executor, id)?;
-    let visibility = &canister.settings.snapshot_visibility;
-    if !visibility.allows(&canister.controllers, caller) {
-        return Err(not_allowed(id, method));
-    }
+    let canister = with_visible_snapshots(executor, caller, method, id)?;
     let number = local_id(id, snapshot);
     let found = canister
         .snapshots
