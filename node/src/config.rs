@@ -81,6 +81,10 @@ pub struct ChainKeyConfig {
     pub key_name: String,
     /// Presignatures kept made ahead (or in the making) at most.
     pub presignature_pool: usize,
+    /// Presignatures kept made ahead at first; each signature made grows the
+    /// pool by one, up to `presignature_pool`. A new or idle subnet does not
+    /// spend its CPU on presignatures nobody asks for.
+    pub first_presignature_pool: usize,
     /// Signing requests waiting for a presignature at most; more are rejected.
     pub max_queued_requests: usize,
 }
@@ -90,6 +94,7 @@ impl Default for ChainKeyConfig {
         ChainKeyConfig {
             key_name: "key_1".into(),
             presignature_pool: 256,
+            first_presignature_pool: 32,
             max_queued_requests: 1000,
         }
     }

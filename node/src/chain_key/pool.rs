@@ -503,6 +503,7 @@ mod tests {
             receivers: mega.iter().map(MegaSecretKey::public_key).collect(),
             threshold: 2,
             pool_size: 2,
+            first_pool_size: 2,
             dealer_keys: signing.iter().map(|key| key.verifying_key()).collect(),
         });
         Subnet {

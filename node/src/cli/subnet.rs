@@ -308,29 +308,40 @@ fn where_things_are(http: &[SocketAddr], root_key: &Path, root_key_der: &[u8]) -
     text
 }
 
-/// Waits until every node holds the ECDSA key and a full presignature
+/// Waits until every node holds the ECDSA key and its first presignature
 /// pool: the steady state of a subnet, after the start's key generation
-/// and the pool's first fill.
+/// and the pool's first fill (a signing load grows the pool from there).
 fn wait_until_warm(
     subnet: &LocalSubnet,
     stop: &Arc<AtomicBool>,
 ) -> Result<chainkey_node::config::ChainKeyConfig, String> {
     let chain_key = chainkey_node::config::ChainKeyConfig::default();
+    let first_pool = chain_key
+        .first_presignature_pool
+        .min(chain_key.presignature_pool);
+    eprintln!("waiting for the ECDSA key and {first_pool} presignatures on every node");
+    wait_for_presignatures(subnet, stop, first_pool)?;
+    Ok(chain_key)
+}
+
+/// Waits until every node holds `count` presignatures ready.
+fn wait_for_presignatures(
+    subnet: &LocalSubnet,
+    stop: &Arc<AtomicBool>,
+    count: usize,
+) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(180);
-    eprintln!(
-        "waiting for the ECDSA key and {} presignatures on every node",
-        chain_key.presignature_pool
-    );
-    while !subnet.statuses().iter().all(|s| {
-        s.as_ref()
-            .is_some_and(|s| s.presignatures_ready >= chain_key.presignature_pool)
-    }) {
+    while !subnet
+        .statuses()
+        .iter()
+        .all(|s| s.as_ref().is_some_and(|s| s.presignatures_ready >= count))
+    {
         if Instant::now() > deadline || stop.load(Ordering::Relaxed) {
             return Err("the presignature pool did not fill".into());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Ok(chain_key)
+    Ok(())
 }
 
 /// `--bench --sign`: signatures per second and latency from request to reply.
@@ -346,6 +357,24 @@ fn bench_sign(
     let (canister, key) =
         super::bench::sign::install_proxy(subnet.http[0], &owner, &chain_key.key_name)?;
     let rate = args.rate.unwrap_or(150);
+    // A signing subnet's steady state: the pool grown to its most by use
+    // (it starts small, and each signature grows it by one).
+    let grow = chain_key
+        .presignature_pool
+        .saturating_sub(chain_key.first_presignature_pool);
+    eprintln!("growing the presignature pool: {grow} signatures, then a full pool on every node");
+    let growing = Instant::now() + Duration::from_secs_f64(grow as f64 / rate as f64 + 1.0);
+    super::bench::sign::load(
+        &subnet.http,
+        &canister,
+        &key,
+        &chain_key.key_name,
+        rate,
+        growing,
+        growing,
+        stop,
+    );
+    wait_for_presignatures(subnet, stop, chain_key.presignature_pool)?;
     eprintln!("offering {rate} signing requests/s for {} s", args.seconds);
     let started = Instant::now();
     let until = started + Duration::from_secs(args.seconds);

@@ -272,6 +272,7 @@ mod tests {
             crate::config::ChainKeyConfig {
                 key_name: "key_1".into(),
                 presignature_pool: 4,
+                first_presignature_pool: 4,
                 max_queued_requests,
             },
         )

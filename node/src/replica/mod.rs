@@ -193,6 +193,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         receivers: config.mega_keys()?,
         threshold: (config.genesis_nodes().len() - 1) / 3 + 1,
         pool_size: config.chain_key.presignature_pool,
+        first_pool_size: config.chain_key.first_presignature_pool,
         dealer_keys: config.node_ed25519_keys()?,
     };
     let corrupt_chain_key = Arc::new(AtomicBool::new(false));

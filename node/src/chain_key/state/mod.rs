@@ -41,6 +41,11 @@ pub struct Setup {
     pub threshold: usize,
     /// Presignatures in the making or ready, at most.
     pub pool_size: usize,
+    /// Presignatures in the making or ready at first: the pool grows by
+    /// one for each presignature used, up to `pool_size`. An idle subnet
+    /// keeps a small pool (and a quiet CPU: a new subnet serves its first
+    /// calls while it fills), a signing workload grows it to the most.
+    pub first_pool_size: usize,
     /// Each node's key signing its dealings, in node order.
     pub dealer_keys: Vec<ed25519_dalek::VerifyingKey>,
 }
@@ -160,6 +165,8 @@ pub struct ChainKeyState {
     slots: BTreeMap<TranscriptRef, Slot>,
     next_presignature: u64,
     ready: BTreeMap<u64, Arc<Presignature<Curve>>>,
+    /// Presignatures kept in the making or ready now (see [`Setup::first_pool_size`]).
+    pool_target: usize,
     key: Option<Arc<Transcript<Curve>>>,
     /// The latest subnet record the chain carried, decoded (none: the genesis one).
     membership: Option<Arc<Membership>>,
@@ -264,6 +271,7 @@ impl ChainKeyState {
     /// The state at genesis: the key's random transcript is open.
     pub fn genesis(setup: Setup) -> ChainKeyState {
         let mut state = ChainKeyState {
+            pool_target: setup.first_pool_size.min(setup.pool_size),
             setup: Arc::new(setup),
             height: 0,
             slots: BTreeMap::new(),
@@ -507,11 +515,13 @@ impl ChainKeyState {
         changes
     }
 
-    /// Applies a checked signature: its presignature is used.
+    /// Applies a checked signature: its presignature is used, and the pool
+    /// grows by one towards its most.
     pub fn apply_signature(&mut self, item: SignatureItem) -> Vec<Change> {
         let mut changes = Vec::new();
         if self.ready.remove(&item.job.presignature).is_some() && !self.judging {
             changes.push(Change::Signed(item));
+            self.pool_target = (self.pool_target + 1).min(self.setup.pool_size);
             self.top_up(&mut changes);
         }
         changes
@@ -561,6 +571,7 @@ impl ChainKeyState {
             receivers,
             threshold: (n.max(1) - 1) / 3 + 1,
             pool_size: self.setup.pool_size,
+            first_pool_size: self.setup.first_pool_size,
             dealer_keys,
         });
         self.key = Some(key);
@@ -653,7 +664,7 @@ impl ChainKeyState {
         self.slots.get(transcript)?.transcript.as_ref()
     }
 
-    /// Starts presignatures while fewer than the pool size are in the making or ready.
+    /// Starts presignatures while fewer than the pool's target are in the making or ready.
     fn top_up(&mut self, changes: &mut Vec<Change>) {
         if self.key.is_none() {
             return;
@@ -664,7 +675,7 @@ impl ChainKeyState {
                 .keys()
                 .filter_map(TranscriptRef::presignature)
                 .collect();
-            if making.len() + self.ready.len() >= self.setup.pool_size {
+            if making.len() + self.ready.len() >= self.pool_target {
                 return;
             }
             let i = self.next_presignature;

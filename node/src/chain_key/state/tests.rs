@@ -10,6 +10,7 @@ pub(crate) fn genesis(pool_size: usize) -> ChainKeyState {
         receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
         threshold: 2,
         pool_size,
+        first_pool_size: pool_size,
         dealer_keys: Vec::new(),
     })
 }
@@ -58,12 +59,17 @@ impl Nodes {
 
 /// Runs the schedule: dealers 0..`dealers` deal into everything opened.
 fn run(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>) {
-    let (state, changes, _) = run_nodes(pool_size, dealers);
+    let (state, changes, _) = run_nodes(pool_size, pool_size, dealers);
     (state, changes)
 }
 
-/// [`run`], also returning the nodes and their shares.
-fn run_nodes(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>, Nodes) {
+/// [`run`] with a pool that starts at `first_pool_size`, also returning
+/// the nodes and their shares.
+fn run_nodes(
+    first_pool_size: usize,
+    pool_size: usize,
+    dealers: u32,
+) -> (ChainKeyState, Vec<Change>, Nodes) {
     let mut rng = rand::thread_rng();
     let keys: Vec<MegaSecretKey<Curve>> =
         (0..4).map(|_| MegaSecretKey::generate(&mut rng)).collect();
@@ -72,6 +78,7 @@ fn run_nodes(pool_size: usize, dealers: u32) -> (ChainKeyState, Vec<Change>, Nod
         receivers: keys.iter().map(MegaSecretKey::public_key).collect(),
         threshold: 2,
         pool_size,
+        first_pool_size,
         dealer_keys: Vec::new(),
     });
     let mut nodes = Nodes {
@@ -135,12 +142,10 @@ fn the_schedule_makes_the_key_and_fills_the_pool() {
     }
 }
 
-#[test]
-fn three_honest_dealers_suffice_and_used_presignatures_are_replaced() {
-    // Products need 2t − 1 = 3 dealings: the fourth dealer may be absent.
-    let (mut state, _) = run(2, 3);
-    assert_eq!(state.ready().len(), 2);
-    let item = SignatureItem {
+/// A signature item using the first ready presignature of `state` (its
+/// signature bytes are not a valid signature).
+fn signature_with_first_ready(state: &ChainKeyState) -> SignatureItem {
+    SignatureItem {
         job: super::super::SignJob {
             presignature: *state.ready().keys().next().unwrap(),
             caller: vec![1],
@@ -149,7 +154,15 @@ fn three_honest_dealers_suffice_and_used_presignatures_are_replaced() {
             randomness: [0; 32],
         },
         signature: vec![0; 64],
-    };
+    }
+}
+
+#[test]
+fn three_honest_dealers_suffice_and_used_presignatures_are_replaced() {
+    // Products need 2t − 1 = 3 dealings: the fourth dealer may be absent.
+    let (mut state, _) = run(2, 3);
+    assert_eq!(state.ready().len(), 2);
+    let item = signature_with_first_ready(&state);
     assert_eq!(
         state.check_signature(&item),
         Err(ItemError::InvalidSignature)
@@ -166,6 +179,21 @@ fn three_honest_dealers_suffice_and_used_presignatures_are_replaced() {
             ..
         }
     )));
+}
+
+#[test]
+fn the_pool_starts_small_and_grows_by_one_per_presignature_used_up_to_its_most() {
+    let (mut state, _, mut nodes) = run_nodes(1, 3, 4);
+    assert_eq!(state.ready().len(), 1, "the first pool");
+    for expected in [2, 3, 3] {
+        let changes = state.apply_signature(signature_with_first_ready(&state));
+        for change in &changes {
+            nodes.open(change);
+        }
+        drive(&mut state, &mut nodes, changes, 4);
+        assert_eq!(state.ready().len(), expected);
+        assert!(state.slots().is_empty(), "nothing left in the making");
+    }
 }
 
 #[test]
@@ -189,7 +217,7 @@ fn dealings_for_closed_transcripts_or_twice_from_a_dealer_are_refused() {
 
 #[test]
 fn a_new_subnet_record_reshares_the_key_to_its_members_keeping_its_public_key() {
-    let (mut state, _, mut nodes) = run_nodes(1, 4);
+    let (mut state, _, mut nodes) = run_nodes(1, 1, 4);
     let key = Arc::clone(state.key().unwrap());
     // The old members and a fifth node, with MEGa keys whose secrets we hold.
     let mut rng = rand::thread_rng();
