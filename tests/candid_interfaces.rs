@@ -174,6 +174,10 @@ fn the_management_canister_matches_the_interface_specification() {
         method::<ReadCanisterSnapshotDataArgs, ReadCanisterSnapshotDataResult>(
             "read_canister_snapshot_data",
         ),
+        method::<UploadCanisterSnapshotMetadataArgs, UploadCanisterSnapshotMetadataResult>(
+            "upload_canister_snapshot_metadata",
+        ),
+        method::<UploadCanisterSnapshotDataArgs, ()>("upload_canister_snapshot_data"),
     ];
     let not_served = [
         "http_request",
@@ -183,8 +187,6 @@ fn the_management_canister_matches_the_interface_specification() {
         "vetkd_derive_key",
         "node_metrics_history",
         "subnet_info",
-        "upload_canister_snapshot_metadata",
-        "upload_canister_snapshot_data",
         "canister_metadata",
         "bitcoin_get_balance",
         "bitcoin_get_utxos",

@@ -1,7 +1,7 @@
 //! The IC's own CLI, `icp` (icp-cli 1.5.0 from npm, unmodified), drives a
 //! local subnet as a developer would: an `icp.yaml` whose `local` network
 //! is a chainkey node, a Motoko project deployed, called, inspected,
-//! configured, logged, snapshotted (and a snapshot downloaded), topped up,
+//! configured, logged, snapshotted (and a snapshot downloaded and uploaded), topped up,
 //! upgraded and deleted.
 
 mod common;
@@ -173,6 +173,21 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
     assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(3 : nat)"));
     run(&["canister", "stop", "counter"]);
     run(&["canister", "snapshot", "restore", "counter", &id]);
+    run(&["canister", "start", "counter"]);
+    assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
+    // Uploaded back from the download, it is a snapshot of its own, which
+    // restores the same state.
+    assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(3 : nat)"));
+    run(&["canister", "stop", "counter"]);
+    let uploaded = run(&[
+        "canister", "snapshot", "upload", "counter", "--input", output, "--quiet",
+    ]);
+    let uploaded = uploaded
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|word| word.len() == 36 && *word != id)
+        .unwrap_or_else(|| panic!("a new snapshot id in {uploaded}"))
+        .to_string();
+    run(&["canister", "snapshot", "restore", "counter", &uploaded]);
     run(&["canister", "start", "counter"]);
     assert!(run(&["canister", "call", "--query", "counter", "get", "()"]).contains("(2 : nat)"));
 

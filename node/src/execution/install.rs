@@ -56,7 +56,7 @@ pub struct Installed {
 /// An install in progress.
 pub type Installing = Sliced<Installed>;
 
-fn module_error(error: super::instrument::ModuleError) -> Reject {
+pub(super) fn module_error(error: super::instrument::ModuleError) -> Reject {
     Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
 }
 
@@ -82,7 +82,7 @@ pub const MAX_METADATA_BYTES: usize = 1 << 20;
 /// A module's metadata: its `icp:public <name>` and `icp:private <name>`
 /// custom sections, by name; refused if they are too many or too large,
 /// or name one section twice.
-fn module_metadata(module: &[u8]) -> Result<BTreeMap<String, Metadata>, Reject> {
+pub(super) fn module_metadata(module: &[u8]) -> Result<BTreeMap<String, Metadata>, Reject> {
     let refuse = |why: String| Reject::new(reject_code::CANISTER_ERROR, "IC0505", why);
     let wasm = super::instrument::decompress(module).map_err(module_error)?;
     let mut metadata = BTreeMap::new();

@@ -280,7 +280,9 @@ pub fn call(
         | "list_canister_snapshots"
         | "delete_canister_snapshot"
         | "read_canister_snapshot_metadata"
-        | "read_canister_snapshot_data" => snapshots::call(executor, caller, method, arg),
+        | "read_canister_snapshot_data"
+        | "upload_canister_snapshot_metadata"
+        | "upload_canister_snapshot_data" => snapshots::call(executor, caller, method, arg),
         "fetch_canister_logs" => Err(Reject::new(
             reject_code::CANISTER_REJECT,
             "IC0406",

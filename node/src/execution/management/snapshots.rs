@@ -2,14 +2,21 @@
 //! memories, certified data and timer; `load_canister_snapshot` puts them
 //! back; `list_canister_snapshots` and `delete_canister_snapshot`; a
 //! snapshot is downloaded with `read_canister_snapshot_metadata` and
-//! `read_canister_snapshot_data`. A snapshot shares its memory pages with
-//! the canister until either changes, and counts as the canister's memory,
-//! which it pays for.
+//! `read_canister_snapshot_data`, and uploaded (to this canister or
+//! another) with `upload_canister_snapshot_metadata` then
+//! `upload_canister_snapshot_data`. A snapshot shares its memory pages
+//! with the canister until either changes, and counts as the canister's
+//! memory, which it pays for.
 
 use candid::CandidType;
 use ic_management_canister_types as types;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use super::super::instrument::MAX_MODULE_BYTES;
+use super::super::pages::{Pages, MAX_MEMORY_BYTES, PAGE_BYTES};
+use super::super::wasm::Heap;
 use super::super::{reject_code, Code, Executor, Reject, RunStatus};
 use super::{controlled, decode, encode, existing, not_allowed, status, text};
 
@@ -17,6 +24,9 @@ use super::{controlled, decode, encode, existing, not_allowed, status, text};
 pub const MAX_SNAPSHOTS: usize = 10;
 /// Most bytes one `read_canister_snapshot_data` returns (as on the IC).
 pub const MAX_READ_BYTES: u64 = 2_000_000;
+/// Most mutable globals an uploaded snapshot declares (as the IC bounds a
+/// module's exported globals).
+pub const MAX_UPLOADED_GLOBALS: usize = 1000;
 
 /// One snapshot of a canister.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +43,80 @@ pub struct Snapshot {
     pub global_timer: u64,
     /// The canister's version when it was taken.
     pub version: u64,
+    /// How it was made.
+    #[serde(default)]
+    pub source: Source,
+}
+
+/// How a snapshot was made.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    /// Taken from the canister by `take_canister_snapshot`.
+    #[default]
+    Taken,
+    /// Declared by `upload_canister_snapshot_metadata` and filled by
+    /// `upload_canister_snapshot_data`: its module may be anything until it
+    /// is loaded, when it is checked as an install checks one, with its
+    /// declared globals.
+    Uploaded {
+        /// The types of the mutable globals declared, in index order.
+        globals: Vec<GlobalKind>,
+    },
+}
+
+/// The type of a mutable global of a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GlobalKind {
+    /// `i32`.
+    I32,
+    /// `i64`.
+    I64,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+    /// `v128`.
+    V128,
+}
+
+impl GlobalKind {
+    /// The kind of a module's global of type `ty` (none for references,
+    /// which install refuses as mutable globals).
+    fn of(ty: wasmparser::ValType) -> Option<GlobalKind> {
+        match ty {
+            wasmparser::ValType::I32 => Some(GlobalKind::I32),
+            wasmparser::ValType::I64 => Some(GlobalKind::I64),
+            wasmparser::ValType::F32 => Some(GlobalKind::F32),
+            wasmparser::ValType::F64 => Some(GlobalKind::F64),
+            wasmparser::ValType::V128 => Some(GlobalKind::V128),
+            wasmparser::ValType::Ref(_) => None,
+        }
+    }
+
+    /// The value `bits` (a heap's raw global) of this kind, as the
+    /// interface specification writes it.
+    fn value(self, bits: u128) -> types::SnapshotMetadataGlobal {
+        use types::SnapshotMetadataGlobal as Global;
+        match self {
+            GlobalKind::I32 => Global::I32(bits as u32 as i32),
+            GlobalKind::I64 => Global::I64(bits as u64 as i64),
+            GlobalKind::F32 => Global::F32(f32::from_bits(bits as u32)),
+            GlobalKind::F64 => Global::F64(f64::from_bits(bits as u64)),
+            GlobalKind::V128 => Global::V128(candid::Nat::from(bits)),
+        }
+    }
+
+    /// The kind and raw bits of `global`; none for a `v128` past 128 bits.
+    fn bits(global: &types::SnapshotMetadataGlobal) -> Option<(GlobalKind, u128)> {
+        use types::SnapshotMetadataGlobal as Global;
+        Some(match global {
+            Global::I32(value) => (GlobalKind::I32, u128::from(*value as u32)),
+            Global::I64(value) => (GlobalKind::I64, u128::from(*value as u64)),
+            Global::F32(value) => (GlobalKind::F32, u128::from(value.to_bits())),
+            Global::F64(value) => (GlobalKind::F64, u128::from(value.to_bits())),
+            Global::V128(value) => (GlobalKind::V128, u128::try_from(&value.0).ok()?),
+        })
+    }
 }
 
 impl Snapshot {
@@ -48,6 +132,14 @@ impl Snapshot {
         let mut id = canister.to_vec();
         id.extend_from_slice(&self.local_id.to_be_bytes());
         id
+    }
+
+    /// The interface specification's name for its source.
+    fn source(&self) -> types::SnapshotSource {
+        match self.source {
+            Source::Taken => types::SnapshotSource::TakenFromCanister(candid::Reserved),
+            Source::Uploaded { .. } => types::SnapshotSource::MetadataUpload(candid::Reserved),
+        }
     }
 
     fn record(&self, canister: &[u8]) -> types::Snapshot {
@@ -111,6 +203,14 @@ pub fn call(
             )?;
             let chunk = data(&snapshot, &args.kind)?;
             Ok(encode(types::ReadCanisterSnapshotDataResult { chunk }))
+        }
+        "upload_canister_snapshot_metadata" => {
+            let args: types::UploadCanisterSnapshotMetadataArgs = decode(method, arg)?;
+            upload_metadata(executor, caller, args)
+        }
+        "upload_canister_snapshot_data" => {
+            let args: types::UploadCanisterSnapshotDataArgs = decode(method, arg)?;
+            upload_data(executor, caller, args)
         }
         "list_canister_snapshots" => {
             let args: types::ListCanisterSnapshotsArgs = decode(method, arg)?;
@@ -201,48 +301,41 @@ fn readable(
     Ok(found.ok_or_else(|| unknown(snapshot))?.clone())
 }
 
-/// The types of a module's mutable globals, in index order.
-fn mutable_global_types(module: &[u8]) -> Result<Vec<wasmparser::ValType>, Reject> {
+/// The kinds of a module's mutable globals, in index order.
+fn mutable_globals(module: &[u8]) -> Result<Vec<GlobalKind>, Reject> {
     let broken = |why: String| Reject::new(reject_code::CANISTER_ERROR, "IC0505", why);
     let wasm = super::super::instrument::decompress(module).map_err(|e| broken(e.to_string()))?;
-    let mut types = Vec::new();
+    let mut kinds = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
         if let wasmparser::Payload::GlobalSection(section) =
             payload.map_err(|e| broken(e.to_string()))?
         {
             for global in section {
                 let ty = global.map_err(|e| broken(e.to_string()))?.ty;
-                if ty.mutable {
-                    types.push(ty.content_type);
+                // Mutable reference globals are refused at install.
+                if let Some(kind) = GlobalKind::of(ty.content_type).filter(|_| ty.mutable) {
+                    kinds.push(kind);
                 }
             }
         }
     }
-    Ok(types)
+    Ok(kinds)
 }
 
 /// What `read_canister_snapshot_metadata` says of `snapshot`.
 fn metadata(snapshot: &Snapshot) -> Result<SnapshotMetadata, Reject> {
     let heap = &snapshot.code.heap;
-    let kinds = mutable_global_types(&snapshot.code.module)?;
+    let kinds = match &snapshot.source {
+        Source::Taken => mutable_globals(&snapshot.code.module)?,
+        Source::Uploaded { globals } => globals.clone(),
+    };
     let globals = kinds
         .iter()
         .zip(&heap.globals)
-        // Mutable reference globals are refused at install: each is a number.
-        .filter_map(|(kind, &bits)| {
-            use types::SnapshotMetadataGlobal as Global;
-            match kind {
-                wasmparser::ValType::I32 => Some(Global::I32(bits as u32 as i32)),
-                wasmparser::ValType::I64 => Some(Global::I64(bits as u64 as i64)),
-                wasmparser::ValType::F32 => Some(Global::F32(f32::from_bits(bits as u32))),
-                wasmparser::ValType::F64 => Some(Global::F64(f64::from_bits(bits as u64))),
-                wasmparser::ValType::V128 => Some(Global::V128(candid::Nat::from(bits))),
-                wasmparser::ValType::Ref(_) => None,
-            }
-        })
+        .map(|(kind, &bits)| kind.value(bits))
         .collect();
     Ok(SnapshotMetadata {
-        source: types::SnapshotSource::TakenFromCanister(candid::Reserved),
+        source: snapshot.source(),
         taken_at_timestamp: snapshot.taken_at_ns,
         wasm_module_size: snapshot.code.module.len() as u64,
         globals,
@@ -300,6 +393,58 @@ fn data(snapshot: &Snapshot, kind: &types::SnapshotDataKind) -> Result<Vec<u8>, 
     }
 }
 
+/// Where a new snapshot of canister `id` goes: in place of `replace`, or
+/// after the others if the canister has room for one more.
+fn place(
+    canister: &super::super::Canister,
+    id: &[u8],
+    replace: Option<&Vec<u8>>,
+) -> Result<Option<usize>, Reject> {
+    if let Some(snapshot) = replace {
+        let number = local_id(id, snapshot);
+        let found = canister
+            .snapshots
+            .iter()
+            .position(|s| Some(s.local_id) == number);
+        return Ok(Some(found.ok_or_else(|| unknown(snapshot))?));
+    }
+    if canister.snapshots.len() >= MAX_SNAPSHOTS {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0539",
+            format!(
+                "Canister {} already has {MAX_SNAPSHOTS} snapshots: delete or replace one",
+                text(id)
+            ),
+        ));
+    }
+    Ok(None)
+}
+
+/// Stores a snapshot made by `make` (given its number) at `place` among
+/// canister `id`'s snapshots; its id.
+fn store(
+    executor: &mut Executor,
+    id: &[u8],
+    place: Option<usize>,
+    make: impl FnOnce(u64, &super::super::Canister) -> Snapshot,
+) -> types::Snapshot {
+    let target = executor.canister(id);
+    let local_id = target
+        .snapshots
+        .iter()
+        .map(|s| s.local_id + 1)
+        .max()
+        .unwrap_or(0);
+    let snapshot = make(local_id, target);
+    let record = snapshot.record(id);
+    match place {
+        Some(at) => target.snapshots[at] = snapshot,
+        None => target.snapshots.push(snapshot),
+    }
+    record
+}
+
 fn take(
     executor: &mut Executor,
     caller: &[u8],
@@ -308,27 +453,7 @@ fn take(
     let method = "take_canister_snapshot";
     let id = args.canister_id.as_slice().to_vec();
     let canister = controlled(executor, caller, &id, method)?;
-    let replaced = match &args.replace_snapshot {
-        Some(snapshot) => {
-            let number = local_id(&id, snapshot);
-            let found = canister
-                .snapshots
-                .iter()
-                .position(|s| Some(s.local_id) == number);
-            Some(found.ok_or_else(|| unknown(snapshot))?)
-        }
-        None => None,
-    };
-    if replaced.is_none() && canister.snapshots.len() >= MAX_SNAPSHOTS {
-        return Err(Reject::new(
-            reject_code::CANISTER_ERROR,
-            "IC0539",
-            format!(
-                "Canister {} already has {MAX_SNAPSHOTS} snapshots: delete or replace one",
-                text(&id)
-            ),
-        ));
-    }
+    let place = place(&canister, &id, args.replace_snapshot.as_ref())?;
     if canister.code.is_none() {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,
@@ -346,30 +471,186 @@ fn take(
     let bytes = (code.heap.memory.len() + code.heap.stable.len() + code.module.len()) as u64;
     executor.reserve_memory(bytes)?;
     let time_ns = executor.state.time_ns;
-    let target = executor.canister(&id);
-    let local_id = target
-        .snapshots
-        .iter()
-        .map(|s| s.local_id + 1)
-        .max()
-        .unwrap_or(0);
-    let snapshot = Snapshot {
+    let record = store(executor, &id, place, |local_id, canister| Snapshot {
         local_id,
         taken_at_ns: time_ns,
-        code: target.code.clone().expect("checked above"),
-        certified_data: target.certified_data.clone(),
-        global_timer: target.global_timer,
-        version: target.version,
-    };
-    let record = snapshot.record(&id);
-    match replaced {
-        Some(at) => target.snapshots[at] = snapshot,
-        None => target.snapshots.push(snapshot),
-    }
+        code: canister.code.clone().expect("checked above"),
+        certified_data: canister.certified_data.clone(),
+        global_timer: canister.global_timer,
+        version: canister.version,
+        source: Source::Taken,
+    });
     if args.uninstall_code == Some(true) {
         super::uninstall(executor, &id, caller);
     }
     Ok(encode(record))
+}
+
+/// `upload_canister_snapshot_metadata`: a new snapshot of the declared
+/// sizes, zero-filled, with the declared globals, certified data and
+/// timer; its bytes come with `upload_canister_snapshot_data`.
+fn upload_metadata(
+    executor: &mut Executor,
+    caller: &[u8],
+    args: types::UploadCanisterSnapshotMetadataArgs,
+) -> Result<Vec<u8>, Reject> {
+    let method = "upload_canister_snapshot_metadata";
+    let id = args.canister_id.as_slice().to_vec();
+    let canister = controlled(executor, caller, &id, method)?;
+    let place = place(&canister, &id, args.replace_snapshot.as_ref())?;
+    let invalid = |why: String| super::bad_argument(method, why);
+    let memory_size = |size: u64, what: &str| {
+        let fits = size <= MAX_MEMORY_BYTES as u64 && size.is_multiple_of(PAGE_BYTES as u64);
+        match fits {
+            true => Ok(size as usize),
+            false => Err(invalid(format!(
+                "{what} of {size} bytes: at most {MAX_MEMORY_BYTES}, in pages of {PAGE_BYTES}"
+            ))),
+        }
+    };
+    let memory = memory_size(args.wasm_memory_size, "a wasm memory")?;
+    let stable = memory_size(args.stable_memory_size, "a stable memory")?;
+    if args.wasm_module_size > MAX_MODULE_BYTES as u64 {
+        return Err(invalid(format!(
+            "a module of {} bytes: at most {MAX_MODULE_BYTES}",
+            args.wasm_module_size
+        )));
+    }
+    if args.certified_data.len() > 32 {
+        return Err(invalid("certified data of more than 32 bytes".into()));
+    }
+    if args.globals.len() > MAX_UPLOADED_GLOBALS {
+        return Err(invalid(format!("more than {MAX_UPLOADED_GLOBALS} globals")));
+    }
+    let (kinds, bits): (Vec<_>, Vec<_>) = args
+        .globals
+        .iter()
+        .map(GlobalKind::bits)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| invalid("a v128 global past 128 bits".into()))?
+        .into_iter()
+        .unzip();
+    let global_timer = match args.global_timer {
+        Some(types::CanisterTimer::Active(deadline)) => deadline,
+        Some(types::CanisterTimer::Inactive) | None => 0,
+    };
+    let module_size = args.wasm_module_size as usize;
+    executor.reserve_memory((module_size + memory + stable) as u64)?;
+    let time_ns = executor.state.time_ns;
+    let record = store(executor, &id, place, |local_id, canister| {
+        let (mut wasm_memory, mut stable_memory) = (Pages::default(), Pages::default());
+        wasm_memory.grow_to(memory);
+        stable_memory.grow_to(stable);
+        let heap = Heap {
+            memory: wasm_memory,
+            globals: bits,
+            stable: stable_memory,
+        };
+        Snapshot {
+            local_id,
+            taken_at_ns: time_ns,
+            code: Code {
+                module: Arc::new(serde_bytes::ByteBuf::from(vec![0; module_size])),
+                // Derived from the module and heap when it is loaded.
+                module_hash: [0; 32],
+                heap_digest: [0; 32],
+                heap: Arc::new(heap),
+                metadata: Default::default(),
+            },
+            certified_data: args.certified_data,
+            global_timer,
+            version: canister.version,
+            source: Source::Uploaded { globals: kinds },
+        }
+    });
+    Ok(encode(types::UploadCanisterSnapshotMetadataResult {
+        snapshot_id: record.id,
+    }))
+}
+
+/// `upload_canister_snapshot_data`: writes `chunk` into an uploaded
+/// snapshot's module or memories, within their declared sizes.
+fn upload_data(
+    executor: &mut Executor,
+    caller: &[u8],
+    args: types::UploadCanisterSnapshotDataArgs,
+) -> Result<Vec<u8>, Reject> {
+    let method = "upload_canister_snapshot_data";
+    let id = args.canister_id.as_slice().to_vec();
+    let canister = controlled(executor, caller, &id, method)?;
+    let number = local_id(&id, &args.snapshot_id);
+    let Some(at) = canister
+        .snapshots
+        .iter()
+        .position(|s| Some(s.local_id) == number)
+    else {
+        return Err(unknown(&args.snapshot_id));
+    };
+    let invalid = |why: &str| super::bad_argument(method, why);
+    if canister.snapshots[at].source == Source::Taken {
+        return Err(invalid(
+            "the snapshot was taken, not uploaded: it cannot be written",
+        ));
+    }
+    if args.chunk.len() as u64 > MAX_READ_BYTES {
+        return Err(invalid("a chunk of more than 2,000,000 bytes"));
+    }
+    let within = |offset: u64, len: usize| {
+        let end = offset.checked_add(args.chunk.len() as u64);
+        match end.filter(|&end| end <= len as u64) {
+            Some(_) => Ok(offset as usize),
+            None => Err(invalid("the range is outside the snapshot's declared size")),
+        }
+    };
+    let snapshot = &mut executor.canister(&id).snapshots[at];
+    let code = &mut snapshot.code;
+    match args.kind {
+        types::SnapshotDataOffset::WasmModule { offset } => {
+            let at = within(offset, code.module.len())?;
+            Arc::make_mut(&mut code.module)[at..at + args.chunk.len()].copy_from_slice(&args.chunk);
+        }
+        types::SnapshotDataOffset::WasmMemory { offset } => {
+            let at = within(offset, code.heap.memory.len())?;
+            Arc::make_mut(&mut code.heap).memory.write(at, &args.chunk);
+        }
+        types::SnapshotDataOffset::StableMemory { offset } => {
+            let at = within(offset, code.heap.stable.len())?;
+            Arc::make_mut(&mut code.heap).stable.write(at, &args.chunk);
+        }
+        types::SnapshotDataOffset::WasmChunk => {
+            return Err(invalid("snapshots here keep no chunk store"));
+        }
+    }
+    Ok(encode(()))
+}
+
+/// The code `snapshot` puts back: an uploaded snapshot's module is
+/// checked as an install checks one, and must have the mutable globals
+/// the snapshot declared.
+fn code_to_load(executor: &Executor, snapshot: &Snapshot) -> Result<Code, Reject> {
+    let Source::Uploaded { globals } = &snapshot.source else {
+        return Ok(snapshot.code.clone());
+    };
+    let module = &snapshot.code.module;
+    let metadata = super::super::install::module_metadata(module)?;
+    let (module_hash, _) = executor
+        .runtime
+        .compile(module)
+        .map_err(super::super::install::module_error)?;
+    if mutable_globals(module)? != *globals {
+        return Err(Reject::new(
+            reject_code::CANISTER_ERROR,
+            "IC0505",
+            "The snapshot's globals are not its module's mutable globals",
+        ));
+    }
+    Ok(Code {
+        module: Arc::clone(module),
+        module_hash,
+        heap: Arc::clone(&snapshot.code.heap),
+        heap_digest: snapshot.code.heap.digest(),
+        metadata,
+    })
 }
 
 fn load(
@@ -395,6 +676,7 @@ fn load(
             format!("Canister {} must be stopped to load a snapshot", text(&id)),
         ));
     }
+    let code = code_to_load(executor, snapshot)?;
     let snapshot = snapshot.clone();
     let time_ns = executor.state.time_ns;
     let origin = status::origin(executor, caller);
@@ -405,9 +687,9 @@ fn load(
         snapshot_id: args.snapshot_id,
         canister_version: snapshot.version,
         taken_at_timestamp: snapshot.taken_at_ns,
-        source: types::SnapshotSource::TakenFromCanister(candid::Reserved),
+        source: snapshot.source(),
     });
-    target.code = Some(snapshot.code);
+    target.code = Some(code);
     target.certified_data = snapshot.certified_data;
     target.global_timer = snapshot.global_timer;
     target.version += 1;

@@ -465,6 +465,208 @@ fn a_canister_reads_the_environment_variables_its_settings_give() {
     assert_eq!(replica.query(&id, "greeting").unwrap(), b"hello");
 }
 
+/// The reply of a management method called by the default sender.
+fn host_reply<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
+    replica: &mut Replica,
+    method: &str,
+    arg: Vec<u8>,
+) -> T {
+    Decode!(&replica.reply(&[], method, arg), T).unwrap()
+}
+
+#[test]
+fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there() {
+    let mut replica = Replica::new();
+    let source = replica.create();
+    replica.install(&source, types::CanisterInstallMode::Install, wasm());
+    let inc: (&[u8], &str, Vec<u8>) = (&source, "inc", vec![]);
+    replica.block(&[inc.clone(), inc.clone(), inc]);
+    let taken: types::Snapshot = host_reply(
+        &mut replica,
+        "take_canister_snapshot",
+        Encode!(&types::TakeCanisterSnapshotArgs {
+            canister_id: CandidPrincipal::from_slice(&source),
+            replace_snapshot: None,
+            uninstall_code: None,
+            sender_canister_version: None,
+        })
+        .unwrap(),
+    );
+    // Download it, as icp-cli's `snapshot download` does.
+    let metadata: host::snapshots::SnapshotMetadata = host_reply(
+        &mut replica,
+        "read_canister_snapshot_metadata",
+        Encode!(&types::ReadCanisterSnapshotMetadataArgs {
+            canister_id: CandidPrincipal::from_slice(&source),
+            snapshot_id: taken.id.clone(),
+        })
+        .unwrap(),
+    );
+    let mut read = |kind| {
+        let arg = Encode!(&types::ReadCanisterSnapshotDataArgs {
+            canister_id: CandidPrincipal::from_slice(&source),
+            snapshot_id: taken.id.clone(),
+            kind,
+        })
+        .unwrap();
+        host_reply::<types::ReadCanisterSnapshotDataResult>(
+            &mut replica,
+            "read_canister_snapshot_data",
+            arg,
+        )
+        .chunk
+    };
+    let module = read(types::SnapshotDataKind::WasmModule {
+        offset: 0,
+        size: metadata.wasm_module_size,
+    });
+    let memory = read(types::SnapshotDataKind::WasmMemory {
+        offset: 0,
+        size: metadata.wasm_memory_size,
+    });
+
+    // Upload it into another canister, which has never had code.
+    let target = replica.create();
+    let upload_metadata = |globals: Vec<types::SnapshotMetadataGlobal>| {
+        Encode!(&types::UploadCanisterSnapshotMetadataArgs {
+            canister_id: CandidPrincipal::from_slice(&target),
+            replace_snapshot: None,
+            wasm_module_size: metadata.wasm_module_size,
+            globals,
+            wasm_memory_size: metadata.wasm_memory_size,
+            stable_memory_size: metadata.stable_memory_size,
+            certified_data: metadata.certified_data.clone(),
+            global_timer: None,
+            on_low_wasm_memory_hook_status: None,
+        })
+        .unwrap()
+    };
+    rejected(
+        &replica.block_as(
+            STRANGER,
+            &[(
+                &[],
+                "upload_canister_snapshot_metadata",
+                upload_metadata(metadata.globals.clone()),
+            )],
+        )[0],
+    );
+    let uploaded: types::UploadCanisterSnapshotMetadataResult = host_reply(
+        &mut replica,
+        "upload_canister_snapshot_metadata",
+        upload_metadata(metadata.globals.clone()),
+    );
+    let upload = |canister: &[u8], snapshot: &[u8], kind, chunk: &[u8]| {
+        Encode!(&types::UploadCanisterSnapshotDataArgs {
+            canister_id: CandidPrincipal::from_slice(canister),
+            snapshot_id: snapshot.to_vec(),
+            kind,
+            chunk: chunk.to_vec(),
+        })
+        .unwrap()
+    };
+    let id = uploaded.snapshot_id.clone();
+    let module_at = |offset| types::SnapshotDataOffset::WasmModule { offset };
+    let half = module.len() / 2;
+    for (offset, chunk) in [(0, &module[..half]), (half, &module[half..])] {
+        let arg = upload(&target, &id, module_at(offset as u64), chunk);
+        replica.reply(&[], "upload_canister_snapshot_data", arg);
+    }
+    let memory_at = types::SnapshotDataOffset::WasmMemory { offset: 0 };
+    replica.reply(
+        &[],
+        "upload_canister_snapshot_data",
+        upload(&target, &id, memory_at, &memory),
+    );
+    // Nothing past the declared sizes, no chunk store, and a taken
+    // snapshot cannot be written.
+    for refused in [
+        upload(&target, &id, module_at(module.len() as u64 - 1), &[0, 0]),
+        upload(&target, &id, types::SnapshotDataOffset::WasmChunk, &[0]),
+        upload(&source, &taken.id, module_at(0), &[0]),
+    ] {
+        rejected(&replica.block(&[(&[], "upload_canister_snapshot_data", refused)])[0]);
+    }
+    let listed: host::snapshots::SnapshotMetadata = host_reply(
+        &mut replica,
+        "read_canister_snapshot_metadata",
+        Encode!(&types::ReadCanisterSnapshotMetadataArgs {
+            canister_id: CandidPrincipal::from_slice(&target),
+            snapshot_id: id.clone(),
+        })
+        .unwrap(),
+    );
+    assert!(matches!(
+        listed.source,
+        types::SnapshotSource::MetadataUpload(_)
+    ));
+
+    // Loaded, the other canister runs the source's code from its count.
+    replica.reply(&[], "stop_canister", record(&target));
+    let load = |snapshot: &[u8]| {
+        Encode!(&types::LoadCanisterSnapshotArgs {
+            canister_id: CandidPrincipal::from_slice(&target),
+            snapshot_id: snapshot.to_vec(),
+            sender_canister_version: None,
+        })
+        .unwrap()
+    };
+    replica.reply(&[], "load_canister_snapshot", load(&id));
+    // Its memory is the uploaded one (the last reply left the count at 0).
+    assert_eq!(memory[..8], 3u64.to_le_bytes());
+    let retaken: types::Snapshot = host_reply(
+        &mut replica,
+        "take_canister_snapshot",
+        Encode!(&types::TakeCanisterSnapshotArgs {
+            canister_id: CandidPrincipal::from_slice(&target),
+            replace_snapshot: None,
+            uninstall_code: None,
+            sender_canister_version: None,
+        })
+        .unwrap(),
+    );
+    let reread: types::ReadCanisterSnapshotDataResult = host_reply(
+        &mut replica,
+        "read_canister_snapshot_data",
+        Encode!(&types::ReadCanisterSnapshotDataArgs {
+            canister_id: CandidPrincipal::from_slice(&target),
+            snapshot_id: retaken.id,
+            kind: types::SnapshotDataKind::WasmMemory {
+                offset: 0,
+                size: memory.len() as u64,
+            },
+        })
+        .unwrap(),
+    );
+    assert!(reread.chunk == memory);
+    replica.reply(&[], "start_canister", record(&target));
+    assert_eq!(count(&replica.query(&target, "get").unwrap()), 3);
+    replica.block(&[(&target, "inc", vec![])]);
+    assert_eq!(count(&replica.query(&target, "get").unwrap()), 4);
+
+    // An upload whose globals are not its module's, or whose module is not
+    // wasm, is refused when loaded, and the canister keeps its code.
+    replica.reply(&[], "stop_canister", record(&target));
+    let no_globals: types::UploadCanisterSnapshotMetadataResult = host_reply(
+        &mut replica,
+        "upload_canister_snapshot_metadata",
+        upload_metadata(vec![]),
+    );
+    let arg = upload(&target, &no_globals.snapshot_id, module_at(0), &module);
+    replica.reply(&[], "upload_canister_snapshot_data", arg);
+    let zeroed: types::UploadCanisterSnapshotMetadataResult = host_reply(
+        &mut replica,
+        "upload_canister_snapshot_metadata",
+        upload_metadata(metadata.globals.clone()),
+    );
+    for snapshot in [&no_globals.snapshot_id, &zeroed.snapshot_id] {
+        let status = &replica.block(&[(&[], "load_canister_snapshot", load(snapshot))])[0];
+        assert_eq!(rejected(status).2, "IC0505");
+    }
+    replica.reply(&[], "start_canister", record(&target));
+    assert_eq!(count(&replica.query(&target, "get").unwrap()), 4);
+}
+
 #[test]
 fn chunks_and_snapshots_take_the_subnets_memory_capacity() {
     let module = wasm();
