@@ -207,6 +207,40 @@ pub fn call(
             let canister = existing(executor, args.canister_id.as_slice())?;
             Ok(encode(status::info(&canister, args.num_requested_changes)))
         }
+        "canister_metadata" => {
+            let args: types::CanisterMetadataArgs = decode(method, arg)?;
+            if !executor.state.canisters.contains_key(caller) {
+                return Err(Reject::new(
+                    reject_code::CANISTER_REJECT,
+                    "IC0406",
+                    "canister_metadata can only be called by canisters",
+                ));
+            }
+            let id = args.canister_id.as_slice();
+            let canister = existing(executor, id)?;
+            let section = canister
+                .code
+                .as_ref()
+                .and_then(|code| code.metadata.get(&args.name))
+                .ok_or_else(|| {
+                    Reject::new(
+                        reject_code::CANISTER_REJECT,
+                        "IC0406",
+                        format!(
+                            "Canister {} has no metadata section named {}",
+                            text(id),
+                            args.name
+                        ),
+                    )
+                })?;
+            // Private sections only to the canister's controllers, as in read_state.
+            if !section.public && !canister.controllers.iter().any(|c| c == caller) {
+                return Err(not_allowed(id, method));
+            }
+            Ok(encode(types::CanisterMetadataResult {
+                value: section.content.to_vec(),
+            }))
+        }
         "start_canister" | "stop_canister" => {
             let args: types::CanisterIdRecord = decode(method, arg)?;
             let id = args.canister_id.as_slice().to_vec();

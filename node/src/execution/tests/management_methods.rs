@@ -399,6 +399,42 @@ fn metadata_sections_are_kept_by_name_and_visibility() {
         check_metadata(&path("candid:service"), STRANGER, state),
         Ok(())
     );
+
+    // canister_metadata: to canisters only, a private section only to a
+    // canister that controls it.
+    let reader = replica.create();
+    let ask = |name: &str| {
+        let arg = Encode!(&types::CanisterMetadataArgs {
+            canister_id: CandidPrincipal::from_slice(&id),
+            name: name.into(),
+        })
+        .unwrap();
+        (&[][..], "canister_metadata", arg)
+    };
+    let value = |status: &RequestStatus| match status {
+        RequestStatus::Replied(reply) => {
+            Decode!(reply, types::CanisterMetadataResult).unwrap().value
+        }
+        other => panic!("{other:?}"),
+    };
+    let statuses = replica.block_as(
+        &reader,
+        &[ask("candid:service"), ask("secret"), ask("none")],
+    );
+    assert_eq!(value(&statuses[0]), b"service : { say : () -> () }");
+    rejected(&statuses[1]);
+    rejected(&statuses[2]);
+    rejected(&replica.block_as(USER, &[ask("candid:service")])[0]);
+    let controllers = types::CanisterSettings {
+        controllers: Some(vec![
+            CandidPrincipal::from_slice(USER),
+            CandidPrincipal::from_slice(&reader),
+        ]),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &id, controllers);
+    let statuses = replica.block_as(&reader, &[ask("secret")]);
+    assert_eq!(value(&statuses[0]), b"for controllers");
 }
 
 #[test]
