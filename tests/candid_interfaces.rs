@@ -234,13 +234,17 @@ fn the_cycles_minting_canister_matches_its_published_interface() {
             "get_principals_authorized_to_create_canisters_to_subnets",
         ),
         method::<(), String>("get_build_metadata"),
+        method::<(), cmc::IcpXdrConversionRateResponse>("get_icp_xdr_conversion_rate"),
+        method::<cmc::NotifyMintCyclesArg, Result<cmc::NotifyMintCyclesSuccess, cmc::NotifyError>>(
+            "notify_mint_cycles",
+        ),
+        method::<cmc::NotifyTopUpArg, Result<candid::Nat, cmc::NotifyError>>("notify_top_up"),
+        method::<cmc::NotifyCreateCanisterArg, Result<candid::Principal, cmc::NotifyError>>(
+            "notify_create_canister",
+        ),
     ];
     let not_served = [
-        "notify_top_up",
         "create_canister",
-        "notify_create_canister",
-        "notify_mint_cycles",
-        "get_icp_xdr_conversion_rate",
         "set_authorized_subnetwork_list",
         "update_subnet_type",
         "change_subnet_type_assignment",
@@ -250,17 +254,21 @@ fn the_cycles_minting_canister_matches_its_published_interface() {
 
 #[test]
 fn the_icp_ledger_matches_its_published_interface() {
-    let served = icrc1_methods();
+    use chainkey_node::execution::system_canisters::icp_ledger;
+    use ic_ledger_types as legacy;
+    let mut served = icrc1_methods();
+    served.extend([
+        method::<legacy::TransferArgs, legacy::TransferResult>("transfer"),
+        method::<legacy::AccountBalanceArgs, legacy::Tokens>("account_balance"),
+        method::<ledger::Account, serde_bytes::ByteBuf>("account_identifier"),
+        method::<(), icp_ledger::TransferFee>("transfer_fee"),
+        method::<(), icp_ledger::Symbol>("symbol"),
+        method::<(), icp_ledger::Name>("name"),
+        method::<(), icp_ledger::Decimals>("decimals"),
+    ]);
     let not_served = [
-        "transfer",
-        "account_balance",
-        "account_identifier",
-        "transfer_fee",
         "query_blocks",
         "query_encoded_blocks",
-        "symbol",
-        "name",
-        "decimals",
         "archives",
         "send_dfx",
         "account_balance_dfx",

@@ -114,6 +114,16 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
         "{balance}"
     );
 
+    // ICP becomes cycles through the cycles minting canister: 1 ICP at the
+    // local rate of 3.5 XDR, an XDR being 10¹² cycles, less the cycles
+    // ledger's deposit fee of 10⁸.
+    let mint = run(&["cycles", "mint", "--icp", "1"]);
+    assert!(mint.contains("Minted 3_499_900_000_000 cycles"), "{mint}");
+    let minted = number_after(&run(&["cycles", "balance"]), "Balance:").unwrap();
+    assert_eq!(minted, FAUCET + 3_500_000_000_000 - 100_000_000);
+    let created = run(&["canister", "create", "--detached", "--with-icp", "1"]);
+    assert!(created.contains("-cai"), "{created}");
+
     run(&["canister", "create", "counter"]);
     run(&["deploy", "-y"]);
     assert!(run(&["canister", "call", "counter", "increment", "()"]).contains("(1 : nat)"));

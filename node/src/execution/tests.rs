@@ -544,5 +544,6 @@ fn a_checkpoint_that_is_damaged_or_misses_its_image_is_refused_with_a_typed_erro
 }
 
 /// Canisters and callers that try to stall the subnet.
+mod cycles_minting;
 mod hostile;
 mod management_methods;

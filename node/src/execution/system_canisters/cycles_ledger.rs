@@ -17,7 +17,7 @@ pub const FEE: u128 = 100_000_000;
 /// Cycles a minting principal's account starts with on a development subnet.
 pub const FAUCET: u128 = 1_000_000_000_000_000;
 
-const KIND: TokenKind = TokenKind {
+pub(super) const KIND: TokenKind = TokenKind {
     fee: FEE,
     faucet: FAUCET,
 };

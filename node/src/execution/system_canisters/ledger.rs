@@ -1,6 +1,8 @@
 //! A token ledger in the ICRC-1 standard: balances of accounts, transfers
-//! with a fixed fee, and a count of blocks. The cycles ledger and the ICP
-//! ledger are each one, with their own fee and metadata.
+//! with a fixed fee, a count of blocks and the recent transfers. The
+//! cycles ledger and the ICP ledger are each one, with their own fee and
+//! metadata; the ICP ledger keys accounts by account identifier, as its
+//! legacy interface names them.
 //!
 //! On a development subnet (one that lets principals mint cycles), the
 //! default account of each principal allowed to mint starts with the
@@ -11,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use candid::{CandidType, Nat, Principal as CandidPrincipal};
+use ic_ledger_types::{AccountIdentifier, Subaccount};
 use serde::{Deserialize, Serialize};
 
 /// An ICRC-1 account: an owner and an optional 32-byte subaccount.
@@ -22,9 +25,30 @@ pub struct Account {
     pub subaccount: Option<serde_bytes::ByteBuf>,
 }
 
-/// An account's key in the ledger: owner bytes and the subaccount, with
-/// "none" and 32 zero bytes the same account.
-type Key = (Vec<u8>, [u8; 32]);
+/// The cycles ledger's key of an account: owner bytes and the subaccount,
+/// with "none" and 32 zero bytes the same account.
+pub type OwnerKey = (Vec<u8>, [u8; 32]);
+
+/// How a ledger keys its balances.
+pub trait AccountKey: Clone + Ord {
+    /// The key of `account`.
+    fn of(account: &Account) -> Result<Self, BadSubaccount>;
+}
+
+impl AccountKey for OwnerKey {
+    fn of(account: &Account) -> Result<OwnerKey, BadSubaccount> {
+        Ok((account.owner.as_slice().to_vec(), account.subaccount()?))
+    }
+}
+
+/// The ICP ledger's key: the account identifier (a checksummed hash of
+/// owner and subaccount), the only name its legacy `transfer` knows.
+impl AccountKey for AccountIdentifier {
+    fn of(account: &Account) -> Result<AccountIdentifier, BadSubaccount> {
+        let subaccount = Subaccount(account.subaccount()?);
+        Ok(AccountIdentifier::new(&account.owner, &subaccount))
+    }
+}
 
 /// Why an account is not a valid ICRC-1 account.
 #[derive(Debug, PartialEq, Eq)]
@@ -39,12 +63,17 @@ impl Account {
         }
     }
 
-    fn key(&self) -> Result<Key, BadSubaccount> {
-        let subaccount = match &self.subaccount {
-            None => [0; 32],
-            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BadSubaccount)?,
-        };
-        Ok((self.owner.as_slice().to_vec(), subaccount))
+    /// Its subaccount's 32 bytes (none: zeros).
+    fn subaccount(&self) -> Result<[u8; 32], BadSubaccount> {
+        match &self.subaccount {
+            None => Ok([0; 32]),
+            Some(bytes) => <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| BadSubaccount),
+        }
+    }
+
+    /// Whether it is its owner's default account.
+    fn is_default(&self) -> bool {
+        self.subaccount() == Ok([0; 32])
     }
 }
 
@@ -109,15 +138,49 @@ pub enum TransferError {
 /// Whether a principal may mint (has a faucet credit).
 pub type MayMint<'a> = &'a dyn Fn(&[u8]) -> bool;
 
-/// One token's ledger.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Token {
-    balances: BTreeMap<Key, u128>,
+/// Transfers a ledger keeps to be looked up by block (the cycles minting
+/// canister's notifications name the ICP transfer paying for them); older
+/// ones are forgotten.
+pub const RECENT_TRANSFERS: usize = 10_000;
+
+/// One transfer, as kept among the recent ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer<K> {
+    /// The account debited.
+    pub from: K,
+    /// The account credited.
+    pub to: K,
+    /// Tokens moved (the fee aside).
+    pub amount: u128,
+    /// The memo (a legacy transfer's number, or an ICRC-1 memo of 8 bytes
+    /// read little-endian; otherwise 0).
+    pub memo: u64,
+}
+
+/// One token's ledger, its accounts keyed by `K`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token<K: Ord = OwnerKey> {
+    balances: BTreeMap<K, u128>,
     /// Owners whose faucet credit was made.
     funded: BTreeSet<Vec<u8>>,
     total_supply: u128,
     /// Blocks so far (each mint, burn or transfer is one).
     blocks: u64,
+    /// The last [`RECENT_TRANSFERS`] transfers, by block.
+    #[serde(default = "BTreeMap::new")]
+    recent: BTreeMap<u64, Transfer<K>>,
+}
+
+impl<K: Ord> Default for Token<K> {
+    fn default() -> Self {
+        Token {
+            balances: BTreeMap::new(),
+            funded: BTreeSet::new(),
+            total_supply: 0,
+            blocks: 0,
+            recent: BTreeMap::new(),
+        }
+    }
 }
 
 /// What distinguishes one token's ledger from another.
@@ -128,20 +191,25 @@ pub struct TokenKind {
     pub faucet: u128,
 }
 
-impl Token {
+impl<K: AccountKey> Token<K> {
     /// The balance of `account`, counting a faucet credit not yet made to
     /// an owner for whom `may_mint` holds.
     pub fn balance(&self, account: &Account, kind: &TokenKind, may_mint: MayMint) -> u128 {
-        let Ok(key) = account.key() else {
+        let Ok(key) = K::of(account) else {
             return 0;
         };
-        let stored = self.balances.get(&key).copied().unwrap_or(0);
-        stored + self.unfunded_credit(&key, kind, may_mint)
+        self.balance_of(&key) + self.unfunded_credit(account, kind, may_mint)
     }
 
-    fn unfunded_credit(&self, key: &Key, kind: &TokenKind, may_mint: MayMint) -> u128 {
-        let default = key.1 == [0; 32];
-        if default && !self.funded.contains(&key.0) && may_mint(&key.0) {
+    /// The balance stored under `key` (a faucet credit not yet made is
+    /// not counted: the owner is not known from a key).
+    pub fn balance_of(&self, key: &K) -> u128 {
+        self.balances.get(key).copied().unwrap_or(0)
+    }
+
+    fn unfunded_credit(&self, account: &Account, kind: &TokenKind, may_mint: MayMint) -> u128 {
+        let owner = account.owner.as_slice();
+        if account.is_default() && !self.funded.contains(owner) && may_mint(owner) {
             kind.faucet
         } else {
             0
@@ -149,26 +217,29 @@ impl Token {
     }
 
     /// Makes the faucet credit of `account`'s owner if it is due.
-    fn fund(&mut self, key: &Key, kind: &TokenKind, may_mint: MayMint) {
-        let credit = self.unfunded_credit(key, kind, may_mint);
+    fn fund(&mut self, account: &Account, kind: &TokenKind, may_mint: MayMint) {
+        let credit = self.unfunded_credit(account, kind, may_mint);
         if credit > 0 {
-            self.funded.insert(key.0.clone());
-            self.credit_key(key, credit);
+            self.funded.insert(account.owner.as_slice().to_vec());
+            if let Ok(key) = K::of(account) {
+                self.credit_key(key, credit);
+            }
         }
     }
 
-    fn credit_key(&mut self, key: &Key, amount: u128) {
-        let balance = self.balances.entry(key.clone()).or_default();
+    /// Adds `amount` to `key` as a new block (a mint); returns its index.
+    pub fn credit_key(&mut self, key: K, amount: u128) -> u64 {
+        let balance = self.balances.entry(key).or_default();
         *balance = balance.saturating_add(amount);
         self.total_supply = self.total_supply.saturating_add(amount);
         self.blocks += 1;
+        self.blocks - 1
     }
 
     /// Mints `amount` into `account`; returns the block index.
     pub fn mint(&mut self, account: &Account, amount: u128) -> Result<u64, TransferError> {
-        let key = account.key().map_err(bad_subaccount)?;
-        self.credit_key(&key, amount);
-        Ok(self.blocks - 1)
+        let key = K::of(account).map_err(bad_subaccount)?;
+        Ok(self.credit_key(key, amount))
     }
 
     /// Takes `amount` plus the fee from `account` (burning both); returns
@@ -180,42 +251,108 @@ impl Token {
         kind: &TokenKind,
         may_mint: MayMint,
     ) -> Result<u64, TransferError> {
-        let key = account.key().map_err(bad_subaccount)?;
-        self.fund(&key, kind, may_mint);
-        let balance = self.balances.get(&key).copied().unwrap_or(0);
-        let needed = amount.saturating_add(kind.fee);
-        if balance < needed {
+        let key = K::of(account).map_err(bad_subaccount)?;
+        self.fund(account, kind, may_mint);
+        self.burn_key(&key, amount.saturating_add(kind.fee))
+    }
+
+    /// Takes `amount` from `key`, burning it; returns the block index.
+    pub fn burn_key(&mut self, key: &K, amount: u128) -> Result<u64, TransferError> {
+        let balance = self.balance_of(key);
+        if balance < amount {
             return Err(TransferError::InsufficientFunds {
                 balance: Nat::from(balance),
             });
         }
-        self.balances.insert(key, balance - needed);
-        self.total_supply -= needed;
+        self.balances.insert(key.clone(), balance - amount);
+        self.total_supply -= amount;
         self.blocks += 1;
         Ok(self.blocks - 1)
     }
 
-    /// Moves `amount` from `from` to `to`, burning the fee; returns the
-    /// block index.
+    /// Moves `amount` from `from` to `to` with `memo`, burning the fee;
+    /// returns the block index.
     pub fn transfer(
         &mut self,
         from: &Account,
         to: &Account,
         amount: u128,
+        memo: u64,
         kind: &TokenKind,
         may_mint: MayMint,
     ) -> Result<u64, TransferError> {
-        let to_key = to.key().map_err(bad_subaccount)?;
+        let to = K::of(to).map_err(bad_subaccount)?;
+        self.transfer_to(from, to, amount, memo, kind, may_mint)
+    }
+
+    /// Moves `amount` from `from` to the account keyed `to` with `memo`,
+    /// burning the fee; returns the block index, under which the transfer
+    /// is kept among the recent ones.
+    pub fn transfer_to(
+        &mut self,
+        from: &Account,
+        to: K,
+        amount: u128,
+        memo: u64,
+        kind: &TokenKind,
+        may_mint: MayMint,
+    ) -> Result<u64, TransferError> {
+        let from_key = K::of(from).map_err(bad_subaccount)?;
         self.burn(from, amount, kind, may_mint)?;
         self.total_supply = self.total_supply.saturating_add(amount);
-        let balance = self.balances.entry(to_key).or_default();
+        let balance = self.balances.entry(to.clone()).or_default();
         *balance = balance.saturating_add(amount);
-        Ok(self.blocks - 1)
+        let block = self.blocks - 1;
+        let transfer = Transfer {
+            from: from_key,
+            to,
+            amount,
+            memo,
+        };
+        self.recent.insert(block, transfer);
+        while self.recent.len() > RECENT_TRANSFERS {
+            self.recent.pop_first();
+        }
+        Ok(block)
+    }
+
+    /// The transfer made in block `block`, if it is a recent transfer.
+    pub fn recent_transfer(&self, block: u64) -> Option<&Transfer<K>> {
+        self.recent.get(&block)
+    }
+
+    /// The oldest block whose transfer is still kept (none: no transfer yet).
+    pub fn oldest_recent(&self) -> Option<u64> {
+        self.recent.keys().next().copied()
     }
 
     /// Tokens in existence (faucet credits not yet made aside).
     pub fn total_supply(&self) -> u128 {
         self.total_supply
+    }
+
+    /// The same ledger with its accounts keyed by `rekey` of their keys.
+    pub fn rekeyed<J: AccountKey>(self, rekey: impl Fn(K) -> J) -> Token<J> {
+        let recent = self.recent.into_iter().map(|(block, transfer)| {
+            let transfer = Transfer {
+                from: rekey(transfer.from),
+                to: rekey(transfer.to),
+                amount: transfer.amount,
+                memo: transfer.memo,
+            };
+            (block, transfer)
+        });
+        Token {
+            balances: self
+                .balances
+                .into_iter()
+                .map(|(key, balance)| (rekey(key), balance))
+                .collect(),
+            funded: self.funded,
+            total_supply: self.total_supply,
+            blocks: self.blocks,
+            recent: recent.collect(),
+        }
     }
 }
 
@@ -241,15 +378,15 @@ mod tests {
 
     #[test]
     fn transfers_move_the_amount_and_burn_the_fee() {
-        let mut token = Token::default();
+        let mut token: Token = Token::default();
         let (alice, bob) = (Account::of(b"alice"), Account::of(b"bob"));
         token.mint(&alice, 100).unwrap();
-        token.transfer(&alice, &bob, 50, &KIND, &minter).unwrap();
+        token.transfer(&alice, &bob, 50, 0, &KIND, &minter).unwrap();
         assert_eq!(token.balance(&alice, &KIND, &minter), 40);
         assert_eq!(token.balance(&bob, &KIND, &minter), 50);
         assert_eq!(token.total_supply(), 90);
         assert_eq!(
-            token.transfer(&alice, &bob, 31, &KIND, &minter),
+            token.transfer(&alice, &bob, 31, 0, &KIND, &minter),
             Err(TransferError::InsufficientFunds {
                 balance: Nat::from(40u8)
             })
@@ -258,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_minting_principal_has_its_faucet_credit_once() {
-        let mut token = Token::default();
+        let mut token: Token = Token::default();
         let dev = Account::of(b"dev");
         assert_eq!(token.balance(&dev, &KIND, &minter), 1000);
         token.burn(&dev, 90, &KIND, &minter).unwrap();
@@ -271,7 +408,7 @@ mod tests {
 
     #[test]
     fn a_subaccount_of_zeros_is_the_default_account() {
-        let mut token = Token::default();
+        let mut token: Token = Token::default();
         token.mint(&Account::of(b"alice"), 7).unwrap();
         let zeros = Account {
             owner: CandidPrincipal::from_slice(b"alice"),

@@ -14,7 +14,8 @@ use candid::{CandidType, Nat};
 use serde::{Deserialize, Serialize};
 
 use super::{cycles, reject_code, Executor, Reject, ReplicatedState};
-use ledger::{Account, Token};
+use ic_ledger_types::AccountIdentifier;
+use ledger::{Account, AccountKey, Token};
 
 /// The cycles ledger's id, `um5iw-rqaaa-aaaaq-qaaba-cai`.
 pub const CYCLES_LEDGER: [u8; 10] = [0, 0, 0, 0, 2, 0x10, 0, 2, 1, 1];
@@ -48,8 +49,29 @@ pub fn is_served_by_the_node(id: &[u8]) -> bool {
 pub struct Ledgers {
     /// Cycles, by account.
     pub cycles: Token,
-    /// ICP, by account.
-    pub icp: Token,
+    /// ICP, by account identifier.
+    #[serde(deserialize_with = "icp_token")]
+    pub icp: Token<AccountIdentifier>,
+    /// The cycles minting canister's answered notifications.
+    #[serde(default)]
+    pub notified: cmc::Notified,
+}
+
+/// The ICP ledger of a checkpoint: keyed by account identifier, or, as
+/// checkpoints written before the legacy interface have it, by owner and
+/// subaccount (converted).
+fn icp_token<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Token<AccountIdentifier>, D::Error> {
+    let stored = ciborium::Value::deserialize(deserializer)?;
+    if let Ok(token) = stored.deserialized::<Token<AccountIdentifier>>() {
+        return Ok(token);
+    }
+    let by_owner: Token = stored.deserialized().map_err(serde::de::Error::custom)?;
+    Ok(by_owner.rekeyed(|(owner, subaccount)| {
+        let owner = candid::Principal::from_slice(&owner);
+        AccountIdentifier::new(&owner, &ic_ledger_types::Subaccount(subaccount))
+    }))
 }
 
 /// An update call to a system canister.
@@ -114,7 +136,7 @@ pub fn query(
     match canister {
         id if id == CYCLES_LEDGER => cycles_ledger::query(state, method, arg, &may_mint),
         id if id == ICP_LEDGER => icp_ledger::query(state, method, arg, &may_mint),
-        id if id == CMC => cmc::query(subnet_id, method),
+        id if id == CMC => cmc::query(state, subnet_id, method),
         _ => Err(Reject::not_found(canister)),
     }
 }
@@ -140,9 +162,9 @@ fn no_method(method: &str) -> Reject {
 }
 
 /// ICRC-1 `icrc1_transfer` on the ledger `ledger` picks, of a token `kind`.
-fn icrc1_transfer(
+fn icrc1_transfer<K: AccountKey>(
     call: &mut Call,
-    ledger: fn(&mut Ledgers) -> &mut Token,
+    ledger: fn(&mut Ledgers) -> &mut Token<K>,
     kind: &ledger::TokenKind,
 ) -> Result<Vec<u8>, Reject> {
     let args: ledger::TransferArgs = decode(call.method, call.arg)?;
@@ -163,7 +185,12 @@ fn icrc1_transfer(
     let amount = u128::try_from(args.amount.0).unwrap_or(u128::MAX);
     let may_mint = call.may_mint();
     let ledger = ledger(&mut call.executor.state.ledgers);
-    let result = ledger.transfer(&from, &args.to, amount, kind, &may_mint);
+    // A memo of 8 bytes is the number the legacy interface would carry.
+    let memo = args
+        .memo
+        .and_then(|memo| <[u8; 8]>::try_from(memo.as_slice()).ok())
+        .map_or(0, u64::from_le_bytes);
+    let result = ledger.transfer(&from, &args.to, amount, memo, kind, &may_mint);
     Ok(encode(result.map(Nat::from)))
 }
 
@@ -244,4 +271,37 @@ fn icrc1_query(
         }]),
         _ => return Err(no_method(method)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_whose_icp_ledger_is_keyed_by_owner_still_loads() {
+        // The ledgers as checkpoints written before the ICP ledger's legacy
+        // interface hold them.
+        #[derive(Serialize)]
+        struct Before {
+            cycles: Token,
+            icp: Token,
+        }
+        let alice = Account::of(b"alice");
+        let mut before = Before {
+            cycles: Token::default(),
+            icp: Token::default(),
+        };
+        before.icp.mint(&alice, 7).unwrap();
+        before.cycles.mint(&alice, 9).unwrap();
+        let bytes = crate::cbor::to_cbor(&before);
+        let loaded: Ledgers = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let nobody_mints = |_: &[u8]| false;
+        let kind = ledger::TokenKind { fee: 0, faucet: 0 };
+        assert_eq!(loaded.icp.balance(&alice, &kind, &nobody_mints), 7);
+        assert_eq!(loaded.cycles.balance(&alice, &kind, &nobody_mints), 9);
+        // And the current form loads as it is.
+        let again: Ledgers =
+            ciborium::from_reader(crate::cbor::to_cbor(&loaded).as_slice()).unwrap();
+        assert_eq!(again, loaded);
+    }
 }
