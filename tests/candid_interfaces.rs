@@ -239,12 +239,14 @@ fn the_cycles_minting_canister_matches_its_published_interface() {
             "notify_mint_cycles",
         ),
         method::<cmc::NotifyTopUpArg, Result<candid::Nat, cmc::NotifyError>>("notify_top_up"),
+        method::<cmc::CreateCanisterArg, Result<candid::Principal, cmc::CreateCanisterError>>(
+            "create_canister",
+        ),
         method::<cmc::NotifyCreateCanisterArg, Result<candid::Principal, cmc::NotifyError>>(
             "notify_create_canister",
         ),
     ];
     let not_served = [
-        "create_canister",
         "set_authorized_subnetwork_list",
         "update_subnet_type",
         "change_subnet_type_assignment",

@@ -5,7 +5,8 @@
 //! subaccount of a principal or canister, then notified, becomes cycles
 //! in the cycles ledger (`notify_mint_cycles`), in a canister
 //! (`notify_top_up`) or a new canister (`notify_create_canister`); a
-//! transfer with the wrong memo is refunded. Served natively with the real
+//! transfer with the wrong memo is refunded. A canister also creates
+//! canisters here with the cycles it attaches (`create_canister`). Served natively with the real
 //! canister's Candid.
 
 use std::collections::BTreeMap;
@@ -241,9 +242,65 @@ impl Notification {
     }
 }
 
+/// `create_canister`'s argument: a canister creating one with the cycles
+/// it attaches.
+#[derive(Clone, Debug, CandidType, Deserialize)]
+pub struct CreateCanisterArg {
+    /// The new canister's settings (controllers: the caller if none).
+    pub settings: Option<types::CanisterSettings>,
+    /// A subnet type (a local network has one subnet: ignored).
+    pub subnet_type: Option<String>,
+    /// A subnet (a local network has one subnet: ignored).
+    pub subnet_selection: Option<SubnetSelection>,
+}
+
+/// Why `create_canister` did not create one.
+#[derive(Clone, Debug, PartialEq, Eq, CandidType, Deserialize)]
+pub enum CreateCanisterError {
+    /// The attached cycles went back.
+    Refunded {
+        /// Cycles refunded.
+        refund_amount: Nat,
+        /// Why.
+        create_error: String,
+    },
+}
+
+/// `create_canister`: a canister of the caller's, holding the attached
+/// cycles less the creation fee; refunded if it cannot be made.
+fn create_with_attached_cycles(
+    call: &mut Call,
+    args: CreateCanisterArg,
+) -> Result<CandidPrincipal, CreateCanisterError> {
+    let fee = call.executor.fees.canister_creation;
+    let refunded = |create_error: String| CreateCanisterError::Refunded {
+        refund_amount: Nat::from(call.cycles),
+        create_error,
+    };
+    let Some(balance) = call.cycles.checked_sub(fee) else {
+        return Err(refunded(format!(
+            "creating a canister costs {fee} cycles, {} attached",
+            call.cycles
+        )));
+    };
+    let created =
+        crate::execution::management::create(call.executor, call.caller, args.settings, balance);
+    match created {
+        Ok(id) => {
+            call.cycles = 0;
+            Ok(id)
+        }
+        Err(reject) => Err(refunded(reject.message)),
+    }
+}
+
 /// Executes an update call to the CMC.
 pub fn update(call: &mut Call) -> Result<Vec<u8>, Reject> {
     let method = call.method;
+    if method == "create_canister" {
+        let args: CreateCanisterArg = decode(method, call.arg)?;
+        return Ok(encode(create_with_attached_cycles(call, args)));
+    }
     let Some(notification) = Notification::decode(method, call.arg)? else {
         return Err(no_method(method));
     };

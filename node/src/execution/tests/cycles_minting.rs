@@ -261,3 +261,78 @@ fn the_legacy_interface_names_the_same_accounts_as_icrc1() {
     // it; this one has only been paid into.
     assert_eq!(Decode!(&reply, Tokens).unwrap(), Tokens::from_e8s(5 * ICP));
 }
+
+/// A canister that calls the CMC's `create_canister` with its argument
+/// and 2·10¹² cycles attached (`create`), or 10¹¹ (`create_poor`), and
+/// replies with the CMC's reply.
+const CREATOR: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "call_new" (func $call_new (param i32 i32 i32 i32 i32 i32 i32 i32)))
+  (import "ic0" "call_data_append" (func $call_data (param i32 i32)))
+  (import "ic0" "call_cycles_add128" (func $cycles_add (param i64 i64)))
+  (import "ic0" "call_perform" (func $call_perform (result i32)))
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $on_reply $on_reply)
+  (data (i32.const 0) "\00\00\00\00\00\00\00\04\01\01") ;; the CMC
+  (data (i32.const 16) "create_canister")
+  (func $create (param $cycles i64)
+    (call $arg_copy (i32.const 100) (i32.const 0) (call $arg_size))
+    (call $call_new (i32.const 0) (i32.const 10) (i32.const 16) (i32.const 15)
+      (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 0))
+    (call $call_data (i32.const 100) (call $arg_size))
+    (call $cycles_add (i64.const 0) (local.get $cycles))
+    (drop (call $call_perform)))
+  (func (export "canister_update create") (call $create (i64.const 2000000000000)))
+  (func (export "canister_update create_poor") (call $create (i64.const 100000000000)))
+  (func $on_reply (param i32)
+    (call $arg_copy (i32.const 100) (i32.const 0) (call $arg_size))
+    (call $append (i32.const 100) (call $arg_size))
+    (call $reply)))
+"#;
+
+#[test]
+fn a_canister_creates_one_through_the_cmc_with_the_cycles_it_attaches() {
+    let mut replica = Replica::new();
+    let creator = replica.create();
+    let wasm = wat::parse_str(CREATOR).unwrap();
+    replica.install(&creator, types::CanisterInstallMode::Install, wasm);
+    let arg = Encode!(&cmc::CreateCanisterArg {
+        settings: None,
+        subnet_type: None,
+        subnet_selection: None,
+    })
+    .unwrap();
+    let before = replica.executor.state.canisters[&creator].cycles;
+    let reply = replica.reply(&creator, "create", arg.clone());
+    let created = Decode!(&reply, Result<CandidPrincipal, cmc::CreateCanisterError>)
+        .unwrap()
+        .unwrap();
+    let canister = &replica.executor.state.canisters[created.as_slice()];
+    assert!(
+        canister.controllers == [creator.as_slice()],
+        "the caller controls it"
+    );
+    let fee = replica.executor.fees.canister_creation;
+    assert_eq!(canister.cycles, 2_000_000_000_000 - fee);
+    let spent = before - replica.executor.state.canisters[&creator].cycles;
+    assert!(spent >= 2_000_000_000_000, "{spent}");
+
+    // Too few cycles for the fee: refused, and they come back (the
+    // caller pays only the call's own fees, millions of cycles).
+    assert!(fee > 100_000_000_000);
+    let before = replica.executor.state.canisters[&creator].cycles;
+    let reply = replica.reply(&creator, "create_poor", arg);
+    let refused = Decode!(&reply, Result<CandidPrincipal, cmc::CreateCanisterError>).unwrap();
+    assert!(
+        matches!(&refused, Err(cmc::CreateCanisterError::Refunded { refund_amount, .. })
+            if refund_amount.0 == 100_000_000_000u64.into()),
+        "{refused:?}"
+    );
+    let spent = before - replica.executor.state.canisters[&creator].cycles;
+    assert!(spent < 1_000_000_000, "{spent}");
+}
