@@ -20,6 +20,7 @@ pub mod governance_canister;
 pub mod ingress_filter;
 pub mod install;
 pub mod instrument;
+pub mod low_memory_hook;
 pub mod management;
 mod memory_image;
 pub mod pages;

@@ -27,6 +27,7 @@ use std::ops::Bound;
 use serde::{Deserialize, Serialize};
 
 use super::install::Install;
+use super::low_memory_hook::HookStatus;
 use super::pages::Pages;
 use super::{
     reject_code, Api, Canister, Entry, EntryPoint, Executor, Instance, Live, Message, Origin, Ran,
@@ -44,6 +45,9 @@ pub enum SystemTask {
     Heartbeat,
     /// `canister_global_timer`, once its deadline passed.
     GlobalTimer,
+    /// `canister_on_low_wasm_memory`, once its memory runs low
+    /// ([`super::low_memory_hook`]).
+    LowWasmMemory,
 }
 
 impl SystemTask {
@@ -51,6 +55,7 @@ impl SystemTask {
         match self {
             SystemTask::Heartbeat => "canister_heartbeat",
             SystemTask::GlobalTimer => "canister_global_timer",
+            SystemTask::LowWasmMemory => "canister_on_low_wasm_memory",
         }
     }
 }
@@ -174,6 +179,8 @@ impl Executor {
             let timer_due = canister.global_timer != 0 && canister.global_timer <= now;
             let timer = timer_due && has(SystemTask::GlobalTimer);
             let heartbeat = has(SystemTask::Heartbeat);
+            let hook =
+                canister.low_wasm_memory == HookStatus::Ready && has(SystemTask::LowWasmMemory);
             if timer_due {
                 self.canister(&id).global_timer = 0;
             }
@@ -181,6 +188,7 @@ impl Executor {
             for (wanted, task) in [
                 (heartbeat, SystemTask::Heartbeat),
                 (timer, SystemTask::GlobalTimer),
+                (hook, SystemTask::LowWasmMemory),
             ] {
                 let queued = queue
                     .iter()
@@ -302,6 +310,14 @@ impl Executor {
             });
         if !runs {
             return;
+        }
+        if task == SystemTask::LowWasmMemory {
+            // Due only while the condition holds, and once.
+            let canister = self.canister(id);
+            if canister.low_wasm_memory != HookStatus::Ready {
+                return;
+            }
+            canister.low_wasm_memory = HookStatus::Executed;
         }
         let context = self.open_context(id, Origin::Nobody, Vec::new());
         let entry_point = EntryPoint::Export(task.export().into());
@@ -570,12 +586,14 @@ impl Executor {
                 self.close_context(id, run.context, answer, run.cycles);
             }
             Ran::Returned => {
+                let used = instance.memory_bytes();
                 let stable = std::mem::take(&mut api.stable);
                 self.live.insert(id.to_vec(), Live { instance, stable });
                 if !self.touched.iter().any(|t| t == id) {
                     self.touched.push(id.to_vec());
                 }
                 let canister = self.canister(id);
+                canister.note_wasm_memory(used);
                 canister.certified_data = std::mem::take(&mut api.certified_data);
                 // What the message did to its balance (accepted, sent,
                 // burned), on top of fees charged while it was paused.

@@ -233,6 +233,9 @@ pub struct Canister {
     /// Its newest changes, for `canister_info`.
     #[serde(default)]
     pub history: History,
+    /// Whether its low-wasm-memory hook is due.
+    #[serde(default)]
+    pub low_wasm_memory: super::low_memory_hook::HookStatus,
 }
 
 impl Canister {
@@ -253,7 +256,15 @@ impl Canister {
             chunks: BTreeMap::new(),
             snapshots: Vec::new(),
             history: History::default(),
+            low_wasm_memory: Default::default(),
         }
+    }
+
+    /// Notes that its wasm memory is `used` bytes after a message or a
+    /// settings change: its low-memory hook may become due, or cease to be.
+    pub(super) fn note_wasm_memory(&mut self, used: u64) {
+        let (cap, threshold) = (self.memory_caps().heap, self.settings.wasm_memory_threshold);
+        self.low_wasm_memory = self.low_wasm_memory.after(used, cap, threshold);
     }
 
     /// How far its messages may grow its memories.

@@ -286,8 +286,12 @@ pub fn call(
                 .map_err(|e| bad_argument(method, e))?;
             let time_ns = executor.state.time_ns;
             let origin = status::origin(executor, caller);
+            // A new limit or threshold may make the low-memory hook due.
+            executor.save_heap(&id);
             let canister = executor.canister(&id);
             canister.settings = next;
+            let used = canister.code.as_ref().map_or(0, |c| c.heap.memory.len());
+            canister.note_wasm_memory(used as u64);
             canister.log.shrink_to(canister.settings.log_memory_limit);
             canister.version += 1;
             if let Some(controllers) = controllers {

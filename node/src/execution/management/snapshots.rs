@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::super::instrument::MAX_MODULE_BYTES;
+use super::super::low_memory_hook::HookStatus;
 use super::super::pages::{Pages, MAX_MEMORY_BYTES, PAGE_BYTES};
 use super::super::wasm::Heap;
 use super::super::{reject_code, Code, Executor, Reject, RunStatus};
@@ -46,6 +47,9 @@ pub struct Snapshot {
     /// How it was made.
     #[serde(default)]
     pub source: Source,
+    /// The low-memory hook's state.
+    #[serde(default)]
+    pub low_wasm_memory: HookStatus,
 }
 
 /// How a snapshot was made.
@@ -348,7 +352,7 @@ fn metadata(snapshot: &Snapshot) -> Result<SnapshotMetadata, Reject> {
             0 => types::CanisterTimer::Inactive,
             deadline => types::CanisterTimer::Active(deadline),
         }),
-        on_low_wasm_memory_hook_status: None,
+        on_low_wasm_memory_hook_status: Some(snapshot.low_wasm_memory.record()),
     })
 }
 
@@ -479,6 +483,7 @@ fn take(
         global_timer: canister.global_timer,
         version: canister.version,
         source: Source::Taken,
+        low_wasm_memory: canister.low_wasm_memory,
     });
     if args.uninstall_code == Some(true) {
         super::uninstall(executor, &id, caller);
@@ -534,6 +539,9 @@ fn upload_metadata(
         Some(types::CanisterTimer::Active(deadline)) => deadline,
         Some(types::CanisterTimer::Inactive) | None => 0,
     };
+    let low_wasm_memory = args
+        .on_low_wasm_memory_hook_status
+        .map_or(HookStatus::default(), HookStatus::from);
     let module_size = args.wasm_module_size as usize;
     executor.reserve_memory((module_size + memory + stable) as u64)?;
     let time_ns = executor.state.time_ns;
@@ -561,6 +569,7 @@ fn upload_metadata(
             global_timer,
             version: canister.version,
             source: Source::Uploaded { globals: kinds },
+            low_wasm_memory,
         }
     });
     Ok(encode(types::UploadCanisterSnapshotMetadataResult {
@@ -692,6 +701,7 @@ fn load(
     target.code = Some(code);
     target.certified_data = snapshot.certified_data;
     target.global_timer = snapshot.global_timer;
+    target.low_wasm_memory = snapshot.low_wasm_memory;
     target.version += 1;
     target
         .history

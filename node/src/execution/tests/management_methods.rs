@@ -745,3 +745,59 @@ fn chunks_and_snapshots_take_the_subnets_memory_capacity() {
     let (_, _, code) = rejected(statuses.last().unwrap());
     assert_eq!(code, "IC0507");
 }
+
+/// A canister that grows its memory by the number of pages in its
+/// argument's first byte, and counts the runs of its low-memory hook.
+const LOW_MEMORY: &str = r#"
+(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (memory 1)
+  (global $hooks (mut i64) (i64.const 0))
+  (func (export "canister_update grow")
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (drop (memory.grow (i32.load8_u (i32.const 0))))
+    (call $reply))
+  (func (export "canister_on_low_wasm_memory")
+    (global.set $hooks (i64.add (global.get $hooks) (i64.const 1))))
+  (func (export "canister_query hooks")
+    (i64.store (i32.const 8) (global.get $hooks))
+    (call $append (i32.const 8) (i32.const 8))
+    (call $reply)))
+"#;
+
+#[test]
+fn the_low_memory_hook_runs_once_each_time_free_memory_falls_below_the_threshold() {
+    const PAGE: u64 = 65536;
+    let mut replica = Replica::new();
+    let id = installed(&mut replica, LOW_MEMORY);
+    let limits = |pages: u64| types::CanisterSettings {
+        wasm_memory_limit: Some(candid::Nat::from(pages * PAGE)),
+        wasm_memory_threshold: Some(candid::Nat::from(3 * PAGE)),
+        ..Default::default()
+    };
+    update_settings(&mut replica, &id, limits(10));
+    let hooks = |replica: &Replica| count(&replica.query(&id, "hooks").unwrap());
+    let grow = |replica: &mut Replica, pages: u8| {
+        replica.block(&[(&id, "grow", vec![pages])]);
+        // Two more rounds: the hook is queued and runs.
+        replica.block(&[]);
+        replica.block(&[]);
+    };
+    // 1 + 6 pages of 10: 3 pages free, not fewer than the threshold.
+    grow(&mut replica, 6);
+    assert_eq!(hooks(&replica), 0);
+    // 8 pages: 2 free. The hook runs once, however long memory stays low.
+    grow(&mut replica, 1);
+    assert_eq!(hooks(&replica), 1);
+    grow(&mut replica, 0);
+    assert_eq!(hooks(&replica), 1);
+    // A higher limit ends the condition; growing near it again brings the
+    // hook back.
+    update_settings(&mut replica, &id, limits(20));
+    grow(&mut replica, 0);
+    assert_eq!(hooks(&replica), 1);
+    grow(&mut replica, 10);
+    assert_eq!(hooks(&replica), 2);
+}
