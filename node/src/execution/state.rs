@@ -226,7 +226,7 @@ pub struct Canister {
     pub log: CanisterLog,
     /// Its chunk store (module pieces for `install_chunked_code`), by hash.
     #[serde(default)]
-    pub chunks: BTreeMap<[u8; 32], Arc<serde_bytes::ByteBuf>>,
+    pub chunks: super::management::chunks::Chunks,
     /// Its snapshots, oldest first.
     #[serde(default)]
     pub snapshots: Vec<Snapshot>,

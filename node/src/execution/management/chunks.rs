@@ -24,6 +24,42 @@ fn hash_record(hash: &[u8; 32]) -> types::ChunkHash {
     }
 }
 
+/// A chunk store's chunks by hash.
+pub type Chunks = std::collections::BTreeMap<[u8; 32], Arc<serde_bytes::ByteBuf>>;
+
+/// The hash under which `chunk` joins `store`, if it fits (its size, the
+/// number of chunks, the subnet's memory, which it takes if it is new).
+pub(super) fn admit(
+    executor: &mut Executor,
+    store: &Chunks,
+    chunk: &[u8],
+    method: &str,
+) -> Result<[u8; 32], Reject> {
+    if chunk.len() > MAX_CHUNK_BYTES {
+        return Err(bad_argument(
+            method,
+            format!("a chunk holds at most {MAX_CHUNK_BYTES} bytes"),
+        ));
+    }
+    let hash: [u8; 32] = Sha256::digest(chunk).into();
+    if !store.contains_key(&hash) {
+        if store.len() >= MAX_CHUNKS {
+            return Err(Reject::new(
+                reject_code::CANISTER_ERROR,
+                "IC0539",
+                format!("The chunk store holds at most {MAX_CHUNKS} chunks"),
+            ));
+        }
+        executor.reserve_memory(chunk.len() as u64)?;
+    }
+    Ok(hash)
+}
+
+/// The chunk hashes of `store` as the interface specification lists them.
+pub(super) fn hashes(store: &Chunks) -> Vec<types::ChunkHash> {
+    store.keys().map(hash_record).collect()
+}
+
 /// Executes `upload_chunk`, `stored_chunks` or `clear_chunk_store`.
 pub fn call(
     executor: &mut Executor,
@@ -36,23 +72,7 @@ pub fn call(
             let args: types::UploadChunkArgs = decode(method, arg)?;
             let id = args.canister_id.as_slice().to_vec();
             let canister = controlled(executor, caller, &id, method)?;
-            if args.chunk.len() > MAX_CHUNK_BYTES {
-                return Err(bad_argument(
-                    method,
-                    format!("a chunk holds at most {MAX_CHUNK_BYTES} bytes"),
-                ));
-            }
-            let hash: [u8; 32] = Sha256::digest(&args.chunk).into();
-            if !canister.chunks.contains_key(&hash) && canister.chunks.len() >= MAX_CHUNKS {
-                return Err(Reject::new(
-                    reject_code::CANISTER_ERROR,
-                    "IC0539",
-                    format!("The chunk store holds at most {MAX_CHUNKS} chunks"),
-                ));
-            }
-            if !canister.chunks.contains_key(&hash) {
-                executor.reserve_memory(args.chunk.len() as u64)?;
-            }
+            let hash = admit(executor, &canister.chunks, &args.chunk, method)?;
             let chunk = Arc::new(serde_bytes::ByteBuf::from(args.chunk));
             executor.canister(&id).chunks.insert(hash, chunk);
             Ok(encode(hash_record(&hash)))
@@ -60,8 +80,7 @@ pub fn call(
         "stored_chunks" => {
             let args: types::StoredChunksArgs = decode(method, arg)?;
             let canister = controlled(executor, caller, args.canister_id.as_slice(), method)?;
-            let hashes: Vec<_> = canister.chunks.keys().map(hash_record).collect();
-            Ok(encode(hashes))
+            Ok(encode(hashes(&canister.chunks)))
         }
         _ => {
             let args: types::ClearChunkStoreArgs = decode(method, arg)?;

@@ -19,6 +19,7 @@ use super::super::low_memory_hook::HookStatus;
 use super::super::pages::{Pages, MAX_MEMORY_BYTES, PAGE_BYTES};
 use super::super::wasm::Heap;
 use super::super::{reject_code, Code, Executor, Reject, RunStatus};
+use super::chunks::{self, Chunks};
 use super::{controlled, decode, encode, existing, not_allowed, status, text};
 
 /// Most snapshots a canister keeps (as on the IC).
@@ -50,6 +51,9 @@ pub struct Snapshot {
     /// The low-memory hook's state.
     #[serde(default)]
     pub low_wasm_memory: HookStatus,
+    /// The canister's chunk store.
+    #[serde(default)]
+    pub chunks: Chunks,
 }
 
 /// How a snapshot was made.
@@ -127,7 +131,8 @@ impl Snapshot {
     /// Bytes it holds.
     pub fn bytes(&self) -> u64 {
         let heap = &self.code.heap;
-        (heap.memory.len() + heap.stable.len() + self.code.module.len()) as u64
+        let chunks: usize = self.chunks.values().map(|chunk| chunk.len()).sum();
+        (heap.memory.len() + heap.stable.len() + self.code.module.len() + chunks) as u64
             + self.certified_data.len() as u64
     }
 
@@ -345,7 +350,7 @@ fn metadata(snapshot: &Snapshot) -> Result<SnapshotMetadata, Reject> {
         globals,
         wasm_memory_size: heap.memory.len() as u64,
         stable_memory_size: heap.stable.len() as u64,
-        wasm_chunk_store: Vec::new(),
+        wasm_chunk_store: chunks::hashes(&snapshot.chunks),
         canister_version: snapshot.version,
         certified_data: snapshot.certified_data.clone(),
         global_timer: Some(match snapshot.global_timer {
@@ -391,9 +396,11 @@ fn data(snapshot: &Snapshot, kind: &types::SnapshotDataKind) -> Result<Vec<u8>, 
             heap.stable.read(at, &mut out);
             Ok(out)
         }
-        types::SnapshotDataKind::WasmChunk { .. } => {
-            Err(out_of_range("chunk store (it keeps none)"))
-        }
+        types::SnapshotDataKind::WasmChunk { hash } => <[u8; 32]>::try_from(hash.as_slice())
+            .ok()
+            .and_then(|hash| snapshot.chunks.get(&hash))
+            .map(|chunk| chunk.to_vec())
+            .ok_or_else(|| out_of_range("chunk store (no chunk of that hash)")),
     }
 }
 
@@ -468,12 +475,11 @@ fn take(
     // The canister's saved heap is behind its live instance if it ran
     // earlier in this block.
     executor.save_heap(&id);
-    let code = executor.state.canisters[&id]
-        .code
-        .as_ref()
-        .expect("checked above");
-    let bytes = (code.heap.memory.len() + code.heap.stable.len() + code.module.len()) as u64;
-    executor.reserve_memory(bytes)?;
+    let canister = &executor.state.canisters[&id];
+    let code = canister.code.as_ref().expect("checked above");
+    let chunks: usize = canister.chunks.values().map(|chunk| chunk.len()).sum();
+    let bytes = code.heap.memory.len() + code.heap.stable.len() + code.module.len() + chunks;
+    executor.reserve_memory(bytes as u64)?;
     let time_ns = executor.state.time_ns;
     let record = store(executor, &id, place, |local_id, canister| Snapshot {
         local_id,
@@ -484,6 +490,7 @@ fn take(
         version: canister.version,
         source: Source::Taken,
         low_wasm_memory: canister.low_wasm_memory,
+        chunks: canister.chunks.clone(),
     });
     if args.uninstall_code == Some(true) {
         super::uninstall(executor, &id, caller);
@@ -570,6 +577,7 @@ fn upload_metadata(
             version: canister.version,
             source: Source::Uploaded { globals: kinds },
             low_wasm_memory,
+            chunks: Chunks::new(),
         }
     });
     Ok(encode(types::UploadCanisterSnapshotMetadataResult {
@@ -604,6 +612,15 @@ fn upload_data(
     if args.chunk.len() as u64 > MAX_READ_BYTES {
         return Err(invalid("a chunk of more than 2,000,000 bytes"));
     }
+    if let types::SnapshotDataOffset::WasmChunk = args.kind {
+        let store = &canister.snapshots[at].chunks;
+        let hash = chunks::admit(executor, store, &args.chunk, method)?;
+        let chunk = Arc::new(serde_bytes::ByteBuf::from(args.chunk));
+        executor.canister(&id).snapshots[at]
+            .chunks
+            .insert(hash, chunk);
+        return Ok(encode(()));
+    }
     let within = |offset: u64, len: usize| {
         let end = offset.checked_add(args.chunk.len() as u64);
         match end.filter(|&end| end <= len as u64) {
@@ -626,9 +643,8 @@ fn upload_data(
             let at = within(offset, code.heap.stable.len())?;
             Arc::make_mut(&mut code.heap).stable.write(at, &args.chunk);
         }
-        types::SnapshotDataOffset::WasmChunk => {
-            return Err(invalid("snapshots here keep no chunk store"));
-        }
+        // Stored above.
+        types::SnapshotDataOffset::WasmChunk => {}
     }
     Ok(encode(()))
 }
@@ -702,6 +718,7 @@ fn load(
     target.certified_data = snapshot.certified_data;
     target.global_timer = snapshot.global_timer;
     target.low_wasm_memory = snapshot.low_wasm_memory;
+    target.chunks = snapshot.chunks;
     target.version += 1;
     target
         .history

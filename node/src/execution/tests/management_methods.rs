@@ -3,7 +3,9 @@
 //! and the canister id range.
 
 use super::*;
-use crate::execution::management::{self as host, canister_id, canister_ranges, MAX_CANISTERS};
+use crate::execution::management::{
+    self as host, canister_id, canister_ranges, chunks, MAX_CANISTERS,
+};
 use crate::execution::system_canisters;
 
 /// A canister that prints, traps, and carries metadata sections.
@@ -517,6 +519,13 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
     replica.install(&source, types::CanisterInstallMode::Install, wasm());
     let inc: (&[u8], &str, Vec<u8>) = (&source, "inc", vec![]);
     replica.block(&[inc.clone(), inc.clone(), inc]);
+    let piece = b"a piece of a module".to_vec();
+    let upload_chunk = Encode!(&types::UploadChunkArgs {
+        canister_id: CandidPrincipal::from_slice(&source),
+        chunk: piece.clone(),
+    })
+    .unwrap();
+    let stored: types::ChunkHash = host_reply(&mut replica, "upload_chunk", upload_chunk);
     let taken: types::Snapshot = host_reply(
         &mut replica,
         "take_canister_snapshot",
@@ -560,6 +569,12 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
         offset: 0,
         size: metadata.wasm_memory_size,
     });
+    // The chunk store went with it.
+    assert_eq!(metadata.wasm_chunk_store, std::slice::from_ref(&stored));
+    let chunk = read(types::SnapshotDataKind::WasmChunk {
+        hash: stored.hash.clone(),
+    });
+    assert_eq!(chunk, piece);
 
     // Upload it into another canister, which has never had code.
     let target = replica.create();
@@ -609,16 +624,17 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
         replica.reply(&[], "upload_canister_snapshot_data", arg);
     }
     let memory_at = types::SnapshotDataOffset::WasmMemory { offset: 0 };
-    replica.reply(
-        &[],
-        "upload_canister_snapshot_data",
-        upload(&target, &id, memory_at, &memory),
-    );
-    // Nothing past the declared sizes, no chunk store, and a taken
-    // snapshot cannot be written.
+    let chunk_store = types::SnapshotDataOffset::WasmChunk;
+    for (kind, bytes) in [(memory_at, &memory), (chunk_store.clone(), &chunk)] {
+        let arg = upload(&target, &id, kind, bytes);
+        replica.reply(&[], "upload_canister_snapshot_data", arg);
+    }
+    // Nothing past the declared sizes, no chunk past the chunk size, and a
+    // taken snapshot cannot be written.
+    let oversized = vec![0; chunks::MAX_CHUNK_BYTES + 1];
     for refused in [
         upload(&target, &id, module_at(module.len() as u64 - 1), &[0, 0]),
-        upload(&target, &id, types::SnapshotDataOffset::WasmChunk, &[0]),
+        upload(&target, &id, chunk_store, &oversized),
         upload(&source, &taken.id, module_at(0), &[0]),
     ] {
         rejected(&replica.block(&[(&[], "upload_canister_snapshot_data", refused)])[0]);
@@ -675,6 +691,12 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
         .unwrap(),
     );
     assert!(reread.chunk == memory);
+    let stored_chunks = Encode!(&types::StoredChunksArgs {
+        canister_id: CandidPrincipal::from_slice(&target),
+    })
+    .unwrap();
+    let chunks: Vec<types::ChunkHash> = host_reply(&mut replica, "stored_chunks", stored_chunks);
+    assert_eq!(chunks, [stored]);
     replica.reply(&[], "start_canister", record(&target));
     assert_eq!(count(&replica.query(&target, "get").unwrap()), 3);
     replica.block(&[(&target, "inc", vec![])]);
