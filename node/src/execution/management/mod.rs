@@ -197,25 +197,13 @@ pub fn call(
         }
         "canister_info" => {
             let args: types::CanisterInfoArgs = decode(method, arg)?;
-            if !executor.state.canisters.contains_key(caller) {
-                return Err(Reject::new(
-                    reject_code::CANISTER_REJECT,
-                    "IC0406",
-                    "canister_info can only be called by canisters",
-                ));
-            }
+            from_a_canister(executor, caller, method)?;
             let canister = existing(executor, args.canister_id.as_slice())?;
             Ok(encode(status::info(&canister, args.num_requested_changes)))
         }
         "canister_metadata" => {
             let args: types::CanisterMetadataArgs = decode(method, arg)?;
-            if !executor.state.canisters.contains_key(caller) {
-                return Err(Reject::new(
-                    reject_code::CANISTER_REJECT,
-                    "IC0406",
-                    "canister_metadata can only be called by canisters",
-                ));
-            }
+            from_a_canister(executor, caller, method)?;
             let id = args.canister_id.as_slice();
             let canister = existing(executor, id)?;
             let section = canister
@@ -403,6 +391,19 @@ fn no_method(method: &str) -> Reject {
         "IC0536",
         format!("Management canister has no method '{method}'"),
     )
+}
+
+/// Refuses `method` unless `caller` is a canister (the methods the
+/// specification offers to canisters only).
+fn from_a_canister(executor: &Executor, caller: &[u8], method: &str) -> Result<(), Reject> {
+    match executor.state.canisters.contains_key(caller) {
+        true => Ok(()),
+        false => Err(Reject::new(
+            reject_code::CANISTER_REJECT,
+            "IC0406",
+            format!("{method} can only be called by canisters"),
+        )),
+    }
 }
 
 fn not_allowed(id: &[u8], method: &str) -> Reject {

@@ -18,7 +18,7 @@ use super::super::instrument::MAX_MODULE_BYTES;
 use super::super::low_memory_hook::HookStatus;
 use super::super::pages::{Pages, MAX_MEMORY_BYTES, PAGE_BYTES};
 use super::super::wasm::Heap;
-use super::super::{reject_code, Code, Executor, Reject, RunStatus};
+use super::super::{reject_code, Canister, Code, Executor, Reject, RunStatus};
 use super::chunks::{self, Chunks};
 use super::{controlled, decode, encode, existing, not_allowed, status, text};
 
@@ -160,10 +160,17 @@ impl Snapshot {
     }
 }
 
-/// The number of the snapshot `snapshot` of canister `canister`.
-fn local_id(canister: &[u8], snapshot: &[u8]) -> Option<u64> {
-    let number = snapshot.strip_prefix(canister)?;
-    Some(u64::from_be_bytes(number.try_into().ok()?))
+/// Where snapshot `snapshot` stands among canister `id`'s snapshots.
+fn position(canister: &Canister, id: &[u8], snapshot: &[u8]) -> Result<usize, Reject> {
+    let number = snapshot
+        .strip_prefix(id)
+        .and_then(|number| number.try_into().ok())
+        .map(u64::from_be_bytes);
+    canister
+        .snapshots
+        .iter()
+        .position(|s| Some(s.local_id) == number)
+        .ok_or_else(|| unknown(snapshot))
 }
 
 fn unknown(snapshot: &[u8]) -> Reject {
@@ -232,14 +239,7 @@ pub fn call(
             let args: types::DeleteCanisterSnapshotArgs = decode(method, arg)?;
             let id = args.canister_id.as_slice().to_vec();
             let canister = controlled(executor, caller, &id, method)?;
-            let number = local_id(&id, &args.snapshot_id);
-            let Some(at) = canister
-                .snapshots
-                .iter()
-                .position(|s| Some(s.local_id) == number)
-            else {
-                return Err(unknown(&args.snapshot_id));
-            };
+            let at = position(&canister, &id, &args.snapshot_id)?;
             executor.canister(&id).snapshots.remove(at);
             Ok(encode(()))
         }
@@ -283,7 +283,7 @@ fn with_visible_snapshots(
     caller: &[u8],
     method: &str,
     id: &[u8],
-) -> Result<std::sync::Arc<super::super::Canister>, Reject> {
+) -> Result<std::sync::Arc<Canister>, Reject> {
     let canister = existing(executor, id)?;
     let visibility = &canister.settings.snapshot_visibility;
     if !visibility.allows(&canister.controllers, caller) {
@@ -302,12 +302,8 @@ fn readable(
 ) -> Result<Snapshot, Reject> {
     let id = id.as_slice();
     let canister = with_visible_snapshots(executor, caller, method, id)?;
-    let number = local_id(id, snapshot);
-    let found = canister
-        .snapshots
-        .iter()
-        .find(|s| Some(s.local_id) == number);
-    Ok(found.ok_or_else(|| unknown(snapshot))?.clone())
+    let at = position(&canister, id, snapshot)?;
+    Ok(canister.snapshots[at].clone())
 }
 
 /// The kinds of a module's mutable globals, in index order.
@@ -407,17 +403,12 @@ fn data(snapshot: &Snapshot, kind: &types::SnapshotDataKind) -> Result<Vec<u8>, 
 /// Where a new snapshot of canister `id` goes: in place of `replace`, or
 /// after the others if the canister has room for one more.
 fn place(
-    canister: &super::super::Canister,
+    canister: &Canister,
     id: &[u8],
     replace: Option<&Vec<u8>>,
 ) -> Result<Option<usize>, Reject> {
     if let Some(snapshot) = replace {
-        let number = local_id(id, snapshot);
-        let found = canister
-            .snapshots
-            .iter()
-            .position(|s| Some(s.local_id) == number);
-        return Ok(Some(found.ok_or_else(|| unknown(snapshot))?));
+        return position(canister, id, snapshot).map(Some);
     }
     if canister.snapshots.len() >= MAX_SNAPSHOTS {
         return Err(Reject::new(
@@ -438,7 +429,7 @@ fn store(
     executor: &mut Executor,
     id: &[u8],
     place: Option<usize>,
-    make: impl FnOnce(u64, &super::super::Canister) -> Snapshot,
+    make: impl FnOnce(u64, &Canister) -> Snapshot,
 ) -> types::Snapshot {
     let target = executor.canister(id);
     let local_id = target
@@ -595,14 +586,7 @@ fn upload_data(
     let method = "upload_canister_snapshot_data";
     let id = args.canister_id.as_slice().to_vec();
     let canister = controlled(executor, caller, &id, method)?;
-    let number = local_id(&id, &args.snapshot_id);
-    let Some(at) = canister
-        .snapshots
-        .iter()
-        .position(|s| Some(s.local_id) == number)
-    else {
-        return Err(unknown(&args.snapshot_id));
-    };
+    let at = position(&canister, &id, &args.snapshot_id)?;
     let invalid = |why: &str| super::bad_argument(method, why);
     if canister.snapshots[at].source == Source::Taken {
         return Err(invalid(
@@ -686,14 +670,7 @@ fn load(
     let method = "load_canister_snapshot";
     let id = args.canister_id.as_slice().to_vec();
     let canister = controlled(executor, caller, &id, method)?;
-    let number = local_id(&id, &args.snapshot_id);
-    let Some(snapshot) = canister
-        .snapshots
-        .iter()
-        .find(|s| Some(s.local_id) == number)
-    else {
-        return Err(unknown(&args.snapshot_id));
-    };
+    let snapshot = &canister.snapshots[position(&canister, &id, &args.snapshot_id)?];
     if canister.status != RunStatus::Stopped {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,

@@ -16,6 +16,7 @@ use ic_ledger_types::{AccountIdentifier, Subaccount};
 use ic_management_canister_types as types;
 use serde::{Deserialize, Serialize};
 
+use super::cycles_ledger::SubnetSelection;
 use super::ledger::{Account, Transfer};
 use super::{decode, encode, no_method, Call, CMC};
 use crate::execution::{Reject, ReplicatedState};
@@ -114,25 +115,6 @@ pub struct NotifyTopUpArg {
     pub block_index: u64,
     /// The canister to top up.
     pub canister_id: CandidPrincipal,
-}
-
-/// Where a new canister goes.
-#[derive(Clone, Debug, CandidType, Deserialize)]
-pub enum SubnetSelection {
-    /// A given subnet.
-    Subnet {
-        /// The subnet.
-        subnet: CandidPrincipal,
-    },
-    /// Any subnet of a type.
-    Filter(SubnetFilter),
-}
-
-/// A subnet type to choose among.
-#[derive(Clone, Debug, CandidType, Deserialize)]
-pub struct SubnetFilter {
-    /// The type.
-    pub subnet_type: Option<String>,
 }
 
 /// `notify_create_canister`'s argument.

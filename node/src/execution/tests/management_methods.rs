@@ -512,6 +512,18 @@ fn host_reply<T: candid::CandidType + for<'de> serde::Deserialize<'de>>(
     Decode!(&replica.reply(&[], method, arg), T).unwrap()
 }
 
+/// A new snapshot of canister `id`.
+fn take_snapshot(replica: &mut Replica, id: &[u8]) -> types::Snapshot {
+    let arg = Encode!(&types::TakeCanisterSnapshotArgs {
+        canister_id: CandidPrincipal::from_slice(id),
+        replace_snapshot: None,
+        uninstall_code: None,
+        sender_canister_version: None,
+    })
+    .unwrap();
+    host_reply(replica, "take_canister_snapshot", arg)
+}
+
 #[test]
 fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there() {
     let mut replica = Replica::new();
@@ -526,17 +538,7 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
     })
     .unwrap();
     let stored: types::ChunkHash = host_reply(&mut replica, "upload_chunk", upload_chunk);
-    let taken: types::Snapshot = host_reply(
-        &mut replica,
-        "take_canister_snapshot",
-        Encode!(&types::TakeCanisterSnapshotArgs {
-            canister_id: CandidPrincipal::from_slice(&source),
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .unwrap(),
-    );
+    let taken = take_snapshot(&mut replica, &source);
     // Download it, as icp-cli's `snapshot download` does.
     let metadata: host::snapshots::SnapshotMetadata = host_reply(
         &mut replica,
@@ -666,17 +668,7 @@ fn a_snapshot_downloaded_from_one_canister_uploads_into_another_and_runs_there()
     replica.reply(&[], "load_canister_snapshot", load(&id));
     // Its memory is the uploaded one (the last reply left the count at 0).
     assert_eq!(memory[..8], 3u64.to_le_bytes());
-    let retaken: types::Snapshot = host_reply(
-        &mut replica,
-        "take_canister_snapshot",
-        Encode!(&types::TakeCanisterSnapshotArgs {
-            canister_id: CandidPrincipal::from_slice(&target),
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .unwrap(),
-    );
+    let retaken = take_snapshot(&mut replica, &target);
     let reread: types::ReadCanisterSnapshotDataResult = host_reply(
         &mut replica,
         "read_canister_snapshot_data",
