@@ -100,6 +100,8 @@ pub struct Executor {
     fees: Fees,
     /// Who may mint cycles.
     cycles: CyclesConfig,
+    /// The subnet's id (what `subnet_info` answers for).
+    subnet_id: Vec<u8>,
 }
 
 impl Executor {
@@ -120,7 +122,14 @@ impl Executor {
             memory_used: 0,
             fees: Fees::default(),
             cycles: CyclesConfig::default(),
+            subnet_id: Vec::new(),
         }
+    }
+
+    /// The same executor on the subnet whose id is `subnet_id`.
+    pub fn with_subnet_id(mut self, subnet_id: Vec<u8>) -> Executor {
+        self.subnet_id = subnet_id;
+        self
     }
 
     /// The same executor with these fees and minting rules.

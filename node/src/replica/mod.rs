@@ -221,7 +221,8 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         crate::execution::Executor::new(Arc::clone(&runtime), state)
             .with_chain_key(config.chain_key.clone())
             .with_limits(config.execution.clone())
-            .with_cycles(&config.cycles),
+            .with_cycles(&config.cycles)
+            .with_subnet_id(subnet_info.subnet_id.clone()),
         subnet_info,
         config.data_dir.clone(),
         executed_sender,

@@ -229,6 +229,24 @@ pub fn call(
                 value: section.content.to_vec(),
             }))
         }
+        "subnet_info" => {
+            let args: types::SubnetInfoArgs = decode(method, arg)?;
+            from_a_canister(executor, caller, method)?;
+            if args.subnet_id.as_slice() != executor.subnet_id {
+                return Err(Reject::new(
+                    reject_code::DESTINATION_INVALID,
+                    "IC0301",
+                    format!(
+                        "Subnet {} is not this one (a local network has one subnet)",
+                        args.subnet_id
+                    ),
+                ));
+            }
+            Ok(encode(types::SubnetInfoResult {
+                replica_version: concat!("chainkey ", env!("CARGO_PKG_VERSION")).into(),
+                registry_version: executor.state.governance.subnet().version,
+            }))
+        }
         "start_canister" | "stop_canister" => {
             let args: types::CanisterIdRecord = decode(method, arg)?;
             let id = args.canister_id.as_slice().to_vec();

@@ -815,3 +815,30 @@ fn the_low_memory_hook_runs_once_each_time_free_memory_falls_below_the_threshold
     grow(&mut replica, 10);
     assert_eq!(hooks(&replica), 2);
 }
+
+#[test]
+fn subnet_info_tells_canisters_this_subnets_registry_version() {
+    let mut replica = Replica::new();
+    replica.executor.subnet_id = vec![1; 29];
+    // A governance at registry version 1, as genesis makes it.
+    replica.executor.state.governance =
+        crate::registry::governance::Governance::new(vec![], vec![]);
+    let reader = replica.create();
+    let ask = |subnet: &[u8]| {
+        let arg = Encode!(&types::SubnetInfoArgs {
+            subnet_id: CandidPrincipal::from_slice(subnet),
+        })
+        .unwrap();
+        (&[][..], "subnet_info", arg)
+    };
+    let statuses = replica.block_as(&reader, &[ask(&[1; 29]), ask(&[2; 29])]);
+    let RequestStatus::Replied(reply) = &statuses[0] else {
+        panic!("{:?}", statuses[0]);
+    };
+    let info = Decode!(reply, types::SubnetInfoResult).unwrap();
+    assert_eq!(info.registry_version, 1);
+    assert!(info.replica_version.starts_with("chainkey "), "{info:?}");
+    rejected(&statuses[1]);
+    // Canisters only.
+    rejected(&replica.block_as(USER, &[ask(&[1; 29])])[0]);
+}
