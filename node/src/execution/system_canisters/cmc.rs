@@ -5,9 +5,10 @@
 //! subaccount of a principal or canister, then notified, becomes cycles
 //! in the cycles ledger (`notify_mint_cycles`), in a canister
 //! (`notify_top_up`) or a new canister (`notify_create_canister`); a
-//! transfer with the wrong memo is refunded. A canister also creates
-//! canisters here with the cycles it attaches (`create_canister`). Served natively with the real
-//! canister's Candid.
+//! transfer with the wrong memo, or whose cycles cannot be delivered, is
+//! refunded. A canister also creates canisters here with the cycles it
+//! attaches (`create_canister`). Served natively with the real canister's
+//! Candid.
 
 use std::collections::BTreeMap;
 
@@ -315,24 +316,30 @@ pub fn update(call: &mut Call) -> Result<Vec<u8>, Reject> {
         // Nothing was spent: the notification may be made again.
         Err(error) => return Ok(notification.failed(error)),
         Ok(Payment::WrongMemo(transfer)) => {
-            notification.failed(refund(call, &transfer, notification.memo()))
+            let reason = match notification {
+                Notification::Mint(_) => "the memo is not MINT",
+                Notification::TopUp(_) => "the memo is not TPUP, or the canister does not exist",
+                Notification::Create(_) => "the memo is not CREA",
+            };
+            notification.failed(refund(call, &transfer, reason.into()))
         }
         Ok(Payment::Paid(transfer)) => {
-            // The ICP is burned: it becomes cycles.
-            let ledger = &mut call.executor.state.ledgers.icp;
-            ledger
-                .burn_key(&transfer.to, transfer.amount)
-                .map_err(|error| invalid(method, format!("{error:?}")))?;
             let cycles = cycles_for(transfer.amount);
-            match notification {
-                Notification::Mint(args) => encode(mint_cycles(call, args, cycles)),
-                Notification::TopUp(args) => {
-                    // `payment` checked that the canister exists.
-                    let target = call.executor.canister(args.canister_id.as_slice());
-                    target.cycles = target.cycles.saturating_add(cycles);
-                    encode(Ok::<_, NotifyError>(Nat::from(cycles)))
+            let delivered = match &notification {
+                Notification::Mint(args) => mint_cycles(call, args, cycles).map(encode_ok),
+                Notification::TopUp(args) => Ok(encode_ok(top_up(call, args, cycles))),
+                Notification::Create(args) => create_canister(call, args, cycles).map(encode_ok),
+            };
+            match delivered {
+                Ok(reply) => {
+                    // The ICP is burned: it became cycles.
+                    let ledger = &mut call.executor.state.ledgers.icp;
+                    ledger
+                        .burn_key(&transfer.to, transfer.amount)
+                        .map_err(|error| invalid(method, format!("{error:?}")))?;
+                    reply
                 }
-                Notification::Create(args) => encode(create_canister(call, *args, cycles)),
+                Err(reason) => notification.failed(refund(call, &transfer, reason)),
             }
         }
     };
@@ -389,20 +396,28 @@ fn payment(
 }
 
 /// Sends `transfer`'s ICP back to its sender, less the ledger's fee.
-fn refund(call: &mut Call, transfer: &Transfer<AccountIdentifier>, memo: u64) -> NotifyError {
-    let reason = match memo {
-        MEMO_TOP_UP => "the memo is not TPUP, or the canister does not exist",
-        MEMO_CREATE => "the memo is not CREA",
-        _ => "the memo is not MINT",
-    };
+fn refund(call: &mut Call, transfer: &Transfer<AccountIdentifier>, reason: String) -> NotifyError {
     let ledger = &mut call.executor.state.ledgers.icp;
     let back = transfer.amount.saturating_sub(super::icp_ledger::FEE);
     let burned = ledger.burn_key(&transfer.to, transfer.amount);
     let block_index = burned.ok().map(|_| ledger.credit_key(transfer.from, back));
     NotifyError::Refunded {
-        reason: reason.into(),
+        reason,
         block_index,
     }
+}
+
+/// A notification's successful reply.
+fn encode_ok<T: CandidType>(value: T) -> Vec<u8> {
+    encode(Ok::<T, NotifyError>(value))
+}
+
+/// Adds `cycles` to the canister `args` names (`payment` checked that it
+/// exists); the cycles added.
+fn top_up(call: &mut Call, args: &NotifyTopUpArg, cycles: u128) -> Nat {
+    let target = call.executor.canister(args.canister_id.as_slice());
+    target.cycles = target.cycles.saturating_add(cycles);
+    Nat::from(cycles)
 }
 
 /// Mints `cycles` and deposits them, less the cycles ledger's fee, to the
@@ -410,22 +425,19 @@ fn refund(call: &mut Call, transfer: &Transfer<AccountIdentifier>, memo: u64) ->
 /// as icp-cli reads it).
 fn mint_cycles(
     call: &mut Call,
-    args: NotifyMintCyclesArg,
+    args: &NotifyMintCyclesArg,
     cycles: u128,
-) -> Result<NotifyMintCyclesSuccess, NotifyError> {
+) -> Result<NotifyMintCyclesSuccess, String> {
     let account = Account {
         owner: CandidPrincipal::from_slice(call.caller),
-        subaccount: args.to_subaccount,
+        subaccount: args.to_subaccount.clone(),
     };
     let deposited = cycles.saturating_sub(super::cycles_ledger::FEE);
     let may_mint = call.may_mint();
     let ledger = &mut call.executor.state.ledgers.cycles;
     let block = ledger
         .mint(&account, deposited)
-        .map_err(|error| NotifyError::Other {
-            error_code: 2,
-            error_message: format!("{error:?}"),
-        })?;
+        .map_err(|_| "the cycles ledger subaccount is not 32 bytes".to_string())?;
     let balance = ledger.balance(&account, &super::cycles_ledger::KIND, &may_mint);
     Ok(NotifyMintCyclesSuccess {
         block_index: Nat::from(block),
@@ -438,22 +450,19 @@ fn mint_cycles(
 /// creation fee.
 fn create_canister(
     call: &mut Call,
-    args: NotifyCreateCanisterArg,
+    args: &NotifyCreateCanisterArg,
     cycles: u128,
-) -> Result<CandidPrincipal, NotifyError> {
+) -> Result<CandidPrincipal, String> {
     let fee = call.executor.fees.canister_creation;
     let Some(balance) = cycles.checked_sub(fee) else {
-        return Err(NotifyError::Other {
-            error_code: 3,
-            error_message: format!("creating a canister costs {fee} cycles, {cycles} paid"),
-        });
+        return Err(format!(
+            "creating a canister costs {fee} cycles, {cycles} paid"
+        ));
     };
     let controller = args.controller.as_slice().to_vec();
-    crate::execution::management::create(call.executor, &controller, args.settings, balance)
-        .map_err(|reject| NotifyError::Other {
-            error_code: 4,
-            error_message: reject.message,
-        })
+    let settings = args.settings.clone();
+    crate::execution::management::create(call.executor, &controller, settings, balance)
+        .map_err(|reject| reject.message)
 }
 
 fn invalid(method: &str, error: impl std::fmt::Display) -> Reject {

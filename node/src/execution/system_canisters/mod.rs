@@ -291,13 +291,15 @@ mod tests {
             cycles: Token::default(),
             icp: Token::default(),
         };
-        before.icp.mint(&alice, 7).unwrap();
+        // Past 64 bits, as CBOR writes a bignum.
+        let large = u128::from(u64::MAX) * 3;
+        before.icp.mint(&alice, large).unwrap();
         before.cycles.mint(&alice, 9).unwrap();
         let bytes = crate::cbor::to_cbor(&before);
         let loaded: Ledgers = ciborium::from_reader(bytes.as_slice()).unwrap();
         let nobody_mints = |_: &[u8]| false;
         let kind = ledger::TokenKind { fee: 0, faucet: 0 };
-        assert_eq!(loaded.icp.balance(&alice, &kind, &nobody_mints), 7);
+        assert_eq!(loaded.icp.balance(&alice, &kind, &nobody_mints), large);
         assert_eq!(loaded.cycles.balance(&alice, &kind, &nobody_mints), 9);
         // And the current form loads as it is.
         let again: Ledgers =

@@ -196,6 +196,47 @@ fn a_notification_of_a_transfer_that_does_not_pay_for_it_changes_nothing_or_refu
         icp_before - 2 * fee
     );
     assert_eq!(balance(&mut replica, &CYCLES_LEDGER, USER), cycles_before);
+
+    // Cycles that cannot be delivered — to a subaccount that is not 32
+    // bytes, or too few for a canister's creation fee — are refunded too.
+    let block = transfer(&mut replica, USER, cmc_account(USER), ICP, cmc::MEMO_MINT);
+    let bad_subaccount = Encode!(&NotifyMintCyclesArg {
+        block_index: block,
+        to_subaccount: Some(serde_bytes::ByteBuf::from(vec![1, 2, 3])),
+        deposit_memo: None,
+    })
+    .unwrap();
+    let refunded =
+        notify::<NotifyMintCyclesSuccess>(&mut replica, USER, "notify_mint_cycles", bad_subaccount);
+    assert!(
+        matches!(refunded, Err(NotifyError::Refunded { .. })),
+        "{refunded:?}"
+    );
+    let block = transfer(
+        &mut replica,
+        USER,
+        cmc_account(USER),
+        ICP / 100,
+        cmc::MEMO_CREATE,
+    );
+    let create = Encode!(&NotifyCreateCanisterArg {
+        block_index: block,
+        controller: CandidPrincipal::from_slice(USER),
+        subnet_type: None,
+        subnet_selection: None,
+        settings: None,
+    })
+    .unwrap();
+    let refunded = notify::<CandidPrincipal>(&mut replica, USER, "notify_create_canister", create);
+    assert!(
+        matches!(refunded, Err(NotifyError::Refunded { .. })),
+        "{refunded:?}"
+    );
+    assert_eq!(
+        balance(&mut replica, &ICP_LEDGER, USER),
+        icp_before - 6 * fee
+    );
+    assert_eq!(balance(&mut replica, &CYCLES_LEDGER, USER), cycles_before);
 }
 
 #[test]
