@@ -43,7 +43,48 @@ pub struct SubmitResponse {
 }
 
 /// Serves until the process ends, under the node's [`HttpLimits`](crate::config::HttpLimits).
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+/// Threads serving HTTP clients.
+const HTTP_THREADS: usize = 2;
+/// How much lower than consensus the HTTP threads run (a nice value).
+const HTTP_NICENESS: libc::c_int = 10;
+
+/// Serves the HTTP API on `listener` from a runtime of its own, whose
+/// threads (queries and witness building included) run at a lower OS
+/// priority than the node's consensus and execution: a flood of hostile
+/// clients takes the node's spare CPU, not its block rate.
+///
+/// # Errors
+/// If the runtime or its thread cannot be made.
+pub fn spawn(listener: std::net::TcpListener, shared: Arc<Shared>) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(HTTP_THREADS)
+        .thread_name("http")
+        .on_thread_start(|| {
+            // SAFETY: gettid and setpriority only read their arguments; on
+            // Linux a thread id names that one thread, whose nice value is
+            // set. Failing (not permitted) leaves the priority as it was.
+            unsafe {
+                let thread = libc::gettid() as libc::id_t;
+                libc::setpriority(libc::PRIO_PROCESS, thread, HTTP_NICENESS);
+            }
+        })
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("http-runtime".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => serve(listener, shared).await,
+                    Err(error) => tracing::error!(%error, "the HTTP listener failed"),
+                }
+            })
+        })?;
+    Ok(())
+}
+
+async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let router = Router::new()
         .route("/api/v1/ingress", post(submit))
         .route("/status", get(status))

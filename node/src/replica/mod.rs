@@ -250,13 +250,12 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         node_principal,
         http_limits: config.http_limits,
     });
-    let listener = tokio::net::TcpListener::bind(config.http)
-        .await
-        .map_err(|source| NodeError::Http {
-            address: config.http,
-            source,
-        })?;
-    tokio::spawn(crate::api::serve(listener, Arc::clone(&shared)));
+    let http_error = |source| NodeError::Http {
+        address: config.http,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(config.http).map_err(http_error)?;
+    crate::api::spawn(listener, Arc::clone(&shared)).map_err(http_error)?;
 
     let stats = Stats::default();
     let gap = store.first_gap()?;
