@@ -87,6 +87,18 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         count(2)
     );
 
+    // Queries run on one node each; the nodes report them in blocks and
+    // `canister_status` shows their sum: 1 above, 4 more here, 3 on node 1.
+    let node_1 = agent_for_node(&subnet, 1).await;
+    for node in [&agent; 4].into_iter().chain([&node_1; 3]) {
+        assert_eq!(query::<Nat>(node, canister, "get").await.unwrap(), count(2));
+    }
+    let stats = wait_for_query_calls(&agent, canister, 8).await;
+    let (argument, reply) = (Encode!().unwrap(), Encode!(&count(2)).unwrap());
+    assert_eq!(stats.request_payload_bytes_total, 8 * argument.len());
+    assert_eq!(stats.response_payload_bytes_total, 8 * reply.len());
+    assert!(stats.num_instructions_total > 0u8);
+
     update::<()>(&agent, canister, "set_label", Encode!(&"chainkey")).await;
     let certified = agent
         .read_state_canister_info(canister, "certified_data")
@@ -153,6 +165,38 @@ async fn ic_agent_deploys_calls_queries_and_upgrades_a_motoko_canister() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     subnet.stop();
+}
+
+/// The query statistics `canister_status` reports for `canister` once they
+/// count `calls` calls (panics if they never do, or count more).
+async fn wait_for_query_calls(
+    agent: &Agent,
+    canister: candid::Principal,
+    calls: u8,
+) -> ic_management_canister_types::QueryStats {
+    let management = candid::Principal::management_canister();
+    let arg = ic_management_canister_types::CanisterIdRecord {
+        canister_id: canister,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = agent
+            .update(&management, "canister_status")
+            .with_effective_canister_id(canister)
+            .with_arg(Encode!(&arg).unwrap())
+            .call_and_wait()
+            .await
+            .expect("canister_status");
+        let stats = Decode!(&reply, ic_management_canister_types::CanisterStatusResult)
+            .unwrap()
+            .query_stats;
+        assert!(stats.num_calls_total <= calls, "{stats:?}");
+        if stats.num_calls_total == calls {
+            return stats;
+        }
+        assert!(Instant::now() < deadline, "query stats stay at {stats:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Waits until every node has the chain-key ECDSA key.

@@ -6,7 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use crate::types::{Hash, Height, IngressMessage, Payload};
+use crate::types::{Hash, Height, IngressMessage, NodeId, Payload};
 
 /// Builds and validates block payloads.
 ///
@@ -20,8 +20,17 @@ pub trait PayloadBuilder {
     /// The payload for a new block at `height` on `parent`.
     fn build(&mut self, height: Height, parent: &Hash, past: &[&Payload], time_ns: u64) -> Payload;
     /// Whether a proposed payload is acceptable (limits, well-formedness,
-    /// nothing already in `past`).
-    fn validate(&self, height: Height, payload: &Payload, past: &[&Payload], time_ns: u64) -> bool;
+    /// nothing already in `past`). `maker` made the block (its signature
+    /// on the proposal verified): what a section says for the maker's own
+    /// node must be the maker's.
+    fn validate(
+        &self,
+        height: Height,
+        maker: NodeId,
+        payload: &Payload,
+        past: &[&Payload],
+        time_ns: u64,
+    ) -> bool;
     /// The local wall clock, Unix nanoseconds, for the times of this node's
     /// blocks and for refusing blocks from too far in the future; 0 when
     /// there is none (the simulator), and block times just count up.
@@ -148,6 +157,7 @@ impl PayloadBuilder for IngressQueue {
     fn validate(
         &self,
         _height: Height,
+        _maker: NodeId,
         payload: &Payload,
         past: &[&Payload],
         _time_ns: u64,
@@ -196,9 +206,9 @@ mod tests {
         let parent_payload = ingress(&[1]);
         let past = [&parent_payload];
         assert_eq!(queue.build(5, &Hash::default(), &past, 0), ingress(&[2, 3]));
-        assert!(queue.validate(5, &ingress(&[2]), &past, 0));
-        assert!(!queue.validate(5, &ingress(&[1]), &past, 0));
-        assert!(!queue.validate(5, &ingress(&[2, 2]), &[], 0));
+        assert!(queue.validate(5, 0, &ingress(&[2]), &past, 0));
+        assert!(!queue.validate(5, 0, &ingress(&[1]), &past, 0));
+        assert!(!queue.validate(5, 0, &ingress(&[2, 2]), &[], 0));
         // Once the parent is finalized, its messages leave the queue.
         queue.on_finalized(4, &parent_payload);
         assert_eq!(queue.build(6, &Hash::default(), &[], 0), ingress(&[2, 3]));

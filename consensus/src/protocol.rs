@@ -676,8 +676,13 @@ impl<C: ConsensusCrypto, P: PayloadBuilder> Consensus<C, P> {
             block.height,
         )
         .is_some_and(|past| {
-            self.payloads
-                .validate(block.height, &block.payload, &past, block.time_ns)
+            self.payloads.validate(
+                block.height,
+                block.maker,
+                &block.payload,
+                &past,
+                block.time_ns,
+            )
         })
     }
 

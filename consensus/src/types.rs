@@ -68,6 +68,11 @@ pub struct Payload {
     /// Streams from other subnets (reserved for cross-subnet messaging:
     /// nodes refuse a block that carries any yet).
     pub xnet: Vec<serde_bytes::ByteBuf>,
+    /// What the maker's node counted of the queries it served (queries
+    /// run on one node, outside blocks: this is how the subnet learns of
+    /// them). Absent from blocks made before the section existed.
+    #[serde(default)]
+    pub query_stats: Vec<serde_bytes::ByteBuf>,
 }
 
 impl Payload {
@@ -78,7 +83,7 @@ impl Payload {
             .ingress
             .iter()
             .map(|message| message.id.0.len() + message.content.len());
-        let entries = [&self.chain_key, &self.nidkg, &self.xnet]
+        let entries = [&self.chain_key, &self.nidkg, &self.xnet, &self.query_stats]
             .into_iter()
             .flatten()
             .map(|entry| entry.len());
@@ -87,7 +92,9 @@ impl Payload {
 
     /// A hash committing to every section: each section is its label,
     /// its number of items and the items, each length-prefixed, so no two
-    /// payloads share an encoding.
+    /// payloads share an encoding. The query-stats section, added later,
+    /// is hashed only when it holds something, so blocks made before it
+    /// existed keep their hashes.
     pub fn hash(&self) -> Hash {
         let ingress = self
             .ingress
@@ -96,12 +103,15 @@ impl Payload {
         fn entries(section: &[serde_bytes::ByteBuf]) -> Vec<&[u8]> {
             section.iter().map(|entry| entry.as_slice()).collect()
         }
-        let sections: [(&[u8], Vec<&[u8]>); 4] = [
+        let mut sections: Vec<(&[u8], Vec<&[u8]>)> = vec![
             (b"ingress", ingress.collect()),
             (b"chain_key", entries(&self.chain_key)),
             (b"nidkg", entries(&self.nidkg)),
             (b"xnet", entries(&self.xnet)),
         ];
+        if !self.query_stats.is_empty() {
+            sections.push((b"query_stats", entries(&self.query_stats)));
+        }
         let lengths: Vec<Vec<[u8; 8]>> = sections
             .iter()
             .map(|(_, items)| {
@@ -429,4 +439,49 @@ pub struct FinalizedBlock {
     pub block: Block,
     /// Its hash.
     pub hash: Hash,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(hash: Hash) -> String {
+        hash.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    fn block(query_stats: Vec<serde_bytes::ByteBuf>) -> Block {
+        let payload = Payload {
+            ingress: vec![IngressMessage {
+                id: Hash([7; 32]),
+                content: b"call".to_vec(),
+            }],
+            chain_key: vec![vec![1, 2, 3].into()],
+            query_stats,
+            ..Payload::default()
+        };
+        Block {
+            payload,
+            ..Block::genesis()
+        }
+    }
+
+    /// Blocks made before the query-stats section existed keep their
+    /// hashes (the values are those the code before it computed), so a
+    /// node's stored chain stays valid; a report changes the hash.
+    #[test]
+    fn the_query_stats_section_is_hashed_only_when_it_holds_something() {
+        let before = block(Vec::new());
+        assert_eq!(
+            hex(before.payload.hash()),
+            "61a0ade17263d12eb5f69a0fac5c9e3d8e0f8e933ee1e8d6753c7d276f1df82e"
+        );
+        assert_eq!(
+            hex(before.hash()),
+            "e2e84203d485406d965d795be1793d34601df23bd423c565553101f8bc5823df"
+        );
+        let reporting = block(vec![vec![9].into()]);
+        assert_ne!(reporting.hash(), before.hash());
+        let other_report = block(vec![vec![8].into()]);
+        assert_ne!(reporting.hash(), other_report.hash());
+    }
 }

@@ -6,7 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use chainkey_consensus::types::{Artifact, Hash, Payload, Proposal};
+use chainkey_consensus::types::{Artifact, Hash, NodeId, Payload, Proposal};
 use chainkey_consensus::{
     Action, BlsCrypto, Config, Consensus, ConsensusCrypto, Event, Height, IngressQueue,
     PayloadBuilder, SubnetKeys,
@@ -26,9 +26,16 @@ impl PayloadBuilder for Counting {
         self.inner.build(height, parent, past, time_ns)
     }
 
-    fn validate(&self, height: Height, payload: &Payload, past: &[&Payload], time_ns: u64) -> bool {
+    fn validate(
+        &self,
+        height: Height,
+        maker: NodeId,
+        payload: &Payload,
+        past: &[&Payload],
+        time_ns: u64,
+    ) -> bool {
         self.validated.set(self.validated.get() + 1);
-        self.inner.validate(height, payload, past, time_ns)
+        self.inner.validate(height, maker, payload, past, time_ns)
     }
 }
 

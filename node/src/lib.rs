@@ -14,7 +14,9 @@
 //!    asks the canister's `canister_inspect_message` and checks that it can
 //!    pay ([`execution::ingress_filter`]), and hands the message to the
 //!    event loop. Queries, `read_state`, `/status` and `/metrics` are
-//!    answered here too, from the latest certified state.
+//!    answered here too, from the latest certified state; each node counts
+//!    the queries it answers and reports them in the blocks it makes
+//!    ([`query_stats`]).
 //! 2. **[`ingress`]** — accepted messages wait in a bounded pool, are
 //!    deduplicated and expire; block makers take them into payloads, and
 //!    every node validates a proposed payload's messages the same way.
@@ -74,6 +76,7 @@ pub mod metrics;
 pub mod net;
 pub mod payload;
 pub mod peer_buffer;
+pub mod query_stats;
 pub mod registry;
 pub mod replica;
 pub mod store;

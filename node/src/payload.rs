@@ -1,17 +1,18 @@
 //! A block's payload, section by section: ingress (the IC's limits, every
 //! message's signature checked in one batch), chain-key work and NIDKG
 //! reshares (the chain-key pool's rules, each section within its own
-//! limits), and streams from other subnets (reserved: refused until
-//! cross-subnet messaging exists). [`NodePayloads`] builds this node's
+//! limits), the maker's query statistics ([`crate::query_stats`]), and
+//! streams from other subnets (reserved: refused until cross-subnet
+//! messaging exists). [`NodePayloads`] builds this node's
 //! payloads and judges everyone's, cheap checks first; every refusal is a
 //! [`PayloadError`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chainkey_consensus::types::IngressMessage;
-use chainkey_consensus::{Hash, Height, IngressQueue, Payload, PayloadBuilder};
+use chainkey_consensus::{Hash, Height, IngressQueue, NodeId, Payload, PayloadBuilder};
 use chainkey_crypto::batch::{BatchVerifier, Job};
 
 use crate::cbor::to_cbor;
@@ -22,6 +23,7 @@ use crate::ingress::{
     content_key, decode, expiries, unix_ms, Admission, Ingress, IngressBlockError, Seen,
     BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
+use crate::query_stats::{self, Collector, QueryStatsError};
 
 /// The node's block payloads: its queue of accepted messages, and the
 /// validation of other makers' payloads (every message decodes, matches
@@ -42,13 +44,34 @@ pub struct NodePayloads {
     pub finalized_messages: u64,
     /// Chain-key work: the finalized chain-key state and what waits for blocks.
     pub chain_key: ChainKeyPool,
+    /// This node's query statistics, and how to judge others' reports.
+    query_stats: QueryStatsSection,
+}
+
+/// The query-stats section as this node sees it: who it is, what it
+/// counted (shared with the HTTP endpoint, which records every query),
+/// and the bounds reports are judged by.
+pub struct QueryStatsSection {
+    /// This node.
+    pub me: NodeId,
+    /// Its counts.
+    pub collector: Arc<Mutex<Collector>>,
+    /// What one query can count.
+    pub bounds: query_stats::Bounds,
 }
 
 impl NodePayloads {
-    /// Payloads verified with `verifier`, chain-key work from `chain_key`.
-    pub fn new(queue: IngressQueue, verifier: Arc<BatchVerifier>, chain_key: ChainKeyPool) -> Self {
+    /// Payloads verified with `verifier`, chain-key work from `chain_key`,
+    /// this node's query statistics from `query_stats`.
+    pub fn new(
+        queue: IngressQueue,
+        verifier: Arc<BatchVerifier>,
+        chain_key: ChainKeyPool,
+        query_stats: QueryStatsSection,
+    ) -> Self {
         NodePayloads {
             chain_key,
+            query_stats,
             queue,
             expiries: HashMap::new(),
             verifier,
@@ -85,6 +108,15 @@ impl NodePayloads {
         }
     }
 
+    /// This node's query counts (a poisoned lock still holds whole counts:
+    /// every update to them is one call that cannot panic midway).
+    fn collector(&self) -> std::sync::MutexGuard<'_, Collector> {
+        self.query_stats
+            .collector
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Messages waiting for a block.
     pub fn pending(&self) -> usize {
         self.queue.len()
@@ -109,6 +141,7 @@ impl NodePayloads {
     fn refusal(
         &self,
         height: Height,
+        maker: NodeId,
         payload: &Payload,
         past: &[&Payload],
         time_ns: u64,
@@ -118,7 +151,10 @@ impl NodePayloads {
         }
         SectionLimit::CHAIN_KEY.check(&payload.chain_key)?;
         SectionLimit::NIDKG.check(&payload.nidkg)?;
-        if !self.queue.validate(height, payload, past, time_ns) {
+        let bounds = &self.query_stats.bounds;
+        query_stats::check(&payload.query_stats, maker, past, bounds)
+            .map_err(PayloadError::QueryStats)?;
+        if !self.queue.validate(height, maker, payload, past, time_ns) {
             return Err(PayloadError::Ingress(IngressBlockError::Limits));
         }
         self.validate_ingress(&payload.ingress, time_ns)?;
@@ -210,6 +246,7 @@ impl PayloadBuilder for NodePayloads {
             payload.chain_key.clear();
             payload.nidkg.clear();
         }
+        payload.query_stats = self.collector().report(self.query_stats.me, height, past);
         payload
     }
 
@@ -217,8 +254,15 @@ impl PayloadBuilder for NodePayloads {
         unix_ms().saturating_mul(1_000_000)
     }
 
-    fn validate(&self, height: Height, payload: &Payload, past: &[&Payload], time_ns: u64) -> bool {
-        match self.refusal(height, payload, past, time_ns) {
+    fn validate(
+        &self,
+        height: Height,
+        maker: NodeId,
+        payload: &Payload,
+        past: &[&Payload],
+        time_ns: u64,
+    ) -> bool {
+        match self.refusal(height, maker, payload, past, time_ns) {
             Ok(()) => true,
             Err(error) => {
                 tracing::debug!(height, %error, "block refused");
@@ -236,6 +280,7 @@ impl PayloadBuilder for NodePayloads {
             self.finalized.insert(id, expiry);
         }
         self.chain_key.on_finalized(height, payload);
+        self.collector().on_finalized(height, payload);
     }
 
     fn can_validate(&self, finalized_height: Height, payload: &Payload) -> bool {
@@ -313,6 +358,9 @@ pub enum PayloadError {
         /// Its bytes.
         bytes: usize,
     },
+    /// Its query statistics.
+    #[error("query stats: {0}")]
+    QueryStats(QueryStatsError),
     /// Streams from other subnets, which this subnet does not take yet.
     #[error("the xnet section is not empty")]
     XNet,
@@ -334,11 +382,21 @@ mod tests {
         }
     }
 
+    /// Node 0's payloads.
     fn payloads() -> NodePayloads {
         NodePayloads::new(
             IngressQueue::default(),
             Arc::new(BatchVerifier::default()),
             ChainKeyPool::new(crate::chain_key::state::tests::genesis(1)),
+            QueryStatsSection {
+                me: 0,
+                collector: Arc::default(),
+                bounds: query_stats::Bounds {
+                    instructions: 1_000,
+                    request_bytes: 1_000,
+                    response_bytes: 1_000,
+                },
+            },
         )
     }
 
@@ -370,9 +428,9 @@ mod tests {
         let verifies_in_the_block = payloads();
         let after_expiry = delegation_expiry + 1;
         for node in [&accepted_here, &verifies_in_the_block] {
-            assert_eq!(node.refusal(1, &block, &[], now_ns), Ok(()));
+            assert_eq!(node.refusal(1, 0, &block, &[], now_ns), Ok(()));
             assert_eq!(
-                node.refusal(1, &block, &[], after_expiry),
+                node.refusal(1, 0, &block, &[], after_expiry),
                 Err(PayloadError::Ingress(IngressBlockError::DelegationExpired))
             );
         }
@@ -392,19 +450,20 @@ mod tests {
         // A node that never saw the message verifies it in the block.
         let mut other = payloads();
         assert_eq!(
-            other.refusal(1, &ingress(std::slice::from_ref(&entry)), &[], at_now),
+            other.refusal(1, 0, &ingress(std::slice::from_ref(&entry)), &[], at_now),
             Ok(())
         );
         // Expiry is judged by the block's time, not the validator's clock.
         let later = (now + 120_000) * 1_000_000;
         assert_eq!(
-            other.refusal(1, &ingress(std::slice::from_ref(&entry)), &[], later),
+            other.refusal(1, 0, &ingress(std::slice::from_ref(&entry)), &[], later),
             refused(IngressBlockError::Expiry)
         );
         let unfinalized_parent = ingress(std::slice::from_ref(&entry));
         assert_eq!(
             other.refusal(
                 1,
+                0,
                 &ingress(std::slice::from_ref(&entry)),
                 &[&unfinalized_parent],
                 at_now
@@ -419,7 +478,7 @@ mod tests {
             content: to_cbor(&Ingress::Signed(forged.clone())),
         };
         assert_eq!(
-            other.refusal(1, &ingress(&[forged_entry]), &[], at_now),
+            other.refusal(1, 0, &ingress(&[forged_entry]), &[], at_now),
             refused(IngressBlockError::Signature)
         );
         let mismatched = IngressMessage {
@@ -427,7 +486,7 @@ mod tests {
             content: to_cbor(&Ingress::Signed(message.clone())),
         };
         assert_eq!(
-            other.refusal(1, &ingress(&[mismatched]), &[], at_now),
+            other.refusal(1, 0, &ingress(&[mismatched]), &[], at_now),
             refused(IngressBlockError::WrongId)
         );
         // A message this node verified, re-included with another signature,
@@ -440,7 +499,7 @@ mod tests {
         };
         assert_eq!(resigned_entry.id, entry.id);
         assert_eq!(
-            other.refusal(1, &ingress(&[resigned_entry]), &[], at_now),
+            other.refusal(1, 0, &ingress(&[resigned_entry]), &[], at_now),
             refused(IngressBlockError::Signature)
         );
         let far = SignedIngress::sign_ed25519(&maker, 2, now + 2 * MAX_EXPIRY_MS, vec![]);
@@ -449,16 +508,30 @@ mod tests {
             content: to_cbor(&Ingress::Signed(far.clone())),
         };
         assert_eq!(
-            other.refusal(1, &ingress(&[far_entry]), &[], at_now),
+            other.refusal(1, 0, &ingress(&[far_entry]), &[], at_now),
             refused(IngressBlockError::Expiry),
             "expiry too far ahead"
         );
         other.on_finalized(1, &ingress(std::slice::from_ref(&entry)));
         assert_eq!(
-            other.refusal(2, &ingress(&[entry]), &[], at_now),
+            other.refusal(2, 0, &ingress(&[entry]), &[], at_now),
             refused(IngressBlockError::Finalized),
             "finalized once, never again"
         );
+    }
+
+    /// Blocks stored before the query-stats section existed (their
+    /// payloads' encoding has no such field) still decode.
+    #[test]
+    fn a_payload_stored_before_query_stats_existed_decodes() {
+        let mut stored = ciborium::Value::serialized(&payload_with_entry()).unwrap();
+        let ciborium::Value::Map(fields) = &mut stored else {
+            panic!("a payload encodes as a map");
+        };
+        fields.retain(|(key, _)| key.as_text() != Some("query_stats"));
+        assert_eq!(fields.len(), 4, "the four older sections");
+        let decoded: Payload = ciborium::from_reader(to_cbor(&stored).as_slice()).unwrap();
+        assert_eq!(decoded, payload_with_entry());
     }
 
     /// A payload with one (malformed) chain-key entry.
@@ -488,10 +561,10 @@ mod tests {
         // not count against the ingress limits (this one is judged by the
         // chain-key rules: garbage, refused as malformed, not as too many).
         let mut payload = ingress(&full_ingress);
-        assert_eq!(nodes.refusal(1, &payload, &[], at_now), Ok(()));
+        assert_eq!(nodes.refusal(1, 0, &payload, &[], at_now), Ok(()));
         payload.chain_key.push(vec![0xff, 0].into());
         assert_eq!(
-            nodes.refusal(1, &payload, &[], at_now),
+            nodes.refusal(1, 0, &payload, &[], at_now),
             Err(PayloadError::ChainKey(
                 crate::chain_key::state::ItemError::Malformed
             ))
@@ -502,7 +575,7 @@ mod tests {
             ..Payload::default()
         };
         assert!(matches!(
-            nodes.refusal(1, &crowded, &[], at_now),
+            nodes.refusal(1, 0, &crowded, &[], at_now),
             Err(PayloadError::SectionTooLarge {
                 section: "nidkg",
                 ..
@@ -513,7 +586,7 @@ mod tests {
             ..Payload::default()
         };
         assert!(matches!(
-            nodes.refusal(1, &heavy, &[], at_now),
+            nodes.refusal(1, 0, &heavy, &[], at_now),
             Err(PayloadError::SectionTooLarge {
                 section: "chain_key",
                 ..
@@ -525,13 +598,33 @@ mod tests {
         let lagging = payload_with_entry();
         assert!(!nodes.can_validate(5, &lagging));
         assert!(nodes.can_validate(5, &heavy));
+        // A node reports its own query counts in the blocks it makes, and
+        // only its own.
+        let mut maker = payloads();
+        let counts = crate::execution::QueryCounts {
+            calls: 1,
+            instructions: 10,
+            request_bytes: 10,
+            response_bytes: 10,
+        };
+        maker.collector().record(b"canister", &counts);
+        let reporting = maker.build(1, &Hash::default(), &[], at_now);
+        assert_eq!(reporting.query_stats.len(), 1);
+        assert_eq!(nodes.refusal(1, 0, &reporting, &[], at_now), Ok(()));
+        assert_eq!(
+            nodes.refusal(1, 3, &reporting, &[], at_now),
+            Err(PayloadError::QueryStats(QueryStatsError::NotTheMaker {
+                reporter: 0,
+                maker: 3
+            }))
+        );
         // Streams from other subnets are not taken yet.
         let xnet = Payload {
             xnet: vec![vec![1].into()],
             ..Payload::default()
         };
         assert_eq!(
-            nodes.refusal(1, &xnet, &[], at_now),
+            nodes.refusal(1, 0, &xnet, &[], at_now),
             Err(PayloadError::XNet)
         );
     }

@@ -6,7 +6,7 @@
 //! their answers are the same.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -32,6 +32,7 @@ use crate::ic::state_tree::RequestStatus;
 use crate::ingress::{
     unix_ms, Admission, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
+use crate::query_stats::Collector;
 
 /// The largest `read_state` request accepted: [`read_state::MAX_PATHS`]
 /// paths of request statuses take some 60 KiB, so a larger body is
@@ -395,6 +396,7 @@ async fn query(
     let runtime = Arc::clone(&shared.runtime);
     let query_instructions = shared.execution.query_instructions;
     let cycles = shared.cycles.clone();
+    let query_stats = Arc::clone(&shared.query_stats);
     let result = shared
         .canister_runs
         .run(move || {
@@ -404,7 +406,14 @@ async fn query(
                 caller: sender.as_bytes(),
                 arg,
             };
-            run_query(&runtime, query_instructions, &cycles, &state, call)
+            run_query(
+                &runtime,
+                query_instructions,
+                &cycles,
+                &query_stats,
+                &state,
+                call,
+            )
         })
         .await?;
     Ok(cbor_response(signed_query_response(
@@ -420,10 +429,14 @@ struct QueryCall<'a> {
     arg: Vec<u8>,
 }
 
+/// Answers a query: the management canister's, the system canisters'
+/// (natively), or a canister's code run on a throwaway instance — which
+/// counts toward the canister's query statistics.
 fn run_query(
     runtime: &execution::wasm::Runtime,
     query_instructions: u64,
     cycles: &crate::config::CyclesConfig,
+    query_stats: &Mutex<Collector>,
     state: &Certified,
     call: QueryCall,
 ) -> Result<Vec<u8>, Reject> {
@@ -476,7 +489,7 @@ fn run_query(
     }
     let paths: [&[&[u8]]; 2] = [&[b"canister", canister_id, b"certified_data"], &[b"time"]];
     let data_certificate = certificate(state, &paths);
-    execution::query(
+    let run = execution::query(
         runtime,
         canister_id,
         canister,
@@ -486,7 +499,12 @@ fn run_query(
         state.state.time_ns,
         Some(data_certificate),
         query_instructions,
-    )
+    );
+    query_stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .record(canister_id, &run.counts);
+    run.result
 }
 
 /// A query's answer with this node's signature over it.

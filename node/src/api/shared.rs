@@ -60,4 +60,6 @@ pub struct Shared {
     pub node_principal: Vec<u8>,
     /// Bounds on the HTTP endpoint's connections.
     pub http_limits: crate::config::HttpLimits,
+    /// Counts the queries this node answers, for its block reports.
+    pub query_stats: Arc<Mutex<crate::query_stats::Collector>>,
 }

@@ -34,7 +34,7 @@ pub mod system_api;
 pub mod system_canisters;
 pub mod wasm;
 
-pub use query::{inspect_message, query};
+pub use query::{inspect_message, query, QueryCounts, QueryRun};
 use state::principal_text;
 pub use state::{
     reject_code, CallContext, Callback, Canister, Code, IngressCall, Message, Metadata, Origin,
@@ -166,6 +166,7 @@ impl Executor {
         self.seed = block.hash;
         self.rand_counter = 0;
         self.apply_chain_key(block.chain_key);
+        self.add_query_stats(block.query_stats);
         self.charge_storage();
         self.queue_system_tasks();
         for call in block.calls {
@@ -211,6 +212,16 @@ impl Executor {
             self.state
                 .request_status
                 .retain(|status| status.expiry_ns.saturating_add(STATUS_RETENTION_NS) > now);
+        }
+    }
+
+    /// Adds the query counts a block's maker reported to their canisters
+    /// (counts for a canister that no longer exists are dropped).
+    fn add_query_stats(&mut self, reported: Vec<(Vec<u8>, QueryCounts)>) {
+        for (id, counts) in reported {
+            if let Some(canister) = self.state.canisters.get_mut(&id) {
+                Arc::make_mut(canister).query_stats.add(&counts);
+            }
         }
     }
 

@@ -3,8 +3,11 @@
 //! `canister_inspect_message` deciding whether an ingress message may
 //! enter a block.
 
+use serde::{Deserialize, Serialize};
+
+use super::pages::Pages;
 use super::system_api::{Entry, Response};
-use super::wasm::{Ran, Runtime};
+use super::wasm::{Instance, Ran, Runtime};
 use super::{principal_text, reject_code, Canister, Reject};
 
 /// The export that inspects ingress messages.
@@ -53,6 +56,41 @@ pub fn inspect_message(
     Ok(())
 }
 
+/// What one node counted of the queries it ran for one canister: the
+/// canister's query statistics. Queries run outside blocks, so nodes
+/// report their counts in blocks and execution adds them up
+/// (`crate::query_stats`). Sums saturate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryCounts {
+    /// Queries run.
+    pub calls: u64,
+    /// Instructions they used.
+    pub instructions: u64,
+    /// Bytes of their arguments.
+    pub request_bytes: u64,
+    /// Bytes of their replies (or reject messages).
+    pub response_bytes: u64,
+}
+
+impl QueryCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &QueryCounts) {
+        self.calls = self.calls.saturating_add(other.calls);
+        self.instructions = self.instructions.saturating_add(other.instructions);
+        self.request_bytes = self.request_bytes.saturating_add(other.request_bytes);
+        self.response_bytes = self.response_bytes.saturating_add(other.response_bytes);
+    }
+}
+
+/// A query's answer, and what it counts toward its canister's statistics.
+#[derive(Debug)]
+pub struct QueryRun {
+    /// The reply, or why there is none.
+    pub result: Result<Vec<u8>, Reject>,
+    /// This one query's counts.
+    pub counts: QueryCounts,
+}
+
 /// Runs `export` (a `canister_query` method) of `canister` on a throwaway
 /// instance: its changes are discarded.
 #[allow(clippy::too_many_arguments)]
@@ -66,7 +104,38 @@ pub fn query(
     time_ns: u64,
     data_certificate: Option<Vec<u8>>,
     fuel: u64,
-) -> Result<Vec<u8>, Reject> {
+) -> QueryRun {
+    let request_bytes = arg.len() as u64;
+    let ran = instantiate(runtime, id, canister).map(|(mut instance, stable)| {
+        let mut api = canister.api(Entry::Query, id, time_ns, stable);
+        api.arg = arg;
+        api.caller = caller.to_vec();
+        api.data_certificate = data_certificate;
+        instance.run(export, api, fuel)
+    });
+    let (result, instructions) = match ran {
+        Ok((api, ran)) => (answer(api.response, ran), api.instructions),
+        Err(reject) => (Err(reject), 0),
+    };
+    let response_bytes = match &result {
+        Ok(reply) => reply.len(),
+        Err(reject) => reject.message.len(),
+    } as u64;
+    let counts = QueryCounts {
+        calls: 1,
+        instructions,
+        request_bytes,
+        response_bytes,
+    };
+    QueryRun { result, counts }
+}
+
+/// A fresh instance of `canister`'s code, and its stable memory.
+fn instantiate(
+    runtime: &Runtime,
+    id: &[u8],
+    canister: &Canister,
+) -> Result<(Instance, Pages), Reject> {
     let Some(code) = &canister.code else {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,
@@ -77,16 +146,16 @@ pub fn query(
     let compiled = runtime
         .load(&code.module, &code.module_hash)
         .map_err(|error| Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string()))?;
-    let mut instance = runtime.resume(&compiled, id, &code.heap)?;
-    let mut api = canister.api(Entry::Query, id, time_ns, code.heap.stable.clone());
-    api.arg = arg;
-    api.caller = caller.to_vec();
-    api.data_certificate = data_certificate;
-    let (api, ran) = instance.run(export, api, fuel);
+    let instance = runtime.resume(&compiled, id, &code.heap)?;
+    Ok((instance, code.heap.stable.clone()))
+}
+
+/// A query's answer: its reply, or why it has none.
+fn answer(response: Option<Response>, ran: Ran) -> Result<Vec<u8>, Reject> {
     if let Ran::Trapped(trap) = ran {
         return Err(trap.into());
     }
-    match api.response {
+    match response {
         Some(Response::Reply(bytes)) => Ok(bytes),
         Some(Response::Reject(message)) => {
             Err(Reject::new(reject_code::CANISTER_REJECT, "IC0406", message))

@@ -49,6 +49,8 @@ pub struct Block {
     pub calls: Vec<IngressCall>,
     /// What its chain-key items changed.
     pub chain_key: Vec<crate::chain_key::ChainKeyEvent>,
+    /// Query counts its maker's node reported, by canister.
+    pub query_stats: Vec<(Vec<u8>, super::QueryCounts)>,
 }
 
 /// One executed height.

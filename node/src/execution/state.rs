@@ -236,6 +236,9 @@ pub struct Canister {
     /// Whether its low-wasm-memory hook is due.
     #[serde(default)]
     pub low_wasm_memory: super::low_memory_hook::HookStatus,
+    /// The queries the subnet's nodes ran for it, as they reported them.
+    #[serde(default)]
+    pub query_stats: super::QueryCounts,
 }
 
 impl Canister {
@@ -257,6 +260,7 @@ impl Canister {
             snapshots: Vec::new(),
             history: History::default(),
             low_wasm_memory: Default::default(),
+            query_stats: Default::default(),
         }
     }
 

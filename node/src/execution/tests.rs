@@ -83,6 +83,8 @@ struct Replica {
     time_ns: u64,
     /// Block time between heights.
     block_interval_ns: u64,
+    /// Query counts the next block reports.
+    query_stats: Vec<(Vec<u8>, QueryCounts)>,
 }
 
 impl Replica {
@@ -99,6 +101,7 @@ impl Replica {
             nonce: 0,
             time_ns: 1_700_000_000_000_000_000,
             block_interval_ns: 1_000_000,
+            query_stats: Vec::new(),
         }
     }
 
@@ -138,6 +141,7 @@ impl Replica {
             next_beacon: [0; 32],
             calls: ingress,
             chain_key: Vec::new(),
+            query_stats: std::mem::take(&mut self.query_stats),
         });
         ids.iter()
             .map(|id| {
@@ -230,6 +234,11 @@ impl Replica {
     }
 
     fn query(&self, id: &[u8], method: &str) -> Result<Vec<u8>, Reject> {
+        self.query_run(id, method).result
+    }
+
+    /// A query of `method` of canister `id`, with what it counts.
+    fn query_run(&self, id: &[u8], method: &str) -> QueryRun {
         let canister = &self.executor.state.canisters[id];
         query(
             &self.executor.runtime,
@@ -430,6 +439,7 @@ fn replicas_agree_and_checkpoints_restore() {
         nonce: a.nonce,
         time_ns: a.time_ns,
         block_interval_ns: a.block_interval_ns,
+        query_stats: Vec::new(),
     };
     assert_eq!(count(&c.reply(&id, "inc", vec![])), 3);
     assert_eq!(count(&a.reply(&id, "inc", vec![])), 3);

@@ -127,6 +127,7 @@ impl Node {
             next_beacon: next_beacon.0,
             calls: update_calls(&block.block.payload),
             chain_key: chain_key.take_events(height),
+            query_stats: crate::query_stats::reported(&block.block.payload),
         };
         // Fails only once the execution thread ended: the node is stopping.
         if self.feed.sender.send(next).is_ok() {

@@ -60,7 +60,8 @@ use crate::metrics::Metrics;
 use crate::net::dissemination::Dissemination;
 use crate::net::transport::{Identity, Received, Transport, TransportError};
 use crate::net::wire::Message;
-use crate::payload::NodePayloads;
+use crate::payload::{NodePayloads, QueryStatsSection};
+use crate::query_stats;
 use crate::store::{Store, StoreError, KEPT_PROOFS};
 use chainkey_crypto::threshold::SecretKeyShare;
 
@@ -227,6 +228,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         config.data_dir.clone(),
         executed_sender,
     );
+    let query_counts = Arc::default();
     let shared = Arc::new(Shared {
         status: Mutex::new(Status::default()),
         ingress: ingress_sender,
@@ -249,6 +251,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         query_key: secrets.query_key.clone(),
         node_principal,
         http_limits: config.http_limits,
+        query_stats: Arc::clone(&query_counts),
     });
     let http_error = |source| NodeError::Http {
         address: config.http,
@@ -289,6 +292,15 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             },
             config.genesis_nodes().len(),
         )),
+        QueryStatsSection {
+            me: config.id,
+            collector: query_counts,
+            bounds: query_stats::Bounds {
+                instructions: config.execution.query_instructions,
+                request_bytes: crate::api::ic::MAX_REQUEST_BYTES as u64,
+                response_bytes: crate::execution::system_api::MAX_REPLY_BYTES as u64,
+            },
+        },
     );
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
     let mut node = Node {

@@ -163,10 +163,10 @@ pub fn status(canister: &Canister, fees: &Fees) -> types::CanisterStatusResult {
         reserved_cycles: Nat::from(0u8),
         idle_cycles_burned_per_day: Nat::from(fees.idle_per_day(canister)),
         query_stats: types::QueryStats {
-            num_calls_total: Nat::from(0u8),
-            num_instructions_total: Nat::from(0u8),
-            request_payload_bytes_total: Nat::from(0u8),
-            response_payload_bytes_total: Nat::from(0u8),
+            num_calls_total: Nat::from(canister.query_stats.calls),
+            num_instructions_total: Nat::from(canister.query_stats.instructions),
+            request_payload_bytes_total: Nat::from(canister.query_stats.request_bytes),
+            response_payload_bytes_total: Nat::from(canister.query_stats.response_bytes),
         },
     }
 }

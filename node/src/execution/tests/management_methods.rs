@@ -842,3 +842,59 @@ fn subnet_info_tells_canisters_this_subnets_registry_version() {
     // Canisters only.
     rejected(&replica.block_as(USER, &[ask(&[1; 29])])[0]);
 }
+
+/// `canister_status` reports the queries the nodes reported running: the
+/// sum over every report, whichever node made it; counts for a canister
+/// that does not exist change nothing.
+#[test]
+fn canister_status_sums_the_query_counts_nodes_report() {
+    let mut replica = Replica::new();
+    let id = replica.create();
+    replica.install(&id, types::CanisterInstallMode::Install, wasm());
+    let status = |replica: &mut Replica| {
+        let RequestStatus::Replied(reply) =
+            &replica.block(&[(&[], "canister_status", record(&id))])[0]
+        else {
+            panic!("canister_status is answered");
+        };
+        Decode!(reply, types::CanisterStatusResult)
+            .unwrap()
+            .query_stats
+    };
+    assert_eq!(status(&mut replica).num_calls_total, 0u8);
+
+    let runs: Vec<QueryRun> = (0..3).map(|_| replica.query_run(&id, "get")).collect();
+    let empty_arg = Encode!().unwrap().len() as u64;
+    for run in &runs {
+        assert_eq!(run.counts.calls, 1);
+        assert_eq!(run.counts.request_bytes, empty_arg);
+        assert_eq!(
+            run.counts.response_bytes,
+            run.result.as_ref().unwrap().len() as u64
+        );
+        assert!(run.counts.instructions > 0, "the query ran code");
+    }
+    // One node ran two of them, another the third.
+    let mut first_node = runs[0].counts;
+    first_node.add(&runs[1].counts);
+    replica.query_stats = vec![
+        (id.clone(), first_node),
+        (id.clone(), runs[2].counts),
+        (canister_id(99), runs[2].counts),
+    ];
+    let reported = status(&mut replica);
+    let instructions: u64 = runs.iter().map(|run| run.counts.instructions).sum();
+    let replies: u64 = runs
+        .iter()
+        .map(|run| run.result.as_ref().unwrap().len() as u64)
+        .sum();
+    assert_eq!(reported.num_calls_total, 3u8);
+    assert_eq!(reported.num_instructions_total, instructions);
+    assert_eq!(reported.request_payload_bytes_total, 3 * empty_arg);
+    assert_eq!(reported.response_payload_bytes_total, replies);
+    assert!(!replica
+        .executor
+        .state
+        .canisters
+        .contains_key(&canister_id(99)));
+}
