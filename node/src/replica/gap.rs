@@ -150,20 +150,10 @@ pub fn answer(stored: Vec<FinalizedBlock>) -> Vec<FinalizedBlock> {
         .collect()
 }
 
-/// About how many bytes `payload` takes on the wire.
+/// About how many bytes `payload` takes on the wire: its sections'
+/// bytes, and 32 more a message for its encoding.
 fn rough_size(payload: &Payload) -> usize {
-    let ingress: usize = payload
-        .ingress
-        .iter()
-        .map(|message| 64 + message.content.len())
-        .sum();
-    let others = [&payload.chain_key, &payload.nidkg, &payload.xnet];
-    ingress
-        + others
-            .iter()
-            .flat_map(|section| section.iter())
-            .map(|entry| entry.len())
-            .sum::<usize>()
+    payload.byte_len() + 32 * payload.ingress.len()
 }
 
 #[cfg(test)]
