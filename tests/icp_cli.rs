@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use candid::{Encode, Nat};
 use chainkey_node::execution::system_canisters::cycles_ledger::FAUCET;
@@ -132,7 +132,20 @@ async fn icp_cli_deploys_and_manages_a_motoko_project() {
     let icp_balance = run(&["token", "balance"]);
     assert!(icp_balance.contains("ICP"), "{icp_balance}");
 
-    let status = run(&["canister", "status", "counter"]);
+    // The query above counts in the canister's statistics once node 0
+    // has reported it in a block of its own.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        let status = run(&["canister", "status", "counter"]);
+        if status.contains("Query stats:\n    Calls: 1\n") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "one query call in {status}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // `()` and `(2 : nat)` in Candid: 6 and 8 bytes.
+    assert!(status.contains("Req payload bytes: 6\n"), "{status}");
+    assert!(status.contains("Res payload bytes: 8\n"), "{status}");
     assert!(
         status.to_lowercase().contains("running"),
         "status: {status}"
