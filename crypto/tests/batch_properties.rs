@@ -225,7 +225,7 @@ fn other_job(fixture: &Fixture, spec: Spec) -> (Job, bool) {
                 key.sign(message)
             };
             let claim = Ed25519Claim {
-                key: key.verifying_key(),
+                key: key.verifying_key().to_bytes(),
                 message: message.to_vec(),
                 signature,
             };

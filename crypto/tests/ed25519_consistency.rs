@@ -41,7 +41,7 @@ fn small_order_components_get_the_same_verdict_in_every_batch() {
         "cofactorless verification rejects it"
     );
     let tainted = Ed25519Claim {
-        key,
+        key: key.to_bytes(),
         message: message.to_vec(),
         signature,
     };
@@ -56,7 +56,7 @@ fn small_order_components_get_the_same_verdict_in_every_batch() {
             let signature = signer.sign(&message);
             jobs.push(
                 Job::new(Ed25519Claim {
-                    key: signer.verifying_key(),
+                    key: signer.verifying_key().to_bytes(),
                     message,
                     signature,
                 })
@@ -70,4 +70,45 @@ fn small_order_components_get_the_same_verdict_in_every_batch() {
             );
         }
     }
+}
+
+/// A claim carries its key as bytes, decoded when it is checked: a key
+/// that is no curve point (by curve25519-dalek's own decoding) makes its
+/// claim invalid — alone and in a batch, where the others stay valid.
+#[test]
+fn a_key_that_is_no_point_makes_only_its_claim_invalid() {
+    let mut rng = StdRng::seed_from_u64(2);
+    let off_curve = (2u8..)
+        .map(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = y;
+            bytes
+        })
+        .find(|bytes| {
+            curve25519_dalek::edwards::CompressedEdwardsY(*bytes)
+                .decompress()
+                .is_none()
+        })
+        .unwrap();
+    let signer = SigningKey::generate(&mut rng);
+    let claim = |key: [u8; 32], message: &[u8]| Ed25519Claim {
+        key,
+        message: message.to_vec(),
+        signature: signer.sign(message),
+    };
+    let broken = claim(off_curve, b"a");
+    assert!(!broken.is_valid());
+    let jobs: Vec<Job> = [
+        claim(signer.verifying_key().to_bytes(), b"b"),
+        broken,
+        claim(signer.verifying_key().to_bytes(), b"c"),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(source, claim)| Job::new(claim).from_source(source as u64))
+    .collect();
+    assert_eq!(
+        BatchVerifier::default().verify(&jobs),
+        vec![true, false, true]
+    );
 }

@@ -210,7 +210,7 @@ impl Workload {
                 let message = format!("ingress message {i}").into_bytes();
                 let signature = key.sign(&message);
                 Job::new(Ed25519Claim {
-                    key: key.verifying_key(),
+                    key: key.verifying_key().to_bytes(),
                     message,
                     signature,
                 })

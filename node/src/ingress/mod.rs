@@ -375,8 +375,7 @@ impl SignedIngress {
                     .try_into()
                     .map_err(|_| IngressError::MalformedSignature)?;
                 Claim::Ed25519(Ed25519Claim {
-                    key: ed25519_dalek::VerifyingKey::from_bytes(&key)
-                        .map_err(|_| IngressError::MalformedKey)?,
+                    key,
                     message: id.0.to_vec(),
                     signature: ed25519_dalek::Signature::from_bytes(&signature),
                 })
