@@ -6,12 +6,16 @@
 //! calls, so they live in a binary trie on the bits of the request id
 //! whose inner nodes are hash-tree forks with their hash cached. The
 //! trie's in-order leaves are sorted by id, so it *is* a valid IC hash
-//! tree; its shape depends only on the set of ids. An update copies and
-//! rehashes one path (about log₂ n nodes); a snapshot is a pointer copy;
-//! a witness reveals the paths asked for and prunes the rest to cached
-//! hashes, with the neighbouring labels as proof when an id is absent.
+//! tree; its shape depends only on the set of ids. An update changes one
+//! path (about log₂ n nodes): in place where no snapshot shares it,
+//! copied where one does, its cached hashes cleared — they are computed
+//! again when a hash is next asked for, so the hundreds of updates of one
+//! height rehash the paths they share once, not once each. A snapshot is
+//! a pointer copy; a witness reveals the paths asked for and prunes the
+//! rest to cached hashes, with the neighbouring labels as proof when an
+//! id is absent.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -33,19 +37,20 @@ pub struct StoredStatus {
 
 type Id = [u8; 32];
 
+/// A node, with its hash once computed.
 #[derive(Clone, Debug)]
 enum Node {
     Leaf {
         id: Id,
         value: StoredStatus,
-        hash: [u8; 32],
+        hash: OnceLock<[u8; 32]>,
     },
     /// Ids below share their bits before `bit`; `bit` is 0 on the left.
     Fork {
         bit: u16,
         left: Arc<Node>,
         right: Arc<Node>,
-        hash: [u8; 32],
+        hash: OnceLock<[u8; 32]>,
     },
 }
 
@@ -69,23 +74,31 @@ fn first_difference(a: &Id, b: &Id) -> Option<u16> {
 
 impl Node {
     fn leaf(id: Id, value: StoredStatus) -> Arc<Node> {
-        let hash = labeled_digest(&id, &value.status.tree().digest());
-        Arc::new(Node::Leaf { id, value, hash })
+        Arc::new(Node::Leaf {
+            id,
+            value,
+            hash: OnceLock::new(),
+        })
     }
 
     fn fork(bit: u16, left: Arc<Node>, right: Arc<Node>) -> Arc<Node> {
-        let hash = fork_digest(&left.hash(), &right.hash());
         Arc::new(Node::Fork {
             bit,
             left,
             right,
-            hash,
+            hash: OnceLock::new(),
         })
     }
 
+    /// Its hash: cached, or computed (with the uncached ones below).
     fn hash(&self) -> [u8; 32] {
         match self {
-            Node::Leaf { hash, .. } | Node::Fork { hash, .. } => *hash,
+            Node::Leaf { id, value, hash } => {
+                *hash.get_or_init(|| labeled_digest(id, &value.status.tree().digest()))
+            }
+            Node::Fork {
+                left, right, hash, ..
+            } => *hash.get_or_init(|| fork_digest(&left.hash(), &right.hash())),
         }
     }
 
@@ -127,35 +140,32 @@ impl Node {
         }
     }
 
-    /// The tree with `id` set to `value`, `differs` being the first bit
-    /// where `id` differs from the ids here (`None`: it is here).
-    fn insert(self: &Arc<Node>, id: Id, value: StoredStatus, differs: Option<u16>) -> Arc<Node> {
-        match (&**self, differs) {
-            (
-                Node::Fork {
-                    bit: b,
-                    left,
-                    right,
-                    ..
-                },
-                _,
-            ) if differs.is_none_or(|differs| differs > *b) => {
-                if bit(&id, *b) {
-                    Node::fork(*b, Arc::clone(left), right.insert(id, value, differs))
-                } else {
-                    Node::fork(*b, left.insert(id, value, differs), Arc::clone(right))
-                }
+    /// Sets `id` to `value` in the tree at `node`, `differs` being the
+    /// first bit where `id` differs from the ids there (`None`: it is
+    /// there). Forks on the way are changed in place unless a snapshot
+    /// shares them (then copied), and forget their hash.
+    fn insert(node: &mut Arc<Node>, id: Id, value: StoredStatus, differs: Option<u16>) {
+        let descends = matches!(&**node, Node::Fork { bit: b, .. } if differs.is_none_or(|differs| differs > *b));
+        if descends {
+            if let Node::Fork {
+                bit: b,
+                left,
+                right,
+                hash,
+            } = Arc::make_mut(node)
+            {
+                hash.take();
+                let below = if bit(&id, *b) { right } else { left };
+                Node::insert(below, id, value, differs);
             }
-            (_, None) => Node::leaf(id, value),
-            (_, Some(differs)) => {
-                let leaf = Node::leaf(id, value);
-                if bit(&id, differs) {
-                    Node::fork(differs, Arc::clone(self), leaf)
-                } else {
-                    Node::fork(differs, leaf, Arc::clone(self))
-                }
-            }
+            return;
         }
+        let leaf = Node::leaf(id, value);
+        *node = match differs {
+            None => leaf,
+            Some(differs) if bit(&id, differs) => Node::fork(differs, Arc::clone(node), leaf),
+            Some(differs) => Node::fork(differs, leaf, Arc::clone(node)),
+        };
     }
 
     /// The tree without `id` (`None` if nothing is left).
@@ -284,30 +294,27 @@ impl StatusTree {
 
     /// Sets the status of request `id`.
     pub fn insert(&mut self, id: Id, value: StoredStatus) {
-        self.root = Some(match &self.root {
-            None => {
-                self.len = 1;
-                Node::leaf(id, value)
-            }
-            Some(root) => {
-                // The leaf `id` leads to shares the most bits with it.
-                let mut node = &**root;
-                while let Node::Fork {
-                    bit: b,
-                    left,
-                    right,
-                    ..
-                } = node
-                {
-                    node = if bit(&id, *b) { right } else { left };
-                }
-                let differs = first_difference(node.first(), &id);
-                if differs.is_some() {
-                    self.len += 1;
-                }
-                root.insert(id, value, differs)
-            }
-        });
+        let Some(root) = &mut self.root else {
+            self.len = 1;
+            self.root = Some(Node::leaf(id, value));
+            return;
+        };
+        // The leaf `id` leads to shares the most bits with it.
+        let mut node = &**root;
+        while let Node::Fork {
+            bit: b,
+            left,
+            right,
+            ..
+        } = node
+        {
+            node = if bit(&id, *b) { right } else { left };
+        }
+        let differs = first_difference(node.first(), &id);
+        if differs.is_some() {
+            self.len += 1;
+        }
+        Node::insert(root, id, value, differs);
     }
 
     /// Forgets every status for which `keep` is false.
@@ -532,5 +539,52 @@ mod tests {
         forward.retain(|_| false);
         assert!(forward.is_empty());
         assert_eq!(forward.digest(), HashTree::Empty.digest());
+    }
+
+    /// Updates change nodes in place unless a snapshot shares them, and
+    /// clear the cached hashes on their path: a snapshot keeps its
+    /// contents and hash, and the updated tree's hash — asked for between
+    /// updates or only at the end — is that of a tree built afresh from
+    /// its contents.
+    #[test]
+    fn updates_leave_snapshots_alone_and_never_keep_a_stale_hash() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let ids: Vec<Id> = (0..400).map(|_| rng.gen()).collect();
+        let mut tree = StatusTree::default();
+        for (n, id) in ids.iter().enumerate().take(200) {
+            tree.insert(*id, status(n as u8));
+        }
+        let snapshot = tree.clone();
+        let snapshot_digest = snapshot.digest();
+        let mut contents: std::collections::BTreeMap<Id, StoredStatus> = ids[..200]
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (*id, status(n as u8)))
+            .collect();
+        for (round, id) in ids.iter().enumerate() {
+            // New ids, and new values for old ones.
+            let value = status((round * 7 % 251) as u8);
+            tree.insert(*id, value.clone());
+            contents.insert(*id, value);
+            if round % 37 == 0 {
+                let mut fresh = StatusTree::default();
+                for (id, value) in contents.iter().rev() {
+                    fresh.insert(*id, value.clone());
+                }
+                assert_eq!(tree.digest(), fresh.digest(), "after update {round}");
+            }
+        }
+        assert_eq!(tree.len(), ids.len());
+        let mut fresh = StatusTree::default();
+        for (id, value) in &contents {
+            fresh.insert(*id, value.clone());
+        }
+        assert_eq!(tree.digest(), fresh.digest());
+        assert_eq!(snapshot.digest(), snapshot_digest);
+        assert_eq!(snapshot.len(), 200);
+        for (n, id) in ids.iter().enumerate().take(200) {
+            assert_eq!(snapshot.get(id), Some(&status(n as u8)));
+        }
+        assert_eq!(snapshot.get(&ids[300]), None);
     }
 }
