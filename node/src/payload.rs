@@ -20,8 +20,8 @@ use crate::chain_key::pool::{
     ChainKeyPool, MAX_BLS_DEALINGS_PER_BLOCK, MAX_DEALINGS_PER_BLOCK, MAX_SIGNATURES_PER_BLOCK,
 };
 use crate::ingress::{
-    content_key, decode, expiries, unix_ms, Admission, Ingress, IngressBlockError, Seen,
-    BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
+    content_key, decode, expiries, unix_ms, Admission, DecodedCalls, Ingress, IngressBlockError,
+    Seen, BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
 use crate::query_stats::{self, Collector, QueryStatsError};
 
@@ -39,6 +39,8 @@ pub struct NodePayloads {
     /// a block repeating one is not decoded or verified again, but its
     /// times are checked against the block's like any other's.
     verified: RefCell<HashMap<Hash, Admission>>,
+    /// Update calls decoded while validating blocks, for execution.
+    decoded: RefCell<DecodedCalls>,
     finalized: Seen,
     /// Messages delivered in finalized blocks so far.
     pub finalized_messages: u64,
@@ -76,6 +78,7 @@ impl NodePayloads {
             expiries: HashMap::new(),
             verifier,
             verified: RefCell::new(HashMap::new()),
+            decoded: RefCell::default(),
             finalized: Seen::default(),
             finalized_messages: 0,
         }
@@ -132,6 +135,13 @@ impl NodePayloads {
         self.verified.borrow_mut().retain(|_, admission| {
             admission.expiry_ms.saturating_add(VALIDATION_SLACK_MS) >= now_ms
         });
+        self.decoded.borrow_mut().prune(now_ms);
+    }
+
+    /// The update calls of a finalized payload, in order, as execution
+    /// takes them (decoded again only if validation did not keep them).
+    pub fn take_calls(&mut self, payload: &Payload) -> Vec<crate::execution::IngressCall> {
+        self.decoded.get_mut().take(&payload.ingress)
     }
 }
 
@@ -173,6 +183,7 @@ impl NodePayloads {
     ) -> Result<(), PayloadError> {
         let refuse = |error| Err(PayloadError::Ingress(error));
         let mut unverified = Vec::new();
+        let mut calls = Vec::new();
         let mut jobs = Vec::new();
         for message in ingress {
             let key = content_key(&message.content);
@@ -180,12 +191,13 @@ impl NodePayloads {
             let admission = match known {
                 Some(known) => known,
                 None => {
-                    let Some((admission, claims)) =
+                    let Some((admission, claims, call)) =
                         decode(&message.content).and_then(|item| item.checks())
                     else {
                         return refuse(IngressBlockError::Malformed);
                     };
                     unverified.push((key, admission));
+                    calls.extend(call.map(|call| (admission, call)));
                     jobs.extend(claims.into_iter().map(Job::new));
                     admission
                 }
@@ -204,6 +216,10 @@ impl NodePayloads {
             return refuse(IngressBlockError::Signature);
         }
         self.verified.borrow_mut().extend(unverified);
+        let mut decoded = self.decoded.borrow_mut();
+        for (admission, call) in calls {
+            decoded.keep(admission.id, admission.expiry_ms, call);
+        }
         Ok(())
     }
 }
@@ -421,7 +437,7 @@ mod tests {
             content: to_cbor(&item),
         };
         let block = ingress(std::slice::from_ref(&entry));
-        let (admission, _) = item.checks().unwrap();
+        let (admission, _, _) = item.checks().unwrap();
         assert_eq!(admission.delegation_expiry_ns, Some(delegation_expiry));
         let mut accepted_here = payloads();
         assert!(accepted_here.submit(admission, &item));
@@ -434,6 +450,40 @@ mod tests {
                 Err(PayloadError::Ingress(IngressBlockError::DelegationExpired))
             );
         }
+    }
+
+    /// Execution gets the same calls from a node that decoded them while
+    /// validating the block as from one that decodes them afresh.
+    #[test]
+    fn execution_gets_the_calls_validation_decoded_and_the_others_decoded_again() {
+        let now_ns = unix_ms() * 1_000_000;
+        let identity = crate::ic::client::Identity::new(ed25519(3));
+        let expiry_ns = now_ns + 120_000_000_000;
+        let entries: Vec<IngressMessage> = (0..3u8)
+            .map(|nonce| {
+                let call = identity.call(&[1; 10], "inc", vec![nonce], expiry_ns, nonce.into());
+                let item = Ingress::Call {
+                    expiry_ms: expiry_ns / 1_000_000,
+                    envelope: call.envelope,
+                };
+                IngressMessage {
+                    id: Hash(call.request_id),
+                    content: to_cbor(&item),
+                }
+            })
+            .collect();
+        let block = ingress(&entries);
+        let mut validated = payloads();
+        assert_eq!(validated.refusal(1, 0, &block, &[], now_ns), Ok(()));
+        let expected: Vec<_> = entries
+            .iter()
+            .map(|entry| crate::ingress::update_call(entry).unwrap())
+            .collect();
+        assert_eq!(expected[2].arg, vec![2]);
+        assert_eq!(validated.take_calls(&block), expected);
+        assert_eq!(payloads().take_calls(&block), expected);
+        // Taken once: a second take decodes again, the same.
+        assert_eq!(validated.take_calls(&block), expected);
     }
 
     #[test]

@@ -8,8 +8,13 @@
 //! as the prehash. A message is accepted until its expiry, at most
 //! [`MAX_EXPIRY_MS`] ahead, and only once: ids are remembered until they expire.
 
+mod decoded;
+
+pub use decoded::{DecodedCalls, MAX_DECODED_BYTES};
+
 use std::collections::HashMap;
 
+use chainkey_consensus::types::IngressMessage;
 use chainkey_consensus::{Hash, Payload};
 use chainkey_crypto::batch::{
     Claim, EcdsaClaim, Ed25519Claim, Job, Malleability, Secp256k1, VerifyService,
@@ -115,13 +120,13 @@ impl UpdateCall {
     }
 
     /// What execution needs of it, with its sender.
-    pub fn to_execution(&self) -> Result<crate::execution::IngressCall, RequestError> {
+    pub fn into_execution(self) -> Result<crate::execution::IngressCall, RequestError> {
         Ok(crate::execution::IngressCall {
             request_id: self.request_id,
             sender: self.envelope.blob("sender")?.to_vec(),
-            canister_id: self.canister_id.clone(),
-            method: self.method.clone(),
-            arg: self.arg.clone(),
+            canister_id: self.canister_id,
+            method: self.method,
+            arg: self.arg,
             expiry_ns: self.expiry_ns,
         })
     }
@@ -137,9 +142,13 @@ impl Ingress {
     }
 
     /// What validating it takes: its signature checks, and what a node
-    /// may remember once they verified ([`Admission`]). Nothing here
-    /// depends on time; [`Admission::valid_at`] is checked at every use.
-    pub(crate) fn checks(&self) -> Option<(Admission, Vec<Claim>)> {
+    /// may remember once they verified ([`Admission`]) — for an update
+    /// call also what execution takes of it, read from the envelope the
+    /// checks decode anyway. Nothing here depends on time;
+    /// [`Admission::valid_at`] is checked at every use.
+    pub(crate) fn checks(
+        &self,
+    ) -> Option<(Admission, Vec<Claim>, Option<crate::execution::IngressCall>)> {
         match self {
             Ingress::Signed(message) => {
                 let id = message.id();
@@ -149,7 +158,7 @@ impl Ingress {
                     expiry_ms: message.expiry_ms,
                     delegation_expiry_ns: None,
                 };
-                Some((admission, vec![claim]))
+                Some((admission, vec![claim], None))
             }
             Ingress::Call {
                 expiry_ms,
@@ -169,7 +178,7 @@ impl Ingress {
                     delegation_expiry_ns: authenticated.delegation_expiry.map(|(_, at)| at),
                 };
                 let claims = checks.into_iter().map(|(_, claim)| claim).collect();
-                Some((admission, claims))
+                Some((admission, claims, call.into_execution().ok()))
             }
         }
     }
@@ -231,18 +240,13 @@ impl Admission {
     }
 }
 
-/// The update calls of a finalized payload, in order, as execution takes them.
-pub fn update_calls(payload: &Payload) -> Vec<crate::execution::IngressCall> {
-    payload
-        .ingress
-        .iter()
-        .filter_map(|message| match decode(&message.content)? {
-            Ingress::Call { envelope, .. } => {
-                UpdateCall::parse(&envelope).ok()?.to_execution().ok()
-            }
-            Ingress::Signed(_) => None,
-        })
-        .collect()
+/// The update call a finalized message carries, as execution takes it
+/// (`None` for chainkey's own signed messages).
+pub fn update_call(message: &IngressMessage) -> Option<crate::execution::IngressCall> {
+    match decode(&message.content)? {
+        Ingress::Call { envelope, .. } => UpdateCall::parse(&envelope).ok()?.into_execution().ok(),
+        Ingress::Signed(_) => None,
+    }
 }
 
 /// Why a message was refused.

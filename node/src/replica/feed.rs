@@ -17,7 +17,7 @@ use super::{Node, NodeError};
 use crate::certification::Certified;
 use crate::chain_key::signer;
 use crate::execution::service::{self, Executed};
-use crate::ingress::{expiries, update_calls};
+use crate::ingress::expiries;
 use crate::net::wire::Message;
 
 /// The execution thread's inbox and how far it got.
@@ -118,14 +118,16 @@ impl Node {
     /// first if consensus has not: blocks a catch-up package jumped over).
     pub(super) fn execute(&mut self, block: &FinalizedBlock, next_beacon: Hash) {
         let height = block.block.height;
-        let chain_key = &mut self.consensus.payloads_mut().chain_key;
+        let payloads = self.consensus.payloads_mut();
+        let calls = payloads.take_calls(&block.block.payload);
+        let chain_key = &mut payloads.chain_key;
         chain_key.on_finalized(height, &block.block.payload);
         let next = service::Block {
             height,
             time_ns: block.block.time_ns,
             hash: block.hash.0,
             next_beacon: next_beacon.0,
-            calls: update_calls(&block.block.payload),
+            calls,
             chain_key: chain_key.take_events(height),
             query_stats: crate::query_stats::reported(&block.block.payload),
         };
