@@ -308,7 +308,8 @@ impl Executor {
         let slice = Some(self.limits.slice_instructions);
         let id = id.to_vec();
         Ok(Sliced::new(async move {
-            let mut used = 0;
+            // Compiling is paid like running, from the same allowance.
+            let mut used = compiled.compile_instructions();
             let result = async {
                 let (stable, kept_memory) = match upgrade {
                     None => (Pages::default(), None),

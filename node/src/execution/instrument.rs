@@ -27,6 +27,16 @@ pub const TABLE_EXPORT: &str = "__chainkey_table";
 
 /// Largest module accepted, unzipped (the IC's limit for code is similar).
 pub const MAX_MODULE_BYTES: usize = 100 << 20;
+/// Largest code section accepted (the IC's limit). Compiling code is what
+/// costs: about a second per MiB of it on one of our cores.
+pub const MAX_CODE_SECTION_BYTES: u32 = 11 << 20;
+/// Most functions a module may define (the IC's limit).
+pub const MAX_FUNCTIONS: u32 = 50_000;
+/// Most globals a module may define (the IC's limit).
+pub const MAX_GLOBALS: u32 = 1_000;
+/// Instructions charged for compiling one WebAssembly instruction: the
+/// IC's measure of what compiling costs against running (6,000).
+pub const COMPILE_INSTRUCTIONS_PER_INSTRUCTION: u64 = 6_000;
 
 /// Why a module cannot be installed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +50,17 @@ pub enum ModuleError {
     /// The module does not parse or validate.
     #[error("invalid WebAssembly module: {0}")]
     Invalid(String),
+    /// The module is over one of the limits on what compiling it may
+    /// cost ([`MAX_CODE_SECTION_BYTES`], [`MAX_FUNCTIONS`], [`MAX_GLOBALS`]).
+    #[error("the module has {count} {what}, more than the {limit} allowed")]
+    OverLimit {
+        /// What there is too much of.
+        what: &'static str,
+        /// How much there is.
+        count: u64,
+        /// How much is allowed.
+        limit: u64,
+    },
     /// The module imports something the System API does not offer.
     #[error("the module imports {module}.{name}, which this subnet does not provide")]
     UnknownImport {
@@ -84,6 +105,9 @@ pub struct Prepared {
     pub mutable_globals: Vec<u32>,
     /// Whether the module has a start function (exported as [`START_EXPORT`]).
     pub has_start: bool,
+    /// What compiling it is charged, in instructions: its WebAssembly
+    /// instructions times [`COMPILE_INSTRUCTIONS_PER_INSTRUCTION`].
+    pub compile_instructions: u64,
 }
 
 /// Unzips a gzip-compressed module (magic `1f 8b 08`), else returns it as is.
@@ -106,6 +130,7 @@ pub fn decompress(module: &[u8]) -> Result<Vec<u8>, ModuleError> {
 /// which `ic0` functions exist, so a missing one is named at install time.
 pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared, ModuleError> {
     let invalid = |error: wasmparser::BinaryReaderError| ModuleError::Invalid(error.to_string());
+    within_limits(wasm)?;
     let mut features = wasmparser::WasmFeatures::default();
     features.set(wasmparser::WasmFeatures::MEMORY64, true);
     features.set(wasmparser::WasmFeatures::THREADS, false);
@@ -117,6 +142,7 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
     let mut memories = 0;
     let mut tables = 0;
     let mut start = None;
+    let mut instructions = 0u64;
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(invalid)? {
             Payload::ImportSection(section) => {
@@ -153,6 +179,7 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
                     if let Some(feature) = unsupported(&operator.map_err(invalid)?) {
                         return Err(ModuleError::Unsupported(feature));
                     }
+                    instructions += 1;
                 }
             }
             Payload::MemorySection(section) => memories += section.count(),
@@ -181,7 +208,40 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
         wasm: rewrite(wasm, &extra).map_err(invalid)?,
         mutable_globals,
         has_start: start.is_some(),
+        compile_instructions: instructions.saturating_mul(COMPILE_INSTRUCTIONS_PER_INSTRUCTION),
     })
+}
+
+/// Checks the section headers against the limits on what compiling the
+/// module may cost, before anything reads its code.
+fn within_limits(wasm: &[u8]) -> Result<(), ModuleError> {
+    let over = |what, count: u32, limit: u32| {
+        (count > limit).then_some(ModuleError::OverLimit {
+            what,
+            count: count.into(),
+            limit: limit.into(),
+        })
+    };
+    for payload in Parser::new(0).parse_all(wasm) {
+        // A malformed module is refused by validation, which comes next.
+        let Ok(payload) = payload else {
+            return Ok(());
+        };
+        let refusal = match payload {
+            Payload::FunctionSection(section) => over("functions", section.count(), MAX_FUNCTIONS),
+            Payload::GlobalSection(section) => over("globals", section.count(), MAX_GLOBALS),
+            Payload::CodeSectionStart { size, .. } => {
+                over("bytes of code", size, MAX_CODE_SECTION_BYTES)
+            }
+            // Past the code section's header, nothing more is limited.
+            Payload::CodeSectionEntry(_) => return Ok(()),
+            _ => None,
+        };
+        if let Some(refusal) = refusal {
+            return Err(refusal);
+        }
+    }
+    Ok(())
 }
 
 /// Copies `wasm` section by section, adding `extra` to its exports (in a
@@ -383,5 +443,77 @@ mod tests {
             decompress(&[0x1f, 0x8b, 0x08, 0, 1]),
             Err(ModuleError::Gzip(_))
         ));
+    }
+
+    /// A module of `functions` functions of `ops` no-ops each and
+    /// `globals` immutable globals, built here instruction by instruction.
+    fn module(functions: u32, ops: usize, globals: u32) -> Vec<u8> {
+        use wasm_encoder::{
+            CodeSection, ConstExpr, Function, FunctionSection, GlobalSection, GlobalType,
+            Instruction, MemorySection, MemoryType, Module, TypeSection, ValType,
+        };
+        let mut module = Module::new();
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        module.section(&types);
+        let mut declared = FunctionSection::new();
+        (0..functions).for_each(|_| {
+            declared.function(0);
+        });
+        module.section(&declared);
+        let mut memory = MemorySection::new();
+        memory.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        module.section(&memory);
+        let mut defined = GlobalSection::new();
+        (0..globals).for_each(|_| {
+            let ty = GlobalType {
+                val_type: ValType::I32,
+                mutable: false,
+                shared: false,
+            };
+            defined.global(ty, &ConstExpr::i32_const(0));
+        });
+        module.section(&defined);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        (0..ops).for_each(|_| {
+            body.instruction(&Instruction::Nop);
+        });
+        body.instruction(&Instruction::End);
+        (0..functions).for_each(|_| {
+            code.function(&body);
+        });
+        module.section(&code);
+        module.finish()
+    }
+
+    /// What compiling costs is bounded before anything compiles (the IC's
+    /// limits on code, functions and globals), and charged by the module's
+    /// instructions.
+    #[test]
+    fn modules_over_the_compile_limits_are_refused_and_the_rest_charged() {
+        let prepared = prepare(&module(3, 10, 2), |_| true).unwrap();
+        // 3 bodies of 10 no-ops and an `end`.
+        assert_eq!(
+            prepared.compile_instructions,
+            3 * 11 * COMPILE_INSTRUCTIONS_PER_INSTRUCTION
+        );
+        let over = |wasm: Vec<u8>| match prepare(&wasm, |_| true) {
+            Err(ModuleError::OverLimit { what, .. }) => what,
+            other => panic!("{other:?}"),
+        };
+        assert!(prepare(&module(MAX_FUNCTIONS, 0, MAX_GLOBALS), |_| true).is_ok());
+        assert_eq!(over(module(MAX_FUNCTIONS + 1, 0, 0)), "functions");
+        assert_eq!(over(module(1, 0, MAX_GLOBALS + 1)), "globals");
+        // Two functions of about 5.5 MiB of code each are over the
+        // 11 MiB (a no-op is one byte).
+        let half = MAX_CODE_SECTION_BYTES as usize / 2;
+        assert_eq!(over(module(2, half + 1, 0)), "bytes of code");
     }
 }

@@ -100,9 +100,17 @@ pub struct Compiled {
     mutable_globals: Vec<u32>,
     memory64: bool,
     has_start: bool,
+    compile_instructions: u64,
 }
 
 impl Compiled {
+    /// What installing it is charged for compiling it, in instructions
+    /// (whether this node compiled it or had it already: every node
+    /// charges alike).
+    pub fn compile_instructions(&self) -> u64 {
+        self.compile_instructions
+    }
+
     /// Whether the module exports `name` as a function.
     pub fn exports_function(&self, name: &str) -> bool {
         matches!(self.module.get_export(name), Some(ExternType::Func(_)))
@@ -193,6 +201,7 @@ impl Runtime {
             mutable_globals: prepared.mutable_globals,
             memory64,
             has_start: prepared.has_start,
+            compile_instructions: prepared.compile_instructions,
         });
         self.modules
             .lock()

@@ -606,3 +606,37 @@ fn an_install_in_progress_is_answered_when_its_canister_is_uninstalled() {
     let (_, message, error_code) = rejected(status);
     assert_eq!(error_code, "IC0537", "{message}");
 }
+
+/// Compiling a module is paid for like running it: installing a module
+/// with 100,000 more instructions costs at least what running 6·10⁸ more
+/// instructions costs (the IC's 6,000 per compiled instruction). Before,
+/// any module compiled for the flat install fee.
+#[test]
+fn installing_pays_for_compiling_the_module() {
+    let mut replica = Replica::new();
+    let consumed = |replica: &mut Replica, wat: String| {
+        let id = replica.create();
+        let before = replica.executor.state.canisters[&id].cycles;
+        let installed = replica.install(
+            &id,
+            types::CanisterInstallMode::Install,
+            wat::parse_str(wat).unwrap(),
+        );
+        assert_eq!(installed, RequestStatus::Replied(Encode!(&()).unwrap()));
+        before - replica.executor.state.canisters[&id].cycles
+    };
+    let small = consumed(&mut replica, "(module (memory 1))".into());
+    let nops = 100_000;
+    let large = consumed(
+        &mut replica,
+        format!("(module (memory 1) (func {}))", "nop ".repeat(nops)),
+    );
+    let fees = &replica.executor.fees;
+    // The function's no-ops and its `end`.
+    let compiling = fees.execution(6_000 * (nops as u64 + 1)) - fees.execution(0);
+    let extra = large - small;
+    assert!(
+        (compiling..2 * compiling).contains(&extra),
+        "{extra} more cycles for {compiling} of compiling"
+    );
+}
