@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use crate::cbor::to_cbor;
+use crate::config::ExecutionConfig;
+use crate::execution::system_api::MAX_QUERY_REPLY_BYTES;
 use crate::execution::QueryCounts;
 
 /// Canisters one report names, at most.
@@ -44,6 +46,19 @@ pub struct Bounds {
     pub request_bytes: u64,
     /// Bytes of one query's reply.
     pub response_bytes: u64,
+}
+
+impl Bounds {
+    /// The bounds of nodes whose queries run under `limits`, with
+    /// requests of at most `request_bytes` (their HTTP body limit), and
+    /// replies within the System API's limit for queries.
+    pub fn of(limits: &ExecutionConfig, request_bytes: usize) -> Bounds {
+        Bounds {
+            instructions: limits.query_instructions,
+            request_bytes: request_bytes as u64,
+            response_bytes: MAX_QUERY_REPLY_BYTES as u64,
+        }
+    }
 }
 
 /// One node's counts since its previous report: the entry of a block's
@@ -348,6 +363,21 @@ mod tests {
         assert_eq!(first.canisters.len(), MAX_CANISTERS_PER_REPORT);
         assert_eq!(second.canisters.len(), 3);
         assert!(first.canisters.last().unwrap().0 < second.canisters[0].0);
+    }
+
+    /// A node's own reports are never refused for their counts: the
+    /// largest query a node runs (all its instructions, the largest
+    /// request, the largest query reply) is within the bounds.
+    #[test]
+    fn the_largest_query_a_node_runs_is_within_the_bounds() {
+        let limits = ExecutionConfig::default();
+        let largest = QueryCounts {
+            calls: 1,
+            instructions: limits.query_instructions,
+            request_bytes: 3 << 20,
+            response_bytes: 3 << 20,
+        };
+        assert!(plausible(&largest, &Bounds::of(&limits, 3 << 20)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::pages::Pages;
-use super::system_api::{Entry, Response};
+use super::system_api::{Entry, Response, MAX_QUERY_REPLY_BYTES};
 use super::wasm::{Instance, Ran, Runtime};
 use super::{principal_text, reject_code, Canister, Reject};
 
@@ -68,7 +68,8 @@ pub struct QueryCounts {
     pub instructions: u64,
     /// Bytes of their arguments.
     pub request_bytes: u64,
-    /// Bytes of their replies (or reject messages).
+    /// Bytes of their replies (or reject messages, each counted up to a
+    /// query reply's limit).
     pub response_bytes: u64,
 }
 
@@ -117,9 +118,10 @@ pub fn query(
         Ok((api, ran)) => (answer(api.response, ran), api.instructions),
         Err(reject) => (Err(reject), 0),
     };
+    // A reject message is not bounded like a reply: it counts as one at most.
     let response_bytes = match &result {
         Ok(reply) => reply.len(),
-        Err(reject) => reject.message.len(),
+        Err(reject) => reject.message.len().min(MAX_QUERY_REPLY_BYTES),
     } as u64;
     let counts = QueryCounts {
         calls: 1,

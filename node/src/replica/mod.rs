@@ -295,11 +295,7 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
         QueryStatsSection {
             me: config.id,
             collector: query_counts,
-            bounds: query_stats::Bounds {
-                instructions: config.execution.query_instructions,
-                request_bytes: crate::api::ic::MAX_REQUEST_BYTES as u64,
-                response_bytes: crate::execution::system_api::MAX_REPLY_BYTES as u64,
-            },
+            bounds: query_stats::Bounds::of(&config.execution, crate::api::ic::MAX_REQUEST_BYTES),
         },
     );
     let consensus = Consensus::new(config.id, config.consensus(), crypto, payloads);
