@@ -231,18 +231,22 @@ fn msg_reject_msg_copy<P: Ptr>(mut caller: Host<'_>, dst: P, offset: P, size: P)
     )
 }
 
-fn msg_reply_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    let api = caller.data();
-    require(api.entry.can_respond(), "msg_reply_data_append")?;
-    let limit = if api.entry.is_replicated() {
+/// The most bytes a reply (or a reject message) of this message may hold.
+fn reply_limit(caller: &Host<'_>) -> usize {
+    if caller.data().entry.is_replicated() {
         MAX_REPLY_BYTES
     } else {
         MAX_QUERY_REPLY_BYTES
-    };
+    }
+}
+
+fn msg_reply_data_append<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
+    let api = caller.data();
+    require(api.entry.can_respond(), "msg_reply_data_append")?;
     within(
         api.reply_buffer.len(),
         size.to_u64(),
-        limit,
+        reply_limit(&caller),
         "msg_reply_data_append",
     )?;
     let bytes = read(&mut caller, src.to_u64(), size.to_u64())?;
@@ -255,8 +259,13 @@ fn msg_reply(mut caller: Host<'_>) -> Outcome {
     respond(&mut caller, Response::Reply(reply))
 }
 
+/// A reject message is bounded like a reply and must be UTF-8, as on the IC.
 fn msg_reject<P: Ptr>(mut caller: Host<'_>, src: P, size: P) -> Outcome {
-    let message = text(&mut caller, src.to_u64(), size.to_u64())?;
+    within(0, size.to_u64(), reply_limit(&caller), "msg_reject")?;
+    let bytes = read(&mut caller, src.to_u64(), size.to_u64())?;
+    let Ok(message) = String::from_utf8(bytes) else {
+        return violation("msg_reject: the message is not UTF-8");
+    };
     respond(&mut caller, Response::Reject(message))
 }
 

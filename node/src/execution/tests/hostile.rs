@@ -258,6 +258,39 @@ fn copying_bytes_costs_instructions_and_replies_are_capped() {
     assert_eq!(error_code, "IC0522", "{message}");
 }
 
+/// A reject message is bounded like a reply and must be UTF-8, as on the
+/// IC: before, one could hold the canister's whole memory (lossily
+/// decoded, up to three times that), kept in the request's status.
+#[test]
+fn reject_messages_are_capped_like_replies_and_must_be_utf8() {
+    const REJECTER: &str = r#"
+(module
+  (import "ic0" "msg_reject" (func $reject (param i32 i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (memory 64)
+  (data (i32.const 0) "\ff")
+  ;; Rejects with the argument's first byte times 1 MiB of memory from
+  ;; offset 1 (zeros: UTF-8).
+  (func (export "canister_update reject_mib")
+    (call $arg_copy (i32.const 0) (i32.const 0) (i32.const 1))
+    (call $reject (i32.const 1)
+      (i32.mul (i32.load8_u (i32.const 0)) (i32.const 1048576))))
+  (func (export "canister_update reject_invalid")
+    (i32.store8 (i32.const 0) (i32.const 255))
+    (call $reject (i32.const 0) (i32.const 1))))
+"#;
+    let mut replica = Replica::with_limits(small_limits());
+    let rejecter = install_wat(&mut replica, REJECTER);
+    let (code, message, _) = rejected(&replica.block(&[(&rejecter, "reject_mib", vec![1])])[0]);
+    assert_eq!(code, u64::from(reject_code::CANISTER_REJECT));
+    assert_eq!(message.len(), 1 << 20);
+    for (method, arg) in [("reject_mib", vec![3]), ("reject_invalid", vec![])] {
+        let (_, message, error_code) = rejected(&replica.block(&[(&rejecter, method, arg)])[0]);
+        assert_eq!(error_code, "IC0504", "{method}: {message}");
+        assert!(message.len() < 1_000, "{method}: the trap names why");
+    }
+}
+
 /// wasmtime charges bulk memory instructions a unit of fuel per byte
 /// (`memory.fill`, `memory.copy`, `memory.init`): this pins that down, as
 /// a loop of 4 GiB fills would otherwise cost a few instructions each.
