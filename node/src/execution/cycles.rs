@@ -131,6 +131,12 @@ impl Fees {
     }
 }
 
+/// A Candid `nat` amount (of cycles or tokens) as a `u128`, saturating:
+/// no balance or transfer can exceed that anyway.
+pub fn saturating_u128(amount: &candid::Nat) -> u128 {
+    u128::try_from(amount.0.clone()).unwrap_or(u128::MAX)
+}
+
 /// The IC's rejection of a message its canister cannot pay for.
 pub fn out_of_cycles(id: &[u8], missing: u128) -> Reject {
     let name = Principal::from_bytes(id)

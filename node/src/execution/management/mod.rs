@@ -139,7 +139,7 @@ pub fn call(
             let args: types::ProvisionalCreateCanisterWithCyclesArgs = decode(method, arg)?;
             may_mint(executor, caller, method)?;
             let amount = match args.amount {
-                Some(amount) => u128::try_from(amount.0).unwrap_or(u128::MAX),
+                Some(amount) => super::cycles::saturating_u128(&amount),
                 None => DEFAULT_CYCLES,
             };
             let id = create(executor, caller, args.settings, amount)?;
@@ -169,7 +169,7 @@ pub fn call(
             may_mint(executor, caller, method)?;
             let id = args.canister_id.as_slice().to_vec();
             existing(executor, &id)?;
-            let amount = u128::try_from(args.amount.0).unwrap_or(u128::MAX);
+            let amount = super::cycles::saturating_u128(&args.amount);
             let canister = executor.canister(&id);
             canister.cycles = canister.cycles.saturating_add(amount);
             Ok(encode(()))

@@ -214,10 +214,6 @@ pub enum CreateCanisterError {
     },
 }
 
-fn amount(value: &Nat) -> u128 {
-    u128::try_from(value.0.clone()).unwrap_or(u128::MAX)
-}
-
 fn account(owner: &[u8], subaccount: Option<serde_bytes::ByteBuf>) -> Account {
     Account {
         owner: CandidPrincipal::from_slice(owner),
@@ -260,7 +256,7 @@ pub fn update(call: &mut Call) -> Result<Vec<u8>, Reject> {
                 return Ok(encode(Err::<Nat, _>(error)));
             }
             let from = account(call.caller, args.from_subaccount);
-            let cycles = amount(&args.amount);
+            let cycles = crate::execution::cycles::saturating_u128(&args.amount);
             let ledger = &mut call.executor.state.ledgers.cycles;
             match ledger.burn(&from, cycles, &KIND, may_mint) {
                 Ok(block) => {
@@ -291,7 +287,7 @@ fn create_canister(
     let may_mint = call.may_mint();
     let may_mint = &may_mint;
     let from = account(call.caller, args.from_subaccount);
-    let cycles = amount(&args.amount);
+    let cycles = crate::execution::cycles::saturating_u128(&args.amount);
     let creation_fee = call.executor.fees.canister_creation;
     if cycles < creation_fee {
         return Err(CreateCanisterError::GenericError {

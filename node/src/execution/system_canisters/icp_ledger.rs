@@ -65,7 +65,7 @@ fn transfer(
     match result {
         Ok(block) => Ok(Ok(block)),
         Err(TransferError::InsufficientFunds { balance }) => {
-            let balance = tokens(u128::try_from(balance.0).unwrap_or(u128::MAX));
+            let balance = tokens(crate::execution::cycles::saturating_u128(&balance));
             Ok(Err(legacy::TransferError::InsufficientFunds { balance }))
         }
         // Nothing else fails a transfer whose subaccount is 32 bytes by type.

@@ -182,7 +182,7 @@ fn icrc1_transfer<K: AccountKey>(
         owner: candid::Principal::from_slice(call.caller),
         subaccount: args.from_subaccount,
     };
-    let amount = u128::try_from(args.amount.0).unwrap_or(u128::MAX);
+    let amount = crate::execution::cycles::saturating_u128(&args.amount);
     let may_mint = call.may_mint();
     let ledger = ledger(&mut call.executor.state.ledgers);
     // A memo of 8 bytes is the number the legacy interface would carry.
