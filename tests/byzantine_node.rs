@@ -31,13 +31,7 @@ const MEMORY_GROWTH_MIB: u64 = 256;
 
 /// A metric's value on the node at `address` (0 when absent).
 fn metric(subnet: &LocalSubnet, node: usize, prefix: &str) -> f64 {
-    let metrics = ureq::get(format!("http://{}/metrics", subnet.http[node]))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    metrics
+    metrics(subnet, node)
         .lines()
         .filter(|line| line.starts_with(prefix))
         .filter_map(|line| line.split_whitespace().last()?.parse::<f64>().ok())

@@ -305,12 +305,7 @@ async fn a_canister_signs_with_chain_key_ecdsa_despite_a_faulty_node() {
             status.chain_key_invalid
         );
     }
-    let metrics = ureq::get(format!("http://{}/metrics", subnet.http[0]))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = metrics(&subnet, 0);
     let named = |kind: &str| {
         metrics.lines().any(|line| {
             line.starts_with("chainkey_chain_key_invalid_total{")

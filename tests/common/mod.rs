@@ -66,6 +66,16 @@ pub fn url(subnet: &LocalSubnet, id: usize) -> String {
     format!("http://{}", subnet.http[id])
 }
 
+/// Node `id`'s Prometheus metrics, as text.
+pub fn metrics(subnet: &LocalSubnet, id: usize) -> String {
+    ureq::get(format!("{}/metrics", url(subnet, id)))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
 /// Waits until every running node reports a state digest for one same
 /// height, and returns them (all equal, if execution is deterministic).
 pub fn common_digests(subnet: &LocalSubnet) -> Vec<String> {
