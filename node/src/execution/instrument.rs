@@ -130,7 +130,7 @@ pub fn decompress(module: &[u8]) -> Result<Vec<u8>, ModuleError> {
 /// which `ic0` functions exist, so a missing one is named at install time.
 pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared, ModuleError> {
     let invalid = |error: wasmparser::BinaryReaderError| ModuleError::Invalid(error.to_string());
-    within_limits(wasm)?;
+    code_bytes(wasm)?;
     let mut features = wasmparser::WasmFeatures::default();
     features.set(wasmparser::WasmFeatures::MEMORY64, true);
     features.set(wasmparser::WasmFeatures::THREADS, false);
@@ -212,9 +212,14 @@ pub fn prepare(wasm: &[u8], provided: impl Fn(&str) -> bool) -> Result<Prepared,
     })
 }
 
-/// Checks the section headers against the limits on what compiling the
-/// module may cost, before anything reads its code.
-fn within_limits(wasm: &[u8]) -> Result<(), ModuleError> {
+/// The size of `wasm`'s code section (unzipped), from the section headers:
+/// what compiling it costs. Checks the headers against the limits on that
+/// cost before anything reads the code.
+///
+/// # Errors
+/// [`ModuleError::OverLimit`]; a malformed module is refused later, by
+/// validation.
+pub fn code_bytes(wasm: &[u8]) -> Result<u32, ModuleError> {
     let over = |what, count: u32, limit: u32| {
         (count > limit).then_some(ModuleError::OverLimit {
             what,
@@ -223,25 +228,26 @@ fn within_limits(wasm: &[u8]) -> Result<(), ModuleError> {
         })
     };
     for payload in Parser::new(0).parse_all(wasm) {
-        // A malformed module is refused by validation, which comes next.
         let Ok(payload) = payload else {
-            return Ok(());
+            return Ok(0);
         };
         let refusal = match payload {
             Payload::FunctionSection(section) => over("functions", section.count(), MAX_FUNCTIONS),
             Payload::GlobalSection(section) => over("globals", section.count(), MAX_GLOBALS),
-            Payload::CodeSectionStart { size, .. } => {
-                over("bytes of code", size, MAX_CODE_SECTION_BYTES)
-            }
             // Past the code section's header, nothing more is limited.
-            Payload::CodeSectionEntry(_) => return Ok(()),
+            Payload::CodeSectionStart { size, .. } => {
+                return match over("bytes of code", size, MAX_CODE_SECTION_BYTES) {
+                    Some(refusal) => Err(refusal),
+                    None => Ok(size),
+                };
+            }
             _ => None,
         };
         if let Some(refusal) = refusal {
             return Err(refusal);
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Copies `wasm` section by section, adding `extra` to its exports (in a

@@ -105,8 +105,10 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// An executor continuing from `state`.
+    /// An executor continuing from `state` (the modules of installs that
+    /// wait for theirs to compile start compiling again).
     pub fn new(runtime: Arc<Runtime>, state: ReplicatedState) -> Executor {
+        install::compile_waiting_modules(&runtime, &state);
         Executor {
             runtime,
             state,

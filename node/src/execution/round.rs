@@ -136,6 +136,17 @@ pub struct Paused {
     pub slices: u64,
 }
 
+impl Paused {
+    /// Whether it may run at `height` (an install waits for its module
+    /// to compile).
+    fn ready(&self, height: u64) -> bool {
+        match &self.task {
+            Task::Message(_) => true,
+            Task::Install(install) => install.ready_at <= height,
+        }
+    }
+}
+
 impl Message {
     /// Whose queue the message waits in.
     fn receiver(&self) -> Vec<u8> {
@@ -219,16 +230,30 @@ impl Executor {
     }
 
     /// The next receiver with work after the one served last, wrapping
-    /// around: paused messages and queued ones take turns alike.
+    /// around: paused messages and queued ones take turns alike (a
+    /// canister whose install waits for its module has no work yet, and
+    /// its queue waits with it).
     fn next_receiver(&self) -> Option<Vec<u8>> {
         let after = (Bound::Excluded(&self.state.last_served), Bound::Unbounded);
         let queued = &self.state.input_queues;
         let paused = &self.state.paused;
+        let height = self.state.height;
+        let busy = |id: &&Vec<u8>| paused.get(*id).is_some_and(|p| !p.ready(height));
+        let ready = |(_, p): &(&Vec<u8>, &Paused)| p.ready(height);
         let first_after = [
-            queued.range::<Vec<u8>, _>(after).next().map(|(id, _)| id),
-            paused.range::<Vec<u8>, _>(after).next().map(|(id, _)| id),
+            queued
+                .range::<Vec<u8>, _>(after)
+                .map(|(id, _)| id)
+                .find(|id| !busy(id)),
+            paused
+                .range::<Vec<u8>, _>(after)
+                .find(ready)
+                .map(|(id, _)| id),
         ];
-        let first = [queued.keys().next(), paused.keys().next()];
+        let first = [
+            queued.keys().find(|id| !busy(id)),
+            paused.iter().find(ready).map(|(id, _)| id),
+        ];
         let earliest_after = first_after.into_iter().flatten().min();
         earliest_after
             .or_else(|| first.into_iter().flatten().min())

@@ -424,6 +424,11 @@ pub struct ReplicatedState {
     /// next rounds, and its canister runs nothing else meanwhile.
     #[serde(default)]
     pub paused: BTreeMap<Vec<u8>, Paused>,
+    /// The height until which the subnet's compiling is spoken for: an
+    /// install whose module takes long to compile starts after it, so
+    /// modules compile one after another (`install::compile_wait`).
+    #[serde(default)]
+    pub compiling_until: u64,
     /// Canisters created so far (the next id's index).
     pub canisters_created: u64,
     /// Chain-key signing requests and presignatures.

@@ -122,6 +122,21 @@ pub struct Runtime {
     engine: Engine,
     linkers: Linkers,
     modules: Mutex<HashMap<[u8; 32], Arc<Compiled>>>,
+    /// Compilations under way in the background, by module hash: a load
+    /// of one waits for it.
+    compiling: Mutex<HashMap<[u8; 32], Arc<Compilation>>>,
+    /// The background compiler's queue (started with its first module).
+    compiler: Mutex<Option<std::sync::mpsc::Sender<BackgroundJob>>>,
+}
+
+/// A compilation's outcome, once there is one.
+type Compilation = std::sync::OnceLock<Result<Arc<Compiled>, ModuleError>>;
+
+/// A module for the background compiler.
+struct BackgroundJob {
+    module: Arc<serde_bytes::ByteBuf>,
+    hash: [u8; 32],
+    done: Arc<Compilation>,
 }
 
 /// How running an export went.
@@ -163,7 +178,72 @@ impl Runtime {
             linkers: Linkers::new(&engine),
             engine,
             modules: Mutex::default(),
+            compiling: Mutex::default(),
+            compiler: Mutex::default(),
         }
+    }
+
+    /// Queues `module` (whose SHA-256 is `hash`) for compiling on the
+    /// background compiler's thread, unless it is compiled or queued
+    /// already: an install whose module takes long to compile waits some
+    /// rounds for it instead of holding up the execution thread. Modules
+    /// compile one at a time, in the order they came.
+    pub fn compile_in_background(
+        self: &Arc<Self>,
+        module: Arc<serde_bytes::ByteBuf>,
+        hash: [u8; 32],
+    ) {
+        if self.cached(&hash).is_some() {
+            return;
+        }
+        let done = Arc::new(Compilation::new());
+        {
+            let mut compiling = self.compiling.lock().expect("compilations");
+            if compiling.contains_key(&hash) {
+                return;
+            }
+            compiling.insert(hash, Arc::clone(&done));
+        }
+        let job = BackgroundJob { module, hash, done };
+        let mut compiler = self.compiler.lock().expect("compiler");
+        let sender = compiler.get_or_insert_with(|| {
+            let (sender, jobs) = std::sync::mpsc::channel::<BackgroundJob>();
+            // The thread holds the runtime weakly: it ends with it.
+            let runtime = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("compile".into())
+                .spawn(move || {
+                    for job in jobs {
+                        let Some(runtime) = runtime.upgrade() else {
+                            return;
+                        };
+                        runtime.run_background_job(job);
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "no background compiler: modules compile when loaded");
+            }
+            sender
+        });
+        if let Err(unsent) = sender.send(job) {
+            // No compiler thread: the module compiles when it is loaded.
+            self.compiling
+                .lock()
+                .expect("compilations")
+                .remove(&unsent.0.hash);
+        }
+    }
+
+    fn run_background_job(&self, job: BackgroundJob) {
+        let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.compile_now(&job.module, &job.hash)
+        }))
+        .unwrap_or_else(|_| Err(ModuleError::Invalid("the compiler failed".into())));
+        let _ = job.done.set(compiled);
+        self.compiling
+            .lock()
+            .expect("compilations")
+            .remove(&job.hash);
     }
 
     /// Compiles `module` (possibly gzipped), reusing an earlier compilation
@@ -183,11 +263,26 @@ impl Runtime {
             .cloned()
     }
 
-    /// The compilation of `module`, whose SHA-256 is `hash`.
+    /// The compilation of `module`, whose SHA-256 is `hash`: cached, being
+    /// compiled in the background (waited for), or compiled now.
     pub fn load(&self, module: &[u8], hash: &[u8; 32]) -> Result<Arc<Compiled>, ModuleError> {
-        if let Some(compiled) = self.modules.lock().expect("module cache").get(hash) {
-            return Ok(Arc::clone(compiled));
+        if let Some(compiled) = self.cached(hash) {
+            return Ok(compiled);
         }
+        let background = self
+            .compiling
+            .lock()
+            .expect("compilations")
+            .get(hash)
+            .cloned();
+        match background {
+            Some(compilation) => compilation.wait().clone(),
+            None => self.compile_now(module, hash),
+        }
+    }
+
+    /// Compiles `module`, whose SHA-256 is `hash`, and caches it.
+    fn compile_now(&self, module: &[u8], hash: &[u8; 32]) -> Result<Arc<Compiled>, ModuleError> {
         let wasm = instrument::decompress(module)?;
         let prepared = instrument::prepare(&wasm, |name| PROVIDED.contains(&name))?;
         let module = Module::new(&self.engine, &prepared.wasm)

@@ -258,6 +258,71 @@ fn copying_bytes_costs_instructions_and_replies_are_capped() {
     assert_eq!(error_code, "IC0522", "{message}");
 }
 
+/// A module that takes long to compile holds up nobody else: its install
+/// waits heights in proportion to its code while the module compiles off
+/// the execution thread (its canister busy meanwhile, and installs queue
+/// for the compiler one after another), and another canister's calls are
+/// answered in every block. A replica restarted from a checkpoint after
+/// every block agrees. Before, the module compiled on the execution thread
+/// within the block: a module at the limits held every canister up for
+/// seconds, on every node.
+#[test]
+fn installs_wait_for_their_module_to_compile_without_holding_anyone_up() {
+    let limits = small_limits();
+    let mut a = Replica::with_limits(limits.clone());
+    let mut b = Replica::with_limits(limits.clone());
+    let counter = a.create();
+    assert_eq!(b.create(), counter);
+    for replica in [&mut a, &mut b] {
+        replica.install(&counter, types::CanisterInstallMode::Install, wasm());
+    }
+    // Four heights' worth of code each (a no-op is a byte).
+    let nops = 4 * install::CODE_BYTES_PER_HEIGHT as usize;
+    let large = wat::parse_str(format!(
+        "(module (memory 1) (func {}))",
+        "nop ".repeat(nops)
+    ))
+    .unwrap();
+    let first = a.create();
+    let second = a.create();
+    assert_eq!((b.create(), b.create()), (first.clone(), second.clone()));
+    let install =
+        |id: &[u8]| install_code_arg(types::CanisterInstallMode::Install, id, large.clone());
+    let mut answered = [None, None];
+    let mut requests = [[0; 32]; 2];
+    for (index, id) in [&first, &second].into_iter().enumerate() {
+        let calls: Vec<(&[u8], &str, Vec<u8>)> = vec![(&[], "install_code", install(id))];
+        for replica in [&mut a, &mut b] {
+            assert_eq!(replica.block(&calls)[0], RequestStatus::Processing);
+        }
+        requests[index] = a.last_request_id();
+    }
+    let started = a.height;
+    for round in 1..=12 {
+        let statuses: Vec<_> = [&mut a, &mut b]
+            .into_iter()
+            .map(|replica| replica.block(&[(&counter, "inc", vec![])]).remove(0))
+            .collect();
+        assert!(
+            matches!(statuses[0], RequestStatus::Replied(_)),
+            "round {round}"
+        );
+        assert_eq!(statuses[0], statuses[1]);
+        b.restart(&limits);
+        assert_eq!(a.executor.state.digest(), b.executor.state.digest());
+        for (index, request) in requests.iter().enumerate() {
+            let status = &a.executor.state.request_status.get(request).unwrap().status;
+            if answered[index].is_none() && *status != RequestStatus::Processing {
+                assert_eq!(*status, RequestStatus::Replied(Encode!(&()).unwrap()));
+                answered[index] = Some(a.height - started);
+            }
+        }
+    }
+    // The first install waited its four heights after the block that
+    // started it; the second queued behind it for four more.
+    assert_eq!(answered, [Some(3), Some(7)]);
+}
+
 /// A reject message is bounded like a reply and must be UTF-8, as on the
 /// IC: before, one could hold the canister's whole memory (lossily
 /// decoded, up to three times that), kept in the request's status.
@@ -650,11 +715,9 @@ fn installing_pays_for_compiling_the_module() {
     let consumed = |replica: &mut Replica, wat: String| {
         let id = replica.create();
         let before = replica.executor.state.canisters[&id].cycles;
-        let installed = replica.install(
-            &id,
-            types::CanisterInstallMode::Install,
-            wat::parse_str(wat).unwrap(),
-        );
+        let wasm = wat::parse_str(wat).unwrap();
+        let arg = install_code_arg(types::CanisterInstallMode::Install, &id, wasm);
+        let installed = replica.call_until_answered(&[], "install_code", arg);
         assert_eq!(installed, RequestStatus::Replied(Encode!(&()).unwrap()));
         before - replica.executor.state.canisters[&id].cycles
     };
