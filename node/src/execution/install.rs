@@ -72,9 +72,7 @@ pub(super) fn compile_waiting_modules(
             continue;
         }
         if let Ok(args) = decode::<types::InstallCodeArgs>(METHOD, &install.arg) {
-            let hash: [u8; 32] = Sha256::digest(&args.wasm_module).into();
-            let module = Arc::new(serde_bytes::ByteBuf::from(args.wasm_module));
-            runtime.compile_in_background(module, hash);
+            runtime.compile_in_background(args.wasm_module);
         }
     }
 }
@@ -204,9 +202,7 @@ impl Executor {
             let start = self.state.compiling_until.max(self.state.height);
             install.ready_at = start + wait;
             self.state.compiling_until = install.ready_at;
-            let hash: [u8; 32] = Sha256::digest(&module).into();
-            let module = Arc::new(serde_bytes::ByteBuf::from(module));
-            self.runtime.compile_in_background(module, hash);
+            self.runtime.compile_in_background(module);
             let task = Task::Install(install);
             self.state.paused.insert(id, Paused { task, slices: 0 });
             return;

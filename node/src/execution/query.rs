@@ -118,7 +118,8 @@ pub fn query(
         Ok((api, ran)) => (answer(api.response, ran), api.instructions),
         Err(reject) => (Err(reject), 0),
     };
-    // A reject message is not bounded like a reply: it counts as one at most.
+    // Every report this node makes must pass the others' bounds, which
+    // allow a query reply's bytes per call: a reject counts as one at most.
     let response_bytes = match &result {
         Ok(reply) => reply.len(),
         Err(reject) => reject.message.len().min(MAX_QUERY_REPLY_BYTES),

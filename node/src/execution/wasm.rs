@@ -134,7 +134,7 @@ type Compilation = std::sync::OnceLock<Result<Arc<Compiled>, ModuleError>>;
 
 /// A module for the background compiler.
 struct BackgroundJob {
-    module: Arc<serde_bytes::ByteBuf>,
+    module: Vec<u8>,
     hash: [u8; 32],
     done: Arc<Compilation>,
 }
@@ -183,16 +183,13 @@ impl Runtime {
         }
     }
 
-    /// Queues `module` (whose SHA-256 is `hash`) for compiling on the
-    /// background compiler's thread, unless it is compiled or queued
-    /// already: an install whose module takes long to compile waits some
-    /// rounds for it instead of holding up the execution thread. Modules
-    /// compile one at a time, in the order they came.
-    pub fn compile_in_background(
-        self: &Arc<Self>,
-        module: Arc<serde_bytes::ByteBuf>,
-        hash: [u8; 32],
-    ) {
+    /// Queues `module` for compiling on the background compiler's thread,
+    /// unless it is compiled or queued already: an install whose module
+    /// takes long to compile waits some rounds for it instead of holding
+    /// up the execution thread. Modules compile one at a time, in the
+    /// order they came.
+    pub fn compile_in_background(self: &Arc<Self>, module: Vec<u8>) {
+        let hash: [u8; 32] = Sha256::digest(&module).into();
         if self.cached(&hash).is_some() {
             return;
         }
