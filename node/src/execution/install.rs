@@ -57,6 +57,10 @@ pub struct Install {
 /// module takes to compile, so its compiling holds up nobody else's
 /// messages. A module under this size starts at once.
 pub const CODE_BYTES_PER_HEIGHT: u64 = 32 << 10;
+/// Bytes of a whole module (unzipped: its data too) one height leaves for
+/// validating, rewriting and loading them, which runs at some hundreds
+/// of MiB a second (an estimate, with room for four nodes on two cores).
+pub const MODULE_BYTES_PER_HEIGHT: u64 = 4 << 20;
 
 /// Queues for compiling the modules of the installs in `state` that wait
 /// for theirs (a node restarted from a checkpoint taken meanwhile).
@@ -80,9 +84,11 @@ pub(super) fn compile_waiting_modules(
 /// The heights an install of `module` waits for it to compile: none if
 /// it does not unzip or parse (the install refuses it when it starts).
 fn compile_wait(module: &[u8]) -> u64 {
-    let code =
-        super::instrument::decompress(module).and_then(|wasm| super::instrument::code_bytes(&wasm));
-    code.map_or(0, |bytes| u64::from(bytes) / CODE_BYTES_PER_HEIGHT)
+    let Ok(wasm) = super::instrument::decompress(module) else {
+        return 0;
+    };
+    let code = super::instrument::code_bytes(&wasm).map_or(0, u64::from);
+    code / CODE_BYTES_PER_HEIGHT + wasm.len() as u64 / MODULE_BYTES_PER_HEIGHT
 }
 
 /// How an install's code ran: the new instance and its init's System API

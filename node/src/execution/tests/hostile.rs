@@ -323,6 +323,56 @@ fn installs_wait_for_their_module_to_compile_without_holding_anyone_up() {
     assert_eq!(answered, [Some(3), Some(7)]);
 }
 
+/// A module of little code but much data waits too: validating and
+/// loading its 8 MiB (a gzipped install of 100 KB unzips to 100 MiB)
+/// runs off the execution thread, two heights' worth.
+#[test]
+fn an_install_of_a_large_module_with_little_code_waits_too() {
+    use wasm_encoder::{ConstExpr, DataSection, MemorySection, MemoryType, Module};
+    let mut module = Module::new();
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType {
+        minimum: 160,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    module.section(&memory);
+    let mut data = DataSection::new();
+    let bytes = 2 * install::MODULE_BYTES_PER_HEIGHT as usize;
+    data.active(0, &ConstExpr::i32_const(0), vec![7u8; bytes]);
+    module.section(&data);
+    let mut replica = Replica::with_limits(small_limits());
+    let id = replica.create();
+    let arg = install_code_arg(types::CanisterInstallMode::Install, &id, module.finish());
+    let status = replica.block(&[(&[], "install_code", arg)]).remove(0);
+    assert_eq!(status, RequestStatus::Processing);
+    let request = replica.last_request_id();
+    let started = replica.height;
+    while replica
+        .executor
+        .state
+        .request_status
+        .get(&request)
+        .unwrap()
+        .status
+        == RequestStatus::Processing
+    {
+        replica.block(&[]);
+        assert!(replica.height < started + 10, "never answered");
+    }
+    assert_eq!(replica.height - started, 2);
+    let answered = &replica
+        .executor
+        .state
+        .request_status
+        .get(&request)
+        .unwrap()
+        .status;
+    assert_eq!(*answered, RequestStatus::Replied(Encode!(&()).unwrap()));
+}
+
 /// A reject message is bounded like a reply and must be UTF-8, as on the
 /// IC: before, one could hold the canister's whole memory (lossily
 /// decoded, up to three times that), kept in the request's status.
