@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use ic_management_canister_types as types;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::management::{controlled, decode, encode};
 use super::pages::Pages;
@@ -96,6 +95,19 @@ fn compile_wait(module: &[u8]) -> u64 {
 pub struct Installed {
     result: Result<(Instance, Api), Reject>,
     instructions: u64,
+    /// The new module's hash and metadata (read once, when it started).
+    module: ([u8; 32], BTreeMap<String, Metadata>),
+}
+
+impl Installed {
+    /// An install that failed before any code ran.
+    fn refused(reject: Reject) -> Installed {
+        Installed {
+            result: Err(reject),
+            instructions: 0,
+            module: Default::default(),
+        }
+    }
 }
 
 /// An install in progress.
@@ -215,14 +227,7 @@ impl Executor {
         }
         match self.installation(&id, &install) {
             Ok(installing) => self.step_install(&id, install, installing, 0),
-            Err(reject) => self.end_install(
-                &id,
-                install,
-                Installed {
-                    result: Err(reject),
-                    instructions: 0,
-                },
-            ),
+            Err(reject) => self.end_install(&id, install, Installed::refused(reject)),
         }
     }
 
@@ -279,11 +284,7 @@ impl Executor {
                 }
                 Err(reject) => {
                     self.state.paused.remove(id);
-                    let installed = Installed {
-                        result: Err(reject),
-                        instructions: 0,
-                    };
-                    return self.end_install(id, install, installed);
+                    return self.end_install(id, install, Installed::refused(reject));
                 }
             },
         };
@@ -298,8 +299,8 @@ impl Executor {
             .map(|p| p.to_text())
             .unwrap_or_default();
         let canister = Arc::clone(&self.state.canisters[id]);
-        module_metadata(&args.wasm_module)?;
-        let (_, compiled) = self
+        let metadata = module_metadata(&args.wasm_module)?;
+        let (module_hash, compiled) = self
             .runtime
             .compile(&args.wasm_module)
             .map_err(module_error)?;
@@ -415,6 +416,7 @@ impl Executor {
             Installed {
                 result,
                 instructions: used,
+                module: (module_hash, metadata),
             }
         }))
     }
@@ -466,12 +468,11 @@ impl Executor {
                 self.drop_instance(id);
                 let origin = super::management::status::origin(self, &install.caller);
                 let time_ns = self.state.time_ns;
-                let module_hash: [u8; 32] = Sha256::digest(&args.wasm_module).into();
+                let (module_hash, metadata) = installed.module;
                 let target = self.canister(id);
                 target.code = Some(Code {
                     module_hash,
-                    // Checked when the install started.
-                    metadata: module_metadata(&args.wasm_module).unwrap_or_default(),
+                    metadata,
                     module: Arc::new(serde_bytes::ByteBuf::from(args.wasm_module)),
                     heap_digest: heap.digest(),
                     heap,
