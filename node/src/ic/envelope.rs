@@ -141,18 +141,40 @@ fn bytes(value: Option<&Value>, what: &'static str) -> Result<Option<Vec<u8>>, R
     }
 }
 
-fn map(value: &Value, what: &'static str) -> Result<Vec<(Value, Value)>, RequestError> {
+/// A map's entries, taken out of `value` (an envelope's maps are taken
+/// apart, never copied: they are most of its bytes).
+fn into_map(value: Value, what: &'static str) -> Result<Vec<(Value, Value)>, RequestError> {
     match value {
-        Value::Map(entries) => Ok(entries.clone()),
+        Value::Map(entries) => Ok(entries),
         _ => Err(RequestError::Malformed(what)),
     }
 }
 
+/// Takes the value of the text key `name` out of a map's entries.
+fn take_field(entries: &mut Vec<(Value, Value)>, name: &str) -> Option<Value> {
+    let position = entries
+        .iter()
+        .position(|(key, _)| matches!(key, Value::Text(text) if text == name))?;
+    Some(entries.swap_remove(position).1)
+}
+
+/// Takes the blob of the text key `name` out of a map's entries.
+fn take_bytes(
+    entries: &mut Vec<(Value, Value)>,
+    name: &'static str,
+) -> Result<Option<Vec<u8>>, RequestError> {
+    match take_field(entries, name) {
+        None => Ok(None),
+        Some(Value::Bytes(bytes)) => Ok(Some(bytes)),
+        Some(_) => Err(RequestError::Malformed(name)),
+    }
+}
+
 impl SignedDelegation {
-    fn from_value(value: &Value) -> Result<SignedDelegation, RequestError> {
-        let outer = map(value, "signed delegation")?;
-        let delegation = map(
-            field(&outer, "delegation").ok_or(RequestError::Malformed("delegation"))?,
+    fn from_value(value: Value) -> Result<SignedDelegation, RequestError> {
+        let mut outer = into_map(value, "signed delegation")?;
+        let delegation = into_map(
+            take_field(&mut outer, "delegation").ok_or(RequestError::Malformed("delegation"))?,
             "delegation",
         )?;
         let expiration = match field(&delegation, "expiration") {
@@ -176,7 +198,7 @@ impl SignedDelegation {
                 .ok_or(RequestError::Malformed("pubkey"))?,
             expiration,
             targets,
-            signature: bytes(field(&outer, "signature"), "signature")?
+            signature: take_bytes(&mut outer, "signature")?
                 .ok_or(RequestError::Malformed("signature"))?,
             delegation,
         })
@@ -231,22 +253,22 @@ impl Envelope {
     /// [`RequestError::Malformed`] naming the field.
     pub fn from_cbor(bytes_in: &[u8]) -> Result<Envelope, RequestError> {
         let value = decode_described(bytes_in).ok_or(RequestError::Malformed("not CBOR"))?;
-        let envelope = map(&value, "envelope")?;
-        let delegations = match field(&envelope, "sender_delegation") {
+        let mut envelope = into_map(value, "envelope")?;
+        let delegations = match take_field(&mut envelope, "sender_delegation") {
             None => Vec::new(),
             Some(Value::Array(items)) => items
-                .iter()
+                .into_iter()
                 .map(SignedDelegation::from_value)
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(RequestError::Malformed("sender_delegation")),
         };
         Ok(Envelope {
-            content: map(
-                field(&envelope, "content").ok_or(RequestError::Malformed("content"))?,
+            content: into_map(
+                take_field(&mut envelope, "content").ok_or(RequestError::Malformed("content"))?,
                 "content",
             )?,
-            sender_pubkey: bytes(field(&envelope, "sender_pubkey"), "sender_pubkey")?,
-            sender_sig: bytes(field(&envelope, "sender_sig"), "sender_sig")?,
+            sender_pubkey: take_bytes(&mut envelope, "sender_pubkey")?,
+            sender_sig: take_bytes(&mut envelope, "sender_sig")?,
             sender_delegation: delegations,
         })
     }
