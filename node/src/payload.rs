@@ -20,8 +20,8 @@ use crate::chain_key::pool::{
     ChainKeyPool, MAX_BLS_DEALINGS_PER_BLOCK, MAX_DEALINGS_PER_BLOCK, MAX_SIGNATURES_PER_BLOCK,
 };
 use crate::ingress::{
-    content_key, decode, expiries, unix_ms, Admission, DecodedCalls, Ingress, IngressBlockError,
-    Seen, BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
+    content_key, decode, expiries, unix_ms, Admission, DecodedCalls, IngressBlockError, Seen,
+    Submission, BUILD_MARGIN_MS, MAX_PENDING, VALIDATION_SLACK_MS,
 };
 use crate::query_stats::{self, Collector, QueryStatsError};
 
@@ -84,9 +84,15 @@ impl NodePayloads {
         }
     }
 
-    /// Queues a message this node verified for a future block; false if
-    /// the queue is full ([`MAX_PENDING`]).
-    pub fn submit(&mut self, admission: Admission, message: &Ingress) -> bool {
+    /// Queues a message this node verified for a future block (and keeps
+    /// its update call for execution); false if the queue is full
+    /// ([`MAX_PENDING`]).
+    pub fn submit(&mut self, submission: Submission) -> bool {
+        let Submission {
+            admission,
+            message,
+            call,
+        } = submission;
         let id = admission.id;
         if self.finalized.contains(&id) || self.expiries.contains_key(&id) {
             return true;
@@ -94,8 +100,11 @@ impl NodePayloads {
         if self.queue.len() >= MAX_PENDING {
             return false;
         }
-        let content = to_cbor(message);
+        let content = to_cbor(&message);
         self.expiries.insert(id, admission.expiry_ms);
+        if let Some(call) = call {
+            self.decoded.get_mut().keep(id, admission.expiry_ms, call);
+        }
         self.verified
             .borrow_mut()
             .insert(content_key(&content), admission);
@@ -385,7 +394,7 @@ pub enum PayloadError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingress::{SignedIngress, MAX_EXPIRY_MS};
+    use crate::ingress::{Ingress, SignedIngress, MAX_EXPIRY_MS};
 
     fn ed25519(seed: u8) -> ed25519_dalek::SigningKey {
         ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
@@ -437,10 +446,14 @@ mod tests {
             content: to_cbor(&item),
         };
         let block = ingress(std::slice::from_ref(&entry));
-        let (admission, _, _) = item.checks().unwrap();
+        let (admission, _, call) = item.checks().unwrap();
         assert_eq!(admission.delegation_expiry_ns, Some(delegation_expiry));
         let mut accepted_here = payloads();
-        assert!(accepted_here.submit(admission, &item));
+        assert!(accepted_here.submit(Submission {
+            admission,
+            message: item,
+            call
+        }));
         let verifies_in_the_block = payloads();
         let after_expiry = delegation_expiry + 1;
         for node in [&accepted_here, &verifies_in_the_block] {
@@ -484,6 +497,33 @@ mod tests {
         assert_eq!(payloads().take_calls(&block), expected);
         // Taken once: a second take decodes again, the same.
         assert_eq!(validated.take_calls(&block), expected);
+    }
+
+    /// The node that accepted a call keeps what its HTTP interface decoded
+    /// of it: its own block's execution does not decode the call again
+    /// (the kept call is marked here, to tell it from a second decoding).
+    #[test]
+    fn the_accepting_node_executes_the_call_it_decoded_on_admission() {
+        let now_ns = unix_ms() * 1_000_000;
+        let identity = crate::ic::client::Identity::new(ed25519(3));
+        let expiry_ns = now_ns + 120_000_000_000;
+        let call = identity.call(&[1; 10], "inc", vec![1], expiry_ns, 1);
+        let message = Ingress::Call {
+            expiry_ms: expiry_ns / 1_000_000,
+            envelope: call.envelope,
+        };
+        let (admission, _, decoded) = message.checks().unwrap();
+        let mut marked = decoded.unwrap();
+        marked.arg = b"kept".to_vec();
+        let mut maker = payloads();
+        assert!(maker.submit(Submission {
+            admission,
+            message,
+            call: Some(marked.clone()),
+        }));
+        let block = maker.build(1, &Hash([0; 32]), &[], now_ns);
+        assert_eq!(block.ingress.len(), 1);
+        assert_eq!(maker.take_calls(&block), vec![marked]);
     }
 
     #[test]

@@ -30,7 +30,8 @@ use crate::ic::principal::Principal;
 use crate::ic::request_id::hash_of_map;
 use crate::ic::state_tree::RequestStatus;
 use crate::ingress::{
-    unix_ms, Admission, Ingress, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING, VALIDATION_SLACK_MS,
+    unix_ms, Admission, Ingress, Submission, UpdateCall, MAX_EXPIRY_MS, MAX_PENDING,
+    VALIDATION_SLACK_MS,
 };
 use crate::query_stats::Collector;
 
@@ -257,16 +258,19 @@ async fn accept_call(shared: &Shared, id: &str, body: &Bytes) -> Result<[u8; 32]
         return Ok(request_id); // submitted before: answered as the first time
     }
     shared.pending.fetch_add(1, Ordering::Relaxed);
-    let item = Ingress::Call {
-        expiry_ms,
-        envelope: body.to_vec(),
+    let submission = Submission {
+        admission: Admission {
+            id: Hash(request_id),
+            expiry_ms,
+            delegation_expiry_ns: authenticated.delegation_expiry.map(|(_, at)| at),
+        },
+        message: Ingress::Call {
+            expiry_ms,
+            envelope: body.to_vec(),
+        },
+        call: call.into_execution().ok(),
     };
-    let admission = Admission {
-        id: Hash(request_id),
-        expiry_ms,
-        delegation_expiry_ns: authenticated.delegation_expiry.map(|(_, at)| at),
-    };
-    if shared.ingress.send(vec![(admission, item)]).await.is_err() {
+    if shared.ingress.send(vec![submission]).await.is_err() {
         return Err(Refusal::Http(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node is stopping".into(),

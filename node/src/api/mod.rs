@@ -23,7 +23,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::ingress::{check, unix_ms, Admission, IngressError, SignedIngress, MAX_PENDING};
+use crate::ingress::{
+    check, unix_ms, Admission, IngressError, SignedIngress, Submission, MAX_PENDING,
+};
 pub use server::ConnectionRefusal;
 pub use shared::Shared;
 pub use status::Status;
@@ -157,7 +159,11 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
                         expiry_ms: message.expiry_ms,
                         delegation_expiry_ns: None,
                     };
-                    accepted.push((admission, crate::ingress::Ingress::Signed(message)));
+                    accepted.push(Submission {
+                        admission,
+                        message: crate::ingress::Ingress::Signed(message),
+                        call: None,
+                    });
                 }
                 Err(error) => rejected.push((position, error)),
             }
@@ -168,8 +174,8 @@ async fn submit(State(shared): State<Arc<Shared>>, body: Bytes) -> impl IntoResp
         if let Err(full) = shared.ingress.try_send(accepted) {
             // Not queued after all: forget them, so a retry is no duplicate.
             let mut seen = shared.seen.lock().expect("seen ids");
-            for (admission, _) in full.into_inner() {
-                seen.remove(&admission.id);
+            for submission in full.into_inner() {
+                seen.remove(&submission.admission.id);
             }
             shared
                 .metrics

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::status::Status;
 use crate::certification::Certified;
 use crate::execution::wasm::Runtime;
-use crate::ingress::{Admission, Ingress, Seen};
+use crate::ingress::{Seen, Submission};
 use crate::metrics::Metrics;
 use crate::net::transport::Transport;
 
@@ -20,7 +20,7 @@ pub struct Shared {
     /// The latest status.
     pub status: Mutex<Status>,
     /// Verified ingress for the next blocks.
-    pub ingress: mpsc::Sender<Vec<(Admission, Ingress)>>,
+    pub ingress: mpsc::Sender<Vec<Submission>>,
     /// Ingress ids accepted here, until they expire.
     pub seen: Mutex<Seen>,
     /// Accepted messages waiting for a block (refuse more beyond

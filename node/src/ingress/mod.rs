@@ -184,6 +184,20 @@ impl Ingress {
     }
 }
 
+/// A message the node's HTTP interface accepted, on its way to the block
+/// maker's queue: what the node remembers of it, the message, and for an
+/// update call what execution takes of it (decoded once, here, not again
+/// when a block of this node's executes it).
+#[derive(Debug)]
+pub struct Submission {
+    /// Its id and expiries.
+    pub admission: Admission,
+    /// The message.
+    pub message: Ingress,
+    /// The update call it carries, as execution takes it.
+    pub call: Option<crate::execution::IngressCall>,
+}
+
 /// Why a block's ingress section is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IngressBlockError {

@@ -368,8 +368,9 @@ pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Resu
             Some(batch) = ingress.recv() => {
                 let payloads = node.consensus.payloads_mut();
                 let refused = batch
-                    .iter()
-                    .filter(|(admission, message)| !payloads.submit(*admission, message))
+                    .into_iter()
+                    .map(|submission| payloads.submit(submission))
+                    .filter(|queued| !queued)
                     .count();
                 node.shared.pending.store(payloads.pending(), Ordering::Relaxed);
                 if refused > 0 {
