@@ -33,6 +33,12 @@ use super::memory_image::{self, Image};
 /// Largest memory a canister has, heap or stable: 4 GiB.
 pub const MAX_MEMORY_BYTES: usize = 4 << 30;
 
+/// Memories up to this size are saved by comparing every page: cheaper
+/// than asking the kernel which pages were written (a `pagemap` read
+/// costs about as much as comparing a few pages; most canisters' heaps
+/// are this small).
+const COMPARE_ALL_UP_TO: usize = 4 * PAGE_BYTES;
+
 /// The smallest overlay that is folded into a new image.
 const MIN_OVERLAY_FOR_IMAGE: usize = 8 << 20;
 
@@ -275,14 +281,19 @@ impl Pages {
     /// The contents of `memory` (a whole number of pages), which holds
     /// `image` mapped by [`map_into`](Pages::map_into) (or no image:
     /// anonymous memory), sharing the overlay pages that equal `previous`'s.
-    /// Only the pages the kernel reports written are read.
+    /// In memories over four pages only the pages the kernel
+    /// reports written are read.
     pub fn save(memory: &[u8], image: Option<&Arc<Image>>, previous: &Pages) -> Pages {
         let mut pages = Pages {
             image: image.cloned(),
             overlay: BTreeMap::new(),
             len: memory.len(),
         };
-        let written = memory_image::written_pages(memory);
+        let written = if memory.len() > COMPARE_ALL_UP_TO {
+            memory_image::written_pages(memory)
+        } else {
+            None
+        };
         for (index, bytes) in memory.chunks(PAGE_BYTES).enumerate() {
             if written.as_ref().is_some_and(|written| !written[index])
                 || bytes == pages.base_page(index)
