@@ -111,6 +111,10 @@ pub struct BlsCrypto {
     key: SecretKey,
     beacon_share: SecretKeyShare,
     subnet: Arc<SubnetKeys>,
+    /// Each node's public key share of the beacon key (index = node id),
+    /// evaluated from the commitment once: evaluating it costs a G2
+    /// scalar multiplication per coefficient, more than checking a share.
+    beacon_key_shares: Vec<Option<PublicKey<MinSig>>>,
     verifier: Arc<BatchVerifier>,
     multi: Ciphersuite<MinSig>,
     threshold: Ciphersuite<MinSig>,
@@ -124,10 +128,17 @@ impl BlsCrypto {
         subnet: Arc<SubnetKeys>,
         verifier: Arc<BatchVerifier>,
     ) -> Self {
+        // A node whose index has no key share (the identity, with negligible
+        // probability) gets none: its beacon shares are refused.
+        let beacon_key_shares = (1..)
+            .take(subnet.committee.len())
+            .map(|index| subnet.beacon.public_key_share(index).ok())
+            .collect();
         BlsCrypto {
             key,
             beacon_share,
             subnet,
+            beacon_key_shares,
             verifier,
             multi: Ciphersuite::proof_of_possession(),
             threshold: Ciphersuite::basic(),
@@ -152,13 +163,12 @@ impl BlsCrypto {
                 message,
                 signature,
             } => {
-                let share = SignatureShare {
-                    index: signer.checked_add(1)?,
-                    signature: Signature::from_bytes(signature).ok()?,
-                };
-                self.threshold
-                    .share_claim(&self.subnet.beacon, message, &share)
-                    .ok()?
+                let key = self.beacon_key_shares.get(signer as usize)?.as_ref()?;
+                self.threshold.signature_claim(
+                    key,
+                    message,
+                    &Signature::from_bytes(signature).ok()?,
+                )
             }
             Check::Aggregate {
                 signers,
@@ -327,5 +337,39 @@ impl ConsensusCrypto for SimCrypto {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    /// A beacon share is checked against its signer's key share (kept
+    /// from the commitment): valid as its signer's, refused as another
+    /// node's, on another message, or from a node outside the committee.
+    #[test]
+    fn beacon_shares_verify_only_under_their_signers_key_share() {
+        let (subnet, secrets) = SubnetKeys::generate(4, &mut StdRng::seed_from_u64(3));
+        let subnet = Arc::new(subnet);
+        let verifier = Arc::new(BatchVerifier::default());
+        let crypto = |id: usize| {
+            let (key, share) = secrets[id].clone();
+            BlsCrypto::new(key, share, Arc::clone(&subnet), Arc::clone(&verifier))
+        };
+        let share = crypto(1).sign_beacon_share(b"height 7");
+        let check = |signer, message| Check::ThresholdShare {
+            signer,
+            message,
+            signature: &share,
+        };
+        let verdicts = crypto(0).verify_batch(&[
+            (1, check(1, b"height 7")),
+            (2, check(2, b"height 7")),
+            (1, check(1, b"height 8")),
+            (1, check(9, b"height 7")),
+        ]);
+        assert_eq!(verdicts, vec![true, false, false, false]);
     }
 }
