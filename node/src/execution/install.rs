@@ -10,10 +10,12 @@
 //! until the install ends; if any stage traps, nothing changes at all.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use ic_management_canister_types as types;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::management::{controlled, decode, encode};
 use super::pages::Pages;
@@ -80,16 +82,6 @@ pub(super) fn compile_waiting_modules(
     }
 }
 
-/// The heights an install of `module` waits for it to compile: none if
-/// it does not unzip or parse (the install refuses it when it starts).
-fn compile_wait(module: &[u8]) -> u64 {
-    let Ok(wasm) = super::instrument::decompress(module) else {
-        return 0;
-    };
-    let code = super::instrument::code_bytes(&wasm).map_or(0, u64::from);
-    code / CODE_BYTES_PER_HEIGHT + wasm.len() as u64 / MODULE_BYTES_PER_HEIGHT
-}
-
 /// How an install's code ran: the new instance and its init's System API
 /// state, or why it failed; and the instructions all its stages used.
 pub struct Installed {
@@ -117,17 +109,64 @@ pub(super) fn module_error(error: super::instrument::ModuleError) -> Reject {
     Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
 }
 
-/// Whether a module asks for Motoko's enhanced orthogonal persistence
-/// (its heap must be kept across upgrades).
-fn wants_kept_memory(module: &[u8]) -> bool {
-    let Ok(wasm) = super::instrument::decompress(module) else {
-        return false;
-    };
-    let found = wasmparser::Parser::new(0).parse_all(&wasm).any(|payload| {
-        matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
-            if section.name().ends_with(" enhanced-orthogonal-persistence"))
-    });
-    found
+/// What installs read of a module, from one unzipping of it. A module
+/// unzips to up to 100 MiB, which takes a good part of a second: the
+/// execution thread unzips each module once ([`Executor::module_facts`]),
+/// not at every stage of its install.
+#[derive(Debug)]
+pub(super) struct ModuleFacts {
+    /// The heights an install waits for it to compile: none if it does
+    /// not unzip or parse (the install refuses it when it starts).
+    pub compile_wait: u64,
+    /// Whether it asks for Motoko's enhanced orthogonal persistence (its
+    /// heap must be kept across upgrades).
+    pub kept_memory: bool,
+    /// Its metadata, or why it is refused.
+    pub metadata: Result<BTreeMap<String, Metadata>, Reject>,
+}
+
+impl ModuleFacts {
+    /// Reads them from `module` (possibly gzipped).
+    pub(super) fn read(module: &[u8]) -> ModuleFacts {
+        let wasm = match super::instrument::decompress(module) {
+            Ok(wasm) => wasm,
+            Err(error) => {
+                return ModuleFacts {
+                    compile_wait: 0,
+                    kept_memory: false,
+                    metadata: Err(module_error(error)),
+                }
+            }
+        };
+        let code = super::instrument::code_bytes(&wasm).map_or(0, u64::from);
+        let kept_memory = wasmparser::Parser::new(0).parse_all(&wasm).any(|payload| {
+            matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
+                if section.name().ends_with(" enhanced-orthogonal-persistence"))
+        });
+        ModuleFacts {
+            compile_wait: code / CODE_BYTES_PER_HEIGHT
+                + wasm.len() as u64 / MODULE_BYTES_PER_HEIGHT,
+            kept_memory,
+            metadata: module_metadata(&wasm),
+        }
+    }
+}
+
+/// Modules whose facts the execution thread keeps (a module's metadata
+/// is at most [`MAX_METADATA_BYTES`]).
+pub(super) const KEPT_MODULE_FACTS: NonZeroUsize = NonZeroUsize::new(16).expect("not zero");
+
+impl Executor {
+    /// The facts of `module`: kept from an earlier stage, or read now.
+    pub(super) fn module_facts(&self, module: &[u8]) -> Arc<ModuleFacts> {
+        let hash: [u8; 32] = Sha256::digest(module).into();
+        if let Some(facts) = self.facts.borrow_mut().get(&hash) {
+            return Arc::clone(facts);
+        }
+        let facts = Arc::new(ModuleFacts::read(module));
+        self.facts.borrow_mut().put(hash, Arc::clone(&facts));
+        facts
+    }
 }
 
 /// Most metadata sections a module may carry, and their largest total
@@ -136,15 +175,14 @@ pub const MAX_METADATA_SECTIONS: usize = 16;
 /// The largest total size of a module's metadata sections, bytes.
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
 
-/// A module's metadata: its `icp:public <name>` and `icp:private <name>`
-/// custom sections, by name; refused if they are too many or too large,
-/// or name one section twice.
-pub(super) fn module_metadata(module: &[u8]) -> Result<BTreeMap<String, Metadata>, Reject> {
+/// An unzipped module's metadata: its `icp:public <name>` and
+/// `icp:private <name>` custom sections, by name; refused if they are too
+/// many or too large, or name one section twice.
+fn module_metadata(wasm: &[u8]) -> Result<BTreeMap<String, Metadata>, Reject> {
     let refuse = |why: String| Reject::new(reject_code::CANISTER_ERROR, "IC0505", why);
-    let wasm = super::instrument::decompress(module).map_err(module_error)?;
     let mut metadata = BTreeMap::new();
     let mut bytes = 0;
-    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         let Ok(wasmparser::Payload::CustomSection(section)) = payload else {
             continue;
         };
@@ -213,7 +251,7 @@ impl Executor {
             balance: self.state.canisters[&id].cycles,
             ready_at: 0,
         };
-        let wait = compile_wait(&module);
+        let wait = self.module_facts(&module).compile_wait;
         if wait > 0 {
             // The canister is busy while its module compiles, off this
             // thread; then the install starts like a paused one.
@@ -299,7 +337,7 @@ impl Executor {
             .map(|p| p.to_text())
             .unwrap_or_default();
         let canister = Arc::clone(&self.state.canisters[id]);
-        let metadata = module_metadata(&args.wasm_module)?;
+        let metadata = self.module_facts(&args.wasm_module).metadata.clone()?;
         let (module_hash, compiled) = self
             .runtime
             .compile(&args.wasm_module)
@@ -325,7 +363,7 @@ impl Executor {
                 let flags = flags.unwrap_or_default();
                 let keep_memory =
                     flags.wasm_memory_persistence == Some(types::WasmMemoryPersistence::Keep);
-                if wants_kept_memory(&old.module) && !keep_memory {
+                if self.module_facts(&old.module).kept_memory && !keep_memory {
                     return Err(Reject::new(
                         reject_code::CANISTER_ERROR,
                         "IC0504",
@@ -500,5 +538,64 @@ impl Executor {
         };
         self.settle(id, install.prepaid, installed.instructions);
         self.respond(install.origin, answer, install.cycles);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execution::wasm::Runtime;
+    use std::io::Write;
+
+    /// `wasm` with a custom section `name` holding `data` appended.
+    fn with_custom_section(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+        let leb = |n: usize| crate::ic::request_id::leb128(n as u128);
+        let body = [&leb(name.len())[..], name.as_bytes(), data].concat();
+        wasm.push(0);
+        wasm.extend(leb(body.len()));
+        wasm.extend(body);
+        wasm
+    }
+
+    fn gzipped(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// One unzipping tells an install all it reads of a module — how long
+    /// it waits to compile, whether it keeps its memory, its metadata —
+    /// and the execution thread keeps the answer for the install's next
+    /// stages instead of unzipping the module again.
+    #[test]
+    fn a_module_is_unzipped_once_for_everything_an_install_reads_of_it() {
+        let wasm = wat::parse_str("(module (memory 1))").unwrap();
+        let wasm = with_custom_section(wasm, "icp:public candid:service", b"service : {}");
+        let wasm = with_custom_section(wasm, "icp:private enhanced-orthogonal-persistence", b"");
+        // Five MiB of padding: one height of waiting (one per 4 MiB).
+        let module = gzipped(&with_custom_section(wasm, "padding", &vec![0; 5 << 20]));
+        assert!(module.len() < 64 << 10, "the padding zips away");
+
+        let facts = ModuleFacts::read(&module);
+        assert_eq!(facts.compile_wait, 1);
+        assert!(facts.kept_memory);
+        let metadata = facts.metadata.as_ref().unwrap();
+        assert_eq!(
+            metadata.keys().collect::<Vec<_>>(),
+            ["candid:service", "enhanced-orthogonal-persistence"]
+        );
+        assert!(metadata["candid:service"].public);
+        assert_eq!(
+            metadata["candid:service"].content.as_slice(),
+            b"service : {}"
+        );
+
+        let broken = ModuleFacts::read(&[0x1f, 0x8b, 0x08, 0, 1]);
+        assert_eq!(broken.compile_wait, 0);
+        assert_eq!(broken.metadata.unwrap_err().error_code, "IC0505");
+
+        let executor = Executor::new(Arc::new(Runtime::new()), ReplicatedState::default());
+        let first = executor.module_facts(&module);
+        assert!(Arc::ptr_eq(&first, &executor.module_facts(&module)));
     }
 }

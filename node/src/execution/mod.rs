@@ -42,6 +42,7 @@ pub use state::{
     STATUS_SWEEP_EVERY, STORAGE_CHARGE_EVERY,
 };
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -102,6 +103,8 @@ pub struct Executor {
     cycles: CyclesConfig,
     /// The subnet's id (what `subnet_info` answers for).
     subnet_id: Vec<u8>,
+    /// What installs read of recent modules, by hash (unzipped once).
+    facts: RefCell<lru::LruCache<[u8; 32], Arc<install::ModuleFacts>>>,
 }
 
 impl Executor {
@@ -125,6 +128,7 @@ impl Executor {
             fees: Fees::default(),
             cycles: CyclesConfig::default(),
             subnet_id: Vec::new(),
+            facts: RefCell::new(lru::LruCache::new(install::KEPT_MODULE_FACTS)),
         }
     }
 

@@ -641,7 +641,7 @@ fn code_to_load(executor: &Executor, snapshot: &Snapshot) -> Result<Code, Reject
         return Ok(snapshot.code.clone());
     };
     let module = &snapshot.code.module;
-    let metadata = super::super::install::module_metadata(module)?;
+    let metadata = executor.module_facts(module).metadata.clone()?;
     let (module_hash, _) = executor
         .runtime
         .compile(module)
