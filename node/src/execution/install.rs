@@ -17,6 +17,7 @@ use ic_management_canister_types as types;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::management::snapshots::{mutable_globals, GlobalKind};
 use super::management::{controlled, decode, encode};
 use super::pages::Pages;
 use super::round::{Paused, Task};
@@ -109,10 +110,11 @@ pub(super) fn module_error(error: super::instrument::ModuleError) -> Reject {
     Reject::new(reject_code::CANISTER_ERROR, "IC0505", error.to_string())
 }
 
-/// What installs read of a module, from one unzipping of it. A module
-/// unzips to up to 100 MiB, which takes a good part of a second: the
-/// execution thread unzips each module once ([`Executor::module_facts`]),
-/// not at every stage of its install.
+/// What installs and snapshots read of a module, from one unzipping of
+/// it. A module unzips to up to 100 MiB, which takes a good part of a
+/// second: the execution thread unzips each module once
+/// ([`Executor::module_facts`]), not at every stage of its install or at
+/// every read of a snapshot's metadata.
 #[derive(Debug)]
 pub(super) struct ModuleFacts {
     /// The heights an install waits for it to compile: none if it does
@@ -123,6 +125,9 @@ pub(super) struct ModuleFacts {
     pub kept_memory: bool,
     /// Its metadata, or why it is refused.
     pub metadata: Result<BTreeMap<String, Metadata>, Reject>,
+    /// The kinds of its mutable globals (what a snapshot of it holds), or
+    /// why they cannot be read.
+    pub mutable_globals: Result<Vec<GlobalKind>, Reject>,
 }
 
 impl ModuleFacts {
@@ -131,11 +136,13 @@ impl ModuleFacts {
         let wasm = match super::instrument::decompress(module) {
             Ok(wasm) => wasm,
             Err(error) => {
+                let refused = module_error(error);
                 return ModuleFacts {
                     compile_wait: 0,
                     kept_memory: false,
-                    metadata: Err(module_error(error)),
-                }
+                    metadata: Err(refused.clone()),
+                    mutable_globals: Err(refused),
+                };
             }
         };
         let code = super::instrument::code_bytes(&wasm).map_or(0, u64::from);
@@ -148,6 +155,7 @@ impl ModuleFacts {
                 + wasm.len() as u64 / MODULE_BYTES_PER_HEIGHT,
             kept_memory,
             metadata: module_metadata(&wasm),
+            mutable_globals: mutable_globals(&wasm),
         }
     }
 }
@@ -564,12 +572,16 @@ mod tests {
     }
 
     /// One unzipping tells an install all it reads of a module — how long
-    /// it waits to compile, whether it keeps its memory, its metadata —
-    /// and the execution thread keeps the answer for the install's next
-    /// stages instead of unzipping the module again.
+    /// it waits to compile, whether it keeps its memory, its metadata, its
+    /// mutable globals — and the execution thread keeps the answer for the
+    /// install's next stages instead of unzipping the module again.
     #[test]
     fn a_module_is_unzipped_once_for_everything_an_install_reads_of_it() {
-        let wasm = wat::parse_str("(module (memory 1))").unwrap();
+        let wasm = wat::parse_str(
+            "(module (memory 1) (global (mut i64) (i64.const 0)) (global i32 (i32.const 1)) \
+             (global (mut f32) (f32.const 0)))",
+        )
+        .unwrap();
         let wasm = with_custom_section(wasm, "icp:public candid:service", b"service : {}");
         let wasm = with_custom_section(wasm, "icp:private enhanced-orthogonal-persistence", b"");
         // Five MiB of padding: one height of waiting (one per 4 MiB).
@@ -589,10 +601,15 @@ mod tests {
             metadata["candid:service"].content.as_slice(),
             b"service : {}"
         );
+        assert_eq!(
+            facts.mutable_globals.as_ref().unwrap(),
+            &[GlobalKind::I64, GlobalKind::F32]
+        );
 
         let broken = ModuleFacts::read(&[0x1f, 0x8b, 0x08, 0, 1]);
         assert_eq!(broken.compile_wait, 0);
         assert_eq!(broken.metadata.unwrap_err().error_code, "IC0505");
+        assert_eq!(broken.mutable_globals.unwrap_err().error_code, "IC0505");
 
         let executor = Executor::new(Arc::new(Runtime::new()), ReplicatedState::default());
         let first = executor.module_facts(&module);

@@ -206,7 +206,7 @@ pub fn call(
                 &args.canister_id,
                 &args.snapshot_id,
             )?;
-            Ok(encode(metadata(&snapshot)?))
+            Ok(encode(metadata(executor, &snapshot)?))
         }
         "read_canister_snapshot_data" => {
             let args: types::ReadCanisterSnapshotDataArgs = decode(method, arg)?;
@@ -306,12 +306,11 @@ fn readable(
     Ok(canister.snapshots[at].clone())
 }
 
-/// The kinds of a module's mutable globals, in index order.
-fn mutable_globals(module: &[u8]) -> Result<Vec<GlobalKind>, Reject> {
+/// The kinds of an unzipped module's mutable globals, in index order.
+pub(in crate::execution) fn mutable_globals(wasm: &[u8]) -> Result<Vec<GlobalKind>, Reject> {
     let broken = |why: String| Reject::new(reject_code::CANISTER_ERROR, "IC0505", why);
-    let wasm = super::super::instrument::decompress(module).map_err(|e| broken(e.to_string()))?;
     let mut kinds = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         if let wasmparser::Payload::GlobalSection(section) =
             payload.map_err(|e| broken(e.to_string()))?
         {
@@ -328,10 +327,13 @@ fn mutable_globals(module: &[u8]) -> Result<Vec<GlobalKind>, Reject> {
 }
 
 /// What `read_canister_snapshot_metadata` says of `snapshot`.
-fn metadata(snapshot: &Snapshot) -> Result<SnapshotMetadata, Reject> {
+fn metadata(executor: &Executor, snapshot: &Snapshot) -> Result<SnapshotMetadata, Reject> {
     let heap = &snapshot.code.heap;
     let kinds = match &snapshot.source {
-        Source::Taken => mutable_globals(&snapshot.code.module)?,
+        Source::Taken => executor
+            .module_facts(&snapshot.code.module)
+            .mutable_globals
+            .clone()?,
         Source::Uploaded { globals } => globals.clone(),
     };
     let globals = kinds
@@ -641,12 +643,13 @@ fn code_to_load(executor: &Executor, snapshot: &Snapshot) -> Result<Code, Reject
         return Ok(snapshot.code.clone());
     };
     let module = &snapshot.code.module;
-    let metadata = executor.module_facts(module).metadata.clone()?;
+    let facts = executor.module_facts(module);
+    let metadata = facts.metadata.clone()?;
     let (module_hash, _) = executor
         .runtime
         .compile(module)
         .map_err(super::super::install::module_error)?;
-    if mutable_globals(module)? != *globals {
+    if facts.mutable_globals.clone()? != *globals {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,
             "IC0505",
