@@ -167,7 +167,12 @@ pub(super) const KEPT_MODULE_FACTS: NonZeroUsize = NonZeroUsize::new(16).expect(
 impl Executor {
     /// The facts of `module`: kept from an earlier stage, or read now.
     pub(super) fn module_facts(&self, module: &[u8]) -> Arc<ModuleFacts> {
-        let hash: [u8; 32] = Sha256::digest(module).into();
+        self.hashed_module_facts(module, Sha256::digest(module).into())
+    }
+
+    /// The facts of `module`, whose SHA-256 (the module hash) is `hash`:
+    /// a stored module's, known already, is not computed again.
+    pub(super) fn hashed_module_facts(&self, module: &[u8], hash: [u8; 32]) -> Arc<ModuleFacts> {
         if let Some(facts) = self.facts.borrow_mut().get(&hash) {
             return Arc::clone(facts);
         }
@@ -371,7 +376,8 @@ impl Executor {
                 let flags = flags.unwrap_or_default();
                 let keep_memory =
                     flags.wasm_memory_persistence == Some(types::WasmMemoryPersistence::Keep);
-                if self.module_facts(&old.module).kept_memory && !keep_memory {
+                let old_facts = self.hashed_module_facts(&old.module, old.module_hash);
+                if old_facts.kept_memory && !keep_memory {
                     return Err(Reject::new(
                         reject_code::CANISTER_ERROR,
                         "IC0504",

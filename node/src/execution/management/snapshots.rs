@@ -331,7 +331,7 @@ fn metadata(executor: &Executor, snapshot: &Snapshot) -> Result<SnapshotMetadata
     let heap = &snapshot.code.heap;
     let kinds = match &snapshot.source {
         Source::Taken => executor
-            .module_facts(&snapshot.code.module)
+            .hashed_module_facts(&snapshot.code.module, snapshot.code.module_hash)
             .mutable_globals
             .clone()?,
         Source::Uploaded { globals } => globals.clone(),
@@ -649,7 +649,7 @@ fn code_to_load(executor: &Executor, snapshot: &Snapshot) -> Result<Code, Reject
         .runtime
         .compile(module)
         .map_err(super::super::install::module_error)?;
-    if facts.mutable_globals.clone()? != *globals {
+    if facts.mutable_globals.as_ref().map_err(Reject::clone)? != globals {
         return Err(Reject::new(
             reject_code::CANISTER_ERROR,
             "IC0505",
